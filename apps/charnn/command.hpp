@@ -1,0 +1,41 @@
+// What every subcommand shares: its entry point signature and one way to parse options, so
+// that --help, errors and exit codes look the same everywhere.
+#pragma once
+
+#include <boost/program_options.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace charnn::app {
+
+namespace po = boost::program_options;
+
+// args excludes the program and command names. Returns the process exit code.
+using CommandFn = int (*)(const std::vector<std::string>& args);
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  CommandFn run;
+};
+
+struct CommandHelp {
+  std::string_view name;     // "vocab"
+  std::string_view usage;    // "charnn vocab [options] FILE..."
+  std::string_view summary;  // one paragraph on what it does
+  std::string_view example;  // one example command line
+};
+
+// Parses args into vm. When --help is given, prints usage, summary, options with their defaults
+// and the example to stdout and returns false: the command then returns 0.
+// Unknown options and bad values throw po::error, which main reports with exit code 2.
+bool parse_options(const CommandHelp& help, const po::options_description& options,
+                   const po::positional_options_description& positional,
+                   const std::vector<std::string>& args, po::variables_map& vm);
+
+// Subcommands, one per file (cmd_<name>.cpp).
+int run_vocab(const std::vector<std::string>& args);
+
+}  // namespace charnn::app

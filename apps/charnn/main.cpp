@@ -1,0 +1,92 @@
+// charnn: git-style subcommands. This file only dispatches and turns errors into messages and
+// exit codes (0 ok, 1 failure or bad input, 2 bad command line); the work lives in libs/charnn.
+#include <charnn/error.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+
+namespace {
+
+using charnn::app::Command;
+
+constexpr std::array kCommands = {
+    Command{"vocab", "build and show the vocabulary of a corpus", charnn::app::run_vocab},
+};
+
+void print_usage(std::ostream& out) {
+  out << "Usage: charnn <command> [options]\n\n"
+         "Character-level text generation with recurrent networks.\n\nCommands:\n";
+  for (const auto& c : kCommands) {
+    out << "  " << c.name << std::string(10 - std::min<std::size_t>(9, c.name.size()), ' ')
+        << c.summary << "\n";
+  }
+  out << "\nRun 'charnn <command> --help' for a command's options and an example.\n"
+         "Options: --help, --version\n";
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_usage(args.empty() ? std::cerr : std::cout);
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version") {
+    std::cout << "charnn " << CHARNN_VERSION << "\n";
+    return 0;
+  }
+  const std::string name = args[0];
+  auto it = std::find_if(kCommands.begin(), kCommands.end(),
+                         [&](const Command& c) { return c.name == name; });
+  if (it == kCommands.end()) {
+    std::cerr << "charnn: unknown command '" << name << "'.";
+    auto best = std::min_element(kCommands.begin(), kCommands.end(), [&](auto& a, auto& b) {
+      return edit_distance(name, a.name) < edit_distance(name, b.name);
+    });
+    if (best != kCommands.end() && edit_distance(name, best->name) <= 2)
+      std::cerr << " Did you mean '" << best->name << "'?";
+    std::cerr << " Run 'charnn --help' for the list of commands.\n";
+    return 2;
+  }
+  args.erase(args.begin());
+  try {
+    return it->run(args);
+  } catch (const charnn::app::po::error& e) {
+    std::cerr << "charnn " << name << ": " << e.what() << "\n"
+              << "Run 'charnn " << name << " --help' for the options.\n";
+    return 2;
+  } catch (const charnn::error& e) {
+    std::cerr << "charnn " << name << ": error: " << e.what() << "\n";
+    if (!e.hint().empty()) std::cerr << "  hint: " << e.hint() << "\n";
+    return e.exit_code();
+  } catch (const std::bad_alloc&) {
+    std::cerr << "charnn " << name << ": error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "charnn " << name << ": internal error: " << e.what() << "\n"
+              << "  hint: this is a bug in charnn; please report it with the command line.\n";
+    return 1;
+  }
+}

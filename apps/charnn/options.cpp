@@ -1,0 +1,23 @@
+// Shared option parsing for the subcommands.
+#include <iostream>
+
+#include "command.hpp"
+
+namespace charnn::app {
+
+bool parse_options(const CommandHelp& help, const po::options_description& options,
+                   const po::positional_options_description& positional,
+                   const std::vector<std::string>& args, po::variables_map& vm) {
+  po::options_description all(options);
+  all.add_options()("help,h", "show this help and exit");
+  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+  if (vm.count("help")) {
+    std::cout << "Usage: " << help.usage << "\n\n" << help.summary << "\n\n" << all << "\n";
+    if (!help.example.empty()) std::cout << "Example:\n  " << help.example << "\n";
+    return false;
+  }
+  po::notify(vm);
+  return true;
+}
+
+}  // namespace charnn::app

@@ -1,0 +1,141 @@
+/* charnn cell plugin interface, the plain-C side.
+ *
+ * A cell plugin is a shared library that exports one function, CHARNN_PLUGIN_ENTRY_NAME, returning
+ * a pointer to a static charnn_cell_api. Only plain structs, raw float buffers, sizes and status
+ * codes cross this boundary: no exceptions, no C++ types, so a plugin built with another compiler
+ * or standard library still loads.
+ *
+ * Versioning: the host rejects a plugin whose abi_major differs from its own, and one whose
+ * struct_size is larger than the host's sizeof(charnn_cell_api) (a newer plugin). A smaller
+ * struct_size (an older plugin of the same major) is accepted: the host treats the missing
+ * trailing function pointers as NULL. New optional functions are only ever appended, with an
+ * abi_minor bump. The *_args structs are fixed for a given abi_major.
+ *
+ * Tensor conventions (row-major, float32, all buffers owned by the host):
+ *   T time steps, N parallel streams, I input width, H hidden width, S = num_states.
+ *   src  (T, N, I)      dst  (T, N, H)      state (S, N, H)   e.g. LSTM: state 0 = h, 1 = c
+ *   params: one flat buffer per layer; the tensors described by param_info, back to back in
+ *   index order, each row-major with the dims given. The layout of each tensor is the plugin's
+ *   choice (e.g. oneDNN's ldigo) and is opaque to the host except for its size.
+ */
+#ifndef CHARNN_PLUGIN_H
+#define CHARNN_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CHARNN_PLUGIN_ABI_MAJOR 1
+#define CHARNN_PLUGIN_ABI_MINOR 0
+#define CHARNN_PLUGIN_ENTRY_NAME "charnn_plugin_entry"
+#define CHARNN_MAX_DIMS 4
+
+#if defined(_WIN32)
+#define CHARNN_PLUGIN_EXPORT __declspec(dllexport)
+#else
+#define CHARNN_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
+
+typedef enum charnn_status {
+  CHARNN_OK = 0,
+  CHARNN_ERR_ARGUMENT = 1,    /* bad sizes, NULL where a buffer is required */
+  CHARNN_ERR_MEMORY = 2,      /* allocation failed */
+  CHARNN_ERR_BACKEND = 3,     /* the math library failed */
+  CHARNN_ERR_STATE = 4,       /* e.g. backward without a preceding training forward */
+  CHARNN_ERR_UNSUPPORTED = 5, /* optional feature not provided */
+  CHARNN_ERR_INTERNAL = 6
+} charnn_status;
+
+typedef struct charnn_tensor_info {
+  const char* name; /* stable, owned by the plugin: "w_x", "w_h", "b", ... */
+  int32_t ndims;
+  int64_t dims[CHARNN_MAX_DIMS];
+} charnn_tensor_info;
+
+typedef struct charnn_cell charnn_cell; /* opaque: one layer instance */
+
+typedef struct charnn_forward_args {
+  int64_t T, N;
+  const float* params;   /* flat, see above */
+  const float* src;      /* (T, N, I) */
+  const float* state_in; /* (S, N, H); NULL means zeros */
+  float* dst;            /* (T, N, H) */
+  float* state_out;      /* (S, N, H); may be NULL */
+  int32_t training;      /* nonzero: keep what backward needs inside the instance */
+} charnn_forward_args;
+
+/* Consumes the workspace of the immediately preceding training forward on the same instance,
+ * with the same T, N, params, src and state_in. Gradients are ADDED to diff_params, so the host
+ * zeroes them once per step. */
+typedef struct charnn_backward_args {
+  int64_t T, N;
+  const float* params;
+  const float* src;            /* (T, N, I), as given to forward */
+  const float* state_in;       /* (S, N, H), as given to forward; NULL means zeros */
+  const float* dst;            /* (T, N, H), what forward wrote */
+  const float* diff_dst;       /* (T, N, H) */
+  const float* diff_state_out; /* (S, N, H); NULL means zeros */
+  float* diff_src;             /* (T, N, I); NULL if the host does not need it */
+  float* diff_params;          /* flat, same layout as params; accumulated into */
+  float* diff_state_in;        /* (S, N, H); NULL if the host does not need it */
+} charnn_backward_args;
+
+/* One inference step for sampling: T = 1, no workspace kept. */
+typedef struct charnn_step_args {
+  int64_t N;
+  const float* params;
+  const float* src;         /* (N, I); ignored when src_index is set */
+  const int32_t* src_index; /* (N) or NULL: src is one-hot with a 1 at these columns */
+  float* state;             /* (S, N, H), read and updated in place */
+  float* dst;               /* (N, H) */
+} charnn_step_args;
+
+/* Inference over a sequence that also records the cell's named internal signals. */
+typedef struct charnn_trace_args {
+  int64_t T, N;
+  const float* params;
+  const float* src;      /* (T, N, I) */
+  const float* state_in; /* (S, N, H); NULL means zeros */
+  float* dst;            /* (T, N, H) */
+  float* state_out;      /* (S, N, H); may be NULL */
+  float* signals;        /* (K, T, N, H), K = num_signals, in signal_name order */
+} charnn_trace_args;
+
+typedef struct charnn_cell_api {
+  uint32_t struct_size; /* sizeof(charnn_cell_api) as the plugin was compiled */
+  uint16_t abi_major;   /* CHARNN_PLUGIN_ABI_MAJOR */
+  uint16_t abi_minor;   /* CHARNN_PLUGIN_ABI_MINOR */
+  const char* name;     /* unique cell name: lower-case letters, digits, '_' */
+  const char* version;  /* the plugin's own version, e.g. "1.0.0" */
+  const char* description;
+
+  /* All of the following are required. err receives a NUL-terminated reason on failure. */
+  charnn_status (*create)(int64_t input_size, int64_t hidden_size, charnn_cell** out, char* err,
+                          size_t err_len);
+  void (*destroy)(charnn_cell* cell);
+  int32_t (*num_params)(const charnn_cell* cell);
+  charnn_status (*param_info)(const charnn_cell* cell, int32_t index, charnn_tensor_info* out);
+  int32_t (*num_states)(const charnn_cell* cell);
+  const char* (*state_name)(const charnn_cell* cell, int32_t index); /* "h", "c" */
+  /* Fills the whole flat parameter buffer with a good initialisation for training. */
+  charnn_status (*init_params)(const charnn_cell* cell, float* params, uint64_t seed);
+  charnn_status (*forward)(charnn_cell* cell, const charnn_forward_args* args);
+  charnn_status (*backward)(charnn_cell* cell, const charnn_backward_args* args);
+  charnn_status (*step)(charnn_cell* cell, const charnn_step_args* args);
+  int32_t (*num_signals)(const charnn_cell* cell);
+  const char* (*signal_name)(const charnn_cell* cell, int32_t index); /* "h", "c", "i", ... */
+  charnn_status (*trace)(charnn_cell* cell, const charnn_trace_args* args);
+  /* Why the last call on this instance failed; never NULL (may be ""). */
+  const char* (*last_error)(const charnn_cell* cell);
+} charnn_cell_api;
+
+typedef const charnn_cell_api* (*charnn_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CHARNN_PLUGIN_H */

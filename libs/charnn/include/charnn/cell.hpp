@@ -1,0 +1,61 @@
+// Host side of a cell plugin: one recurrent layer instance, created from a loaded plugin.
+// Wraps the C function table, turns status codes into charnn::error, and keeps the plugin's
+// library loaded for as long as the layer lives.
+#pragma once
+
+#include <charnn/plugin.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace charnn {
+
+class Plugin;
+
+struct TensorShape {
+  std::string name;
+  std::vector<std::int64_t> dims;
+  std::int64_t numel() const;
+};
+
+class Cell {
+ public:
+  Cell(std::shared_ptr<const Plugin> plugin, std::int64_t input_size, std::int64_t hidden_size);
+  ~Cell();
+  Cell(const Cell&) = delete;
+  Cell& operator=(const Cell&) = delete;
+  Cell(Cell&& other) noexcept;
+  Cell& operator=(Cell&& other) noexcept;
+
+  const std::string& type() const;  // the plugin's cell name, e.g. "lstm"
+  const Plugin& plugin() const { return *plugin_; }
+  std::int64_t input_size() const { return input_size_; }
+  std::int64_t hidden_size() const { return hidden_size_; }
+
+  const std::vector<TensorShape>& params() const { return params_; }
+  std::int64_t param_count() const { return param_count_; }  // floats in the flat buffer
+  const std::vector<std::string>& states() const { return states_; }    // each (N, H)
+  const std::vector<std::string>& signals() const { return signals_; }  // what trace() records
+
+  void init_params(std::span<float> params, std::uint64_t seed) const;
+  // The args follow plugin.h; failures throw charnn::error naming the cell and the reason.
+  void forward(const charnn_forward_args& args);
+  void backward(const charnn_backward_args& args);
+  void step(const charnn_step_args& args);
+  void trace(const charnn_trace_args& args);
+
+ private:
+  void check(charnn_status status, const char* what) const;
+
+  std::shared_ptr<const Plugin> plugin_;
+  charnn_cell* handle_ = nullptr;
+  std::int64_t input_size_ = 0, hidden_size_ = 0;
+  std::vector<TensorShape> params_;
+  std::int64_t param_count_ = 0;
+  std::vector<std::string> states_, signals_;
+};
+
+}  // namespace charnn
