@@ -3,7 +3,6 @@
 #include <charnn/error.hpp>
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -15,8 +14,8 @@ namespace {
 
 using charnn::app::Command;
 
-constexpr std::array kCommands = {
-    Command{"vocab", "build and show the vocabulary of a corpus", charnn::app::run_vocab},
+// One line per subcommand, in the order --help lists them.
+const std::vector<Command> kCommands = {
 };
 
 void print_usage(std::ostream& out) {
