@@ -1,0 +1,117 @@
+// The network: one-hot input -> a stack of cell layers (each a plugin, types may be mixed) ->
+// inverted dropout between layers and before the output -> linear -> softmax cross-entropy.
+//
+// Every parameter lives in ONE flat buffer with named views (each layer's cell tensors, then
+// out.w and out.b), and the gradients in a parallel flat buffer, so the optimiser, clipping,
+// checkpoints and gradient checks are one loop over a span. oneDNN primitives for the output
+// layer are created once per row count and cached; the training step allocates nothing after
+// its first call with a given (T, N).
+#pragma once
+
+#include <charnn/cell.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace charnn {
+
+class PluginRegistry;
+
+struct ModelConfig {
+  std::vector<std::string> cells;  // cell plugin name per layer, e.g. {"lstm","lstm"}
+  std::int64_t hidden = 512;       // H of every layer
+  std::int32_t vocab_size = 0;     // V: one-hot input width of layer 0 and softmax width
+  float dropout = 0.0f;            // training only: between layers and before the output layer
+};
+
+// A named slice of the flat parameter (or gradient) buffer.
+struct ParamView {
+  std::string name;                // "layer0.lstm.w_x", ..., "out.w", "out.b"
+  std::int64_t offset = 0;         // in floats from the start of the flat buffer
+  std::int64_t size = 0;           // floats
+  std::vector<std::int64_t> dims;  // row-major shape (cell tensors: as the plugin declares)
+};
+
+class Model {
+ public:
+  Model(ModelConfig config, const PluginRegistry& plugins);  // layer 0 has I = V, others I = H
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelConfig& config() const { return config_; }
+  std::int32_t num_layers() const { return static_cast<std::int32_t>(layers_.size()); }
+  const Cell& layer(std::int32_t l) const { return layers_.at(static_cast<std::size_t>(l)); }
+  std::int64_t hidden() const { return config_.hidden; }
+  std::int32_t vocab_size() const { return config_.vocab_size; }
+
+  std::span<float> params() { return params_; }  // ONE flat buffer holding every parameter
+  std::span<const float> params() const { return params_; }
+  std::span<float> grads() { return grads_; }  // parallel to params(), filled by train_step
+  std::span<const float> grads() const { return grads_; }
+  const std::vector<ParamView>& views() const { return views_; }
+  const ParamView& view(const std::string& name) const;  // throws charnn::error when unknown
+
+  // Fills the parameters for training: each cell's own init (e.g. forget-gate bias 1 for an
+  // LSTM), out.w ~ U(-1/sqrt(H), 1/sqrt(H)), out.b = 0. Deterministic in seed.
+  void init_params(std::uint64_t seed);
+
+  // Recurrent state for N streams: layers[l] holds (S_l, N, H) floats, S_l =
+  // layer(l).states().size().
+  struct State {
+    std::int64_t N = 0;
+    std::vector<std::vector<float>> layers;
+  };
+  State zero_state(std::int64_t N) const;
+
+  // Training on one segment of N streams x T steps (truncated BPTT).
+  //   inputs, targets: (T, N) time-major ids; targets[t][n] is the unit after inputs[t][n].
+  //   state: in = the state carried from the previous segment, out = the state after it.
+  //   dropout_seed: the dropout masks are a pure function of it, so a resumed run draws the same
+  //   masks (the trainer derives it from the run seed and the iteration).
+  // Overwrites grads() with d(mean loss)/d(params). Returns the mean cross-entropy in nats per
+  // unit (may be NaN/Inf if training diverged; the caller checks).
+  double train_step(std::span<const std::int32_t> inputs, std::span<const std::int32_t> targets,
+                    std::int64_t T, State& state, std::uint64_t dropout_seed);
+
+  // Forward only, no dropout, same layout as train_step. Returns the SUM of nats over all T*N
+  // units; state is carried. Used for validation and `charnn eval`.
+  double evaluate(std::span<const std::int32_t> inputs, std::span<const std::int32_t> targets,
+                  std::int64_t T, State& state);
+
+  // Sampling: one step for N streams. ids (N) -> logits (N, V), state updated in place.
+  // Uses each cell's cheap step() path; no allocation after the first call with a given N.
+  void step(std::span<const std::int32_t> ids, State& state, float* logits);
+
+  // Inspection: runs one stream (N = 1) over ids, carrying state, in chunks of at most
+  // `chunk` units, and calls sink once per chunk. Nothing is kept between chunks.
+  struct TraceChunk {
+    std::int64_t begin = 0;  // index of the chunk's first unit in ids
+    std::int64_t T = 0;      // units in this chunk
+    // signals[l][k]: (T, H) values of layer l's k-th signal (names: layer(l).signals()[k])
+    std::vector<std::vector<std::span<const float>>> signals;
+    std::span<const float> logits;  // (T, V): row t predicts unit begin + t + 1
+  };
+  void trace(std::span<const std::int32_t> ids, State& state,
+             const std::function<void(const TraceChunk&)>& sink, std::int64_t chunk = 512);
+
+ private:
+  struct Impl;  // oneDNN objects and scratch buffers
+  void check_state(const State& state, const char* what) const;
+
+  ModelConfig config_;
+  std::vector<Cell> layers_;
+  std::vector<std::int64_t> layer_offset_;  // start of each layer's params in the flat buffer
+  std::int64_t out_w_offset_ = 0;           // out.w (H, V)
+  std::int64_t out_b_offset_ = 0;           // out.b (V)
+  std::vector<float> params_;               // (P) every parameter
+  std::vector<float> grads_;                // (P) parallel to params_
+  std::vector<ParamView> views_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace charnn
