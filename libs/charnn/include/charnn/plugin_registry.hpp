@@ -6,6 +6,7 @@
 
 #include <charnn/plugin.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -75,7 +76,18 @@ class PluginRegistry {
   std::vector<std::filesystem::path> dirs_;
 };
 
-// <directory of the running program>/../lib/charnn/plugins
+// <directory of the running program>/../lib/charnn/plugins; empty if /proc/self/exe is unreadable.
 std::filesystem::path default_plugin_dir();
+
+namespace detail {
+// Validates a plugin's table and copies it into `out` (a host-sized struct): the first
+// table->struct_size bytes are copied and every later field is zeroed. `required_size` is the
+// smallest acceptable struct_size (default: the end of the last function ABI 1.0 requires; tests
+// pass a smaller one to exercise the zero-fill an older plugin gets). Returns "" when usable,
+// else the one-line reason; on failure `out` is all zeros.
+std::string adopt_api_table(const charnn_cell_api* table, charnn_cell_api& out);
+std::string adopt_api_table(const charnn_cell_api* table, charnn_cell_api& out,
+                            std::size_t required_size);
+}  // namespace detail
 
 }  // namespace charnn
