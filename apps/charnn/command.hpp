@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <charnn/plugin_registry.hpp>
 
 #include <string>
 #include <string_view>
@@ -35,7 +36,13 @@ bool parse_options(const CommandHelp& help, const po::options_description& optio
                    const po::positional_options_description& positional,
                    const std::vector<std::string>& args, po::variables_map& vm);
 
+// Adds --plugin FILE (repeatable) to a command's options (plugins_option.cpp).
+void add_plugin_options(po::options_description& options);
+// Discovers plugins honouring --plugin, CHARNN_PLUGIN_PATH and the built-in directory.
+charnn::PluginRegistry load_plugins(const po::variables_map& vm);
+
 // Subcommands, one per file (cmd_<name>.cpp).
 int run_vocab(const std::vector<std::string>& args);
+int run_cells(const std::vector<std::string>& args);
 
 }  // namespace charnn::app
