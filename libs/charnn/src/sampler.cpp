@@ -47,6 +47,10 @@ Rng::Rng(std::uint64_t seed, std::uint64_t stream) {
   for (auto& s : s_) s = splitmix64(x);
 }
 
+Rng::Rng(const std::array<std::uint64_t, 4>& state) {
+  std::copy(state.begin(), state.end(), s_);
+}
+
 std::uint64_t Rng::next() {
   const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
   const std::uint64_t t = s_[1] << 17;

@@ -3,6 +3,7 @@
 // generation loop primes a Model with seed text and runs several samples as parallel streams.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -24,6 +25,8 @@ class Rng {
   // Streams with the same seed and different indices are independent generators, so each
   // sample's text depends only on (seed, stream), never on threads or on the other streams.
   explicit Rng(std::uint64_t seed, std::uint64_t stream = 0);
+  // A raw xoshiro256** state (not all zero), to check the generator against its reference.
+  explicit Rng(const std::array<std::uint64_t, 4>& state);
   std::uint64_t next();
   // Uniform in [0, 1): the top 53 bits of next() scaled by 2^-53 (exact in a double).
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
