@@ -16,6 +16,7 @@ using charnn::app::Command;
 
 // One line per subcommand, in the order --help lists them.
 const std::vector<Command> kCommands = {
+    {"sample", "continue a seed text with a trained model", &charnn::app::run_sample},
 };
 
 void print_usage(std::ostream& out) {

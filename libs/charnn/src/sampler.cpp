@@ -242,6 +242,7 @@ std::string to_string(UnknownUnits u) {
 PreparedSeed prepare_seed(std::string_view raw, const Vocab& vocab, UnknownUnits unknown,
                           std::string_view source) {
   PreparedSeed out;
+  if (raw.empty()) return out;  // an empty seed is allowed; see empty_seed_unit()
   out.text = clean_text(raw, vocab.text_options(), source);
   std::unordered_set<std::string> seen;
   for_each_unit(out.text, vocab.unit_kind(), [&](std::string_view unit) {

@@ -1,0 +1,265 @@
+// charnn sample: continues a seed text with a trained model and streams the result to stdout.
+// Thin: options -> SamplingPolicy / SampleOptions, the library's Sampler does the work. Output
+// goes through a small writer on file descriptor 1 so that a reader closing the pipe early
+// (`| head`) ends the command quietly instead of with SIGPIPE or an error.
+#include <charnn/checkpoint.hpp>
+#include <charnn/error.hpp>
+#include <charnn/model.hpp>
+#include <charnn/plugin_registry.hpp>
+#include <charnn/sampler.hpp>
+#include <charnn/text.hpp>
+#include <charnn/threads.hpp>
+#include <charnn/vocab.hpp>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+
+namespace charnn::app {
+
+namespace {
+
+// Thrown when stdout is gone (EPIPE or another write error); the command then exits 0 quietly:
+// a reader that stopped reading got what it wanted.
+struct OutputClosed {};
+
+// Buffered writes to stdout. On a terminal every unit is shown at once; into a pipe or file
+// the text is written in blocks, but at least every 100 ms so `| tee` still streams.
+class Output {
+ public:
+  Output() : interactive_(::isatty(STDOUT_FILENO) == 1), last_(Clock::now()) {
+    buf_.reserve(1 << 13);
+  }
+  bool interactive() const { return interactive_; }
+  void write(std::string_view s) {
+    buf_ += s;
+    if (!s.empty()) last_char_ = s.back();
+  }
+  // Called after each unit of streamed text.
+  void maybe_flush() {
+    if (interactive_ || buf_.size() >= 4096 ||
+        Clock::now() - last_ > std::chrono::milliseconds(100))
+      flush();
+  }
+  void flush() {
+    std::size_t done = 0;
+    while (done < buf_.size()) {
+      const ssize_t n = ::write(STDOUT_FILENO, buf_.data() + done, buf_.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw OutputClosed{};
+      done += static_cast<std::size_t>(n);
+    }
+    buf_.clear();
+    last_ = Clock::now();
+  }
+  char last_char() const { return last_char_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  bool interactive_;
+  Clock::time_point last_;
+  std::string buf_;
+  char last_char_ = '\n';
+};
+
+std::string read_seed_file(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in)
+    throw charnn::error("cannot read the seed file " + file + ": " + std::strerror(errno),
+                        "check the path given to --seed-file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string format_policy_json(const SamplingPolicy& p) {
+  std::ostringstream s;
+  s << "{\"temperature\": " << p.temperature << ", \"top_k\": ";
+  if (p.top_k)
+    s << *p.top_k;
+  else
+    s << "null";
+  s << ", \"top_p\": " << p.top_p << ", \"greedy\": " << (p.is_greedy() ? "true" : "false") << "}";
+  return s.str();
+}
+
+}  // namespace
+
+int run_sample(const std::vector<std::string>& args) {
+  const CommandHelp help{
+      "sample", "charnn sample [options]",
+      "Continues a seed text with a trained model and writes it to stdout as it is generated.\n"
+      "The output is the seed followed by the continuation (as char-rnn prints it; --no-seed\n"
+      "writes only the continuation). The seed is cleaned exactly as the training corpus was\n"
+      "(NFC, line ends); an empty seed starts from the model's zero state as if at the start of\n"
+      "a line (the first input is a line break when the vocabulary has one, else its most\n"
+      "frequent unit; it is not printed). With --count N the samples run together as N parallel\n"
+      "streams and each is written when it is complete, under a '--- sample i/N ---' line.\n"
+      "The same --random-seed gives the same text whatever --threads is. The checkpoint used and\n"
+      "the random seed are reported on stderr.",
+      "charnn sample --seed \"The prince\" --length 300 --temperature 0.8 --random-seed 7"};
+
+  std::string seed_text, seed_file, model, stop, unknown = "error";
+  std::uint64_t random_seed = 0;
+  std::int64_t length = 500, count = 1;
+  float temperature = 1.0f, top_p = 1.0f;
+  std::int32_t top_k = 0;
+  int threads = 0;
+  po::options_description options("Options");
+  options.add_options()("seed,s", po::value(&seed_text)->value_name("TEXT"),
+                        "text to continue (may be empty; default: empty)")(
+      "seed-file", po::value(&seed_file)->value_name("FILE"), "read the seed text from FILE")(
+      "random-seed", po::value(&random_seed)->value_name("N"),
+      "seed of the random draws (default: a fresh one, reported on stderr)")(
+      "model,m", po::value(&model)->value_name("FILE|RUN_DIR"),
+      "checkpoint file or run directory (default: the latest run, runs/latest)")(
+      "best", "use the run's best checkpoint (lowest validation loss; the default)")(
+      "last", "use the run's last checkpoint")(
+      "length,n", po::value(&length)->default_value(length)->value_name("UNITS"),
+      "units to generate per sample, in the model's units (grapheme clusters by default)")(
+      "count,c", po::value(&count)->default_value(count)->value_name("N"),
+      "number of samples, generated together as parallel streams")(
+      "stop", po::value(&stop)->value_name("STRING"),
+      "end a sample once it ends with STRING (kept in the output); \\n and \\t are understood, "
+      "e.g. --stop '\\n\\n' ends at a blank line")(
+      "temperature,t", po::value(&temperature)->default_value(temperature)->value_name("T"),
+      "divide the scores by T: < 1 more conservative, > 1 more surprising, 0 = greedy")(
+      "top-k", po::value(&top_k)->value_name("K"), "draw only from the K most probable units")(
+      "top-p", po::value(&top_p)->default_value(top_p)->value_name("P"),
+      "nucleus sampling: draw from the smallest set of most probable units whose probability "
+      "reaches P, in (0, 1]")("greedy", "always take the most probable unit (no randomness)")(
+      "unknown", po::value(&unknown)->default_value(unknown)->value_name("error|skip|map"),
+      "seed units not in the vocabulary: error lists them, skip drops them, map reads them as "
+      "the vocabulary's unknown symbol")("no-seed",
+                                         "write only the continuation, not the seed before it")(
+      "json",
+      "write JSON instead of text: every sample with each unit's probability under the model "
+      "(p) and under the sampling policy (q)")(
+      "threads", po::value(&threads)->default_value(threads)->value_name("N"),
+      "threads for the model (0 = every core)");
+  add_plugin_options(options);
+  po::variables_map vm;
+  if (!parse_options(help, options, {}, args, vm)) return 0;
+
+  if (vm.count("best") && vm.count("last"))
+    throw charnn::error("--best and --last exclude each other", "give one of them");
+  if (vm.count("seed") && vm.count("seed-file"))
+    throw charnn::error("--seed and --seed-file exclude each other", "give one of them");
+  SamplingPolicy policy;
+  policy.temperature = temperature;
+  if (vm.count("top-k")) policy.top_k = top_k;
+  policy.top_p = top_p;
+  policy.greedy = vm.count("greedy") > 0;
+  policy.validate();
+  const UnknownUnits unknown_policy = parse_unknown_units(unknown);
+  if (count < 1)
+    throw charnn::error("--count " + std::to_string(count) + " is not allowed",
+                        "ask for at least 1 sample");
+  if (length < 0)
+    throw charnn::error("--length " + std::to_string(length) + " is not allowed",
+                        "ask for 0 or more units");
+  if (!vm.count("random-seed"))
+    random_seed = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+  const bool json = vm.count("json") > 0;
+  const bool print_seed = !vm.count("no-seed");
+
+  // A closed pipe must surface as a failed write (handled quietly), not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  charnn::set_threads(threads);
+
+  const PluginRegistry plugins = load_plugins(vm);
+  const auto file =
+      resolve_checkpoint(model, vm.count("last") ? CheckpointChoice::last : CheckpointChoice::best);
+  LoadedModel loaded = load_model(file, plugins);
+  const Vocab& vocab = loaded.vocab;
+
+  const std::string raw_seed = vm.count("seed-file") ? read_seed_file(seed_file) : seed_text;
+  const PreparedSeed seed =
+      prepare_seed(raw_seed, vocab, unknown_policy, vm.count("seed-file") ? seed_file : "--seed");
+  if (seed.unknown_count > 0) {
+    std::cerr << "charnn sample: "
+              << (unknown_policy == UnknownUnits::skip ? "skipped " : "mapped ")
+              << seed.unknown_count << " seed unit(s) not in the vocabulary:";
+    for (const auto& u : seed.unknown) std::cerr << " '" << u << "'";
+    std::cerr << "\n";
+  }
+
+  SampleOptions opts;
+  opts.length = length;
+  opts.count = count;
+  opts.policy = policy;
+  opts.random_seed = random_seed;
+  opts.record_probabilities = json;
+  if (!stop.empty()) opts.stop = clean_text(unescape_cli(stop), vocab.text_options(), "--stop");
+
+  std::cerr << "charnn sample: checkpoint " << loaded.file.string() << ", " << policy.describe()
+            << ", random seed " << random_seed << "\n";
+
+  Output out;
+  Sampler sampler(*loaded.model, vocab);
+  try {
+    if (json) {
+      const auto samples = sampler.run(seed, opts);
+      out.write("{\"checkpoint\": " + json_quote(loaded.file.string()) + ",\n \"seed\": " +
+                json_quote(seed.text) + ",\n \"random_seed\": " + std::to_string(random_seed) +
+                ",\n \"policy\": " + format_policy_json(policy) +
+                ",\n \"length\": " + std::to_string(length) + ",\n \"stop\": " +
+                (opts.stop.empty() ? "null" : json_quote(opts.stop)) + ",\n \"samples\": [");
+      for (std::size_t i = 0; i < samples.size(); ++i)
+        out.write(std::string(i ? ",\n  " : "\n  ") + sample_json(samples[i], vocab));
+      out.write("\n]}\n");
+      out.flush();
+      return 0;
+    }
+    SampleCallbacks callbacks;
+    if (count == 1) {
+      // One stream: the seed now, then every unit as it comes.
+      if (print_seed) out.write(seed.text);
+      out.flush();
+      callbacks.on_unit = [&](std::int64_t, std::string_view unit) {
+        out.write(unit);
+        out.maybe_flush();
+      };
+    } else {
+      // Several streams: each sample when complete, in sample order (a sample that stops early
+      // waits for the ones before it, so the output order never depends on the text).
+      std::map<std::int64_t, std::string> pending;
+      std::int64_t next = 0;
+      callbacks.on_finished = [&, pending, next](std::int64_t n, const Sample& s) mutable {
+        std::string block = "--- sample " + std::to_string(n + 1) + "/" + std::to_string(count) +
+                            " ---\n" + (print_seed ? seed.text : std::string()) + s.text;
+        if (block.back() != '\n') block += '\n';
+        pending.emplace(n, std::move(block));
+        for (auto it = pending.find(next); it != pending.end(); it = pending.find(++next)) {
+          out.write(it->second);
+          pending.erase(it);
+        }
+        out.flush();
+      };
+    }
+    sampler.run(seed, opts, callbacks);
+    // A terminal gets a final line break so the prompt does not follow the text on its line;
+    // a pipe or file receives exactly the text.
+    if (count == 1 && out.interactive() && out.last_char() != '\n') out.write("\n");
+    out.flush();
+  } catch (const OutputClosed&) {
+    return 0;
+  }
+  return 0;
+}
+
+}  // namespace charnn::app
