@@ -1,0 +1,449 @@
+// Checkpoint files: writing (atomic, checksummed), reading (every defect is one clear error),
+// and finding the checkpoint a command should use. Format in checkpoint.hpp.
+#include "charnn/checkpoint.hpp"
+
+#include <charnn/error.hpp>
+#include <charnn/plugin_registry.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace charnn {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kMagic[8] = {'C', 'H', 'A', 'R', 'N', 'N', 'C', 'K'};
+constexpr std::size_t kPreamble = 8 + 4 + 4 + 8;  // magic, version, reserved, payload size
+constexpr std::size_t kTrailer = 8;               // checksum
+
+void put_u32(std::string& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void put_u64(std::string& out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+std::uint32_t get_u32(const char* p) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<std::uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+std::uint64_t get_u64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i)
+    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+void put_section(std::string& out, const char (&tag)[5], const void* data, std::size_t size) {
+  out.append(tag, 4);
+  put_u64(out, size);
+  out.append(static_cast<const char*>(data), size);
+}
+
+void put_floats(std::string& out, const char (&tag)[5], const std::vector<float>& v) {
+  static_assert(sizeof(float) == 4);
+  // Floats are stored little-endian, which is the host order on every platform charnn targets.
+  put_section(out, tag, v.data(), v.size() * sizeof(float));
+}
+
+std::string escape(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else
+      out.push_back(c);
+  }
+  return out;
+}
+
+std::string unescape(std::string_view v) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '\\' && i + 1 < v.size()) {
+      ++i;
+      out.push_back(v[i] == 'n' ? '\n' : v[i] == 'r' ? '\r' : v[i]);
+    } else {
+      out.push_back(v[i]);
+    }
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& parts, char sep) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i) out.push_back(sep);
+    out += parts[i];
+  }
+  return out;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == sep) {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+[[noreturn]] void bad(const fs::path& file, const std::string& what, std::string hint = {}) {
+  if (hint.empty())
+    hint =
+        "the file is damaged or not a charnn checkpoint; use another checkpoint of the run "
+        "(best.ckpt / last.ckpt) or retrain";
+  throw error(file.string() + ": " + what, hint);
+}
+
+std::string sys_error() {
+  return std::strerror(errno);
+}
+
+}  // namespace
+
+std::uint64_t fnv1a64(const void* data, std::size_t size, std::uint64_t seed) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  std::uint64_t h = seed;
+  for (std::size_t i = 0; i < size; ++i) {
+    h ^= p[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+void CheckpointData::set(const std::string& key, std::int64_t value) {
+  header[key] = std::to_string(value);
+}
+
+void CheckpointData::set(const std::string& key, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%a", value);
+  header[key] = buf;
+}
+
+std::string CheckpointData::get_string(const std::string& key) const {
+  auto it = header.find(key);
+  if (it == header.end()) bad(file, "the header has no '" + key + "' entry");
+  return it->second;
+}
+
+std::int64_t CheckpointData::get_int(const std::string& key) const {
+  const std::string v = get_string(key);
+  char* end = nullptr;
+  errno = 0;
+  const long long x = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || errno || *end) bad(file, "header entry '" + key + "' is not an integer: " + v);
+  return x;
+}
+
+double CheckpointData::get_double(const std::string& key) const {
+  const std::string v = get_string(key);
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end) bad(file, "header entry '" + key + "' is not a number: " + v);
+  return x;
+}
+
+void store_model(const Model& model, CheckpointData& data) {
+  data.model = model.config();
+  data.plugins.clear();
+  for (std::int32_t l = 0; l < model.num_layers(); ++l)
+    data.plugins.push_back({model.layer(l).plugin().name(), model.layer(l).plugin().version()});
+  data.params.assign(model.params().begin(), model.params().end());
+}
+
+void write_checkpoint(const fs::path& file, const CheckpointData& data) {
+  // The model and plugin entries are derived from the typed fields so they can never disagree.
+  std::map<std::string, std::string> header = data.header;
+  header["model.cells"] = join(data.model.cells, ',');
+  header["model.hidden"] = std::to_string(data.model.hidden);
+  header["model.vocab_size"] = std::to_string(data.model.vocab_size);
+  {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%a", static_cast<double>(data.model.dropout));
+    header["model.dropout"] = buf;
+  }
+  header["model.params"] = std::to_string(data.params.size());
+  for (std::size_t l = 0; l < data.plugins.size(); ++l) {
+    header["plugin." + std::to_string(l) + ".name"] = data.plugins[l].name;
+    header["plugin." + std::to_string(l) + ".version"] = data.plugins[l].version;
+  }
+  std::string head;
+  for (const auto& [k, v] : header) head += k + "=" + escape(v) + "\n";
+
+  std::ostringstream vocab_bytes;
+  data.vocab.save(vocab_bytes);
+  const std::string vocab = vocab_bytes.str();
+
+  std::string payload;
+  payload.reserve(head.size() + vocab.size() +
+                  4 * (data.params.size() + data.optimizer.size() + data.state.size()) + 100);
+  put_section(payload, "HEAD", head.data(), head.size());
+  put_section(payload, "VOCB", vocab.data(), vocab.size());
+  put_floats(payload, "PARM", data.params);
+  if (!data.optimizer.empty()) put_floats(payload, "OPTM", data.optimizer);
+  if (!data.state.empty()) put_floats(payload, "STAT", data.state);
+
+  std::string pre(kMagic, 8);
+  put_u32(pre, kCheckpointFormatVersion);
+  put_u32(pre, 0);
+  put_u64(pre, payload.size());
+  std::string post;
+  put_u64(post, fnv1a64(payload.data(), payload.size()));
+
+  const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  const fs::path tmp =
+      dir / (".tmp-" + file.filename().string() + "." + std::to_string(::getpid()));
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw error("cannot write checkpoint " + file.string() + ": " + sys_error(),
+                "check that the run directory exists and is writable");
+  auto write_all = [&](const std::string& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<std::size_t>(n);
+    }
+    return true;
+  };
+  if (!write_all(pre) || !write_all(payload) || !write_all(post) || ::fsync(fd) != 0) {
+    const std::string why = sys_error();
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw error("cannot write checkpoint " + file.string() + ": " + why,
+                "free some disk space; the previous checkpoint is untouched");
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), file.c_str()) != 0) {
+    const std::string why = sys_error();
+    ::unlink(tmp.c_str());
+    throw error("cannot write checkpoint " + file.string() + ": " + why);
+  }
+  // Make the rename itself durable.
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+CheckpointData read_checkpoint(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) throw error(file.string() + ": no such checkpoint file");
+  if (fs::is_directory(file, ec))
+    throw error(file.string() + ": is a directory, not a checkpoint file",
+                "pass a .ckpt file, or use --model RUN_DIR where a command accepts a run");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw error(file.string() + ": cannot open: " + sys_error());
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw error(file.string() + ": read error: " + sys_error());
+
+  if (bytes.size() < 8 || std::memcmp(bytes.data(), kMagic, 8) != 0) {
+    if (bytes.size() < 8 && std::memcmp(bytes.data(), kMagic, bytes.size()) == 0)
+      bad(file, "truncated: " + std::to_string(bytes.size()) + " bytes, not even a header");
+    bad(file, "not a charnn checkpoint (it does not start with the magic 'CHARNNCK')",
+        "pass a checkpoint written by 'charnn train' (best.ckpt or last.ckpt in a run directory)");
+  }
+  if (bytes.size() < kPreamble)
+    bad(file, "truncated: " + std::to_string(bytes.size()) + " bytes, shorter than the header");
+  const std::uint32_t version = get_u32(bytes.data() + 8);
+  if (version > kCheckpointFormatVersion)
+    bad(file,
+        "written by a newer charnn (checkpoint format " + std::to_string(version) +
+            "; this build reads up to " + std::to_string(kCheckpointFormatVersion) + ")",
+        "use a newer charnn to read it");
+  if (version == 0) bad(file, "corrupt: format version 0");
+  const std::uint64_t payload_size = get_u64(bytes.data() + 16);
+  const std::uint64_t expected = kPreamble + payload_size + kTrailer;
+  if (bytes.size() < expected)
+    bad(file, "truncated: " + std::to_string(bytes.size()) + " bytes where the header promises " +
+                  std::to_string(expected) + " (an interrupted copy?)");
+  if (bytes.size() > expected)
+    bad(file, "corrupt: " + std::to_string(bytes.size() - expected) +
+                  " unexpected bytes after the end of the checkpoint");
+  const char* payload = bytes.data() + kPreamble;
+  const std::uint64_t stored = get_u64(payload + payload_size);
+  const std::uint64_t actual = fnv1a64(payload, payload_size);
+  if (stored != actual) bad(file, "corrupt: checksum mismatch (the contents were altered)");
+
+  CheckpointData data;
+  data.file = file;
+  bool have_head = false, have_vocab = false, have_params = false;
+  std::uint64_t pos = 0;
+  auto floats = [&](const char* p, std::uint64_t len, const char* tag) {
+    if (len % 4)
+      bad(file, std::string("corrupt: section ") + tag + " is not a whole number of floats");
+    std::vector<float> v(len / 4);
+    std::memcpy(v.data(), p, len);
+    return v;
+  };
+  while (pos < payload_size) {
+    if (payload_size - pos < 12) bad(file, "corrupt: a section header is cut short");
+    const std::string tag(payload + pos, 4);
+    const std::uint64_t len = get_u64(payload + pos + 4);
+    pos += 12;
+    if (len > payload_size - pos) bad(file, "corrupt: section " + tag + " runs past the end");
+    const char* p = payload + pos;
+    if (tag == "HEAD") {
+      std::string_view text(p, len);
+      std::size_t start = 0;
+      while (start < text.size()) {
+        std::size_t end = text.find('\n', start);
+        if (end == std::string_view::npos) end = text.size();
+        const std::string_view line = text.substr(start, end - start);
+        const std::size_t eq = line.find('=');
+        if (eq == std::string_view::npos || eq == 0)
+          bad(file, "corrupt: header line without 'key=value': " + std::string(line.substr(0, 60)));
+        data.header[std::string(line.substr(0, eq))] = unescape(line.substr(eq + 1));
+        start = end + 1;
+      }
+      have_head = true;
+    } else if (tag == "VOCB") {
+      std::istringstream vin(std::string(p, len));
+      try {
+        data.vocab = Vocab::load(vin);
+      } catch (const error& e) {
+        bad(file, std::string("corrupt vocabulary: ") + e.what());
+      }
+      have_vocab = true;
+    } else if (tag == "PARM") {
+      data.params = floats(p, len, "PARM");
+      have_params = true;
+    } else if (tag == "OPTM") {
+      data.optimizer = floats(p, len, "OPTM");
+    } else if (tag == "STAT") {
+      data.state = floats(p, len, "STAT");
+    }  // unknown sections: written by a newer minor revision; skipped
+    pos += len;
+  }
+  if (!have_head || !have_vocab || !have_params)
+    bad(file, std::string("incomplete: missing the ") +
+                  (!have_head    ? "HEAD"
+                   : !have_vocab ? "VOCB"
+                                 : "PARM") +
+                  " section");
+
+  const std::string cells = data.get_string("model.cells");
+  data.model.cells = split(cells, ',');
+  for (const auto& c : data.model.cells)
+    if (c.empty()) bad(file, "corrupt: bad model.cells entry '" + cells + "'");
+  data.model.hidden = data.get_int("model.hidden");
+  data.model.vocab_size = static_cast<std::int32_t>(data.get_int("model.vocab_size"));
+  data.model.dropout = static_cast<float>(data.get_double("model.dropout"));
+  if (data.get_int("model.params") != static_cast<std::int64_t>(data.params.size()))
+    bad(file, "corrupt: the header announces " + data.get_string("model.params") +
+                  " parameters but PARM holds " + std::to_string(data.params.size()));
+  for (std::size_t l = 0; l < data.model.cells.size(); ++l) {
+    const std::string k = "plugin." + std::to_string(l);
+    data.plugins.push_back({data.get_string(k + ".name"), data.get_string(k + ".version")});
+  }
+  if (data.vocab.size() != data.model.vocab_size)
+    bad(file, "corrupt: the vocabulary has " + std::to_string(data.vocab.size()) +
+                  " units but the model expects " + std::to_string(data.model.vocab_size));
+  return data;
+}
+
+std::unique_ptr<Model> model_from_checkpoint(const CheckpointData& data,
+                                             const PluginRegistry& plugins) {
+  for (std::size_t l = 0; l < data.plugins.size(); ++l) {
+    const auto& use = data.plugins[l];
+    if (!plugins.find(use.name)) {
+      std::string have;
+      for (const auto& p : plugins.plugins()) have += (have.empty() ? "" : ", ") + p->name();
+      throw error(
+          data.file.string() + ": layer " + std::to_string(l) + " needs the cell plugin '" +
+              use.name + "' (version " + use.version + "), which is not loaded" +
+              (have.empty() ? std::string(" (no plugins found)") : " (found: " + have + ")"),
+          "load it with --plugin FILE or put its directory in CHARNN_PLUGIN_PATH");
+    }
+  }
+  auto model = std::make_unique<Model>(data.model, plugins);
+  if (model->params().size() != data.params.size()) {
+    std::string versions;
+    for (std::int32_t l = 0; l < model->num_layers(); ++l)
+      versions += " " + model->layer(l).type() + " " + model->layer(l).plugin().version() +
+                  " (saved with " + data.plugins[static_cast<std::size_t>(l)].version + ")";
+    throw error(data.file.string() + ": the checkpoint holds " +
+                    std::to_string(data.params.size()) +
+                    " parameters but the loaded cell plugins make a model of " +
+                    std::to_string(model->params().size()) + ";" + versions,
+                "load the plugin versions the model was trained with (--plugin FILE)");
+  }
+  std::copy(data.params.begin(), data.params.end(), model->params().begin());
+  return model;
+}
+
+LoadedModel load_model(const fs::path& checkpoint, const PluginRegistry& plugins) {
+  CheckpointData data = read_checkpoint(checkpoint);
+  LoadedModel out;
+  out.file = checkpoint;
+  out.model = model_from_checkpoint(data, plugins);
+  out.vocab = std::move(data.vocab);
+  return out;
+}
+
+fs::path resolve_checkpoint(const fs::path& model_or_run, CheckpointChoice which) {
+  std::error_code ec;
+  fs::path target = model_or_run;
+  if (target.empty()) {
+    const fs::path latest = fs::path("runs") / "latest";
+    if (!fs::exists(latest, ec))
+      throw error("no model given and no default run here (" +
+                      (fs::current_path(ec) / latest).string() + " does not exist)",
+                  "train one with 'charnn train corpus.txt', or pass --model FILE|RUN_DIR");
+    target = latest;
+  }
+  if (!fs::exists(target, ec))
+    throw error(target.string() + ": no such checkpoint file or run directory",
+                "pass a .ckpt file or a run directory made by 'charnn train'");
+  if (fs::is_directory(target, ec)) {
+    const fs::path first = target / (which == CheckpointChoice::best ? "best.ckpt" : "last.ckpt");
+    const fs::path second = target / (which == CheckpointChoice::best ? "last.ckpt" : "best.ckpt");
+    if (fs::exists(first, ec)) return first;
+    if (fs::exists(second, ec)) return second;
+    throw error(target.string() + ": this directory holds no best.ckpt or last.ckpt",
+                "pass a run directory made by 'charnn train' or a .ckpt file");
+  }
+  return target;
+}
+
+void point_symlink(const fs::path& link, const fs::path& target) {
+  const fs::path tmp =
+      link.parent_path() / (".tmp-" + link.filename().string() + "." + std::to_string(::getpid()));
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::create_directory_symlink(target, tmp, ec);
+  if (ec) throw error("cannot create symlink " + tmp.string() + ": " + ec.message());
+  if (::rename(tmp.c_str(), link.c_str()) != 0) {
+    const std::string why = sys_error();
+    fs::remove(tmp, ec);
+    throw error("cannot point " + link.string() + " at " + target.string() + ": " + why,
+                "remove " + link.string() + " if it is a real directory");
+  }
+}
+
+}  // namespace charnn
