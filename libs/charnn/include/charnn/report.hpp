@@ -1,0 +1,63 @@
+// Inspection reports: what `charnn inspect` found, as a terminal table and as one
+// self-contained HTML page (inline CSS, no scripts or fonts fetched, no network): the units
+// that best track each probe with the text coloured by their activation (blue -1 .. white 0 ..
+// red +1, as in Karpathy, Johnson and Fei-Fei 2015), the value on hover, the model's surprise
+// per unit, a table of units and the gate saturation of LSTM layers.
+#pragma once
+
+#include <charnn/probes.hpp>
+#include <charnn/ranking.hpp>
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace charnn {
+
+// One ranked unit, with names resolved so the report needs no ranker.
+struct ReportUnit {
+  std::int32_t layer = 0;
+  std::string signal;  // "h", "c", "i", ...
+  std::int64_t unit = 0;
+  double r = 0;      // Pearson; NaN when undefined
+  double auroc = 0;  // NaN for continuous probes
+  // (excerpt units) activation over the excerpt; empty when not drawn in the HTML report.
+  std::vector<float> excerpt;
+};
+
+struct ReportProbe {
+  std::string name, description;
+  ProbeKind kind = ProbeKind::binary;
+  double mean = 0;              // over the analysed units (fraction of 1s for binary probes)
+  std::vector<float> excerpt;   // (excerpt units) the probe's own values
+  std::vector<ReportUnit> top;  // best first by |r|
+};
+
+struct InspectReport {
+  std::string model;                 // checkpoint path as given to the user
+  std::string text;                  // text file(s)
+  std::string unit_kind;             // "grapheme", ...
+  std::string layers;                // e.g. "lstm(256) > lstm(256)"
+  std::int64_t units = 0;            // units analysed
+  std::int64_t text_units = 0;       // units in the whole text
+  double mean_loss = 0;              // nats per predicted unit over the analysed units
+  std::int64_t excerpt_begin = 0;    // index of the excerpt's first unit in the text
+  std::vector<std::string> excerpt;  // (excerpt units) the units themselves, raw UTF-8
+  std::vector<float> excerpt_loss;   // (excerpt units) nats; NaN where nothing predicted it
+  std::vector<ReportProbe> probes;
+  std::vector<GateSaturation> saturation;
+};
+
+// Fixed-width table: per probe its top units (layer, signal, unit, r, AUROC), then the gate
+// saturation per layer and gate. Plain ASCII apart from the probe names the user chose.
+void write_terminal_report(std::ostream& out, const InspectReport& report);
+
+// The HTML page. Units are HTML-escaped; control characters, tabs and lone combining marks
+// are shown escaped (escape_unit), a newline as a visible return sign and a line break.
+void write_html_report(std::ostream& out, const InspectReport& report);
+
+// The escaped form of any UTF-8 string for HTML text and attribute values (& < > " ').
+std::string html_escape(std::string_view s);
+
+}  // namespace charnn

@@ -1,0 +1,234 @@
+// Streaming unit ranking: running sums for Pearson r, histograms for AUROC, saturation counts.
+// The per-row work is a few contiguous loops over all D columns (vectorised by the compiler);
+// nothing is allocated after construction.
+#include "charnn/ranking.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "charnn/error.hpp"
+
+namespace charnn {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Monotone map of R onto (-2, 2), identity on [-1, 1]; see RankingOptions::bins.
+inline float squash(float x) {
+  const float a = std::fabs(x);
+  if (a <= 1.0f) return x;
+  return std::copysign(2.0f - 1.0f / a, x);
+}
+
+}  // namespace
+
+bool is_gate_signal(std::string_view name) {
+  return name == "i" || name == "f" || name == "o" || name == "z" || name == "r";
+}
+
+double GateSaturation::mean_left() const {
+  return left.empty() ? 0.0 : std::accumulate(left.begin(), left.end(), 0.0) / left.size();
+}
+double GateSaturation::mean_right() const {
+  return right.empty() ? 0.0 : std::accumulate(right.begin(), right.end(), 0.0) / right.size();
+}
+std::int64_t GateSaturation::count_left(double fraction) const {
+  return std::count_if(left.begin(), left.end(), [&](float v) { return v > fraction; });
+}
+std::int64_t GateSaturation::count_right(double fraction) const {
+  return std::count_if(right.begin(), right.end(), [&](float v) { return v > fraction; });
+}
+
+UnitRanker::UnitRanker(std::vector<TracedSignal> signals, std::vector<const Probe*> probes,
+                       RankingOptions options)
+    : signals_(std::move(signals)), probes_(std::move(probes)), options_(options) {
+  if (options_.bins < 2 || options_.bins > 65535)
+    throw error("ranking: bins must be in [2, 65535], got " + std::to_string(options_.bins));
+  offset_.push_back(0);
+  for (std::size_t s = 0; s < signals_.size(); ++s) {
+    if (signals_[s].hidden <= 0) throw error("ranking: signal " + signals_[s].name + " has H <= 0");
+    offset_.push_back(offset_.back() + static_cast<std::size_t>(signals_[s].hidden));
+    if (is_gate_signal(signals_[s].name)) gate_signals_.push_back(s);
+  }
+  D_ = offset_.back();
+  const std::size_t P = probes_.size();
+  const auto bins = static_cast<std::size_t>(options_.bins);
+  for (std::size_t p = 0; p < P; ++p)
+    if (probes_[p]->kind == ProbeKind::binary) binary_.push_back(p);
+
+  shift_x_.assign(D_, 0.0);
+  shift_y_.assign(P, 0.0);
+  for (std::size_t p = 0; p < P; ++p) {
+    const auto& v = probes_[p]->values;
+    shift_y_[p] = v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / v.size();
+  }
+  sx_.assign(D_, 0.0);
+  sxx_.assign(D_, 0.0);
+  sy_.assign(P, 0.0);
+  syy_.assign(P, 0.0);
+  sxy_.assign(P * D_, 0.0);
+  chunk_sxy_.assign(P * D_, 0.0f);
+  xc_.assign(D_, 0.0f);
+  hist_all_.assign(D_ * bins, 0);
+  hist_pos_.assign(binary_.size() * D_ * bins, 0);
+  pos_count_.assign(binary_.size(), 0);
+  bin_.assign(D_, 0);
+  sat_left_.assign(D_, 0);
+  sat_right_.assign(D_, 0);
+}
+
+std::size_t UnitRanker::column(std::size_t signal, std::int64_t unit) const {
+  return offset_.at(signal) + static_cast<std::size_t>(unit);
+}
+
+void UnitRanker::add(std::int64_t begin, std::int64_t T,
+                     std::span<const std::span<const float>> values) {
+  if (values.size() != signals_.size())
+    throw error("ranking: got " + std::to_string(values.size()) + " signals, expected " +
+                std::to_string(signals_.size()));
+  for (std::size_t s = 0; s < signals_.size(); ++s)
+    if (static_cast<std::int64_t>(values[s].size()) < T * signals_[s].hidden)
+      throw error("ranking: signal " + signals_[s].name + " chunk is too short");
+  for (const Probe* p : probes_)
+    if (begin < 0 || static_cast<std::int64_t>(p->values.size()) < begin + T)
+      throw error("ranking: probe " + p->name + " has no values for units " +
+                  std::to_string(begin) + ".." + std::to_string(begin + T));
+
+  const std::size_t P = probes_.size();
+  const auto bins = static_cast<std::size_t>(options_.bins);
+  const float bin_scale = static_cast<float>(options_.bins) / 4.0f;  // (-2, 2) onto [0, bins)
+  const auto last_bin = static_cast<float>(options_.bins - 1);
+
+  if (!have_shift_ && T > 0) {
+    for (std::size_t s = 0; s < signals_.size(); ++s)
+      for (std::int64_t h = 0; h < signals_[s].hidden; ++h)
+        shift_x_[offset_[s] + static_cast<std::size_t>(h)] = values[s][static_cast<std::size_t>(h)];
+    have_shift_ = true;
+  }
+
+  for (std::int64_t t = 0; t < T; ++t) {
+    // Row t of every signal, side by side in D columns: centre, bin, count saturation.
+    for (std::size_t s = 0; s < signals_.size(); ++s) {
+      const auto H = static_cast<std::size_t>(signals_[s].hidden);
+      const float* x = values[s].data() + static_cast<std::size_t>(t) * H;
+      const std::size_t o = offset_[s];
+      for (std::size_t h = 0; h < H; ++h) {
+        const double xc = static_cast<double>(x[h]) - shift_x_[o + h];
+        sx_[o + h] += xc;
+        sxx_[o + h] += xc * xc;
+        xc_[o + h] = static_cast<float>(xc);
+        const float b = std::clamp((squash(x[h]) + 2.0f) * bin_scale, 0.0f, last_bin);
+        bin_[o + h] = static_cast<std::uint16_t>(b);
+      }
+    }
+    for (std::size_t s : gate_signals_) {
+      const auto H = static_cast<std::size_t>(signals_[s].hidden);
+      const float* x = values[s].data() + static_cast<std::size_t>(t) * H;
+      const std::size_t o = offset_[s];
+      for (std::size_t h = 0; h < H; ++h) {
+        sat_left_[o + h] += x[h] < 0.1f;
+        sat_right_[o + h] += x[h] > 0.9f;
+      }
+    }
+    for (std::size_t d = 0; d < D_; ++d) ++hist_all_[d * bins + bin_[d]];
+
+    const auto u = static_cast<std::size_t>(begin + t);
+    for (std::size_t p = 0; p < P; ++p) {
+      const double yc = static_cast<double>(probes_[p]->values[u]) - shift_y_[p];
+      sy_[p] += yc;
+      syy_[p] += yc * yc;
+      const auto y = static_cast<float>(yc);
+      float* acc = chunk_sxy_.data() + p * D_;
+      for (std::size_t d = 0; d < D_; ++d) acc[d] += y * xc_[d];
+    }
+    for (std::size_t b = 0; b < binary_.size(); ++b) {
+      if (probes_[binary_[b]]->values[u] < 0.5f) continue;
+      ++pos_count_[b];
+      std::uint32_t* hist = hist_pos_.data() + b * D_ * bins;
+      for (std::size_t d = 0; d < D_; ++d) ++hist[d * bins + bin_[d]];
+    }
+  }
+  n_ += T;
+  flush();
+}
+
+void UnitRanker::flush() {
+  for (std::size_t i = 0; i < chunk_sxy_.size(); ++i) {
+    sxy_[i] += chunk_sxy_[i];
+    chunk_sxy_[i] = 0.0f;
+  }
+}
+
+double UnitRanker::pearson(std::size_t probe, std::size_t signal, std::int64_t unit) const {
+  if (n_ < 2) return kNaN;
+  const std::size_t d = column(signal, unit);
+  const double n = static_cast<double>(n_);
+  const double cov = sxy_[probe * D_ + d] - sx_[d] * sy_[probe] / n;
+  const double vx = sxx_[d] - sx_[d] * sx_[d] / n;
+  const double vy = syy_[probe] - sy_[probe] * sy_[probe] / n;
+  // A unit that never moves (relative to float resolution) or a constant probe has no r.
+  if (vx <= 1e-12 * n || vy <= 1e-12 * n) return kNaN;
+  return std::clamp(cov / std::sqrt(vx * vy), -1.0, 1.0);
+}
+
+double UnitRanker::auroc(std::size_t probe, std::size_t signal, std::int64_t unit) const {
+  const auto it = std::find(binary_.begin(), binary_.end(), probe);
+  if (it == binary_.end()) return kNaN;
+  const auto b = static_cast<std::size_t>(it - binary_.begin());
+  const double pos = static_cast<double>(pos_count_[b]);
+  const double neg = static_cast<double>(n_) - pos;
+  if (pos == 0 || neg == 0) return kNaN;
+  const auto bins = static_cast<std::size_t>(options_.bins);
+  const std::size_t d = column(signal, unit);
+  const std::uint32_t* all = hist_all_.data() + d * bins;
+  const std::uint32_t* hp = hist_pos_.data() + (b * D_ + d) * bins;
+  // P(x_pos > x_neg) + P(same bin) / 2, walking the bins upwards.
+  double below_neg = 0, wins = 0;
+  for (std::size_t i = 0; i < bins; ++i) {
+    const double p_i = hp[i];
+    const double n_i = static_cast<double>(all[i]) - p_i;
+    wins += p_i * (below_neg + 0.5 * n_i);
+    below_neg += n_i;
+  }
+  return wins / (pos * neg);
+}
+
+UnitScore UnitRanker::score(std::size_t probe, std::size_t signal, std::int64_t unit) const {
+  return {probe, signal, unit, pearson(probe, signal, unit), auroc(probe, signal, unit)};
+}
+
+std::vector<UnitScore> UnitRanker::top(std::size_t probe, std::size_t k) const {
+  std::vector<UnitScore> all;
+  all.reserve(D_);
+  for (std::size_t s = 0; s < signals_.size(); ++s)
+    for (std::int64_t h = 0; h < signals_[s].hidden; ++h) {
+      // AUROC only for the winners: computing it is a walk over the bins.
+      all.push_back({probe, s, h, pearson(probe, s, h), kNaN});
+    }
+  auto key = [](const UnitScore& u) { return std::isnan(u.r) ? -1.0 : std::fabs(u.r); };
+  k = std::min(k, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(),
+                    [&](const UnitScore& a, const UnitScore& b) { return key(a) > key(b); });
+  all.resize(k);
+  for (auto& u : all) u.auroc = auroc(u.probe, u.signal, u.unit);
+  return all;
+}
+
+std::vector<GateSaturation> UnitRanker::saturation() const {
+  std::vector<GateSaturation> out;
+  const double n = std::max<double>(1.0, static_cast<double>(n_));
+  for (std::size_t s : gate_signals_) {
+    GateSaturation g{signals_[s].layer, signals_[s].name, {}, {}};
+    for (std::int64_t h = 0; h < signals_[s].hidden; ++h) {
+      const std::size_t d = column(s, h);
+      g.left.push_back(static_cast<float>(sat_left_[d] / n));
+      g.right.push_back(static_cast<float>(sat_right_[d] / n));
+    }
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+}  // namespace charnn

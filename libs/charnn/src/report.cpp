@@ -1,0 +1,373 @@
+// Terminal and HTML inspection reports (see report.hpp). The HTML page is one file: colours are
+// 21 CSS classes (blue .. white .. red) so each unit costs one short <span> with its value in the
+// title attribute, which every browser shows on hover without any script.
+#include "charnn/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ostream>
+
+#include "charnn/text.hpp"
+
+namespace charnn {
+namespace {
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::string fmt_r(double v) {
+  return std::isnan(v) ? "-" : fmt("%.3f", v);
+}
+
+std::string pad(std::string s, std::size_t width, bool right = false) {
+  if (s.size() >= width) return s;
+  const std::string fill(width - s.size(), ' ');
+  return right ? fill + s : s + fill;
+}
+
+// Colour level in [-10, 10] for a value already mapped to [-1, 1].
+int level(double v) {
+  if (std::isnan(v)) return 0;
+  return static_cast<int>(std::lround(std::clamp(v, -1.0, 1.0) * 10.0));
+}
+
+std::string level_class(int lv) {
+  if (lv == 0) return {};
+  std::string cls(1, lv < 0 ? 'n' : 'p');  // built by append: GCC 12 warns on "n" + string
+  cls += std::to_string(lv < 0 ? -lv : lv);
+  return cls;
+}
+
+// Maps a unit's activations onto [-1, 1] for colouring, like the paper's figures: gates from
+// [0, 1]; tanh-range signals as they are; unbounded ones (the LSTM cell c) through tanh.
+struct ColourMap {
+  enum { gate, identity, squash } kind = identity;
+  double operator()(double v) const {
+    switch (kind) {
+      case gate:
+        return 2.0 * v - 1.0;
+      case squash:
+        return std::tanh(v);
+      default:
+        return v;
+    }
+  }
+  const char* label() const {
+    switch (kind) {
+      case gate:
+        return "colour: 0 blue, 0.5 white, 1 red";
+      case squash:
+        return "colour: tanh(value), -1 blue, +1 red";
+      default:
+        return "colour: -1 blue, 0 white, +1 red";
+    }
+  }
+};
+
+ColourMap colour_map_for(const ReportUnit& u) {
+  ColourMap m;
+  if (is_gate_signal(u.signal)) {
+    m.kind = ColourMap::gate;
+  } else {
+    float peak = 0;
+    for (float v : u.excerpt) peak = std::max(peak, std::fabs(v));
+    m.kind = peak > 1.0001f ? ColourMap::squash : ColourMap::identity;
+  }
+  return m;
+}
+
+// One unit of text as HTML: visible, escaped, newline kept as a line break.
+void write_unit_text(std::ostream& out, const std::string& unit) {
+  if (unit == "\n") {
+    out << "\u21B5";  // the line break itself follows the closing tag
+  } else if (unit == " ") {
+    out << ' ';
+  } else {
+    out << html_escape(escape_unit(unit));
+  }
+}
+
+// The excerpt with each unit's background from mapped[i] in [-1, 1] and raw[i] on hover.
+void write_coloured_text(std::ostream& out, const InspectReport& rep, const std::vector<float>& raw,
+                         const std::vector<double>& mapped) {
+  out << "<div class=text>";
+  for (std::size_t i = 0; i < rep.excerpt.size(); ++i) {
+    const double v = i < raw.size() ? raw[i] : std::nan("");
+    const std::string cls = level_class(level(i < mapped.size() ? mapped[i] : 0.0));
+    out << "<span";
+    if (!cls.empty()) out << " class=" << cls;
+    out << " title=\"" << (std::isnan(v) ? std::string("-") : fmt("%.3g", v)) << "\">";
+    write_unit_text(out, rep.excerpt[i]);
+    out << "</span>";
+    if (rep.excerpt[i] == "\n") out << "\n";
+  }
+  out << "</div>\n";
+}
+
+std::string css() {
+  std::string s =
+      "body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;"
+      "margin:24px auto;max-width:1300px;padding:0 16px;color:#1a1a1a;background:#fff}"
+      "h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px;"
+      "border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:16px;margin:18px 0 6px}"
+      ".meta{color:#555;font-size:14px;line-height:1.5}"
+      ".view{margin:10px 0 16px}.label{font-size:13px;color:#333;margin:0 0 3px;"
+      "font-family:ui-monospace,Menlo,Consolas,monospace}"
+      ".text{font-family:ui-monospace,'DejaVu Sans Mono',Menlo,Consolas,monospace;"
+      "font-size:13px;line-height:1.55;white-space:pre-wrap;word-break:break-all;"
+      "border:1px solid #ccc;padding:8px;background:#fff;max-height:420px;overflow:auto}"
+      ".text span{padding:1px 0}"
+      "table{border-collapse:collapse;font-size:13px;margin:6px 0}"
+      "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+      "th{background:#f2f2f2}td.l,th.l{text-align:left}"
+      ".legend span{display:inline-block;width:18px;height:12px;vertical-align:middle}"
+      ".note{background:#fff8e0;border:1px solid #e8d9a0;padding:6px 10px;font-size:13px}"
+      "svg text{font-size:11px;font-family:system-ui,sans-serif}";
+  // Diverging palette: white to blue (33,102,172) for n1..n10, to red (178,24,43) for p1..p10.
+  for (int lv = 1; lv <= 10; ++lv) {
+    const double a = lv / 10.0;
+    auto mix = [&](int c) { return static_cast<int>(std::lround(255 + (c - 255) * a)); };
+    char buf[160];
+    const char* ink = lv >= 7 ? "color:#fff;" : "";
+    std::snprintf(buf, sizeof buf, ".n%d{background:rgb(%d,%d,%d);%s}", lv, mix(33), mix(102),
+                  mix(172), ink);
+    s += buf;
+    std::snprintf(buf, sizeof buf, ".p%d{background:rgb(%d,%d,%d);%s}", lv, mix(178), mix(24),
+                  mix(43), ink);
+    s += buf;
+  }
+  return s;
+}
+
+void write_legend(std::ostream& out) {
+  out << "<div class=\"legend meta\">-1 ";
+  for (int lv = -10; lv <= 10; lv += 2) {
+    const std::string cls = level_class(lv);
+    out << "<span"
+        << (cls.empty() ? std::string(" style=\"border:1px solid #ccc\"") : " class=" + cls)
+        << "></span>";
+  }
+  out << " +1 &nbsp; (hover over a character for its value)</div>\n";
+}
+
+// Gate saturation scatter for one layer, as in the paper's figure 3: x = fraction of time a
+// unit is left-saturated (< 0.1), y = right-saturated (> 0.9); one dot per unit and gate.
+void write_saturation_svg(std::ostream& out, const std::vector<const GateSaturation*>& gates,
+                          std::int32_t layer) {
+  const int W = 300, M = 36, S = W - 2 * M;
+  out << "<svg width=" << W << " height=" << W << " viewBox=\"0 0 " << W << ' ' << W
+      << "\" role=img aria-label=\"gate saturation of layer " << layer << "\">"
+      << "<rect x=" << M << " y=" << M << " width=" << S << " height=" << S
+      << " fill=#fafafa stroke=#999 />"
+      << "<line x1=" << M << " y1=" << M + S << " x2=" << M + S << " y2=" << M << " stroke=#ddd />"
+      << "<text x=" << W / 2 << " y=" << W - 6 << " text-anchor=middle>fraction left-saturated "
+      << "(&lt; 0.1)</text><text transform=\"translate(12," << W / 2
+      << ") rotate(-90)\" text-anchor=middle>fraction right-saturated (&gt; 0.9)</text>"
+      << "<text x=" << M << " y=" << M + S + 13 << " text-anchor=middle>0</text><text x=" << M + S
+      << " y=" << M + S + 13 << " text-anchor=middle>1</text><text x=" << M - 6 << " y=" << M + 4
+      << " text-anchor=end>1</text>"
+      << "<text x=" << W / 2 << " y=" << 20 << " text-anchor=middle font-weight=bold>layer "
+      << layer << "</text>";
+  const char* colours[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e"};
+  for (std::size_t g = 0; g < gates.size(); ++g) {
+    const char* col = colours[g % 5];
+    for (std::size_t h = 0; h < gates[g]->left.size(); ++h) {
+      out << "<circle cx=" << fmt("%.1f", M + S * gates[g]->left[h])
+          << " cy=" << fmt("%.1f", M + S * (1.0 - gates[g]->right[h]))
+          << " r=2.6 fill-opacity=0.6 fill=\"" << col << "\"/>";
+    }
+    out << "<circle cx=" << M + 10 + 40 * g << " cy=" << M + 12 << " r=4 fill=\"" << col
+        << "\"/><text x=" << M + 17 + 40 * g << " y=" << M + 16 << ">"
+        << html_escape(gates[g]->gate) << "</text>";
+  }
+  out << "</svg>\n";
+}
+
+}  // namespace
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+void write_terminal_report(std::ostream& out, const InspectReport& rep) {
+  out << "model: " << rep.model << " (" << rep.layers << ")\n"
+      << "text:  " << rep.text << ", " << rep.units << " of " << rep.text_units << " "
+      << rep.unit_kind << " units analysed\n"
+      << "loss:  " << fmt("%.4f", rep.mean_loss)
+      << " nats = " << fmt("%.4f", rep.mean_loss / std::log(2.0)) << " bits per unit\n\n";
+  out << pad("probe", 16) << pad("kind", 11) << pad("#", 3, true) << pad("layer", 7, true) << "  "
+      << pad("signal", 7) << pad("unit", 6, true) << pad("r", 9, true) << pad("AUROC", 8, true)
+      << "\n";
+  for (const auto& p : rep.probes) {
+    for (std::size_t k = 0; k < p.top.size(); ++k) {
+      const auto& u = p.top[k];
+      out << pad(k == 0 ? p.name : "", 16)
+          << pad(k == 0 ? (p.kind == ProbeKind::binary ? "binary" : "continuous") : "", 11)
+          << pad(std::to_string(k + 1), 3, true) << pad(std::to_string(u.layer), 7, true) << "  "
+          << pad(u.signal, 7) << pad(std::to_string(u.unit), 6, true) << pad(fmt_r(u.r), 9, true)
+          << pad(fmt_r(u.auroc), 8, true) << "\n";
+    }
+  }
+  if (!rep.saturation.empty()) {
+    out << "\ngate saturation (fraction of time < 0.1 | > 0.9, mean over units; units "
+           "saturated more than half the time)\n"
+        << pad("layer", 5, true) << "  " << pad("gate", 5) << pad("left", 8, true)
+        << pad("right", 8, true) << pad("units>50%left", 15, true)
+        << pad("units>50%right", 16, true) << "\n";
+    for (const auto& g : rep.saturation) {
+      out << pad(std::to_string(g.layer), 5, true) << "  " << pad(g.gate, 5)
+          << pad(fmt("%.3f", g.mean_left()), 8, true) << pad(fmt("%.3f", g.mean_right()), 8, true)
+          << pad(std::to_string(g.count_left()) + "/" + std::to_string(g.left.size()), 15, true)
+          << pad(std::to_string(g.count_right()) + "/" + std::to_string(g.right.size()), 16, true)
+          << "\n";
+    }
+  }
+}
+
+void write_html_report(std::ostream& out, const InspectReport& rep) {
+  out << "<!DOCTYPE html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n"
+      << "<meta name=viewport content=\"width=device-width, initial-scale=1\">\n"
+      << "<title>charnn inspect: " << html_escape(rep.model) << "</title>\n<style>" << css()
+      << "</style>\n</head>\n<body>\n";
+  out << "<h1>charnn inspect</h1>\n<div class=meta>model <b>" << html_escape(rep.model) << "</b> ("
+      << html_escape(rep.layers) << ")<br>text <b>" << html_escape(rep.text)
+      << "</b>: " << rep.units << " of " << rep.text_units << ' ' << html_escape(rep.unit_kind)
+      << " units analysed; mean loss " << fmt("%.4f", rep.mean_loss)
+      << " nats = " << fmt("%.4f", rep.mean_loss / std::log(2.0)) << " bits per unit</div>\n";
+  const auto excerpt_end = rep.excerpt_begin + static_cast<std::int64_t>(rep.excerpt.size());
+  out << "<p class=note>The text views show units " << rep.excerpt_begin << " to " << excerpt_end
+      << " of " << rep.text_units;
+  if (static_cast<std::int64_t>(rep.excerpt.size()) < rep.text_units)
+    out << " (an excerpt; choose another with --html-from and --html-units)";
+  out << ". Each character's background is the value after reading it; hover for the number."
+      << "</p>\n";
+
+  // Table of units.
+  out << "<h2>Units that track each probe</h2>\n<table>\n<tr><th class=l>probe</th>"
+         "<th class=l>kind</th><th>#</th><th>layer</th><th class=l>signal</th><th>unit</th>"
+         "<th>r</th><th>AUROC</th></tr>\n";
+  for (const auto& p : rep.probes) {
+    for (std::size_t k = 0; k < p.top.size(); ++k) {
+      const auto& u = p.top[k];
+      out << "<tr><td class=l>";
+      if (k == 0)
+        out << "<a href=\"#probe-" << html_escape(p.name) << "\">" << html_escape(p.name) << "</a>";
+      out << "</td><td class=l>"
+          << (k == 0 ? (p.kind == ProbeKind::binary ? "binary" : "continuous") : "") << "</td><td>"
+          << k + 1 << "</td><td>" << u.layer << "</td><td class=l>" << html_escape(u.signal)
+          << "</td><td>" << u.unit << "</td><td>" << fmt_r(u.r) << "</td><td>" << fmt_r(u.auroc)
+          << "</td></tr>\n";
+    }
+  }
+  out << "</table>\n<p class=meta>r: Pearson correlation of the unit's value with the probe over "
+         "all analysed units. AUROC (binary probes): probability that the unit is higher on a "
+         "random unit where the probe is 1 than on one where it is 0 (0.5 = chance, values "
+         "below 0.5 mean the unit is lower inside), from 256-bin histograms.</p>\n";
+
+  // Probes drawn over the text.
+  out << "<h2>Probes on the text</h2>\n";
+  write_legend(out);
+  for (const auto& p : rep.probes) {
+    out << "<h3 id=\"probe-" << html_escape(p.name) << "\">" << html_escape(p.name) << "</h3>\n"
+        << "<div class=meta>" << html_escape(p.description) << "; mean " << fmt("%.3g", p.mean)
+        << "</div>\n";
+    // The probe itself, scaled to [-1, 1] over the excerpt, for comparison.
+    float lo = 0, hi = 0;
+    if (!p.excerpt.empty()) {
+      lo = *std::min_element(p.excerpt.begin(), p.excerpt.end());
+      hi = *std::max_element(p.excerpt.begin(), p.excerpt.end());
+    }
+    std::vector<double> mapped(p.excerpt.size());
+    for (std::size_t i = 0; i < p.excerpt.size(); ++i)
+      mapped[i] = hi > lo ? -1.0 + 2.0 * (p.excerpt[i] - lo) / (hi - lo) : 0.0;
+    out << "<div class=view><div class=label>the probe itself (min " << fmt("%.3g", lo)
+        << " blue, max " << fmt("%.3g", hi) << " red)</div>\n";
+    write_coloured_text(out, rep, p.excerpt, mapped);
+    out << "</div>\n";
+    for (std::size_t k = 0; k < p.top.size(); ++k) {
+      const auto& u = p.top[k];
+      if (u.excerpt.empty()) continue;
+      const ColourMap cmap = colour_map_for(u);
+      std::vector<double> m(u.excerpt.size());
+      for (std::size_t i = 0; i < u.excerpt.size(); ++i) m[i] = cmap(u.excerpt[i]);
+      out << "<div class=view><div class=label>#" << k + 1 << ": layer " << u.layer << ' '
+          << html_escape(u.signal) << '[' << u.unit << "]  r = " << fmt_r(u.r);
+      if (p.kind == ProbeKind::binary) out << "  AUROC = " << fmt_r(u.auroc);
+      out << "  (" << cmap.label() << ")</div>\n";
+      write_coloured_text(out, rep, u.excerpt, m);
+      out << "</div>\n";
+    }
+  }
+
+  // Surprise.
+  out << "<h2 id=loss>Loss per unit (how surprised the model was)</h2>\n"
+      << "<div class=meta>-log2 p(unit | everything before it), white 0 bits to red 8 bits or "
+         "more; hover for the value in bits.</div>\n";
+  {
+    std::vector<float> bits(rep.excerpt_loss.size());
+    std::vector<double> mapped(bits.size());
+    for (std::size_t i = 0; i < bits.size(); ++i) {
+      bits[i] = static_cast<float>(rep.excerpt_loss[i] / std::log(2.0));
+      mapped[i] = std::isnan(bits[i]) ? 0.0 : std::min(1.0, bits[i] / 8.0);
+    }
+    out << "<div class=view>";
+    write_coloured_text(out, rep, bits, mapped);
+    out << "</div>\n";
+  }
+
+  // Gate saturation.
+  if (!rep.saturation.empty()) {
+    out << "<h2>Gate saturation</h2>\n<div class=meta>For each gate unit, the fraction of the "
+           "text during which it is left-saturated (&lt; 0.1) or right-saturated (&gt; 0.9), "
+           "as in Karpathy, Johnson and Fei-Fei (2015), figure 3.</div>\n<table>\n<tr><th>layer"
+           "</th><th class=l>gate</th><th>mean left</th><th>mean right</th><th>units left "
+           "&gt; 50%</th><th>units right &gt; 50%</th></tr>\n";
+    for (const auto& g : rep.saturation)
+      out << "<tr><td>" << g.layer << "</td><td class=l>" << html_escape(g.gate) << "</td><td>"
+          << fmt("%.3f", g.mean_left()) << "</td><td>" << fmt("%.3f", g.mean_right()) << "</td><td>"
+          << g.count_left() << '/' << g.left.size() << "</td><td>" << g.count_right() << '/'
+          << g.right.size() << "</td></tr>\n";
+    out << "</table>\n<div>";
+    std::vector<std::int32_t> layers;
+    for (const auto& g : rep.saturation)
+      if (std::find(layers.begin(), layers.end(), g.layer) == layers.end())
+        layers.push_back(g.layer);
+    for (auto l : layers) {
+      std::vector<const GateSaturation*> gates;
+      for (const auto& g : rep.saturation)
+        if (g.layer == l) gates.push_back(&g);
+      write_saturation_svg(out, gates, l);
+    }
+    out << "</div>\n";
+  }
+  out << "<p class=meta>Written by charnn inspect.</p>\n</body>\n</html>\n";
+}
+
+}  // namespace charnn
