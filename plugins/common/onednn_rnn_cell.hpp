@@ -1,0 +1,501 @@
+// Shared machinery of the built-in cells (elman, lstm): one recurrent layer on a oneDNN RNN
+// primitive (L = 1 layer, D = 1 direction), with primitives and memory objects cached per (T, N)
+// so that nothing is created or allocated after the first call with a shape.
+//
+// Parameter layout (the flat buffer the host gives us), G gates, I input width, H hidden width:
+//   w_x (I, G, H)   oneDNN's ldigo with L = D = 1, i.e. a row-major (I, G*H) matrix
+//   w_h (H, G, H)   ldigo, a row-major (H, G*H) matrix
+//   b   (G, H)      ldgo
+// forward reads them in place. oneDNN's backward wants ldgoi weights, so backward reorders w_x
+// and w_h once per call into buffers the instance owns. Because w_x and w_h sit back to back,
+// params[0 : (I+H)*G*H] is also the (I+H, G*H) matrix [w_x; w_h], which the one-step path uses
+// as a single matmul on [x, h].
+//
+// A derived cell supplies the primitive descriptors and the pointwise part of one step (the
+// gate nonlinearities and state update), which step() and trace() share.
+#pragma once
+
+#include <charnn/plugin.hpp>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace charnn_cells {
+
+using charnn::plugin::Error;
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+// splitmix64: a tiny, well-mixed generator whose output is the same everywhere (unlike the
+// std:: distributions, whose results differ across standard libraries).
+inline std::uint64_t splitmix64(std::uint64_t& s) {
+  std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+// Uniform in [-a, a), from the top 24 bits so every value is exactly representable.
+inline float uniform_sym(std::uint64_t& s, float a) {
+  float u = static_cast<float>(splitmix64(s) >> 40) * (1.0f / 16777216.0f);
+  return (2.0f * u - 1.0f) * a;
+}
+
+// exp with ~1 ulp-class relative error (Cephes expf polynomial, Cody-Waite reduction), written
+// so the compiler vectorises loops that call it; std::exp does not vectorise and would dominate
+// the one-step sampling path.
+inline float fast_exp(float x) {
+  x = std::min(88.0f, std::max(-87.0f, x));
+  // Round x*log2(e) to nearest by the 1.5*2^23 trick (no SSE4.1 round instruction needed).
+  const float t = x * 1.44269504088896341f + 12582912.0f;
+  const float k = t - 12582912.0f;
+  const float r = (x - k * 0.693359375f) - k * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const std::int32_t ki = static_cast<std::int32_t>(k);
+  return p * std::bit_cast<float>((ki + 127) << 23);
+}
+inline float fast_sigmoid(float x) {
+  return 1.0f / (1.0f + fast_exp(-x));
+}
+// tanh(x) = 2 sigmoid(2x) - 1: absolute error ~1e-7, which is what matters for a state.
+inline float fast_tanh(float x) {
+  return 2.0f / (1.0f + fast_exp(-2.0f * x)) - 1.0f;
+}
+
+// oneDNN throws dnnl::error; at our boundary that is a backend failure, not an internal bug.
+template <class F>
+void backend_guard(const char* what, F&& body) {
+  try {
+    body();
+  } catch (const dnnl::error& e) {
+    throw Error(CHARNN_ERR_BACKEND, std::string(what) + ": oneDNN: " + e.what());
+  }
+}
+
+inline dnnl::engine& cpu_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+// A primitive with its argument list prepared once; host buffers are plugged in per call with
+// set_data_handle, and execution goes through the C API so no argument map is built per call.
+struct Prepared {
+  dnnl::primitive prim;
+  std::vector<dnnl_exec_arg_t> args;
+  void add(int arg, const memory& m) { args.push_back({arg, m.get()}); }
+  void run(dnnl::stream& s) const {
+    dnnl::error::wrap_c_api(
+        dnnl_primitive_execute(prim.get(), s.get(), static_cast<int>(args.size()), args.data()),
+        "could not execute a primitive");
+  }
+};
+
+// A memory object that wraps a host buffer given per call (no storage of its own).
+inline memory wrap(const memory::desc& md) {
+  return memory(md, cpu_engine(), DNNL_MEMORY_NONE);
+}
+inline void bind(const memory& m, const float* p) {
+  m.set_data_handle(const_cast<float*>(p));  // oneDNN takes void*; inputs are only read
+}
+
+// Memory descriptors of one layer for a sequence of T steps and N streams.
+struct SeqDescs {
+  memory::desc src_layer;       // (T, N, I) tnc
+  memory::desc src_iter;        // (1, 1, N, H) ldnc: h or c
+  memory::desc w_layer;         // (1, 1, I, G, H) ldigo (forward)
+  memory::desc w_iter;          // (1, 1, H, G, H) ldigo (forward)
+  memory::desc w_layer_b;       // (1, 1, I, G, H) ldgoi (backward)
+  memory::desc w_iter_b;        // (1, 1, H, G, H) ldgoi (backward)
+  memory::desc bias;            // (1, 1, G, H) ldgo
+  memory::desc dst_layer;       // (T, N, H) tnc
+  memory::desc dst_iter;        // (1, 1, N, H) ldnc
+  memory::desc src_diff_layer;  // (T, N, I) tnc
+};
+
+class OnednnRnnCell : public charnn::plugin::Cell {
+ public:
+  OnednnRnnCell(std::int64_t input_size, std::int64_t hidden_size, std::int64_t gates,
+                std::int64_t states)
+      : I_(input_size), H_(hidden_size), G_(gates), S_(states), stream_(cpu_engine()) {
+    backend_guard("create", [&] {
+      // The backward weight reorders (ldigo -> ldgoi) do not depend on T or N.
+      const memory::desc wl_f({1, 1, I_, G_, H_}, dt::f32, tag::ldigo);
+      const memory::desc wi_f({1, 1, H_, G_, H_}, dt::f32, tag::ldigo);
+      const memory::desc wl_b({1, 1, I_, G_, H_}, dt::f32, tag::ldgoi);
+      const memory::desc wi_b({1, 1, H_, G_, H_}, dt::f32, tag::ldgoi);
+      w_layer_f_ = wrap(wl_f);
+      w_iter_f_ = wrap(wi_f);
+      w_layer_b_ = memory(wl_b, cpu_engine());  // (I, G, H) as ldgoi, owned
+      w_iter_b_ = memory(wi_b, cpu_engine());   // (H, G, H) as ldgoi, owned
+      reorder_layer_.prim = dnnl::reorder(w_layer_f_, w_layer_b_);
+      reorder_layer_.add(DNNL_ARG_FROM, w_layer_f_);
+      reorder_layer_.add(DNNL_ARG_TO, w_layer_b_);
+      reorder_iter_.prim = dnnl::reorder(w_iter_f_, w_iter_b_);
+      reorder_iter_.add(DNNL_ARG_FROM, w_iter_f_);
+      reorder_iter_.add(DNNL_ARG_TO, w_iter_b_);
+    });
+  }
+
+  std::vector<charnn_tensor_info> params() const override {
+    // Elman (G = 1) shows its tensors without the unit gate axis; the bytes are the same.
+    if (G_ == 1) return {{"w_x", 2, {I_, H_}}, {"w_h", 2, {H_, H_}}, {"b", 1, {H_}}};
+    return {{"w_x", 3, {I_, G_, H_}}, {"w_h", 3, {H_, G_, H_}}, {"b", 2, {G_, H_}}};
+  }
+
+  void init_params(float* p, std::uint64_t seed) const override {
+    // uniform(-1/sqrt(H), 1/sqrt(H)) for the weights (the usual fan-in rule for recurrent
+    // layers), biases from bias_init().
+    std::uint64_t s = seed;
+    const float a = 1.0f / std::sqrt(static_cast<float>(H_));
+    const std::int64_t nw = (I_ + H_) * G_ * H_;
+    for (std::int64_t k = 0; k < nw; ++k) p[k] = uniform_sym(s, a);
+    bias_init(p + nw);
+  }
+
+  void forward(const charnn_forward_args& a) override {
+    check_seq(a.T, a.N, a.params, a.src, a.dst, "forward");
+    backend_guard("forward", [&] {
+      SeqPlan& pl = seq_plan(a.T, a.N, a.training != 0);
+      bind_forward(pl, a.params, a.src, a.state_in, a.dst);
+      pl.fwd.run(stream_);
+      stream_.wait();
+      if (a.state_out)
+        std::memcpy(a.state_out, pl.state_out.data(), pl.state_out.size() * sizeof(float));
+      if (a.training) {
+        trained_ = &pl;
+        trained_T_ = a.T;
+        trained_N_ = a.N;
+      }
+    });
+  }
+
+  void backward(const charnn_backward_args& a) override {
+    check_seq(a.T, a.N, a.params, a.src, a.dst, "backward");
+    if (!a.diff_dst || !a.diff_params)
+      throw Error(CHARNN_ERR_ARGUMENT, "backward: diff_dst and diff_params are required");
+    if (!trained_ || trained_T_ != a.T || trained_N_ != a.N)
+      throw Error(CHARNN_ERR_STATE, "backward: no training forward with T=" + std::to_string(a.T) +
+                                        ", N=" + std::to_string(a.N) + " precedes it on this cell");
+    backend_guard("backward", [&] {
+      SeqPlan& pl = *trained_;
+      const std::int64_t NH = a.N * H_;
+      const std::int64_t wl = I_ * G_ * H_, wi = H_ * G_ * H_;
+      bind(w_layer_f_, a.params);
+      bind(w_iter_f_, a.params + wl);
+      reorder_layer_.run(stream_);
+      reorder_iter_.run(stream_);
+      const float* sin = a.state_in ? a.state_in : pl.zeros.data();
+      bind(pl.src_layer, a.src);
+      bind(pl.src_iter, sin);
+      if (S_ > 1) bind(pl.src_iter_c, sin + NH);
+      bind(pl.bias, a.params + wl + wi);
+      bind(pl.dst_layer, a.dst);
+      // dst_iter is what forward wrote into the plan (the host need not keep state_out).
+      bind(pl.dst_iter, pl.state_out.data());
+      if (S_ > 1) bind(pl.dst_iter_c, pl.state_out.data() + NH);
+      bind(pl.diff_src_layer, a.diff_src ? a.diff_src : pl.scratch_src.data());
+      float* dsi = a.diff_state_in ? a.diff_state_in : pl.scratch_state.data();
+      bind(pl.diff_src_iter, dsi);
+      if (S_ > 1) bind(pl.diff_src_iter_c, dsi + NH);
+      bind(pl.diff_w_layer, a.diff_params);
+      bind(pl.diff_w_iter, a.diff_params + wl);
+      bind(pl.diff_bias, a.diff_params + wl + wi);
+      bind(pl.diff_dst_layer, a.diff_dst);
+      const float* dso = a.diff_state_out ? a.diff_state_out : pl.zeros.data();
+      bind(pl.diff_dst_iter, dso);
+      if (S_ > 1) bind(pl.diff_dst_iter_c, dso + NH);
+      pl.bwd.run(stream_);
+      stream_.wait();
+    });
+  }
+
+  void step(const charnn_step_args& a) override {
+    if (a.N < 1 || !a.params || !a.state || !a.dst || (!a.src && !a.src_index))
+      throw Error(CHARNN_ERR_ARGUMENT,
+                  "step: N >= 1 and params, state, dst and src (or "
+                  "src_index) are required");
+    if (a.src_index)
+      for (std::int64_t n = 0; n < a.N; ++n)
+        if (a.src_index[n] < 0 || a.src_index[n] >= I_)
+          throw Error(CHARNN_ERR_ARGUMENT, "step: src_index[" + std::to_string(n) +
+                                               "] = " + std::to_string(a.src_index[n]) +
+                                               " is outside [0, " + std::to_string(I_) + ")");
+    backend_guard("step", [&] {
+      StepPlan& pl = step_plan(a.N);
+      step_gates(pl, a.N, a.params, a.src, a.src_index, a.state);
+      pointwise(pl.gates.data(), a.state, a.dst, a.N, nullptr, 0);
+    });
+  }
+
+  void trace(const charnn_trace_args& a) override {
+    check_seq(a.T, a.N, a.params, a.src, a.dst, "trace");
+    if (!a.signals) throw Error(CHARNN_ERR_ARGUMENT, "trace: signals is required");
+    backend_guard("trace", [&] {
+      StepPlan& pl = step_plan(a.N);
+      const std::int64_t NH = a.N * H_;
+      float* state = pl.trace_state.data();  // (S, N, H)
+      if (a.state_in)
+        std::memcpy(state, a.state_in, S_ * NH * sizeof(float));
+      else
+        std::fill(pl.trace_state.begin(), pl.trace_state.end(), 0.0f);
+      for (std::int64_t t = 0; t < a.T; ++t) {
+        step_gates(pl, a.N, a.params, a.src + t * a.N * I_, nullptr, state);
+        // Signal k of step t starts at signals + (k*T + t)*N*H.
+        pointwise(pl.gates.data(), state, a.dst + t * NH, a.N, a.signals + t * NH, a.T * NH);
+      }
+      if (a.state_out) std::memcpy(a.state_out, state, S_ * NH * sizeof(float));
+    });
+  }
+
+ protected:
+  // Fills the bias part (G, H) of the parameter buffer.
+  virtual void bias_init(float* b) const = 0;
+  // The forward primitive descriptor for the given propagation kind, and (training only) the
+  // backward one built with it as hint.
+  virtual dnnl::primitive_desc make_forward_pd(dnnl::prop_kind prop, const SeqDescs& d) = 0;
+  virtual dnnl::primitive_desc make_backward_pd(const SeqDescs& d) = 0;
+  // One step's pointwise part, for N streams: gates (N, G, H) pre-activations (may be
+  // overwritten), state (S, N, H) updated in place, dst (N, H) receives h. When signals is not
+  // NULL, signal k for this step goes to signals + k*signal_stride, each (N, H).
+  virtual void pointwise(float* gates, float* state, float* dst, std::int64_t N, float* signals,
+                         std::int64_t signal_stride) const = 0;
+
+  const std::int64_t I_, H_, G_, S_;
+
+ private:
+  // Everything for one (T, N) and one propagation kind.
+  struct SeqPlan {
+    memory src_layer, src_iter, src_iter_c, w_layer, w_iter, bias, dst_layer, dst_iter, dst_iter_c,
+        workspace;
+    memory diff_src_layer, diff_src_iter, diff_src_iter_c, diff_w_layer, diff_w_iter, diff_bias,
+        diff_dst_layer, diff_dst_iter, diff_dst_iter_c;
+    Prepared fwd, bwd;
+    std::vector<float> zeros;          // (S, N, H): state_in / diff_state_out when NULL
+    std::vector<float> state_out;      // (S, N, H): dst_iter(_c), read back by backward
+    std::vector<float> scratch_src;    // (T, N, I): diff_src when the host passes NULL
+    std::vector<float> scratch_state;  // (S, N, H): diff_state_in when the host passes NULL
+  };
+  // Everything for the one-step path with N streams.
+  struct StepPlan {
+    memory xh, w_xh, w_h, h, bias, gates_m;
+    Prepared mm_xh;                  // gates = [x, h] . [w_x; w_h] + b
+    Prepared mm_h;                   // gates = h . w_h + b (then w_x rows are gathered in)
+    std::vector<float> xh_buf;       // (N, I + H)
+    std::vector<float> gates;        // (N, G, H), the pre-activations of one step
+    std::vector<float> trace_state;  // (S, N, H)
+  };
+
+  void check_seq(std::int64_t T, std::int64_t N, const float* params, const float* src,
+                 const float* dst, const char* what) const {
+    if (T < 1 || N < 1)
+      throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": T and N must be at least 1 (got T=" +
+                                           std::to_string(T) + ", N=" + std::to_string(N) + ")");
+    if (!params || !src || !dst)
+      throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": params, src and dst are required");
+  }
+
+  SeqPlan& seq_plan(std::int64_t T, std::int64_t N, bool training) {
+    auto key = std::make_tuple(T, N, training);
+    auto it = seq_plans_.find(key);
+    if (it != seq_plans_.end()) return *it->second;
+    auto pl = std::make_unique<SeqPlan>();
+    SeqDescs d;
+    d.src_layer = memory::desc({T, N, I_}, dt::f32, tag::tnc);
+    d.src_iter = memory::desc({1, 1, N, H_}, dt::f32, tag::ldnc);
+    d.w_layer = memory::desc({1, 1, I_, G_, H_}, dt::f32, tag::ldigo);
+    d.w_iter = memory::desc({1, 1, H_, G_, H_}, dt::f32, tag::ldigo);
+    d.w_layer_b = memory::desc({1, 1, I_, G_, H_}, dt::f32, tag::ldgoi);
+    d.w_iter_b = memory::desc({1, 1, H_, G_, H_}, dt::f32, tag::ldgoi);
+    d.bias = memory::desc({1, 1, G_, H_}, dt::f32, tag::ldgo);
+    d.dst_layer = memory::desc({T, N, H_}, dt::f32, tag::tnc);
+    d.dst_iter = d.src_iter;
+    d.src_diff_layer = d.src_layer;
+
+    const auto prop =
+        training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+    dnnl::primitive_desc fpd = make_forward_pd(prop, d);
+    pl->src_layer = wrap(d.src_layer);
+    pl->src_iter = wrap(d.src_iter);
+    pl->w_layer = wrap(d.w_layer);
+    pl->w_iter = wrap(d.w_iter);
+    pl->bias = wrap(d.bias);
+    pl->dst_layer = wrap(d.dst_layer);
+    pl->dst_iter = wrap(d.dst_iter);
+    pl->fwd.prim = dnnl::primitive(fpd);
+    Prepared& f = pl->fwd;
+    f.add(DNNL_ARG_SRC_LAYER, pl->src_layer);
+    f.add(DNNL_ARG_SRC_ITER, pl->src_iter);
+    f.add(DNNL_ARG_WEIGHTS_LAYER, pl->w_layer);
+    f.add(DNNL_ARG_WEIGHTS_ITER, pl->w_iter);
+    f.add(DNNL_ARG_BIAS, pl->bias);
+    f.add(DNNL_ARG_DST_LAYER, pl->dst_layer);
+    f.add(DNNL_ARG_DST_ITER, pl->dst_iter);
+    if (S_ > 1) {
+      pl->src_iter_c = wrap(d.src_iter);
+      pl->dst_iter_c = wrap(d.dst_iter);
+      f.add(DNNL_ARG_SRC_ITER_C, pl->src_iter_c);
+      f.add(DNNL_ARG_DST_ITER_C, pl->dst_iter_c);
+    }
+    if (training) {
+      pl->workspace = memory(fpd.workspace_desc(), cpu_engine());
+      f.add(DNNL_ARG_WORKSPACE, pl->workspace);
+    }
+    // The scratchpad is oneDNN's default (library-managed), so it needs no argument here.
+    pl->zeros.assign(static_cast<size_t>(S_ * N * H_), 0.0f);
+    pl->state_out.assign(static_cast<size_t>(S_ * N * H_), 0.0f);
+
+    if (training) {
+      dnnl::primitive_desc bpd = make_backward_pd(d);
+      pl->diff_src_layer = wrap(d.src_layer);
+      pl->diff_src_iter = wrap(d.src_iter);
+      pl->diff_w_layer = wrap(d.w_layer);
+      pl->diff_w_iter = wrap(d.w_iter);
+      pl->diff_bias = wrap(d.bias);
+      pl->diff_dst_layer = wrap(d.dst_layer);
+      pl->diff_dst_iter = wrap(d.dst_iter);
+      pl->bwd.prim = dnnl::primitive(bpd);
+      Prepared& b = pl->bwd;
+      b.add(DNNL_ARG_SRC_LAYER, pl->src_layer);
+      b.add(DNNL_ARG_SRC_ITER, pl->src_iter);
+      b.add(DNNL_ARG_WEIGHTS_LAYER, w_layer_b_);
+      b.add(DNNL_ARG_WEIGHTS_ITER, w_iter_b_);
+      b.add(DNNL_ARG_BIAS, pl->bias);
+      b.add(DNNL_ARG_DST_LAYER, pl->dst_layer);
+      b.add(DNNL_ARG_DST_ITER, pl->dst_iter);
+      b.add(DNNL_ARG_WORKSPACE, pl->workspace);
+      b.add(DNNL_ARG_DIFF_SRC_LAYER, pl->diff_src_layer);
+      b.add(DNNL_ARG_DIFF_SRC_ITER, pl->diff_src_iter);
+      b.add(DNNL_ARG_DIFF_WEIGHTS_LAYER, pl->diff_w_layer);
+      b.add(DNNL_ARG_DIFF_WEIGHTS_ITER, pl->diff_w_iter);
+      b.add(DNNL_ARG_DIFF_BIAS, pl->diff_bias);
+      b.add(DNNL_ARG_DIFF_DST_LAYER, pl->diff_dst_layer);
+      b.add(DNNL_ARG_DIFF_DST_ITER, pl->diff_dst_iter);
+      if (S_ > 1) {
+        pl->diff_src_iter_c = wrap(d.src_iter);
+        pl->diff_dst_iter_c = wrap(d.dst_iter);
+        b.add(DNNL_ARG_SRC_ITER_C, pl->src_iter_c);
+        b.add(DNNL_ARG_DST_ITER_C, pl->dst_iter_c);
+        b.add(DNNL_ARG_DIFF_SRC_ITER_C, pl->diff_src_iter_c);
+        b.add(DNNL_ARG_DIFF_DST_ITER_C, pl->diff_dst_iter_c);
+      }
+      pl->scratch_src.assign(static_cast<size_t>(T * N * I_), 0.0f);
+      pl->scratch_state.assign(static_cast<size_t>(S_ * N * H_), 0.0f);
+    }
+    SeqPlan& ref = *pl;
+    seq_plans_.emplace(key, std::move(pl));
+    return ref;
+  }
+
+  void bind_forward(SeqPlan& pl, const float* params, const float* src, const float* state_in,
+                    float* dst) {
+    const std::int64_t NH = static_cast<std::int64_t>(pl.zeros.size()) / S_;
+    const std::int64_t wl = I_ * G_ * H_, wi = H_ * G_ * H_;
+    const float* sin = state_in ? state_in : pl.zeros.data();
+    bind(pl.src_layer, src);
+    bind(pl.src_iter, sin);
+    bind(pl.w_layer, params);
+    bind(pl.w_iter, params + wl);
+    bind(pl.bias, params + wl + wi);
+    bind(pl.dst_layer, dst);
+    bind(pl.dst_iter, pl.state_out.data());
+    if (S_ > 1) {
+      bind(pl.src_iter_c, sin + NH);
+      bind(pl.dst_iter_c, pl.state_out.data() + NH);
+    }
+  }
+
+  StepPlan& step_plan(std::int64_t N) {
+    auto it = step_plans_.find(N);
+    if (it != step_plans_.end()) return *it->second;
+    auto pl = std::make_unique<StepPlan>();
+    const std::int64_t GH = G_ * H_;
+    const memory::desc xh_md({N, I_ + H_}, dt::f32, tag::ab);
+    const memory::desc wxh_md({I_ + H_, GH}, dt::f32, tag::ab);
+    const memory::desc h_md({N, H_}, dt::f32, tag::ab);
+    const memory::desc wh_md({H_, GH}, dt::f32, tag::ab);
+    const memory::desc b_md({1, GH}, dt::f32, tag::ab);
+    const memory::desc g_md({N, GH}, dt::f32, tag::ab);
+    pl->xh_buf.assign(static_cast<size_t>(N * (I_ + H_)), 0.0f);
+    pl->gates.assign(static_cast<size_t>(N * GH), 0.0f);
+    pl->trace_state.assign(static_cast<size_t>(S_ * N * H_), 0.0f);
+    pl->xh = wrap(xh_md);
+    pl->w_xh = wrap(wxh_md);
+    pl->h = wrap(h_md);
+    pl->w_h = wrap(wh_md);
+    pl->bias = wrap(b_md);
+    pl->gates_m = wrap(g_md);
+    bind(pl->xh, pl->xh_buf.data());
+    bind(pl->gates_m, pl->gates.data());
+    pl->mm_xh.prim = dnnl::matmul(
+        dnnl::matmul::primitive_desc(dnnl::matmul::desc(xh_md, wxh_md, b_md, g_md), cpu_engine()));
+    pl->mm_xh.add(DNNL_ARG_SRC, pl->xh);
+    pl->mm_xh.add(DNNL_ARG_WEIGHTS, pl->w_xh);
+    pl->mm_xh.add(DNNL_ARG_BIAS, pl->bias);
+    pl->mm_xh.add(DNNL_ARG_DST, pl->gates_m);
+    pl->mm_h.prim = dnnl::matmul(
+        dnnl::matmul::primitive_desc(dnnl::matmul::desc(h_md, wh_md, b_md, g_md), cpu_engine()));
+    pl->mm_h.add(DNNL_ARG_SRC, pl->h);
+    pl->mm_h.add(DNNL_ARG_WEIGHTS, pl->w_h);
+    pl->mm_h.add(DNNL_ARG_BIAS, pl->bias);
+    pl->mm_h.add(DNNL_ARG_DST, pl->gates_m);
+    StepPlan& ref = *pl;
+    step_plans_.emplace(N, std::move(pl));
+    return ref;
+  }
+
+  // gates (N, G, H) = pre-activations of one step from x (or the one-hot indices) and state h.
+  void step_gates(StepPlan& pl, std::int64_t N, const float* params, const float* src,
+                  const std::int32_t* src_index, const float* state) {
+    const std::int64_t GH = G_ * H_;
+    const float* w_x = params;                 // (I, G*H)
+    const float* b = params + (I_ + H_) * GH;  // (G*H)
+    bind(pl.bias, b);
+    if (src_index) {
+      // One-hot input: x . w_x is row src_index[n] of w_x, so gather it instead of multiplying.
+      bind(pl.h, state);
+      bind(pl.w_h, params + I_ * GH);
+      pl.mm_h.run(stream_);
+      stream_.wait();
+      for (std::int64_t n = 0; n < N; ++n) {
+        float* g = pl.gates.data() + n * GH;
+        const float* row = w_x + static_cast<std::int64_t>(src_index[n]) * GH;
+        for (std::int64_t k = 0; k < GH; ++k) g[k] += row[k];
+      }
+    } else {
+      for (std::int64_t n = 0; n < N; ++n) {
+        float* xh = pl.xh_buf.data() + n * (I_ + H_);
+        std::memcpy(xh, src + n * I_, I_ * sizeof(float));
+        std::memcpy(xh + I_, state + n * H_, H_ * sizeof(float));
+      }
+      bind(pl.w_xh, params);
+      pl.mm_xh.run(stream_);
+      stream_.wait();
+    }
+  }
+
+  dnnl::stream stream_;
+  // Forward-layout views of the params (rebound per call) and the backward-layout copies.
+  memory w_layer_f_, w_iter_f_, w_layer_b_, w_iter_b_;
+  Prepared reorder_layer_, reorder_iter_;
+  std::map<std::tuple<std::int64_t, std::int64_t, bool>, std::unique_ptr<SeqPlan>> seq_plans_;
+  std::map<std::int64_t, std::unique_ptr<StepPlan>> step_plans_;
+  SeqPlan* trained_ = nullptr;  // the plan of the last training forward
+  std::int64_t trained_T_ = 0, trained_N_ = 0;
+};
+
+}  // namespace charnn_cells

@@ -1,0 +1,98 @@
+// The built-in LSTM cell (one layer), on oneDNN's lstm primitive.
+//
+//   i = sigmoid(x W_x[:,0] + h W_h[:,0] + b[0])     input gate
+//   f = sigmoid(x W_x[:,1] + h W_h[:,1] + b[1])     forget gate
+//   g = tanh   (x W_x[:,2] + h W_h[:,2] + b[2])     candidate (oneDNN's c~)
+//   o = sigmoid(x W_x[:,3] + h W_h[:,3] + b[3])     output gate
+//   c' = f * c + i * g,   h' = o * tanh(c')
+//
+// The gate axis follows oneDNN's order i, f, g, o. States: h, c. Traced signals: h, c, i, f,
+// o, g, each (T, N, H).
+#include "onednn_rnn_cell.hpp"
+
+namespace charnn_cells {
+
+class LstmCell final : public OnednnRnnCell {
+ public:
+  LstmCell(std::int64_t input_size, std::int64_t hidden_size)
+      : OnednnRnnCell(input_size, hidden_size, 4, 2) {}
+
+  std::vector<const char*> states() const override { return {"h", "c"}; }
+  std::vector<const char*> signals() const override { return {"h", "c", "i", "f", "o", "g"}; }
+
+ protected:
+  void bias_init(float* b) const override {
+    // b (4, H): zero except the forget gate, which starts at 1 so that early in training the
+    // cell keeps its state and gradients flow back through time (Jozefowicz et al., 2015).
+    std::fill(b, b + 4 * H_, 0.0f);
+    std::fill(b + H_, b + 2 * H_, 1.0f);
+  }
+
+  dnnl::primitive_desc make_forward_pd(dnnl::prop_kind prop, const SeqDescs& d) override {
+    dnnl::lstm_forward::desc fd(prop, dnnl::rnn_direction::unidirectional_left2right, d.src_layer,
+                                d.src_iter, d.src_iter, d.w_layer, d.w_iter, d.bias, d.dst_layer,
+                                d.dst_iter, d.dst_iter);
+    fwd_pd_ = dnnl::lstm_forward::primitive_desc(fd, cpu_engine());
+    return fwd_pd_;
+  }
+
+  dnnl::primitive_desc make_backward_pd(const SeqDescs& d) override {
+    // Backward wants ldgoi weights; its weight gradients can stay in the forward layout (ldigo),
+    // so they accumulate straight into the host's diff_params.
+    dnnl::lstm_backward::desc bd(
+        dnnl::prop_kind::backward, dnnl::rnn_direction::unidirectional_left2right, d.src_layer,
+        d.src_iter, d.src_iter, d.w_layer_b, d.w_iter_b, d.bias, d.dst_layer, d.dst_iter,
+        d.dst_iter, d.src_layer, d.src_iter, d.src_iter, d.w_layer, d.w_iter, d.bias, d.dst_layer,
+        d.dst_iter, d.dst_iter);
+    return dnnl::lstm_backward::primitive_desc(bd, cpu_engine(), fwd_pd_);
+  }
+
+  void pointwise(float* gates, float* state, float* dst, std::int64_t N, float* signals,
+                 std::int64_t stride) const override {
+    const std::int64_t H = H_;
+    for (std::int64_t n = 0; n < N; ++n) {
+      const float* __restrict gi = gates + n * 4 * H;  // (4, H) for stream n
+      const float* __restrict gf = gi + H;
+      const float* __restrict gg = gi + 2 * H;
+      const float* __restrict go = gi + 3 * H;
+      float* __restrict h = state + n * H;        // state 0: (N, H)
+      float* __restrict c = state + (N + n) * H;  // state 1: (N, H)
+      float* __restrict out = dst + n * H;
+      if (!signals) {
+        for (std::int64_t j = 0; j < H; ++j) {
+          const float i = fast_sigmoid(gi[j]), f = fast_sigmoid(gf[j]);
+          const float g = fast_tanh(gg[j]), o = fast_sigmoid(go[j]);
+          const float cn = f * c[j] + i * g;
+          c[j] = cn;
+          h[j] = o * fast_tanh(cn);
+          out[j] = h[j];
+        }
+      } else {
+        // Signals in signal_name order: h, c, i, f, o, g.
+        float* __restrict s = signals + n * H;
+        for (std::int64_t j = 0; j < H; ++j) {
+          const float i = fast_sigmoid(gi[j]), f = fast_sigmoid(gf[j]);
+          const float g = fast_tanh(gg[j]), o = fast_sigmoid(go[j]);
+          const float cn = f * c[j] + i * g;
+          c[j] = cn;
+          h[j] = o * fast_tanh(cn);
+          out[j] = h[j];
+          s[j] = h[j];
+          s[stride + j] = cn;
+          s[2 * stride + j] = i;
+          s[3 * stride + j] = f;
+          s[4 * stride + j] = o;
+          s[5 * stride + j] = g;
+        }
+      }
+    }
+  }
+
+ private:
+  dnnl::lstm_forward::primitive_desc fwd_pd_;  // the hint the backward descriptor needs
+};
+
+}  // namespace charnn_cells
+
+CHARNN_DECLARE_CELL(charnn_cells::LstmCell, "lstm", "1.0.0",
+                    "LSTM layer (gates i, f, g, o; states h, c) on oneDNN's lstm primitive")
