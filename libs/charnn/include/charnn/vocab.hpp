@@ -89,4 +89,19 @@ struct Split {
 Split split_corpus(std::span<const std::int32_t> ids, const SplitFractions& fractions,
                    std::int64_t min_part = 2);
 
+// The part sizes split_corpus gives a corpus of n units (same checks, same errors), for callers
+// that count units while streaming and never hold the encoded corpus.
+struct SplitSizes {
+  std::int64_t train = 0, valid = 0, test = 0;
+};
+SplitSizes split_sizes(std::int64_t n, const SplitFractions& fractions, std::int64_t min_part = 2);
+// The smallest corpus (in units) that split_sizes accepts for these fractions.
+std::int64_t min_split_length(const SplitFractions& fractions, std::int64_t min_part = 2);
+// Parses "0.9,0.05,0.05" (train,valid,test); throws charnn::error (exit code 2) when malformed.
+SplitFractions parse_split(std::string_view text);
+
+// text as a JSON string literal (quotes included); text must be valid UTF-8. U+2028/U+2029
+// are escaped too, so the output is also safe to paste into JavaScript.
+std::string json_string(std::string_view text);
+
 }  // namespace charnn

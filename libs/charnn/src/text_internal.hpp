@@ -1,0 +1,53 @@
+// Private to libs/charnn: the unit segmenter shared by text.cpp (for_each_unit, the reader's
+// chunk boundaries) and vocab.cpp (counting, encoding). It keeps one ICU BreakIterator alive
+// across calls, because creating one per call costs more than segmenting a short string.
+#pragma once
+
+#include <charnn/text.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+#include <unicode/brkiter.h>
+#include <unicode/utext.h>
+
+namespace charnn::detail {
+
+// Iterates the units of cleaned (valid UTF-8) text. ICU break iterators use 32-bit positions,
+// so long texts are walked in windows that always restart on a unit boundary.
+class UnitSegmenter {
+ public:
+  explicit UnitSegmenter(UnitKind kind);
+  ~UnitSegmenter();
+  UnitSegmenter(const UnitSegmenter&) = delete;
+  UnitSegmenter& operator=(const UnitSegmenter&) = delete;
+
+  void reset(std::string_view text);
+  // The next unit, or false at the end of the text.
+  bool next(std::string_view& unit);
+
+  // Offset of the last grapheme boundary strictly before text.size() (0 when there is none):
+  // the text before it is final, the cluster after it might still grow with more input.
+  std::size_t last_inner_boundary(std::string_view text);
+
+ private:
+  void set_window(std::size_t start);
+
+  UnitKind kind_;
+  std::string_view text_;
+  std::size_t pos_ = 0;        // start of the next unit, absolute
+  std::size_t win_start_ = 0;  // absolute offset of the window ICU sees
+  std::size_t win_end_ = 0;
+  bool icu_synced_ = false;  // whether the iterator's current position equals pos_
+  std::unique_ptr<icu::BreakIterator> bi_;
+  UText ut_ = UTEXT_INITIALIZER;
+};
+
+// Length of the UTF-8 sequence that starts with lead byte b (1 for continuation bytes, which
+// cleaned text never starts a code point with).
+inline std::size_t utf8_length(unsigned char b) {
+  return b < 0xC0 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+}
+
+}  // namespace charnn::detail
