@@ -164,3 +164,308 @@ TEST_CASE("every cell plugin's gradients match finite differences", "[cell][grad
   CHECK(r.checked > 0);
   CHECK(r.max_rel_error < 1e-2);
 }
+
+namespace {
+
+// Parameters for the generic checks: the plugin's own init plus noise, so zero-initialised
+// parts (biases) are exercised too.
+std::vector<float> noisy_params(const charnn::Cell& cell, std::uint64_t seed) {
+  std::vector<float> p(static_cast<size_t>(cell.param_count()));  // flat
+  cell.init_params(p, seed);
+  charnn::test::Rng rng(seed ^ 0xABCDu);
+  for (auto& x : p) x += rng.uniform1(0.2f);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("every cell plugin's step matches forward over T steps, dense and one-hot",
+          "[cell][step]") {
+  const std::string name = GENERATE(from_range(all_cell_names()));
+  const auto [T, N, I, H] = GENERATE(table<std::int64_t, std::int64_t, std::int64_t, std::int64_t>(
+      {{1, 1, 1, 1}, {6, 3, 7, 5}, {5, 2, 65, 33}}));
+  CAPTURE(name, T, N, I, H);
+  charnn::Cell cell = registry().create_cell(name, I, H);
+  const std::int64_t S = static_cast<std::int64_t>(cell.states().size());
+  const auto params = noisy_params(cell, 7);
+  charnn::test::Rng rng(99);
+  const auto state_in = rng.uniform(S * N * H, 0.8f);  // (S, N, H)
+
+  SECTION("dense input") {
+    const auto src = rng.uniform(T * N * I, 1.0f);  // (T, N, I)
+    std::vector<float> dst(T * N * H), state_out(S * N * H);
+    cell.forward(
+        {T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 0});
+    std::vector<float> state = state_in, step_dst(T * N * H);  // (S, N, H), (T, N, H)
+    for (std::int64_t t = 0; t < T; ++t)
+      cell.step({N, params.data(), src.data() + t * N * I, nullptr, state.data(),
+                 step_dst.data() + t * N * H});
+    expect_close("step dst against forward dst", step_dst, dst, 2e-6, 1e-5);
+    expect_close("state after T steps against forward state_out", state, state_out, 2e-6, 1e-5);
+  }
+  SECTION("one-hot input given as indices") {
+    std::vector<std::int32_t> index(T * N);      // (T, N)
+    std::vector<float> onehot(T * N * I, 0.0f);  // (T, N, I)
+    for (std::int64_t k = 0; k < T * N; ++k) {
+      index[k] = static_cast<std::int32_t>(rng.next() % static_cast<std::uint64_t>(I));
+      onehot[k * I + index[k]] = 1.0f;
+    }
+    std::vector<float> dst(T * N * H), state_out(S * N * H);
+    cell.forward(
+        {T, N, params.data(), onehot.data(), state_in.data(), dst.data(), state_out.data(), 0});
+    std::vector<float> state = state_in, step_dst(T * N * H);
+    for (std::int64_t t = 0; t < T; ++t)
+      cell.step({N, params.data(), nullptr, index.data() + t * N, state.data(),
+                 step_dst.data() + t * N * H});
+    expect_close("one-hot step dst against forward dst", step_dst, dst, 2e-6, 1e-5);
+    expect_close("one-hot state after T steps against forward", state, state_out, 2e-6, 1e-5);
+  }
+}
+
+TEST_CASE("every cell plugin's trace agrees with forward", "[cell][trace]") {
+  const std::string name = GENERATE(from_range(all_cell_names()));
+  const std::int64_t T = 5, N = 3, I = 6, H = 7;
+  CAPTURE(name);
+  charnn::Cell cell = registry().create_cell(name, I, H);
+  const std::int64_t S = static_cast<std::int64_t>(cell.states().size());
+  const std::int64_t K = static_cast<std::int64_t>(cell.signals().size());
+  const auto params = noisy_params(cell, 11);
+  charnn::test::Rng rng(5);
+  const auto src = rng.uniform(T * N * I, 1.0f);       // (T, N, I)
+  const auto state_in = rng.uniform(S * N * H, 0.8f);  // (S, N, H)
+  std::vector<float> dst(T * N * H), state_out(S * N * H);
+  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 0});
+
+  std::vector<float> tdst(T * N * H), tstate(S * N * H);
+  std::vector<float> signals(K * T * N * H, -7.0f);  // (K, T, N, H)
+  cell.trace({T, N, params.data(), src.data(), state_in.data(), tdst.data(), tstate.data(),
+              signals.data()});
+  expect_close("trace dst", tdst, dst, 2e-6, 1e-5);
+  expect_close("trace state_out", tstate, state_out, 2e-6, 1e-5);
+  const auto& names = cell.signals();
+  const auto h = std::find(names.begin(), names.end(), "h");
+  if (h != names.end()) {
+    const std::int64_t k = h - names.begin();
+    const std::vector<float> sig(signals.begin() + k * T * N * H,
+                                 signals.begin() + (k + 1) * T * N * H);
+    expect_close("trace signal h", sig, dst, 2e-6, 1e-5);
+  }
+  for (float v : signals) REQUIRE(std::isfinite(v));
+}
+
+TEST_CASE("lstm trace records c and the gates i, f, o, g as the reference computes them",
+          "[cell][trace][lstm]") {
+  const std::int64_t T = 4, N = 2, I = 5, H = 6;
+  charnn::Cell cell = registry().create_cell("lstm", I, H);
+  REQUIRE(cell.signals() == std::vector<std::string>{"h", "c", "i", "f", "o", "g"});
+  const RefShape rs{RefKind::lstm, T, N, I, H};
+  charnn::test::Rng rng(77);
+  const auto params = rng.uniform(rs.num_params(), 0.6f);
+  const auto src = rng.uniform(T * N * I, 1.0f);              // (T, N, I)
+  const auto state_in = rng.uniform(2 * N * H, 0.8f);         // (2, N, H)
+  std::vector<float> dst(T * N * H), signals(6 * T * N * H);  // (T, N, H), (6, T, N, H)
+  cell.trace(
+      {T, N, params.data(), src.data(), state_in.data(), dst.data(), nullptr, signals.data()});
+  const auto f = charnn::test::ref_forward(rs, params.data(), src.data(), state_in.data());
+  const std::int64_t TNH = T * N * H;
+  // Reference layout: c (T+1, N, H) with c[0] the initial state; act (T, N, 4, H) as i, f, g, o.
+  std::vector<double> want_c(f.c.begin() + N * H, f.c.end());
+  std::vector<double> gate[4];
+  for (auto& g : gate) g.resize(TNH);
+  for (std::int64_t tn = 0; tn < T * N; ++tn)
+    for (std::int64_t q = 0; q < 4; ++q)
+      for (std::int64_t j = 0; j < H; ++j) gate[q][tn * H + j] = f.act[(tn * 4 + q) * H + j];
+  auto sig = [&](std::int64_t k) {
+    return std::vector<float>(signals.begin() + k * TNH, signals.begin() + (k + 1) * TNH);
+  };
+  expect_close("h", sig(0), f.dst, 2e-6, 1e-5);
+  expect_close("c", sig(1), want_c, 2e-6, 1e-5);
+  expect_close("i", sig(2), gate[0], 2e-6, 1e-5);
+  expect_close("f", sig(3), gate[1], 2e-6, 1e-5);
+  expect_close("o", sig(4), gate[3], 2e-6, 1e-5);
+  expect_close("g", sig(5), gate[2], 2e-6, 1e-5);
+}
+
+TEST_CASE("elman with zero weights and bias b outputs tanh(b) at every step",
+          "[cell][elman][closed-form]") {
+  const std::int64_t T = 4, N = 2, I = 3, H = 5;
+  charnn::Cell cell = registry().create_cell("elman", I, H);
+  std::vector<float> params(cell.param_count(), 0.0f);
+  float* b = params.data() + (I + H) * H;  // (H)
+  for (std::int64_t j = 0; j < H; ++j) b[j] = -1.5f + 0.7f * float(j);
+  charnn::test::Rng rng(3);
+  const auto src = rng.uniform(T * N * I, 1.0f);       // (T, N, I): ignored with zero w_x
+  const auto state_in = rng.uniform(N * H, 1.0f);      // (1, N, H): ignored with zero w_h
+  const auto diff_dst = rng.uniform(T * N * H, 1.0f);  // (T, N, H)
+  const auto diff_out = rng.uniform(N * H, 1.0f);      // (1, N, H)
+  std::vector<float> dst(T * N * H), state_out(N * H);
+  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 1});
+  for (std::int64_t k = 0; k < T * N * H; ++k)
+    REQUIRE_THAT(dst[k], WithinAbs(std::tanh(double(b[k % H])), 1e-6));
+  for (std::int64_t k = 0; k < N * H; ++k)
+    REQUIRE_THAT(state_out[k], WithinAbs(std::tanh(double(b[k % H])), 1e-6));
+
+  // d b_j = sum over t, n of (diff_dst + diff_state_out at the last step) * (1 - tanh(b_j)^2);
+  // nothing flows to the input or the initial state.
+  std::vector<float> diff_params(params.size(), 0.0f), diff_src(T * N * I, 9.0f),
+      diff_state(N * H, 9.0f);
+  cell.backward({T, N, params.data(), src.data(), state_in.data(), dst.data(), diff_dst.data(),
+                 diff_out.data(), diff_src.data(), diff_params.data(), diff_state.data()});
+  for (std::int64_t j = 0; j < H; ++j) {
+    double sum = 0;
+    for (std::int64_t tn = 0; tn < T * N; ++tn) sum += diff_dst[tn * H + j];
+    for (std::int64_t n = 0; n < N; ++n) sum += diff_out[n * H + j];
+    const double th = std::tanh(double(b[j]));
+    REQUIRE_THAT(diff_params[(I + H) * H + j], WithinAbs(sum * (1 - th * th), 1e-5));
+  }
+  for (float v : diff_src) REQUIRE(v == 0.0f);
+  for (float v : diff_state) REQUIRE(v == 0.0f);
+}
+
+TEST_CASE("lstm with the forget gate on and the input gate off keeps c constant",
+          "[cell][lstm][closed-form]") {
+  const std::int64_t T = 6, N = 2, I = 3, H = 4;
+  charnn::Cell cell = registry().create_cell("lstm", I, H);
+  std::vector<float> params(cell.param_count(), 0.0f);
+  float* b = params.data() + (I + H) * 4 * H;  // (4, H) as i, f, g, o
+  const float bo = 0.7f;
+  for (std::int64_t j = 0; j < H; ++j) {
+    b[j] = -40.0f;        // i = sigmoid(-40) ~ 4e-18: nothing is written
+    b[H + j] = 40.0f;     // f = 1: everything is kept
+    b[2 * H + j] = 0.5f;  // g, irrelevant with i = 0
+    b[3 * H + j] = bo;    // o = sigmoid(0.7)
+  }
+  charnn::test::Rng rng(8);
+  const auto src = rng.uniform(T * N * I, 1.0f);       // (T, N, I)
+  auto state_in = rng.uniform(2 * N * H, 1.5f);        // (2, N, H): h, c
+  const auto diff_dst = rng.uniform(T * N * H, 1.0f);  // (T, N, H)
+  const auto diff_out = rng.uniform(2 * N * H, 1.0f);  // (2, N, H)
+  std::vector<float> dst(T * N * H), state_out(2 * N * H);
+  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 1});
+  const double o = 1.0 / (1.0 + std::exp(-double(bo)));
+  const float* c0 = state_in.data() + N * H;
+  for (std::int64_t t = 0; t < T; ++t)
+    for (std::int64_t k = 0; k < N * H; ++k)
+      REQUIRE_THAT(dst[t * N * H + k], WithinAbs(o * std::tanh(double(c0[k])), 1e-6));
+  for (std::int64_t k = 0; k < N * H; ++k) {
+    REQUIRE_THAT(state_out[N * H + k], WithinAbs(c0[k], 1e-6));
+    REQUIRE_THAT(state_out[k], WithinAbs(o * std::tanh(double(c0[k])), 1e-6));
+  }
+
+  // With f = 1 the gradient of the initial c is d c_T plus every step's
+  // d h_t * o * (1 - tanh(c0)^2); h0 has no effect (w_h = 0).
+  std::vector<float> diff_params(params.size(), 0.0f), diff_state(2 * N * H, 9.0f);
+  cell.backward({T, N, params.data(), src.data(), state_in.data(), dst.data(), diff_dst.data(),
+                 diff_out.data(), nullptr, diff_params.data(), diff_state.data()});
+  for (std::int64_t k = 0; k < N * H; ++k) {
+    double dh = diff_out[k];
+    for (std::int64_t t = 0; t < T; ++t) dh += diff_dst[t * N * H + k];
+    const double tc = std::tanh(double(c0[k]));
+    REQUIRE_THAT(diff_state[N * H + k],
+                 WithinAbs(diff_out[N * H + k] + dh * o * (1 - tc * tc), 1e-5));
+    REQUIRE(diff_state[k] == 0.0f);
+  }
+}
+
+TEST_CASE("lstm with the input gate on and the forget gate off sets c to tanh(b_g)",
+          "[cell][lstm][closed-form]") {
+  const std::int64_t T = 3, N = 2, I = 2, H = 3;
+  charnn::Cell cell = registry().create_cell("lstm", I, H);
+  std::vector<float> params(cell.param_count(), 0.0f);
+  float* b = params.data() + (I + H) * 4 * H;  // (4, H) as i, f, g, o
+  for (std::int64_t j = 0; j < H; ++j) {
+    b[j] = 40.0f;                            // i = 1
+    b[H + j] = -40.0f;                       // f = 0: the old c is forgotten
+    b[2 * H + j] = -0.8f + 0.6f * float(j);  // g = tanh(b_g)
+    b[3 * H + j] = 40.0f;                    // o = 1
+  }
+  charnn::test::Rng rng(9);
+  const auto src = rng.uniform(T * N * I, 1.0f);       // (T, N, I)
+  const auto state_in = rng.uniform(2 * N * H, 2.0f);  // (2, N, H)
+  std::vector<float> dst(T * N * H), state_out(2 * N * H);
+  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 0});
+  for (std::int64_t k = 0; k < T * N * H; ++k) {
+    const double c = std::tanh(double(b[2 * H + k % H]));
+    REQUIRE_THAT(dst[k], WithinAbs(std::tanh(c), 1e-6));
+  }
+  for (std::int64_t k = 0; k < N * H; ++k)
+    REQUIRE_THAT(state_out[N * H + k], WithinAbs(std::tanh(double(b[2 * H + k % H])), 1e-6));
+}
+
+TEST_CASE("every cell plugin adds its weight gradients into diff_params", "[cell][backward]") {
+  const std::string name = GENERATE(from_range(all_cell_names()));
+  CAPTURE(name);
+  const std::int64_t T = 4, N = 2, I = 3, H = 5;
+  charnn::Cell cell = registry().create_cell(name, I, H);
+  const auto params = noisy_params(cell, 21);
+  charnn::test::Rng rng(21);
+  const auto src = rng.uniform(T * N * I, 1.0f);       // (T, N, I)
+  const auto diff_dst = rng.uniform(T * N * H, 1.0f);  // (T, N, H)
+  std::vector<float> dst(T * N * H);
+  auto fwd_bwd = [&](std::vector<float>& diff_params) {
+    cell.forward({T, N, params.data(), src.data(), nullptr, dst.data(), nullptr, 1});
+    cell.backward({T, N, params.data(), src.data(), nullptr, dst.data(), diff_dst.data(), nullptr,
+                   nullptr, diff_params.data(), nullptr});
+  };
+  std::vector<float> once(params.size(), 0.0f), twice(params.size(), 0.0f);
+  fwd_bwd(once);
+  fwd_bwd(twice);
+  fwd_bwd(twice);
+  std::vector<double> want(once.size());
+  for (size_t k = 0; k < once.size(); ++k) want[k] = 2.0 * once[k];
+  expect_close("diff_params after two backward calls", twice, want, 1e-6, 1e-6);
+  double norm = 0;
+  for (float v : once) norm += std::abs(v);
+  CHECK(norm > 0);
+}
+
+TEST_CASE("built-in cells refuse backward without a matching training forward, and bad indices",
+          "[cell][errors]") {
+  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm");
+  CAPTURE(name);
+  const std::int64_t T = 3, N = 2, I = 4, H = 3;
+  charnn::Cell cell = registry().create_cell(name, I, H);
+  const auto params = noisy_params(cell, 1);
+  std::vector<float> src(T * N * I, 0.5f), dst(T * N * H), diff_dst(T * N * H, 1.0f),
+      diff_params(params.size(), 0.0f);
+  const charnn_backward_args bwd{
+      T,       N,       params.data(),      src.data(), nullptr, dst.data(), diff_dst.data(),
+      nullptr, nullptr, diff_params.data(), nullptr};
+  CHECK_THROWS_WITH(cell.backward(bwd), Catch::Contains("no training forward"));
+  cell.forward({T, N, params.data(), src.data(), nullptr, dst.data(), nullptr, 0});
+  CHECK_THROWS_WITH(cell.backward(bwd), Catch::Contains("no training forward"));
+  cell.forward({T - 1, N, params.data(), src.data(), nullptr, dst.data(), nullptr, 1});
+  CHECK_THROWS_WITH(cell.backward(bwd), Catch::Contains("T=3, N=2"));
+  cell.forward({T, N, params.data(), src.data(), nullptr, dst.data(), nullptr, 1});
+  CHECK_NOTHROW(cell.backward(bwd));
+
+  std::vector<float> state(cell.states().size() * N * H, 0.0f), out(N * H);
+  const std::int32_t bad[2] = {1, static_cast<std::int32_t>(I)};
+  CHECK_THROWS_WITH(cell.step({N, params.data(), nullptr, bad, state.data(), out.data()}),
+                    Catch::Contains("src_index[1] = 4"));
+}
+
+TEST_CASE("built-in cells initialise parameters deterministically in range", "[cell][init]") {
+  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm");
+  CAPTURE(name);
+  const std::int64_t I = 7, H = 16;
+  charnn::Cell cell = registry().create_cell(name, I, H);
+  const std::int64_t G = name == "lstm" ? 4 : 1;
+  std::vector<float> a(cell.param_count()), b(cell.param_count()), c(cell.param_count());
+  cell.init_params(a, 5);
+  cell.init_params(b, 5);
+  cell.init_params(c, 6);
+  CHECK(a == b);
+  CHECK(a != c);
+  const std::int64_t nw = (I + H) * G * H;
+  double mean_abs = 0;
+  for (std::int64_t k = 0; k < nw; ++k) {
+    REQUIRE(std::abs(a[k]) <= 0.25f);  // 1/sqrt(16)
+    mean_abs += std::abs(a[k]) / double(nw);
+  }
+  CHECK_THAT(mean_abs, WithinAbs(0.125, 0.02));  // uniform(-a, a) has mean |x| = a/2
+  for (std::int64_t gh = 0; gh < G * H; ++gh) {
+    const bool forget = name == "lstm" && gh / H == 1;
+    CHECK(a[nw + gh] == (forget ? 1.0f : 0.0f));
+  }
+}

@@ -16,6 +16,7 @@ using charnn::app::Command;
 
 // One line per subcommand, in the order --help lists them.
 const std::vector<Command> kCommands = {
+    {"cells", "list the cell plugins found and their tensor shapes", &charnn::app::run_cells},
     {"vocab", "build and show the vocabulary of a corpus", charnn::app::run_vocab},
     {"sample", "continue a seed text with a trained model", &charnn::app::run_sample},
 };
