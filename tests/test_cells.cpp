@@ -183,7 +183,7 @@ TEST_CASE("every cell plugin's step matches forward over T steps, dense and one-
           "[cell][step]") {
   const std::string name = GENERATE(from_range(all_cell_names()));
   const auto [T, N, I, H] = GENERATE(table<std::int64_t, std::int64_t, std::int64_t, std::int64_t>(
-      {{1, 1, 1, 1}, {6, 3, 7, 5}, {5, 2, 65, 33}}));
+      {{1, 1, 1, 1}, {6, 3, 7, 5}, {5, 2, 65, 33}, {3, 11, 9, 6}}));
   CAPTURE(name, T, N, I, H);
   charnn::Cell cell = registry().create_cell(name, I, H);
   const std::int64_t S = static_cast<std::int64_t>(cell.states().size());
