@@ -18,7 +18,9 @@ using charnn::app::Command;
 const std::vector<Command> kCommands = {
     {"cells", "list the cell plugins found and their tensor shapes", &charnn::app::run_cells},
     {"vocab", "build and show the vocabulary of a corpus", charnn::app::run_vocab},
+    {"train", "train a model on a corpus (checkpoints, resume, metrics)", &charnn::app::run_train},
     {"sample", "continue a seed text with a trained model", &charnn::app::run_sample},
+    {"eval", "score text with a model: nats, bits per unit, perplexity", &charnn::app::run_eval},
 };
 
 void print_usage(std::ostream& out) {
