@@ -1,0 +1,337 @@
+// The plugin loader against the deliberately broken libraries in tests/plugins/: each failure
+// mode is skipped with its own one-line reason while the valid test cell still loads; duplicate
+// names, explicit --plugin failures and lookups of absent cells are errors that say what to do;
+// a library stays loaded exactly as long as something created from it lives.
+#include <dlfcn.h>
+#include <sys/wait.h>
+#include <charnn/cell.hpp>
+#include <charnn/error.hpp>
+#include <charnn/plugin_registry.hpp>
+
+#include <array>
+#include <catch2/catch.hpp>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+
+namespace {
+
+const fs::path kTestDir = fs::weakly_canonical(CHARNN_TEST_PLUGIN_DIR);
+const fs::path kLinear = kTestDir / "charnn-cell-test_linear.so";
+
+// Sets CHARNN_PLUGIN_PATH for one test and restores the previous value afterwards.
+class PluginPathEnv {
+ public:
+  explicit PluginPathEnv(const std::optional<std::string>& value) {
+    if (const char* old = std::getenv("CHARNN_PLUGIN_PATH")) old_ = old;
+    if (value)
+      setenv("CHARNN_PLUGIN_PATH", value->c_str(), 1);
+    else
+      unsetenv("CHARNN_PLUGIN_PATH");
+  }
+  ~PluginPathEnv() {
+    if (old_)
+      setenv("CHARNN_PLUGIN_PATH", old_->c_str(), 1);
+    else
+      unsetenv("CHARNN_PLUGIN_PATH");
+  }
+  PluginPathEnv(const PluginPathEnv&) = delete;
+  PluginPathEnv& operator=(const PluginPathEnv&) = delete;
+
+ private:
+  std::optional<std::string> old_;
+};
+
+// Only the test directory, through CHARNN_PLUGIN_PATH: no built-in plugins, so results do not
+// depend on which cells the tree happens to build.
+charnn::PluginRegistry discover_test_dir(std::vector<fs::path> files = {}) {
+  PluginPathEnv env(kTestDir.string());
+  charnn::PluginSearch search;
+  search.files = std::move(files);
+  search.use_default_dir = false;
+  return charnn::PluginRegistry::discover(search);
+}
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const charnn::error& e) {
+    return e.what();
+  }
+  FAIL("expected a charnn::error");
+  return {};
+}
+
+// Whether the dynamic loader still has `file` mapped (RTLD_NOLOAD never loads it).
+bool is_loaded(const fs::path& file) {
+  void* h = dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  if (h) dlclose(h);  // NOLOAD still took a reference
+  return h != nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("each broken plugin is skipped with its own one-line reason and the valid one loads",
+          "[plugin][loader]") {
+  const auto reg = discover_test_dir();
+
+  REQUIRE(reg.plugins().size() == 1);
+  CHECK(reg.plugins()[0]->name() == "test_linear");
+  CHECK(reg.plugins()[0]->version() == "0.1.0");
+  CHECK(reg.plugins()[0]->file() == kLinear);
+  REQUIRE(reg.searched_dirs().size() == 1);
+  CHECK(reg.searched_dirs()[0] == kTestDir);
+
+  // The expected reason fragment for every failure mode built by tests/plugins/CMakeLists.txt.
+  const std::map<std::string, std::string> expected = {
+      {"broken-not-a-library.so", "cannot load it as a library"},
+      {"broken-unresolved.so", "undefined symbol: charnn_test_symbol_nobody_defines"},
+      {"broken-no-entry.so", "does not export the entry point charnn_plugin_entry"},
+      {"broken-null-entry.so", "its entry point returned NULL"},
+      {"broken-abi-major.so", "built for plugin ABI 2.0, this charnn loads ABI 1.0"},
+      {"broken-struct-too-large.so", "larger than the " + std::to_string(sizeof(charnn_cell_api))},
+      {"broken-struct-too-small.so", "ends before the required function 'last_error'"},
+      {"broken-missing-function.so", "the required function 'backward' is NULL"},
+      {"broken-bad-name.so", "'Broken Cell!' does not start with a-z"},
+  };
+  std::map<std::string, std::string> got;
+  for (const auto& s : reg.skipped()) {
+    CHECK(s.file.parent_path() == kTestDir);
+    CHECK(s.reason.find('\n') == std::string::npos);
+    CHECK(s.reason.find(s.file.string()) == std::string::npos);  // the file is printed beside it
+    got[s.file.filename().string()] = s.reason;
+  }
+  CHECK(got.size() == expected.size());
+  for (const auto& [file, fragment] : expected) {
+    INFO(file);
+    REQUIRE(got.count(file) == 1);
+    CHECK_THAT(got[file], Contains(fragment));
+  }
+}
+
+TEST_CASE("two plugins claiming one cell name is an error naming both files", "[plugin][loader]") {
+  PluginPathEnv env((kTestDir / "dup").string());
+  charnn::PluginSearch search;
+  search.use_default_dir = false;
+  const std::string msg = message_of([&] { charnn::PluginRegistry::discover(search); });
+  CHECK_THAT(msg, Contains("'test_dup'"));
+  CHECK_THAT(msg, Contains((kTestDir / "dup" / "charnn-cell-test_dup-a.so").string()));
+  CHECK_THAT(msg, Contains((kTestDir / "dup" / "charnn-cell-test_dup-b.so").string()));
+}
+
+TEST_CASE("a broken or missing --plugin file is an error, not a skip", "[plugin][loader]") {
+  charnn::PluginSearch search;
+  search.use_env = false;
+  search.use_default_dir = false;
+
+  search.files = {kTestDir / "broken-abi-major.so"};
+  std::string msg = message_of([&] { charnn::PluginRegistry::discover(search); });
+  CHECK_THAT(msg, Contains("--plugin " + (kTestDir / "broken-abi-major.so").string()));
+  CHECK_THAT(msg, Contains("built for plugin ABI 2.0"));
+
+  search.files = {kTestDir / "no-such-plugin.so"};
+  msg = message_of([&] { charnn::PluginRegistry::discover(search); });
+  CHECK_THAT(msg, Contains("no-such-plugin.so: no such file"));
+
+  // Plugin::load alone names the file too.
+  msg = message_of([&] { charnn::Plugin::load(kTestDir / "broken-missing-function.so"); });
+  CHECK_THAT(msg, Contains("broken-missing-function.so: not a usable cell plugin"));
+  CHECK_THAT(msg, Contains("'backward' is NULL"));
+}
+
+TEST_CASE("a --plugin file also found in a searched directory is loaded once", "[plugin][loader]") {
+  // Relative and absolute spellings of one file, plus the directory holding it.
+  const auto reg = discover_test_dir({kLinear, kTestDir / "." / kLinear.filename()});
+  REQUIRE(reg.plugins().size() == 1);
+  CHECK(reg.plugins()[0]->file() == kLinear);
+}
+
+TEST_CASE("get names the missing cell, the available ones and where it looked",
+          "[plugin][loader]") {
+  const auto reg = discover_test_dir();
+  CHECK(reg.find("nonesuch") == nullptr);
+  CHECK(reg.get("test_linear") == reg.find("test_linear"));
+  const std::string msg = message_of([&] { reg.get("nonesuch"); });
+  CHECK_THAT(msg, Contains("no cell plugin named 'nonesuch'"));
+  CHECK_THAT(msg, Contains("available: test_linear"));
+  CHECK_THAT(msg, Contains(kTestDir.string()));
+}
+
+TEST_CASE("the built-in plugin directory is found beside the program", "[plugin][loader]") {
+  // charnn_tests sits in <build>/bin like the charnn program, so both see the same directory.
+  CHECK(charnn::default_plugin_dir() == fs::weakly_canonical(CHARNN_PLUGIN_DIR));
+}
+
+TEST_CASE("an older plugin's shorter table is copied with the unknown trailing fields zeroed",
+          "[plugin][loader]") {
+  // ABI 1.0 requires every function, so a shorter table is rejected today...
+  const auto reg = discover_test_dir();
+  const charnn_cell_api& good = reg.get("test_linear")->api();
+  CHECK(good.struct_size == sizeof(charnn_cell_api));
+  CHECK(good.abi_major == CHARNN_PLUGIN_ABI_MAJOR);
+
+  struct {
+    charnn_cell_api api;
+  } older{good};
+  older.api.struct_size = offsetof(charnn_cell_api, last_error);
+  charnn_cell_api out{};
+  CHECK_THAT(charnn::detail::adopt_api_table(&older.api, out), Contains("'last_error'"));
+  CHECK(out.create == nullptr);  // nothing half-copied on failure
+
+  // ...but when a later minor appends an optional function, a plugin built before it reports a
+  // smaller struct_size. Simulate that host by declaring last_error optional (required_size ends
+  // before it): the copy must stop at struct_size, whatever the plugin's memory holds beyond.
+  REQUIRE(older.api.last_error != nullptr);  // non-NULL bytes past the plugin's struct_size
+  const std::string reason =
+      charnn::detail::adopt_api_table(&older.api, out, offsetof(charnn_cell_api, last_error));
+  CHECK(reason.empty());
+  CHECK(out.last_error == nullptr);
+  CHECK(out.trace == good.trace);
+  CHECK(out.create == good.create);
+  CHECK(std::strcmp(out.name, "test_linear") == 0);
+  CHECK(out.struct_size == sizeof(charnn_cell_api));  // the host copy is host-sized
+
+  CHECK_THAT(charnn::detail::adopt_api_table(nullptr, out), Contains("returned NULL"));
+}
+
+TEST_CASE("a cell keeps its library loaded after the registry is gone", "[plugin][loader][cell]") {
+  std::optional<charnn::Cell> cell;
+  {
+    const auto reg = discover_test_dir();
+    cell.emplace(reg.create_cell("test_linear", 1, 1));
+  }
+  REQUIRE(is_loaded(kLinear));
+
+  // Still callable: h_t = w_x x_t + w_h h_{t-1} + b with w_x = 2, w_h = 0.5, b = 1.
+  const std::array<float, 3> params = {2.0f, 0.5f, 1.0f};  // w_x (1,1), w_h (1,1), b (1)
+  const std::array<float, 2> src = {1.0f, 3.0f};           // (T=2, N=1, I=1)
+  const float h0 = 4.0f;                                   // (S=1, N=1, H=1)
+  std::array<float, 2> dst{};                              // (T, N, H)
+  float h_final = 0;
+  charnn_forward_args fa{2, 1, params.data(), src.data(), &h0, dst.data(), &h_final, 0};
+  cell->forward(fa);
+  CHECK(dst[0] == 2.0f * 1 + 0.5f * 4 + 1);     // 5
+  CHECK(dst[1] == 2.0f * 3 + 0.5f * 5.0f + 1);  // 9.5
+  CHECK(h_final == dst[1]);
+
+  // Moving the cell keeps it alive; destroying the last owner unloads the library.
+  charnn::Cell moved = std::move(*cell);
+  cell.reset();
+  CHECK(is_loaded(kLinear));
+  CHECK(moved.type() == "test_linear");
+  { charnn::Cell gone = std::move(moved); }
+  CHECK_FALSE(is_loaded(kLinear));
+}
+
+TEST_CASE("the test cell runs its closed form through every Cell entry point",
+          "[plugin][loader][cell]") {
+  const auto reg = discover_test_dir();
+  charnn::Cell cell = reg.create_cell("test_linear", 2, 1);
+  REQUIRE(cell.params().size() == 3);
+  CHECK(cell.params()[0].name == "w_x");
+  CHECK(cell.params()[0].dims == std::vector<std::int64_t>{1, 2});
+  CHECK(cell.params()[1].dims == std::vector<std::int64_t>{1, 1});
+  CHECK(cell.params()[2].dims == std::vector<std::int64_t>{1});
+  CHECK(cell.param_count() == 4);
+  CHECK(cell.states() == std::vector<std::string>{"h"});
+  CHECK(cell.signals() == std::vector<std::string>{"h", "wx"});
+  CHECK(cell.input_size() == 2);
+  CHECK(cell.hidden_size() == 1);
+
+  std::vector<float> init(4, -7.0f);
+  cell.init_params(init, 42);
+  CHECK(init[3] == 0.0f);  // b starts at zero
+  CHECK(init[0] != -7.0f);
+  CHECK_THROWS_WITH(cell.init_params(std::span<float>(init.data(), 3), 1),
+                    Contains("init_params got 3 floats, the layer has 4"));
+
+  // w_x = (1, -1), w_h = 0.5, b = 0.25; x_0 = (3, 1), x_1 = (0, 2); h_{-1} = 0 (NULL state).
+  const std::vector<float> params = {1.0f, -1.0f, 0.5f, 0.25f};
+  const std::vector<float> src = {3.0f, 1.0f, 0.0f, 2.0f};  // (T=2, N=1, I=2)
+  std::vector<float> dst(2), signals(4);                    // (T, N, H), (K=2, T, N, H)
+  charnn_trace_args ta{2,       1,          params.data(), src.data(),
+                       nullptr, dst.data(), nullptr,       signals.data()};
+  cell.trace(ta);
+  const float h0 = 3 - 1 + 0.25f, h1 = -2 + 0.5f * h0 + 0.25f;
+  CHECK(dst == std::vector<float>{h0, h1});
+  CHECK(signals == std::vector<float>{h0, h1, 2.0f, -2.0f});
+
+  // One-hot step with column 1 from h = 2: w_x[1] + 0.5 * 2 + 0.25.
+  float state = 2.0f, out = 0;
+  const std::int32_t col = 1;
+  charnn_step_args sa{1, params.data(), nullptr, &col, &state, &out};
+  cell.step(sa);
+  CHECK(out == -1 + 1 + 0.25f);
+  CHECK(state == out);
+
+  // Backward of L = sum(h_t): dh_1 = 1, dh_0 = 1 + w_h = 1.5.
+  std::vector<float> fdst(2);
+  charnn_forward_args fa{2, 1, params.data(), src.data(), nullptr, fdst.data(), nullptr, 1};
+  cell.forward(fa);
+  const std::vector<float> ones = {1.0f, 1.0f};
+  std::vector<float> dparams(4, 0.0f), dsrc(4);
+  float dstate = 0;
+  charnn_backward_args ba{2,           1,       params.data(), src.data(),     nullptr, fdst.data(),
+                          ones.data(), nullptr, dsrc.data(),   dparams.data(), &dstate};
+  cell.backward(ba);
+  CHECK(dparams[0] == 1.5f * 3 + 1 * 0);  // dw_x = sum dh_t x_t
+  CHECK(dparams[1] == 1.5f * 1 + 1 * 2);
+  CHECK(dparams[2] == 1 * h0);  // dw_h = dh_1 h_0 (h_{-1} = 0)
+  CHECK(dparams[3] == 2.5f);    // db
+  CHECK(dsrc == std::vector<float>{1.5f, -1.5f, 1.0f, -1.0f});
+  CHECK(dstate == 0.5f * 1.5f);
+}
+
+TEST_CASE("cell failures name the cell, its library and the plugin's reason",
+          "[plugin][loader][cell]") {
+  const auto reg = discover_test_dir();
+  CHECK_THROWS_WITH(reg.create_cell("test_linear", 0, 4),
+                    Contains("input and hidden sizes must be at least 1"));
+
+  charnn::Cell cell = reg.create_cell("test_linear", 1, 1);
+  const std::vector<float> params(3), src(2), diff(2);  // a (T=2, N=1) problem
+  std::vector<float> dst(2), dparams(3);
+  charnn_backward_args ba{2,           1,       params.data(), src.data(),     nullptr, dst.data(),
+                          diff.data(), nullptr, nullptr,       dparams.data(), nullptr};
+  const std::string msg = message_of([&] { cell.backward(ba); });  // no training forward first
+  CHECK_THAT(msg, Contains("cell 'test_linear' (" + kLinear.string() + ")"));
+  CHECK_THAT(msg, Contains("backward failed (wrong call order)"));
+  CHECK_THAT(msg, Contains("needs a training forward"));
+
+  charnn_forward_args fa{0, 1, params.data(), src.data(), nullptr, dst.data(), nullptr, 0};
+  CHECK_THROWS_WITH(cell.forward(fa), Contains("T, N >= 1"));
+}
+
+TEST_CASE("charnn cells --verbose lists the cells, the searched directories and the skips",
+          "[plugin][loader][app]") {
+  const std::string cmd = "CHARNN_PLUGIN_PATH='" + kTestDir.string() +
+                          "' '" CHARNN_EXE "' cells --verbose --input 3 --hidden 2 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe);
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  INFO(out);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_THAT(out, Contains("test_linear 0.1.0  " + kLinear.string()));
+  CHECK_THAT(out, Contains("params   w_x (2, 3), w_h (2, 2), b (2)  = 12 floats"));
+  CHECK_THAT(out, Contains("states   h (N, 2)"));
+  CHECK_THAT(out, Contains("CHARNN_PLUGIN_PATH  " + kTestDir.string()));
+  CHECK_THAT(out, Contains("built-in            "));
+  CHECK_THAT(out,
+             Contains((kTestDir / "broken-abi-major.so").string() + ": built for plugin ABI 2.0"));
+  CHECK_THAT(out, Contains((kTestDir / "broken-not-a-library.so").string() +
+                           ": cannot load it as a library"));
+}
