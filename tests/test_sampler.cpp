@@ -2,14 +2,22 @@
 // preparation (unknown units), the generation loop on a small model, and the `charnn sample`
 // command against a model trained in the test.
 #include <charnn/error.hpp>
+#include <charnn/model.hpp>
+#include <charnn/plugin_registry.hpp>
 #include <charnn/sampler.hpp>
+#include <charnn/text.hpp>
+#include <charnn/threads.hpp>
+#include <charnn/vocab.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <numeric>
+#include <string>
 #include <vector>
 
 using charnn::Draw;
@@ -307,4 +315,230 @@ TEST_CASE("command-line escapes in a stop string are undone", "[sampler]") {
   CHECK(charnn::unescape_cli("\\x") == "\\x");
   CHECK(charnn::unescape_cli("end\\") == "end\\");
   CHECK(charnn::json_quote("a\"b\\c\n\x01") == "\"a\\\"b\\\\c\\n\\u0001\"");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeds and the generation loop on a small model with random weights.
+
+namespace {
+
+charnn::Vocab vocab_of(std::string_view text, charnn::VocabOptions options = {}) {
+  charnn::UnitCounter counter(charnn::UnitKind::grapheme);
+  counter.add_text(charnn::clean_text(text, {}));
+  return charnn::Vocab::build(counter, {}, options);
+}
+
+const charnn::PluginRegistry& lstm_plugins() {
+  static const charnn::PluginRegistry reg = [] {
+    charnn::PluginSearch search;
+    search.use_default_dir = false;
+    search.use_env = false;
+    search.files.push_back(std::filesystem::path(CHARNN_PLUGIN_DIR) / "charnn-cell-lstm.so");
+    return charnn::PluginRegistry::discover(search);
+  }();
+  return reg;
+}
+
+// A two-layer LSTM with random weights, scaled up so its next-unit distributions are far from
+// uniform (the text is meaningless, but every code path runs).
+std::unique_ptr<charnn::Model> random_model(const charnn::Vocab& vocab, std::int64_t hidden = 24) {
+  charnn::ModelConfig config;
+  config.cells = {"lstm", "lstm"};
+  config.hidden = hidden;
+  config.vocab_size = vocab.size();
+  auto model = std::make_unique<charnn::Model>(config, lstm_plugins());
+  model->init_params(12345);
+  for (auto& w : model->params()) w *= 4.0f;
+  return model;
+}
+
+const char* kText =
+    "It was in July, 1805, and the speaker was the well-known Anna Pavlovna Scherer.\n"
+    "\"Well, Prince, so Genoa and Lucca are now just family estates of the Buonapartes.\"\n";
+
+}  // namespace
+
+TEST_CASE("seed units not in the vocabulary are an error, skipped or mapped", "[sampler][seed]") {
+  const auto vocab = vocab_of(kText);  // no unknown symbol; no 'z', '!' or tab
+  using charnn::UnknownUnits;
+  try {
+    charnn::prepare_seed("Prize!\tz", vocab, UnknownUnits::error);
+    FAIL("no error");
+  } catch (const charnn::error& e) {
+    const std::string msg = e.what();
+    CHECK_THAT(msg, Catch::Contains("--seed") && Catch::Contains("'z'") && Catch::Contains("'!'") &&
+                        Catch::Contains("'\\t'"));
+    CHECK_THAT(msg, Catch::Contains("4 unit(s)"));
+    CHECK_THAT(e.hint(), Catch::Contains("--unknown skip"));
+  }
+  const auto skipped = charnn::prepare_seed("Prize!\tz", vocab, UnknownUnits::skip);
+  CHECK(skipped.text == "Prize!\tz");  // printed as given
+  CHECK(vocab.decode(skipped.ids) == "Prie");
+  CHECK(skipped.unknown_count == 4);  // z twice
+  CHECK(skipped.unknown == std::vector<std::string>{"z", "!", "\\t"});
+  // No unknown symbol to map to: an error that points at skip.
+  CHECK_THROWS_WITH(charnn::prepare_seed("z", vocab, UnknownUnits::map),
+                    Catch::Contains("no unknown symbol"));
+
+  // A vocabulary with an unknown symbol (units seen once are dropped).
+  charnn::VocabOptions rare;
+  rare.min_count = 2;
+  const auto small = vocab_of(kText, rare);
+  REQUIRE(small.has_unknown());
+  REQUIRE_FALSE(small.find("J"));  // 'J' occurs once
+  const auto mapped = charnn::prepare_seed("Jaz", small, UnknownUnits::map);
+  CHECK(mapped.ids ==
+        std::vector<std::int32_t>{small.unknown_id(), *small.find("a"), small.unknown_id()});
+  CHECK(mapped.unknown_count == 2);
+  CHECK_THROWS_AS(charnn::prepare_seed("Jaz", small, UnknownUnits::error), charnn::error);
+  CHECK_THROWS_AS(charnn::parse_unknown_units("ignore"), charnn::error);
+}
+
+TEST_CASE("the seed is normalised as the corpus was", "[sampler][seed]") {
+  const auto vocab = vocab_of("caf\xC3\xA9 au lait\n");  // precomposed e-acute
+  // Decomposed e + combining acute and a CRLF line end: NFC and LF, like the corpus.
+  const auto seed = charnn::prepare_seed("cafe\xCC\x81\r\n", vocab, charnn::UnknownUnits::error);
+  CHECK(seed.text == "caf\xC3\xA9\n");
+  CHECK(seed.ids.size() == 5);
+  CHECK(seed.ids[3] == *vocab.find("\xC3\xA9"));
+  // An empty seed is allowed; the model then starts from a line break.
+  CHECK(charnn::prepare_seed("", vocab, charnn::UnknownUnits::error).ids.empty());
+  CHECK(charnn::empty_seed_unit(vocab) == *vocab.find("\n"));
+  CHECK(charnn::empty_seed_unit(vocab_of("abcab")) == 0);  // no line break: the most frequent
+}
+
+TEST_CASE("greedy generation is deterministic and the same in every stream", "[sampler][loop]") {
+  const auto vocab = vocab_of(kText);
+  auto model = random_model(vocab);
+  charnn::Sampler sampler(*model, vocab);
+  const auto seed = charnn::prepare_seed("Prince", vocab, charnn::UnknownUnits::error);
+  charnn::SampleOptions options;
+  options.length = 80;
+  options.count = 3;
+  options.policy.greedy = true;
+  options.record_probabilities = true;
+  const auto a = sampler.run(seed, options);
+  const auto b = sampler.run(seed, options);
+  REQUIRE(a.size() == 3);
+  CHECK(a[0].ids.size() == 80);
+  CHECK(vocab.decode(a[0].ids) == a[0].text);
+  for (std::size_t n = 0; n < 3; ++n) {
+    CHECK(a[n].text == a[0].text);
+    CHECK(b[n].text == a[0].text);
+  }
+  // Greedy picks the most probable unit every time: q is 1 and p is the largest probability,
+  // so it is at least 1/V.
+  for (std::size_t i = 0; i < a[0].p.size(); ++i) {
+    REQUIRE(a[0].q[i] == 1.0f);
+    REQUIRE(a[0].p[i] >= 1.0f / static_cast<float>(vocab.size()));
+  }
+}
+
+TEST_CASE("a fixed random seed reproduces the generated text", "[sampler][loop]") {
+  const auto vocab = vocab_of(kText);
+  auto model = random_model(vocab);
+  charnn::Sampler sampler(*model, vocab);
+  const auto seed = charnn::prepare_seed("Well, ", vocab, charnn::UnknownUnits::error);
+  charnn::SampleOptions options;
+  options.length = 120;
+  options.count = 4;
+  options.random_seed = 2024;
+  const auto a = sampler.run(seed, options);
+  const auto b = sampler.run(seed, options);
+  for (std::size_t n = 0; n < 4; ++n) CHECK(a[n].text == b[n].text);
+  CHECK(a[0].text != a[1].text);  // streams draw independently
+  options.random_seed = 2025;
+  CHECK(sampler.run(seed, options)[0].text != a[0].text);
+
+  // Whatever the thread count.
+  const int threads = charnn::get_threads();
+  charnn::set_threads(1);
+  const auto one = sampler.run(seed, options);
+  charnn::set_threads(2);
+  const auto two = sampler.run(seed, options);
+  charnn::set_threads(threads);
+  for (std::size_t n = 0; n < 4; ++n) CHECK(one[n].text == two[n].text);
+}
+
+TEST_CASE("a seed longer than the training segment primes the model with all of it",
+          "[sampler][loop]") {
+  // 1500 units: longer than any training segment and than the trace's 512-unit chunks. The
+  // probabilities the sampler records for its first unit must equal the ones the sequence path
+  // (Model::trace, a different code path) computes after the same seed.
+  const auto vocab = vocab_of(kText);
+  auto model = random_model(vocab);
+  std::string long_seed;
+  while (long_seed.size() < 1500) long_seed += kText;
+  long_seed.resize(1500);
+  const auto seed = charnn::prepare_seed(long_seed, vocab, charnn::UnknownUnits::error);
+  REQUIRE(seed.ids.size() == 1500);
+
+  std::vector<float> last_row;
+  auto state = model->zero_state(1);
+  model->trace(seed.ids, state, [&](const charnn::Model::TraceChunk& c) {
+    last_row.assign(c.logits.end() - vocab.size(), c.logits.end());
+  });
+  float m = *std::max_element(last_row.begin(), last_row.end());
+  double sum = 0.0;
+  for (float x : last_row) sum += std::exp(x - m);
+
+  charnn::Sampler sampler(*model, vocab);
+  charnn::SampleOptions options;
+  options.length = 5;
+  options.random_seed = 3;
+  options.record_probabilities = true;
+  const auto s = sampler.run(seed, options)[0];
+  const auto id = static_cast<std::size_t>(s.ids[0]);
+  CHECK(s.p[0] == Approx(std::exp(last_row[id] - m) / sum).epsilon(1e-3));
+}
+
+TEST_CASE("a stop string ends a sample early and stays in its text", "[sampler][loop]") {
+  const auto vocab = vocab_of(kText);
+  auto model = random_model(vocab);
+  charnn::Sampler sampler(*model, vocab);
+  const auto seed = charnn::prepare_seed("so ", vocab, charnn::UnknownUnits::error);
+  charnn::SampleOptions options;
+  options.length = 60;
+  options.count = 2;
+  options.policy.greedy = true;
+  const std::string full = sampler.run(seed, options)[0].text;
+  REQUIRE(full.size() >= 10);  // every unit of kText is one byte
+  options.stop = full.substr(6, 2);
+  const std::size_t end = full.find(options.stop) + 2;
+
+  std::vector<std::int64_t> finished;
+  std::int64_t units = 0;
+  charnn::SampleCallbacks callbacks;
+  callbacks.on_unit = [&](std::int64_t, std::string_view) { ++units; };
+  callbacks.on_finished = [&](std::int64_t n, const charnn::Sample& s) {
+    finished.push_back(n);
+    CHECK(s.stopped);
+    CHECK(s.text == full.substr(0, end));
+  };
+  const auto stopped = sampler.run(seed, options, callbacks);
+  CHECK(finished == std::vector<std::int64_t>{0, 1});
+  CHECK(units == static_cast<std::int64_t>(2 * end));
+  CHECK(stopped[1].text == full.substr(0, end));
+
+  // Without a stop string every sample has exactly `length` units and is not "stopped".
+  options.stop.clear();
+  for (const auto& s : sampler.run(seed, options)) {
+    CHECK(s.ids.size() == 60);
+    CHECK_FALSE(s.stopped);
+  }
+}
+
+TEST_CASE("an empty seed samples from the zero state", "[sampler][loop]") {
+  const auto vocab = vocab_of(kText);
+  auto model = random_model(vocab);
+  charnn::Sampler sampler(*model, vocab);
+  charnn::SampleOptions options;
+  options.length = 30;
+  options.policy.greedy = true;
+  options.record_probabilities = true;
+  const auto s = sampler.run(charnn::PreparedSeed{}, options)[0];
+  CHECK(s.ids.size() == 30);
+  // Equivalent to a seed of one line break, which is what an empty seed stands for.
+  const auto nl = charnn::prepare_seed("\n", vocab, charnn::UnknownUnits::error);
+  CHECK(sampler.run(nl, options)[0].text == s.text);
 }
