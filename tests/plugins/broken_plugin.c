@@ -88,11 +88,13 @@ CHARNN_PLUGIN_EXPORT const charnn_cell_api* charnn_plugin_entry_misspelt(void) {
 /* Links against a symbol nobody defines: dlopen(RTLD_NOW) must fail and say which. */
 extern const charnn_cell_api* charnn_test_symbol_nobody_defines(void);
 CHARNN_PLUGIN_EXPORT const charnn_cell_api* charnn_plugin_entry(void) {
+  (void)table;
   return charnn_test_symbol_nobody_defines();
 }
 #else
 CHARNN_PLUGIN_EXPORT const charnn_cell_api* charnn_plugin_entry(void) {
 #if defined(BROKEN_NULL_ENTRY)
+  (void)table;
   return NULL;
 #else
 #if defined(BROKEN_ABI_MAJOR)
