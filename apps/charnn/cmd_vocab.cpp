@@ -141,6 +141,14 @@ int run_vocab(const std::vector<std::string>& args) {
   if (o.files.empty())
     throw error("no corpus file given", "usage: charnn vocab [options] FILE...", 2);
   if (o.top < 0) throw error("--top must not be negative", "e.g. --top 10", 2);
+  // Checked again by Vocab::build, but here before a long read rather than after it.
+  if (o.min_count < 1)
+    throw error("--min-count must be at least 1 (got " + std::to_string(o.min_count) + ")",
+                "use 1 to keep every unit", 2);
+  if (o.max_vocab != 0 && o.max_vocab < 2)
+    throw error(
+        "--max-vocab must be 0 (no limit) or at least 2 (got " + std::to_string(o.max_vocab) + ")",
+        "the limit includes the unknown symbol, so it needs room for one real unit", 2);
 
   TextOptions text;
   text.units = parse_unit_kind(o.units);

@@ -498,7 +498,7 @@ std::uint64_t check_input_file(const std::filesystem::path& path) {
 
 struct TextReader::Impl {
   Impl(std::vector<std::filesystem::path> f, const TextOptions& o, std::size_t chunk)
-      : files(std::move(f)), cleaner(o), chunk_bytes(std::max<std::size_t>(chunk, 16)) {}
+      : files(std::move(f)), cleaner(o), chunk_bytes(std::max<std::size_t>(chunk, 1)) {}
   ~Impl() {
     if (fd >= 0) ::close(fd);
   }
