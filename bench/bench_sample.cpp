@@ -1,0 +1,214 @@
+// Sampling benchmark: characters per second of the whole generation loop (Model::step, the
+// softmax and draw, appending text) for one stream and for parallel streams, with a model of
+// random weights (speed does not depend on the values), and a breakdown of where one step's
+// time goes: each layer's Cell::step, the output layer plus Model overhead, and the draw.
+// Figures and the command that made them: bench/RESULTS.md, section "sampling".
+//
+//   bench_sample [--H 512] [--layers 2] [--vocab 100] [--length 2000] [--threads 0]
+//                [--cell lstm] [--counts 1,16]
+#include <charnn/cell.hpp>
+#include <charnn/model.hpp>
+#include <charnn/plugin_registry.hpp>
+#include <charnn/sampler.hpp>
+#include <charnn/threads.hpp>
+#include <charnn/vocab.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+struct Options {
+  std::int64_t H = 512, layers = 2, vocab = 100, length = 2000;
+  int threads = 0;
+  std::string cell = "lstm";
+  std::vector<std::int64_t> counts{1, 16};
+};
+
+// A vocabulary of V distinct one-code-point units with Zipf-like counts (ids by frequency).
+charnn::Vocab synthetic_vocab(std::int64_t V) {
+  charnn::TextOptions text;
+  text.units = charnn::UnitKind::codepoint;
+  charnn::UnitCounter counter(text.units);
+  for (std::int64_t i = 0; i < V; ++i) {
+    const char32_t cp = i == 0 ? U'\n' : static_cast<char32_t>(0x20 + i);  // ASCII and beyond
+    std::string u;
+    if (cp < 0x80) {
+      u += static_cast<char>(cp);
+    } else {
+      u += static_cast<char>(0xC0 | (cp >> 6));
+      u += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+    counter.add_unit(u, 1000000 / (i + 1));
+  }
+  return charnn::Vocab::build(counter, text);
+}
+
+// The best (least disturbed: the machine is shared) of `reps` timings of fn, after a warm-up.
+template <class F>
+double best_of(int reps, F&& fn) {
+  fn();
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = clock_type::now();
+    fn();
+    best = std::min(best, seconds_since(t0));
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int k = 1; k < argc; ++k) {
+    const std::string a = argv[k];
+    auto value = [&]() -> std::string {
+      if (k + 1 >= argc) {
+        std::fprintf(stderr, "bench_sample: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++k];
+    };
+    if (a == "--H")
+      o.H = std::atol(value().c_str());
+    else if (a == "--layers")
+      o.layers = std::atol(value().c_str());
+    else if (a == "--vocab")
+      o.vocab = std::atol(value().c_str());
+    else if (a == "--length")
+      o.length = std::atol(value().c_str());
+    else if (a == "--threads")
+      o.threads = std::atoi(value().c_str());
+    else if (a == "--cell")
+      o.cell = value();
+    else if (a == "--counts") {
+      o.counts.clear();
+      const std::string v = value();
+      for (std::size_t p = 0; p < v.size();) {
+        const std::size_t q = std::min(v.find(',', p), v.size());
+        o.counts.push_back(std::atol(v.substr(p, q - p).c_str()));
+        p = q + 1;
+      }
+    } else {
+      std::printf(
+          "usage: bench_sample [--H 512] [--layers 2] [--vocab 100] [--length 2000] "
+          "[--threads 0] [--cell lstm] [--counts 1,16]\n");
+      return a == "--help" || a == "-h" ? 0 : 2;
+    }
+  }
+  charnn::set_threads(o.threads);
+  const charnn::PluginRegistry reg = charnn::PluginRegistry::discover();
+  const charnn::Vocab vocab = synthetic_vocab(o.vocab);
+  charnn::ModelConfig config;
+  config.cells.assign(static_cast<std::size_t>(o.layers), o.cell);
+  config.hidden = o.H;
+  config.vocab_size = vocab.size();
+  charnn::Model model(config, reg);
+  model.init_params(1);
+  const std::int64_t H = o.H, V = vocab.size();
+
+  std::printf("%lld x %lld %s, vocab %lld, %d thread(s), %lld units per sample\n",
+              (long long)o.layers, (long long)H, o.cell.c_str(), (long long)V,
+              charnn::get_threads(), (long long)o.length);
+  std::printf("%-6s %10s %12s %12s %12s %12s %12s\n", "count", "chars/s", "us/step", "step us",
+              "layers us", "output us", "draw us");
+
+  const int reps = 3;
+  for (const std::int64_t N : o.counts) {
+    // 1. The whole generation loop, as `charnn sample --count N` runs it.
+    charnn::Sampler sampler(model, vocab);
+    charnn::SampleOptions opts;
+    opts.length = o.length;
+    opts.count = N;
+    opts.random_seed = 7;
+    const charnn::PreparedSeed seed;  // empty: starts from the zero state
+    const double loop = best_of(reps, [&] { sampler.run(seed, opts); });
+
+    // 2. Model::step alone (N streams, one-hot ids).
+    const std::int64_t steps = std::max<std::int64_t>(200, o.length / 4);
+    std::vector<std::int32_t> ids(static_cast<std::size_t>(N));
+    std::vector<float> logits(static_cast<std::size_t>(N * V));  // (N, V)
+    auto state = model.zero_state(N);
+    const double step = best_of(reps,
+                                [&] {
+                                  for (std::int64_t t = 0; t < steps; ++t) {
+                                    for (std::int64_t n = 0; n < N; ++n)
+                                      ids[static_cast<std::size_t>(n)] =
+                                          static_cast<std::int32_t>((t * 31 + n * 7) % V);
+                                    model.step(ids, state, logits.data());
+                                  }
+                                }) /
+                        static_cast<double>(steps);
+
+    // 3. The cell layers alone, through separate Cells holding copies of the model's weights.
+    std::vector<charnn::Cell> cells;
+    std::vector<std::vector<float>> params, states, dst;  // flat; (S, N, H); (N, H)
+    for (std::int32_t l = 0; l < model.num_layers(); ++l) {
+      cells.push_back(reg.create_cell(o.cell, l == 0 ? V : H, H));
+      const auto& view = model.views();
+      std::vector<float> p;
+      const std::string prefix = "layer" + std::to_string(l) + ".";
+      for (const auto& v : view)
+        if (v.name.rfind(prefix, 0) == 0)
+          p.insert(p.end(), model.params().begin() + v.offset,
+                   model.params().begin() + v.offset + v.size);
+      params.push_back(std::move(p));
+      states.emplace_back(cells.back().states().size() * static_cast<std::size_t>(N * H), 0.0f);
+      dst.emplace_back(static_cast<std::size_t>(N * H), 0.0f);
+    }
+    const double layers =
+        best_of(
+            reps,
+            [&] {
+              for (std::int64_t t = 0; t < steps; ++t) {
+                for (std::int64_t n = 0; n < N; ++n)
+                  ids[static_cast<std::size_t>(n)] =
+                      static_cast<std::int32_t>((t * 31 + n * 7) % V);
+                for (std::size_t l = 0; l < cells.size(); ++l)
+                  cells[l].step({N, params[l].data(), l == 0 ? nullptr : dst[l - 1].data(),
+                                 l == 0 ? ids.data() : nullptr, states[l].data(), dst[l].data()});
+              }
+            }) /
+        static_cast<double>(steps);
+
+    // 4. The draw: softmax at temperature 1 and one sample per stream.
+    charnn::UnitPicker picker(charnn::SamplingPolicy{}, static_cast<std::int32_t>(V));
+    charnn::Rng rng(1);
+    for (auto& x : logits) x = static_cast<float>(rng.uniform() * 8.0 - 4.0);
+    std::int64_t sink = 0;
+    const double draw =
+        best_of(reps,
+                [&] {
+                  for (std::int64_t t = 0; t < steps; ++t)
+                    for (std::int64_t n = 0; n < N; ++n)
+                      sink += picker
+                                  .pick(std::span<const float>(logits.data() + n * V,
+                                                               static_cast<std::size_t>(V)),
+                                        rng)
+                                  .id;
+                }) /
+        static_cast<double>(steps);
+
+    const double per_step = loop / static_cast<double>(o.length);
+    std::printf("%-6lld %10.0f %12.1f %12.1f %12.1f %12.1f %12.1f%s\n", (long long)N,
+                static_cast<double>(N * o.length) / loop, per_step * 1e6, step * 1e6, layers * 1e6,
+                (step - layers) * 1e6, draw * 1e6, sink < 0 ? "!" : "");
+  }
+  std::printf(
+      "chars/s: generated units per second over all streams (whole loop); us/step: one loop "
+      "step;\nstep: Model::step; layers: the cells' step() alone; output: step - layers (output "
+      "layer + overhead);\ndraw: softmax + sampling for all N streams.\n");
+  return 0;
+}
