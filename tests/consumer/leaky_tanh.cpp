@@ -63,22 +63,22 @@ class LeakyTanhCell final : public charnn::plugin::Cell {
     if (T != trained_T_ || N != trained_N_)
       throw Error(CHARNN_ERR_STATE, "backward needs a training forward with the same T and N");
     const Weights w = view(args.params);
-    float* dw_x = args.diff_params;  // (I, H), accumulated into
-    float* dw_h = dw_x + I * H;      // (H, H)
-    float* db = dw_h + H * H;        // (H)
+    float* dw_x = args.diff_params;                   // (I, H), accumulated into
+    float* dw_h = dw_x + I * H;                       // (H, H)
+    float* db = dw_h + H * H;                         // (H)
     carry_.assign(static_cast<size_t>(N * H), 0.0f);  // (N, H) dL/dh_t arriving from step t+1
     if (args.diff_state_out) carry_.assign(args.diff_state_out, args.diff_state_out + N * H);
     da_.resize(static_cast<size_t>(N * H));  // (N, H) dL/d(pre-activation) at step t
 
     for (int64_t t = T - 1; t >= 0; --t) {
-      const float* x = args.src + t * N * I;      // (N, I)
-      const float* u = u_.data() + t * N * H;     // (N, H)
+      const float* x = args.src + t * N * I;                                     // (N, I)
+      const float* u = u_.data() + t * N * H;                                    // (N, H)
       const float* h_prev = t > 0 ? args.dst + (t - 1) * N * H : args.state_in;  // (N, H)|NULL
-      const float* dh_out = args.diff_dst + t * N * H;                            // (N, H)
+      const float* dh_out = args.diff_dst + t * N * H;                           // (N, H)
       for (int64_t k = 0; k < N * H; ++k) {
-        const float dh = dh_out[k] + carry_[k];           // total dL/dh_t
-        da_[k] = dh * kLeak * (1.0f - u[k] * u[k]);       // through h = .. + a tanh(pre)
-        carry_[k] = (1.0f - kLeak) * dh;                  // the leak path to h_{t-1}
+        const float dh = dh_out[k] + carry_[k];      // total dL/dh_t
+        da_[k] = dh * kLeak * (1.0f - u[k] * u[k]);  // through h = .. + a tanh(pre)
+        carry_[k] = (1.0f - kLeak) * dh;             // the leak path to h_{t-1}
       }
       for (int64_t n = 0; n < N; ++n) {
         const float* da = da_.data() + n * H;
@@ -186,9 +186,9 @@ class LeakyTanhCell final : public charnn::plugin::Cell {
   }
 
   int64_t I_, H_;
-  std::vector<float> a_;            // (H) step() scratch: pre-activation of one stream
-  std::vector<float> u_;            // (T, N, H) candidates of the last forward: the workspace
-  std::vector<float> carry_, da_;   // (N, H) each: backward scratch
+  std::vector<float> a_;           // (H) step() scratch: pre-activation of one stream
+  std::vector<float> u_;           // (T, N, H) candidates of the last forward: the workspace
+  std::vector<float> carry_, da_;  // (N, H) each: backward scratch
   int64_t trained_T_ = 0, trained_N_ = 0;
 };
 
