@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,10 @@ const charnn::PluginRegistry& registry() {
     search.use_env = true;
     // The built-in directory is given file by file so a broken built-in fails loudly instead
     // of being skipped.
+    if (!std::filesystem::is_directory(CHARNN_PLUGIN_DIR))
+      FAIL(CHARNN_PLUGIN_DIR
+           " does not exist: build the plugins too (cmake --build <dir>, "
+           "or --target charnn_cell_elman charnn_cell_lstm)");
     for (const auto& e : std::filesystem::directory_iterator(CHARNN_PLUGIN_DIR))
       if (e.path().extension() == ".so") search.files.push_back(e.path());
     std::sort(search.files.begin(), search.files.end());
@@ -468,4 +473,35 @@ TEST_CASE("built-in cells initialise parameters deterministically in range", "[c
     const bool forget = name == "lstm" && gh / H == 1;
     CHECK(a[nw + gh] == (forget ? 1.0f : 0.0f));
   }
+}
+
+TEST_CASE("built-in cells allow state and its gradient to be carried in place",
+          "[cell][backward]") {
+  // A trainer typically passes one state buffer as both state_in and state_out, and one
+  // gradient buffer as both diff_state_out and diff_state_in.
+  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm");
+  CAPTURE(name);
+  const std::int64_t T = 3, N = 2, I = 4, H = 5;
+  charnn::Cell cell = registry().create_cell(name, I, H);
+  const std::int64_t S = static_cast<std::int64_t>(cell.states().size());
+  const auto params = noisy_params(cell, 4);
+  charnn::test::Rng rng(4);
+  const auto src = rng.uniform(T * N * I, 1.0f);       // (T, N, I)
+  const auto state0 = rng.uniform(S * N * H, 0.8f);    // (S, N, H)
+  const auto diff_dst = rng.uniform(T * N * H, 1.0f);  // (T, N, H)
+  const auto diff_out = rng.uniform(S * N * H, 1.0f);  // (S, N, H)
+  std::vector<float> dst(T * N * H), state_out(S * N * H), diff_state(S * N * H);
+  std::vector<float> dp_sep(params.size(), 0.0f), dp_inplace(params.size(), 0.0f);
+  cell.forward({T, N, params.data(), src.data(), state0.data(), dst.data(), state_out.data(), 1});
+  cell.backward({T, N, params.data(), src.data(), state0.data(), dst.data(), diff_dst.data(),
+                 diff_out.data(), nullptr, dp_sep.data(), diff_state.data()});
+
+  std::vector<float> state = state0, grad = diff_out, dst2(T * N * H);
+  cell.forward({T, N, params.data(), src.data(), state.data(), dst2.data(), state.data(), 1});
+  cell.backward({T, N, params.data(), src.data(), state.data(), dst2.data(), diff_dst.data(),
+                 grad.data(), nullptr, dp_inplace.data(), grad.data()});
+  CHECK(dst2 == dst);
+  CHECK(state == state_out);
+  CHECK(dp_inplace == dp_sep);
+  CHECK(grad == diff_state);
 }

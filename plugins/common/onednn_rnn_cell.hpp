@@ -203,7 +203,17 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     check_seq(a.T, a.N, a.params, a.src, a.dst, "forward");
     backend_guard("forward", [&] {
       SeqPlan& pl = seq_plan(a.T, a.N, a.training != 0);
-      bind_forward(pl, a.params, a.src, a.state_in, a.dst);
+      const float* state_in = a.state_in;
+      if (a.training) {
+        // Keep the initial state for backward: a host that carries state in place
+        // (state_in == state_out) has overwritten it by then.
+        if (state_in)
+          std::memcpy(pl.state_in.data(), state_in, pl.state_in.size() * sizeof(float));
+        else
+          std::fill(pl.state_in.begin(), pl.state_in.end(), 0.0f);
+        state_in = pl.state_in.data();
+      }
+      bind_forward(pl, a.params, a.src, state_in, a.dst);
       pl.fwd.run(stream_);
       stream_.wait();
       if (a.state_out)
@@ -231,10 +241,10 @@ class OnednnRnnCell : public charnn::plugin::Cell {
       bind(w_iter_f_, a.params + wl);
       reorder_layer_.run(stream_);
       reorder_iter_.run(stream_);
-      const float* sin = a.state_in ? a.state_in : pl.zeros.data();
+      // The initial state as forward saw it (a.state_in may have been overwritten since).
       bind(pl.src_layer, a.src);
-      bind(pl.src_iter, sin);
-      if (S_ > 1) bind(pl.src_iter_c, sin + NH);
+      bind(pl.src_iter, pl.state_in.data());
+      if (S_ > 1) bind(pl.src_iter_c, pl.state_in.data() + NH);
       bind(pl.bias, a.params + wl + wi);
       bind(pl.dst_layer, a.dst);
       // dst_iter is what forward wrote into the plan (the host need not keep state_out).
@@ -248,7 +258,13 @@ class OnednnRnnCell : public charnn::plugin::Cell {
       bind(pl.diff_w_iter, a.diff_params + wl);
       bind(pl.diff_bias, a.diff_params + wl + wi);
       bind(pl.diff_dst_layer, a.diff_dst);
-      const float* dso = a.diff_state_out ? a.diff_state_out : pl.zeros.data();
+      // A copy, so diff_state_in may be the same buffer as diff_state_out.
+      const float* dso = pl.zeros.data();
+      if (a.diff_state_out) {
+        std::memcpy(pl.diff_state_out.data(), a.diff_state_out,
+                    pl.diff_state_out.size() * sizeof(float));
+        dso = pl.diff_state_out.data();
+      }
       bind(pl.diff_dst_iter, dso);
       if (S_ > 1) bind(pl.diff_dst_iter_c, dso + NH);
       pl.bwd.run(stream_);
@@ -317,10 +333,12 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     memory diff_src_layer, diff_src_iter, diff_src_iter_c, diff_w_layer, diff_w_iter, diff_bias,
         diff_dst_layer, diff_dst_iter, diff_dst_iter_c;
     Prepared fwd, bwd;
-    std::vector<float> zeros;          // (S, N, H): state_in / diff_state_out when NULL
-    std::vector<float> state_out;      // (S, N, H): dst_iter(_c), read back by backward
-    std::vector<float> scratch_src;    // (T, N, I): diff_src when the host passes NULL
-    std::vector<float> scratch_state;  // (S, N, H): diff_state_in when the host passes NULL
+    std::vector<float> zeros;           // (S, N, H): state_in / diff_state_out when NULL
+    std::vector<float> state_out;       // (S, N, H): dst_iter(_c), read back by backward
+    std::vector<float> scratch_src;     // (T, N, I): diff_src when the host passes NULL
+    std::vector<float> scratch_state;   // (S, N, H): diff_state_in when the host passes NULL
+    std::vector<float> state_in;        // (S, N, H): training forward's initial state
+    std::vector<float> diff_state_out;  // (S, N, H): copy of the host's diff_state_out
   };
   // Everything for the one-step path with N streams.
   struct StepPlan {
@@ -427,6 +445,8 @@ class OnednnRnnCell : public charnn::plugin::Cell {
       }
       pl->scratch_src.assign(static_cast<size_t>(T * N * I_), 0.0f);
       pl->scratch_state.assign(static_cast<size_t>(S_ * N * H_), 0.0f);
+      pl->state_in.assign(static_cast<size_t>(S_ * N * H_), 0.0f);
+      pl->diff_state_out.assign(static_cast<size_t>(S_ * N * H_), 0.0f);
     }
     SeqPlan& ref = *pl;
     seq_plans_.emplace(key, std::move(pl));
