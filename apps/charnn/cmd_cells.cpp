@@ -111,7 +111,10 @@ int run_cells(const std::vector<std::string>& args) {
                 << "\n";
     }
     if (!std::getenv("CHARNN_PLUGIN_PATH")) std::cout << "  (CHARNN_PLUGIN_PATH is not set)\n";
-    std::cout << "Skipped: " << (registry.skipped().empty() ? "none" : "") << "\n";
+    if (registry.skipped().empty())
+      std::cout << "Skipped: none\n";
+    else
+      std::cout << "Skipped (" << registry.skipped().size() << "), not valid cell plugins:\n";
     for (const auto& s : registry.skipped())
       std::cout << "  " << s.file.string() << ": " << s.reason << "\n";
   }
