@@ -1,5 +1,5 @@
 // charnn cells: lists every cell plugin found, with its tensor shapes for an example layer size,
-// so a user can see what --cells accepts and check that a plugin they wrote loads. --verbose
+// so a user can see what --cell accepts and check that a plugin they wrote loads. --verbose
 // adds where the loader looked and every library it skipped, with the reason.
 #include <charnn/cell.hpp>
 #include <charnn/error.hpp>
@@ -68,11 +68,12 @@ bool print_plugin(std::ostream& out, const std::shared_ptr<const Plugin>& plugin
 int run_cells(const std::vector<std::string>& args) {
   const CommandHelp help{
       "cells", "charnn cells [options]",
-      "Lists the cell plugins charnn can load (the names --cells accepts), each with its version,\n"
-      "library file, description, and its state, parameter and trace-signal shapes for an example\n"
-      "layer size. Plugins are searched for in the --plugin files, then in the directories of\n"
-      "CHARNN_PLUGIN_PATH (':'-separated), then in the built-in plugin directory beside the\n"
-      "program. Libraries that are not valid plugins are skipped; --verbose says which and why.",
+      "Lists the cell plugins charnn can load (the names 'charnn train --cell' accepts), each\n"
+      "with its version, library file, description, and its state, parameter and trace-signal\n"
+      "shapes for an example layer size. Plugins are searched for in the --plugin files, then in\n"
+      "the directories of CHARNN_PLUGIN_PATH (':'-separated), then in the built-in plugin\n"
+      "directory beside the program. Libraries that are not valid plugins are skipped; --verbose\n"
+      "says which and why.",
       "charnn cells --verbose --plugin ./charnn-cell-mycell.so --hidden 128"};
   std::int64_t input = 65, hidden = 512;
   po::options_description options("Options");
