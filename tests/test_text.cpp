@@ -366,3 +366,27 @@ TEST_CASE("thai text round-trips and has fewer clusters than code points", "[tex
   auto vocab = charnn::Vocab::build(counter, {});
   CHECK(vocab.decode(vocab.encode(text)) == text);
 }
+
+TEST_CASE("the tiny corpora read cleanly and round-trip under every unit kind", "[text]") {
+  const fs::path tiny = fs::path(CHARNN_SOURCE_DIR) / "corpora" / "tiny";
+  for (const char* name : {"english.txt", "unicode.txt", "code.txt"}) {
+    CAPTURE(name);
+    const auto path = tiny / name;
+    REQUIRE(fs::exists(path));
+    const std::string text = charnn::read_text({path}, {});
+    for (auto kind : {UnitKind::grapheme, UnitKind::codepoint, UnitKind::byte}) {
+      charnn::UnitCounter counter(kind);
+      counter.add_text(text);
+      auto vocab = charnn::Vocab::build(counter, with(kind));
+      CHECK(vocab.decode(vocab.encode(text)) == text);
+    }
+  }
+  // unicode.txt holds decomposed accents: NFC composes them, none keeps them.
+  const auto uni = tiny / "unicode.txt";
+  const std::string nfc = charnn::read_text({uni}, {});
+  const std::string raw = charnn::read_text({uni}, with(UnitKind::grapheme, Normalization::none));
+  CHECK(nfc.find("e\xCC\x81") == std::string::npos);
+  CHECK(raw.find("e\xCC\x81") != std::string::npos);
+  CHECK(nfc.find("q\xCC\x83") != std::string::npos);  // no precomposed form: stays
+  CHECK(units_of(nfc, UnitKind::grapheme).size() == units_of(raw, UnitKind::grapheme).size());
+}
