@@ -156,6 +156,19 @@ TEST_CASE("a --plugin file also found in a searched directory is loaded once", "
   CHECK(reg.plugins()[0]->file() == kLinear);
 }
 
+TEST_CASE("CHARNN_PLUGIN_PATH is searched in order, ignoring empty and absent entries",
+          "[plugin][loader]") {
+  const fs::path absent = kTestDir / "no-such-dir";
+  PluginPathEnv env("::" + absent.string() + ":" + kTestDir.string() + ":" + kTestDir.string() +
+                    "/:");
+  charnn::PluginSearch search;
+  search.use_default_dir = false;
+  const auto reg = charnn::PluginRegistry::discover(search);
+  CHECK(reg.searched_dirs() == std::vector<fs::path>{absent, kTestDir});
+  REQUIRE(reg.plugins().size() == 1);
+  CHECK(reg.plugins()[0]->name() == "test_linear");
+}
+
 TEST_CASE("get names the missing cell, the available ones and where it looked",
           "[plugin][loader]") {
   const auto reg = discover_test_dir();
