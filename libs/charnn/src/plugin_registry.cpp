@@ -145,7 +145,8 @@ std::string adopt_api_table(const charnn_cell_api* table, charnn_cell_api& out,
   if (size < required_size) {
     // Name the first required function the short table lacks: that is what the user can act on.
     for (const auto& f : kApiFunctions) {
-      if (f.required && f.offset + sizeof(void*) > size)
+      const std::size_t end = f.offset + sizeof(void*);
+      if (end <= required_size && end > size)
         return "its table is " + std::to_string(size) + " bytes (ABI " + theirs +
                ") and ends before the required function '" + f.name + "' (need at least " +
                std::to_string(required_size) + ")";
@@ -156,6 +157,8 @@ std::string adopt_api_table(const charnn_cell_api* table, charnn_cell_api& out,
   // Copy what the plugin has; the rest of `out` stays zero (the NULL of an unknown function).
   std::memcpy(&out, table, size);
   out.struct_size = static_cast<std::uint32_t>(sizeof(charnn_cell_api));
+  // A function is required when it lies within required_size (by default: every function whose
+  // kApiFunctions entry says required).
   for (const auto& f : kApiFunctions) {
     if (f.offset + sizeof(void*) <= required_size && is_null_function(out, f.offset)) {
       std::string reason = std::string("the required function '") + f.name + "' is NULL";
