@@ -3,6 +3,7 @@
 
 #include <charnn/error.hpp>
 
+#include <algorithm>
 #include <string>
 
 namespace charnn {
@@ -25,8 +26,10 @@ Batches::Batches(std::span<const std::int32_t> ids, std::int64_t N, std::int64_t
   const std::int64_t size = static_cast<std::int64_t>(ids.size());
   // Stream n covers ids[n*L, (n+1)*L]; the last unit of one stream is only ever a target.
   L_ = size > 0 ? (size - 1) / N : 0;
-  // With an offset up to T-1, S segments need T-1 + S*T <= L.
-  segments_ = L_ >= T ? (L_ - T + 1) / T : 0;
+  // Epoch offsets go up to `slack` (T-1 when the streams are long enough), and S segments
+  // need slack + S*T <= L.
+  slack_ = L_ >= T ? std::min(T - 1, L_ - T) : 0;
+  segments_ = L_ >= T ? (L_ - slack_) / T : 0;
   if (segments_ < 1)
     throw error("the training text has " + std::to_string(size) + " units, too few for --batch " +
                     std::to_string(N) + " streams of --seq-len " + std::to_string(T) +
@@ -35,9 +38,10 @@ Batches::Batches(std::span<const std::int32_t> ids, std::int64_t N, std::int64_t
 }
 
 std::int64_t Batches::offset(std::int64_t epoch) const {
-  if (epoch == 0 || T_ == 1) return 0;
-  return static_cast<std::int64_t>(splitmix64(seed_ ^ (0x5851f42d4c957f2dull * epoch)) %
-                                   static_cast<std::uint64_t>(T_));
+  if (epoch == 0 || slack_ == 0) return 0;
+  return static_cast<std::int64_t>(
+      splitmix64(seed_ ^ (0x5851f42d4c957f2dull * static_cast<std::uint64_t>(epoch))) %
+      static_cast<std::uint64_t>(slack_ + 1));
 }
 
 void Batches::fill(const DataPosition& position, std::int32_t* inputs,

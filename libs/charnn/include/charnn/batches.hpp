@@ -1,8 +1,9 @@
 // Batches for truncated BPTT: the training ids are cut into N contiguous streams, and each
 // segment is the next T steps of every stream, so the recurrent state carried from one segment
 // to the next continues the same text. Each epoch starts the streams at a small offset in
-// [0, T) (epoch 0 at 0), drawn from the run seed, so segment boundaries move between epochs.
-// The position (epoch, segment) is all a checkpoint needs to continue exactly.
+// [0, T) (epoch 0 at 0; less when the streams are short), drawn from the run seed, so segment
+// boundaries move between epochs. The position (epoch, segment) is all a checkpoint needs to
+// continue exactly.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +26,8 @@ class Batches {
   std::int64_t stream_length() const { return L_; }  // units per stream
   std::int64_t segments_per_epoch() const { return segments_; }
   std::int64_t units_per_segment() const { return N_ * T_; }
-  std::int64_t offset(std::int64_t epoch) const;  // where the streams start in that epoch
+  // Where the streams start in that epoch: 0 for epoch 0, else in [0, min(T-1, L-T)].
+  std::int64_t offset(std::int64_t epoch) const;
 
   // inputs, targets: (T, N) time-major; targets[t][n] is the unit after inputs[t][n].
   void fill(const DataPosition& position, std::int32_t* inputs, std::int32_t* targets) const;
@@ -35,7 +37,7 @@ class Batches {
 
  private:
   std::span<const std::int32_t> ids_;
-  std::int64_t N_, T_, L_, segments_;
+  std::int64_t N_, T_, L_, segments_, slack_ = 0;  // slack_: largest epoch offset
   std::uint64_t seed_;
 };
 

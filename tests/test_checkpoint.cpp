@@ -1,0 +1,201 @@
+// Checkpoint files: a bit-exact round trip, every kind of bad file as one clear error naming
+// the file, atomic writes, and how commands find a checkpoint (file, run dir, runs/latest).
+#include <charnn/checkpoint.hpp>
+#include <charnn/error.hpp>
+#include <charnn/model.hpp>
+#include <charnn/vocab.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+#include "training_support.hpp"
+
+using namespace charnn;
+using charnn::test::builtin_plugins;
+using charnn::test::read_file;
+using charnn::test::ScratchDir;
+using charnn::test::write_file;
+
+namespace {
+
+Vocab small_vocab() {
+  UnitCounter counter(UnitKind::grapheme);
+  counter.add_text("hello, world\n");
+  return Vocab::build(counter, TextOptions{});
+}
+
+CheckpointData sample_data(const Vocab& vocab, Model& model) {
+  CheckpointData d;
+  d.vocab = vocab;
+  store_model(model, d);
+  d.optimizer.resize(2 * d.params.size());
+  for (std::size_t i = 0; i < d.optimizer.size(); ++i) d.optimizer[i] = 1.0f / (1.0f + i);
+  d.state = {1.5f, -2.25f, 3.0f};
+  d.set("state.iteration", std::int64_t{1234});
+  d.set("state.best_valid", 1.2345678901234567);
+  d.set("text.with.newline", std::string("a=b\nc\\d"));
+  return d;
+}
+
+std::unique_ptr<Model> small_model(const Vocab& vocab, std::vector<std::string> cells = {"lstm"}) {
+  ModelConfig c;
+  c.cells = std::move(cells);
+  c.hidden = 6;
+  c.vocab_size = vocab.size();
+  c.dropout = 0.25f;
+  auto m = std::make_unique<Model>(c, builtin_plugins());
+  m->init_params(3);
+  return m;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const charnn::error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("a checkpoint round trip is bit-exact", "[checkpoint]") {
+  ScratchDir dir("ckpt");
+  const Vocab vocab = small_vocab();
+  auto model = small_model(vocab, {"lstm", "elman"});
+  const CheckpointData d = sample_data(vocab, *model);
+  write_checkpoint(dir / "a.ckpt", d);
+  const CheckpointData r = read_checkpoint(dir / "a.ckpt");
+  CHECK(r.params == d.params);
+  CHECK(std::memcmp(r.params.data(), d.params.data(), 4 * d.params.size()) == 0);
+  CHECK(r.optimizer == d.optimizer);
+  CHECK(r.state == d.state);
+  CHECK(r.vocab == vocab);
+  CHECK(r.model.cells == std::vector<std::string>{"lstm", "elman"});
+  CHECK(r.model.hidden == 6);
+  CHECK(r.model.dropout == 0.25f);
+  CHECK(r.plugins.size() == 2);
+  CHECK(r.plugins[1].name == "elman");
+  CHECK(r.get_int("state.iteration") == 1234);
+  CHECK(r.get_double("state.best_valid") == 1.2345678901234567);
+  CHECK(r.get_string("text.with.newline") == "a=b\nc\\d");
+  // Writing what was read gives the same bytes.
+  write_checkpoint(dir / "b.ckpt", r);
+  CHECK(read_file(dir / "a.ckpt") == read_file(dir / "b.ckpt"));
+  // No temporary files are left behind.
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) (void)e, ++files;
+  CHECK(files == 2);
+
+  // load_model gives a model that predicts exactly as the original.
+  LoadedModel loaded = load_model(dir / "a.ckpt", builtin_plugins());
+  CHECK(loaded.file == dir / "a.ckpt");
+  CHECK(loaded.vocab == vocab);
+  std::vector<float> a(vocab.size()), b(vocab.size());
+  auto s1 = model->zero_state(1), s2 = loaded.model->zero_state(1);
+  const std::vector<std::int32_t> id = {2};
+  model->step(id, s1, a.data());
+  loaded.model->step(id, s2, b.data());
+  CHECK(a == b);
+}
+
+TEST_CASE("every bad checkpoint is a one-line error naming the file", "[checkpoint]") {
+  ScratchDir dir("ckpt-bad");
+  const Vocab vocab = small_vocab();
+  auto model = small_model(vocab);
+  write_checkpoint(dir / "good.ckpt", sample_data(vocab, *model));
+  const std::string good = read_file(dir / "good.ckpt");
+  auto expect = [&](const std::string& name, const std::string& bytes, const std::string& what) {
+    write_file(dir / name, bytes);
+    const std::string msg = error_of([&] { load_model(dir / name, builtin_plugins()); });
+    INFO(name << ": " << msg);
+    CHECK(msg.find((dir / name).string()) != std::string::npos);
+    CHECK(msg.find(what) != std::string::npos);
+    CHECK(msg.find('\n') == std::string::npos);
+  };
+  SECTION("truncated anywhere") {
+    for (std::size_t len : {std::size_t{0}, std::size_t{5}, std::size_t{20}, std::size_t{100},
+                            good.size() / 2, good.size() - 1})
+      expect("cut" + std::to_string(len) + ".ckpt", good.substr(0, len), "truncated");
+  }
+  SECTION("a flipped byte anywhere in the payload") {
+    for (std::size_t at : {std::size_t{30}, good.size() / 3, good.size() - 9}) {
+      std::string bad = good;
+      bad[at] = static_cast<char>(bad[at] ^ 0x10);
+      expect("flip" + std::to_string(at) + ".ckpt", bad, "checksum");
+    }
+  }
+  SECTION("a foreign file") {
+    expect("text.ckpt", "hello, this is not a checkpoint at all\n", "not a charnn checkpoint");
+    expect("elf.ckpt",
+           "\x7f"
+           "ELF\x02\x01\x01" +
+               std::string(100, '\0'),
+           "not a charnn checkpoint");
+  }
+  SECTION("a future format version") {
+    std::string future = good;
+    future[8] = 2;
+    expect("future.ckpt", future, "newer charnn");
+  }
+  SECTION("trailing garbage") {
+    expect("long.ckpt", good + "xx", "unexpected bytes");
+  }
+  SECTION("a missing cell plugin") {
+    CheckpointData d = sample_data(vocab, *model);
+    d.model.cells = {"gru9"};
+    d.plugins = {{"gru9", "3.1.4"}};
+    write_checkpoint(dir / "gru.ckpt", d);
+    const std::string msg = error_of([&] { load_model(dir / "gru.ckpt", builtin_plugins()); });
+    CHECK_THAT(msg, Catch::Contains("gru9") && Catch::Contains("3.1.4") &&
+                        Catch::Contains((dir / "gru.ckpt").string()));
+    try {
+      load_model(dir / "gru.ckpt", builtin_plugins());
+    } catch (const charnn::error& e) {
+      CHECK_THAT(e.hint(), Catch::Contains("--plugin"));
+    }
+  }
+  SECTION("parameters that do not fit the plugin") {
+    CheckpointData d = sample_data(vocab, *model);
+    d.params.pop_back();
+    write_checkpoint(dir / "short.ckpt", d);
+    expect("short2.ckpt", read_file(dir / "short.ckpt"), "parameters");
+  }
+  SECTION("a missing file and a directory") {
+    CHECK_THAT(error_of([&] { read_checkpoint(dir / "none.ckpt"); }),
+               Catch::Contains("none.ckpt") && Catch::Contains("no such"));
+    CHECK_THAT(error_of([&] { read_checkpoint(dir.path()); }), Catch::Contains("directory"));
+  }
+}
+
+TEST_CASE("resolve_checkpoint finds files, run directories and runs/latest", "[checkpoint]") {
+  ScratchDir dir("ckpt-resolve");
+  const Vocab vocab = small_vocab();
+  auto model = small_model(vocab);
+  const auto run = dir / "run";
+  std::filesystem::create_directories(run);
+  CHECK_THROWS_WITH(resolve_checkpoint(run, CheckpointChoice::best),
+                    Catch::Contains("no best.ckpt or last.ckpt"));
+  write_checkpoint(run / "last.ckpt", sample_data(vocab, *model));
+  CHECK(resolve_checkpoint(run, CheckpointChoice::best) == run / "last.ckpt");  // fallback
+  write_checkpoint(run / "best.ckpt", sample_data(vocab, *model));
+  CHECK(resolve_checkpoint(run, CheckpointChoice::best) == run / "best.ckpt");
+  CHECK(resolve_checkpoint(run, CheckpointChoice::last) == run / "last.ckpt");
+  CHECK(resolve_checkpoint(run / "last.ckpt", CheckpointChoice::best) == run / "last.ckpt");
+  CHECK_THROWS_WITH(resolve_checkpoint(dir / "nope", CheckpointChoice::best),
+                    Catch::Contains("nope"));
+
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  const std::string none = error_of([] { resolve_checkpoint({}, CheckpointChoice::best); });
+  std::filesystem::create_directories("runs");
+  point_symlink("runs/latest", "../run");
+  const auto found = resolve_checkpoint({}, CheckpointChoice::best);
+  point_symlink("runs/latest", "../missing");  // re-pointing replaces the old link atomically
+  const bool replaced = std::filesystem::read_symlink("runs/latest") == "../missing";
+  std::filesystem::current_path(cwd);
+  CHECK_THAT(none, Catch::Contains("runs/latest"));
+  CHECK(found == std::filesystem::path("runs/latest/best.ckpt"));
+  CHECK(replaced);
+}

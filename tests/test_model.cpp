@@ -1,0 +1,198 @@
+// The model as a whole: the full gradient (softmax cross-entropy, output layer, dropout, every
+// cell layer, carried state) against central finite differences; the three inference paths
+// (evaluate, step, trace) against each other; dropout determinism; the flat parameter views.
+#include <charnn/error.hpp>
+#include <charnn/model.hpp>
+#include <charnn/threads.hpp>
+#include <charnn/trainer.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+#include "training_support.hpp"
+
+using charnn::Model;
+using charnn::ModelConfig;
+using charnn::test::builtin_plugins;
+
+namespace {
+
+std::vector<std::int32_t> random_ids(std::size_t n, std::int32_t V, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::int32_t> ids(n);
+  for (auto& id : ids) id = static_cast<std::int32_t>(rng() % static_cast<std::uint32_t>(V));
+  return ids;
+}
+
+std::unique_ptr<Model> tiny_model(std::vector<std::string> cells, float dropout, std::int64_t H = 5,
+                                  std::int32_t V = 7) {
+  ModelConfig c;
+  c.cells = std::move(cells);
+  c.hidden = H;
+  c.vocab_size = V;
+  c.dropout = dropout;
+  auto m = std::make_unique<Model>(c, builtin_plugins());
+  m->init_params(42);
+  // Larger weights than the init make every nonlinearity work away from its linear region.
+  for (auto& w : m->params()) w *= 2.0f;
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("model gradients match finite differences", "[model]") {
+  charnn::set_threads(1);
+  const auto cells =
+      GENERATE(std::vector<std::string>{"lstm", "lstm"}, std::vector<std::string>{"elman", "lstm"});
+  const float dropout = GENERATE(0.0f, 0.3f);
+  CAPTURE(cells, dropout);
+  auto model = tiny_model(cells, dropout);
+  const std::int64_t T = 4, N = 3;
+  const auto inputs = random_ids(T * N, 7, 1), targets = random_ids(T * N, 7, 2);
+  // A non-zero carried state, as in the middle of an epoch.
+  Model::State start = model->zero_state(N);
+  {
+    const auto warm = random_ids(5 * N, 7, 3);
+    std::vector<std::int32_t> warm_targets(warm.begin(), warm.end());
+    model->evaluate(warm, warm_targets, 5, start);
+  }
+  const std::uint64_t seed = 99;  // the same dropout masks in every evaluation
+  auto loss_at = [&]() {
+    Model::State s = start;
+    return model->train_step(inputs, targets, T, s, seed);
+  };
+  loss_at();
+  const std::vector<float> analytic(model->grads().begin(), model->grads().end());
+  auto params = model->params();
+  double worst = 0;
+  std::string worst_name;
+  for (const auto& view : model->views()) {
+    for (std::int64_t k = 0; k < view.size; ++k) {
+      const std::size_t i = static_cast<std::size_t>(view.offset + k);
+      const float keep = params[i];
+      const float eps = 4e-3f;
+      params[i] = keep + eps;
+      const double up = loss_at();
+      params[i] = keep - eps;
+      const double down = loss_at();
+      params[i] = keep;
+      const double numeric = (up - down) / (2.0 * static_cast<double>(eps));
+      const double err = std::abs(numeric - analytic[i]) /
+                         std::max(1e-2, std::abs(numeric) + std::abs(analytic[i]));
+      if (err > worst) {
+        worst = err;
+        worst_name = view.name + "[" + std::to_string(k) + "] analytic " +
+                     std::to_string(analytic[i]) + " numeric " + std::to_string(numeric);
+      }
+    }
+  }
+  INFO("worst: " << worst_name);
+  CHECK(worst < 2e-2);
+  charnn::set_threads(0);
+}
+
+TEST_CASE("evaluate, step and trace compute the same predictions", "[model]") {
+  auto model = tiny_model({"lstm", "elman"}, 0.0f, 8, 11);
+  const auto ids = random_ids(40, 11, 5);
+  const std::size_t T = ids.size() - 1;
+  const std::int64_t V = 11;
+
+  // Reference: step one unit at a time, scoring each next unit.
+  Model::State s_step = model->zero_state(1);
+  std::vector<float> step_logits(T * V);
+  double step_loss = 0;
+  for (std::size_t t = 0; t < T; ++t) {
+    model->step(std::span<const std::int32_t>(&ids[t], 1), s_step, &step_logits[t * V]);
+    const float* x = &step_logits[t * V];
+    double mx = x[0], sum = 0;
+    for (std::int64_t v = 1; v < V; ++v) mx = std::max<double>(mx, x[v]);
+    for (std::int64_t v = 0; v < V; ++v) sum += std::exp(x[v] - mx);
+    step_loss += mx + std::log(sum) - x[ids[t + 1]];
+  }
+
+  Model::State s_eval = model->zero_state(1);
+  const std::span<const std::int32_t> all(ids);
+  const double eval_loss =
+      model->evaluate(all.first(T), all.subspan(1, T), static_cast<std::int64_t>(T), s_eval);
+  CHECK_THAT(eval_loss, Catch::Matchers::WithinRel(step_loss, 1e-5));
+
+  Model::State s_trace = model->zero_state(1);
+  std::vector<float> trace_logits;
+  std::int64_t chunks = 0;
+  model->trace(
+      all.first(T), s_trace,
+      [&](const Model::TraceChunk& c) {
+        CHECK(c.begin == static_cast<std::int64_t>(trace_logits.size()) / V);
+        REQUIRE(c.signals.size() == 2);
+        CHECK(c.signals[0].size() == model->layer(0).signals().size());
+        for (const auto& sig : c.signals[1]) CHECK(sig.size() == static_cast<std::size_t>(c.T * 8));
+        trace_logits.insert(trace_logits.end(), c.logits.begin(), c.logits.end());
+        ++chunks;
+      },
+      7);
+  CHECK(chunks == 6);  // 39 units in chunks of 7
+  REQUIRE(trace_logits.size() == step_logits.size());
+  for (std::size_t i = 0; i < step_logits.size(); ++i)
+    REQUIRE_THAT(trace_logits[i], Catch::Matchers::WithinAbs(step_logits[i], 1e-4));
+  // All three carried the state to the same place.
+  for (std::size_t l = 0; l < 2; ++l)
+    for (std::size_t i = 0; i < s_step.layers[l].size(); ++i) {
+      REQUIRE_THAT(s_eval.layers[l][i], Catch::Matchers::WithinAbs(s_step.layers[l][i], 1e-5));
+      REQUIRE_THAT(s_trace.layers[l][i], Catch::Matchers::WithinAbs(s_step.layers[l][i], 1e-5));
+    }
+}
+
+TEST_CASE("dropout masks are a pure function of the seed", "[model]") {
+  auto model = tiny_model({"lstm", "lstm"}, 0.5f, 6, 9);
+  const auto in = random_ids(5 * 2, 9, 7), out = random_ids(5 * 2, 9, 8);
+  auto run = [&](std::uint64_t seed) {
+    Model::State s = model->zero_state(2);
+    const double loss = model->train_step(in, out, 5, s, seed);
+    return std::make_pair(loss, std::vector<float>(model->grads().begin(), model->grads().end()));
+  };
+  const auto a = run(1), b = run(1), c = run(2);
+  CHECK(a.first == b.first);
+  CHECK(a.second == b.second);
+  CHECK(a.first != c.first);
+  // Evaluation never drops: two evaluations agree with each other whatever the training seed.
+  Model::State s1 = model->zero_state(2), s2 = model->zero_state(2);
+  CHECK(model->evaluate(in, out, 5, s1) == model->evaluate(in, out, 5, s2));
+}
+
+TEST_CASE("the flat parameter buffer is covered by named views", "[model]") {
+  auto model = tiny_model({"lstm", "elman"}, 0.0f, 4, 6);
+  std::int64_t next = 0;
+  for (const auto& v : model->views()) {
+    CHECK(v.offset == next);
+    std::int64_t numel = 1;
+    for (auto d : v.dims) numel *= d;
+    CHECK(numel == v.size);
+    next += v.size;
+  }
+  CHECK(next == static_cast<std::int64_t>(model->params().size()));
+  CHECK(model->grads().size() == model->params().size());
+  CHECK(model->view("out.w").dims == std::vector<std::int64_t>{4, 6});
+  CHECK(model->view("out.b").size == 6);
+  CHECK(model->views().front().name.rfind("layer0.lstm.", 0) == 0);
+  CHECK_THROWS_AS(model->view("nope"), charnn::error);
+}
+
+TEST_CASE("bad model configs and inputs are clear errors", "[model]") {
+  ModelConfig c;
+  c.cells = {"lstm"};
+  c.hidden = 4;
+  c.vocab_size = 5;
+  c.dropout = 1.0f;
+  CHECK_THROWS_WITH(Model(c, builtin_plugins()), Catch::Contains("dropout"));
+  c.dropout = 0;
+  c.cells = {"no_such_cell"};
+  CHECK_THROWS_WITH(Model(c, builtin_plugins()), Catch::Contains("no_such_cell"));
+  c.cells = {"lstm"};
+  Model m(c, builtin_plugins());
+  auto s = m.zero_state(1);
+  std::vector<std::int32_t> bad = {7};
+  std::vector<float> logits(5);
+  CHECK_THROWS_WITH(m.step(bad, s, logits.data()), Catch::Contains("outside the vocabulary"));
+}

@@ -1,0 +1,328 @@
+// Training end to end through the library (charnn::train) and the program (CHARNN_EXE):
+// memorising a synthetic corpus, exact resume, the NaN guard, signals, the default run
+// directory, and `charnn eval`.
+#include <charnn/checkpoint.hpp>
+#include <charnn/error.hpp>
+#include <charnn/model.hpp>
+#include <charnn/trainer.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <thread>
+
+#include "shared_data.hpp"
+#include "training_support.hpp"
+
+using namespace charnn;
+using charnn::test::builtin_plugins;
+using charnn::test::read_file;
+using charnn::test::repeating_corpus;
+using charnn::test::ScratchDir;
+using charnn::test::tiny_config;
+using charnn::test::write_file;
+
+namespace {
+
+// Runs a shell command, returns its exit code and captures stdout+stderr.
+int run_command(const std::string& cmd, std::string& output) {
+  output.clear();
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
+  const int status = ::pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::size_t count_lines(const std::string& s) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
+
+}  // namespace
+
+TEST_CASE("a tiny model memorises a short synthetic corpus", "[trainer]") {
+  ScratchDir dir("memorise");
+  write_file(dir / "corpus.txt", repeating_corpus(6000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.cells = {"lstm"};
+  c.hidden = 32;
+  c.seq_len = 25;
+  c.batch = 8;
+  c.schedule.lr = 1e-2;
+  c.max_iters = 300;
+  c.eval_every = 100;
+  const TrainResult r = train(c, builtin_plugins());
+  CHECK(r.stop_reason == "max_iters");
+  CHECK(r.iterations == 300);
+  // Scored as one stream, so only the first few units lack context.
+  LoadedModel m = load_model(dir / "run" / "last.ckpt", builtin_plugins());
+  const auto ids = m.vocab.encode(read_text({dir / "corpus.txt"}, m.vocab.text_options()));
+  const double loss = evaluate_loss(*m.model, ids, 1, 200);
+  INFO("smoothed train loss " << r.train_loss << ", whole corpus " << loss);
+  CHECK(loss < 0.05);
+  CHECK(r.train_loss < 0.1);
+  CHECK(r.best_valid_loss <= r.valid_loss);
+  CHECK(std::filesystem::exists(dir / "run" / "best.ckpt"));
+  CHECK(std::filesystem::exists(dir / "run" / "last.ckpt"));
+  CHECK(std::filesystem::exists(dir / "run" / "config.json"));
+  const std::string metrics = read_file(dir / "run" / "metrics.csv");
+  CHECK(metrics.rfind("iteration,epoch,seconds,units,lr,train_loss", 0) == 0);
+  CHECK(count_lines(metrics) == 1 + 300 / 5);  // header + one row per --log-every
+}
+
+TEST_CASE("an interrupted and resumed run gives the same losses as an uninterrupted one",
+          "[trainer]") {
+  // 27 iterations per epoch, so interrupting at 27 resumes exactly at an epoch boundary.
+  const std::int64_t stop_at = GENERATE(17, 27);
+  CAPTURE(stop_at);
+  ScratchDir dir("resume");
+  write_file(dir / "corpus.txt", repeating_corpus(1300) + "Some different text at the end!\n");
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "whole");
+  c.dropout = 0.1f;  // dropout masks must follow the iteration, not the session
+  c.max_iters = 40;
+  c.eval_every = 10;
+  c.patience = 0;
+
+  std::map<std::int64_t, double> whole, parts;
+  TrainHooks record;
+  record.on_step = [&](std::int64_t it, double loss) { whole[it] = loss; };
+  const TrainResult a = train(c, builtin_plugins(), record);
+  REQUIRE(whole.size() == 40);
+
+  c.out = dir / "parts";
+  TrainHooks first;
+  first.on_step = [&](std::int64_t it, double loss) { parts[it] = loss; };
+  first.interrupt_after = stop_at;
+  const TrainResult b1 = train(c, builtin_plugins(), first);
+  CHECK(b1.stop_reason == "interrupted");
+  CHECK(b1.iterations == stop_at);
+
+  TrainConfig again;  // everything else comes from the checkpoint
+  again.resume = dir / "parts";
+  again.threads = 1;
+  again.progress = TrainConfig::ProgressMode::quiet;
+  TrainHooks second;
+  second.on_step = [&](std::int64_t it, double loss) { parts[it] = loss; };
+  const TrainResult b2 = train(again, builtin_plugins(), second);
+  CHECK(b2.stop_reason == "max_iters");
+  REQUIRE(parts.size() == 40);
+  for (std::int64_t it = 1; it <= 40; ++it) {
+    INFO("iteration " << it);
+    REQUIRE(parts[it] == whole[it]);  // exactly, not approximately
+  }
+  CHECK(b2.best_valid_loss == a.best_valid_loss);
+  CHECK(b2.valid_loss == a.valid_loss);
+  const CheckpointData ca = read_checkpoint(dir / "whole" / "last.ckpt");
+  const CheckpointData cb = read_checkpoint(dir / "parts" / "last.ckpt");
+  CHECK(ca.params == cb.params);
+  CHECK(ca.optimizer == cb.optimizer);
+  // The metrics file reads as one run: same rows apart from timings.
+  CHECK(count_lines(read_file(dir / "parts" / "metrics.csv")) ==
+        count_lines(read_file(dir / "whole" / "metrics.csv")));
+}
+
+TEST_CASE("resuming refuses to change what defines the run", "[trainer]") {
+  ScratchDir dir("resume-refuse");
+  write_file(dir / "corpus.txt", repeating_corpus(2000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.max_iters = 3;
+  train(c, builtin_plugins());
+  TrainConfig again = c;
+  again.out.clear();
+  again.resume = dir / "run";
+  again.hidden = 64;
+  again.resume_overrides = {"hidden"};
+  CHECK_THROWS_WITH(train(again, builtin_plugins()), Catch::Contains("--hidden cannot change"));
+  // A new run into the same directory is refused too: it would mix two runs.
+  try {
+    train(c, builtin_plugins());
+    FAIL("a second run into the same directory was accepted");
+  } catch (const charnn::error& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains("already holds a run"));
+    CHECK_THAT(e.hint(), Catch::Contains("--resume"));
+  }
+  // Extending the budget is allowed.
+  again.hidden = 16;
+  again.max_iters = 6;
+  again.resume_overrides = {"max_iters"};
+  CHECK(train(again, builtin_plugins()).iterations == 6);
+}
+
+TEST_CASE("a NaN loss stops training, names the iteration and keeps best.ckpt", "[trainer]") {
+  ScratchDir dir("nan");
+  write_file(dir / "corpus.txt", repeating_corpus(3000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.eval_every = 5;
+  c.max_iters = 30;
+  TrainHooks hooks;
+  hooks.inject_nan_at = 12;
+  std::string best_before, last_before;
+  hooks.on_step = [&](std::int64_t it, double) {
+    if (it == 11) {
+      best_before = read_file(dir / "run" / "best.ckpt");
+      last_before = read_file(dir / "run" / "last.ckpt");
+    }
+  };
+  try {
+    train(c, builtin_plugins(), hooks);
+    FAIL("training went on past a NaN loss");
+  } catch (const charnn::error& e) {
+    CHECK_THAT(std::string(e.what()),
+               Catch::Contains("diverged at iteration 12") && Catch::Contains("nan"));
+    CHECK_THAT(e.hint(), Catch::Contains("--lr") && Catch::Contains("--resume"));
+  }
+  REQUIRE(!best_before.empty());
+  CHECK(read_file(dir / "run" / "best.ckpt") == best_before);
+  CHECK(read_file(dir / "run" / "last.ckpt") == last_before);
+  CHECK_NOTHROW(load_model(dir / "run" / "best.ckpt", builtin_plugins()));
+}
+
+TEST_CASE("a default run goes under runs/ and runs/latest points at it", "[trainer]") {
+  ScratchDir dir("default-run");
+  write_file(dir / "corpus.txt", repeating_corpus(2000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", {});
+  c.max_iters = 2;
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  TrainResult r;
+  std::filesystem::path found;
+  try {
+    r = train(c, builtin_plugins());
+    found = resolve_checkpoint({}, CheckpointChoice::best);
+  } catch (...) {
+    std::filesystem::current_path(cwd);
+    throw;
+  }
+  std::filesystem::current_path(cwd);
+  CHECK(r.run_dir.parent_path() == "runs");
+  CHECK(r.run_dir.filename().string().rfind("corpus-", 0) == 0);
+  CHECK(found == std::filesystem::path("runs/latest/best.ckpt"));
+  CHECK(std::filesystem::exists(dir.path() / r.run_dir / "metrics.csv"));
+}
+
+TEST_CASE("durations parse with units", "[trainer]") {
+  CHECK(parse_duration("90s") == 90);
+  CHECK(parse_duration("15m") == 900);
+  CHECK(parse_duration("1.5h") == 5400);
+  CHECK(parse_duration("2h30m") == 9000);
+  CHECK(parse_duration("600") == 600);
+  CHECK(parse_duration("0") == 0);
+  CHECK_THROWS_WITH(parse_duration("15 minutes"), Catch::Contains("15 minutes"));
+  CHECK_THROWS_AS(parse_duration(""), charnn::error);
+  CHECK_THROWS_AS(parse_duration("-5m"), charnn::error);
+  CHECK(format_duration(3725) == "1h02m");
+  CHECK(format_duration(245) == "4m05s");
+}
+
+TEST_CASE("SIGTERM makes charnn train checkpoint, say how to resume and exit 143",
+          "[trainer][cli]") {
+  ScratchDir dir("sigterm");
+  write_file(dir / "corpus.txt", repeating_corpus(20000));
+  const auto run = dir / "run";
+  const auto log = dir / "stderr.txt";
+  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+  const std::string corpus = (dir / "corpus.txt").string(), run_arg = run.string();
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, STDERR_FILENO);
+    ::dup2(fd, STDOUT_FILENO);
+    ::execl(CHARNN_EXE, CHARNN_EXE, "train", corpus.c_str(), "--layers", "1", "--hidden", "16",
+            "--batch", "4", "--seq-len", "12", "--max-iters", "100000000", "--eval-every",
+            "100000000", "--log-every", "10", "--out", run_arg.c_str(), "--progress", "plain",
+            "--threads", "1", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Wait until it is training (metrics rows appear), then ask it to stop.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline &&
+         count_lines(read_file(run / "metrics.csv")) < 3)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline + std::chrono::seconds(60)) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      FAIL("charnn train did not stop after SIGTERM");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::string err = read_file(log);
+  INFO(err);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 143);
+  CHECK_THAT(err, Catch::Contains("SIGTERM") &&
+                      Catch::Contains("resume with: charnn train --resume " + run.string()));
+  const CheckpointData d = read_checkpoint(run / "last.ckpt");
+  const std::int64_t done = d.get_int("state.iteration");
+  CHECK(done >= 20);
+  CHECK_NOTHROW(load_model(run / "last.ckpt", builtin_plugins()));
+
+  // The hint works: resume for a few more iterations.
+  std::string out;
+  const int rc =
+      run_command(std::string(CHARNN_EXE) + " train --resume " + run.string() + " --max-iters " +
+                      std::to_string(done + 5) + " --progress plain --threads 1",
+                  out);
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(read_checkpoint(run / "last.ckpt").get_int("state.iteration") == done + 5);
+}
+
+TEST_CASE("charnn eval scores text in nats and bits per unit", "[trainer][cli]") {
+  ScratchDir dir("eval");
+  write_file(dir / "corpus.txt", repeating_corpus(4000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.max_iters = 40;
+  train(c, builtin_plugins());
+  write_file(dir / "held.txt", "the lazy dog jumps over the quick brown fox.\n");
+  std::string out;
+  const int rc = run_command(std::string(CHARNN_EXE) + " eval --model " + (dir / "run").string() +
+                                 " " + (dir / "held.txt").string() + " --threads 1",
+                             out);
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK_THAT(out, Catch::Contains("nats/unit") && Catch::Contains("bits/unit") &&
+                      Catch::Contains("perplexity"));
+  // Units outside the vocabulary are a clear error.
+  write_file(dir / "odd.txt", "QQQ ZZZ\n");
+  CHECK(run_command(std::string(CHARNN_EXE) + " eval --model " + (dir / "run").string() + " " +
+                        (dir / "odd.txt").string(),
+                    out) == 1);
+  CHECK_THAT(out, Catch::Contains("error"));
+}
+
+TEST_CASE("loss on War and Peace drops in a short run", "[trainer][corpus]") {
+  if (!charnn::test::have_shared_corpus("warpeace.txt")) return;
+  ScratchDir dir("warpeace");
+  TrainConfig c = tiny_config(charnn::test::shared_corpus("warpeace.txt"), dir / "run");
+  c.cells = {"lstm"};
+  c.hidden = 128;
+  c.batch = 16;
+  c.seq_len = 50;
+  c.schedule.lr = 4e-3;
+  c.schedule.kind = LrScheduleKind::constant;
+  c.max_iters = 150;
+  c.eval_every = 50;
+  c.eval_units = 20000;
+  c.threads = 0;
+  std::vector<double> losses;
+  TrainHooks hooks;
+  hooks.on_step = [&](std::int64_t, double loss) { losses.push_back(loss); };
+  const TrainResult r = train(c, builtin_plugins(), hooks);
+  INFO("first " << losses.front() << " last valid " << r.valid_loss);
+  CHECK(losses.front() > 4.0);  // about ln(vocabulary size) at the start
+  CHECK(r.valid_loss < 2.6);
+}

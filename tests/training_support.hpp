@@ -1,0 +1,98 @@
+// Shared by the model / checkpoint / trainer tests: the built-in plugins, scratch directories,
+// and small synthetic corpora and configs that train in well under a second.
+#pragma once
+
+#include <charnn/plugin_registry.hpp>
+#include <charnn/trainer.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace charnn::test {
+
+// The built-in plugins, each given by file so a broken one fails loudly instead of being skipped.
+inline const PluginRegistry& builtin_plugins() {
+  static const PluginRegistry reg = [] {
+    PluginSearch search;
+    search.use_default_dir = false;
+    search.use_env = false;
+    for (const auto& e : std::filesystem::directory_iterator(CHARNN_PLUGIN_DIR))
+      if (e.path().extension() == ".so") search.files.push_back(e.path());
+    std::sort(search.files.begin(), search.files.end());
+    return PluginRegistry::discover(search);
+  }();
+  return reg;
+}
+
+// A fresh directory under the system temp dir, removed with everything in it at scope exit.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& tag) {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("charnn-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void write_file(const std::filesystem::path& file, const std::string& text) {
+  std::ofstream out(file, std::ios::binary);
+  out << text;
+}
+
+inline std::string read_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// A short sentence repeated: a small model can learn to predict it almost perfectly.
+inline std::string repeating_corpus(std::size_t units = 6000) {
+  const std::string line = "the quick brown fox jumps over the lazy dog.\n";
+  std::string text;
+  while (text.size() < units) text += line;
+  text.resize(units);
+  return text;
+}
+
+// A tiny, fast training config over `corpus` writing to `out`, single-threaded so runs are
+// reproducible bit for bit.
+inline TrainConfig tiny_config(const std::filesystem::path& corpus,
+                               const std::filesystem::path& out) {
+  TrainConfig c;
+  c.corpus = {corpus};
+  c.cells = {"lstm", "lstm"};
+  c.hidden = 16;
+  c.seq_len = 12;
+  c.batch = 4;
+  c.schedule.lr = 1e-2;
+  c.schedule.kind = LrScheduleKind::cosine;
+  c.max_iters = 30;
+  c.eval_every = 10;
+  c.eval_units = 0;
+  c.log_every = 5;
+  c.out = out;
+  c.threads = 1;
+  c.progress = TrainConfig::ProgressMode::quiet;
+  return c;
+}
+
+}  // namespace charnn::test
