@@ -4,6 +4,7 @@
 // a library stays loaded exactly as long as something created from it lives.
 #include <dlfcn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <charnn/cell.hpp>
 #include <charnn/error.hpp>
 #include <charnn/plugin_registry.hpp>
@@ -167,6 +168,30 @@ TEST_CASE("CHARNN_PLUGIN_PATH is searched in order, ignoring empty and absent en
   CHECK(reg.searched_dirs() == std::vector<fs::path>{absent, kTestDir});
   REQUIRE(reg.plugins().size() == 1);
   CHECK(reg.plugins()[0]->name() == "test_linear");
+}
+
+TEST_CASE("a dangling symlink or a directory named .so does not stop a directory scan",
+          "[plugin][loader]") {
+  const fs::path dir =
+      fs::temp_directory_path() / ("charnn-loader-test-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "looks-like-a-library.so");
+  fs::create_symlink(dir / "nowhere.so", dir / "a-dangling-link.so");
+  fs::copy_file(kLinear, dir / "z-linear.so");
+  fs::path linear_link = dir / "zz-link-to-linear.so";  // the same file again: loaded once
+  fs::create_symlink(dir / "z-linear.so", linear_link);
+  {
+    PluginPathEnv env(dir.string());
+    charnn::PluginSearch search;
+    search.use_default_dir = false;
+    const auto reg = charnn::PluginRegistry::discover(search);
+    REQUIRE(reg.plugins().size() == 1);
+    CHECK(reg.plugins()[0]->file() == dir / "z-linear.so");
+    REQUIRE(reg.skipped().size() == 1);
+    CHECK(reg.skipped()[0].file == dir / "a-dangling-link.so");
+    CHECK(reg.skipped()[0].reason == "no such file");
+  }
+  fs::remove_all(dir);
 }
 
 TEST_CASE("get names the missing cell, the available ones and where it looked",

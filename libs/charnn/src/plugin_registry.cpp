@@ -262,7 +262,10 @@ PluginRegistry PluginRegistry::discover(const PluginSearch& search) {
     std::vector<std::filesystem::path> libs;
     std::filesystem::directory_iterator it(path, ec), end;
     for (; !ec && it != end; it.increment(ec)) {
-      if (has_so_suffix(it->path()) && !it->is_directory(ec)) libs.push_back(it->path());
+      // A dangling symlink is listed (and later skipped as "no such file"), so its own status
+      // error must not end the directory walk.
+      std::error_code entry_ec;
+      if (has_so_suffix(it->path()) && !it->is_directory(entry_ec)) libs.push_back(it->path());
     }
     if (ec) {
       reg.skipped_.push_back({path, "cannot read the directory: " + ec.message()});
