@@ -196,7 +196,7 @@ int run_vocab(const std::vector<std::string>& args) {
     out << "{\"files\": [";
     for (std::size_t i = 0; i < o.files.size(); ++i)
       out << (i ? ", " : "") << json_string(o.files[i]);
-    out << "],\n \"input_bytes\": " << reader.total_bytes()
+    out << "],\n \"input_bytes\": " << reader.bytes_read()
         << ", \"units\": " << json_string(to_string(text.units))
         << ", \"normalize\": " << json_string(to_string(text.normalize))
         << ", \"total_units\": " << total << ", \"distinct_units\": " << distinct
@@ -216,7 +216,7 @@ int run_vocab(const std::vector<std::string>& args) {
                                                                 : "bytes";
     out << "files        ";
     for (std::size_t i = 0; i < o.files.size(); ++i) out << (i ? ", " : "") << o.files[i];
-    out << " (" << human_bytes(reader.total_bytes()) << ")\n";
+    out << " (" << human_bytes(reader.bytes_read()) << ")\n";
     out << "units        " << kind_name << ", "
         << (text.normalize == Normalization::nfc ? "NFC" : "not normalised") << ", line ends "
         << (text.normalize_newlines ? "as LF" : "kept") << "\n";

@@ -172,6 +172,39 @@ bool UnitSegmenter::next(std::string_view& unit) {
   return true;
 }
 
+bool UnitSegmenter::next_run(std::string_view& run, bool& singles) {
+  const std::size_t n = text_.size();
+  if (pos_ >= n) return false;
+  std::size_t end = pos_;
+  if (kind_ == UnitKind::byte) {
+    end = n;
+  } else if (kind_ == UnitKind::codepoint) {
+    while (end < n && static_cast<unsigned char>(text_[end]) < 0x80) ++end;
+  } else {
+    // An ASCII character is a cluster of its own when the next one is ASCII too (except CR LF)
+    // or the text ends; pos_ being a boundary covers the side before it (see next()).
+    while (end < n) {
+      const auto c = static_cast<unsigned char>(text_[end]);
+      if (c >= 0x80) break;
+      if (end + 1 < n) {
+        const auto d = static_cast<unsigned char>(text_[end + 1]);
+        if (d >= 0x80 || (c == '\r' && d == '\n')) break;
+      }
+      ++end;
+    }
+  }
+  if (end > pos_) {
+    run = text_.substr(pos_, end - pos_);
+    pos_ = end;
+    icu_synced_ = false;
+    singles = true;
+    return true;
+  }
+  next(run);
+  singles = run.size() == 1;
+  return true;
+}
+
 std::size_t UnitSegmenter::last_inner_boundary(std::string_view text) {
   if (text.empty()) return 0;
   const std::size_t start = text.size() > kWindow ? text.size() - kWindow : 0;
@@ -422,7 +455,15 @@ void Cleaner::take(std::string& out, bool final) {
   // Stage 2: NFC.
   if (nfc_ != nullptr) {
     const std::size_t safe = final ? decoded_.size() : nfc_safe_end(decoded_);
-    if (safe > 0) {
+    // Code points below U+0300 (lead bytes below 0xCC) are all unchanged by NFC and never
+    // combine with what precedes them, so text made only of them skips ICU. That is most of
+    // most corpora in Latin script.
+    const bool inert = std::all_of(decoded_.begin(), decoded_.begin() + static_cast<long>(safe),
+                                   [](char c) { return static_cast<unsigned char>(c) < 0xCC; });
+    if (safe > 0 && inert) {
+      normalized_.append(decoded_, 0, safe);
+      decoded_.erase(0, safe);
+    } else if (safe > 0) {
       UErrorCode status = U_ZERO_ERROR;
       icu::StringByteSink<std::string> sink(&normalized_);
       nfc_->normalizeUTF8(0, icu::StringPiece(decoded_.data(), static_cast<int32_t>(safe)), sink,
@@ -480,15 +521,18 @@ std::uint64_t check_input_file(const std::filesystem::path& path) {
   if (S_ISDIR(st.st_mode))
     throw error("'" + path.string() + "' is a directory, not a text file",
                 "pass the text files inside it, e.g. " + (path / "*.txt").string());
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  // A pipe such as <(zcat corpus.gz) must not be opened twice (the writer would see its only
+  // reader go away), so only regular files get a trial open; others are checked with access().
+  const int fd = S_ISREG(st.st_mode) ? ::open(path.c_str(), O_RDONLY | O_CLOEXEC)
+                                     : (::access(path.c_str(), R_OK) == 0 ? -2 : -1);
+  if (fd == -1) {
     const int e = errno;
     if (e == EACCES)
       throw error("cannot read '" + path.string() + "': permission denied",
                   "check the permissions of the file (ls -l " + path.string() + ")");
     throw error("cannot read '" + path.string() + "': " + std::strerror(e));
   }
-  ::close(fd);
+  if (fd >= 0) ::close(fd);
   if (S_ISREG(st.st_mode) && st.st_size == 0)
     throw error("'" + path.string() + "' is empty", "pass a file that contains UTF-8 text");
   return S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;

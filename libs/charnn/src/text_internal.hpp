@@ -26,6 +26,10 @@ class UnitSegmenter {
   void reset(std::string_view text);
   // The next unit, or false at the end of the text.
   bool next(std::string_view& unit);
+  // Like next, but returns a whole run of units that are one byte each (singles = true; every
+  // byte of run is a unit) when there is one, else one unit (singles = unit.size() == 1).
+  // Counting and encoding use it to handle ASCII text without a call per character.
+  bool next_run(std::string_view& run, bool& singles);
 
   // Offset of the last grapheme boundary strictly before text.size() (0 when there is none):
   // the text before it is final, the cluster after it might still grow with more input.

@@ -125,13 +125,15 @@ void UnitCounter::add_text(std::string_view cleaned_text) {
   std::string_view unit;
   std::string key;
   std::int64_t n = 0;
-  while (seg.next(unit)) {
-    ++n;
-    if (unit.size() == 1) {
-      ++single[static_cast<unsigned char>(unit[0])];
+  bool singles = false;
+  while (seg.next_run(unit, singles)) {
+    if (singles) {
+      for (char c : unit) ++single[static_cast<unsigned char>(c)];
+      n += static_cast<std::int64_t>(unit.size());
     } else {
       key.assign(unit);
       ++counts_[key];
+      ++n;
     }
   }
   for (std::size_t b = 0; b < single.size(); ++b)
@@ -234,30 +236,40 @@ std::vector<std::int32_t> Vocab::encode(std::string_view cleaned_text) const {
   ids.reserve(text_.units == UnitKind::byte ? cleaned_text.size() : cleaned_text.size() / 2 + 16);
   detail::UnitSegmenter seg(text_.units);
   seg.reset(cleaned_text);
-  std::string_view u;
   std::string key;
   std::vector<std::string> missing;
   std::int64_t n_missing = 0;
-  while (seg.next(u)) {
-    std::int32_t id = -2;
-    if (u.size() == 1) {
-      id = single[static_cast<unsigned char>(u[0])];
-    } else {
-      key.assign(u);
-      auto it = index_.find(key);
-      if (it != index_.end()) id = it->second;
+  // A unit without an id: the unknown symbol if there is one, else remembered for the error.
+  auto not_found = [&](std::string_view u) {
+    if (unknown_id_ >= 0) {
+      ids.push_back(unknown_id_);
+      return;
     }
-    if (id < 0) {
-      if (unknown_id_ >= 0) {
-        id = unknown_id_;
-      } else {
-        ++n_missing;
-        if (missing.size() < 10 && std::find(missing.begin(), missing.end(), u) == missing.end())
-          missing.emplace_back(u);
-        continue;
+    ++n_missing;
+    if (missing.size() < 10 && std::find(missing.begin(), missing.end(), u) == missing.end())
+      missing.emplace_back(u);
+  };
+  bool singles = false;
+  std::string_view run;
+  while (seg.next_run(run, singles)) {
+    if (singles) {  // one unit per byte: a table lookup each
+      for (std::size_t k = 0; k < run.size(); ++k) {
+        const std::int32_t id = single[static_cast<unsigned char>(run[k])];
+        if (id >= 0) {
+          ids.push_back(id);
+        } else {
+          not_found(run.substr(k, 1));
+        }
       }
+      continue;
     }
-    ids.push_back(id);
+    key.assign(run);
+    auto it = index_.find(key);
+    if (it != index_.end()) {
+      ids.push_back(it->second);
+    } else {
+      not_found(run);
+    }
   }
   if (n_missing > 0) {
     std::string list;
