@@ -338,6 +338,10 @@ TEST_CASE("cell failures name the cell, its library and the plugin's reason",
   const auto reg = discover_test_dir();
   CHECK_THROWS_WITH(reg.create_cell("test_linear", 0, 4),
                     Contains("input and hidden sizes must be at least 1"));
+  CHECK_THROWS_WITH(reg.create_cell("test_linear", 999, 2),
+                    Contains("cell 'test_linear' (" + kLinear.string() +
+                             "): cannot create a layer with input 999 and hidden 2 (not "
+                             "supported): test_linear refuses input size 999"));
 
   charnn::Cell cell = reg.create_cell("test_linear", 1, 1);
   const std::vector<float> params(3), src(2), diff(2);  // a (T=2, N=1) problem
@@ -409,6 +413,15 @@ TEST_CASE("charnn cells fails with exit code 1 on duplicate names and a bad --pl
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Contains("broken-null-entry.so: its entry point returned NULL"));
+
+  // A plugin that cannot make a layer of the example size is listed with the reason, and the
+  // command fails so that scripts notice.
+  r = run_charnn(kTestDir.string(), "cells --input 999");
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains("test_linear 0.1.0  " + kLinear.string()));
+  CHECK_THAT(r.output, Contains("  cannot create a layer of this size: cell 'test_linear'"));
+  CHECK_THAT(r.output, Contains("refuses input size 999"));
 
   r = run_charnn("", "cells --input 0");
   CHECK(r.exit_code == 1);

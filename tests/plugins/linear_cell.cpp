@@ -2,7 +2,8 @@
 // plugin.hpp. It exists to exercise the loader and the host's Cell wrapper with a plugin the core
 // has never heard of, and its closed form makes results easy to check by hand:
 //   h_t = W_x x_t + W_h h_{t-1} + b
-// Trace records two signals: "h" and "wx" (= W_x x_t, the input's contribution).
+// Trace records two signals: "h" and "wx" (= W_x x_t, the input's contribution). It refuses to be
+// created with input size 999, so tests can exercise a plugin-side create failure.
 // TEST_CELL_NAME lets tests/plugins/CMakeLists.txt build copies under another name (duplicates).
 #include <charnn/plugin.hpp>
 
@@ -20,7 +21,12 @@ using charnn::plugin::Error;
 
 class LinearCell final : public charnn::plugin::Cell {
  public:
-  LinearCell(int64_t input_size, int64_t hidden_size) : I_(input_size), H_(hidden_size) {}
+  LinearCell(int64_t input_size, int64_t hidden_size) : I_(input_size), H_(hidden_size) {
+    // Lets the tests see how a plugin's refusal to create a layer reaches the user.
+    if (input_size == 999)
+      throw Error(CHARNN_ERR_UNSUPPORTED,
+                  "test_linear refuses input size 999 (create-failure test)");
+  }
 
   std::vector<charnn_tensor_info> params() const override {
     return {{"w_x", 2, {H_, I_, 0, 0}}, {"w_h", 2, {H_, H_, 0, 0}}, {"b", 1, {H_, 0, 0, 0}}};
