@@ -11,11 +11,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$(pwd)
 build=${1:-${CHARNN_BUILD_DIR:-build}}
-build=$(cd "$build" 2>/dev/null && pwd) || { echo "check-install: no build directory '$1'" >&2; exit 1; }
+[ -d "$build" ] || { echo "check-install: no build directory '$build'" >&2; exit 1; }
+build=$(cd "$build" && pwd)
 if [ ! -f "$build/CMakeCache.txt" ] || [ ! -x "$build/bin/charnn" ]; then
   echo "check-install: $build is not a built charnn tree; run scripts/build.sh first" >&2
   exit 1
 fi
+
+# The layout under the prefix follows the build's GNUInstallDirs choice (lib, lib64, lib/<arch>).
+libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' "$build/CMakeCache.txt")
+libdir=${libdir:-lib}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/charnn-check-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -32,7 +37,7 @@ cmake -S "$src/tests/consumer" -B "$tmp/consumer" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF \
   -DCMAKE_INSTALL_PREFIX="$tmp/unused" >"$tmp/consumer.log" 2>&1 || { cat "$tmp/consumer.log" >&2; fail "configuring the consumer"; }
 found=$(sed -n 's/^charnn_DIR:PATH=//p' "$tmp/consumer/CMakeCache.txt")
-[ "$found" = "$prefix/lib/cmake/charnn" ] || fail "find_package(charnn) found '$found', not the installed package"
+[ "$found" = "$prefix/$libdir/cmake/charnn" ] || fail "find_package(charnn) found '$found', not the installed package"
 cmake --build "$tmp/consumer" >>"$tmp/consumer.log" 2>&1 || { cat "$tmp/consumer.log" >&2; fail "building the consumer"; }
 plugin=$tmp/consumer/charnn-cell-leaky_tanh.so
 [ -f "$plugin" ] || fail "the consumer did not produce $plugin"
@@ -51,7 +56,7 @@ out=$(env -u CHARNN_PLUGIN_PATH "$prefix/bin/charnn" cells --verbose --plugin "$
 echo "$out" | sed 's/^/  | /'
 grep -qxF "leaky_tanh 1.0.0  $plugin" <<<"$out" || fail "leaky_tanh is not listed"
 grep -qF "params   w_x (5, 3), w_h (3, 3), b (3)  = 27 floats" <<<"$out" || fail "wrong leaky_tanh shapes"
-grep -qF "built-in            $prefix/lib/charnn/plugins" <<<"$out" || fail "the installed charnn does not search its own plugin directory"
+grep -qF "built-in            $prefix/$libdir/charnn/plugins" <<<"$out" || fail "the installed charnn does not search its own plugin directory"
 for lib in "$prefix"/lib/charnn/plugins/*.so; do
   [ -e "$lib" ] || fail "no built-in cells were installed"
   grep -qF "  $lib" <<<"$out" || fail "the installed built-in $lib is not listed"
@@ -61,7 +66,7 @@ grep -qxF "Skipped: none" <<<"$out" || fail "the installed charnn skipped a libr
 step "installing the plugin beside the built-in cells"
 cmake --install "$tmp/consumer" >>"$tmp/consumer.log" 2>&1 || { cat "$tmp/consumer.log" >&2; fail "installing the consumer"; }
 out=$(env -u CHARNN_PLUGIN_PATH "$prefix/bin/charnn" cells --input 5 --hidden 3)
-grep -qxF "leaky_tanh 1.0.0  $prefix/lib/charnn/plugins/charnn-cell-leaky_tanh.so" <<<"$out" \
+grep -qxF "leaky_tanh 1.0.0  $prefix/$libdir/charnn/plugins/charnn-cell-leaky_tanh.so" <<<"$out" \
   || { echo "$out" >&2; fail "the installed plugin is not found without --plugin"; }
 
 if [ "${CHARNN_CHECK_INSTALL_CELL_TESTS:-1}" != 0 ] && [ -x "$build/bin/charnn_tests" ]; then
