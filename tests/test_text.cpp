@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../libs/charnn/src/text_internal.hpp"  // the segmenter, to shrink its ICU window
 #include "shared_data.hpp"
 
 namespace fs = std::filesystem;
@@ -389,4 +390,38 @@ TEST_CASE("the tiny corpora read cleanly and round-trip under every unit kind", 
   CHECK(raw.find("e\xCC\x81") != std::string::npos);
   CHECK(nfc.find("q\xCC\x83") != std::string::npos);  // no precomposed form: stays
   CHECK(units_of(nfc, UnitKind::grapheme).size() == units_of(raw, UnitKind::grapheme).size());
+}
+
+TEST_CASE("segmentation is unchanged when ICU sees long text in windows", "[text]") {
+  // Texts above 256 MiB are segmented in windows; small windows put many seams in a short text,
+  // including inside clusters, which must then be looked at again from their start.
+  std::string block = std::string("ab ") + kFamily + " \xE0\xB8\x99\xE0\xB9\x89\xE0\xB8\xB3x" +
+                      "\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7\xF0\x9F\x87\xA9\xF0\x9F\x87\xAA" +
+                      "\r\ne\xCC\x81\xCC\xA3." + kFamily + kFamily + "\n";
+  std::string text;
+  for (int i = 0; i < 40; ++i)
+    text += block.substr(0, block.size() - static_cast<std::size_t>(i % 5));
+  text += "end";
+  const auto expected = units_of(text, UnitKind::grapheme);
+  for (std::size_t window : {24u, 25u, 37u, 64u, 100u, 1000u}) {
+    CAPTURE(window);
+    charnn::detail::UnitSegmenter seg(UnitKind::grapheme, window);
+    seg.reset(text);
+    std::vector<std::string> got;
+    std::string_view u;
+    while (seg.next(u)) got.emplace_back(u);
+    REQUIRE(got == expected);
+    // The run interface agrees too.
+    seg.reset(text);
+    got.clear();
+    bool singles = false;
+    while (seg.next_run(u, singles)) {
+      if (singles) {
+        for (char c : u) got.emplace_back(1, c);
+      } else {
+        got.emplace_back(u);
+      }
+    }
+    REQUIRE(got == expected);
+  }
 }

@@ -96,12 +96,10 @@ OnInvalid parse_on_invalid(std::string_view name) {
 
 namespace detail {
 
-namespace {
-// ICU break iterators address text with int32 offsets; windows stay well below that.
-constexpr std::size_t kWindow = 256u << 20;
-}  // namespace
-
-UnitSegmenter::UnitSegmenter(UnitKind kind) : kind_(kind) {
+// ICU break iterators address text with int32 offsets; windows (256 MiB by default) stay well
+// below that.
+UnitSegmenter::UnitSegmenter(UnitKind kind, std::size_t window_bytes)
+    : kind_(kind), window_(std::max<std::size_t>(window_bytes, 4)) {
   if (kind_ == UnitKind::grapheme) {
     UErrorCode status = U_ZERO_ERROR;
     bi_.reset(icu::BreakIterator::createCharacterInstance(icu::Locale::getRoot(), status));
@@ -118,7 +116,12 @@ UnitSegmenter::~UnitSegmenter() {
 
 void UnitSegmenter::set_window(std::size_t start) {
   win_start_ = start;
-  win_end_ = std::min(text_.size(), start + kWindow);
+  win_end_ = std::min(text_.size(), start + window_);
+  // End the window on a code point boundary: ICU would read a cut sequence as U+FFFD and place
+  // breaks around it.
+  while (win_end_ < text_.size() && win_end_ > start + 1 &&
+         (static_cast<unsigned char>(text_[win_end_]) & 0xC0) == 0x80)
+    --win_end_;
   UErrorCode status = U_ZERO_ERROR;
   utext_openUTF8(&ut_, text_.data() + win_start_, static_cast<int64_t>(win_end_ - win_start_),
                  &status);
@@ -207,7 +210,8 @@ bool UnitSegmenter::next_run(std::string_view& run, bool& singles) {
 
 std::size_t UnitSegmenter::last_inner_boundary(std::string_view text) {
   if (text.empty()) return 0;
-  const std::size_t start = text.size() > kWindow ? text.size() - kWindow : 0;
+  std::size_t start = text.size() > window_ ? text.size() - window_ : 0;
+  while (start > 0 && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
   text_ = text;
   set_window(start);
   icu_synced_ = false;

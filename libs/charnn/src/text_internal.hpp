@@ -18,7 +18,8 @@ namespace charnn::detail {
 // so long texts are walked in windows that always restart on a unit boundary.
 class UnitSegmenter {
  public:
-  explicit UnitSegmenter(UnitKind kind);
+  // window_bytes: how much text ICU sees at once (tests make it small to exercise the seams).
+  explicit UnitSegmenter(UnitKind kind, std::size_t window_bytes = std::size_t{256} << 20);
   ~UnitSegmenter();
   UnitSegmenter(const UnitSegmenter&) = delete;
   UnitSegmenter& operator=(const UnitSegmenter&) = delete;
@@ -39,6 +40,7 @@ class UnitSegmenter {
   void set_window(std::size_t start);
 
   UnitKind kind_;
+  std::size_t window_;
   std::string_view text_;
   std::size_t pos_ = 0;        // start of the next unit, absolute
   std::size_t win_start_ = 0;  // absolute offset of the window ICU sees
