@@ -237,8 +237,9 @@ void dropout_forward(const float* in, float* out, float* mask, std::int64_t n, f
 }
 
 // Log-softmax cross-entropy per row, numerically stable (max subtracted before exp).
-// When grad_scale != 0, logits is overwritten with grad_scale * (softmax - onehot(target)).
-// Returns the summed loss in nats.
+// logits is overwritten: with grad_scale * (softmax - onehot(target)) when grad_scale != 0
+// (the gradient of grad_scale * loss), else with unnormalised exps. Returns the summed loss in
+// nats; NaN logits propagate into it, which is what the trainer's divergence guard checks.
 double softmax_xent(float* logits, std::span<const std::int32_t> targets, std::int64_t V,
                     double grad_scale) {
   const std::int64_t rows = static_cast<std::int64_t>(targets.size());
@@ -247,20 +248,27 @@ double softmax_xent(float* logits, std::span<const std::int32_t> targets, std::i
 #pragma omp parallel for reduction(+ : total) schedule(static)
   for (std::int64_t r = 0; r < rows; ++r) {
     float* x = logits + r * V;
+    const std::int32_t y = targets[static_cast<std::size_t>(r)];
     float mx = x[0];
     for (std::int64_t v = 1; v < V; ++v) mx = std::max(mx, x[v]);
-    double sum = 0.0;
-    for (std::int64_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(x[v] - mx));
-    const double lse = static_cast<double>(mx) + std::log(sum);
-    const std::int32_t y = targets[static_cast<std::size_t>(r)];
-    total += lse - static_cast<double>(x[y]);
+    const float xy = x[y];
+    // Each term is in (0, 1] and there are at most a few thousand, so a float sum is exact
+    // enough; the log is taken in double.
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t v = 0; v < V; ++v) {
+      const float e = std::exp(x[v] - mx);
+      x[v] = e;
+      sum += e;
+    }
+    total += static_cast<double>(mx) + std::log(static_cast<double>(sum)) - static_cast<double>(xy);
     if (scale != 0.0f) {
-      const float inv = static_cast<float>(1.0 / sum);
-      for (std::int64_t v = 0; v < V; ++v) x[v] = scale * std::exp(x[v] - mx) * inv;
+      const float k = scale / sum;
+#pragma omp simd
+      for (std::int64_t v = 0; v < V; ++v) x[v] *= k;
       x[y] -= scale;
     }
   }
-  // NaN logits make max/exp produce NaN, which propagates into total: the caller's guard sees it.
   return total;
 }
 
