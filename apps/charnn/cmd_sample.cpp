@@ -18,6 +18,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -172,8 +173,8 @@ int run_sample(const std::vector<std::string>& args) {
   if (length < 0)
     throw charnn::error("--length " + std::to_string(length) + " is not allowed",
                         "ask for 0 or more units");
-  if (!vm.count("random-seed"))
-    random_seed = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+  // A fresh seed is kept to 32 bits so that the one reported on stderr is easy to retype.
+  if (!vm.count("random-seed")) random_seed = std::random_device{}();
   const bool json = vm.count("json") > 0;
   const bool print_seed = !vm.count("no-seed");
 
@@ -206,8 +207,11 @@ int run_sample(const std::vector<std::string>& args) {
   opts.record_probabilities = json;
   if (!stop.empty()) opts.stop = clean_text(unescape_cli(stop), vocab.text_options(), "--stop");
 
-  std::cerr << "charnn sample: checkpoint " << loaded.file.string() << ", " << policy.describe()
-            << ", random seed " << random_seed << "\n";
+  // The real file, not runs/latest/...: the link moves on with the next training run.
+  std::error_code ec;
+  const std::filesystem::path used = std::filesystem::canonical(loaded.file, ec);
+  std::cerr << "charnn sample: checkpoint " << (ec ? loaded.file : used).string() << ", "
+            << policy.describe() << ", random seed " << random_seed << "\n";
 
   Output out;
   Sampler sampler(*loaded.model, vocab);
