@@ -318,8 +318,10 @@ void Cleaner::invalid(std::string_view in, std::size_t i, std::size_t len) {
   }
   std::string bytes;
   for (std::size_t k = i; k < in.size() && k < i + std::max<std::size_t>(len + 1, 2) && k < i + 4;
-       ++k)
-    bytes += (bytes.empty() ? "" : " ") + hex_byte(static_cast<unsigned char>(in[k]));
+       ++k) {
+    if (!bytes.empty()) bytes += ' ';
+    bytes += hex_byte(static_cast<unsigned char>(in[k]));
+  }
   const bool truncated = i + len >= in.size();
   throw error(describe_position(source_, offset_ + i, line_, column_) + ": invalid UTF-8 (" +
                   (truncated ? "truncated sequence " : "bytes ") + bytes + ")",
