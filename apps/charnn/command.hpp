@@ -47,5 +47,7 @@ int run_cells(const std::vector<std::string>& args);
 int run_sample(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
+int run_dump(const std::vector<std::string>& args);
+int run_inspect(const std::vector<std::string>& args);
 
 }  // namespace charnn::app

@@ -187,6 +187,14 @@ void write_saturation_svg(std::ostream& out, const std::vector<const GateSaturat
   out << "</svg>\n";
 }
 
+// A probe that never varies over the analysed text (no brackets in it, say) has no r at all.
+bool constant_probe(const ReportProbe& p) {
+  return std::all_of(p.top.begin(), p.top.end(),
+                     [](const ReportUnit& u) { return std::isnan(u.r); });
+}
+
+const char* kConstantNote = "constant over the analysed text: nothing to correlate";
+
 }  // namespace
 
 std::string html_escape(std::string_view s) {
@@ -226,6 +234,11 @@ void write_terminal_report(std::ostream& out, const InspectReport& rep) {
       << pad("signal", 7) << pad("unit", 6, true) << pad("r", 9, true) << pad("AUROC", 8, true)
       << "\n";
   for (const auto& p : rep.probes) {
+    if (constant_probe(p)) {
+      out << pad(p.name, 16) << pad(p.kind == ProbeKind::binary ? "binary" : "continuous", 11)
+          << "   " << kConstantNote << "\n";
+      continue;
+    }
     for (std::size_t k = 0; k < p.top.size(); ++k) {
       const auto& u = p.top[k];
       out << pad(k == 0 ? p.name : "", 16)
@@ -274,6 +287,12 @@ void write_html_report(std::ostream& out, const InspectReport& rep) {
          "<th class=l>kind</th><th>#</th><th>layer</th><th class=l>signal</th><th>unit</th>"
          "<th>r</th><th>AUROC</th></tr>\n";
   for (const auto& p : rep.probes) {
+    if (constant_probe(p)) {
+      out << "<tr><td class=l>" << html_escape(p.name) << "</td><td class=l>"
+          << (p.kind == ProbeKind::binary ? "binary" : "continuous")
+          << "</td><td colspan=6 class=l>" << kConstantNote << "</td></tr>\n";
+      continue;
+    }
     for (std::size_t k = 0; k < p.top.size(); ++k) {
       const auto& u = p.top[k];
       out << "<tr><td class=l>";
@@ -295,6 +314,7 @@ void write_html_report(std::ostream& out, const InspectReport& rep) {
   out << "<h2>Probes on the text</h2>\n";
   write_legend(out);
   for (const auto& p : rep.probes) {
+    if (constant_probe(p)) continue;
     out << "<h3 id=\"probe-" << html_escape(p.name) << "\">" << html_escape(p.name) << "</h3>\n"
         << "<div class=meta>" << html_escape(p.description) << "; mean " << fmt("%.3g", p.mean)
         << "</div>\n";

@@ -1,0 +1,245 @@
+// Trace dumps (see dump.hpp): each chunk from Model::trace goes straight to the open writers.
+#include "charnn/dump.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <memory>
+#include <system_error>
+
+#include "charnn/atomic_file.hpp"
+#include "charnn/error.hpp"
+#include "charnn/npy.hpp"
+#include "charnn/text.hpp"
+#include "charnn/vocab.hpp"  // json_string
+
+namespace charnn {
+namespace {
+
+// Shortest text that reads back as the same float.
+void put_float(std::ostream& out, float v) {
+  char buf[32];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  out.write(buf, res.ptr - buf);
+}
+
+std::string csv_field(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+}  // namespace
+
+DumpFormat parse_dump_format(std::string_view name) {
+  if (name == "npy") return DumpFormat::npy;
+  if (name == "csv") return DumpFormat::csv;
+  if (name == "jsonl") return DumpFormat::jsonl;
+  throw error("unknown dump format '" + std::string(name) + "'", "use npy, csv or jsonl", 2);
+}
+
+std::string to_string(DumpFormat format) {
+  switch (format) {
+    case DumpFormat::csv:
+      return "csv";
+    case DumpFormat::jsonl:
+      return "jsonl";
+    default:
+      return "npy";
+  }
+}
+
+std::vector<DumpedArray> select_signals(const Model& model, const DumpOptions& options) {
+  std::vector<std::int32_t> layers = options.layers;
+  if (layers.empty())
+    for (std::int32_t l = 0; l < model.num_layers(); ++l) layers.push_back(l);
+  for (auto l : layers)
+    if (l < 0 || l >= model.num_layers())
+      throw error("--layer " + std::to_string(l) + " does not exist: the model has " +
+                      std::to_string(model.num_layers()) + " layers (0 to " +
+                      std::to_string(model.num_layers() - 1) + ")",
+                  "", 2);
+  std::sort(layers.begin(), layers.end());
+  layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+  std::vector<DumpedArray> out;
+  std::vector<std::string> available;
+  for (const auto& want : options.signals) {
+    bool found = false;
+    for (auto l : layers) {
+      const auto& names = model.layer(l).signals();
+      found = found || std::find(names.begin(), names.end(), want) != names.end();
+    }
+    if (!found) {
+      for (auto l : layers)
+        available.push_back("layer " + std::to_string(l) + " (" + model.layer(l).type() +
+                            "): " + [&] {
+                              std::string s;
+                              for (const auto& n : model.layer(l).signals()) s += n + " ";
+                              return s.empty() ? s : s.substr(0, s.size() - 1);
+                            }());
+      throw error("--signal " + want + " is not traced by the selected layers",
+                  "available: " + join(available), 2);
+    }
+  }
+  for (auto l : layers)
+    for (const auto& name : model.layer(l).signals())
+      if (options.signals.empty() ||
+          std::find(options.signals.begin(), options.signals.end(), name) != options.signals.end())
+        out.push_back({l, name, model.layer(l).hidden_size(), {}});
+  return out;
+}
+
+DumpResult dump_trace(Model& model, const TracedText& text, const std::filesystem::path& out_dir,
+                      const DumpOptions& options) {
+  DumpResult result;
+  result.arrays = select_signals(model, options);
+  result.units = text.units();
+  if (result.units < 1) throw error("nothing to dump: the text has no units");
+
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec || !std::filesystem::is_directory(out_dir))
+    throw error("cannot create the output directory " + out_dir.string() + ": " +
+                    (ec ? ec.message() : std::string("a file of that name exists")),
+                "choose another --out, or check the permissions of its parent");
+
+  // Where each selected array sits in chunk.signals.
+  struct Source {
+    std::size_t layer, k;
+  };
+  std::vector<Source> sources;
+  for (const auto& a : result.arrays) {
+    const auto& names = model.layer(a.layer).signals();
+    sources.push_back({static_cast<std::size_t>(a.layer),
+                       static_cast<std::size_t>(std::find(names.begin(), names.end(), a.signal) -
+                                                names.begin())});
+  }
+
+  const auto array_name = [](const DumpedArray& a) {
+    return "layer" + std::to_string(a.layer) + "_" + a.signal;
+  };
+  std::vector<std::unique_ptr<NpyWriter>> npy;
+  std::vector<std::unique_ptr<AtomicFile>> text_files;  // csv: one per array; jsonl: one
+  if (options.format == DumpFormat::npy) {
+    for (auto& a : result.arrays) {
+      a.file = out_dir / (array_name(a) + ".npy");
+      npy.push_back(
+          std::make_unique<NpyWriter>(a.file, std::vector<std::int64_t>{result.units, a.hidden}));
+    }
+  } else if (options.format == DumpFormat::csv) {
+    for (auto& a : result.arrays) {
+      a.file = out_dir / (array_name(a) + ".csv");
+      text_files.push_back(std::make_unique<AtomicFile>(a.file));
+      auto& out = text_files.back()->stream();
+      out << "index,offset,unit";
+      for (std::int64_t h = 0; h < a.hidden; ++h) out << ',' << a.signal << h;
+      out << '\n';
+    }
+  } else {
+    text_files.push_back(std::make_unique<AtomicFile>(out_dir / "trace.jsonl"));
+  }
+
+  Model::State state = model.zero_state(1);
+  model.trace(
+      text.ids, state,
+      [&](const Model::TraceChunk& chunk) {
+        for (std::size_t i = 0; i < result.arrays.size(); ++i) {
+          const auto values = chunk.signals[sources[i].layer][sources[i].k];  // (T, H)
+          if (options.format == DumpFormat::npy) {
+            npy[i]->write(
+                values.first(static_cast<std::size_t>(chunk.T * result.arrays[i].hidden)));
+          } else if (options.format == DumpFormat::csv) {
+            auto& out = text_files[i]->stream();
+            const auto H = static_cast<std::size_t>(result.arrays[i].hidden);
+            for (std::int64_t t = 0; t < chunk.T; ++t) {
+              const std::int64_t u = chunk.begin + t;
+              out << u << ',' << text.boundaries[static_cast<std::size_t>(u)] << ','
+                  << csv_field(escape_unit(text.unit(u)));
+              for (std::size_t h = 0; h < H; ++h) {
+                out << ',';
+                put_float(out, values[static_cast<std::size_t>(t) * H + h]);
+              }
+              out << '\n';
+            }
+          }
+        }
+        if (options.format == DumpFormat::jsonl) {
+          auto& out = text_files[0]->stream();
+          for (std::int64_t t = 0; t < chunk.T; ++t) {
+            const std::int64_t u = chunk.begin + t;
+            out << "{\"index\": " << u
+                << ", \"offset\": " << text.boundaries[static_cast<std::size_t>(u)]
+                << ", \"unit\": " << json_string(text.unit(u));
+            for (std::size_t i = 0; i < result.arrays.size(); ++i) {
+              const auto values = chunk.signals[sources[i].layer][sources[i].k];
+              const auto H = static_cast<std::size_t>(result.arrays[i].hidden);
+              out << ", \"layer" << result.arrays[i].layer << '.' << result.arrays[i].signal
+                  << "\": [";
+              for (std::size_t h = 0; h < H; ++h) {
+                if (h) out << ", ";
+                put_float(out, values[static_cast<std::size_t>(t) * H + h]);
+              }
+              out << ']';
+            }
+            out << "}\n";
+          }
+        }
+        if (options.progress) options.progress(chunk.begin + chunk.T, result.units);
+      },
+      options.chunk);
+
+  // units.json: the index that lines every array up with the text.
+  AtomicFile units(out_dir / "units.json");
+  {
+    auto& out = units.stream();
+    out << "{\"format\": \"charnn-dump\", \"version\": 1, \"dump_format\": "
+        << json_string(to_string(options.format))
+        << ", \"unit_kind\": " << json_string(options.unit_kind) << ", \"count\": " << result.units
+        << ",\n \"offsets_note\": \"byte offsets into the cleaned text (UTF-8, BOM removed, "
+           "line ends normalised, NFC)\",\n \"arrays\": [";
+    for (std::size_t i = 0; i < result.arrays.size(); ++i) {
+      const auto& a = result.arrays[i];
+      out << (i ? ",\n   " : "\n   ") << "{\"layer\": " << a.layer
+          << ", \"cell\": " << json_string(model.layer(a.layer).type())
+          << ", \"signal\": " << json_string(a.signal) << ", \"hidden\": " << a.hidden
+          << ", \"file\": "
+          << json_string(options.format == DumpFormat::jsonl ? "trace.jsonl"
+                                                             : a.file.filename().string())
+          << "}";
+    }
+    out << "],\n \"units\": [";
+    for (std::int64_t u = 0; u < result.units; ++u) {
+      if (u) out << (u % 32 ? ", " : ",\n  ");
+      out << json_string(text.unit(u));
+    }
+    out << "],\n \"offsets\": [";
+    for (std::int64_t u = 0; u < result.units; ++u) {
+      if (u) out << (u % 32 ? ", " : ",\n  ");
+      out << text.boundaries[static_cast<std::size_t>(u)];
+    }
+    out << "]}\n";
+  }
+
+  // Everything written: move the files into place.
+  for (auto& w : npy) {
+    w->commit();
+    result.files.push_back(w->file());
+  }
+  for (auto& f : text_files) {
+    f->commit();
+    result.files.push_back(f->target());
+  }
+  units.commit();
+  result.files.push_back(units.target());
+  return result;
+}
+
+}  // namespace charnn
