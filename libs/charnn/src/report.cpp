@@ -115,7 +115,8 @@ std::string css() {
       "h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px;"
       "border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:16px;margin:18px 0 6px}"
       ".meta{color:#555;font-size:14px;line-height:1.5}"
-      ".view{margin:10px 0 16px}.label{font-size:13px;color:#333;margin:0 0 3px;"
+      ".views{display:grid;grid-template-columns:repeat(auto-fill,minmax(600px,1fr));gap:0 16px}"
+      ".view{margin:10px 0 16px;min-width:0}.label{font-size:13px;color:#333;margin:0 0 3px;"
       "font-family:ui-monospace,Menlo,Consolas,monospace}"
       ".text{font-family:ui-monospace,'DejaVu Sans Mono',Menlo,Consolas,monospace;"
       "font-size:13px;line-height:1.55;white-space:pre-wrap;word-break:break-all;"
@@ -163,7 +164,8 @@ void write_saturation_svg(std::ostream& out, const std::vector<const GateSaturat
       << "\" role=img aria-label=\"gate saturation of layer " << layer << "\">"
       << "<rect x=" << M << " y=" << M << " width=" << S << " height=" << S
       << " fill=#fafafa stroke=#999 />"
-      << "<line x1=" << M << " y1=" << M + S << " x2=" << M + S << " y2=" << M << " stroke=#ddd />"
+      // A unit cannot be saturated on both sides at once: dots lie below left + right = 1.
+      << "<line x1=" << M << " y1=" << M << " x2=" << M + S << " y2=" << M + S << " stroke=#ddd />"
       << "<text x=" << W / 2 << " y=" << W - 6 << " text-anchor=middle>fraction left-saturated "
       << "(&lt; 0.1)</text><text transform=\"translate(12," << W / 2
       << ") rotate(-90)\" text-anchor=middle>fraction right-saturated (&gt; 0.9)</text>"
@@ -180,9 +182,10 @@ void write_saturation_svg(std::ostream& out, const std::vector<const GateSaturat
           << " cy=" << fmt("%.1f", M + S * (1.0 - gates[g]->right[h]))
           << " r=2.6 fill-opacity=0.6 fill=\"" << col << "\"/>";
     }
-    out << "<circle cx=" << M + 10 + 40 * g << " cy=" << M + 12 << " r=4 fill=\"" << col
-        << "\"/><text x=" << M + 17 + 40 * g << " y=" << M + 16 << ">"
-        << html_escape(gates[g]->gate) << "</text>";
+    // Legend in the top-right corner, the empty half of the plot.
+    out << "<circle cx=" << M + S - 70 + 25 * static_cast<int>(g) << " cy=" << M + 12
+        << " r=4 fill=\"" << col << "\"/><text x=" << M + S - 63 + 25 * static_cast<int>(g)
+        << " y=" << M + 16 << ">" << html_escape(gates[g]->gate) << "</text>";
   }
   out << "</svg>\n";
 }
@@ -327,6 +330,7 @@ void write_html_report(std::ostream& out, const InspectReport& rep) {
     std::vector<double> mapped(p.excerpt.size());
     for (std::size_t i = 0; i < p.excerpt.size(); ++i)
       mapped[i] = hi > lo ? -1.0 + 2.0 * (p.excerpt[i] - lo) / (hi - lo) : 0.0;
+    out << "<div class=views>\n";
     out << "<div class=view><div class=label>the probe itself (min " << fmt("%.3g", lo)
         << " blue, max " << fmt("%.3g", hi) << " red)</div>\n";
     write_coloured_text(out, rep, p.excerpt, mapped);
@@ -344,6 +348,7 @@ void write_html_report(std::ostream& out, const InspectReport& rep) {
       write_coloured_text(out, rep, u.excerpt, m);
       out << "</div>\n";
     }
+    out << "</div>\n";  // views
   }
 
   // Surprise.
