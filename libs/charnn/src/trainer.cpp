@@ -654,7 +654,6 @@ std::string Trainer::status_line(double elapsed, double rate) const {
 
 TrainResult Trainer::run() {
   prepare_data();
-  prepare_run_dir();
   const std::int64_t N = config_.batch, T = config_.seq_len;
   if (resuming_) {
     model_ = model_from_checkpoint(resume_data_, plugins_);
@@ -671,6 +670,9 @@ TrainResult Trainer::run() {
                                            static_cast<std::int64_t>(model_->params().size()));
   batches_ = std::make_unique<Batches>(split_.train, N, T, config_.seed);
   state_ = model_->zero_state(N);
+  // Only now that the corpus, model and batch shape are known to work: an error above leaves
+  // no empty run directory behind (and runs/latest keeps pointing at a usable run).
+  prepare_run_dir();
   if (resuming_) {
     const CheckpointData& d = resume_data_;
     if (d.optimizer.size() != optimizer_->state().size())
@@ -758,7 +760,18 @@ TrainResult Trainer::run() {
   TrainResult result;
   result.run_dir = run_dir_;
 
+  const bool can_validate = split_.valid.size() >= 2;
+  if (!can_validate)
+    progress.message(
+        "  no validation split (--split gives it 0 units): best.ckpt is not written, "
+        "last.ckpt is the model");
   auto evaluate_and_save = [&](bool full, double elapsed) {
+    if (!can_validate) {
+      last_eval_iteration_ = iteration_;
+      last_eval_full_ = true;
+      write_checkpoint_file(run_dir_ / "last.ckpt");
+      return;
+    }
     const double v = validate_now(full);
     last_valid_ = v;
     const bool better = std::isfinite(v) && v < best_valid_;
@@ -872,10 +885,12 @@ TrainResult Trainer::run() {
                                                   : "validation stopped improving (--patience)";
     progress.message("done: " + why + " after " + thousands(iteration_) + " iterations (" +
                      fixed(batches_->epoch_fraction(position_), 2) + " epochs, " +
-                     format_duration(elapsed) + "); validation " + fixed(last_valid_, 4) +
-                     " nats/unit, " + fixed(last_valid_ / kLn2, 4) + " bits/unit; " +
-                     describe_best() + "\n  run: " + run_dir_.string() +
-                     " (best.ckpt, last.ckpt, metrics.csv)");
+                     format_duration(elapsed) + "); " +
+                     (can_validate
+                          ? "validation " + fixed(last_valid_, 4) + " nats/unit, " +
+                                fixed(last_valid_ / kLn2, 4) + " bits/unit; " + describe_best()
+                          : std::string("no validation split")) +
+                     "\n  run: " + run_dir_.string() + " (best.ckpt, last.ckpt, metrics.csv)");
     result.stop_reason = reason;
   }
   result.iterations = iteration_;
