@@ -105,11 +105,22 @@ DumpResult dump_trace(Model& model, const TracedText& text, const std::filesyste
   if (result.units < 1) throw error("nothing to dump: the text has no units");
 
   std::error_code ec;
+  const bool existed = std::filesystem::exists(out_dir, ec);
   std::filesystem::create_directories(out_dir, ec);
   if (ec || !std::filesystem::is_directory(out_dir))
     throw error("cannot create the output directory " + out_dir.string() + ": " +
                     (ec ? ec.message() : std::string("a file of that name exists")),
                 "choose another --out, or check the permissions of its parent");
+  // A directory made here and left empty by a failure (the writers remove their temporaries)
+  // goes too, so a failed dump leaves nothing behind.
+  struct RemoveIfEmpty {
+    std::filesystem::path dir;
+    bool armed;
+    ~RemoveIfEmpty() {
+      std::error_code e;
+      if (armed && std::filesystem::is_empty(dir, e)) std::filesystem::remove(dir, e);
+    }
+  } cleanup{out_dir, !existed};
 
   // Where each selected array sits in chunk.signals.
   struct Source {
