@@ -18,6 +18,7 @@ namespace charnn {
 struct VocabOptions {
   std::int64_t min_count = 1;  // units seen fewer times map to the unknown symbol
   std::int64_t max_vocab = 0;  // 0 = no limit; otherwise keep the most frequent, rest unknown
+                               // (the limit counts the unknown symbol: size() <= max_vocab)
 };
 
 // Unit counts gathered while streaming a corpus.
