@@ -505,3 +505,17 @@ TEST_CASE("built-in cells allow state and its gradient to be carried in place",
   CHECK(dp_inplace == dp_sep);
   CHECK(grad == diff_state);
 }
+
+TEST_CASE("built-in cells propagate NaN parameters through step instead of hiding them",
+          "[cell][step]") {
+  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm");
+  CAPTURE(name);
+  const std::int64_t I = 3, H = 4;
+  charnn::Cell cell = registry().create_cell(name, I, H);
+  auto params = noisy_params(cell, 2);
+  params[(I + H) * (name == "lstm" ? 4 : 1) * H] = std::nanf("");  // the first bias
+  std::vector<float> state(cell.states().size() * H, 0.0f), dst(H);
+  const std::int32_t idx = 1;
+  cell.step({1, params.data(), nullptr, &idx, state.data(), dst.data()});
+  CHECK(std::isnan(dst[0]));
+}

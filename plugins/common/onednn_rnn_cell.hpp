@@ -56,8 +56,8 @@ inline float uniform_sym(std::uint64_t& s, float a) {
 // exp with ~1 ulp-class relative error (Cephes expf polynomial, Cody-Waite reduction), written
 // so the compiler vectorises loops that call it; std::exp does not vectorise and would dominate
 // the one-step sampling path.
-inline float fast_exp(float x) {
-  x = std::min(88.0f, std::max(-87.0f, x));
+inline float fast_exp(float x0) {
+  const float x = std::min(88.0f, std::max(-87.0f, x0));
   // Round x*log2(e) to nearest by the 1.5*2^23 trick (no SSE4.1 round instruction needed).
   const float t = x * 1.44269504088896341f + 12582912.0f;
   const float k = t - 12582912.0f;
@@ -70,7 +70,8 @@ inline float fast_exp(float x) {
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   const std::int32_t ki = static_cast<std::int32_t>(k);
-  return p * std::bit_cast<float>((ki + 127) << 23);
+  const float e = p * std::bit_cast<float>((ki + 127) << 23);
+  return x0 == x0 ? e : x0;  // NaN in, NaN out (the clamp alone would hide diverged weights)
 }
 inline float fast_sigmoid(float x) {
   return 1.0f / (1.0f + fast_exp(-x));
