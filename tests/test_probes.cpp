@@ -88,7 +88,9 @@ TEST_CASE("column and line_left count units within the line", "[inspect][probes]
   CHECK(run(charnn::probe_column, std::string(12, 'a')) == "123456789+++");
 }
 
-TEST_CASE("bracket_depth nests ( [ { and ignores unmatched closers", "[inspect][probes]") {
+// (No square brackets in test names: CMake lists would swallow the tests after this one.)
+TEST_CASE("bracket_depth nests round, square and curly brackets and ignores unmatched closers",
+          "[inspect][probes]") {
   CHECK(run(charnn::probe_bracket_depth, "(a[b]{c})d)e") == "112212210000");
   CHECK(run(charnn::probe_bracket_depth, "(a\n\nb") == "11100");
 }
