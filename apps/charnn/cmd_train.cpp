@@ -128,7 +128,7 @@ int run_train(const std::vector<std::string>& args) {
       "train", "charnn train [options] CORPUS...",
       "Trains a character-level model on the text files (concatenated; cleaned as 'charnn vocab' "
       "shows) and writes a run directory with best.ckpt, last.ckpt, metrics.csv and config.json. "
-      "The defaults (a 2x512 LSTM, 32 streams x 100 steps, Adam 2e-3 with a cosine decay over "
+      "The defaults (a 2x512 LSTM, 32 streams x 64 steps, Adam 2e-3 with a cosine decay over "
       "the budget, clip 5, 15 minutes) are chosen for a 2-core CPU; see docs/training.md. "
       "Validation loss is printed in nats and bits per unit. Ctrl-C or SIGTERM saves last.ckpt "
       "and prints how to resume (exit 130 / 143).",

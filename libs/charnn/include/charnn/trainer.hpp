@@ -34,7 +34,7 @@ struct TrainConfig {
   std::int64_t hidden = 512;
   float dropout = 0.0f;
 
-  std::int64_t seq_len = 100;  // T: steps per segment (truncated BPTT length)
+  std::int64_t seq_len = 64;  // T: steps per segment (truncated BPTT length)
   std::int64_t batch = 32;     // N: parallel streams
   OptimizerConfig optimizer;
   LrSchedule schedule;  // lr, warm-up, constant | epoch | cosine
