@@ -53,7 +53,7 @@ class Vocab {
   std::int64_t count(std::int32_t id) const;       // in the corpus it was built from
   std::optional<std::int32_t> find(std::string_view unit) const;
   bool has_unknown() const { return unknown_id_ >= 0; }
-  std::int32_t unknown_id() const { return unknown_id_; }  // -1 when none
+  std::int32_t unknown_id() const { return unknown_id_; }        // -1 when none
   std::int64_t unknown_units() const { return unknown_units_; }  // corpus units mapped to it
 
   // Encodes cleaned text. A unit not in the vocabulary maps to the unknown symbol if there is
@@ -61,7 +61,7 @@ class Vocab {
   std::vector<std::int32_t> encode(std::string_view cleaned_text) const;
   std::string decode(std::span<const std::int32_t> ids) const;
 
-  void save(std::ostream& out) const;  // binary, versioned
+  void save(std::ostream& out) const;   // binary, versioned
   static Vocab load(std::istream& in);  // throws charnn::error on malformed data
   std::string to_json() const;
   bool operator==(const Vocab& other) const;
