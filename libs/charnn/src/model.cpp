@@ -41,6 +41,29 @@ dnnl::memory::desc strided(dnnl::memory::dims dims, dnnl::memory::dims strides) 
   return {dims, dt::f32, strides};
 }
 
+// logits (N, V) = y (N, H) . w (H, V) + b (V), row-major, for a few rows: the output layer of
+// one sampling step. One pass over w per row keeps that row of logits in L1, on the calling
+// thread: oneDNN's matmul would wake the OpenMP team for ~50k multiply-adds, and on a busy
+// 2-core machine that synchronisation alone measured ~3 ms per step (bench/RESULTS.md,
+// "sampling"). target_clones picks an AVX-512, AVX2 or baseline build at load time.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void small_linear(
+    const float* y, const float* w, const float* b, float* logits, std::int64_t N, std::int64_t H,
+    std::int64_t V) {
+  for (std::int64_t n = 0; n < N; ++n) {
+    float* __restrict out = logits + n * V;
+    std::memcpy(out, b, static_cast<std::size_t>(V) * sizeof(float));
+    const float* yn = y + n * H;
+    for (std::int64_t h = 0; h < H; ++h) {
+      const float x = yn[h];
+      const float* __restrict wh = w + h * V;
+      for (std::int64_t v = 0; v < V; ++v) out[v] += x * wh[v];
+    }
+  }
+}
+
+// Up to this many streams step() computes the output layer with small_linear.
+constexpr std::int64_t kSmallStepN = 8;
+
 }  // namespace
 
 // The output layer for M rows: logits (M, V) = y (M, H) x out.w (H, V) + out.b, and its two
@@ -453,6 +476,11 @@ void Model::step(std::span<const std::int32_t> ids, State& state, float* logits)
     a.dst = im.step_dst[l].data();
     layers_[l].step(a);
     src = im.step_dst[l].data();
+  }
+  if (N <= kSmallStepN) {
+    small_linear(src, params_.data() + out_w_offset_, params_.data() + out_b_offset_, logits, N, H,
+                 V);
+    return;
   }
   Linear& lin = im.linear(N, H, V);
   lin.y.set_data_handle(const_cast<float*>(src));
