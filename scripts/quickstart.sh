@@ -23,9 +23,5 @@ echo "== sample: charnn sample --seed \"The man who\""
 "$charnn" sample --seed "The man who" --length 400 --random-seed 1
 echo
 echo
-echo "== inspecting what the hidden units learned"
-excerpt=runs/latest/inspect-text.txt
-head -c 200000 "$corpus" > "$excerpt"
-"$charnn" inspect --text "$excerpt" --html runs/latest/report.html
-echo
-echo "Report: $(pwd)/runs/latest/report.html"
+echo "== inspecting what the hidden units learned (first 100,000 units of the corpus)"
+"$charnn" inspect --text "$corpus" --max-units 100000 --html runs/latest/report.html
