@@ -3,6 +3,7 @@
 // out.w (H, V) and out.b (V). All per-shape objects (oneDNN matmuls, scratch buffers) are made
 // on the first call with a shape and reused, so a training step allocates nothing after warm-up.
 #include "charnn/model.hpp"
+#include "util.hpp"
 
 #include <charnn/error.hpp>
 #include <charnn/plugin_registry.hpp>
@@ -19,12 +20,7 @@ namespace charnn {
 
 namespace {
 
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+using detail::splitmix64;
 
 // Uniform in [0, 1) from the top 24 bits: exactly representable in float.
 inline float unit_float(std::uint64_t bits) {
@@ -42,23 +38,16 @@ dnnl::memory::desc strided(dnnl::memory::dims dims, dnnl::memory::dims strides) 
 }
 
 // logits (N, V) = y (N, H) . w (H, V) + b (V), row-major, for a few rows: the output layer of
-// one sampling step. One pass over w per row keeps that row of logits in L1, on the calling
-// thread: oneDNN's matmul would wake the OpenMP team for ~50k multiply-adds, and on a busy
-// 2-core machine that synchronisation alone measured ~3 ms per step (bench/RESULTS.md,
-// "sampling"). target_clones picks an AVX-512, AVX2 or baseline build at load time.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void small_linear(
-    const float* y, const float* w, const float* b, float* logits, std::int64_t N, std::int64_t H,
-    std::int64_t V) {
-  for (std::int64_t n = 0; n < N; ++n) {
-    float* __restrict out = logits + n * V;
-    std::memcpy(out, b, static_cast<std::size_t>(V) * sizeof(float));
-    const float* yn = y + n * H;
-    for (std::int64_t h = 0; h < H; ++h) {
-      const float x = yn[h];
-      const float* __restrict wh = w + h * V;
-      for (std::int64_t v = 0; v < V; ++v) out[v] += x * wh[v];
-    }
-  }
+// one sampling step. oneDNN's sgemm instead of the matmul primitive: for ~50k multiply-adds the
+// primitive's dispatch and OpenMP team synchronisation dominated (~3 ms per step on a busy
+// 2-core machine, bench/RESULTS.md "sampling"), while sgemm keeps a problem this small on the
+// calling thread.
+void small_linear(const float* y, const float* w, const float* b, float* logits, std::int64_t N,
+                  std::int64_t H, std::int64_t V) {
+  for (std::int64_t n = 0; n < N; ++n)
+    std::memcpy(logits + n * V, b, static_cast<std::size_t>(V) * sizeof(float));
+  if (dnnl_sgemm('N', 'N', N, V, H, 1.0f, y, H, w, V, 1.0f, logits, V) != dnnl_success)
+    throw error("the output layer's sgemm failed in oneDNN");
 }
 
 // Up to this many streams step() computes the output layer with small_linear.
