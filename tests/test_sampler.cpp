@@ -320,7 +320,7 @@ TEST_CASE("command-line escapes in a stop string are undone", "[sampler]") {
   CHECK(charnn::unescape_cli("a\\tb\\\\n") == "a\tb\\n");
   CHECK(charnn::unescape_cli("\\x") == "\\x");
   CHECK(charnn::unescape_cli("end\\") == "end\\");
-  CHECK(charnn::json_quote("a\"b\\c\n\x01") == "\"a\\\"b\\\\c\\n\\u0001\"");
+  CHECK(charnn::json_string("a\"b\\c\n\x01") == "\"a\\\"b\\\\c\\n\\u0001\"");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -218,11 +218,11 @@ int run_sample(const std::vector<std::string>& args) {
   try {
     if (json) {
       const auto samples = sampler.run(seed, opts);
-      out.write("{\"checkpoint\": " + json_quote(loaded.file.string()) + ",\n \"seed\": " +
-                json_quote(seed.text) + ",\n \"random_seed\": " + std::to_string(random_seed) +
+      out.write("{\"checkpoint\": " + json_string(loaded.file.string()) + ",\n \"seed\": " +
+                json_string(seed.text) + ",\n \"random_seed\": " + std::to_string(random_seed) +
                 ",\n \"policy\": " + format_policy_json(policy) +
                 ",\n \"length\": " + std::to_string(length) + ",\n \"stop\": " +
-                (opts.stop.empty() ? "null" : json_quote(opts.stop)) + ",\n \"samples\": [");
+                (opts.stop.empty() ? "null" : json_string(opts.stop)) + ",\n \"samples\": [");
       for (std::size_t i = 0; i < samples.size(); ++i)
         out.write(std::string(i ? ",\n  " : "\n  ") + sample_json(samples[i], vocab));
       out.write("\n]}\n");

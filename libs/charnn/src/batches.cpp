@@ -1,5 +1,6 @@
 // N streams x T steps over the training split; see batches.hpp.
 #include "charnn/batches.hpp"
+#include "util.hpp"
 
 #include <charnn/error.hpp>
 
@@ -9,12 +10,7 @@
 namespace charnn {
 
 namespace {
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+using detail::splitmix64;
 }  // namespace
 
 Batches::Batches(std::span<const std::int32_t> ids, std::int64_t N, std::int64_t T,

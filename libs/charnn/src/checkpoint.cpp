@@ -1,6 +1,7 @@
 // Checkpoint files: writing (atomic, checksummed), reading (every defect is one clear error),
 // and finding the checkpoint a command should use. Format in checkpoint.hpp.
 #include "charnn/checkpoint.hpp"
+#include "util.hpp"
 
 #include <charnn/error.hpp>
 #include <charnn/plugin_registry.hpp>
@@ -94,20 +95,6 @@ std::string join(const std::vector<std::string>& parts, char sep) {
   return out;
 }
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == sep) {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur.push_back(c);
-    }
-  }
-  out.push_back(cur);
-  return out;
-}
 
 [[noreturn]] void bad(const fs::path& file, const std::string& what, std::string hint = {}) {
   if (hint.empty())
@@ -348,7 +335,7 @@ CheckpointData read_checkpoint(const fs::path& file) {
                   " section");
 
   const std::string cells = data.get_string("model.cells");
-  data.model.cells = split(cells, ',');
+  data.model.cells = detail::split_string(cells, ',');
   for (const auto& c : data.model.cells)
     if (c.empty()) bad(file, "corrupt: bad model.cells entry '" + cells + "'");
   data.model.hidden = data.get_int("model.hidden");

@@ -412,56 +412,15 @@ std::string unescape_cli(std::string_view text) {
   return out;
 }
 
-std::string json_quote(std::string_view utf8) {
-  std::string out = "\"";
-  for (const char ch : utf8) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          static const char* hex = "0123456789abcdef";
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
-
 std::string sample_json(const Sample& sample, const Vocab& vocab) {
-  std::string out = "{\"text\": " + json_quote(sample.text) +
+  std::string out = "{\"text\": " + json_string(sample.text) +
                     ", \"stopped\": " + (sample.stopped ? "true" : "false") +
                     ", \"length\": " + std::to_string(sample.ids.size());
   if (!sample.p.empty()) {
     out += ", \"units\": [";
     for (std::size_t i = 0; i < sample.ids.size(); ++i) {
       if (i) out += ", ";
-      out += "{\"u\": " + json_quote(vocab.unit(sample.ids[i])) +
+      out += "{\"u\": " + json_string(vocab.unit(sample.ids[i])) +
              ", \"p\": " + format_float(sample.p[i]) + ", \"q\": " + format_float(sample.q[i]) +
              "}";
     }

@@ -2,6 +2,7 @@
 // optimiser steps with clipping and the LR schedule, validation, metrics.csv, last/best
 // checkpoints, stop conditions, signals and exact resume. See trainer.hpp.
 #include "charnn/trainer.hpp"
+#include "util.hpp"
 
 #include <charnn/batches.hpp>
 #include <charnn/checkpoint.hpp>
@@ -28,12 +29,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+using detail::splitmix64;
 
 volatile std::sig_atomic_t g_stop_signal = 0;
 
@@ -81,20 +77,6 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
   return out;
 }
 
-std::vector<std::string> split_on(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == sep) {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur.push_back(c);
-    }
-  }
-  out.push_back(cur);
-  return out;
-}
 
 std::string hex64(std::uint64_t v) {
   char buf[32];
@@ -275,7 +257,7 @@ TrainConfig config_from_keys(const std::map<std::string, std::string>& k, const 
   };
   TrainConfig c;
   c.corpus.clear();
-  for (const auto& f : split_on(get("corpus"), '\n'))
+  for (const auto& f : detail::split_string(get("corpus"), '\n'))
     if (!f.empty()) c.corpus.emplace_back(f);
   c.text.units = parse_unit_kind(get("units"));
   c.text.normalize = parse_normalization(get("normalize"));
@@ -283,12 +265,12 @@ TrainConfig config_from_keys(const std::map<std::string, std::string>& k, const 
   c.text.normalize_newlines = get("newlines") == "lf";
   c.vocab.min_count = to_i("min_count");
   c.vocab.max_vocab = to_i("max_vocab");
-  const auto parts = split_on(get("split"), ',');
+  const auto parts = detail::split_string(get("split"), ',');
   if (parts.size() != 3) throw error(source.string() + ": bad split entry '" + get("split") + "'");
   c.split.train = std::strtod(parts[0].c_str(), nullptr);
   c.split.valid = std::strtod(parts[1].c_str(), nullptr);
   c.split.test = std::strtod(parts[2].c_str(), nullptr);
-  c.cells = split_on(get("cells"), ',');
+  c.cells = detail::split_string(get("cells"), ',');
   c.hidden = to_i("hidden");
   c.dropout = static_cast<float>(to_d("dropout"));
   c.seq_len = to_i("seq_len");

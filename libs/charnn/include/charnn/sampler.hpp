@@ -155,10 +155,6 @@ class Sampler {
 // Undoes the escapes a user types on a command line for --stop: \n, \t, \r, \\ .
 std::string unescape_cli(std::string_view text);
 
-// A JSON string literal (quotes included) for UTF-8 text: escapes quotes, backslashes and
-// control characters.
-std::string json_quote(std::string_view utf8);
-
 // One sample as a JSON object: {"text": ..., "stopped": ..., "units": [{"u": ..., "p": ...,
 // "q": ...}, ...]} (units only when probabilities were recorded).
 std::string sample_json(const Sample& sample, const Vocab& vocab);
