@@ -291,6 +291,23 @@ void check_ids(std::span<const std::int32_t> ids, std::int64_t V, const char* wh
                   " is outside the vocabulary (size " + std::to_string(V) + ")");
 }
 
+// Layer l over one segment: src (T*N, I) -> s.dst[l] (T*N, H). The carried state (S, N, H) is
+// copied to s.state_in[l] (backward needs it) and replaced by the final state.
+void layer_forward(Cell& cell, const float* params, Scratch& s, std::size_t l, const float* src,
+                   std::vector<float>& carried, std::int64_t T, std::int64_t N, bool training) {
+  s.state_in[l] = carried;  // same size: a copy, no allocation
+  charnn_forward_args a{};
+  a.T = T;
+  a.N = N;
+  a.params = params;
+  a.src = src;
+  a.state_in = s.state_in[l].data();
+  a.dst = s.dst[l].data();
+  a.state_out = carried.data();
+  a.training = training ? 1 : 0;
+  cell.forward(a);
+}
+
 }  // namespace
 
 double Model::train_step(std::span<const std::int32_t> inputs,
@@ -316,17 +333,8 @@ double Model::train_step(std::span<const std::int32_t> inputs,
   fill_one_hot(inputs, V, s.x0.data());
   const float* src = s.x0.data();
   for (std::size_t l = 0; l < L; ++l) {
-    s.state_in[l] = state.layers[l];  // same size: a copy, no allocation
-    charnn_forward_args a{};
-    a.T = T;
-    a.N = N;
-    a.params = params_.data() + layer_offset_[l];
-    a.src = src;
-    a.state_in = s.state_in[l].data();
-    a.dst = s.dst[l].data();
-    a.state_out = state.layers[l].data();
-    a.training = 1;
-    layers_[l].forward(a);
+    layer_forward(layers_[l], params_.data() + layer_offset_[l], s, l, src, state.layers[l], T, N,
+                  true);
     if (drop) {
       dropout_forward(s.dst[l].data(), s.dropped[l].data(), s.mask[l].data(), tnh, p,
                       splitmix64(dropout_seed ^ (0x9e3779b97f4a7c15ull * (l + 1))));
@@ -416,17 +424,8 @@ double Model::evaluate(std::span<const std::int32_t> inputs, std::span<const std
   fill_one_hot(inputs, V, s.x0.data());
   const float* src = s.x0.data();
   for (std::size_t l = 0; l < layers_.size(); ++l) {
-    s.state_in[l] = state.layers[l];
-    charnn_forward_args a{};
-    a.T = T;
-    a.N = N;
-    a.params = params_.data() + layer_offset_[l];
-    a.src = src;
-    a.state_in = s.state_in[l].data();
-    a.dst = s.dst[l].data();
-    a.state_out = state.layers[l].data();
-    a.training = 0;
-    layers_[l].forward(a);
+    layer_forward(layers_[l], params_.data() + layer_offset_[l], s, l, src, state.layers[l], T, N,
+                  false);
     src = s.dst[l].data();
   }
   Linear& lin = impl_->linear(T * N, H, V);
