@@ -57,26 +57,15 @@ int run_dump(const std::vector<std::string>& args) {
   std::int64_t chunk = 512;
   int threads = 0;
   po::options_description options("Options");
-  options.add_options()("model,m", po::value(&model)->value_name("FILE|RUN_DIR"),
-                        "checkpoint file or run directory (default: the latest run, "
-                        "runs/latest)")("last", "use the run's last checkpoint, not the best")(
-      "text", po::value(&texts)->value_name("FILE")->composing(),
-      "text to run the model over (repeatable: files are concatenated); cleaned as the "
-      "model's corpus was")("out,o", po::value(&out)->value_name("DIR"),
-                            "output directory (created if missing)")(
+  add_trace_options(options, model, texts, unknown, chunk, threads);
+  options.add_options()("out,o", po::value(&out)->value_name("DIR"),
+                        "output directory (created if missing)")(
       "layer", po::value(&layer_args)->value_name("L[,L...]")->composing(),
       "layers to write, from 0 (default: all)")(
       "signal", po::value(&signal_args)->value_name("NAME[,NAME...]")->composing(),
       "signals to write, e.g. h,c (default: all the cells trace)")(
       "format,f", po::value(&format)->default_value(format)->value_name("npy|csv|jsonl"),
-      "output format")(
-      "unknown", po::value(&unknown)->default_value(unknown)->value_name("error|skip|map"),
-      "units not in the model's vocabulary: error lists them, skip leaves them out of the "
-      "text, map reads them as the vocabulary's unknown symbol")(
-      "chunk", po::value(&chunk)->default_value(chunk)->value_name("N"),
-      "units traced per step (memory, not results)")(
-      "threads", po::value(&threads)->default_value(threads)->value_name("N"),
-      "threads for the model (0 = every core)");
+      "output format");
   add_plugin_options(options);
   po::variables_map vm;
   if (!parse_options(help, options, {}, args, vm)) return 0;

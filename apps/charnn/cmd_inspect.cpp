@@ -64,13 +64,9 @@ int run_inspect(const std::vector<std::string>& args) {
   int threads = 0;
   bool no_builtin = false;
   po::options_description options("Options");
-  options.add_options()("model,m", po::value(&model)->value_name("FILE|RUN_DIR"),
-                        "checkpoint file or run directory (default: the latest run, "
-                        "runs/latest)")("last", "use the run's last checkpoint, not the best")(
-      "text", po::value(&texts)->value_name("FILE")->composing(),
-      "text to run the model over (repeatable: files are concatenated); cleaned as the "
-      "model's corpus was")("probe", po::value(&probe_specs)->value_name("NAME=REGEX")->composing(),
-                            "add a probe: 1 on every unit inside a match of REGEX (repeatable)")(
+  add_trace_options(options, model, texts, unknown, chunk, threads);
+  options.add_options()("probe", po::value(&probe_specs)->value_name("NAME=REGEX")->composing(),
+                        "add a probe: 1 on every unit inside a match of REGEX (repeatable)")(
       "no-builtin", po::bool_switch(&no_builtin), "only the --probe probes")(
       "top,k", po::value(&top)->default_value(top)->value_name("K"), "units listed per probe")(
       "max-units", po::value(&max_units)->default_value(max_units)->value_name("N"),
@@ -83,14 +79,7 @@ int run_inspect(const std::vector<std::string>& args) {
       "html-from", po::value(&html_from)->default_value(html_from)->value_name("UNIT"),
       "index of the excerpt's first unit")(
       "html-top", po::value(&html_top)->default_value(html_top)->value_name("K"),
-      "units drawn over the excerpt per probe")(
-      "unknown", po::value(&unknown)->default_value(unknown)->value_name("error|skip|map"),
-      "units not in the model's vocabulary: error lists them, skip leaves them out of the "
-      "text, map reads them as the vocabulary's unknown symbol")(
-      "chunk", po::value(&chunk)->default_value(chunk)->value_name("N"),
-      "units traced per step (memory, not results)")(
-      "threads", po::value(&threads)->default_value(threads)->value_name("N"),
-      "threads for the model (0 = every core)");
+      "units drawn over the excerpt per probe");
   add_plugin_options(options);
   po::positional_options_description positional;
   positional.add("text", -1);
