@@ -227,6 +227,69 @@ TEST_CASE("every cell plugin's step matches forward over T steps, dense and one-
   }
 }
 
+TEST_CASE("a prepared step matches the plain step: f32 to rounding, bf16 within 2e-2",
+          "[cell][step][prepared]") {
+  // bf16 rounds the weights and the matmul inputs to 8 significant bits (relative error 2^-9);
+  // with K = I + H up to 161 products of |w| <= 0.3 that is ~1e-3 in a pre-activation, and
+  // the tolerance allows for it growing over T = 4 recurrent steps.
+  const std::string name = GENERATE(from_range(all_cell_names()));
+  const auto [N, I, H] = GENERATE(table<std::int64_t, std::int64_t, std::int64_t>(
+      {{1, 7, 5}, {1, 65, 96}, {3, 9, 33}, {11, 40, 64}}));
+  const auto precision = GENERATE(CHARNN_PRECISION_F32, CHARNN_PRECISION_BF16);
+  const bool dense = GENERATE(false, true);
+  CAPTURE(name, N, I, H, precision, dense);
+  const double atol = precision == CHARNN_PRECISION_F32 ? 2e-6 : 2e-2;
+  const double rtol = precision == CHARNN_PRECISION_F32 ? 1e-5 : 0.0;
+  const std::int64_t T = 4;
+  charnn::Cell plain = registry().create_cell(name, I, H);
+  charnn::Cell prepared = registry().create_cell(name, I, H);
+  const std::int64_t S = static_cast<std::int64_t>(plain.states().size());
+  auto params = noisy_params(plain, 11);
+  charnn::test::Rng rng(5);
+  const auto state_in = rng.uniform(S * N * H, 0.8f);  // (S, N, H)
+  const auto src = rng.uniform(T * N * I, 1.0f);       // (T, N, I), dense input
+  std::vector<std::int32_t> index(T * N);              // (T, N), one-hot input
+  for (auto& k : index) k = static_cast<std::int32_t>(rng.next() % static_cast<std::uint64_t>(I));
+
+  // T steps of `cell` from state_in; returns every step's dst (T, N, H) then the final state.
+  auto run = [&](charnn::Cell& cell, const std::vector<float>& p) {
+    std::vector<float> state = state_in, out(T * N * H + S * N * H);
+    for (std::int64_t t = 0; t < T; ++t)
+      cell.step({N, p.data(), dense ? src.data() + t * N * I : nullptr,
+                 dense ? nullptr : index.data() + t * N, state.data(), out.data() + t * N * H});
+    std::copy(state.begin(), state.end(), out.begin() + T * N * H);
+    return out;
+  };
+  const auto want = run(plain, params);
+  if (!prepared.prepare_step(params.data(), precision)) {
+    // Only allowed for bf16 on a CPU without it; f32 must be available in the built-in cells.
+    REQUIRE(precision == CHARNN_PRECISION_BF16);
+    WARN("no native bf16 on this CPU: the bf16 prepared path is not tested");
+    return;
+  }
+  const auto got = run(prepared, params);
+  expect_close("prepared step against the plain step", got, want, atol, rtol);
+  double worst = 0;
+  for (std::size_t k = 0; k < got.size(); ++k)
+    worst = std::max(worst, std::abs(double(got[k]) - double(want[k])));
+  INFO("largest |prepared - plain| = " << worst);
+  if (precision == CHARNN_PRECISION_BF16) CHECK(worst > 0);  // bf16 really rounded something
+
+  // The prepared copy is what step() reads: changing the host's weights afterwards (which the
+  // contract forbids) does not show...
+  for (auto& x : params) x *= 0.5f;
+  CHECK(run(prepared, params) == got);
+  // ...another params pointer reads its own weights...
+  const auto halved = params;
+  CHECK(run(prepared, halved) == run(plain, halved));
+  // ...and after a release, step reads the (changed) host buffer again.
+  prepared.release_step();
+  CHECK(run(prepared, params) == run(plain, params));
+  // Preparing again picks up the new weights.
+  REQUIRE(prepared.prepare_step(params.data(), precision));
+  expect_close("re-prepared step", run(prepared, params), run(plain, params), atol, rtol);
+}
+
 TEST_CASE("every cell plugin's trace agrees with forward", "[cell][trace]") {
   const std::string name = GENERATE(from_range(all_cell_names()));
   const std::int64_t T = 5, N = 3, I = 6, H = 7;

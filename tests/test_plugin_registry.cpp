@@ -99,7 +99,7 @@ TEST_CASE("each broken plugin is skipped with its own one-line reason and the va
       {"broken-unresolved.so", "undefined symbol: charnn_test_symbol_nobody_defines"},
       {"broken-no-entry.so", "does not export the entry point charnn_plugin_entry"},
       {"broken-null-entry.so", "its entry point returned NULL"},
-      {"broken-abi-major.so", "built for plugin ABI 2.0, this charnn loads ABI 1.0"},
+      {"broken-abi-major.so", "built for plugin ABI 2.1, this charnn loads ABI 1.1"},
       {"broken-struct-too-large.so", "larger than the " + std::to_string(sizeof(charnn_cell_api))},
       {"broken-struct-too-small.so", "ends before the required function 'last_error'"},
       {"broken-missing-function.so", "the required function 'backward' is NULL"},
@@ -138,7 +138,7 @@ TEST_CASE("a broken or missing --plugin file is an error, not a skip", "[plugin]
   search.files = {kTestDir / "broken-abi-major.so"};
   std::string msg = message_of([&] { charnn::PluginRegistry::discover(search); });
   CHECK_THAT(msg, Contains("--plugin " + (kTestDir / "broken-abi-major.so").string()));
-  CHECK_THAT(msg, Contains("built for plugin ABI 2.0"));
+  CHECK_THAT(msg, Contains("built for plugin ABI 2.1"));
 
   search.files = {kTestDir / "no-such-plugin.so"};
   msg = message_of([&] { charnn::PluginRegistry::discover(search); });
@@ -212,34 +212,64 @@ TEST_CASE("the built-in plugin directory is found beside the program", "[plugin]
 
 TEST_CASE("an older plugin's shorter table is copied with the unknown trailing fields zeroed",
           "[plugin][loader]") {
-  // ABI 1.0 requires every function, so a shorter table is rejected today...
   const auto reg = discover_test_dir();
   const charnn_cell_api& good = reg.get("test_linear")->api();
   CHECK(good.struct_size == sizeof(charnn_cell_api));
   CHECK(good.abi_major == CHARNN_PLUGIN_ABI_MAJOR);
+  CHECK(good.abi_minor == CHARNN_PLUGIN_ABI_MINOR);
+  REQUIRE(good.prepare_step != nullptr);  // plugin.hpp fills it (answering "unsupported")
 
+  // An ABI 1.0 table ends before prepare_step (appended in 1.1): accepted, and the copy stops at
+  // struct_size whatever the plugin's memory holds beyond (here a non-NULL prepare_step).
   struct {
     charnn_cell_api api;
   } older{good};
-  older.api.struct_size = offsetof(charnn_cell_api, last_error);
+  older.api.struct_size = offsetof(charnn_cell_api, prepare_step);
+  older.api.abi_minor = 0;
   charnn_cell_api out{};
-  CHECK_THAT(charnn::detail::adopt_api_table(&older.api, out), Contains("'last_error'"));
-  CHECK(out.create == nullptr);  // nothing half-copied on failure
-
-  // ...but when a later minor appends an optional function, a plugin built before it reports a
-  // smaller struct_size. Simulate that host by declaring last_error optional (required_size ends
-  // before it): the copy must stop at struct_size, whatever the plugin's memory holds beyond.
-  REQUIRE(older.api.last_error != nullptr);  // non-NULL bytes past the plugin's struct_size
-  const std::string reason =
-      charnn::detail::adopt_api_table(&older.api, out, offsetof(charnn_cell_api, last_error));
-  CHECK(reason.empty());
-  CHECK(out.last_error == nullptr);
-  CHECK(out.trace == good.trace);
+  CHECK(charnn::detail::adopt_api_table(&older.api, out).empty());
+  CHECK(out.prepare_step == nullptr);
+  CHECK(out.last_error == good.last_error);
   CHECK(out.create == good.create);
   CHECK(std::strcmp(out.name, "test_linear") == 0);
   CHECK(out.struct_size == sizeof(charnn_cell_api));  // the host copy is host-sized
 
+  // Shorter than 1.0 is rejected, naming the first required function it lacks.
+  older.api.struct_size = offsetof(charnn_cell_api, last_error);
+  CHECK_THAT(charnn::detail::adopt_api_table(&older.api, out), Contains("'last_error'"));
+  CHECK(out.create == nullptr);  // nothing half-copied on failure
+
   CHECK_THAT(charnn::detail::adopt_api_table(nullptr, out), Contains("returned NULL"));
+}
+
+TEST_CASE("an ABI 1.0 plugin loads and steps without a prepared path", "[plugin][loader][cell]") {
+  const auto plugin = charnn::Plugin::load(kTestDir / "abi10" / "charnn-cell-test_abi10.so");
+  CHECK(plugin->api().prepare_step == nullptr);
+  charnn::Cell cell(plugin, 1, 1);
+  CHECK_FALSE(cell.has_prepare_step());
+  // h = w_x x + w_h h + b with w_x = 2, w_h = 0.5, b = 1: one step from h = 4 with x = 1 is 5.
+  const std::array<float, 3> params = {2.0f, 0.5f, 1.0f};  // w_x (1,1), w_h (1,1), b (1)
+  CHECK_FALSE(cell.prepare_step(params.data(), CHARNN_PRECISION_F32));
+  CHECK_NOTHROW(cell.release_step());
+  const float x = 1.0f;
+  float h = 4.0f, dst = 0.0f;
+  cell.step({1, params.data(), &x, nullptr, &h, &dst});
+  CHECK(dst == 5.0f);
+}
+
+TEST_CASE("a 1.1 plugin without its own prepared path answers unsupported and still steps",
+          "[plugin][cell]") {
+  const auto reg = discover_test_dir();
+  charnn::Cell cell = reg.create_cell("test_linear", 1, 1);
+  CHECK(cell.has_prepare_step());
+  const std::array<float, 3> params = {2.0f, 0.5f, 1.0f};
+  CHECK_FALSE(cell.prepare_step(params.data(), CHARNN_PRECISION_F32));
+  CHECK_FALSE(cell.prepare_step(params.data(), CHARNN_PRECISION_BF16));
+  CHECK_NOTHROW(cell.release_step());
+  const float x = 1.0f;
+  float h = 4.0f, dst = 0.0f;
+  cell.step({1, params.data(), &x, nullptr, &h, &dst});
+  CHECK(dst == 5.0f);
 }
 
 TEST_CASE("a cell keeps its library loaded after the registry is gone", "[plugin][loader][cell]") {
@@ -394,7 +424,7 @@ TEST_CASE("charnn cells --verbose lists the cells, the searched directories and 
   CHECK_THAT(out, Contains("CHARNN_PLUGIN_PATH  " + kTestDir.string()));
   CHECK_THAT(out, Contains("built-in            "));
   CHECK_THAT(out,
-             Contains((kTestDir / "broken-abi-major.so").string() + ": built for plugin ABI 2.0"));
+             Contains((kTestDir / "broken-abi-major.so").string() + ": built for plugin ABI 2.1"));
   CHECK_THAT(out, Contains((kTestDir / "broken-not-a-library.so").string() +
                            ": cannot load it as a library"));
   CHECK_THAT(out, Contains("Skipped (9), not valid cell plugins:"));

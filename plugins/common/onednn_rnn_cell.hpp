@@ -14,6 +14,12 @@
 // Because w_x and w_h sit back to back, params[0 : (I+H)*G*H] is also the (I+H, G*H) matrix
 // [w_x; w_h]: the one-step path for many streams uses it as a single matmul on [x, h].
 //
+// Prepared one-step path (plugin ABI 1.1, prepare_step): for sampling, the weights are copied
+// once into the layout oneDNN's matmul picks for them (format_tag::any, a blocked layout its
+// brgemm kernels stream fastest), optionally rounded to bfloat16, which halves the bytes read per
+// step: the one-stream step is bound by streaming the weights from cache. step() then runs one
+// matmul per layer on the prepared copy. See bench/RESULTS.md, "prepared one-step path".
+//
 // A derived cell supplies the primitive descriptors and the pointwise part of one step (the
 // gate nonlinearities and state update), which step() and trace() share.
 #pragma once
@@ -85,11 +91,26 @@ inline float fast_tanh(float x) {
 // path, where the cost is streaming W from cache or memory once. oneDNN's sgemm was measured as
 // fast as a hand-written AVX-512 loop here and twice as fast as the matmul primitive at N = 1
 // (no primitive dispatch per call), so the plugins use it and keep all heavy math in oneDNN.
-inline void small_gemm_acc(const float* x, const float* w, float* y, std::int64_t N,
-                           std::int64_t K, std::int64_t M) {
+inline void small_gemm_acc(const float* x, const float* w, float* y, std::int64_t N, std::int64_t K,
+                           std::int64_t M) {
   const dnnl_status_t st = dnnl_sgemm('N', 'N', N, M, K, 1.0f, x, K, w, M, 1.0f, y, M);
   if (st != dnnl_success)
     throw Error(CHARNN_ERR_BACKEND, "oneDNN sgemm failed with status " + std::to_string(st));
+}
+
+// float -> bfloat16 bits, round to nearest even (as oneDNN's reorder does); NaN stays NaN.
+inline std::uint16_t to_bf16(float f) {
+  const std::uint32_t u = std::bit_cast<std::uint32_t>(f);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);
+  return static_cast<std::uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+// Whether oneDNN runs bfloat16 matmuls natively here (AVX512_BF16 or newer). Without it oneDNN
+// 2.6 has no fast bf16 matmul, so the prepared path refuses CHARNN_PRECISION_BF16.
+inline bool has_native_bf16() {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto need = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (isa & need) == need;
 }
 
 // oneDNN throws dnnl::error; at our boundary that is a backend failure, not an internal bug.
@@ -267,9 +288,29 @@ class OnednnRnnCell : public charnn::plugin::Cell {
                                                " is outside [0, " + std::to_string(I_) + ")");
     backend_guard("step", [&] {
       StepPlan& pl = step_plan(a.N);
-      step_gates(pl, a.N, a.params, a.src, a.src_index, a.state);
+      if (prep_params_ && a.params == prep_params_)
+        prepared_gates(pl, a.N, a.src, a.src_index, a.state);
+      else
+        step_gates(pl, a.N, a.params, a.src, a.src_index, a.state);
       pointwise(pl.gates.data(), a.state, a.dst, a.N, nullptr, 0);
     });
+  }
+
+  void prepare_step(const float* params, charnn_precision precision) override {
+    // Whatever happens below, the old copy is gone: the host may be about to change it.
+    prep_params_ = nullptr;
+    for (auto& [n, pl] : step_plans_) pl->prep[0].reset(), pl->prep[1].reset();
+    prep_weights_.clear();
+    prep_b_ = {};
+    prep_xb_ = {};
+    if (!params) return;
+    if (precision == CHARNN_PRECISION_BF16 && !has_native_bf16())
+      throw Error(CHARNN_ERR_UNSUPPORTED,
+                  "prepare_step: this CPU has no native bfloat16 support (AVX512_BF16)");
+    prep_dt_ = precision == CHARNN_PRECISION_BF16 ? dt::bf16 : dt::f32;
+    // The matmuls and weight copies are made on the first step() of each stream count and input
+    // kind (one-hot index or dense src), since their layout may depend on both.
+    prep_params_ = params;
   }
 
   void trace(const charnn_trace_args& a) override {
@@ -322,8 +363,19 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     std::vector<float> state_in;        // (S, N, H): training forward's initial state
     std::vector<float> diff_state_out;  // (S, N, H): copy of the host's diff_state_out
   };
+  // The prepared path for N streams and one input kind:
+  //   one-hot (src_index): gates = b + w_x[id] (gathered, f32) then += h . w_h   (K = H)
+  //   dense (src):         gates = [x, h] . [w_x; w_h] + b                       (K = I + H)
+  struct PrepPlan {
+    Prepared mm;                // the matmul on the prepared weights
+    memory src;                 // (N, K) in the prepared precision, owned: h or [x, h]
+    std::shared_ptr<memory> w;  // (K, G*H) prepared weights, shared by plans of one layout
+    memory bias, gates;         // (1, G*H) host's b (dense only); (N, G*H) = StepPlan::gates
+    std::int64_t K = 0;
+  };
   // Everything for the one-step path with N streams.
   struct StepPlan {
+    std::unique_ptr<PrepPlan> prep[2];  // [0] one-hot input, [1] dense input; after prepare_step
     memory xh, w_xh, w_h, h, bias, gates_m;
     Prepared mm_xh;                  // gates = [x, h] . [w_x; w_h] + b
     Prepared mm_h;                   // gates = h . w_h + b (then w_x rows are gathered in)
@@ -539,6 +591,99 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     }
   }
 
+  PrepPlan& prep_plan(StepPlan& pl, std::int64_t N, bool dense) {
+    std::unique_ptr<PrepPlan>& slot = pl.prep[dense ? 1 : 0];
+    if (slot) return *slot;
+    auto pp = std::make_unique<PrepPlan>();
+    const std::int64_t GH = G_ * H_;
+    pp->K = dense ? I_ + H_ : H_;
+    const memory::desc src_md({N, pp->K}, prep_dt_, tag::ab);
+    const memory::desc w_any({pp->K, GH}, prep_dt_, tag::any);
+    const memory::desc b_md({1, GH}, dt::f32, tag::ab);
+    const memory::desc g_md({N, GH}, dt::f32, tag::ab);
+    dnnl::primitive_attr attr;
+    if (!dense) {  // accumulate onto the gathered b + w_x[id] already in gates
+      dnnl::post_ops po;
+      po.append_sum(1.0f);
+      attr.set_post_ops(po);
+    }
+    const auto pd = dense ? dnnl::matmul::primitive_desc(
+                                dnnl::matmul::desc(src_md, w_any, b_md, g_md), attr, cpu_engine())
+                          : dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_any, g_md),
+                                                         attr, cpu_engine());
+    pp->mm.prim = dnnl::matmul(pd);
+    // One copy of the weights per layout: plans for other N reuse it when oneDNN picks the same.
+    const memory::desc w_md = pd.weights_desc();
+    for (const auto& [md, mem] : prep_weights_)
+      if (md == w_md) pp->w = mem;  // equal descs: same dims (so same K), same layout
+    if (!pp->w) {
+      // Reorder (and round, for bf16) the host's plain rows once: w_h alone, or [w_x; w_h].
+      const float* from = dense ? prep_params_ : prep_params_ + I_ * GH;
+      memory plain_w({{pp->K, GH}, dt::f32, tag::ab}, cpu_engine(), const_cast<float*>(from));
+      pp->w = std::make_shared<memory>(w_md, cpu_engine());
+      dnnl::reorder(plain_w, *pp->w).execute(stream_, plain_w, *pp->w);
+      stream_.wait();
+      prep_weights_.emplace_back(w_md, pp->w);
+    }
+    pp->src = memory(src_md, cpu_engine());
+    pp->gates = wrap(g_md);
+    bind(pp->gates, pl.gates.data());
+    pp->mm.add(DNNL_ARG_SRC, pp->src);
+    pp->mm.add(DNNL_ARG_WEIGHTS, *pp->w);
+    if (prep_b_.empty()) {
+      // f32 copies of what the prepared step reads besides the matrices (the contract allows
+      // reading the host's buffer, but a copy keeps "prepared" meaning one thing for all of it).
+      const float* w_x = prep_params_;                 // (I, G*H)
+      const float* b = prep_params_ + (I_ + H_) * GH;  // (G*H)
+      prep_b_.assign(b, b + GH);
+      prep_xb_.resize(static_cast<std::size_t>(I_ * GH));
+      for (std::int64_t i = 0; i < I_; ++i)
+        for (std::int64_t k = 0; k < GH; ++k) prep_xb_[i * GH + k] = b[k] + w_x[i * GH + k];
+    }
+    if (dense) {
+      pp->bias = wrap(b_md);
+      bind(pp->bias, prep_b_.data());
+      pp->mm.add(DNNL_ARG_BIAS, pp->bias);
+    }
+    pp->mm.add(DNNL_ARG_DST, pp->gates);
+    slot = std::move(pp);
+    return *slot;
+  }
+  // Copies n floats into the prepared src row (converting to bf16 when that is the precision).
+  void put_src(const PrepPlan& pp, std::int64_t row, std::int64_t col, const float* from,
+               std::int64_t n) const {
+    void* base = pp.src.get_data_handle();
+    const std::int64_t at = row * pp.K + col;
+    if (prep_dt_ == dt::f32) {
+      std::memcpy(static_cast<float*>(base) + at, from, static_cast<std::size_t>(n) * 4);
+    } else {
+      std::uint16_t* to = static_cast<std::uint16_t*>(base) + at;
+      for (std::int64_t k = 0; k < n; ++k) to[k] = to_bf16(from[k]);
+    }
+  }
+
+  // gates (N, G, H) of one step on the prepared weights (see PrepPlan).
+  void prepared_gates(StepPlan& pl, std::int64_t N, const float* src, const std::int32_t* src_index,
+                      const float* state) {
+    const std::int64_t GH = G_ * H_;
+    PrepPlan& pp = prep_plan(pl, N, src_index == nullptr);
+    if (src_index) {
+      // One-hot input: start from row id of (w_x + b), exactly what the plain path computes.
+      for (std::int64_t n = 0; n < N; ++n) {
+        const float* row = prep_xb_.data() + static_cast<std::int64_t>(src_index[n]) * GH;
+        std::memcpy(pl.gates.data() + n * GH, row, static_cast<std::size_t>(GH) * sizeof(float));
+        put_src(pp, n, 0, state + n * H_, H_);
+      }
+    } else {
+      for (std::int64_t n = 0; n < N; ++n) {
+        put_src(pp, n, 0, src + n * I_, I_);
+        put_src(pp, n, I_, state + n * H_, H_);
+      }
+    }
+    pp.mm.run(stream_);
+    stream_.wait();
+  }
+
   // Up to this many streams the one-step path uses small_gemm_acc (weights streamed once, one
   // thread); beyond it oneDNN's matmul, whose blocking pays off for real batches.
   static constexpr std::int64_t kSmallN = 8;
@@ -549,6 +694,13 @@ class OnednnRnnCell : public charnn::plugin::Cell {
   Prepared reorder_layer_, reorder_iter_;
   std::map<std::tuple<std::int64_t, std::int64_t, bool>, std::unique_ptr<SeqPlan>> seq_plans_;
   std::map<std::int64_t, std::unique_ptr<StepPlan>> step_plans_;
+  // prepare_step: the host's params the copies were made from (NULL: nothing prepared), their
+  // precision, and the prepared weight copies by layout (one per oneDNN weights format and K).
+  const float* prep_params_ = nullptr;
+  dt prep_dt_ = dt::f32;
+  std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> prep_weights_;
+  std::vector<float> prep_b_;   // (G*H) b
+  std::vector<float> prep_xb_;  // (I, G*H) w_x + b row by row: the one-hot input's gates before h
   SeqPlan* trained_ = nullptr;  // the plan of the last training forward
   std::int64_t trained_T_ = 0, trained_N_ = 0;
 };

@@ -76,7 +76,8 @@ static struct {
             never_count,
             never_name,
             never_trace,
-            never_error},
+            never_error,
+            NULL /* prepare_step: optional (ABI 1.1) */},
            {0, 0, 0, 0}};
 
 #if defined(BROKEN_NO_ENTRY)

@@ -5,9 +5,13 @@
 // Trace records two signals: "h" and "wx" (= W_x x_t, the input's contribution). It refuses to be
 // created with input size 999, so tests can exercise a plugin-side create failure.
 // TEST_CELL_NAME lets tests/plugins/CMakeLists.txt build copies under another name (duplicates).
+// It has no prepared step (plugin.hpp's default prepare_step answers CHARNN_ERR_UNSUPPORTED).
+// TEST_CELL_ABI_1_0 builds it as a plugin from before ABI 1.1: its table says minor 0 and ends
+// before prepare_step (the pointer is still set in memory, so the host must honour struct_size).
 #include <charnn/plugin.hpp>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -166,5 +170,18 @@ class LinearCell final : public charnn::plugin::Cell {
 
 }  // namespace
 
+#ifndef TEST_CELL_ABI_1_0
 CHARNN_DECLARE_CELL(LinearCell, TEST_CELL_NAME, "0.1.0",
                     "test-only linear recurrence h = Wx x + Wh h + b")
+#else
+extern "C" CHARNN_PLUGIN_EXPORT const charnn_cell_api* charnn_plugin_entry(void) {
+  static const charnn_cell_api api = [] {
+    charnn_cell_api a = ::charnn::plugin::detail::Adapter<LinearCell>::make(
+        TEST_CELL_NAME, "0.1.0", "test-only linear recurrence, as an ABI 1.0 plugin");
+    a.struct_size = offsetof(charnn_cell_api, prepare_step);
+    a.abi_minor = 0;
+    return a;
+  }();
+  return &api;
+}
+#endif

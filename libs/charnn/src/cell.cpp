@@ -197,6 +197,25 @@ void Cell::step(const charnn_step_args& args) {
   check(plugin_->api().step(handle_, &args), "step");
 }
 
+decltype(charnn_cell_api::prepare_step) Cell::plugin_api_prepare_step() const {
+  // The registry zero-fills what an older (ABI 1.0) table lacks, so NULL means "not provided".
+  return plugin_->api().prepare_step;
+}
+
+bool Cell::prepare_step(const float* params, charnn_precision precision) {
+  if (!params) throw error(describe(*plugin_) + ": prepare_step needs a params buffer");
+  auto fn = plugin_api_prepare_step();
+  if (!fn) return false;
+  const charnn_status status = fn(handle_, params, static_cast<std::int32_t>(precision));
+  if (status == CHARNN_ERR_UNSUPPORTED) return false;
+  check(status, "prepare_step");
+  return true;
+}
+
+void Cell::release_step() {
+  if (auto fn = plugin_api_prepare_step()) check(fn(handle_, nullptr, 0), "releasing prepare_step");
+}
+
 void Cell::trace(const charnn_trace_args& args) {
   if (args.T < 1 || args.N < 1 || !args.params || !args.src || !args.dst ||
       (!args.signals && !signals_.empty()))

@@ -46,24 +46,28 @@ std::string one_line_dlerror(const std::filesystem::path& file) {
   return msg;
 }
 
-// The function-pointer fields of charnn_cell_api, in struct order. ABI 1.0 requires all of them;
-// a field appended in a later minor version goes here with required = false.
+// The function-pointer fields of charnn_cell_api, in struct order. ABI 1.0 requires all of its
+// functions; a field appended in a later minor version goes here with required = false (a plugin
+// built against an older minor has a shorter table, and the field reads as NULL).
 struct ApiFunction {
   const char* name;
   std::size_t offset;
   bool required;
 };
 
-#define CHARNN_API_FN(field)                       \
-  ApiFunction {                                    \
-#field, offsetof(charnn_cell_api, field), true \
+#define CHARNN_API_FN(field, required)                 \
+  ApiFunction {                                        \
+#field, offsetof(charnn_cell_api, field), required \
   }
 constexpr ApiFunction kApiFunctions[] = {
-    CHARNN_API_FN(create),      CHARNN_API_FN(destroy),     CHARNN_API_FN(num_params),
-    CHARNN_API_FN(param_info),  CHARNN_API_FN(num_states),  CHARNN_API_FN(state_name),
-    CHARNN_API_FN(init_params), CHARNN_API_FN(forward),     CHARNN_API_FN(backward),
-    CHARNN_API_FN(step),        CHARNN_API_FN(num_signals), CHARNN_API_FN(signal_name),
-    CHARNN_API_FN(trace),       CHARNN_API_FN(last_error),
+    CHARNN_API_FN(create, true),        CHARNN_API_FN(destroy, true),
+    CHARNN_API_FN(num_params, true),    CHARNN_API_FN(param_info, true),
+    CHARNN_API_FN(num_states, true),    CHARNN_API_FN(state_name, true),
+    CHARNN_API_FN(init_params, true),   CHARNN_API_FN(forward, true),
+    CHARNN_API_FN(backward, true),      CHARNN_API_FN(step, true),
+    CHARNN_API_FN(num_signals, true),   CHARNN_API_FN(signal_name, true),
+    CHARNN_API_FN(trace, true),         CHARNN_API_FN(last_error, true),
+    CHARNN_API_FN(prepare_step, false),  // ABI 1.1
 };
 #undef CHARNN_API_FN
 
@@ -75,8 +79,12 @@ constexpr std::size_t required_api_size() {
     if (f.required) end = std::max(end, f.offset + sizeof(void*));
   return end;
 }
-static_assert(required_api_size() == sizeof(charnn_cell_api),
-              "ABI 1.0: every function is required; update kApiFunctions when appending fields");
+// A 1.0 table (everything up to last_error) is the smallest one accepted.
+static_assert(required_api_size() == offsetof(charnn_cell_api, prepare_step),
+              "ABI 1.x: the 1.0 functions are required, later ones optional; update "
+              "kApiFunctions when appending fields");
+static_assert(offsetof(charnn_cell_api, prepare_step) + sizeof(void*) == sizeof(charnn_cell_api),
+              "every field of charnn_cell_api must be listed in kApiFunctions");
 
 bool is_null_function(const charnn_cell_api& api, std::size_t offset) {
   void (*fn)() = nullptr;  // all function pointers share one representation on our platforms

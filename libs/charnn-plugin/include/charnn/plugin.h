@@ -17,6 +17,9 @@
  *   params: one flat buffer per layer; the tensors described by param_info, back to back in
  *   index order, each row-major with the dims given. The layout of each tensor is the plugin's
  *   choice (e.g. oneDNN's ldigo) and is opaque to the host except for its size.
+ *
+ * History: 1.0 the first table; 1.1 appends the optional prepare_step (a prepared, possibly
+ * reduced-precision copy of the weights for the one-step sampling path).
  */
 #ifndef CHARNN_PLUGIN_H
 #define CHARNN_PLUGIN_H
@@ -29,7 +32,7 @@ extern "C" {
 #endif
 
 #define CHARNN_PLUGIN_ABI_MAJOR 1
-#define CHARNN_PLUGIN_ABI_MINOR 0
+#define CHARNN_PLUGIN_ABI_MINOR 1
 #define CHARNN_PLUGIN_ENTRY_NAME "charnn_plugin_entry"
 #define CHARNN_MAX_DIMS 4
 
@@ -48,6 +51,17 @@ typedef enum charnn_status {
   CHARNN_ERR_UNSUPPORTED = 5, /* optional feature not provided */
   CHARNN_ERR_INTERNAL = 6
 } charnn_status;
+
+/* What a prepared one-step path may do to the weights (see prepare_step). */
+typedef enum charnn_precision {
+  /* float32 throughout: step() results match the unprepared path up to float rounding (the
+   * summation order may differ, ~1e-6 relative). */
+  CHARNN_PRECISION_F32 = 0,
+  /* Weights (and the matrix products' inputs) rounded to bfloat16, products accumulated in float32,
+   * states and outputs float32: ~1e-3 relative error in the pre-activations, for about half the
+   * memory traffic per step. */
+  CHARNN_PRECISION_BF16 = 1
+} charnn_precision;
 
 typedef struct charnn_tensor_info {
   const char* name; /* stable, owned by the plugin: "w_x", "w_h", "b", ... */
@@ -130,6 +144,22 @@ typedef struct charnn_cell_api {
   charnn_status (*trace)(charnn_cell* cell, const charnn_trace_args* args);
   /* Why the last call on this instance failed; never NULL (may be ""). */
   const char* (*last_error)(const charnn_cell* cell);
+
+  /* ---- ABI 1.1: optional; NULL (or absent, in an older plugin's shorter table) means the cell has
+   * no prepared path, and step() alone is used. ---- */
+
+  /* Prepares the one-step path for the parameter buffer `params` (the same flat layout as
+   * everywhere): the plugin may keep a copy of the weights reordered for its math library and/or
+   * in the given charnn_precision. Contract:
+   *   - after prepare_step(cell, params, precision) returns CHARNN_OK, step() calls whose
+   *     args->params is this same pointer may use that copy instead of reading params;
+   *   - the host promises not to change the floats at params until it calls prepare_step again
+   *     (with other params, or with params = NULL, which releases the copy and always succeeds);
+   *   - step() with any other params pointer, forward, backward and trace never use the copy;
+   *   - CHARNN_ERR_UNSUPPORTED: this precision is not available (e.g. the CPU has no bfloat16
+   *     support); nothing is prepared and step() works as without the call.
+   * Preparing may allocate and take time (it runs once, not per step). */
+  charnn_status (*prepare_step)(charnn_cell* cell, const float* params, int32_t precision);
 } charnn_cell_api;
 
 typedef const charnn_cell_api* (*charnn_plugin_entry_fn)(void);

@@ -27,7 +27,8 @@ namespace charnn::plugin {
 
 class Error : public std::runtime_error {
  public:
-  Error(charnn_status status, const std::string& what) : std::runtime_error(what), status_(status) {}
+  Error(charnn_status status, const std::string& what)
+      : std::runtime_error(what), status_(status) {}
   charnn_status status() const noexcept { return status_; }
 
  private:
@@ -49,6 +50,14 @@ class Cell {
   virtual void backward(const charnn_backward_args& args) = 0;
   virtual void step(const charnn_step_args& args) = 0;
   virtual void trace(const charnn_trace_args& args) = 0;
+  // Optional (ABI 1.1), see prepare_step in plugin.h: keep a copy of the weights at params for
+  // step() calls with that same pointer, in the given precision; params == nullptr releases it.
+  // The default has no prepared path: it throws Error(CHARNN_ERR_UNSUPPORTED), which the host
+  // reads as "use plain step()"; a release is always accepted.
+  virtual void prepare_step(const float* params, charnn_precision precision) {
+    (void)precision;
+    if (params) throw Error(CHARNN_ERR_UNSUPPORTED, "this cell has no prepared one-step path");
+  }
 };
 
 }  // namespace charnn::plugin
@@ -166,6 +175,16 @@ struct Adapter {
     if (!a) return CHARNN_ERR_ARGUMENT;
     return guarded(cell, [&] { cell->impl->trace(*a); });
   }
+  static charnn_status prepare_step(charnn_cell* cell, const float* params,
+                                    int32_t precision) noexcept {
+    if (params && precision != CHARNN_PRECISION_F32 && precision != CHARNN_PRECISION_BF16) {
+      // A precision from a newer host: not an error in the call, just one this cell lacks.
+      cell->last_error = "precision " + std::to_string(precision) + " is not known to this cell";
+      return CHARNN_ERR_UNSUPPORTED;
+    }
+    return guarded(
+        cell, [&] { cell->impl->prepare_step(params, static_cast<charnn_precision>(precision)); });
+  }
   static const char* last_error(const charnn_cell* cell) noexcept {
     return cell ? cell->last_error.c_str() : "";
   }
@@ -192,17 +211,18 @@ struct Adapter {
     api.signal_name = &signal_name;
     api.trace = &trace;
     api.last_error = &last_error;
+    api.prepare_step = &prepare_step;
     return api;
   }
 };
 
 }  // namespace charnn::plugin::detail
 
-#define CHARNN_DECLARE_CELL(CellClass, name, version, description)                        \
-  extern "C" CHARNN_PLUGIN_EXPORT const charnn_cell_api* charnn_plugin_entry(void) {      \
-    static const charnn_cell_api api =                                                    \
-        ::charnn::plugin::detail::Adapter<CellClass>::make(name, version, description);   \
-    return &api;                                                                          \
+#define CHARNN_DECLARE_CELL(CellClass, name, version, description)                      \
+  extern "C" CHARNN_PLUGIN_EXPORT const charnn_cell_api* charnn_plugin_entry(void) {    \
+    static const charnn_cell_api api =                                                  \
+        ::charnn::plugin::detail::Adapter<CellClass>::make(name, version, description); \
+    return &api;                                                                        \
   }
 
 #endif  // CHARNN_PLUGIN_HPP

@@ -36,7 +36,7 @@ class Cell {
   std::int64_t hidden_size() const { return hidden_size_; }
 
   const std::vector<TensorShape>& params() const { return params_; }
-  std::int64_t param_count() const { return param_count_; }  // floats in the flat buffer
+  std::int64_t param_count() const { return param_count_; }             // floats in the flat buffer
   const std::vector<std::string>& states() const { return states_; }    // each (N, H)
   const std::vector<std::string>& signals() const { return signals_; }  // what trace() records
 
@@ -47,8 +47,19 @@ class Cell {
   void step(const charnn_step_args& args);
   void trace(const charnn_trace_args& args);
 
+  // The optional prepared one-step path (plugin ABI 1.1, see prepare_step in plugin.h): the plugin
+  // may keep a copy of the weights at `params` (reordered, or rounded to bfloat16) and use it in
+  // step() calls with that same pointer. The caller promises not to change those floats until
+  // the next prepare_step or release_step. Returns false when the plugin has no prepared path or
+  // not in this precision (nothing is prepared; step() reads params as before); other failures
+  // throw. release_step() drops the copy (a no-op when there is none).
+  bool prepare_step(const float* params, charnn_precision precision);
+  void release_step();
+  bool has_prepare_step() const { return plugin_api_prepare_step() != nullptr; }
+
  private:
   void check(charnn_status status, const char* what) const;
+  decltype(charnn_cell_api::prepare_step) plugin_api_prepare_step() const;
 
   std::shared_ptr<const Plugin> plugin_;
   charnn_cell* handle_ = nullptr;
