@@ -456,14 +456,85 @@ TEST_CASE("a fixed random seed reproduces the generated text", "[sampler][loop]"
   options.random_seed = 2025;
   CHECK(sampler.run(seed, options)[0].text != a[0].text);
 
-  // Whatever the thread count.
+  // Whatever the thread count, for each precision of the step path.
   const int threads = charnn::get_threads();
-  charnn::set_threads(1);
-  const auto one = sampler.run(seed, options);
-  charnn::set_threads(2);
-  const auto two = sampler.run(seed, options);
+  for (const auto precision : {charnn::StepPrecision::automatic, charnn::StepPrecision::f32,
+                               charnn::StepPrecision::bf16}) {
+    CAPTURE(charnn::to_string(precision));
+    options.precision = precision;
+    charnn::set_threads(1);
+    const auto one = sampler.run(seed, options);
+    charnn::set_threads(2);
+    const auto two = sampler.run(seed, options);
+    // Primitives made under 2 threads, run under 1.
+    charnn::set_threads(1);
+    const auto again = sampler.run(seed, options);
+    for (std::size_t n = 0; n < 4; ++n) {
+      CHECK(one[n].text == two[n].text);
+      CHECK(one[n].text == again[n].text);
+    }
+  }
   charnn::set_threads(threads);
-  for (std::size_t n = 0; n < 4; ++n) CHECK(one[n].text == two[n].text);
+}
+
+TEST_CASE("the prepared step path gives the plain path's logits: f32 to 1e-5, bf16 to 1e-3",
+          "[sampler][loop][prepared]") {
+  // bf16: weights and matmul inputs keep 8 significant bits (relative error <= 2^-9); here the
+  // logits moved by 6e-5 at most over 40 steps (H = 64). The tolerance is 1e-3 absolute. The model has training's initial weights (not the
+  // 4x-scaled ones of random_model, whose chaotic dynamics amplify any rounding over 40 steps).
+  const auto vocab = vocab_of(kText);
+  auto model = random_model(vocab, 64);
+  model->init_params(12345);
+  const std::int64_t V = vocab.size(), N = 3, steps = 40;
+  // Logits (steps, N, V) of a fixed id sequence from the zero state.
+  auto logits_of = [&] {
+    auto state = model->zero_state(N);
+    std::vector<float> all(static_cast<std::size_t>(steps * N * V));
+    std::vector<std::int32_t> ids(static_cast<std::size_t>(N));
+    for (std::int64_t t = 0; t < steps; ++t) {
+      for (std::int64_t n = 0; n < N; ++n)
+        ids[static_cast<std::size_t>(n)] = static_cast<std::int32_t>((t * 7 + n * 3) % V);
+      model->step(ids, state, all.data() + t * N * V);
+    }
+    return all;
+  };
+  auto max_diff = [](const std::vector<float>& a, const std::vector<float>& b) {
+    double m = 0.0;
+    for (std::size_t k = 0; k < a.size(); ++k) m = std::max(m, std::abs(double(a[k]) - b[k]));
+    return m;
+  };
+  const auto plain = logits_of();
+  CHECK(model->prepare_inference(charnn::StepPrecision::f32) == "f32");
+  const auto f32 = logits_of();
+  CHECK(max_diff(f32, plain) < 1e-5);
+  const std::string used = model->prepare_inference(charnn::StepPrecision::bf16);
+  const auto bf16 = logits_of();
+  if (used == "bf16") {
+    INFO("max |bf16 - f32 logit| = " << max_diff(bf16, plain));
+    CHECK(max_diff(bf16, plain) < 1e-3);
+    CHECK(max_diff(bf16, plain) > 0.0);  // the bf16 copy is really in use
+  } else {
+    CHECK(used == "f32");  // no native bf16: the model falls back to a prepared f32 copy
+    WARN("no native bf16 on this CPU: the bf16 step path is not tested");
+  }
+  CHECK(charnn::default_step_precision() ==
+        (used == "bf16" ? charnn::StepPrecision::bf16 : charnn::StepPrecision::f32));
+
+  // Changing the weights through the mutable params() drops the prepared copies, so step()
+  // sees the new weights at once (as a trainer would need).
+  model->prepare_inference(charnn::StepPrecision::f32);
+  for (auto& w : model->params()) w *= 0.5f;
+  const auto changed = logits_of();
+  model->release_inference();
+  CHECK(logits_of() == changed);
+  CHECK(max_diff(changed, plain) > 1e-3);
+  // And init_params does too.
+  model->prepare_inference(charnn::StepPrecision::f32);
+  model->init_params(777);
+  const auto reinit = logits_of();
+  model->release_inference();
+  CHECK(logits_of() == reinit);
+  CHECK_THROWS_WITH(charnn::parse_step_precision("fp16"), Catch::Contains("'fp16'"));
 }
 
 TEST_CASE("a seed longer than the training segment primes the model with all of it",
@@ -700,10 +771,25 @@ TEST_CASE("charnn sample continues a seed with the model just trained", "[sample
     CHECK(s.out.size() == 10 + 10);                              // the seed is printed as given
     CHECK(m.sample("--seed '?' --unknown map").exit_code == 1);  // no unknown symbol
   }
+  SECTION("--precision f32 and bf16 give the same greedy text from the trained model") {
+    const Run f = m.sample("--seed 'the quick ' --length 120 --greedy --precision f32");
+    const Run b = m.sample("--seed 'the quick ' --length 120 --greedy --precision bf16");
+    CAPTURE(f.err, b.err);
+    REQUIRE(f.exit_code == 0);
+    REQUIRE(b.exit_code == 0);
+    CHECK_THAT(f.err, Catch::Contains("step weights f32"));
+    CHECK_THAT(b.err, Catch::Contains("step weights bf16") || Catch::Contains("step weights f32"));
+    CHECK(f.out == b.out);
+    // The same random seed reproduces with bf16 too, whatever the thread count.
+    const std::string args =
+        "--seed 'the' --length 150 --temperature 1.5 --random-seed 8 "
+        "--precision bf16 --threads ";
+    CHECK(m.sample(args + "1").out == m.sample(args + "2").out);
+  }
   SECTION("invalid options are clear errors") {
     for (const char* bad :
          {"--top-p 1.5", "--top-p 0", "--temperature -1", "--top-k 0", "--count 0",
-          "--unknown ignore", "--best --last", "--model no-such-run"}) {
+          "--unknown ignore", "--best --last", "--model no-such-run", "--precision fp16"}) {
       const Run r = m.sample(bad);
       CAPTURE(bad, r.err);
       CHECK(r.exit_code == 1);

@@ -114,7 +114,7 @@ int run_sample(const std::vector<std::string>& args) {
       "the random seed are reported on stderr.",
       "charnn sample --seed \"The prince\" --length 300 --temperature 0.8 --random-seed 7"};
 
-  std::string seed_text, seed_file, model, stop, unknown = "error";
+  std::string seed_text, seed_file, model, stop, unknown = "error", precision = "auto";
   std::uint64_t random_seed = 0;
   std::int64_t length = 500, count = 1;
   float temperature = 1.0f, top_p = 1.0f;
@@ -151,7 +151,12 @@ int run_sample(const std::vector<std::string>& args) {
       "write JSON instead of text: every sample with each unit's probability under the model "
       "(p) and under the sampling policy (q)")(
       "threads", po::value(&threads)->default_value(threads)->value_name("N"),
-      "threads for the model (0 = every core)");
+      "threads for the model (0 = every core)")(
+      "precision", po::value(&precision)->default_value(precision)->value_name("auto|f32|bf16"),
+      "weights of the sampling step: bf16 rounds them to bfloat16 (about 2x faster; scores "
+      "differ by ~0.1%, so a draw between two nearly equally likely units may differ), f32 keeps "
+      "them exact; auto is bf16 where the CPU has AVX512_BF16, else f32. Either way the same "
+      "--random-seed gives the same text whatever --threads is");
   add_plugin_options(options);
   po::variables_map vm;
   if (!parse_options(help, options, {}, args, vm)) return 0;
@@ -167,6 +172,7 @@ int run_sample(const std::vector<std::string>& args) {
   policy.greedy = vm.count("greedy") > 0;
   policy.validate();
   const UnknownUnits unknown_policy = parse_unknown_units(unknown);
+  const StepPrecision step_precision = parse_step_precision(precision);
   if (count < 1)
     throw charnn::error("--count " + std::to_string(count) + " is not allowed",
                         "ask for at least 1 sample");
@@ -210,8 +216,12 @@ int run_sample(const std::vector<std::string>& args) {
   // The real file, not runs/latest/...: the link moves on with the next training run.
   std::error_code ec;
   const std::filesystem::path used = std::filesystem::canonical(loaded.file, ec);
+  // Prepared once here (not by the Sampler) so that stderr can say which precision is used.
+  const std::string step_path = loaded.model->prepare_inference(step_precision);
+  opts.precision = std::nullopt;
   std::cerr << "charnn sample: checkpoint " << (ec ? loaded.file : used).string() << ", "
-            << policy.describe() << ", random seed " << random_seed << "\n";
+            << policy.describe() << ", random seed " << random_seed << ", step weights "
+            << step_path << "\n";
 
   Output out;
   Sampler sampler(*loaded.model, vocab);

@@ -172,6 +172,7 @@ const ParamView& Model::view(const std::string& name) const {
 }
 
 void Model::init_params(std::uint64_t seed) {
+  release_inference();  // the prepared copies would go stale
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     auto span =
         std::span<float>(params_).subspan(static_cast<std::size_t>(layer_offset_[l]),
@@ -440,6 +441,69 @@ double Model::evaluate(std::span<const std::int32_t> inputs, std::span<const std
                                      {DNNL_ARG_SCRATCHPAD, lin.fwd.scratch}});
   impl_->strm.wait();
   return softmax_xent(s.logits.data(), targets, V, 0.0);
+}
+
+StepPrecision parse_step_precision(std::string_view name) {
+  if (name == "auto") return StepPrecision::automatic;
+  if (name == "f32") return StepPrecision::f32;
+  if (name == "bf16") return StepPrecision::bf16;
+  throw error("precision '" + std::string(name) + "' is not known", "use one of: auto, f32, bf16");
+}
+
+std::string to_string(StepPrecision p) {
+  switch (p) {
+    case StepPrecision::automatic:
+      return "auto";
+    case StepPrecision::f32:
+      return "f32";
+    case StepPrecision::bf16:
+      return "bf16";
+  }
+  return "?";
+}
+
+StepPrecision default_step_precision() {
+  // bf16 only where oneDNN runs it natively: emulated bf16 would be slower than f32.
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto need = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (isa & need) == need ? StepPrecision::bf16 : StepPrecision::f32;
+}
+
+std::string Model::prepare_inference(StepPrecision precision) {
+  release_inference();
+  if (precision == StepPrecision::automatic) precision = default_step_precision();
+  prepared_.assign(layers_.size(), StepPrecision::automatic);
+  try {
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      const float* p = params_.data() + layer_offset_[l];
+      if (precision == StepPrecision::bf16 && layers_[l].prepare_step(p, CHARNN_PRECISION_BF16))
+        prepared_[l] = StepPrecision::bf16;
+      else if (layers_[l].prepare_step(p, CHARNN_PRECISION_F32))
+        prepared_[l] = StepPrecision::f32;
+    }
+  } catch (...) {
+    release_inference();
+    throw;
+  }
+  // Summary: the precision every layer got, or the mix.
+  std::size_t plain = 0, bf16 = 0;
+  for (auto p : prepared_) {
+    plain += p == StepPrecision::automatic;
+    bf16 += p == StepPrecision::bf16;
+  }
+  const std::size_t L = layers_.size();
+  if (plain == L) return "plain f32 (no layer's plugin has a prepared path)";
+  std::string s = bf16 == L - plain ? "bf16" : bf16 == 0 ? "f32" : "bf16/f32 mixed";
+  if (plain > 0)
+    s += " (" + std::to_string(L - plain) + " of " + std::to_string(L) + " layers; others plain)";
+  return s;
+}
+
+void Model::release_inference() {
+  if (prepared_.empty()) return;
+  for (std::size_t l = 0; l < layers_.size(); ++l)
+    if (prepared_[l] != StepPrecision::automatic) layers_[l].release_step();
+  prepared_.clear();
 }
 
 void Model::step(std::span<const std::int32_t> ids, State& state, float* logits) {

@@ -303,6 +303,7 @@ std::vector<Sample> Sampler::run(const PreparedSeed& seed, const SampleOptions& 
   const std::int64_t V = vocab_.size();
   const std::int64_t H = model_.hidden();
   UnitPicker picker(options.policy, vocab_.size());
+  if (options.precision) model_.prepare_inference(*options.precision);
   std::vector<Rng> rngs;
   rngs.reserve(static_cast<std::size_t>(N));
   for (std::int64_t n = 0; n < N; ++n) rngs.emplace_back(options.random_seed, n);

@@ -15,11 +15,22 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace charnn {
 
 class PluginRegistry;
+
+// Precision of the prepared sampling path (Model::prepare_inference).
+enum class StepPrecision : std::uint8_t {
+  automatic = 0,  // bf16 where oneDNN runs bfloat16 natively (AVX512_BF16), else f32
+  f32 = 1,        // float32 weights: the same results as the plain path (up to ~1e-6 rounding)
+  bf16 = 2,       // bfloat16 weights, float32 accumulation: logits move by ~1e-4 to 1e-3
+};
+StepPrecision parse_step_precision(std::string_view name);  // "auto" | "f32" | "bf16"
+std::string to_string(StepPrecision p);                     // "auto" | "f32" | "bf16"
+StepPrecision default_step_precision();                     // what automatic resolves to here
 
 struct ModelConfig {
   std::vector<std::string> cells;  // cell plugin name per layer, e.g. {"lstm","lstm"}
@@ -49,7 +60,12 @@ class Model {
   std::int64_t hidden() const { return config_.hidden; }
   std::int32_t vocab_size() const { return config_.vocab_size; }
 
-  std::span<float> params() { return params_; }  // ONE flat buffer holding every parameter
+  // ONE flat buffer holding every parameter. The mutable view drops a prepared sampling path
+  // (prepare_inference), since the caller may now change the weights.
+  std::span<float> params() {
+    if (!prepared_.empty()) release_inference();
+    return params_;
+  }
   std::span<const float> params() const { return params_; }
   std::span<float> grads() { return grads_; }  // parallel to params(), filled by train_step
   std::span<const float> grads() const { return grads_; }
@@ -87,6 +103,17 @@ class Model {
   // Uses each cell's cheap step() path; no allocation after the first call with a given N.
   void step(std::span<const std::int32_t> ids, State& state, float* logits);
 
+  // Sampling speed: asks every layer's plugin to keep a prepared copy of its weights (reordered
+  // for oneDNN's matmul, in `precision`) that step() then uses. Prepare once, after the weights
+  // are final (e.g. after loading a checkpoint): the copy stays valid only while the parameters
+  // do not change, so the non-const params() and init_params() drop it, and a span obtained from
+  // params() earlier must not be written while it is prepared. A layer whose plugin lacks the
+  // call (plugin ABI 1.0) or the precision keeps the plain path (bf16 falls back to a prepared
+  // f32 copy first). Returns a summary for logs, e.g. "bf16" or "f32 (1 of 2 layers; others
+  // plain)". Not for training: evaluate(), train_step() and trace() never use the copy.
+  std::string prepare_inference(StepPrecision precision = StepPrecision::automatic);
+  void release_inference();  // back to the plain path; frees the copies
+
   // Inspection: runs one stream (N = 1) over ids, carrying state, in chunks of at most
   // `chunk` units, and calls sink once per chunk. Nothing is kept between chunks.
   struct TraceChunk {
@@ -111,6 +138,7 @@ class Model {
   std::vector<float> params_;               // (P) every parameter
   std::vector<float> grads_;                // (P) parallel to params_
   std::vector<ParamView> views_;
+  std::vector<StepPrecision> prepared_;  // per layer, after prepare_inference (automatic: plain)
   std::unique_ptr<Impl> impl_;
 };
 

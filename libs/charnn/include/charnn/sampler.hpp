@@ -3,6 +3,8 @@
 // generation loop primes a Model with seed text and runs several samples as parallel streams.
 #pragma once
 
+#include <charnn/model.hpp>
+
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -14,7 +16,6 @@
 
 namespace charnn {
 
-class Model;
 class Vocab;
 
 // xoshiro256** seeded through splitmix64. Written here, not taken from <random>, because the
@@ -119,6 +120,10 @@ struct SampleOptions {
   SamplingPolicy policy;
   std::uint64_t random_seed = 0;
   bool record_probabilities = false;  // fill Sample::p and Sample::q
+  // The one-step path: run() first calls Model::prepare_inference with this precision (bf16
+  // where the CPU has it, by default). std::nullopt leaves the model as the caller set it up
+  // (prepared by hand, or plain after Model::release_inference).
+  std::optional<StepPrecision> precision = StepPrecision::automatic;
 };
 
 struct Sample {
@@ -140,7 +145,9 @@ struct SampleCallbacks {
 // The generation loop. Priming runs the seed through the model once (one stream) and copies the
 // state to every stream; then each step feeds every stream's last unit to Model::step (N =
 // count) and picks each stream's next unit with its own Rng(random_seed, stream). No allocation
-// per step beyond the growing output text.
+// per step beyond the growing output text. For a given precision the text depends only on the
+// seeds, not on the thread count; bf16 and f32 may pick different units where two are nearly
+// equally likely.
 class Sampler {
  public:
   Sampler(Model& model, const Vocab& vocab);  // throws when the vocabulary does not fit the model
