@@ -2,10 +2,14 @@
 // softmax and draw, appending text) for one stream and for parallel streams, with a model of
 // random weights (speed does not depend on the values), and a breakdown of where one step's
 // time goes: each layer's Cell::step, the output layer plus Model overhead, and the draw.
-// Figures and the command that made them: bench/RESULTS.md, section "sampling".
+// Each count runs the plain one-step path (weights read in place, float32) and the prepared ones
+// (Model::prepare_inference: weights copied once into oneDNN's matmul layout, f32 or bf16),
+// one after another in the same minute, so their ratio survives a busy machine.
+// Figures and the command that made them: bench/RESULTS.md, sections "sampling" and
+// "prepared one-step path".
 //
 //   bench_sample [--H 512] [--layers 2] [--vocab 100] [--length 2000] [--threads 0]
-//                [--cell lstm] [--counts 1,16]
+//                [--cell lstm] [--counts 1,16] [--paths plain,f32,bf16] [--reps 3]
 #include <charnn/cell.hpp>
 #include <charnn/model.hpp>
 #include <charnn/plugin_registry.hpp>
@@ -18,7 +22,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <time.h>
@@ -36,7 +43,19 @@ struct Options {
   int threads = 0;
   std::string cell = "lstm";
   std::vector<std::int64_t> counts{1, 16};
+  std::vector<std::string> paths{"plain", "f32", "bf16"};
+  int reps = 3;
 };
+
+std::vector<std::string> split_list(const std::string& v) {
+  std::vector<std::string> out;
+  for (std::size_t p = 0; p <= v.size();) {
+    const std::size_t q = std::min(v.find(',', p), v.size());
+    if (q > p) out.push_back(v.substr(p, q - p));
+    p = q + 1;
+  }
+  return out;
+}
 
 // A vocabulary of V distinct one-code-point units with Zipf-like counts (ids by frequency).
 charnn::Vocab synthetic_vocab(std::int64_t V) {
@@ -111,16 +130,20 @@ int main(int argc, char** argv) {
       o.cell = value();
     else if (a == "--counts") {
       o.counts.clear();
-      const std::string v = value();
-      for (std::size_t p = 0; p < v.size();) {
-        const std::size_t q = std::min(v.find(',', p), v.size());
-        o.counts.push_back(std::atol(v.substr(p, q - p).c_str()));
-        p = q + 1;
-      }
-    } else {
+      for (const auto& c : split_list(value())) o.counts.push_back(std::atol(c.c_str()));
+    } else if (a == "--paths") {
+      o.paths = split_list(value());
+      for (const auto& p : o.paths)
+        if (p != "plain" && p != "f32" && p != "bf16") {
+          std::fprintf(stderr, "bench_sample: unknown path '%s' (plain, f32, bf16)\n", p.c_str());
+          return 2;
+        }
+    } else if (a == "--reps")
+      o.reps = std::atoi(value().c_str());
+    else {
       std::printf(
           "usage: bench_sample [--H 512] [--layers 2] [--vocab 100] [--length 2000] "
-          "[--threads 0] [--cell lstm] [--counts 1,16]\n");
+          "[--threads 0] [--cell lstm] [--counts 1,16] [--paths plain,f32,bf16] [--reps 3]\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
@@ -135,100 +158,127 @@ int main(int argc, char** argv) {
   model.init_params(1);
   const std::int64_t H = o.H, V = vocab.size();
 
-  std::printf("%lld x %lld %s, vocab %lld, %d thread(s), %lld units per sample\n",
-              (long long)o.layers, (long long)H, o.cell.c_str(), (long long)V,
-              charnn::get_threads(), (long long)o.length);
-  std::printf("%-6s %10s %11s %10s %10s %10s %10s %10s\n", "count", "chars/s", "chars/cpu-s",
-              "us/step", "step us", "layers us", "output us", "draw us");
+  std::printf(
+      "%lld x %lld %s, vocab %lld, %d thread(s), %lld units per sample, bf16 %s\n",
+      (long long)o.layers, (long long)H, o.cell.c_str(), (long long)V, charnn::get_threads(),
+      (long long)o.length,
+      charnn::default_step_precision() == charnn::StepPrecision::bf16 ? "native" : "not native");
+  std::printf("%-6s %-6s %10s %11s %10s %10s %10s %10s %10s\n", "count", "path", "chars/s",
+              "chars/cpu-s", "us/step", "step us", "layers us", "output us", "draw us");
 
-  const int reps = 3;
+  // The cell layers alone, through separate Cells holding copies of the model's weights.
+  std::vector<charnn::Cell> cells;
+  std::vector<std::vector<float>> params;  // flat, per layer
+  const std::span<const float> all = std::as_const(model).params();
+  for (std::int32_t l = 0; l < model.num_layers(); ++l) {
+    cells.push_back(reg.create_cell(o.cell, l == 0 ? V : H, H));
+    const std::string prefix = "layer" + std::to_string(l) + ".";
+    std::vector<float> p;
+    for (const auto& v : model.views())
+      if (v.name.rfind(prefix, 0) == 0)
+        p.insert(p.end(), all.begin() + v.offset, all.begin() + v.offset + v.size);
+    params.push_back(std::move(p));
+  }
+
+  const int reps = o.reps;
   for (const std::int64_t N : o.counts) {
-    // 1. The whole generation loop, as `charnn sample --count N` runs it.
-    charnn::Sampler sampler(model, vocab);
-    charnn::SampleOptions opts;
-    opts.length = o.length;
-    opts.count = N;
-    opts.random_seed = 7;
-    const charnn::PreparedSeed seed;  // empty: starts from the zero state
-    double loop_cpu = 0.0;
-    const double loop = best_of(
-        reps, [&] { sampler.run(seed, opts); }, &loop_cpu);
+    for (const std::string& path : o.paths) {
+      // Set up this path on the model (for 1 and 2) and on the separate cells (for 3).
+      std::optional<charnn::StepPrecision> precision;
+      std::string used = "plain";
+      if (path == "plain") {
+        model.release_inference();
+        for (auto& c : cells) c.release_step();
+      } else {
+        precision = path == "bf16" ? charnn::StepPrecision::bf16 : charnn::StepPrecision::f32;
+        used = model.prepare_inference(*precision);
+        for (std::size_t l = 0; l < cells.size(); ++l)
+          if (!cells[l].prepare_step(params[l].data(),
+                                     path == "bf16" ? CHARNN_PRECISION_BF16 : CHARNN_PRECISION_F32))
+            cells[l].prepare_step(params[l].data(), CHARNN_PRECISION_F32);
+      }
 
-    // 2. Model::step alone (N streams, one-hot ids).
-    const std::int64_t steps = std::max<std::int64_t>(200, o.length / 4);
-    std::vector<std::int32_t> ids(static_cast<std::size_t>(N));
-    std::vector<float> logits(static_cast<std::size_t>(N * V));  // (N, V)
-    auto state = model.zero_state(N);
-    const double step = best_of(reps,
-                                [&] {
-                                  for (std::int64_t t = 0; t < steps; ++t) {
-                                    for (std::int64_t n = 0; n < N; ++n)
-                                      ids[static_cast<std::size_t>(n)] =
-                                          static_cast<std::int32_t>((t * 31 + n * 7) % V);
-                                    model.step(ids, state, logits.data());
-                                  }
-                                }) /
-                        static_cast<double>(steps);
+      // 1. The whole generation loop, as `charnn sample --count N` runs it.
+      charnn::Sampler sampler(model, vocab);
+      charnn::SampleOptions opts;
+      opts.length = o.length;
+      opts.count = N;
+      opts.random_seed = 7;
+      opts.precision = std::nullopt;    // as set up above
+      const charnn::PreparedSeed seed;  // empty: starts from the zero state
+      double loop_cpu = 0.0;
+      const double loop = best_of(
+          reps, [&] { sampler.run(seed, opts); }, &loop_cpu);
 
-    // 3. The cell layers alone, through separate Cells holding copies of the model's weights.
-    std::vector<charnn::Cell> cells;
-    std::vector<std::vector<float>> params, states, dst;  // flat; (S, N, H); (N, H)
-    for (std::int32_t l = 0; l < model.num_layers(); ++l) {
-      cells.push_back(reg.create_cell(o.cell, l == 0 ? V : H, H));
-      const auto& view = model.views();
-      std::vector<float> p;
-      const std::string prefix = "layer" + std::to_string(l) + ".";
-      for (const auto& v : view)
-        if (v.name.rfind(prefix, 0) == 0)
-          p.insert(p.end(), model.params().begin() + v.offset,
-                   model.params().begin() + v.offset + v.size);
-      params.push_back(std::move(p));
-      states.emplace_back(cells.back().states().size() * static_cast<std::size_t>(N * H), 0.0f);
-      dst.emplace_back(static_cast<std::size_t>(N * H), 0.0f);
+      // 2. Model::step alone (N streams, one-hot ids).
+      const std::int64_t steps = std::max<std::int64_t>(200, o.length / 4);
+      std::vector<std::int32_t> ids(static_cast<std::size_t>(N));
+      std::vector<float> logits(static_cast<std::size_t>(N * V));  // (N, V)
+      auto state = model.zero_state(N);
+      const double step = best_of(reps,
+                                  [&] {
+                                    for (std::int64_t t = 0; t < steps; ++t) {
+                                      for (std::int64_t n = 0; n < N; ++n)
+                                        ids[static_cast<std::size_t>(n)] =
+                                            static_cast<std::int32_t>((t * 31 + n * 7) % V);
+                                      model.step(ids, state, logits.data());
+                                    }
+                                  }) /
+                          static_cast<double>(steps);
+
+      // 3. The cell layers alone.
+      std::vector<std::vector<float>> states, dst;  // (S, N, H); (N, H)
+      for (const auto& c : cells) {
+        states.emplace_back(c.states().size() * static_cast<std::size_t>(N * H), 0.0f);
+        dst.emplace_back(static_cast<std::size_t>(N * H), 0.0f);
+      }
+      const double layers =
+          best_of(
+              reps,
+              [&] {
+                for (std::int64_t t = 0; t < steps; ++t) {
+                  for (std::int64_t n = 0; n < N; ++n)
+                    ids[static_cast<std::size_t>(n)] =
+                        static_cast<std::int32_t>((t * 31 + n * 7) % V);
+                  for (std::size_t l = 0; l < cells.size(); ++l)
+                    cells[l].step({N, params[l].data(), l == 0 ? nullptr : dst[l - 1].data(),
+                                   l == 0 ? ids.data() : nullptr, states[l].data(), dst[l].data()});
+                }
+              }) /
+          static_cast<double>(steps);
+
+      // 4. The draw: softmax at temperature 1 and one sample per stream.
+      charnn::UnitPicker picker(charnn::SamplingPolicy{}, static_cast<std::int32_t>(V));
+      charnn::Rng rng(1);
+      for (auto& x : logits) x = static_cast<float>(rng.uniform() * 8.0 - 4.0);
+      std::int64_t sink = 0;
+      const double draw =
+          best_of(reps,
+                  [&] {
+                    for (std::int64_t t = 0; t < steps; ++t)
+                      for (std::int64_t n = 0; n < N; ++n)
+                        sink += picker
+                                    .pick(std::span<const float>(logits.data() + n * V,
+                                                                 static_cast<std::size_t>(V)),
+                                          rng)
+                                    .id;
+                  }) /
+          static_cast<double>(steps);
+
+      const double per_step = loop / static_cast<double>(o.length);
+      std::printf("%-6lld %-6s %10.0f %11.0f %10.1f %10.1f %10.1f %10.1f %10.1f%s%s\n",
+                  (long long)N, path.c_str(), static_cast<double>(N * o.length) / loop,
+                  static_cast<double>(N * o.length) / loop_cpu, per_step * 1e6, step * 1e6,
+                  layers * 1e6, (step - layers) * 1e6, draw * 1e6, sink < 0 ? "!" : "",
+                  used == path ? "" : ("  (model: " + used + ")").c_str());
+      std::fflush(stdout);
     }
-    const double layers =
-        best_of(
-            reps,
-            [&] {
-              for (std::int64_t t = 0; t < steps; ++t) {
-                for (std::int64_t n = 0; n < N; ++n)
-                  ids[static_cast<std::size_t>(n)] =
-                      static_cast<std::int32_t>((t * 31 + n * 7) % V);
-                for (std::size_t l = 0; l < cells.size(); ++l)
-                  cells[l].step({N, params[l].data(), l == 0 ? nullptr : dst[l - 1].data(),
-                                 l == 0 ? ids.data() : nullptr, states[l].data(), dst[l].data()});
-              }
-            }) /
-        static_cast<double>(steps);
-
-    // 4. The draw: softmax at temperature 1 and one sample per stream.
-    charnn::UnitPicker picker(charnn::SamplingPolicy{}, static_cast<std::int32_t>(V));
-    charnn::Rng rng(1);
-    for (auto& x : logits) x = static_cast<float>(rng.uniform() * 8.0 - 4.0);
-    std::int64_t sink = 0;
-    const double draw =
-        best_of(reps,
-                [&] {
-                  for (std::int64_t t = 0; t < steps; ++t)
-                    for (std::int64_t n = 0; n < N; ++n)
-                      sink += picker
-                                  .pick(std::span<const float>(logits.data() + n * V,
-                                                               static_cast<std::size_t>(V)),
-                                        rng)
-                                  .id;
-                }) /
-        static_cast<double>(steps);
-
-    const double per_step = loop / static_cast<double>(o.length);
-    std::printf("%-6lld %10.0f %11.0f %10.1f %10.1f %10.1f %10.1f %10.1f%s\n", (long long)N,
-                static_cast<double>(N * o.length) / loop,
-                static_cast<double>(N * o.length) / loop_cpu, per_step * 1e6, step * 1e6,
-                layers * 1e6, (step - layers) * 1e6, draw * 1e6, sink < 0 ? "!" : "");
   }
   std::printf(
       "chars/s: generated units per second over all streams (whole loop, wall clock);\n"
       "chars/cpu-s: the same per second of process CPU time; us/step: one loop step (wall);\n"
       "step: Model::step; layers: the cells' step() alone; output: step - layers (output "
-      "layer + overhead);\ndraw: softmax + sampling for all N streams.\n");
+      "layer + overhead);\ndraw: softmax + sampling for all N streams. path: plain = weights "
+      "read in place (f32), f32/bf16 = prepared copies (Model::prepare_inference).\n");
   return 0;
 }
