@@ -8,7 +8,9 @@ validation loss (nats per character, the whole validation split), then the throu
 
   /usr/bin/python3 bench/train_peer.py /work/shared/corpora/warpeace.txt --minutes 15
 
-Uses Debian's python3-torch (1.13). --threads 2 matches a 2-core machine.
+Uses Debian's python3-torch (1.13) with OpenBLAS: `scripts/install-deps.sh python3-torch
+libopenblas0-openmp` (without OpenBLAS Debian's torch falls back to the reference BLAS, ~5
+GFLOP/s; the first line prints what this set-up reaches). --threads 2 matches a 2-core machine.
 """
 import argparse
 import math
@@ -85,18 +87,31 @@ def main():
     ap.add_argument("--clip", type=float, default=5.0)
     ap.add_argument("--eval-minutes", type=float, default=1.0,
                     help="validate (whole validation split) about this often")
+    ap.add_argument("--eval-every", type=int, default=0,
+                    help="validate every K iterations instead (for comparing learning per "
+                         "iteration on a busy machine)")
+    ap.add_argument("--max-iters", type=int, default=0, help="stop after this many iterations")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    # Debian's torch calls whatever libblas.so.3 points to; the reference BLAS runs ~100x below
+    # OpenBLAS, so say what this set-up reaches (install libopenblas0-openmp for the fast one).
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    a @ b
+    t0 = time.time()
+    for _ in range(10):
+        a @ b
+    gflops = 10 * 2 * 1024 ** 3 / (time.time() - t0) / 1e9
     text = load_text(args.corpus)
     chars = sorted(set(text))
     index = {c: i for i, c in enumerate(chars)}
     ids = [index[c] for c in text]
     train_ids, valid_ids, _ = split(ids)
     print(f"# corpus {len(ids)} chars, vocab {len(chars)}, train {len(train_ids)}, "
-          f"valid {len(valid_ids)}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+          f"valid {len(valid_ids)}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"sgemm {gflops:.0f} GFLOP/s")
 
     T, N = args.seq_len, args.batch
     train = streams(train_ids, N)
@@ -113,12 +128,15 @@ def main():
     budget = args.minutes * 60
     while True:
         elapsed = time.time() - start
-        if elapsed >= next_eval or elapsed >= budget:
+        done = (args.max_iters and it >= args.max_iters) or elapsed >= budget
+        due = (it > 0 and it % args.eval_every == 0) if args.eval_every else elapsed >= next_eval
+        if due or done:
             v = evaluate(model, valid, T)
             print(f"{(time.time() - start) / 60:.2f},{it},{ema if ema is not None else float('nan'):.4f},{v:.4f}",
                   flush=True)
-            next_eval += args.eval_minutes * 60
-            if elapsed >= budget:
+            if not args.eval_every:
+                next_eval += args.eval_minutes * 60
+            if done:
                 break
         if seg == segments:
             seg, state = 0, None
