@@ -582,3 +582,64 @@ TEST_CASE("built-in cells propagate NaN parameters through step instead of hidin
   cell.step({1, params.data(), nullptr, &idx, state.data(), dst.data()});
   CHECK(std::isnan(dst[0]));
 }
+
+TEST_CASE("bf16 training passes agree with f32 and accumulate; f32 comes back bit for bit",
+          "[cell][backward][bf16]") {
+  // bf16 rounds the matrix products' inputs to 8 significant bits (relative 2^-9 each); the
+  // outputs, state and gradients may move by ~1e-2 of their scale, not more. Every vector is
+  // compared as a whole (relative L2 error), which is what matters to the optimiser.
+  const std::string name = GENERATE(from_range(all_cell_names()));
+  const auto [T, N, I, H] = GENERATE(table<std::int64_t, std::int64_t, std::int64_t, std::int64_t>(
+      {{5, 3, 7, 16}, {8, 4, 65, 48}}));
+  CAPTURE(name, T, N, I, H);
+  charnn::Cell cell = registry().create_cell(name, I, H);
+  const std::int64_t S = static_cast<std::int64_t>(cell.states().size());
+  const auto params = noisy_params(cell, 31);
+  charnn::test::Rng rng(31);
+  const auto src = rng.uniform(T * N * I, 1.0f);       // (T, N, I)
+  const auto state_in = rng.uniform(S * N * H, 0.8f);  // (S, N, H)
+  const auto diff_dst = rng.uniform(T * N * H, 1.0f);  // (T, N, H)
+  // One training forward + backward; returns dst, state_out, diff_params, diff_src, diff_state_in.
+  auto pass = [&](int repeats) {
+    std::vector<float> dst(T * N * H), state_out(S * N * H), dparams(params.size(), 0.0f),
+        dsrc(T * N * I), dstate(S * N * H);
+    for (int r = 0; r < repeats; ++r) {
+      cell.forward(
+          {T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 1});
+      cell.backward({T, N, params.data(), src.data(), state_in.data(), dst.data(), diff_dst.data(),
+                     nullptr, dsrc.data(), dparams.data(), dstate.data()});
+    }
+    return std::vector<std::vector<float>>{dst, state_out, dparams, dsrc, dstate};
+  };
+  const auto f32 = pass(1);
+  if (!cell.set_train_precision(CHARNN_PRECISION_BF16)) {
+    WARN("cell '" << name << "' has no bf16 training here: not tested");
+    return;
+  }
+  const auto bf16 = pass(1);
+  const char* what[] = {"dst", "state_out", "diff_params", "diff_src", "diff_state_in"};
+  for (std::size_t k = 0; k < f32.size(); ++k) {
+    double err = 0, ref = 0;
+    for (std::size_t i = 0; i < f32[k].size(); ++i) {
+      err += std::pow(double(bf16[k][i]) - double(f32[k][i]), 2);
+      ref += std::pow(double(f32[k][i]), 2);
+    }
+    const double rel = std::sqrt(err / ref);
+    INFO(what[k] << ": relative L2 error of bf16 against f32 = " << rel);
+    CHECK(rel < 2e-2);
+    CHECK(rel > 0);  // bf16 really rounded something
+  }
+  // Weight gradients still accumulate: two passes give twice one pass.
+  const auto twice = pass(2);
+  std::vector<double> doubled(bf16[2].begin(), bf16[2].end());
+  for (auto& v : doubled) v *= 2.0;
+  expect_close("bf16 diff_params after two passes", twice[2], doubled, 1e-6, 1e-6);
+  REQUIRE(cell.set_train_precision(CHARNN_PRECISION_F32));
+  CHECK(pass(1) == f32);
+  // Inference passes never round.
+  std::vector<float> dst(T * N * H), want(T * N * H);
+  cell.forward({T, N, params.data(), src.data(), state_in.data(), want.data(), nullptr, 0});
+  REQUIRE(cell.set_train_precision(CHARNN_PRECISION_BF16));
+  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), nullptr, 0});
+  CHECK(dst == want);
+}

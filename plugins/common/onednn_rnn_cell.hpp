@@ -149,17 +149,26 @@ inline void bind(const memory& m, const float* p) {
   m.set_data_handle(const_cast<float*>(p));  // oneDNN takes void*; inputs are only read
 }
 
-// Memory descriptors of one layer for a sequence of T steps and N streams.
+// Memory descriptors of one layer for a sequence of T steps and N streams. In a bfloat16
+// training plan the matrix products' inputs (src_layer, src_iter, the weights) and dst_layer /
+// dst_iter are bf16; the cell state c, the bias and every gradient stay f32.
 struct SeqDescs {
-  memory::desc src_layer;  // (T, N, I) tnc
-  memory::desc src_iter;   // (1, 1, N, H) ldnc: h or c
-  memory::desc w_layer;    // (1, 1, I, G, H) ldigo (forward)
-  memory::desc w_iter;     // (1, 1, H, G, H) ldigo (forward)
-  memory::desc w_layer_b;  // (1, 1, I, G, H) ldgoi (backward)
-  memory::desc w_iter_b;   // (1, 1, H, G, H) ldgoi (backward)
-  memory::desc bias;       // (1, 1, G, H) ldgo
-  memory::desc dst_layer;  // (T, N, H) tnc
-  memory::desc dst_iter;   // (1, 1, N, H) ldnc
+  memory::desc src_layer;       // (T, N, I) tnc
+  memory::desc src_iter;        // (1, 1, N, H) ldnc: h
+  memory::desc src_iter_c;      // (1, 1, N, H) ldnc: c, always f32
+  memory::desc w_layer;         // (1, 1, I, G, H) ldigo (forward)
+  memory::desc w_iter;          // (1, 1, H, G, H) ldigo (forward)
+  memory::desc w_layer_b;       // (1, 1, I, G, H) ldgoi (backward)
+  memory::desc w_iter_b;        // (1, 1, H, G, H) ldgoi (backward)
+  memory::desc bias;            // (1, 1, G, H) ldgo, f32
+  memory::desc dst_layer;       // (T, N, H) tnc
+  memory::desc dst_iter;        // (1, 1, N, H) ldnc: h
+  memory::desc dst_iter_c;      // (1, 1, N, H) ldnc: c, always f32
+  memory::desc diff_src_layer;  // (T, N, I) tnc f32
+  memory::desc diff_dst_layer;  // (T, N, H) tnc f32
+  memory::desc diff_iter;       // (1, 1, N, H) ldnc f32: h or c
+  memory::desc diff_w_layer;    // (1, 1, I, G, H) ldigo f32
+  memory::desc diff_w_iter;     // (1, 1, H, G, H) ldigo f32
 };
 
 class OnednnRnnCell : public charnn::plugin::Cell {
@@ -217,7 +226,14 @@ class OnednnRnnCell : public charnn::plugin::Cell {
         state_in = pl.state_in.data();
       }
       bind_forward(pl, a.params, a.src, state_in, a.dst);
+      if (pl.bf16)
+        for (const Prepared* r : {&pl.cvt_w_layer, &pl.cvt_w_iter, &pl.cvt_src, &pl.cvt_h_in})
+          r->run(stream_);
       pl.fwd.run(stream_);
+      if (pl.bf16) {
+        pl.cvt_dst.run(stream_);
+        pl.cvt_h_out.run(stream_);
+      }
       stream_.wait();
       if (a.state_out)
         std::memcpy(a.state_out, pl.state_out.data(), pl.state_out.size() * sizeof(float));
@@ -242,16 +258,23 @@ class OnednnRnnCell : public charnn::plugin::Cell {
       const std::int64_t wl = I_ * G_ * H_, wi = H_ * G_ * H_;
       bind(w_layer_f_, a.params);
       bind(w_iter_f_, a.params + wl);
-      reorder_layer_.run(stream_);
-      reorder_iter_.run(stream_);
-      // The initial state as forward saw it (a.state_in may have been overwritten since).
-      bind(pl.src_layer, a.src);
-      bind(pl.src_iter, pl.state_in.data());
+      if (pl.bf16) {
+        // src_layer, src_iter, dst_layer and dst_iter are the plan's own bf16 copies, still as
+        // the training forward left them.
+        reorder_layer_bf_.run(stream_);
+        reorder_iter_bf_.run(stream_);
+      } else {
+        reorder_layer_.run(stream_);
+        reorder_iter_.run(stream_);
+        // The initial state as forward saw it (a.state_in may have been overwritten since).
+        bind(pl.src_layer, a.src);
+        bind(pl.src_iter, pl.state_in.data());
+        bind(pl.dst_layer, a.dst);
+        // dst_iter is what forward wrote into the plan (the host need not keep state_out).
+        bind(pl.dst_iter, pl.state_out.data());
+      }
       if (S_ > 1) bind(pl.src_iter_c, pl.state_in.data() + NH);
       bind(pl.bias, a.params + wl + wi);
-      bind(pl.dst_layer, a.dst);
-      // dst_iter is what forward wrote into the plan (the host need not keep state_out).
-      bind(pl.dst_iter, pl.state_out.data());
       if (S_ > 1) bind(pl.dst_iter_c, pl.state_out.data() + NH);
       bind(pl.diff_src_layer, a.diff_src ? a.diff_src : pl.scratch_src.data());
       float* dsi = a.diff_state_in ? a.diff_state_in : pl.scratch_state.data();
@@ -313,6 +336,20 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     prep_params_ = params;
   }
 
+  void set_train_precision(charnn_precision precision) override {
+    const bool bf = precision == CHARNN_PRECISION_BF16;
+    // Without native bf16 oneDNN 2.6 emulates it, slower than f32: refuse, as prepare_step does.
+    if (bf && !has_native_bf16())
+      throw Error(CHARNN_ERR_UNSUPPORTED,
+                  "set_train_precision: this CPU has no native bfloat16 support (AVX512_BF16)");
+    if (bf == train_bf16_) return;
+    train_bf16_ = bf;
+    // Training plans are built for one precision; inference plans do not depend on it.
+    for (auto it = seq_plans_.begin(); it != seq_plans_.end();)
+      it = std::get<2>(it->first) ? seq_plans_.erase(it) : std::next(it);
+    trained_ = nullptr;
+  }
+
   void trace(const charnn_trace_args& a) override {
     check_seq(a.T, a.N, a.params, a.src, a.dst, "trace");
     if (!a.signals) throw Error(CHARNN_ERR_ARGUMENT, "trace: signals is required");
@@ -356,6 +393,11 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     memory diff_src_layer, diff_src_iter, diff_src_iter_c, diff_w_layer, diff_w_iter, diff_bias,
         diff_dst_layer, diff_dst_iter, diff_dst_iter_c;
     Prepared fwd, bwd;
+    // bfloat16 training plan: src_layer, src_iter, w_layer, w_iter, dst_layer and dst_iter above
+    // are owned bf16 buffers, filled from / copied to the host's f32 buffers by these reorders.
+    bool bf16 = false;
+    memory src_f, h_in_f, dst_f, h_out_f;  // f32 views of the host's src, h_in, dst, h_out
+    Prepared cvt_w_layer, cvt_w_iter, cvt_src, cvt_h_in, cvt_dst, cvt_h_out;
     std::vector<float> zeros;           // (S, N, H): state_in / diff_state_out when NULL
     std::vector<float> state_out;       // (S, N, H): dst_iter(_c), read back by backward
     std::vector<float> scratch_src;     // (T, N, I): diff_src when the host passes NULL
@@ -398,27 +440,68 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     auto it = seq_plans_.find(key);
     if (it != seq_plans_.end()) return *it->second;
     auto pl = std::make_unique<SeqPlan>();
+    const bool bf = training && train_bf16_;
+    const dt op = bf ? dt::bf16 : dt::f32;  // the matrix products' operands
     SeqDescs d;
-    d.src_layer = memory::desc({T, N, I_}, dt::f32, tag::tnc);
-    d.src_iter = memory::desc({1, 1, N, H_}, dt::f32, tag::ldnc);
-    d.w_layer = memory::desc({1, 1, I_, G_, H_}, dt::f32, tag::ldigo);
-    d.w_iter = memory::desc({1, 1, H_, G_, H_}, dt::f32, tag::ldigo);
-    d.w_layer_b = memory::desc({1, 1, I_, G_, H_}, dt::f32, tag::ldgoi);
-    d.w_iter_b = memory::desc({1, 1, H_, G_, H_}, dt::f32, tag::ldgoi);
+    d.src_layer = memory::desc({T, N, I_}, op, tag::tnc);
+    d.src_iter = memory::desc({1, 1, N, H_}, op, tag::ldnc);
+    d.src_iter_c = memory::desc({1, 1, N, H_}, dt::f32, tag::ldnc);
+    d.w_layer = memory::desc({1, 1, I_, G_, H_}, op, tag::ldigo);
+    d.w_iter = memory::desc({1, 1, H_, G_, H_}, op, tag::ldigo);
+    d.w_layer_b = memory::desc({1, 1, I_, G_, H_}, op, tag::ldgoi);
+    d.w_iter_b = memory::desc({1, 1, H_, G_, H_}, op, tag::ldgoi);
     d.bias = memory::desc({1, 1, G_, H_}, dt::f32, tag::ldgo);
-    d.dst_layer = memory::desc({T, N, H_}, dt::f32, tag::tnc);
+    d.dst_layer = memory::desc({T, N, H_}, op, tag::tnc);
     d.dst_iter = d.src_iter;
+    d.dst_iter_c = d.src_iter_c;
+    d.diff_src_layer = memory::desc({T, N, I_}, dt::f32, tag::tnc);
+    d.diff_dst_layer = memory::desc({T, N, H_}, dt::f32, tag::tnc);
+    d.diff_iter = d.src_iter_c;
+    d.diff_w_layer = memory::desc({1, 1, I_, G_, H_}, dt::f32, tag::ldigo);
+    d.diff_w_iter = memory::desc({1, 1, H_, G_, H_}, dt::f32, tag::ldigo);
 
     const auto prop =
         training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     dnnl::primitive_desc fpd = make_forward_pd(prop, d);
-    pl->src_layer = wrap(d.src_layer);
-    pl->src_iter = wrap(d.src_iter);
-    pl->w_layer = wrap(d.w_layer);
-    pl->w_iter = wrap(d.w_iter);
     pl->bias = wrap(d.bias);
-    pl->dst_layer = wrap(d.dst_layer);
-    pl->dst_iter = wrap(d.dst_iter);
+    if (bf) {
+      pl->bf16 = true;
+      auto own = [](const memory::desc& md) { return memory(md, cpu_engine()); };
+      pl->src_layer = own(d.src_layer);
+      pl->src_iter = own(d.src_iter);
+      pl->w_layer = own(d.w_layer);
+      pl->w_iter = own(d.w_iter);
+      pl->dst_layer = own(d.dst_layer);
+      pl->dst_iter = own(d.dst_iter);
+      pl->src_f = wrap(d.diff_src_layer);
+      pl->h_in_f = wrap(d.src_iter_c);
+      pl->dst_f = wrap(d.diff_dst_layer);
+      pl->h_out_f = wrap(d.src_iter_c);
+      auto convert = [](Prepared& r, const memory& from, const memory& to) {
+        r.prim = dnnl::reorder(from, to);
+        r.add(DNNL_ARG_FROM, from);
+        r.add(DNNL_ARG_TO, to);
+      };
+      convert(pl->cvt_w_layer, w_layer_f_, pl->w_layer);
+      convert(pl->cvt_w_iter, w_iter_f_, pl->w_iter);
+      convert(pl->cvt_src, pl->src_f, pl->src_layer);
+      convert(pl->cvt_h_in, pl->h_in_f, pl->src_iter);
+      convert(pl->cvt_dst, pl->dst_layer, pl->dst_f);
+      convert(pl->cvt_h_out, pl->dst_iter, pl->h_out_f);
+      if (!w_layer_bb_) {  // the backward weights, bf16 ldgoi; T and N do not matter
+        w_layer_bb_ = own(d.w_layer_b);
+        w_iter_bb_ = own(d.w_iter_b);
+        convert(reorder_layer_bf_, w_layer_f_, w_layer_bb_);
+        convert(reorder_iter_bf_, w_iter_f_, w_iter_bb_);
+      }
+    } else {
+      pl->src_layer = wrap(d.src_layer);
+      pl->src_iter = wrap(d.src_iter);
+      pl->w_layer = wrap(d.w_layer);
+      pl->w_iter = wrap(d.w_iter);
+      pl->dst_layer = wrap(d.dst_layer);
+      pl->dst_iter = wrap(d.dst_iter);
+    }
     pl->fwd.prim = dnnl::primitive(fpd);
     Prepared& f = pl->fwd;
     f.add(DNNL_ARG_SRC_LAYER, pl->src_layer);
@@ -429,8 +512,8 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     f.add(DNNL_ARG_DST_LAYER, pl->dst_layer);
     f.add(DNNL_ARG_DST_ITER, pl->dst_iter);
     if (S_ > 1) {
-      pl->src_iter_c = wrap(d.src_iter);
-      pl->dst_iter_c = wrap(d.dst_iter);
+      pl->src_iter_c = wrap(d.src_iter_c);
+      pl->dst_iter_c = wrap(d.dst_iter_c);
       f.add(DNNL_ARG_SRC_ITER_C, pl->src_iter_c);
       f.add(DNNL_ARG_DST_ITER_C, pl->dst_iter_c);
     }
@@ -444,19 +527,19 @@ class OnednnRnnCell : public charnn::plugin::Cell {
 
     if (training) {
       dnnl::primitive_desc bpd = make_backward_pd(d);
-      pl->diff_src_layer = wrap(d.src_layer);
-      pl->diff_src_iter = wrap(d.src_iter);
-      pl->diff_w_layer = wrap(d.w_layer);
-      pl->diff_w_iter = wrap(d.w_iter);
+      pl->diff_src_layer = wrap(d.diff_src_layer);
+      pl->diff_src_iter = wrap(d.diff_iter);
+      pl->diff_w_layer = wrap(d.diff_w_layer);
+      pl->diff_w_iter = wrap(d.diff_w_iter);
       pl->diff_bias = wrap(d.bias);
-      pl->diff_dst_layer = wrap(d.dst_layer);
-      pl->diff_dst_iter = wrap(d.dst_iter);
+      pl->diff_dst_layer = wrap(d.diff_dst_layer);
+      pl->diff_dst_iter = wrap(d.diff_iter);
       pl->bwd.prim = dnnl::primitive(bpd);
       Prepared& b = pl->bwd;
       b.add(DNNL_ARG_SRC_LAYER, pl->src_layer);
       b.add(DNNL_ARG_SRC_ITER, pl->src_iter);
-      b.add(DNNL_ARG_WEIGHTS_LAYER, w_layer_b_);
-      b.add(DNNL_ARG_WEIGHTS_ITER, w_iter_b_);
+      b.add(DNNL_ARG_WEIGHTS_LAYER, bf ? w_layer_bb_ : w_layer_b_);
+      b.add(DNNL_ARG_WEIGHTS_ITER, bf ? w_iter_bb_ : w_iter_b_);
       b.add(DNNL_ARG_BIAS, pl->bias);
       b.add(DNNL_ARG_DST_LAYER, pl->dst_layer);
       b.add(DNNL_ARG_DST_ITER, pl->dst_iter);
@@ -469,8 +552,8 @@ class OnednnRnnCell : public charnn::plugin::Cell {
       b.add(DNNL_ARG_DIFF_DST_LAYER, pl->diff_dst_layer);
       b.add(DNNL_ARG_DIFF_DST_ITER, pl->diff_dst_iter);
       if (S_ > 1) {
-        pl->diff_src_iter_c = wrap(d.src_iter);
-        pl->diff_dst_iter_c = wrap(d.dst_iter);
+        pl->diff_src_iter_c = wrap(d.diff_iter);
+        pl->diff_dst_iter_c = wrap(d.diff_iter);
         b.add(DNNL_ARG_SRC_ITER_C, pl->src_iter_c);
         b.add(DNNL_ARG_DST_ITER_C, pl->dst_iter_c);
         b.add(DNNL_ARG_DIFF_SRC_ITER_C, pl->diff_src_iter_c);
@@ -491,13 +574,22 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     const std::int64_t NH = static_cast<std::int64_t>(pl.zeros.size()) / S_;
     const std::int64_t wl = I_ * G_ * H_, wi = H_ * G_ * H_;
     const float* sin = state_in ? state_in : pl.zeros.data();
-    bind(pl.src_layer, src);
-    bind(pl.src_iter, sin);
-    bind(pl.w_layer, params);
-    bind(pl.w_iter, params + wl);
+    if (pl.bf16) {  // the primitive reads and writes the plan's bf16 copies of these
+      bind(w_layer_f_, params);
+      bind(w_iter_f_, params + wl);
+      bind(pl.src_f, src);
+      bind(pl.h_in_f, sin);
+      bind(pl.dst_f, dst);
+      bind(pl.h_out_f, pl.state_out.data());
+    } else {
+      bind(pl.src_layer, src);
+      bind(pl.src_iter, sin);
+      bind(pl.w_layer, params);
+      bind(pl.w_iter, params + wl);
+      bind(pl.dst_layer, dst);
+      bind(pl.dst_iter, pl.state_out.data());
+    }
     bind(pl.bias, params + wl + wi);
-    bind(pl.dst_layer, dst);
-    bind(pl.dst_iter, pl.state_out.data());
     if (S_ > 1) {
       bind(pl.src_iter_c, sin + NH);
       bind(pl.dst_iter_c, pl.state_out.data() + NH);
@@ -692,6 +784,10 @@ class OnednnRnnCell : public charnn::plugin::Cell {
   // Forward-layout views of the params (rebound per call) and the backward-layout copies.
   memory w_layer_f_, w_iter_f_, w_layer_b_, w_iter_b_;
   Prepared reorder_layer_, reorder_iter_;
+  // bfloat16 training (set_train_precision): backward's bf16 ldgoi weights, made on first use.
+  bool train_bf16_ = false;
+  memory w_layer_bb_, w_iter_bb_;
+  Prepared reorder_layer_bf_, reorder_iter_bf_;
   std::map<std::tuple<std::int64_t, std::int64_t, bool>, std::unique_ptr<SeqPlan>> seq_plans_;
   std::map<std::int64_t, std::unique_ptr<StepPlan>> step_plans_;
   // prepare_step: the host's params the copies were made from (NULL: nothing prepared), their

@@ -32,8 +32,8 @@ class ElmanCell final : public OnednnRnnCell {
     dnnl::vanilla_rnn_backward::desc bd(dnnl::prop_kind::backward, dnnl::algorithm::eltwise_tanh,
                                         dnnl::rnn_direction::unidirectional_left2right, d.src_layer,
                                         d.src_iter, d.w_layer_b, d.w_iter_b, d.bias, d.dst_layer,
-                                        d.dst_iter, d.src_layer, d.src_iter, d.w_layer, d.w_iter,
-                                        d.bias, d.dst_layer, d.dst_iter);
+                                        d.dst_iter, d.diff_src_layer, d.diff_iter, d.diff_w_layer,
+                                        d.diff_w_iter, d.bias, d.diff_dst_layer, d.diff_iter);
     return dnnl::vanilla_rnn_backward::primitive_desc(bd, cpu_engine(), fwd_pd_);
   }
 

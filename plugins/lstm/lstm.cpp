@@ -30,8 +30,8 @@ class LstmCell final : public OnednnRnnCell {
 
   dnnl::primitive_desc make_forward_pd(dnnl::prop_kind prop, const SeqDescs& d) override {
     dnnl::lstm_forward::desc fd(prop, dnnl::rnn_direction::unidirectional_left2right, d.src_layer,
-                                d.src_iter, d.src_iter, d.w_layer, d.w_iter, d.bias, d.dst_layer,
-                                d.dst_iter, d.dst_iter);
+                                d.src_iter, d.src_iter_c, d.w_layer, d.w_iter, d.bias, d.dst_layer,
+                                d.dst_iter, d.dst_iter_c);
     fwd_pd_ = dnnl::lstm_forward::primitive_desc(fd, cpu_engine());
     return fwd_pd_;
   }
@@ -41,9 +41,9 @@ class LstmCell final : public OnednnRnnCell {
     // so they accumulate straight into the host's diff_params.
     dnnl::lstm_backward::desc bd(
         dnnl::prop_kind::backward, dnnl::rnn_direction::unidirectional_left2right, d.src_layer,
-        d.src_iter, d.src_iter, d.w_layer_b, d.w_iter_b, d.bias, d.dst_layer, d.dst_iter,
-        d.dst_iter, d.src_layer, d.src_iter, d.src_iter, d.w_layer, d.w_iter, d.bias, d.dst_layer,
-        d.dst_iter, d.dst_iter);
+        d.src_iter, d.src_iter_c, d.w_layer_b, d.w_iter_b, d.bias, d.dst_layer, d.dst_iter,
+        d.dst_iter_c, d.diff_src_layer, d.diff_iter, d.diff_iter, d.diff_w_layer, d.diff_w_iter,
+        d.bias, d.diff_dst_layer, d.diff_iter, d.diff_iter);
     return dnnl::lstm_backward::primitive_desc(bd, cpu_engine(), fwd_pd_);
   }
 

@@ -77,7 +77,8 @@ static struct {
             never_name,
             never_trace,
             never_error,
-            NULL /* prepare_step: optional (ABI 1.1) */},
+            NULL /* prepare_step: optional (ABI 1.1) */,
+            NULL /* set_train_precision: optional (ABI 1.1) */},
            {0, 0, 0, 0}};
 
 #if defined(BROKEN_NO_ENTRY)

@@ -212,6 +212,15 @@ bool Cell::prepare_step(const float* params, charnn_precision precision) {
   return true;
 }
 
+bool Cell::set_train_precision(charnn_precision precision) {
+  auto fn = plugin_->api().set_train_precision;  // NULL in an ABI 1.0 table (zero-filled)
+  if (!fn) return precision == CHARNN_PRECISION_F32;
+  const charnn_status status = fn(handle_, static_cast<std::int32_t>(precision));
+  if (status == CHARNN_ERR_UNSUPPORTED) return false;
+  check(status, "set_train_precision");
+  return true;
+}
+
 void Cell::release_step() {
   if (auto fn = plugin_api_prepare_step()) check(fn(handle_, nullptr, 0), "releasing prepare_step");
 }

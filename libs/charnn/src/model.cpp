@@ -469,6 +469,21 @@ StepPrecision default_step_precision() {
   return (isa & need) == need ? StepPrecision::bf16 : StepPrecision::f32;
 }
 
+std::string Model::set_train_precision(StepPrecision precision) {
+  if (precision == StepPrecision::automatic) precision = default_step_precision();
+  std::size_t bf16 = 0;
+  for (auto& layer : layers_) {
+    if (precision == StepPrecision::bf16 && layer.set_train_precision(CHARNN_PRECISION_BF16))
+      ++bf16;
+    else
+      layer.set_train_precision(CHARNN_PRECISION_F32);  // every cell trains in f32
+  }
+  const std::size_t L = layers_.size();
+  if (bf16 == 0) return "f32";
+  if (bf16 == L) return "bf16";
+  return "bf16 (" + std::to_string(bf16) + " of " + std::to_string(L) + " layers; others f32)";
+}
+
 std::string Model::prepare_inference(StepPrecision precision) {
   release_inference();
   if (precision == StepPrecision::automatic) precision = default_step_precision();

@@ -60,14 +60,22 @@ struct ApiFunction {
 #field, offsetof(charnn_cell_api, field), required \
   }
 constexpr ApiFunction kApiFunctions[] = {
-    CHARNN_API_FN(create, true),        CHARNN_API_FN(destroy, true),
-    CHARNN_API_FN(num_params, true),    CHARNN_API_FN(param_info, true),
-    CHARNN_API_FN(num_states, true),    CHARNN_API_FN(state_name, true),
-    CHARNN_API_FN(init_params, true),   CHARNN_API_FN(forward, true),
-    CHARNN_API_FN(backward, true),      CHARNN_API_FN(step, true),
-    CHARNN_API_FN(num_signals, true),   CHARNN_API_FN(signal_name, true),
-    CHARNN_API_FN(trace, true),         CHARNN_API_FN(last_error, true),
-    CHARNN_API_FN(prepare_step, false),  // ABI 1.1
+    CHARNN_API_FN(create, true),
+    CHARNN_API_FN(destroy, true),
+    CHARNN_API_FN(num_params, true),
+    CHARNN_API_FN(param_info, true),
+    CHARNN_API_FN(num_states, true),
+    CHARNN_API_FN(state_name, true),
+    CHARNN_API_FN(init_params, true),
+    CHARNN_API_FN(forward, true),
+    CHARNN_API_FN(backward, true),
+    CHARNN_API_FN(step, true),
+    CHARNN_API_FN(num_signals, true),
+    CHARNN_API_FN(signal_name, true),
+    CHARNN_API_FN(trace, true),
+    CHARNN_API_FN(last_error, true),
+    CHARNN_API_FN(prepare_step, false),         // ABI 1.1
+    CHARNN_API_FN(set_train_precision, false),  // ABI 1.1
 };
 #undef CHARNN_API_FN
 
@@ -83,7 +91,8 @@ constexpr std::size_t required_api_size() {
 static_assert(required_api_size() == offsetof(charnn_cell_api, prepare_step),
               "ABI 1.x: the 1.0 functions are required, later ones optional; update "
               "kApiFunctions when appending fields");
-static_assert(offsetof(charnn_cell_api, prepare_step) + sizeof(void*) == sizeof(charnn_cell_api),
+static_assert(offsetof(charnn_cell_api, set_train_precision) + sizeof(void*) ==
+                  sizeof(charnn_cell_api),
               "every field of charnn_cell_api must be listed in kApiFunctions");
 
 bool is_null_function(const charnn_cell_api& api, std::size_t offset) {

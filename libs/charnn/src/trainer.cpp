@@ -77,7 +77,6 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
   return out;
 }
 
-
 std::string hex64(std::uint64_t v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
@@ -220,6 +219,7 @@ std::map<std::string, std::string> config_to_keys(const TrainConfig& c) {
   k["decay_after"] = num(c.schedule.decay_after);
   k["min_lr_factor"] = num(c.schedule.min_factor);
   k["clip"] = num(c.clip);
+  k["precision"] = to_string(c.precision);
   k["epochs"] = std::to_string(c.epochs);
   k["max_iters"] = std::to_string(c.max_iters);
   k["time_limit"] = num(c.time_limit);
@@ -289,6 +289,8 @@ TrainConfig config_from_keys(const std::map<std::string, std::string>& k, const 
   c.schedule.decay_after = to_d("decay_after");
   c.schedule.min_factor = to_d("min_lr_factor");
   c.clip = to_d("clip");
+  // Checkpoints from before --precision trained in float32.
+  c.precision = k.count("precision") ? parse_step_precision(get("precision")) : StepPrecision::f32;
   c.epochs = to_i("epochs");
   c.max_iters = to_i("max_iters");
   c.time_limit = to_d("time_limit");
@@ -309,7 +311,7 @@ namespace {
 // size (to recover from a divergence). Everything else defines the run and must stay.
 const std::vector<std::string> kResumable = {"corpus",   "epochs",     "max_iters",  "time_limit",
                                              "patience", "eval_every", "eval_units", "log_every",
-                                             "lr",       "clip"};
+                                             "lr",       "clip",       "precision"};
 
 // The command-line option behind a config key, for messages.
 std::string option_name(const std::string& key) {
@@ -648,6 +650,7 @@ TrainResult Trainer::run() {
     model_ = std::make_unique<Model>(mc, plugins_);
     model_->init_params(config_.seed);
   }
+  const std::string precision = model_->set_train_precision(config_.precision);
   optimizer_ = std::make_unique<Optimizer>(config_.optimizer,
                                            static_cast<std::int64_t>(model_->params().size()));
   batches_ = std::make_unique<Batches>(split_.train, N, T, config_.seed);
@@ -727,7 +730,7 @@ TrainResult Trainer::run() {
         std::to_string(T) + " steps (" + thousands(batches_->segments_per_epoch()) +
         " iterations per epoch), " + to_string(config_.optimizer.kind) + " lr " +
         short_num(config_.schedule.lr) + " (" + to_string(config_.schedule.kind) + "), clip " +
-        short_num(config_.clip) + ", threads " + std::to_string(get_threads()) +
+        short_num(config_.clip) + ", " + precision + ", threads " + std::to_string(get_threads()) +
         "\n  stop:" + stops);
   }
 

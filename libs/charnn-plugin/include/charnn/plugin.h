@@ -19,7 +19,8 @@
  *   choice (e.g. oneDNN's ldigo) and is opaque to the host except for its size.
  *
  * History: 1.0 the first table; 1.1 appends the optional prepare_step (a prepared, possibly
- * reduced-precision copy of the weights for the one-step sampling path).
+ * reduced-precision copy of the weights for the one-step sampling path) and the optional
+ * set_train_precision (mixed-precision training passes).
  */
 #ifndef CHARNN_PLUGIN_H
 #define CHARNN_PLUGIN_H
@@ -160,6 +161,16 @@ typedef struct charnn_cell_api {
    *     support); nothing is prepared and step() works as without the call.
    * Preparing may allocate and take time (it runs once, not per step). */
   charnn_status (*prepare_step)(charnn_cell* cell, const float* params, int32_t precision);
+
+  /* Sets the arithmetic of this instance's training passes (forward with training != 0, and
+   * backward) from the next call on: CHARNN_PRECISION_F32 (every cell's default) or
+   * CHARNN_PRECISION_BF16, i.e. mixed precision: the matrix products' inputs are rounded to
+   * bfloat16 and accumulated in float32, while params, gradients, states and every buffer the host
+   * sees stay float32 (the host code is the same in both). Inference passes (forward with
+   * training == 0, step without prepare_step, trace) stay float32.
+   * CHARNN_ERR_UNSUPPORTED: not available here (e.g. the CPU has no bfloat16 support); the
+   * setting is unchanged. */
+  charnn_status (*set_train_precision)(charnn_cell* cell, int32_t precision);
 } charnn_cell_api;
 
 typedef const charnn_cell_api* (*charnn_plugin_entry_fn)(void);

@@ -58,6 +58,11 @@ class Cell {
     (void)precision;
     if (params) throw Error(CHARNN_ERR_UNSUPPORTED, "this cell has no prepared one-step path");
   }
+  // Optional (ABI 1.1), see set_train_precision in plugin.h. The default trains in float32 only.
+  virtual void set_train_precision(charnn_precision precision) {
+    if (precision != CHARNN_PRECISION_F32)
+      throw Error(CHARNN_ERR_UNSUPPORTED, "this cell trains in float32 only");
+  }
 };
 
 }  // namespace charnn::plugin
@@ -185,6 +190,14 @@ struct Adapter {
     return guarded(
         cell, [&] { cell->impl->prepare_step(params, static_cast<charnn_precision>(precision)); });
   }
+  static charnn_status set_train_precision(charnn_cell* cell, int32_t precision) noexcept {
+    if (precision != CHARNN_PRECISION_F32 && precision != CHARNN_PRECISION_BF16) {
+      cell->last_error = "precision " + std::to_string(precision) + " is not known to this cell";
+      return CHARNN_ERR_UNSUPPORTED;
+    }
+    return guarded(
+        cell, [&] { cell->impl->set_train_precision(static_cast<charnn_precision>(precision)); });
+  }
   static const char* last_error(const charnn_cell* cell) noexcept {
     return cell ? cell->last_error.c_str() : "";
   }
@@ -212,6 +225,7 @@ struct Adapter {
     api.trace = &trace;
     api.last_error = &last_error;
     api.prepare_step = &prepare_step;
+    api.set_train_precision = &set_train_precision;
     return api;
   }
 };

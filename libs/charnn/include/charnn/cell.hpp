@@ -57,6 +57,12 @@ class Cell {
   void release_step();
   bool has_prepare_step() const { return plugin_api_prepare_step() != nullptr; }
 
+  // Mixed-precision training (plugin ABI 1.1, set_train_precision in plugin.h): from the next
+  // training forward on, the cell rounds its matrix products' inputs to `precision`. Returns
+  // false when the plugin does not offer it (the cell keeps training in float32); other
+  // failures throw.
+  bool set_train_precision(charnn_precision precision);
+
  private:
   void check(charnn_status status, const char* what) const;
   decltype(charnn_cell_api::prepare_step) plugin_api_prepare_step() const;

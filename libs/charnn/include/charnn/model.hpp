@@ -99,6 +99,13 @@ class Model {
   double evaluate(std::span<const std::int32_t> inputs, std::span<const std::int32_t> targets,
                   std::int64_t T, State& state);
 
+  // Arithmetic of train_step's cell layers (plugin ABI 1.1, set_train_precision): bf16 rounds
+  // the recurrent matrix products' inputs to bfloat16 (float32 accumulation; weights, gradients
+  // and states stay float32), automatic means bf16 where oneDNN runs it natively. A layer whose
+  // plugin refuses keeps float32; so do evaluate(), step() and trace(). Returns a summary for
+  // logs, e.g. "bf16" or "bf16 (1 of 2 layers; others f32)".
+  std::string set_train_precision(StepPrecision precision);
+
   // Sampling: one step for N streams. ids (N) -> logits (N, V), state updated in place.
   // Uses each cell's cheap step() path; no allocation after the first call with a given N.
   void step(std::span<const std::int32_t> ids, State& state, float* logits);

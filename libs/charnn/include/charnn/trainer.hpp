@@ -4,6 +4,7 @@
 // train() is the library entry point; `charnn train` only fills a TrainConfig.
 #pragma once
 
+#include <charnn/model.hpp>
 #include <charnn/optimizer.hpp>
 #include <charnn/text.hpp>
 #include <charnn/vocab.hpp>
@@ -35,10 +36,13 @@ struct TrainConfig {
   float dropout = 0.0f;
 
   std::int64_t seq_len = 64;  // T: steps per segment (truncated BPTT length)
-  std::int64_t batch = 32;     // N: parallel streams
+  std::int64_t batch = 32;    // N: parallel streams
   OptimizerConfig optimizer;
   LrSchedule schedule;  // lr, warm-up, constant | epoch | cosine
   double clip = 5.0;    // max global gradient norm; 0 = off
+  // Arithmetic of the cell layers' training passes: automatic = bf16 mixed precision where the
+  // CPU runs bfloat16 natively (about 1.7x faster here, same loss per iteration), else f32.
+  StepPrecision precision = StepPrecision::automatic;
 
   // Stop conditions; the first reached ends the run. 0 = not set. When none of the three is
   // set, time_limit defaults to 15 minutes (kDefaultTimeLimit).
