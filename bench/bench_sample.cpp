@@ -9,7 +9,11 @@
 // "prepared one-step path".
 //
 //   bench_sample [--H 512] [--layers 2] [--vocab 100] [--length 2000] [--threads 0]
-//                [--cell lstm] [--counts 1,16] [--paths plain,f32,bf16] [--reps 3]
+//                [--cell lstm] [--counts 1,16] [--paths plain,f32,bf16] [--reps 3] [--tune]
+//
+// --tune: the whole-loop column lets the Sampler choose 1 thread or --threads per stretch of
+// steps (SampleOptions::tune_threads, what `charnn sample` does by default); the step and
+// layers columns always use --threads.
 #include <charnn/cell.hpp>
 #include <charnn/model.hpp>
 #include <charnn/plugin_registry.hpp>
@@ -45,6 +49,7 @@ struct Options {
   std::vector<std::int64_t> counts{1, 16};
   std::vector<std::string> paths{"plain", "f32", "bf16"};
   int reps = 3;
+  bool tune = false;  // the loop lets the Sampler pick 1 or --threads threads (as charnn sample)
 };
 
 std::vector<std::string> split_list(const std::string& v) {
@@ -140,10 +145,13 @@ int main(int argc, char** argv) {
         }
     } else if (a == "--reps")
       o.reps = std::atoi(value().c_str());
+    else if (a == "--tune")
+      o.tune = true;
     else {
       std::printf(
           "usage: bench_sample [--H 512] [--layers 2] [--vocab 100] [--length 2000] "
-          "[--threads 0] [--cell lstm] [--counts 1,16] [--paths plain,f32,bf16] [--reps 3]\n");
+          "[--threads 0] [--cell lstm] [--counts 1,16] [--paths plain,f32,bf16] [--reps 3] "
+          "[--tune]\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
@@ -159,9 +167,9 @@ int main(int argc, char** argv) {
   const std::int64_t H = o.H, V = vocab.size();
 
   std::printf(
-      "%lld x %lld %s, vocab %lld, %d thread(s), %lld units per sample, bf16 %s\n",
+      "%lld x %lld %s, vocab %lld, %d thread(s)%s, %lld units per sample, bf16 %s\n",
       (long long)o.layers, (long long)H, o.cell.c_str(), (long long)V, charnn::get_threads(),
-      (long long)o.length,
+      o.tune ? " (loop: tuned)" : "", (long long)o.length,
       charnn::default_step_precision() == charnn::StepPrecision::bf16 ? "native" : "not native");
   std::printf("%-6s %-6s %10s %11s %10s %10s %10s %10s %10s\n", "count", "path", "chars/s",
               "chars/cpu-s", "us/step", "step us", "layers us", "output us", "draw us");
@@ -204,7 +212,8 @@ int main(int argc, char** argv) {
       opts.length = o.length;
       opts.count = N;
       opts.random_seed = 7;
-      opts.precision = std::nullopt;    // as set up above
+      opts.precision = std::nullopt;  // as set up above
+      opts.tune_threads = o.tune;
       const charnn::PreparedSeed seed;  // empty: starts from the zero state
       double loop_cpu = 0.0;
       const double loop = best_of(

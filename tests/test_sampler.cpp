@@ -474,6 +474,17 @@ TEST_CASE("a fixed random seed reproduces the generated text", "[sampler][loop]"
       CHECK(one[n].text == again[n].text);
     }
   }
+  // Letting the sampler switch between 1 and 2 threads as it goes (long enough for several
+  // probe rounds) changes nothing either, and the caller's setting is restored.
+  options.precision = charnn::StepPrecision::automatic;
+  options.length = 1500;
+  charnn::set_threads(1);
+  const auto fixed = sampler.run(seed, options);
+  charnn::set_threads(2);
+  options.tune_threads = true;
+  const auto tuned = sampler.run(seed, options);
+  CHECK(charnn::get_threads() == 2);
+  for (std::size_t n = 0; n < 4; ++n) CHECK(tuned[n].text == fixed[n].text);
   charnn::set_threads(threads);
 }
 

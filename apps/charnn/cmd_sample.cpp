@@ -151,7 +151,9 @@ int run_sample(const std::vector<std::string>& args) {
       "write JSON instead of text: every sample with each unit's probability under the model "
       "(p) and under the sampling policy (q)")(
       "threads", po::value(&threads)->default_value(threads)->value_name("N"),
-      "threads for the model (0 = every core)")(
+      "threads for the model; 0 = choose between 1 and every core while sampling, by timing "
+      "the steps (one stream is faster on one core when the others are busy); the text is the "
+      "same whatever the count")(
       "precision", po::value(&precision)->default_value(precision)->value_name("auto|f32|bf16"),
       "weights of the sampling step: bf16 rounds them to bfloat16 (about 2x faster; scores "
       "differ by ~0.1%, so a draw between two nearly equally likely units may differ), f32 keeps "
@@ -211,6 +213,7 @@ int run_sample(const std::vector<std::string>& args) {
   opts.policy = policy;
   opts.random_seed = random_seed;
   opts.record_probabilities = json;
+  opts.tune_threads = threads <= 0;
   if (!stop.empty()) opts.stop = clean_text(unescape_cli(stop), vocab.text_options(), "--stop");
 
   // The real file, not runs/latest/...: the link moves on with the next training run.

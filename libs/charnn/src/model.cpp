@@ -8,6 +8,7 @@
 #include <charnn/error.hpp>
 #include <charnn/plugin_registry.hpp>
 
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
@@ -52,6 +53,25 @@ void small_linear(const float* y, const float* w, const float* b, float* logits,
 
 // Up to this many streams step() computes the output layer with small_linear.
 constexpr std::int64_t kSmallStepN = 8;
+
+// Runs the enclosed oneDNN calls on the calling thread only. For ~50k multiply-adds a parallel
+// region costs more than the work, and on a busy machine waking the other OpenMP thread took
+// 3-12 ms per step (bench/RESULTS.md). omp_set_num_threads only changes the calling thread's
+// setting, so this is safe to nest and to use from any thread.
+class OneThread {
+ public:
+  OneThread() : saved_(omp_get_max_threads()) {
+    if (saved_ != 1) omp_set_num_threads(1);
+  }
+  ~OneThread() {
+    if (saved_ != 1) omp_set_num_threads(saved_);
+  }
+  OneThread(const OneThread&) = delete;
+  OneThread& operator=(const OneThread&) = delete;
+
+ private:
+  int saved_;
+};
 
 }  // namespace
 
@@ -545,6 +565,7 @@ void Model::step(std::span<const std::int32_t> ids, State& state, float* logits)
     src = im.step_dst[l].data();
   }
   if (N <= kSmallStepN) {
+    const OneThread one_thread;
     small_linear(src, params_.data() + out_w_offset_, params_.data() + out_b_offset_, logits, N, H,
                  V);
     return;

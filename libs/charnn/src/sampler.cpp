@@ -5,10 +5,12 @@
 #include "charnn/error.hpp"
 #include "charnn/model.hpp"
 #include "charnn/text.hpp"
+#include "charnn/threads.hpp"
 #include "charnn/vocab.hpp"
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 #include <unordered_set>
@@ -27,6 +29,78 @@ std::uint64_t splitmix64(std::uint64_t& x) {
 std::uint64_t rotl(std::uint64_t x, int k) {
   return (x << k) | (x >> (64 - k));
 }
+
+// Chooses the thread count of Model::step while sampling (SampleOptions::tune_threads). A round
+// times kProbe steps on 1 thread, then up to kProbe on `most` threads (stopped as soon as they
+// have taken longer than the 1-thread steps: on a busy machine a single parallel step can cost
+// milliseconds), then runs the faster for a stretch that doubles while the choice stays the
+// same (kRun up to kMaxRun steps), so a machine that gets busy or quiet mid-run is followed and
+// probing the slower count costs little. Results do not depend on the thread count
+// (Model::step is reproducible across it), so switching never changes the text.
+class StepThreads {
+ public:
+  StepThreads(bool tune, int most) : most_(tune ? most : 1), saved_(get_threads()) {}
+  ~StepThreads() {
+    if (current_ != 0 && current_ != saved_) set_threads(saved_);
+  }
+  StepThreads(const StepThreads&) = delete;
+  StepThreads& operator=(const StepThreads&) = delete;
+
+  template <class F>
+  void run(F&& step) {
+    if (most_ <= 1) {  // not tuning: the caller's setting
+      step();
+      return;
+    }
+    const int want = phase_ == Phase::one ? 1 : phase_ == Phase::many ? most_ : best_;
+    if (want != current_) {
+      set_threads(want);
+      current_ = want;
+    }
+    const auto t0 = Clock::now();
+    step();
+    const auto dt = Clock::now() - t0;
+    ++count_;
+    switch (phase_) {
+      case Phase::one:
+        one_ += dt;
+        if (count_ == kProbe) next(Phase::many);
+        break;
+      case Phase::many:
+        many_ += dt;
+        if (many_ > one_) {
+          choose(1);
+        } else if (count_ == kProbe) {
+          choose(most_);
+        }
+        break;
+      case Phase::run:
+        if (count_ >= run_len_) next(Phase::one);
+        break;
+    }
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum class Phase { one, many, run };
+  static constexpr std::int64_t kProbe = 16, kRun = 256, kMaxRun = 1 << 15;
+
+  void next(Phase p) {
+    phase_ = p;
+    count_ = 0;
+    if (p == Phase::one) one_ = many_ = Clock::duration::zero();
+  }
+  void choose(int threads) {
+    run_len_ = threads == best_ ? std::min(run_len_ * 2, kMaxRun) : kRun;
+    best_ = threads;
+    next(Phase::run);
+  }
+
+  int most_, saved_, current_ = 0, best_ = 1;
+  Phase phase_ = Phase::one;
+  std::int64_t count_ = 0, run_len_ = kRun;
+  Clock::duration one_{}, many_{};
+};
 
 std::string format_float(float v) {
   char buf[32];
@@ -324,10 +398,13 @@ std::vector<Sample> Sampler::run(const PreparedSeed& seed, const SampleOptions& 
   const std::vector<std::int32_t>& prime = seed.ids.empty() ? fallback : seed.ids;
   std::vector<float> logits(static_cast<std::size_t>(N * V));  // (N, V)
   Model::State state = model_.zero_state(N);
+  const int most_threads = get_threads();
   {
+    StepThreads threads(options.tune_threads, most_threads);
     Model::State one = model_.zero_state(1);
     for (std::size_t i = 0; i + 1 < prime.size(); ++i)
-      model_.step(std::span<const std::int32_t>(&prime[i], 1), one, logits.data());
+      threads.run(
+          [&] { model_.step(std::span<const std::int32_t>(&prime[i], 1), one, logits.data()); });
     for (std::size_t l = 0; l < one.layers.size(); ++l) {
       const std::int64_t S = static_cast<std::int64_t>(one.layers[l].size()) / H;
       for (std::int64_t s = 0; s < S; ++s)    // one.layers[l]: (S, 1, H)
@@ -346,10 +423,11 @@ std::vector<Sample> Sampler::run(const PreparedSeed& seed, const SampleOptions& 
       if (callbacks.on_finished) callbacks.on_finished(n, samples[static_cast<std::size_t>(n)]);
     return samples;
   }
+  StepThreads threads(options.tune_threads, most_threads);
   for (std::int64_t t = 0; t < options.length && remaining > 0; ++t) {
     // Finished streams keep stepping on their last unit (cheaper than reshaping the batch);
     // their output is ignored.
-    model_.step(ids, state, logits.data());
+    threads.run([&] { model_.step(ids, state, logits.data()); });
     finished.clear();
     for (std::int64_t n = 0; n < N; ++n) {
       const auto k = static_cast<std::size_t>(n);

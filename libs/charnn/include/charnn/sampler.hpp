@@ -124,6 +124,12 @@ struct SampleOptions {
   // where the CPU has it, by default). std::nullopt leaves the model as the caller set it up
   // (prepared by hand, or plain after Model::release_inference).
   std::optional<StepPrecision> precision = StepPrecision::automatic;
+  // Let run() choose the thread count of each Model::step between 1 and the current setting
+  // (get_threads()) by timing short stretches of each, re-checked every ~1000 steps, and restore
+  // the setting afterwards. One stream's step is a few hundred microseconds: on an idle machine
+  // two cores stream the weights faster, but when the other core is busy every parallel region
+  // waits for it (2x slower and worse). The text does not depend on the thread count.
+  bool tune_threads = false;
 };
 
 struct Sample {
