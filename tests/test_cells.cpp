@@ -262,9 +262,10 @@ TEST_CASE("a prepared step matches the plain step: f32 to rounding, bf16 within 
   };
   const auto want = run(plain, params);
   if (!prepared.prepare_step(params.data(), precision)) {
-    // Only allowed for bf16 on a CPU without it; f32 must be available in the built-in cells.
-    REQUIRE(precision == CHARNN_PRECISION_BF16);
-    WARN("no native bf16 on this CPU: the bf16 prepared path is not tested");
+    // The prepared path is optional (a plugin may lack it, or bf16 on a CPU without it), but the
+    // built-in cells always have f32.
+    CHECK_FALSE((precision == CHARNN_PRECISION_F32 && (name == "lstm" || name == "elman")));
+    WARN("cell '" << name << "' has no prepared step in precision " << precision << ": skipped");
     return;
   }
   const auto got = run(prepared, params);
