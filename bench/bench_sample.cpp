@@ -9,7 +9,7 @@
 // "prepared one-step path".
 //
 //   bench_sample [--H 512] [--layers 2] [--vocab 100] [--length 2000] [--threads 0]
-//                [--cell lstm] [--counts 1,16] [--paths plain,f32,bf16] [--reps 3] [--tune]
+//                [--cell lstm] [--counts 1,16] [--paths plain,f32,bf16,int8] [--reps 3] [--tune]
 //
 // --tune: the whole-loop column lets the Sampler choose 1 thread or --threads per stretch of
 // steps (SampleOptions::tune_threads, what `charnn sample` does by default); the step and
@@ -139,8 +139,9 @@ int main(int argc, char** argv) {
     } else if (a == "--paths") {
       o.paths = split_list(value());
       for (const auto& p : o.paths)
-        if (p != "plain" && p != "f32" && p != "bf16") {
-          std::fprintf(stderr, "bench_sample: unknown path '%s' (plain, f32, bf16)\n", p.c_str());
+        if (p != "plain" && p != "f32" && p != "bf16" && p != "int8") {
+          std::fprintf(stderr, "bench_sample: unknown path '%s' (plain, f32, bf16, int8)\n",
+                       p.c_str());
           return 2;
         }
     } else if (a == "--reps")
@@ -150,7 +151,7 @@ int main(int argc, char** argv) {
     else {
       std::printf(
           "usage: bench_sample [--H 512] [--layers 2] [--vocab 100] [--length 2000] "
-          "[--threads 0] [--cell lstm] [--counts 1,16] [--paths plain,f32,bf16] [--reps 3] "
+          "[--threads 0] [--cell lstm] [--counts 1,16] [--paths plain,f32,bf16,int8] [--reps 3] "
           "[--tune]\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
@@ -198,11 +199,13 @@ int main(int argc, char** argv) {
         model.release_inference();
         for (auto& c : cells) c.release_step();
       } else {
-        precision = path == "bf16" ? charnn::StepPrecision::bf16 : charnn::StepPrecision::f32;
+        precision = charnn::parse_step_precision(path);
         used = model.prepare_inference(*precision);
+        const charnn_precision want = path == "int8"   ? CHARNN_PRECISION_INT8
+                                      : path == "bf16" ? CHARNN_PRECISION_BF16
+                                                       : CHARNN_PRECISION_F32;
         for (std::size_t l = 0; l < cells.size(); ++l)
-          if (!cells[l].prepare_step(params[l].data(),
-                                     path == "bf16" ? CHARNN_PRECISION_BF16 : CHARNN_PRECISION_F32))
+          if (!cells[l].prepare_step(params[l].data(), want))
             cells[l].prepare_step(params[l].data(), CHARNN_PRECISION_F32);
       }
 
@@ -288,6 +291,6 @@ int main(int argc, char** argv) {
       "chars/cpu-s: the same per second of process CPU time; us/step: one loop step (wall);\n"
       "step: Model::step; layers: the cells' step() alone; output: step - layers (output "
       "layer + overhead);\ndraw: softmax + sampling for all N streams. path: plain = weights "
-      "read in place (f32), f32/bf16 = prepared copies (Model::prepare_inference).\n");
+      "read in place (f32), f32/bf16/int8 = prepared copies (Model::prepare_inference).\n");
   return 0;
 }

@@ -488,7 +488,7 @@ TEST_CASE("a fixed random seed reproduces the generated text", "[sampler][loop]"
   charnn::set_threads(threads);
 }
 
-TEST_CASE("the prepared step path gives the plain path's logits: f32 to 1e-5, bf16 to 1e-3",
+TEST_CASE("the prepared step path gives the plain path's logits: f32 1e-5, bf16 1e-3, int8 2e-3",
           "[sampler][loop][prepared]") {
   // bf16: weights and matmul inputs keep 8 significant bits (relative error <= 2^-9); here the
   // logits moved by 6e-5 at most over 40 steps (H = 64). The tolerance is 1e-3 absolute. The model
@@ -531,6 +531,16 @@ TEST_CASE("the prepared step path gives the plain path's logits: f32 to 1e-5, bf
   }
   CHECK(charnn::default_step_precision() ==
         (used == "bf16" ? charnn::StepPrecision::bf16 : charnn::StepPrecision::f32));
+  // int8 (opt-in): a few times bf16's error.
+  const std::string used8 = model->prepare_inference(charnn::StepPrecision::int8);
+  const auto int8 = logits_of();
+  if (used8 == "int8") {
+    INFO("max |int8 - f32 logit| = " << max_diff(int8, plain));
+    CHECK(max_diff(int8, plain) < 2e-3);  // measured 1.7e-4
+    CHECK(max_diff(int8, plain) > 0.0);
+  } else {
+    WARN("no fast int8 on this CPU (" << used8 << " instead): the int8 step path is not tested");
+  }
 
   // Changing the weights through the mutable params() drops the prepared copies, so step()
   // sees the new weights at once (as a trainer would need).

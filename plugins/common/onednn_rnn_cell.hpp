@@ -113,6 +113,14 @@ inline bool has_native_bf16() {
   return (isa & need) == need;
 }
 
+// Whether oneDNN has its fast int8 matmul here (AVX512 VNNI); the prepared path refuses
+// CHARNN_PRECISION_INT8 otherwise.
+inline bool has_native_int8() {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto need = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_vnni);
+  return (isa & need) == need;
+}
+
 // oneDNN throws dnnl::error; at our boundary that is a backend failure, not an internal bug.
 template <class F>
 void backend_guard(const char* what, F&& body) {
@@ -330,7 +338,12 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     if (precision == CHARNN_PRECISION_BF16 && !has_native_bf16())
       throw Error(CHARNN_ERR_UNSUPPORTED,
                   "prepare_step: this CPU has no native bfloat16 support (AVX512_BF16)");
-    prep_dt_ = precision == CHARNN_PRECISION_BF16 ? dt::bf16 : dt::f32;
+    if (precision == CHARNN_PRECISION_INT8 && !has_native_int8())
+      throw Error(CHARNN_ERR_UNSUPPORTED,
+                  "prepare_step: this CPU has no fast int8 support (AVX512 VNNI)");
+    prep_dt_ = precision == CHARNN_PRECISION_BF16   ? dt::bf16
+               : precision == CHARNN_PRECISION_INT8 ? dt::s8
+                                                    : dt::f32;
     // The matmuls and weight copies are made on the first step() of each stream count and input
     // kind (one-hot index or dense src), since their layout may depend on both.
     prep_params_ = params;
@@ -414,6 +427,10 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     std::shared_ptr<memory> w;  // (K, G*H) prepared weights, shared by plans of one layout
     memory bias, gates;         // (1, G*H) host's b (dense only); (N, G*H) = StepPlan::gates
     std::int64_t K = 0;
+    // int8 only: the matmul writes w_scale[j] * (x_q . w_q)[j] into acc (N, G*H), and gates +=
+    // x_scale[n] * acc (no bias in the primitive: oneDNN 2.6 would scale it too).
+    std::vector<float> acc;      // (N, G*H)
+    std::vector<float> x_scale;  // (N) this step's input scale per stream: max |x| / 127
   };
   // Everything for the one-step path with N streams.
   struct StepPlan {
@@ -693,25 +710,46 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     const memory::desc w_any({pp->K, GH}, prep_dt_, tag::any);
     const memory::desc b_md({1, GH}, dt::f32, tag::ab);
     const memory::desc g_md({N, GH}, dt::f32, tag::ab);
+    const bool int8 = prep_dt_ == dt::s8;
+    const float* from = dense ? prep_params_ : prep_params_ + I_ * GH;  // (K, G*H) plain rows
+    std::vector<float> w_scale;                                         // int8: (G*H)
+    std::vector<std::int8_t> w_q;                                       // int8: (K, G*H)
     dnnl::primitive_attr attr;
-    if (!dense) {  // accumulate onto the gathered b + w_x[id] already in gates
+    if (int8) {
+      // Symmetric per-column quantisation: w_q = round(w / w_scale[j]), w_scale = max|w| / 127.
+      w_scale.assign(static_cast<std::size_t>(GH), 0.0f);
+      for (std::int64_t k = 0; k < pp->K; ++k)
+        for (std::int64_t j = 0; j < GH; ++j)
+          w_scale[j] = std::max(w_scale[j], std::abs(from[k * GH + j]));
+      for (auto& sc : w_scale) sc = sc > 0.0f ? sc / 127.0f : 1.0f;
+      w_q.resize(static_cast<std::size_t>(pp->K * GH));
+      for (std::int64_t k = 0; k < pp->K; ++k)
+        for (std::int64_t j = 0; j < GH; ++j)
+          w_q[k * GH + j] = static_cast<std::int8_t>(std::lrint(from[k * GH + j] / w_scale[j]));
+      attr.set_output_scales(1 << 1, w_scale);  // per column (dst dim 1)
+      pp->acc.assign(static_cast<std::size_t>(N * GH), 0.0f);
+      pp->x_scale.assign(static_cast<std::size_t>(N), 1.0f);
+    } else if (!dense) {  // accumulate onto the gathered b + w_x[id] already in gates
       dnnl::post_ops po;
       po.append_sum(1.0f);
       attr.set_post_ops(po);
     }
-    const auto pd = dense ? dnnl::matmul::primitive_desc(
-                                dnnl::matmul::desc(src_md, w_any, b_md, g_md), attr, cpu_engine())
-                          : dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_any, g_md),
-                                                         attr, cpu_engine());
+    const auto pd = dense && !int8
+                        ? dnnl::matmul::primitive_desc(
+                              dnnl::matmul::desc(src_md, w_any, b_md, g_md), attr, cpu_engine())
+                        : dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_any, g_md),
+                                                       attr, cpu_engine());
     pp->mm.prim = dnnl::matmul(pd);
     // One copy of the weights per layout: plans for other N reuse it when oneDNN picks the same.
     const memory::desc w_md = pd.weights_desc();
     for (const auto& [md, mem] : prep_weights_)
       if (md == w_md) pp->w = mem;  // equal descs: same dims (so same K), same layout
     if (!pp->w) {
-      // Reorder (and round, for bf16) the host's plain rows once: w_h alone, or [w_x; w_h].
-      const float* from = dense ? prep_params_ : prep_params_ + I_ * GH;
-      memory plain_w({{pp->K, GH}, dt::f32, tag::ab}, cpu_engine(), const_cast<float*>(from));
+      // Reorder (and round, for bf16) the host's plain rows once: w_h alone, or [w_x; w_h]; for
+      // int8 the quantised rows (the reorder adds oneDNN's s8s8 compensation).
+      memory plain_w =
+          int8 ? memory({{pp->K, GH}, dt::s8, tag::ab}, cpu_engine(), w_q.data())
+               : memory({{pp->K, GH}, dt::f32, tag::ab}, cpu_engine(), const_cast<float*>(from));
       pp->w = std::make_shared<memory>(w_md, cpu_engine());
       dnnl::reorder(plain_w, *pp->w).execute(stream_, plain_w, *pp->w);
       stream_.wait();
@@ -719,7 +757,7 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     }
     pp->src = memory(src_md, cpu_engine());
     pp->gates = wrap(g_md);
-    bind(pp->gates, pl.gates.data());
+    bind(pp->gates, int8 ? pp->acc.data() : pl.gates.data());
     pp->mm.add(DNNL_ARG_SRC, pp->src);
     pp->mm.add(DNNL_ARG_WEIGHTS, *pp->w);
     if (prep_b_.empty()) {
@@ -732,7 +770,7 @@ class OnednnRnnCell : public charnn::plugin::Cell {
       for (std::int64_t i = 0; i < I_; ++i)
         for (std::int64_t k = 0; k < GH; ++k) prep_xb_[i * GH + k] = b[k] + w_x[i * GH + k];
     }
-    if (dense) {
+    if (dense && !int8) {
       pp->bias = wrap(b_md);
       bind(pp->bias, prep_b_.data());
       pp->mm.add(DNNL_ARG_BIAS, pp->bias);
@@ -748,6 +786,15 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     const std::int64_t at = row * pp.K + col;
     if (prep_dt_ == dt::f32) {
       std::memcpy(static_cast<float*>(base) + at, from, static_cast<std::size_t>(n) * 4);
+    } else if (prep_dt_ == dt::s8) {
+      const float inv = 1.0f / pp.x_scale[static_cast<std::size_t>(row)];
+      std::int8_t* to = static_cast<std::int8_t*>(base) + at;
+      // Round to nearest by the 1.5*2^23 trick (|v| <= 127 here), not std::nearbyint: that is a
+      // libm call per element at the baseline ISA, this vectorises.
+      for (std::int64_t k = 0; k < n; ++k) {
+        const float v = std::clamp(from[k] * inv, -127.0f, 127.0f);
+        to[k] = static_cast<std::int8_t>(static_cast<int>((v + 12582912.0f) - 12582912.0f));
+      }
     } else {
       std::uint16_t* to = static_cast<std::uint16_t*>(base) + at;
       for (std::int64_t k = 0; k < n; ++k) to[k] = to_bf16(from[k]);
@@ -759,6 +806,16 @@ class OnednnRnnCell : public charnn::plugin::Cell {
                       const float* state) {
     const std::int64_t GH = G_ * H_;
     PrepPlan& pp = prep_plan(pl, N, src_index == nullptr);
+    if (prep_dt_ == dt::s8) {
+      // Each stream's input scale for this step: max |x| over what the matmul reads.
+      for (std::int64_t n = 0; n < N; ++n) {
+        float m = 0.0f;
+        if (!src_index)
+          for (std::int64_t k = 0; k < I_; ++k) m = std::max(m, std::abs(src[n * I_ + k]));
+        for (std::int64_t k = 0; k < H_; ++k) m = std::max(m, std::abs(state[n * H_ + k]));
+        pp.x_scale[static_cast<std::size_t>(n)] = m > 0.0f && std::isfinite(m) ? m / 127.0f : 1.0f;
+      }
+    }
     if (src_index) {
       // One-hot input: start from row id of (w_x + b), exactly what the plain path computes.
       for (std::int64_t n = 0; n < N; ++n) {
@@ -772,8 +829,19 @@ class OnednnRnnCell : public charnn::plugin::Cell {
         put_src(pp, n, I_, state + n * H_, H_);
       }
     }
+    if (prep_dt_ == dt::s8 && !src_index)
+      for (std::int64_t n = 0; n < N; ++n)
+        std::memcpy(pl.gates.data() + n * GH, prep_b_.data(),
+                    static_cast<std::size_t>(GH) * sizeof(float));
     pp.mm.run(stream_);
     stream_.wait();
+    if (prep_dt_ == dt::s8)
+      for (std::int64_t n = 0; n < N; ++n)
+        add_scaled(pl.gates.data() + n * GH, pp.acc.data() + n * GH,
+                   pp.x_scale[static_cast<std::size_t>(n)], GH);
+  }
+  static void add_scaled(float* __restrict g, const float* __restrict a, float s, std::int64_t n) {
+    for (std::int64_t k = 0; k < n; ++k) g[k] += s * a[k];
   }
 
   // Up to this many streams the one-step path uses small_gemm_acc (weights streamed once, one

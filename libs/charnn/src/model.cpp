@@ -467,7 +467,9 @@ StepPrecision parse_step_precision(std::string_view name) {
   if (name == "auto") return StepPrecision::automatic;
   if (name == "f32") return StepPrecision::f32;
   if (name == "bf16") return StepPrecision::bf16;
-  throw error("precision '" + std::string(name) + "' is not known", "use one of: auto, f32, bf16");
+  if (name == "int8") return StepPrecision::int8;
+  throw error("precision '" + std::string(name) + "' is not known",
+              "use one of: auto, f32, bf16, int8");
 }
 
 std::string to_string(StepPrecision p) {
@@ -478,6 +480,8 @@ std::string to_string(StepPrecision p) {
       return "f32";
     case StepPrecision::bf16:
       return "bf16";
+    case StepPrecision::int8:
+      return "int8";
   }
   return "?";
 }
@@ -508,27 +512,42 @@ std::string Model::prepare_inference(StepPrecision precision) {
   release_inference();
   if (precision == StepPrecision::automatic) precision = default_step_precision();
   prepared_.assign(layers_.size(), StepPrecision::automatic);
+  // The wanted precision first, then the next wider one a plugin offers (int8 -> bf16 -> f32).
+  std::vector<std::pair<StepPrecision, charnn_precision>> order;
+  if (precision == StepPrecision::int8)
+    order.push_back({StepPrecision::int8, CHARNN_PRECISION_INT8});
+  if (precision != StepPrecision::f32)
+    order.push_back({StepPrecision::bf16, CHARNN_PRECISION_BF16});
+  order.push_back({StepPrecision::f32, CHARNN_PRECISION_F32});
   try {
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       const float* p = params_.data() + layer_offset_[l];
-      if (precision == StepPrecision::bf16 && layers_[l].prepare_step(p, CHARNN_PRECISION_BF16))
-        prepared_[l] = StepPrecision::bf16;
-      else if (layers_[l].prepare_step(p, CHARNN_PRECISION_F32))
-        prepared_[l] = StepPrecision::f32;
+      for (const auto& [ours, theirs] : order)
+        if (layers_[l].prepare_step(p, theirs)) {
+          prepared_[l] = ours;
+          break;
+        }
     }
   } catch (...) {
     release_inference();
     throw;
   }
   // Summary: the precision every layer got, or the mix.
-  std::size_t plain = 0, bf16 = 0;
+  std::size_t plain = 0;
+  std::vector<std::string> kinds;
   for (auto p : prepared_) {
-    plain += p == StepPrecision::automatic;
-    bf16 += p == StepPrecision::bf16;
+    if (p == StepPrecision::automatic) {
+      ++plain;
+      continue;
+    }
+    if (std::find(kinds.begin(), kinds.end(), to_string(p)) == kinds.end())
+      kinds.push_back(to_string(p));
   }
   const std::size_t L = layers_.size();
   if (plain == L) return "plain f32 (no layer's plugin has a prepared path)";
-  std::string s = bf16 == L - plain ? "bf16" : bf16 == 0 ? "f32" : "bf16/f32 mixed";
+  std::string s;
+  for (const auto& k : kinds) s += (s.empty() ? "" : "/") + k;
+  if (kinds.size() > 1) s += " mixed";
   if (plain > 0)
     s += " (" + std::to_string(L - plain) + " of " + std::to_string(L) + " layers; others plain)";
   return s;

@@ -182,7 +182,8 @@ struct Adapter {
   }
   static charnn_status prepare_step(charnn_cell* cell, const float* params,
                                     int32_t precision) noexcept {
-    if (params && precision != CHARNN_PRECISION_F32 && precision != CHARNN_PRECISION_BF16) {
+    if (params && precision != CHARNN_PRECISION_F32 && precision != CHARNN_PRECISION_BF16 &&
+        precision != CHARNN_PRECISION_INT8) {
       // A precision from a newer host: not an error in the call, just one this cell lacks.
       cell->last_error = "precision " + std::to_string(precision) + " is not known to this cell";
       return CHARNN_ERR_UNSUPPORTED;

@@ -27,9 +27,11 @@ enum class StepPrecision : std::uint8_t {
   automatic = 0,  // bf16 where oneDNN runs bfloat16 natively (AVX512_BF16), else f32
   f32 = 1,        // float32 weights: the same results as the plain path (up to ~1e-6 rounding)
   bf16 = 2,       // bfloat16 weights, float32 accumulation: logits move by ~1e-4 to 1e-3
+  int8 = 3,       // int8 weights (per-column scale) and inputs (per-step scale), int32 sums:
+                  // ~3x bf16's logit error here; opt-in only, never chosen by automatic
 };
-StepPrecision parse_step_precision(std::string_view name);  // "auto" | "f32" | "bf16"
-std::string to_string(StepPrecision p);                     // "auto" | "f32" | "bf16"
+StepPrecision parse_step_precision(std::string_view name);  // "auto" | "f32" | "bf16" | "int8"
+std::string to_string(StepPrecision p);                     // "auto" | "f32" | "bf16" | "int8"
 StepPrecision default_step_precision();                     // what automatic resolves to here
 
 struct ModelConfig {
@@ -115,9 +117,10 @@ class Model {
   // are final (e.g. after loading a checkpoint): the copy stays valid only while the parameters
   // do not change, so the non-const params() and init_params() drop it, and a span obtained from
   // params() earlier must not be written while it is prepared. A layer whose plugin lacks the
-  // call (plugin ABI 1.0) or the precision keeps the plain path (bf16 falls back to a prepared
-  // f32 copy first). Returns a summary for logs, e.g. "bf16" or "f32 (1 of 2 layers; others
-  // plain)". Not for training: evaluate(), train_step() and trace() never use the copy.
+  // call (plugin ABI 1.0) or the precision keeps the plain path (int8 falls back to a prepared
+  // bf16 copy, bf16 to f32, before that). Returns a summary for logs, e.g. "bf16" or "f32 (1 of 2
+  // layers; others plain)". Not for training: evaluate(), train_step() and trace() never use the
+  // copy.
   std::string prepare_inference(StepPrecision precision = StepPrecision::automatic);
   void release_inference();  // back to the plain path; frees the copies
 
