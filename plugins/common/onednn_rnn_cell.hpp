@@ -113,6 +113,38 @@ inline bool has_native_bf16() {
   return (isa & need) == need;
 }
 
+// The prepared step's small vector loops, also built for AVX-512 and AVX2 and picked once at
+// load time by the CPU (at the baseline SSE2 width they were ~5% of a one-stream int8 step).
+// static: each plugin library gets its own copy (and resolver).
+#define CHARNN_CELL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+// max |x[k]|, by comparing the bit patterns with the sign cleared (an integer max reduction
+// vectorises; a float one would not without -ffast-math). NaN compares above infinity.
+CHARNN_CELL_CLONES static float max_abs(const float* __restrict x, std::int64_t n) {
+  std::uint32_t m = 0;
+  for (std::int64_t k = 0; k < n; ++k)
+    m = std::max(m, std::bit_cast<std::uint32_t>(x[k]) & 0x7FFFFFFFu);
+  return std::bit_cast<float>(m);
+}
+// to[k] = round(from[k] * inv) clamped to [-127, 127]. Rounds by the 1.5*2^23 trick, not
+// std::nearbyint (a libm call per element at the baseline ISA).
+CHARNN_CELL_CLONES static void quantize_s8(const float* __restrict from, float inv,
+                                           std::int8_t* __restrict to, std::int64_t n) {
+  for (std::int64_t k = 0; k < n; ++k) {
+    const float v = std::clamp(from[k] * inv, -127.0f, 127.0f);
+    to[k] = static_cast<std::int8_t>(static_cast<int>((v + 12582912.0f) - 12582912.0f));
+  }
+}
+CHARNN_CELL_CLONES static void convert_bf16(const float* __restrict from,
+                                            std::uint16_t* __restrict to, std::int64_t n) {
+  for (std::int64_t k = 0; k < n; ++k) to[k] = to_bf16(from[k]);
+}
+// g[k] += s * a[k]
+CHARNN_CELL_CLONES static void add_scaled(float* __restrict g, const float* __restrict a, float s,
+                                          std::int64_t n) {
+  for (std::int64_t k = 0; k < n; ++k) g[k] += s * a[k];
+}
+
 // Whether oneDNN has its fast int8 matmul here (AVX512 VNNI); the prepared path refuses
 // CHARNN_PRECISION_INT8 otherwise.
 inline bool has_native_int8() {
@@ -787,17 +819,10 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     if (prep_dt_ == dt::f32) {
       std::memcpy(static_cast<float*>(base) + at, from, static_cast<std::size_t>(n) * 4);
     } else if (prep_dt_ == dt::s8) {
-      const float inv = 1.0f / pp.x_scale[static_cast<std::size_t>(row)];
-      std::int8_t* to = static_cast<std::int8_t*>(base) + at;
-      // Round to nearest by the 1.5*2^23 trick (|v| <= 127 here), not std::nearbyint: that is a
-      // libm call per element at the baseline ISA, this vectorises.
-      for (std::int64_t k = 0; k < n; ++k) {
-        const float v = std::clamp(from[k] * inv, -127.0f, 127.0f);
-        to[k] = static_cast<std::int8_t>(static_cast<int>((v + 12582912.0f) - 12582912.0f));
-      }
+      quantize_s8(from, 1.0f / pp.x_scale[static_cast<std::size_t>(row)],
+                  static_cast<std::int8_t*>(base) + at, n);
     } else {
-      std::uint16_t* to = static_cast<std::uint16_t*>(base) + at;
-      for (std::int64_t k = 0; k < n; ++k) to[k] = to_bf16(from[k]);
+      convert_bf16(from, static_cast<std::uint16_t*>(base) + at, n);
     }
   }
 
@@ -809,10 +834,8 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     if (prep_dt_ == dt::s8) {
       // Each stream's input scale for this step: max |x| over what the matmul reads.
       for (std::int64_t n = 0; n < N; ++n) {
-        float m = 0.0f;
-        if (!src_index)
-          for (std::int64_t k = 0; k < I_; ++k) m = std::max(m, std::abs(src[n * I_ + k]));
-        for (std::int64_t k = 0; k < H_; ++k) m = std::max(m, std::abs(state[n * H_ + k]));
+        float m = max_abs(state + n * H_, H_);
+        if (!src_index) m = std::max(m, max_abs(src + n * I_, I_));
         pp.x_scale[static_cast<std::size_t>(n)] = m > 0.0f && std::isfinite(m) ? m / 127.0f : 1.0f;
       }
     }
@@ -839,9 +862,6 @@ class OnednnRnnCell : public charnn::plugin::Cell {
       for (std::int64_t n = 0; n < N; ++n)
         add_scaled(pl.gates.data() + n * GH, pp.acc.data() + n * GH,
                    pp.x_scale[static_cast<std::size_t>(n)], GH);
-  }
-  static void add_scaled(float* __restrict g, const float* __restrict a, float s, std::int64_t n) {
-    for (std::int64_t k = 0; k < n; ++k) g[k] += s * a[k];
   }
 
   // Up to this many streams the one-step path uses small_gemm_acc (weights streamed once, one
