@@ -10,24 +10,35 @@
 //
 //   bench_sample [--H 512] [--layers 2] [--vocab 100] [--length 2000] [--threads 0]
 //                [--cell lstm] [--counts 1,16] [--paths plain,f32,bf16,int8] [--reps 3] [--tune]
+//   bench_sample --quality CHECKPOINT TEXT_FILE [--units 20000]
+//
+// --quality: what the precision costs on a trained model: the last --units units of TEXT_FILE
+// (cleaned as the corpus was) fed one at a time through Model::step (one stream), for each path;
+// reports bits per unit, the largest logit difference from the plain path and how often the
+// most probable next unit differs from the plain path's.
 //
 // --tune: the whole-loop column lets the Sampler choose 1 thread or --threads per stretch of
 // steps (SampleOptions::tune_threads, what `charnn sample` does by default); the step and
 // layers columns always use --threads.
 #include <charnn/cell.hpp>
+#include <charnn/checkpoint.hpp>
 #include <charnn/model.hpp>
 #include <charnn/plugin_registry.hpp>
 #include <charnn/sampler.hpp>
+#include <charnn/text.hpp>
 #include <charnn/threads.hpp>
 #include <charnn/vocab.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <span>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,9 +58,12 @@ struct Options {
   int threads = 0;
   std::string cell = "lstm";
   std::vector<std::int64_t> counts{1, 16};
-  std::vector<std::string> paths{"plain", "f32", "bf16"};
+  std::vector<std::string> paths{"plain", "f32", "bf16", "int8"};
   int reps = 3;
-  bool tune = false;  // the loop lets the Sampler pick 1 or --threads threads (as charnn sample)
+  bool tune = false;
+  std::string quality_model, quality_text;  // --quality
+  std::int64_t units =
+      20000;  // the loop lets the Sampler pick 1 or --threads threads (as charnn sample)
 };
 
 std::vector<std::string> split_list(const std::string& v) {
@@ -108,6 +122,63 @@ double best_of(int reps, F&& fn, double* cpu = nullptr) {
   return best;
 }
 
+// --quality: teacher-forced bits per unit of the last `units` units of a text, per step path.
+int run_quality(const Options& o, const charnn::PluginRegistry& reg) {
+  charnn::LoadedModel loaded = charnn::load_model(o.quality_model, reg);
+  charnn::Model& model = *loaded.model;
+  std::ifstream in(o.quality_text, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "bench_sample: cannot read %s\n", o.quality_text.c_str());
+    return 1;
+  }
+  std::ostringstream raw;
+  raw << in.rdbuf();
+  const std::string text =
+      charnn::clean_text(raw.str(), loaded.vocab.text_options(), o.quality_text);
+  std::vector<std::int32_t> ids = loaded.vocab.encode(text);
+  if (static_cast<std::int64_t>(ids.size()) > o.units + 1)
+    ids.erase(ids.begin(), ids.end() - (o.units + 1));
+  const std::int64_t V = model.vocab_size(), T = static_cast<std::int64_t>(ids.size()) - 1;
+  std::printf("%s, last %lld units of %s\n", loaded.file.string().c_str(), (long long)T,
+              o.quality_text.c_str());
+  std::printf("%-6s %12s %16s %18s\n", "path", "bits/unit", "max |dlogit|", "argmax differs");
+  std::vector<float> plain_logits;  // (T, V) of the plain path
+  for (const std::string& path : o.paths) {
+    std::string used = "plain";
+    if (path == "plain")
+      model.release_inference();
+    else
+      used = model.prepare_inference(charnn::parse_step_precision(path));
+    auto state = model.zero_state(1);
+    std::vector<float> logits(static_cast<std::size_t>(T * V));
+    double nats = 0.0;
+    for (std::int64_t t = 0; t < T; ++t) {
+      float* l = logits.data() + t * V;
+      model.step(std::span<const std::int32_t>(&ids[static_cast<std::size_t>(t)], 1), state, l);
+      const float m = *std::max_element(l, l + V);
+      double sum = 0.0;
+      for (std::int64_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(l[v] - m));
+      nats += std::log(sum) + m - l[ids[static_cast<std::size_t>(t + 1)]];
+    }
+    if (plain_logits.empty() && path == "plain") plain_logits = logits;
+    double max_diff = 0.0;
+    std::int64_t argmax_diff = 0;
+    if (!plain_logits.empty())
+      for (std::int64_t t = 0; t < T; ++t) {
+        const float* a = logits.data() + t * V;
+        const float* b = plain_logits.data() + t * V;
+        for (std::int64_t v = 0; v < V; ++v)
+          max_diff = std::max(max_diff, std::abs(static_cast<double>(a[v] - b[v])));
+        argmax_diff += std::max_element(a, a + V) - a != std::max_element(b, b + V) - b;
+      }
+    std::printf("%-6s %12.4f %16.2e %11lld of %lld%s\n", path.c_str(),
+                nats / static_cast<double>(T) / std::log(2.0), max_diff, (long long)argmax_diff,
+                (long long)T, used == path ? "" : ("  (model: " + used + ")").c_str());
+  }
+  std::printf("max |dlogit| and argmax: against the plain path (run it first in --paths).\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -148,16 +219,23 @@ int main(int argc, char** argv) {
       o.reps = std::atoi(value().c_str());
     else if (a == "--tune")
       o.tune = true;
+    else if (a == "--quality") {
+      o.quality_model = value();
+      o.quality_text = value();
+    } else if (a == "--units")
+      o.units = std::atol(value().c_str());
     else {
       std::printf(
           "usage: bench_sample [--H 512] [--layers 2] [--vocab 100] [--length 2000] "
           "[--threads 0] [--cell lstm] [--counts 1,16] [--paths plain,f32,bf16,int8] [--reps 3] "
-          "[--tune]\n");
+          "[--tune]\n       bench_sample --quality CHECKPOINT TEXT_FILE [--units 20000] "
+          "[--paths plain,f32,bf16,int8]\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
   charnn::set_threads(o.threads);
   const charnn::PluginRegistry reg = charnn::PluginRegistry::discover();
+  if (!o.quality_model.empty()) return run_quality(o, reg);
   const charnn::Vocab vocab = synthetic_vocab(o.vocab);
   charnn::ModelConfig config;
   config.cells.assign(static_cast<std::size_t>(o.layers), o.cell);
