@@ -1,6 +1,7 @@
 // Cell benchmark: training throughput of one layer (forward + backward over T x N) and the
 // one-step sampling latency of a two-layer stack, for every cell the registry finds (or the
-// ones named on the command line). Prints a table; bench/RESULTS.md records the figures.
+// ones named on the command line). The one-step rows show the plain step and the prepared ones
+// (prepare_step in f32, bf16, int8). Prints a table; bench/RESULTS.md records the figures.
 //
 //   bench_cells [--reps R] [--T 50] [--N 50] [--H 512] [--vocab 65] [--steps S] [cell...]
 #include <charnn/cell.hpp>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -69,7 +71,10 @@ Timing time_layer(const charnn::PluginRegistry& reg, const std::string& name, st
 }
 
 // One-step sampling through two layers (vocab -> H -> H), N = 1, one-hot input by index.
-double time_step(const charnn::PluginRegistry& reg, const std::string& name, const Options& o) {
+// precision < 0: the plain step (weights read in place); otherwise prepare_step with that
+// charnn_precision first. Returns 0 when the cell does not offer that prepared precision.
+double time_step(const charnn::PluginRegistry& reg, const std::string& name, const Options& o,
+                 int precision) {
   const std::int64_t H = o.H;
   charnn::Cell l0 = reg.create_cell(name, o.vocab, H);
   charnn::Cell l1 = reg.create_cell(name, H, H);
@@ -77,6 +82,10 @@ double time_step(const charnn::PluginRegistry& reg, const std::string& name, con
   std::vector<float> p0(l0.param_count()), p1(l1.param_count());  // flat
   l0.init_params(p0, 1);
   l1.init_params(p1, 2);
+  if (precision >= 0) {
+    const auto p = static_cast<charnn_precision>(precision);
+    if (!l0.prepare_step(p0.data(), p) || !l1.prepare_step(p1.data(), p)) return 0.0;
+  }
   std::vector<float> s0(S * H, 0.0f), s1(S * H, 0.0f), h0(H), h1(H);  // (S, 1, H), (1, H)
   double best = 1e30;
   const int chunks = 5;
@@ -155,10 +164,18 @@ int main(int argc, char** argv) {
       "\none-step sampling, N=1, two layers (%lld -> %lld -> %lld), one-hot input by "
       "index\n",
       (long long)o.vocab, (long long)o.H, (long long)o.H);
-  std::printf("%-8s %12s %12s\n", "cell", "us/char", "chars/s");
-  for (const auto& name : o.cells) {
-    const double s = time_step(reg, name, o);
-    std::printf("%-8s %12.1f %12.0f\n", name.c_str(), s * 1e6, 1.0 / s);
-  }
+  std::printf("%-8s %-10s %12s %12s\n", "cell", "step", "us/char", "chars/s");
+  const std::pair<const char*, int> kinds[] = {{"plain", -1},
+                                               {"f32", CHARNN_PRECISION_F32},
+                                               {"bf16", CHARNN_PRECISION_BF16},
+                                               {"int8", CHARNN_PRECISION_INT8}};
+  for (const auto& name : o.cells)
+    for (const auto& [kind, precision] : kinds) {
+      const double s = time_step(reg, name, o, precision);
+      if (s > 0)
+        std::printf("%-8s %-10s %12.1f %12.0f\n", name.c_str(), kind, s * 1e6, 1.0 / s);
+      else
+        std::printf("%-8s %-10s %12s\n", name.c_str(), kind, "(not offered)");
+    }
   return 0;
 }
