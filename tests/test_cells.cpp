@@ -589,6 +589,38 @@ TEST_CASE("built-in cells propagate NaN parameters through step instead of hidin
   CHECK(std::isnan(dst[0]));
 }
 
+TEST_CASE("the prepared step propagates NaN weights and states instead of hiding them",
+          "[cell][step][prepared]") {
+  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm");
+  const auto precision =
+      GENERATE(CHARNN_PRECISION_F32, CHARNN_PRECISION_BF16, CHARNN_PRECISION_INT8);
+  CAPTURE(name, precision);
+  const std::int64_t I = 3, H = 4, G = name == "lstm" ? 4 : 1;
+  charnn::Cell cell = registry().create_cell(name, I, H);
+  auto params = noisy_params(cell, 2);
+  const std::int32_t idx = 1;
+  std::vector<float> dst(H);
+  {  // A NaN recurrent weight: int8 cannot quantise it and says so; the others carry it.
+    auto bad = params;
+    bad[I * G * H] = std::nanf("");  // w_h[0][0]
+    std::vector<float> state(cell.states().size() * H, 0.5f);
+    if (cell.prepare_step(bad.data(), precision)) {
+      CHECK(precision != CHARNN_PRECISION_INT8);
+      cell.step({1, bad.data(), nullptr, &idx, state.data(), dst.data()});
+      CHECK(std::isnan(dst[0]));
+    } else {
+      CHECK(precision != CHARNN_PRECISION_F32);  // bf16 only where the CPU lacks it
+    }
+  }
+  {                                                            // A NaN in the state.
+    if (!cell.prepare_step(params.data(), precision)) return;  // not offered on this CPU
+    std::vector<float> state(cell.states().size() * H, 0.5f);
+    state[0] = std::nanf("");
+    cell.step({1, params.data(), nullptr, &idx, state.data(), dst.data()});
+    CHECK(std::isnan(dst[0]));
+  }
+}
+
 TEST_CASE("bf16 training passes agree with f32 and accumulate; f32 comes back bit for bit",
           "[cell][backward][bf16]") {
   // bf16 rounds the matrix products' inputs to 8 significant bits (relative 2^-9 each); the

@@ -373,6 +373,16 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     if (precision == CHARNN_PRECISION_INT8 && !has_native_int8())
       throw Error(CHARNN_ERR_UNSUPPORTED,
                   "prepare_step: this CPU has no fast int8 support (AVX512 VNNI)");
+    if (precision == CHARNN_PRECISION_INT8) {
+      // A NaN or infinite weight has no int8 scale; refusing lets the host fall back to bf16,
+      // which carries NaN through to the logits (where the sampler reports it).
+      const std::int64_t n = (I_ + H_ + 1) * G_ * H_;
+      for (std::int64_t k = 0; k < n; ++k)
+        if (!std::isfinite(params[k]))
+          throw Error(CHARNN_ERR_UNSUPPORTED, "prepare_step: a non-finite weight (index " +
+                                                  std::to_string(k) +
+                                                  ") cannot be quantised to int8");
+    }
     prep_dt_ = precision == CHARNN_PRECISION_BF16   ? dt::bf16
                : precision == CHARNN_PRECISION_INT8 ? dt::s8
                                                     : dt::f32;
@@ -819,8 +829,11 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     if (prep_dt_ == dt::f32) {
       std::memcpy(static_cast<float*>(base) + at, from, static_cast<std::size_t>(n) * 4);
     } else if (prep_dt_ == dt::s8) {
-      quantize_s8(from, 1.0f / pp.x_scale[static_cast<std::size_t>(row)],
-                  static_cast<std::int8_t*>(base) + at, n);
+      const float x_scale = pp.x_scale[static_cast<std::size_t>(row)];
+      if (std::isnan(x_scale))  // non-finite input: the gates are set to NaN after the matmul
+        std::memset(static_cast<std::int8_t*>(base) + at, 0, static_cast<std::size_t>(n));
+      else
+        quantize_s8(from, 1.0f / x_scale, static_cast<std::int8_t*>(base) + at, n);
     } else {
       convert_bf16(from, static_cast<std::uint16_t*>(base) + at, n);
     }
@@ -834,9 +847,12 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     if (prep_dt_ == dt::s8) {
       // Each stream's input scale for this step: max |x| over what the matmul reads.
       for (std::int64_t n = 0; n < N; ++n) {
-        float m = max_abs(state + n * H_, H_);
-        if (!src_index) m = std::max(m, max_abs(src + n * I_, I_));
-        pp.x_scale[static_cast<std::size_t>(n)] = m > 0.0f && std::isfinite(m) ? m / 127.0f : 1.0f;
+        // NaN or infinity in the input makes the scale NaN: that stream's gates become NaN below
+        // (as in f32), instead of quantising garbage that would hide a diverged model.
+        const float a = max_abs(state + n * H_, H_);
+        const float b = src_index ? 0.0f : max_abs(src + n * I_, I_);
+        const float m = std::isfinite(a) && std::isfinite(b) ? std::max(a, b) : NAN;
+        pp.x_scale[static_cast<std::size_t>(n)] = m > 0.0f ? m / 127.0f : m == 0.0f ? 1.0f : NAN;
       }
     }
     if (src_index) {
@@ -859,9 +875,14 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     pp.mm.run(stream_);
     stream_.wait();
     if (prep_dt_ == dt::s8)
-      for (std::int64_t n = 0; n < N; ++n)
-        add_scaled(pl.gates.data() + n * GH, pp.acc.data() + n * GH,
-                   pp.x_scale[static_cast<std::size_t>(n)], GH);
+      for (std::int64_t n = 0; n < N; ++n) {
+        const float x_scale = pp.x_scale[static_cast<std::size_t>(n)];
+        float* g = pl.gates.data() + n * GH;
+        if (std::isnan(x_scale))
+          std::fill(g, g + GH, NAN);
+        else
+          add_scaled(g, pp.acc.data() + n * GH, x_scale, GH);
+      }
   }
 
   // Up to this many streams the one-step path uses small_gemm_acc (weights streamed once, one
