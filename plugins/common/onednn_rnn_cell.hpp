@@ -24,6 +24,7 @@
 // gate nonlinearities and state update), which step() and trace() share.
 #pragma once
 
+#include <omp.h>
 #include <charnn/plugin.hpp>
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -362,7 +363,7 @@ class OnednnRnnCell : public charnn::plugin::Cell {
   void prepare_step(const float* params, charnn_precision precision) override {
     // Whatever happens below, the old copy is gone: the host may be about to change it.
     prep_params_ = nullptr;
-    for (auto& [n, pl] : step_plans_) pl->prep[0].reset(), pl->prep[1].reset();
+    for (auto& [n, pl] : step_plans_) pl->prep.clear();
     prep_weights_.clear();
     prep_b_ = {};
     prep_xb_ = {};
@@ -476,7 +477,10 @@ class OnednnRnnCell : public charnn::plugin::Cell {
   };
   // Everything for the one-step path with N streams.
   struct StepPlan {
-    std::unique_ptr<PrepPlan> prep[2];  // [0] one-hot input, [1] dense input; after prepare_step
+    // After prepare_step, by (dense input?, OpenMP threads): oneDNN fixes a matmul's split over
+    // threads when it is created, so a host that switches the thread count between steps (the
+    // sampler's tuning) gets a matmul made for each count.
+    std::map<std::pair<bool, int>, std::unique_ptr<PrepPlan>> prep;
     memory xh, w_xh, w_h, h, bias, gates_m;
     Prepared mm_xh;                  // gates = [x, h] . [w_x; w_h] + b
     Prepared mm_h;                   // gates = h . w_h + b (then w_x rows are gathered in)
@@ -743,7 +747,7 @@ class OnednnRnnCell : public charnn::plugin::Cell {
   }
 
   PrepPlan& prep_plan(StepPlan& pl, std::int64_t N, bool dense) {
-    std::unique_ptr<PrepPlan>& slot = pl.prep[dense ? 1 : 0];
+    std::unique_ptr<PrepPlan>& slot = pl.prep[{dense, omp_get_max_threads()}];
     if (slot) return *slot;
     auto pp = std::make_unique<PrepPlan>();
     const std::int64_t GH = G_ * H_;
