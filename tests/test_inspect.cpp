@@ -118,6 +118,7 @@ TrainedModel train_small_lstm(const std::string& name, std::int64_t hidden, std:
   config.batch = 32;
   config.optimizer = {};
   config.schedule.lr = 4e-3;
+  config.schedule.warmup = 0;
   config.max_iters = iters;
   config.eval_every = iters;
   config.eval_units = 20000;

@@ -84,6 +84,7 @@ inline TrainConfig tiny_config(const std::filesystem::path& corpus,
   c.seq_len = 12;
   c.batch = 4;
   c.schedule.lr = 1e-2;
+  c.schedule.warmup = 0;  // 30 iterations: no room for the default warm-up
   c.schedule.kind = LrScheduleKind::cosine;
   c.max_iters = 30;
   c.eval_every = 10;

@@ -4,6 +4,7 @@
 #include <charnn/trainer.hpp>
 
 #include <csignal>
+#include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -13,6 +14,13 @@
 namespace charnn::app {
 
 namespace {
+
+// How --help shows a real default: "0.004", not Boost's "0.0040000000000000001".
+std::string shown(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -48,7 +56,7 @@ int run_train(const std::vector<std::string>& args) {
       "list, e.g. lstm,elman")("layers", po::value(&layers)->default_value(layers),
                                "number of stacked layers")(
       "hidden", po::value(&c.hidden)->default_value(c.hidden), "hidden units per layer (H)")(
-      "dropout", po::value(&c.dropout)->default_value(c.dropout),
+      "dropout", po::value(&c.dropout)->default_value(c.dropout, shown(c.dropout)),
       "dropout between layers and before the output layer, in [0, 1)");
   po::options_description opt("Optimisation");
   opt.add_options()(
@@ -56,24 +64,34 @@ int run_train(const std::vector<std::string>& args) {
       "steps per segment: backpropagation through time is truncated here; state is carried on")(
       "batch,N", po::value(&c.batch)->default_value(c.batch), "parallel streams per step")(
       "optimizer", po::value(&optimizer)->default_value(optimizer), "adam, rmsprop or sgd")(
-      "lr", po::value(&c.schedule.lr)->default_value(c.schedule.lr), "peak learning rate")(
+      "lr", po::value(&c.schedule.lr)->default_value(c.schedule.lr, shown(c.schedule.lr)),
+      "peak learning rate")(
       "lr-schedule", po::value(&schedule)->default_value(schedule),
       "constant; epoch (x --lr-decay per epoch); cosine (down to --min-lr x lr over the planned "
       "run: --max-iters, --epochs or --time)")(
-      "lr-decay", po::value(&c.schedule.decay)->default_value(c.schedule.decay),
+      "lr-decay",
+      po::value(&c.schedule.decay)->default_value(c.schedule.decay, shown(c.schedule.decay)),
       "per-epoch factor for --lr-schedule epoch")(
-      "decay-after", po::value(&c.schedule.decay_after)->default_value(c.schedule.decay_after),
+      "decay-after",
+      po::value(&c.schedule.decay_after)
+          ->default_value(c.schedule.decay_after, shown(c.schedule.decay_after)),
       "epochs at the full rate before --lr-schedule epoch starts decaying")(
-      "min-lr", po::value(&c.schedule.min_factor)->default_value(c.schedule.min_factor),
+      "min-lr",
+      po::value(&c.schedule.min_factor)
+          ->default_value(c.schedule.min_factor, shown(c.schedule.min_factor)),
       "final rate of the cosine schedule, as a fraction of --lr")(
       "warmup", po::value(&c.schedule.warmup)->default_value(c.schedule.warmup),
       "iterations of linear learning-rate warm-up")(
-      "clip", po::value(&c.clip)->default_value(c.clip),
+      "clip", po::value(&c.clip)->default_value(c.clip, shown(c.clip)),
       "clip the global gradient norm to this (0 = off)")(
-      "momentum", po::value(&c.optimizer.momentum)->default_value(c.optimizer.momentum),
-      "SGD momentum")("weight-decay",
-                      po::value(&c.optimizer.weight_decay)->default_value(c.optimizer.weight_decay),
-                      "L2 penalty added to the gradient")(
+      "momentum",
+      po::value(&c.optimizer.momentum)
+          ->default_value(c.optimizer.momentum, shown(c.optimizer.momentum)),
+      "SGD momentum")(
+      "weight-decay",
+      po::value(&c.optimizer.weight_decay)
+          ->default_value(c.optimizer.weight_decay, shown(c.optimizer.weight_decay)),
+      "L2 penalty added to the gradient")(
       "seed", po::value(&seed)->default_value(seed),
       "seed for the initial weights, dropout and epoch offsets");
   po::options_description stop("Stopping, validation and output");
@@ -132,8 +150,9 @@ int run_train(const std::vector<std::string>& args) {
       "train", "charnn train [options] CORPUS...",
       "Trains a character-level model on the text files (concatenated; cleaned as 'charnn vocab' "
       "shows) and writes a run directory with best.ckpt, last.ckpt, metrics.csv and config.json. "
-      "The defaults (a 2x512 LSTM, 32 streams x 64 steps, Adam 2e-3 with a cosine decay over "
-      "the budget, clip 5, 15 minutes) are chosen for a 2-core CPU; see docs/training.md. "
+      "The defaults (a 2x512 LSTM, 32 streams x 64 steps, Adam 4e-3 after 100 warm-up "
+      "iterations with a cosine decay over the budget, clip 5, bf16 mixed precision where the "
+      "CPU has it, 15 minutes) are chosen for a 2-core CPU; see docs/training.md. "
       "Validation loss is printed in nats and bits per unit. Ctrl-C or SIGTERM saves last.ckpt "
       "and prints how to resume (exit 130 / 143).",
       "charnn train corpora/fortunes.txt --time 4m"};
