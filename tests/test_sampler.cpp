@@ -459,7 +459,7 @@ TEST_CASE("a fixed random seed reproduces the generated text", "[sampler][loop]"
   // Whatever the thread count, for each precision of the step path.
   const int threads = charnn::get_threads();
   for (const auto precision : {charnn::StepPrecision::automatic, charnn::StepPrecision::f32,
-                               charnn::StepPrecision::bf16}) {
+                               charnn::StepPrecision::bf16, charnn::StepPrecision::int8}) {
     CAPTURE(charnn::to_string(precision));
     options.precision = precision;
     charnn::set_threads(1);
