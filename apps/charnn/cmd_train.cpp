@@ -150,7 +150,7 @@ int run_train(const std::vector<std::string>& args) {
       "train", "charnn train [options] CORPUS...",
       "Trains a character-level model on the text files (concatenated; cleaned as 'charnn vocab' "
       "shows) and writes a run directory with best.ckpt, last.ckpt, metrics.csv and config.json. "
-      "The defaults (a 2x512 LSTM, 32 streams x 64 steps, Adam 4e-3 after 100 warm-up "
+      "The defaults (a 2x512 LSTM, 32 streams x 64 steps, Adam 2e-2 after 100 warm-up "
       "iterations with a cosine decay over the budget, clip 5, bf16 mixed precision where the "
       "CPU has it, 15 minutes) are chosen for a 2-core CPU; see docs/training.md. "
       "Validation loss is printed in nats and bits per unit. Ctrl-C or SIGTERM saves last.ckpt "
