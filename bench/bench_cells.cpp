@@ -3,7 +3,8 @@
 // ones named on the command line). The one-step rows show the plain step and the prepared ones
 // (prepare_step in f32, bf16, int8). Prints a table; bench/RESULTS.md records the figures.
 //
-//   bench_cells [--reps R] [--T 50] [--N 50] [--H 512] [--vocab 65] [--steps S] [cell...]
+//   bench_cells [--reps R] [--T 50] [--N 50] [--H 512] [--vocab 65] [--steps S]
+//               [--train-precision f32|bf16] [cell...]
 #include <charnn/cell.hpp>
 #include <charnn/plugin_registry.hpp>
 
@@ -29,6 +30,7 @@ struct Options {
   std::int64_t T = 50, N = 50, H = 512, vocab = 65;
   int reps = 5;      // timed forward+backward repetitions per layer (after one warm-up)
   int steps = 2000;  // timed one-step calls per stack
+  charnn_precision train = CHARNN_PRECISION_F32;  // of the training passes
   std::vector<std::string> cells;
 };
 
@@ -45,6 +47,10 @@ Timing time_layer(const charnn::PluginRegistry& reg, const std::string& name, st
   const std::int64_t S = static_cast<std::int64_t>(cell.states().size());
   std::vector<float> params(cell.param_count()), diff_params(cell.param_count(), 0.0f);  // flat
   cell.init_params(params, 1);
+  if (!cell.set_train_precision(o.train)) {
+    std::fprintf(stderr, "bench_cells: %s cannot train in that precision here\n", name.c_str());
+    std::exit(2);
+  }
   std::vector<float> src(T * N * I, 0.0f);  // (T, N, I): one-hot when I is the vocabulary
   for (std::int64_t k = 0; k < T * N; ++k)
     if (I == o.vocab)
@@ -127,10 +133,17 @@ int main(int argc, char** argv) {
       o.vocab = next();
     else if (a == "--steps")
       o.steps = static_cast<int>(next());
-    else if (a == "--help" || a == "-h") {
+    else if (a == "--train-precision" && k + 1 < argc) {
+      const std::string v = argv[++k];
+      if (v != "f32" && v != "bf16") {
+        std::fprintf(stderr, "bench_cells: --train-precision is f32 or bf16\n");
+        return 2;
+      }
+      o.train = v == "bf16" ? CHARNN_PRECISION_BF16 : CHARNN_PRECISION_F32;
+    } else if (a == "--help" || a == "-h") {
       std::printf(
           "usage: bench_cells [--reps 5] [--T 50] [--N 50] [--H 512] [--vocab 65] "
-          "[--steps 2000] [cell...]\n");
+          "[--steps 2000] [--train-precision f32|bf16] [cell...]\n");
       return 0;
     } else
       o.cells.push_back(a);
@@ -139,8 +152,10 @@ int main(int argc, char** argv) {
   if (o.cells.empty())
     for (const auto& p : reg.plugins()) o.cells.push_back(p->name());
 
-  std::printf("T=%lld N=%lld H=%lld vocab=%lld, best of %d reps (after 1 warm-up)\n",
-              (long long)o.T, (long long)o.N, (long long)o.H, (long long)o.vocab, o.reps);
+  std::printf(
+      "T=%lld N=%lld H=%lld vocab=%lld, training in %s, best of %d reps (after 1 warm-up)\n",
+      (long long)o.T, (long long)o.N, (long long)o.H, (long long)o.vocab,
+      o.train == CHARNN_PRECISION_BF16 ? "bf16" : "f32", o.reps);
   std::printf("%-8s %6s %10s %12s %12s %10s\n", "cell", "I", "fwd ms", "fwd+bwd ms", "chars/s",
               "GFLOP/s");
   for (const auto& name : o.cells) {
