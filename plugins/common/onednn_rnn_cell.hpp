@@ -441,6 +441,15 @@ class OnednnRnnCell : public charnn::plugin::Cell {
 
   const std::int64_t I_, H_, G_, S_;
 
+  void check_seq(std::int64_t T, std::int64_t N, const float* params, const float* src,
+                 const float* dst, const char* what) const {
+    if (T < 1 || N < 1)
+      throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": T and N must be at least 1 (got T=" +
+                                           std::to_string(T) + ", N=" + std::to_string(N) + ")");
+    if (!params || !src || !dst)
+      throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": params, src and dst are required");
+  }
+
  private:
   // Everything for one (T, N) and one propagation kind.
   struct SeqPlan {
@@ -488,15 +497,6 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     std::vector<float> gates;        // (N, G, H), the pre-activations of one step
     std::vector<float> trace_state;  // (S, N, H)
   };
-
-  void check_seq(std::int64_t T, std::int64_t N, const float* params, const float* src,
-                 const float* dst, const char* what) const {
-    if (T < 1 || N < 1)
-      throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": T and N must be at least 1 (got T=" +
-                                           std::to_string(T) + ", N=" + std::to_string(N) + ")");
-    if (!params || !src || !dst)
-      throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": params, src and dst are required");
-  }
 
   SeqPlan& seq_plan(std::int64_t T, std::int64_t N, bool training) {
     auto key = std::make_tuple(T, N, training);

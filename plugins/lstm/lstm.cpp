@@ -1,4 +1,5 @@
-// The built-in LSTM cell (one layer), on oneDNN's lstm primitive.
+// The built-in LSTM cell (one layer): inference on oneDNN's lstm primitive, training on
+// oneDNN matmuls (lstm_train.hpp), the one-step path as in onednn_rnn_cell.hpp.
 //
 //   i = sigmoid(x W_x[:,0] + h W_h[:,0] + b[0])     input gate
 //   f = sigmoid(x W_x[:,1] + h W_h[:,1] + b[1])     forget gate
@@ -8,6 +9,7 @@
 //
 // The gate axis follows oneDNN's order i, f, g, o. States: h, c. Traced signals: h, c, i, f,
 // o, g, each (T, N, H).
+#include "lstm_train.hpp"
 #include "onednn_rnn_cell.hpp"
 
 namespace charnn_cells {
@@ -15,7 +17,25 @@ namespace charnn_cells {
 class LstmCell final : public OnednnRnnCell {
  public:
   LstmCell(std::int64_t input_size, std::int64_t hidden_size)
-      : OnednnRnnCell(input_size, hidden_size, 4, 2) {}
+      : OnednnRnnCell(input_size, hidden_size, 4, 2), trainer_(input_size, hidden_size) {}
+
+  void forward(const charnn_forward_args& a) override {
+    if (!a.training) return OnednnRnnCell::forward(a);
+    check_seq(a.T, a.N, a.params, a.src, a.dst, "forward");
+    backend_guard("forward", [&] { trainer_.forward(a); });
+  }
+
+  void backward(const charnn_backward_args& a) override {
+    check_seq(a.T, a.N, a.params, a.src, a.dst, "backward");
+    if (!a.diff_dst || !a.diff_params)
+      throw Error(CHARNN_ERR_ARGUMENT, "backward: diff_dst and diff_params are required");
+    backend_guard("backward", [&] { trainer_.backward(a); });
+  }
+
+  void set_train_precision(charnn_precision precision) override {
+    OnednnRnnCell::set_train_precision(precision);  // refuses bf16 where it is not native
+    trainer_.set_bf16(precision == CHARNN_PRECISION_BF16);
+  }
 
   std::vector<const char*> states() const override { return {"h", "c"}; }
   std::vector<const char*> signals() const override { return {"h", "c", "i", "f", "o", "g"}; }
@@ -32,19 +52,12 @@ class LstmCell final : public OnednnRnnCell {
     dnnl::lstm_forward::desc fd(prop, dnnl::rnn_direction::unidirectional_left2right, d.src_layer,
                                 d.src_iter, d.src_iter_c, d.w_layer, d.w_iter, d.bias, d.dst_layer,
                                 d.dst_iter, d.dst_iter_c);
-    fwd_pd_ = dnnl::lstm_forward::primitive_desc(fd, cpu_engine());
-    return fwd_pd_;
+    return dnnl::lstm_forward::primitive_desc(fd, cpu_engine());
   }
 
-  dnnl::primitive_desc make_backward_pd(const SeqDescs& d) override {
-    // Backward wants ldgoi weights; its weight gradients can stay in the forward layout (ldigo),
-    // so they accumulate straight into the host's diff_params.
-    dnnl::lstm_backward::desc bd(
-        dnnl::prop_kind::backward, dnnl::rnn_direction::unidirectional_left2right, d.src_layer,
-        d.src_iter, d.src_iter_c, d.w_layer_b, d.w_iter_b, d.bias, d.dst_layer, d.dst_iter,
-        d.dst_iter_c, d.diff_src_layer, d.diff_iter, d.diff_iter, d.diff_w_layer, d.diff_w_iter,
-        d.bias, d.diff_dst_layer, d.diff_iter, d.diff_iter);
-    return dnnl::lstm_backward::primitive_desc(bd, cpu_engine(), fwd_pd_);
+  // Training runs on LstmTrainer: the base class never builds a primitive training plan here.
+  dnnl::primitive_desc make_backward_pd(const SeqDescs&) override {
+    throw Error(CHARNN_ERR_INTERNAL, "lstm: the lstm primitive's backward is not used");
   }
 
   void pointwise(float* gates, float* state, float* dst, std::int64_t N, float* signals,
@@ -117,10 +130,11 @@ class LstmCell final : public OnednnRnnCell {
     }
   }
 
-  dnnl::lstm_forward::primitive_desc fwd_pd_;  // the hint the backward descriptor needs
+  LstmTrainer trainer_;
 };
 
 }  // namespace charnn_cells
 
-CHARNN_DECLARE_CELL(charnn_cells::LstmCell, "lstm", "1.0.0",
-                    "LSTM layer (gates i, f, g, o; states h, c) on oneDNN's lstm primitive")
+CHARNN_DECLARE_CELL(
+    charnn_cells::LstmCell, "lstm", "1.0.0",
+    "LSTM layer (gates i, f, g, o; states h, c) on oneDNN's lstm and matmul primitives")
