@@ -559,6 +559,41 @@ TEST_CASE("the prepared step path gives the plain path's logits: f32 1e-5, bf16 
   CHECK_THROWS_WITH(charnn::parse_step_precision("fp16"), Catch::Contains("'fp16'"));
 }
 
+TEST_CASE("automatic sampling precision keeps int8 only when its probe stays within the limit",
+          "[sampler][prepared]") {
+  const auto vocab = vocab_of(kText);
+  auto model = random_model(vocab, 64);
+  model->init_params(4321);
+  if (model->prepare_inference(charnn::StepPrecision::int8) != "int8") {
+    // No fast int8 here: automatic is what it always was.
+    CHECK(model->prepare_inference() == charnn::to_string(charnn::default_step_precision()));
+    WARN("no fast int8 on this CPU: the automatic int8 probe is not tested");
+    return;
+  }
+  // The usual limit: these small initial weights quantise well.
+  const std::string kept = model->prepare_inference();
+  INFO(kept);
+  CHECK(kept.rfind("int8 (", 0) == 0);
+  CHECK(kept.find("nats/unit") != std::string::npos);
+  // Any rounding moves the predictions a little, so a limit of 0 rejects int8...
+  const std::string rejected = model->prepare_inference(charnn::StepPrecision::automatic, 0.0);
+  INFO(rejected);
+  CHECK(rejected.rfind(charnn::to_string(charnn::default_step_precision()) + " (int8 moved", 0) ==
+        0);
+  CHECK(rejected.find("over the 0 limit") != std::string::npos);
+  // ...and the model then steps as the fallback precision does, not as int8.
+  std::vector<float> got(static_cast<std::size_t>(vocab.size())), want(got.size());
+  const std::vector<std::int32_t> id{1};
+  auto state = model->zero_state(1);
+  model->step(id, state, got.data());
+  model->prepare_inference(charnn::default_step_precision());
+  state = model->zero_state(1);
+  model->step(id, state, want.data());
+  CHECK(got == want);
+  // The probe leaves no trace: the same choice twice gives the same summary.
+  CHECK(model->prepare_inference() == kept);
+}
+
 TEST_CASE("a seed longer than the training segment primes the model with all of it",
           "[sampler][loop]") {
   // 1500 units: longer than any training segment and than the trace's 512-unit chunks. The

@@ -159,8 +159,9 @@ int run_sample(const std::vector<std::string>& args) {
       "weights of the sampling step: f32 keeps them exact; bf16 rounds them to bfloat16 (about "
       "2x faster than f32; scores move by ~0.1%, so a draw between two nearly equally likely "
       "units may differ); int8 quantises weights and inputs to 8 bits (about 1.5x faster than "
-      "bf16, a few times its error: compare it with bf16 on your model); auto is bf16 where the "
-      "CPU has "
+      "bf16, a few times its error); auto is int8 where the CPU has fast int8 (AVX512 VNNI) and "
+      "a 256-unit probe at start-up shows the model's predictions move by at most 0.01 nats per "
+      "unit (stderr says what it measured), else bf16 where the CPU has "
       "AVX512_BF16, else f32. Each gives the same text for a --random-seed whatever --threads is");
   add_plugin_options(options);
   po::variables_map vm;
