@@ -1,6 +1,7 @@
 // Shared machinery of the built-in cells (elman, lstm): one recurrent layer on a oneDNN RNN
 // primitive (L = 1 layer, D = 1 direction), with primitives and memory objects cached per (T, N)
-// so that nothing is created or allocated after the first call with a shape.
+// so that nothing is created or allocated after the first call with a shape. (The LSTM overrides
+// forward and backward with its own matmul-based passes, lstm/lstm_sequence.hpp; Elman uses these.)
 //
 // Parameter layout (the flat buffer the host gives us), G gates, I input width, H hidden width:
 //   w_x (I, G, H)   oneDNN's ldigo with L = D = 1, i.e. a row-major (I, G*H) matrix

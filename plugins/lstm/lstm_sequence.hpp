@@ -1,11 +1,11 @@
-// The LSTM's training passes (forward with training = 1, and backward) on oneDNN matmul
+// The LSTM's sequence passes (forward, for training or not, and backward) on oneDNN matmul
 // primitives, in float32 or with bfloat16 products.
 //
-// Why not oneDNN's lstm primitive, as inference does: in oneDNN 2.6.3 its training passes run
-// through the generic ("ref") RNN driver, and the same products as matmul primitives are faster:
-// forward + backward of the default 2x512 model on a 32 x 64 batch in bf16 took 137-141 ms with
-// the primitive and 113-130 ms this way (bench_cells --train-precision bf16, bench/RESULTS.md,
-// "training"). The layout of the work:
+// Why not oneDNN's lstm primitive: in oneDNN 2.6.3 its passes run through the generic ("ref")
+// RNN driver, and the same products as matmul primitives are faster: forward + backward of the
+// default 2x512 model on a 32 x 64 batch in bf16 took 137-141 ms with the primitive and 113-130
+// ms this way, and float32 inference (validation, `charnn eval`) runs 10% faster (bench_cells
+// --train-precision bf16; bench/RESULTS.md, "training"). The layout of the work:
 //
 //   forward:  Gx = X . W_x + b                  one product over all T*N rows
 //             for t: A_t = Gx_t + h_{t-1} . W_h  (N rows), then the gates and state update
@@ -21,9 +21,9 @@
 
 namespace charnn_cells {
 
-class LstmTrainer {
+class LstmSequence {
  public:
-  LstmTrainer(std::int64_t input_size, std::int64_t hidden_size)
+  LstmSequence(std::int64_t input_size, std::int64_t hidden_size)
       : I_(input_size), H_(hidden_size), stream_(cpu_engine()) {}
 
   // Plans are made per (T, N) for the current precision.
