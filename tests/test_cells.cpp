@@ -155,6 +155,29 @@ TEST_CASE("built-in cells match the double-precision reference over shapes and t
   expect_close("final state against the whole sequence", state2, f12.state_out, 2e-6, 1e-5);
 }
 
+TEST_CASE("built-in cells' inference forward matches the reference, also when split into chunks",
+          "[cell][reference]") {
+  // Many streams make the LSTM's inference run in chunks of steps (512 rows each): N = 200
+  // gives chunks of 2, 2 and 1 steps, N = 600 one step each.
+  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm");
+  const auto [T, N, I, H] = GENERATE(table<std::int64_t, std::int64_t, std::int64_t, std::int64_t>(
+      {{3, 2, 5, 7}, {5, 200, 3, 4}, {7, 130, 2, 5}, {3, 600, 2, 3}}));
+  CAPTURE(name, T, N, I, H);
+  const RefShape rs{charnn::test::ref_kind(name), T, N, I, H};
+  charnn::Cell cell = registry().create_cell(name, I, H);
+  const std::int64_t S = rs.S();
+  charnn::test::Rng rng(99 + T + N);
+  const auto params = rng.uniform(rs.num_params(), 0.6f);  // flat
+  const auto src = rng.uniform(T * N * I, 1.0f);           // (T, N, I)
+  const auto state_in = rng.uniform(S * N * H, 0.8f);      // (S, N, H)
+  const auto f = charnn::test::ref_forward(rs, params.data(), src.data(), state_in.data());
+
+  std::vector<float> dst(T * N * H), state = state_in;  // state carried in place
+  cell.forward({T, N, params.data(), src.data(), state.data(), dst.data(), state.data(), 0});
+  expect_close("dst", dst, f.dst, 2e-6, 1e-5);
+  expect_close("state_out", state, f.state_out, 2e-6, 1e-5);
+}
+
 TEST_CASE("every cell plugin's gradients match finite differences", "[cell][gradcheck]") {
   const std::string name = GENERATE(from_range(all_cell_names()));
   const auto [T, N, I, H] = GENERATE(table<std::int64_t, std::int64_t, std::int64_t, std::int64_t>(

@@ -19,8 +19,8 @@ class LstmCell final : public OnednnRnnCell {
  public:
   LstmCell(std::int64_t input_size, std::int64_t hidden_size)
       : OnednnRnnCell(input_size, hidden_size, 4, 2),
-        trainer_(input_size, hidden_size),
-        inference_(input_size, hidden_size) {}
+        trainer_(input_size, hidden_size, true),
+        inference_(input_size, hidden_size, false) {}
 
   void forward(const charnn_forward_args& a) override {
     check_seq(a.T, a.N, a.params, a.src, a.dst, "forward");
@@ -129,7 +129,7 @@ class LstmCell final : public OnednnRnnCell {
   }
 
   LstmSequence trainer_;
-  LstmSequence inference_;  // always f32
+  LstmSequence inference_;  // always f32, forward only
 };
 
 }  // namespace charnn_cells
