@@ -11,7 +11,11 @@
 #   - concatenates them in byte order of their names, so every machine gets the same corpus;
 #   - turns each "%" separator line into an empty line, so quotations stay one blank line apart;
 #   - resolves typewriter overstriking ("_\bX" underlines X, "____\b\b\b\bword" underlines a word)
-#     to the plain text, and drops other control characters (a few BELs), which are not prose.
+#     to the plain text, and drops other control characters (a few BELs), which are not prose;
+#   - repairs mojibake: a few quotations were UTF-8 read as Latin-1 and saved again as UTF-8, once
+#     or twice ("donÃ¢ÂÂt", "Â£5", "LinuxkongreÃ"). A line made only of characters up to U+00FF
+#     whose Latin-1 bytes are valid UTF-8 is decoded again, until that no longer holds; real
+#     Latin-1 text ("über", "état") is not valid UTF-8 as bytes and stays as it is.
 # Idempotent: the output is rewritten only when its content would change. Takes well under a
 # second.
 set -euo pipefail
@@ -51,7 +55,13 @@ LC_ALL=C.UTF-8 perl -CSD -ne '
     }
     $_ = join "", map { defined $_ ? $_ : " " } @cells;
   }
-  s/[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]//g;
+  for (my $round = 0; $round < 3 && /[\x{80}-\x{FF}]/; $round++) {
+    my $bytes = $_;
+    last unless utf8::downgrade($bytes, 1);  # a character above U+00FF: not mojibake
+    last unless utf8::decode($bytes) && $bytes ne $_;
+    $_ = $bytes;
+  }
+  s/[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x{9F}]//g;
   $_ = "\n" if $_ eq "%\n" || $_ eq "%";
   print;
   print "\n" if eof && !/\n\z/;   # a file without a final newline
