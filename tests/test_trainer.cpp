@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -79,6 +80,53 @@ TEST_CASE("a tiny model memorises a short synthetic corpus", "[trainer]") {
   const std::string metrics = read_file(dir / "run" / "metrics.csv");
   CHECK(metrics.rfind("iteration,epoch,seconds,units,lr,train_loss", 0) == 0);
   CHECK(count_lines(metrics) == 1 + 300 / 5);  // header + one row per --log-every
+}
+
+TEST_CASE("best.ckpt is chosen on the validation slice; the end adds the whole split",
+          "[trainer]") {
+  ScratchDir dir("slice");
+  write_file(dir / "corpus.txt", repeating_corpus(6000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.split = {0.8, 0.15, 0.05};  // 900 validation units, of which the periodic passes score 100
+  c.eval_units = 100;
+  c.max_iters = 25;  // slices at 10, 20 and 25, then the whole split at 25
+  const TrainResult r = train(c, builtin_plugins());
+
+  struct Row {
+    long long iteration;
+    double valid;
+    long long units;
+  };
+  std::vector<Row> rows;
+  std::istringstream csv(read_file(dir / "run" / "metrics.csv"));
+  std::string line;
+  std::getline(csv, line);
+  CHECK(line.ends_with(",valid_units"));
+  while (std::getline(csv, line)) {
+    std::vector<std::string> cols;
+    std::stringstream cells(line);
+    for (std::string cell; std::getline(cells, cell, ',');) cols.push_back(cell);
+    if (cols.size() == 11 && !cols[7].empty())
+      rows.push_back({std::stoll(cols[0]), std::stod(cols[7]), std::stoll(cols[10])});
+  }
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0].iteration == 10);
+  CHECK(rows[1].iteration == 20);
+  CHECK(rows[2].iteration == 25);
+  CHECK(rows[3].iteration == 25);
+  for (int k = 0; k < 3; ++k) CHECK(rows[k].units <= 100);
+  CHECK(rows[3].units > 800);
+  CHECK(r.valid_loss == Approx(rows[3].valid).margin(1e-5));
+  const Row best = *std::min_element(rows.begin(), rows.begin() + 3,
+                                     [](const Row& a, const Row& b) { return a.valid < b.valid; });
+  CHECK(r.best_valid_loss == Approx(best.valid).margin(1e-5));
+
+  // best.ckpt holds the model that scored the best slice figure.
+  LoadedModel m = load_model(dir / "run" / "best.ckpt", builtin_plugins());
+  const auto ids = m.vocab.encode(read_text({dir / "corpus.txt"}, m.vocab.text_options()));
+  const Split split = split_corpus(ids, c.split);
+  CHECK(evaluate_loss(*m.model, split.valid.first(100), c.batch, c.seq_len) ==
+        Approx(r.best_valid_loss).epsilon(1e-12));
 }
 
 TEST_CASE("an interrupted and resumed run gives the same losses as an uninterrupted one",

@@ -108,8 +108,8 @@ int run_train(const std::vector<std::string>& args) {
       "eval-every", po::value(&c.eval_every)->default_value(c.eval_every),
       "validate and checkpoint every K iterations (and at the end)")(
       "eval-units", po::value(&c.eval_units)->default_value(c.eval_units),
-      "periodic validation uses at most this many units of the validation split (0 = all); the "
-      "final validation uses all of it")("log-every",
+      "periodic validation uses at most this many units of the validation split (0 = all) and "
+      "alone picks best.ckpt; at the end the whole split is scored as well")("log-every",
                                          po::value(&c.log_every)->default_value(c.log_every),
                                          "a metrics.csv row every K iterations")(
       "out,o", po::value(&out),

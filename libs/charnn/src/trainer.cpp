@@ -409,7 +409,11 @@ class Trainer {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
   void metrics_row(double elapsed, double lr, double train_loss, double norm, double valid,
-                   double rate);
+                   double rate, std::int64_t valid_units = 0);
+  bool eval_is_slice() const {
+    return config_.eval_units > 0 &&
+           static_cast<std::int64_t>(split_.valid.size()) > config_.eval_units;
+  }
 
   const PluginRegistry& plugins_;
   const TrainHooks& hooks_;
@@ -444,6 +448,7 @@ class Trainer {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::int64_t last_eval_iteration_ = -1;
   bool last_eval_full_ = false;
+  std::int64_t last_eval_units_ = 0;  // units the last validation scored
 };
 
 void Trainer::load_resume(const TrainConfig& given) {
@@ -558,26 +563,28 @@ double Trainer::progress_fraction(double elapsed) const {
 
 double Trainer::validate_now(bool full) {
   std::span<const std::int32_t> ids = split_.valid;
-  if (!full && config_.eval_units > 0 && static_cast<std::int64_t>(ids.size()) > config_.eval_units)
-    ids = ids.first(static_cast<std::size_t>(config_.eval_units));
-  const double loss = evaluate_loss(*model_, ids, config_.batch, config_.seq_len);
+  if (!full && eval_is_slice()) ids = ids.first(static_cast<std::size_t>(config_.eval_units));
+  const double loss =
+      evaluate_loss(*model_, ids, config_.batch, config_.seq_len, &last_eval_units_);
   last_eval_iteration_ = iteration_;
-  last_eval_full_ = full || config_.eval_units == 0 ||
-                    static_cast<std::int64_t>(split_.valid.size()) <= config_.eval_units;
+  last_eval_full_ = full || !eval_is_slice();
   return loss;
 }
 
 std::string Trainer::describe_best() const {
   if (!std::isfinite(best_valid_)) return "no validation yet";
   return "best validation " + fixed(best_valid_, 4) + " nats/unit (" +
-         fixed(best_valid_ / kLn2, 4) + " bits) at iteration " + std::to_string(best_iteration_);
+         fixed(best_valid_ / kLn2, 4) + " bits" +
+         (eval_is_slice() ? ", first " + thousands(config_.eval_units) + " units of the split"
+                          : std::string()) +
+         ") at iteration " + std::to_string(best_iteration_);
 }
 
 void Trainer::open_metrics() {
   const fs::path file = run_dir_ / "metrics.csv";
   const std::string header =
       "iteration,epoch,seconds,units,lr,train_loss,grad_norm,valid_loss,valid_bits,units_per_"
-      "second";
+      "second,valid_units";
   std::error_code ec;
   if (resuming_ && fs::exists(file, ec)) {
     // Drop rows logged after the checkpoint we resume from (a kill -9 between checkpoints), so
@@ -586,8 +593,8 @@ void Trainer::open_metrics() {
     std::string line, kept;
     bool first = true;
     while (std::getline(in, line)) {
-      if (first) {
-        kept += line + "\n";
+      if (first) {  // the current header, also over a file from an older charnn
+        kept += header + "\n";
         first = false;
         continue;
       }
@@ -606,12 +613,13 @@ void Trainer::open_metrics() {
 }
 
 void Trainer::metrics_row(double elapsed, double lr, double train_loss, double norm, double valid,
-                          double rate) {
+                          double rate, std::int64_t valid_units) {
   auto opt = [](double v, int digits) { return std::isnan(v) ? std::string() : fixed(v, digits); };
   metrics_ << iteration_ << "," << fixed(batches_->epoch_fraction(position_), 4) << ","
            << fixed(elapsed, 2) << "," << units_seen_ << "," << short_num(lr) << ","
            << opt(train_loss, 5) << "," << opt(norm, 4) << "," << opt(valid, 5) << ","
-           << opt(std::isnan(valid) ? valid : valid / kLn2, 5) << "," << fixed(rate, 0) << "\n";
+           << opt(std::isnan(valid) ? valid : valid / kLn2, 5) << "," << fixed(rate, 0) << ","
+           << (valid_units > 0 ? std::to_string(valid_units) : std::string()) << "\n";
   metrics_.flush();
 }
 
@@ -750,14 +758,20 @@ TrainResult Trainer::run() {
     progress.message(
         "  no validation split (--split gives it 0 units): best.ckpt is not written, "
         "last.ckpt is the model");
-  auto evaluate_and_save = [&](bool full, double elapsed) {
+  const auto window_mean = [&](double sum) {
+    return window_steps ? sum / static_cast<double>(window_steps)
+                        : std::numeric_limits<double>::quiet_NaN();
+  };
+  // The periodic validation, on the first --eval-units units of the split: it alone decides
+  // best.ckpt and early stopping, so that models are always compared on the same text.
+  auto evaluate_and_save = [&](double elapsed) {
     if (!can_validate) {
       last_eval_iteration_ = iteration_;
       last_eval_full_ = true;
       write_checkpoint_file(run_dir_ / "last.ckpt");
       return;
     }
-    const double v = validate_now(full);
+    const double v = validate_now(false);
     last_valid_ = v;
     const bool better = std::isfinite(v) && v < best_valid_;
     if (better) {
@@ -767,17 +781,26 @@ TrainResult Trainer::run() {
     } else {
       ++evals_since_best_;
     }
-    metrics_row(elapsed, last_lr_,
-                window_steps ? window_loss / static_cast<double>(window_steps)
-                             : std::numeric_limits<double>::quiet_NaN(),
-                window_steps ? window_norm / static_cast<double>(window_steps)
-                             : std::numeric_limits<double>::quiet_NaN(),
-                v, rate);
+    metrics_row(elapsed, last_lr_, window_mean(window_loss), window_mean(window_norm), v, rate,
+                last_eval_units_);
     if (better) write_checkpoint_file(run_dir_ / "best.ckpt");
     write_checkpoint_file(run_dir_ / "last.ckpt");
     progress.message("iter " + thousands(iteration_) + " (" + format_duration(elapsed) +
                      "): validation " + fixed(v, 4) + " nats/unit, " + fixed(v / kLn2, 4) +
                      " bits/unit" + (better ? " (best)" : ""));
+  };
+  // At the end, the whole split as well, for the figure to report; the whole split is harder
+  // or easier than its first part, so this one is not compared with the best.
+  auto evaluate_whole = [&](double elapsed) {
+    const double v = validate_now(true);
+    last_valid_ = v;
+    metrics_row(elapsed, last_lr_, std::numeric_limits<double>::quiet_NaN(),
+                std::numeric_limits<double>::quiet_NaN(), v, rate, last_eval_units_);
+    write_checkpoint_file(run_dir_ / "last.ckpt");
+    progress.message("iter " + thousands(iteration_) + " (" + format_duration(elapsed) +
+                     "): validation on the whole split (" + thousands(last_eval_units_) +
+                     " units) " + fixed(v, 4) + " nats/unit, " + fixed(v / kLn2, 4) +
+                     " bits/unit");
   };
 
   std::string reason;
@@ -830,7 +853,7 @@ TrainResult Trainer::run() {
     const double window_seconds = std::chrono::duration<double>(now - window_start).count();
     if (window_seconds > 0) rate = static_cast<double>(window_steps * T * N) / window_seconds;
     if (iteration_ % config_.eval_every == 0) {
-      evaluate_and_save(false, now_elapsed);
+      evaluate_and_save(now_elapsed);
     } else if (iteration_ % config_.log_every == 0) {
       metrics_row(now_elapsed, lr, window_loss / static_cast<double>(window_steps),
                   window_norm / static_cast<double>(window_steps),
@@ -862,7 +885,8 @@ TrainResult Trainer::run() {
 
   const double elapsed = elapsed_before_ + session_seconds();
   if (!reason.empty()) {
-    if (last_eval_iteration_ != iteration_ || !last_eval_full_) evaluate_and_save(true, elapsed);
+    if (last_eval_iteration_ != iteration_) evaluate_and_save(elapsed);
+    if (!last_eval_full_) evaluate_whole(elapsed);
     progress.finish();
     const std::string why = reason == "max_iters" ? "reached --max-iters"
                             : reason == "epochs"  ? "reached --epochs"
@@ -873,7 +897,9 @@ TrainResult Trainer::run() {
                      format_duration(elapsed) + "); " +
                      (can_validate
                           ? "validation " + fixed(last_valid_, 4) + " nats/unit, " +
-                                fixed(last_valid_ / kLn2, 4) + " bits/unit; " + describe_best()
+                                fixed(last_valid_ / kLn2, 4) + " bits/unit" +
+                                (eval_is_slice() ? " (whole split)" : "") + "; " +
+                                describe_best()
                           : std::string("no validation split")) +
                      "\n  run: " + run_dir_.string() + " (best.ckpt, last.ckpt, metrics.csv)");
     result.stop_reason = reason;

@@ -92,8 +92,8 @@ struct TrainResult {
   std::int64_t iterations = 0;
   double epochs = 0;            // fractional epochs done
   double train_loss = 0;        // smoothed training loss, nats per unit
-  double valid_loss = 0;        // last validation, nats per unit (NaN if none)
-  double best_valid_loss = 0;   // nats per unit (Inf if none)
+  double valid_loss = 0;        // last validation (the whole split at the end), nats per unit
+  double best_valid_loss = 0;   // best periodic validation (eval_units), nats/unit; Inf if none
   double seconds = 0;           // training wall time, summed over resumes
   double units_per_second = 0;  // this session's training throughput, including validation
 };
