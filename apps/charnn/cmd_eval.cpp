@@ -38,8 +38,6 @@ int run_eval(const std::vector<std::string>& args) {
   add_plugin_options(desc);
   po::options_description hidden;
   hidden.add_options()("file", po::value(&files), "text files");
-  po::options_description all;
-  all.add(desc).add(hidden);
   po::positional_options_description pos;
   pos.add("file", -1);
   const CommandHelp help{
@@ -49,13 +47,7 @@ int run_eval(const std::vector<std::string>& args) {
       "default); the text is cleaned as the training corpus was.",
       "charnn eval --model runs/latest held-out.txt"};
   po::variables_map vm;
-  for (const auto& a : args)
-    if (a == "--help" || a == "-h") {
-      parse_options(help, desc, po::positional_options_description{}, {"--help"}, vm);
-      return 0;
-    }
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  po::notify(vm);
+  if (!parse_options(help, desc, hidden, pos, args, vm)) return 0;
   if (files.empty()) throw error("no text file given", "usage: charnn eval [--model M] FILE...", 2);
   if (streams < 1 || seq_len < 1) throw error("--streams and --seq-len must be at least 1", {}, 2);
 

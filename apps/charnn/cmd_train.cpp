@@ -141,8 +141,6 @@ int run_train(const std::vector<std::string>& args) {
   add_plugin_options(desc);
   po::options_description hidden;
   hidden.add_options()("file", po::value(&files), "corpus files");
-  po::options_description all;
-  all.add(desc).add(hidden);
   po::positional_options_description pos;
   pos.add("file", -1);
 
@@ -157,13 +155,7 @@ int run_train(const std::vector<std::string>& args) {
       "and prints how to resume (exit 130 / 143).",
       "charnn train corpora/fortunes.txt --time 4m"};
   po::variables_map vm;
-  for (const auto& a : args)
-    if (a == "--help" || a == "-h") {
-      parse_options(help, desc, po::positional_options_description{}, {"--help"}, vm);
-      return 0;
-    }
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  po::notify(vm);
+  if (!parse_options(help, desc, hidden, pos, args, vm)) return 0;
 
   auto given = [&](const char* name) { return vm.count(name) && !vm[name].defaulted(); };
   if (files.empty() && resume.empty())

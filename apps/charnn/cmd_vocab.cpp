@@ -116,12 +116,9 @@ int run_vocab(const std::vector<std::string>& args) {
       "print one JSON object (summary and the full vocabulary) instead of text");
   po::options_description hidden;
   hidden.add_options()("file", po::value(&o.files), "corpus files");
-  po::options_description all;
-  all.add(desc).add(hidden);
   po::positional_options_description pos;
   pos.add("file", -1);
 
-  // parse_options prints only what it is given, so --help lists desc and not the hidden file.
   const CommandHelp help{
       "vocab", "charnn vocab [options] FILE...",
       "Reads UTF-8 text files (concatenated in order), cleans them as training does (BOM "
@@ -130,14 +127,7 @@ int run_vocab(const std::vector<std::string>& args) {
       "train/valid/test split sizes. Files are streamed, so any size works.",
       "charnn vocab corpora/fortunes.txt --units codepoint --min-count 3"};
   po::variables_map vm;
-  for (const auto& a : args) {
-    if (a == "--help" || a == "-h") {
-      parse_options(help, desc, po::positional_options_description{}, {"--help"}, vm);
-      return 0;
-    }
-  }
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  po::notify(vm);
+  if (!parse_options(help, desc, hidden, pos, args, vm)) return 0;
   if (o.files.empty())
     throw error("no corpus file given", "usage: charnn vocab [options] FILE...", 2);
   if (o.top < 0) throw error("--top must not be negative", "e.g. --top 10", 2);

@@ -36,6 +36,11 @@ struct CommandHelp {
 bool parse_options(const CommandHelp& help, const po::options_description& options,
                    const po::positional_options_description& positional,
                    const std::vector<std::string>& args, po::variables_map& vm);
+// The same with options that --help does not list, such as the target of FILE... arguments.
+bool parse_options(const CommandHelp& help, const po::options_description& options,
+                   const po::options_description& hidden,
+                   const po::positional_options_description& positional,
+                   const std::vector<std::string>& args, po::variables_map& vm);
 
 // Adds --plugin FILE (repeatable) to a command's options (plugins_option.cpp).
 void add_plugin_options(po::options_description& options);

@@ -8,11 +8,20 @@ namespace charnn::app {
 bool parse_options(const CommandHelp& help, const po::options_description& options,
                    const po::positional_options_description& positional,
                    const std::vector<std::string>& args, po::variables_map& vm) {
-  po::options_description all(options);
-  all.add_options()("help,h", "show this help and exit");
+  return parse_options(help, options, po::options_description(), positional, args, vm);
+}
+
+bool parse_options(const CommandHelp& help, const po::options_description& options,
+                   const po::options_description& hidden,
+                   const po::positional_options_description& positional,
+                   const std::vector<std::string>& args, po::variables_map& vm) {
+  po::options_description shown(options);
+  shown.add_options()("help,h", "show this help and exit");
+  po::options_description all;
+  all.add(shown).add(hidden);
   po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
   if (vm.count("help")) {
-    std::cout << "Usage: " << help.usage << "\n\n" << help.summary << "\n\n" << all << "\n";
+    std::cout << "Usage: " << help.usage << "\n\n" << help.summary << "\n\n" << shown << "\n";
     if (!help.example.empty()) std::cout << "Example:\n  " << help.example << "\n";
     return false;
   }
