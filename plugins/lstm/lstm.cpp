@@ -11,6 +11,7 @@
 // The gate axis follows oneDNN's order i, f, g, o. States: h, c. Traced signals: h, c, i, f,
 // o, g, each (T, N, H).
 #include "lstm_sequence.hpp"
+#include "lstm_unit.hpp"
 #include "onednn_rnn_cell.hpp"
 
 namespace charnn_cells {
@@ -82,27 +83,12 @@ class LstmCell final : public OnednnRnnCell {
   // (4H exp per step and layer): built for AVX-512 and AVX2 too, picked once at load time by the
   // CPU (15% of a one-stream int8 step at the baseline SSE2 width). Results may differ between
   // CPUs in the last bits (FMA), never between runs or thread counts on one machine.
-  // One unit's gates and new state from its four pre-activations; shared by both loops below so
-  // the traced signals are exactly what the untraced step computes.
-  struct Unit {
-    float i, f, g, o, c, h;
-  };
-  static inline Unit unit(float ai, float af, float ag, float ao, float c) {
-    Unit u;
-    u.i = fast_sigmoid(ai);
-    u.f = fast_sigmoid(af);
-    u.g = fast_tanh(ag);
-    u.o = fast_sigmoid(ao);
-    u.c = u.f * c + u.i * u.g;
-    u.h = u.o * fast_tanh(u.c);
-    return u;
-  }
-  __attribute__((target_clones("avx512f", "avx2", "default"))) static void lstm_row(
+  CHARNN_CELL_CLONES static void lstm_row(
       const float* __restrict ai, const float* __restrict af, const float* __restrict ag,
       const float* __restrict ao, float* __restrict h, float* __restrict c, float* __restrict out,
       std::int64_t H) {
     for (std::int64_t j = 0; j < H; ++j) {
-      const Unit u = unit(ai[j], af[j], ag[j], ao[j], c[j]);
+      const LstmUnit u = lstm_unit(ai[j], af[j], ag[j], ao[j], c[j]);
       c[j] = u.c;
       h[j] = u.h;
       out[j] = u.h;
@@ -115,7 +101,7 @@ class LstmCell final : public OnednnRnnCell {
                               float* __restrict sf, float* __restrict so, float* __restrict sg,
                               std::int64_t H) {
     for (std::int64_t j = 0; j < H; ++j) {
-      const Unit u = unit(ai[j], af[j], ag[j], ao[j], c[j]);
+      const LstmUnit u = lstm_unit(ai[j], af[j], ag[j], ao[j], c[j]);
       c[j] = u.c;
       h[j] = u.h;
       out[j] = u.h;

@@ -17,6 +17,7 @@
 // oneDNN's bf16 lstm primitive does).
 #pragma once
 
+#include "lstm_unit.hpp"
 #include "onednn_rnn_cell.hpp"
 
 namespace charnn_cells {
@@ -314,15 +315,14 @@ class LstmSequence {
       const float* __restrict ro, const float* __restrict c_prev, float* __restrict c,
       float* __restrict h, std::int64_t H) {
     for (std::int64_t j = 0; j < H; ++j) {
-      const float i = fast_sigmoid(ai[j] + ri[j]), f = fast_sigmoid(af[j] + rf[j]),
-                  g = fast_tanh(ag[j] + rg[j]), o = fast_sigmoid(ao[j] + ro[j]);
-      const float cn = f * c_prev[j] + i * g;
-      ai[j] = i;
-      af[j] = f;
-      ag[j] = g;
-      ao[j] = o;
-      c[j] = cn;
-      h[j] = o * fast_tanh(cn);
+      const LstmUnit u = lstm_unit(ai[j] + ri[j], af[j] + rf[j], ag[j] + rg[j], ao[j] + ro[j],
+                                   c_prev[j]);
+      ai[j] = u.i;
+      af[j] = u.f;
+      ag[j] = u.g;
+      ao[j] = u.o;
+      c[j] = u.c;
+      h[j] = u.h;
     }
   }
 
