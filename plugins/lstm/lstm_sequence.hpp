@@ -117,7 +117,7 @@ class LstmSequence {
     }
     // Weight gradients over all T*N rows at once, added to the host's (the ABI accumulates).
     p.mm_dwh.run(stream_, hs(p, 0), p.das.data(), a.diff_params + wl);
-    p.mm_dwx.run(stream_, p.xs.data(), p.das.data(), a.diff_params);
+    p.mm_dwx.run(stream_, x_op(p, a.src), p.das.data(), a.diff_params);
     if (a.diff_src) p.mm_xt.run(stream_, p.das.data(), p.wxt.get_data_handle(), a.diff_src);
     stream_.wait();
     float* db = a.diff_params + wl + wi;
@@ -189,7 +189,8 @@ class LstmSequence {
     std::vector<float> rec;              // (N, 4H): h_{t-1} . W_h of one step
     std::vector<float> gx;               // (T, N, 4H): pre-activations, then the gates i, f, g, o
     std::vector<float> cs;               // (T+1, N, H): c_{-1} .. c_{T-1}
-    std::vector<std::byte> xs, hs, das;  // operand type: X (T, N, I), h_{-1}.. (T+1, N, H), dA
+    std::vector<std::byte> xs;           // bf16 plans: X (T, N, I) in bf16
+    std::vector<std::byte> hs, das;      // operand type: h_{-1}.. (T+1, N, H), dA (T, N, 4H)
     std::vector<float> da_f;             // (N, 4H): one step's dA in f32 (bf16 plans)
     std::vector<float> dh, dc, db;       // (N, H), (N, H), (4H)
   };
@@ -202,12 +203,13 @@ class LstmSequence {
     p.r_wh.run(stream_, params + I_ * 4 * H_, p.wh.get_data_handle());
   }
 
-  // The steps of a, on a plan for a.T, a.N whose weights are loaded. X and the initial state
-  // are kept for backward (a host that carries state in place has overwritten it by then).
+  // The steps of a, on a plan for a.T, a.N whose weights are loaded. The initial state is kept
+  // for backward (a host that carries state in place has overwritten it by then), and so is X
+  // in bf16.
   void run(Plan& p, const charnn_forward_args& a) {
     const std::int64_t N = a.N, H = H_, G = 4 * H_, NH = N * H;
     const std::int64_t wl = I_ * G, wi = H * G;
-    to_op(a.src, p.xs.data(), a.T * N * I_);
+    if (bf16_) convert_bf16(a.src, reinterpret_cast<std::uint16_t*>(p.xs.data()), a.T * N * I_);
     float* cs = p.cs.data();  // (T+1, N, H)
     if (a.state_in) {
       to_op(a.state_in, p.hs.data(), NH);
@@ -217,7 +219,7 @@ class LstmSequence {
       std::memset(cs, 0, NH * sizeof(float));
     }
     float* gx = p.gx.data();  // (T, N, 4H)
-    p.mm_x.run(stream_, p.xs.data(), p.wx.get_data_handle(), gx, a.params + wl + wi);
+    p.mm_x.run(stream_, x_op(p, a.src), p.wx.get_data_handle(), gx, a.params + wl + wi);
     for (std::int64_t t = 0; t < a.T; ++t) {
       float* at = gx + t * N * G;
       p.mm_h.run(stream_, hs(p, t), p.wh.get_data_handle(), p.rec.data());
@@ -244,6 +246,11 @@ class LstmSequence {
   }
   void* hs(Plan& p, std::int64_t t) const {
     return p.hs.data() + t * p.N * H_ * esize();
+  }
+  // X as the products read it: the host's own src in f32 (the ABI gives backward the same
+  // src as forward), its bf16 copy otherwise.
+  const void* x_op(Plan& p, const float* src) const {
+    return bf16_ ? static_cast<const void*>(p.xs.data()) : src;
   }
   void* da_op(Plan& p, std::int64_t t) const {
     return p.das.data() + t * p.N * 4 * H_ * esize();
@@ -277,7 +284,7 @@ class LstmSequence {
     p->gx.resize(M * G);
     p->rec.resize(N * G);
     p->cs.resize((T + 1) * N * H);
-    p->xs.resize(M * I * esize());
+    if (bf16_) p->xs.resize(M * I * 2);
     p->hs.resize((T + 1) * N * H * esize());
     if (trains_) {
       p->mm_ht.init(plain({N, G}, o), any({G, H}, o), plain({N, H}, dt::f32), false);
