@@ -400,7 +400,8 @@ class Trainer {
   void prepare_data();
   void prepare_run_dir();
   void write_checkpoint_file(const fs::path& file);
-  double validate_now(bool full);
+  // Loss on the validation slice, or the whole split; *scored receives how many units.
+  double validate_now(bool full, std::int64_t* scored);
   void open_metrics();
   double progress_fraction(double elapsed) const;
   std::string status_line(double elapsed, double rate) const;
@@ -447,8 +448,6 @@ class Trainer {
   std::ofstream metrics_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::int64_t last_eval_iteration_ = -1;
-  bool last_eval_full_ = false;
-  std::int64_t last_eval_units_ = 0;  // units the last validation scored
 };
 
 void Trainer::load_resume(const TrainConfig& given) {
@@ -561,14 +560,11 @@ double Trainer::progress_fraction(double elapsed) const {
   return std::min(f, 1.0);
 }
 
-double Trainer::validate_now(bool full) {
+double Trainer::validate_now(bool full, std::int64_t* scored) {
   std::span<const std::int32_t> ids = split_.valid;
   if (!full && eval_is_slice()) ids = ids.first(static_cast<std::size_t>(config_.eval_units));
-  const double loss =
-      evaluate_loss(*model_, ids, config_.batch, config_.seq_len, &last_eval_units_);
   last_eval_iteration_ = iteration_;
-  last_eval_full_ = full || !eval_is_slice();
-  return loss;
+  return evaluate_loss(*model_, ids, config_.batch, config_.seq_len, scored);
 }
 
 std::string Trainer::describe_best() const {
@@ -767,11 +763,11 @@ TrainResult Trainer::run() {
   auto evaluate_and_save = [&](double elapsed) {
     if (!can_validate) {
       last_eval_iteration_ = iteration_;
-      last_eval_full_ = true;
       write_checkpoint_file(run_dir_ / "last.ckpt");
       return;
     }
-    const double v = validate_now(false);
+    std::int64_t scored = 0;
+    const double v = validate_now(false, &scored);
     last_valid_ = v;
     const bool better = std::isfinite(v) && v < best_valid_;
     if (better) {
@@ -782,7 +778,7 @@ TrainResult Trainer::run() {
       ++evals_since_best_;
     }
     metrics_row(elapsed, last_lr_, window_mean(window_loss), window_mean(window_norm), v, rate,
-                last_eval_units_);
+                scored);
     if (better) write_checkpoint_file(run_dir_ / "best.ckpt");
     write_checkpoint_file(run_dir_ / "last.ckpt");
     progress.message("iter " + thousands(iteration_) + " (" + format_duration(elapsed) +
@@ -792,13 +788,14 @@ TrainResult Trainer::run() {
   // At the end, the whole split as well, for the figure to report; the whole split is harder
   // or easier than its first part, so this one is not compared with the best.
   auto evaluate_whole = [&](double elapsed) {
-    const double v = validate_now(true);
+    std::int64_t scored = 0;
+    const double v = validate_now(true, &scored);
     last_valid_ = v;
     metrics_row(elapsed, last_lr_, std::numeric_limits<double>::quiet_NaN(),
-                std::numeric_limits<double>::quiet_NaN(), v, rate, last_eval_units_);
+                std::numeric_limits<double>::quiet_NaN(), v, rate, scored);
     write_checkpoint_file(run_dir_ / "last.ckpt");
     progress.message("iter " + thousands(iteration_) + " (" + format_duration(elapsed) +
-                     "): validation on the whole split (" + thousands(last_eval_units_) +
+                     "): validation on the whole split (" + thousands(scored) +
                      " units) " + fixed(v, 4) + " nats/unit, " + fixed(v / kLn2, 4) +
                      " bits/unit");
   };
@@ -855,8 +852,7 @@ TrainResult Trainer::run() {
     if (iteration_ % config_.eval_every == 0) {
       evaluate_and_save(now_elapsed);
     } else if (iteration_ % config_.log_every == 0) {
-      metrics_row(now_elapsed, lr, window_loss / static_cast<double>(window_steps),
-                  window_norm / static_cast<double>(window_steps),
+      metrics_row(now_elapsed, lr, window_mean(window_loss), window_mean(window_norm),
                   std::numeric_limits<double>::quiet_NaN(), rate);
     }
     if (iteration_ % config_.log_every == 0 || iteration_ % config_.eval_every == 0) {
@@ -886,7 +882,7 @@ TrainResult Trainer::run() {
   const double elapsed = elapsed_before_ + session_seconds();
   if (!reason.empty()) {
     if (last_eval_iteration_ != iteration_) evaluate_and_save(elapsed);
-    if (!last_eval_full_) evaluate_whole(elapsed);
+    if (can_validate && eval_is_slice()) evaluate_whole(elapsed);
     progress.finish();
     const std::string why = reason == "max_iters" ? "reached --max-iters"
                             : reason == "epochs"  ? "reached --epochs"
