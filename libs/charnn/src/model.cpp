@@ -7,6 +7,7 @@
 
 #include <charnn/error.hpp>
 #include <charnn/plugin_registry.hpp>
+#include <charnn/sampler.hpp>  // Rng and UnitPicker draw the int8 probe text
 
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -547,20 +548,12 @@ std::string Model::prepare_inference(StepPrecision precision, double int8_limit)
   std::vector<double> log_p(static_cast<std::size_t>(P * V));  // (P, V)
   std::vector<float> logits(static_cast<std::size_t>(V));
   State st = zero_state(1);
-  std::uint64_t rng = 0x7072'6f62'65ull;  // fixed: the same probe every time
+  Rng rng(0x7072'6f62'65ull);  // fixed: the same probe every time
+  UnitPicker picker(SamplingPolicy{}, static_cast<std::int32_t>(V));  // temperature 1
   for (std::int64_t k = 0; k < P; ++k) {
     step({&ids.back(), 1}, st, logits.data());
-    double* lp = log_p.data() + k * V;
-    log_softmax(logits.data(), V, lp);
-    rng = splitmix64(rng);
-    double u = unit_float(rng), acc = 0;
-    std::int32_t next = static_cast<std::int32_t>(V - 1);
-    for (std::int64_t v = 0; v < V; ++v)
-      if ((acc += std::exp(lp[v])) > u) {
-        next = static_cast<std::int32_t>(v);
-        break;
-      }
-    ids.push_back(next);
+    log_softmax(logits.data(), V, log_p.data() + k * V);
+    ids.push_back(picker.pick(logits, rng).id);
   }
   const std::string used = prepare_layers(StepPrecision::int8);
   if (used != "int8") return used;  // some plugin has no int8 path: what it got instead
