@@ -4,26 +4,12 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "training_support.hpp"
 
-namespace {
-
-std::string read_all(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream(p, std::ios::binary) << text;
-}
-
-}  // namespace
+using charnn::test::read_file;
+using charnn::test::write_file;
 
 TEST_CASE("the default corpus assembler repairs overstrikes, controls and mojibake",
           "[corpus]") {
@@ -42,16 +28,16 @@ TEST_CASE("the default corpus assembler repairs overstrikes, controls and mojiba
       "\xC3\xBC" "ber mir, coup d'\xC3\xA9tat\n"
       "ring\x07 the bell\xC2\x9D\n"
       "an _\b_\b_\bold word\n";
-  write(fortunes / "a", mojibake + filler);
-  write(fortunes / "b", "%\nThe last quotation, without a final newline");
-  write(fortunes / "a.dat", "index: must be skipped\n");
-  write(fortunes / "a.u8", "a copy: must be skipped\n");
+  write_file(fortunes / "a", mojibake + filler);
+  write_file(fortunes / "b", "%\nThe last quotation, without a final newline");
+  write_file(fortunes / "a.dat", "index: must be skipped\n");
+  write_file(fortunes / "a.u8", "a copy: must be skipped\n");
 
   const auto out = dir.path() / "fortunes.txt";
   const std::string cmd = "FORTUNES_DIR='" + fortunes.string() + "' '" CHARNN_SOURCE_DIR
                           "/corpora/assemble-default.sh' '" + out.string() + "' 2>/dev/null";
   REQUIRE(std::system(cmd.c_str()) == 0);
-  const std::string text = read_all(out);
+  const std::string text = read_file(out);
 
   const std::string expected_head =
       "Here\xE2\x80\x99s the thing\n"
@@ -68,5 +54,5 @@ TEST_CASE("the default corpus assembler repairs overstrikes, controls and mojiba
 
   // Idempotent: a second run leaves the file as it is.
   REQUIRE(std::system(cmd.c_str()) == 0);
-  CHECK(read_all(out) == text);
+  CHECK(read_file(out) == text);
 }
