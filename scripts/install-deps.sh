@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libdnnl-dev ocl-icd-opencl-dev      # oneDNN; its CMake config asks for OpenCL headers
   libboost-program-options-dev libicu-dev catch2
+  nlohmann-json3-dev                  # every JSON charnn writes or reads
   fortunes                            # the default corpus is assembled from it
 )
 extra=("$@")  # optional extra packages, e.g. chromium for the report screenshot

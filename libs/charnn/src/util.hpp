@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace charnn::detail {
@@ -24,6 +25,16 @@ inline std::vector<std::string> split_string(const std::string& s, char sep) {
       out.emplace_back();
     else
       out.back().push_back(c);
+  }
+  return out;
+}
+
+// {"a", "b"} joined with ", " gives "a, b"; an empty list gives "".
+inline std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += sep;
+    out += parts[i];
   }
   return out;
 }
