@@ -197,7 +197,6 @@ inline void bind(const memory& m, const float* p) {
 struct SeqDescs {
   memory::desc src_layer;       // (T, N, I) tnc
   memory::desc src_iter;        // (1, 1, N, H) ldnc: h
-  memory::desc src_iter_c;      // (1, 1, N, H) ldnc: c, always f32
   memory::desc w_layer;         // (1, 1, I, G, H) ldigo (forward)
   memory::desc w_iter;          // (1, 1, H, G, H) ldigo (forward)
   memory::desc w_layer_b;       // (1, 1, I, G, H) ldgoi (backward)
@@ -205,10 +204,9 @@ struct SeqDescs {
   memory::desc bias;            // (1, 1, G, H) ldgo, f32
   memory::desc dst_layer;       // (T, N, H) tnc
   memory::desc dst_iter;        // (1, 1, N, H) ldnc: h
-  memory::desc dst_iter_c;      // (1, 1, N, H) ldnc: c, always f32
   memory::desc diff_src_layer;  // (T, N, I) tnc f32
   memory::desc diff_dst_layer;  // (T, N, H) tnc f32
-  memory::desc diff_iter;       // (1, 1, N, H) ldnc f32: h or c
+  memory::desc diff_iter;       // (1, 1, N, H) ldnc f32: h (also the f32 view of h in bf16)
   memory::desc diff_w_layer;    // (1, 1, I, G, H) ldigo f32
   memory::desc diff_w_iter;     // (1, 1, H, G, H) ldigo f32
 };
@@ -219,21 +217,10 @@ class OnednnRnnCell : public charnn::plugin::Cell {
                 std::int64_t states)
       : I_(input_size), H_(hidden_size), G_(gates), S_(states), stream_(cpu_engine()) {
     backend_guard("create", [&] {
-      // The backward weight reorders (ldigo -> ldgoi) do not depend on T or N.
-      const memory::desc wl_f({1, 1, I_, G_, H_}, dt::f32, tag::ldigo);
-      const memory::desc wi_f({1, 1, H_, G_, H_}, dt::f32, tag::ldigo);
-      const memory::desc wl_b({1, 1, I_, G_, H_}, dt::f32, tag::ldgoi);
-      const memory::desc wi_b({1, 1, H_, G_, H_}, dt::f32, tag::ldgoi);
-      w_layer_f_ = wrap(wl_f);
-      w_iter_f_ = wrap(wi_f);
-      w_layer_b_ = memory(wl_b, cpu_engine());  // (I, G, H) as ldgoi, owned
-      w_iter_b_ = memory(wi_b, cpu_engine());   // (H, G, H) as ldgoi, owned
-      reorder_layer_.prim = dnnl::reorder(w_layer_f_, w_layer_b_);
-      reorder_layer_.add(DNNL_ARG_FROM, w_layer_f_);
-      reorder_layer_.add(DNNL_ARG_TO, w_layer_b_);
-      reorder_iter_.prim = dnnl::reorder(w_iter_f_, w_iter_b_);
-      reorder_iter_.add(DNNL_ARG_FROM, w_iter_f_);
-      reorder_iter_.add(DNNL_ARG_TO, w_iter_b_);
+      // Views of the host's weights; the backward-layout copies are made with the first
+      // training plan, since a cell that never trains (sampling) never reads them.
+      w_layer_f_ = wrap(memory::desc({1, 1, I_, G_, H_}, dt::f32, tag::ldigo));
+      w_iter_f_ = wrap(memory::desc({1, 1, H_, G_, H_}, dt::f32, tag::ldigo));
     });
   }
 
@@ -296,7 +283,6 @@ class OnednnRnnCell : public charnn::plugin::Cell {
                                         ", N=" + std::to_string(a.N) + " precedes it on this cell");
     backend_guard("backward", [&] {
       SeqPlan& pl = *trained_;
-      const std::int64_t NH = a.N * H_;
       const std::int64_t wl = I_ * G_ * H_, wi = H_ * G_ * H_;
       bind(w_layer_f_, a.params);
       bind(w_iter_f_, a.params + wl);
@@ -315,13 +301,10 @@ class OnednnRnnCell : public charnn::plugin::Cell {
         // dst_iter is what forward wrote into the plan (the host need not keep state_out).
         bind(pl.dst_iter, pl.state_out.data());
       }
-      if (S_ > 1) bind(pl.src_iter_c, pl.state_in.data() + NH);
       bind(pl.bias, a.params + wl + wi);
-      if (S_ > 1) bind(pl.dst_iter_c, pl.state_out.data() + NH);
       bind(pl.diff_src_layer, a.diff_src ? a.diff_src : pl.scratch_src.data());
       float* dsi = a.diff_state_in ? a.diff_state_in : pl.scratch_state.data();
       bind(pl.diff_src_iter, dsi);
-      if (S_ > 1) bind(pl.diff_src_iter_c, dsi + NH);
       bind(pl.diff_w_layer, a.diff_params);
       bind(pl.diff_w_iter, a.diff_params + wl);
       bind(pl.diff_bias, a.diff_params + wl + wi);
@@ -334,7 +317,6 @@ class OnednnRnnCell : public charnn::plugin::Cell {
         dso = pl.diff_state_out.data();
       }
       bind(pl.diff_dst_iter, dso);
-      if (S_ > 1) bind(pl.diff_dst_iter_c, dso + NH);
       pl.bwd.run(stream_);
       stream_.wait();
     });
@@ -454,10 +436,9 @@ class OnednnRnnCell : public charnn::plugin::Cell {
  private:
   // Everything for one (T, N) and one propagation kind.
   struct SeqPlan {
-    memory src_layer, src_iter, src_iter_c, w_layer, w_iter, bias, dst_layer, dst_iter, dst_iter_c,
-        workspace;
-    memory diff_src_layer, diff_src_iter, diff_src_iter_c, diff_w_layer, diff_w_iter, diff_bias,
-        diff_dst_layer, diff_dst_iter, diff_dst_iter_c;
+    memory src_layer, src_iter, w_layer, w_iter, bias, dst_layer, dst_iter, workspace;
+    memory diff_src_layer, diff_src_iter, diff_w_layer, diff_w_iter, diff_bias, diff_dst_layer,
+        diff_dst_iter;
     Prepared fwd, bwd;
     // bfloat16 training plan: src_layer, src_iter, w_layer, w_iter, dst_layer and dst_iter above
     // are owned bf16 buffers, filled from / copied to the host's f32 buffers by these reorders.
@@ -509,7 +490,6 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     SeqDescs d;
     d.src_layer = memory::desc({T, N, I_}, op, tag::tnc);
     d.src_iter = memory::desc({1, 1, N, H_}, op, tag::ldnc);
-    d.src_iter_c = memory::desc({1, 1, N, H_}, dt::f32, tag::ldnc);
     d.w_layer = memory::desc({1, 1, I_, G_, H_}, op, tag::ldigo);
     d.w_iter = memory::desc({1, 1, H_, G_, H_}, op, tag::ldigo);
     d.w_layer_b = memory::desc({1, 1, I_, G_, H_}, op, tag::ldgoi);
@@ -517,10 +497,9 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     d.bias = memory::desc({1, 1, G_, H_}, dt::f32, tag::ldgo);
     d.dst_layer = memory::desc({T, N, H_}, op, tag::tnc);
     d.dst_iter = d.src_iter;
-    d.dst_iter_c = d.src_iter_c;
     d.diff_src_layer = memory::desc({T, N, I_}, dt::f32, tag::tnc);
     d.diff_dst_layer = memory::desc({T, N, H_}, dt::f32, tag::tnc);
-    d.diff_iter = d.src_iter_c;
+    d.diff_iter = memory::desc({1, 1, N, H_}, dt::f32, tag::ldnc);
     d.diff_w_layer = memory::desc({1, 1, I_, G_, H_}, dt::f32, tag::ldigo);
     d.diff_w_iter = memory::desc({1, 1, H_, G_, H_}, dt::f32, tag::ldigo);
 
@@ -528,6 +507,11 @@ class OnednnRnnCell : public charnn::plugin::Cell {
         training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     dnnl::primitive_desc fpd = make_forward_pd(prop, d);
     pl->bias = wrap(d.bias);
+    auto convert = [](Prepared& r, const memory& from, const memory& to) {
+      r.prim = dnnl::reorder(from, to);
+      r.add(DNNL_ARG_FROM, from);
+      r.add(DNNL_ARG_TO, to);
+    };
     if (bf) {
       pl->bf16 = true;
       auto own = [](const memory::desc& md) { return memory(md, cpu_engine()); };
@@ -538,14 +522,9 @@ class OnednnRnnCell : public charnn::plugin::Cell {
       pl->dst_layer = own(d.dst_layer);
       pl->dst_iter = own(d.dst_iter);
       pl->src_f = wrap(d.diff_src_layer);
-      pl->h_in_f = wrap(d.src_iter_c);
+      pl->h_in_f = wrap(d.diff_iter);
       pl->dst_f = wrap(d.diff_dst_layer);
-      pl->h_out_f = wrap(d.src_iter_c);
-      auto convert = [](Prepared& r, const memory& from, const memory& to) {
-        r.prim = dnnl::reorder(from, to);
-        r.add(DNNL_ARG_FROM, from);
-        r.add(DNNL_ARG_TO, to);
-      };
+      pl->h_out_f = wrap(d.diff_iter);
       convert(pl->cvt_w_layer, w_layer_f_, pl->w_layer);
       convert(pl->cvt_w_iter, w_iter_f_, pl->w_iter);
       convert(pl->cvt_src, pl->src_f, pl->src_layer);
@@ -565,6 +544,12 @@ class OnednnRnnCell : public charnn::plugin::Cell {
       pl->w_iter = wrap(d.w_iter);
       pl->dst_layer = wrap(d.dst_layer);
       pl->dst_iter = wrap(d.dst_iter);
+      if (training && !w_layer_b_) {  // the backward weights, f32 ldgoi; T and N do not matter
+        w_layer_b_ = memory(d.w_layer_b, cpu_engine());  // (I, G, H) as ldgoi, owned
+        w_iter_b_ = memory(d.w_iter_b, cpu_engine());    // (H, G, H) as ldgoi, owned
+        convert(reorder_layer_, w_layer_f_, w_layer_b_);
+        convert(reorder_iter_, w_iter_f_, w_iter_b_);
+      }
     }
     pl->fwd.prim = dnnl::primitive(fpd);
     Prepared& f = pl->fwd;
@@ -575,12 +560,6 @@ class OnednnRnnCell : public charnn::plugin::Cell {
     f.add(DNNL_ARG_BIAS, pl->bias);
     f.add(DNNL_ARG_DST_LAYER, pl->dst_layer);
     f.add(DNNL_ARG_DST_ITER, pl->dst_iter);
-    if (S_ > 1) {
-      pl->src_iter_c = wrap(d.src_iter_c);
-      pl->dst_iter_c = wrap(d.dst_iter_c);
-      f.add(DNNL_ARG_SRC_ITER_C, pl->src_iter_c);
-      f.add(DNNL_ARG_DST_ITER_C, pl->dst_iter_c);
-    }
     if (training) {
       pl->workspace = memory(fpd.workspace_desc(), cpu_engine());
       f.add(DNNL_ARG_WORKSPACE, pl->workspace);
@@ -615,14 +594,6 @@ class OnednnRnnCell : public charnn::plugin::Cell {
       b.add(DNNL_ARG_DIFF_BIAS, pl->diff_bias);
       b.add(DNNL_ARG_DIFF_DST_LAYER, pl->diff_dst_layer);
       b.add(DNNL_ARG_DIFF_DST_ITER, pl->diff_dst_iter);
-      if (S_ > 1) {
-        pl->diff_src_iter_c = wrap(d.diff_iter);
-        pl->diff_dst_iter_c = wrap(d.diff_iter);
-        b.add(DNNL_ARG_SRC_ITER_C, pl->src_iter_c);
-        b.add(DNNL_ARG_DST_ITER_C, pl->dst_iter_c);
-        b.add(DNNL_ARG_DIFF_SRC_ITER_C, pl->diff_src_iter_c);
-        b.add(DNNL_ARG_DIFF_DST_ITER_C, pl->diff_dst_iter_c);
-      }
       pl->scratch_src.assign(static_cast<size_t>(T * N * I_), 0.0f);
       pl->scratch_state.assign(static_cast<size_t>(S_ * N * H_), 0.0f);
       pl->state_in.assign(static_cast<size_t>(S_ * N * H_), 0.0f);
@@ -635,7 +606,6 @@ class OnednnRnnCell : public charnn::plugin::Cell {
 
   void bind_forward(SeqPlan& pl, const float* params, const float* src, const float* state_in,
                     float* dst) {
-    const std::int64_t NH = static_cast<std::int64_t>(pl.zeros.size()) / S_;
     const std::int64_t wl = I_ * G_ * H_, wi = H_ * G_ * H_;
     const float* sin = state_in ? state_in : pl.zeros.data();
     if (pl.bf16) {  // the primitive reads and writes the plan's bf16 copies of these
@@ -654,10 +624,6 @@ class OnednnRnnCell : public charnn::plugin::Cell {
       bind(pl.dst_iter, pl.state_out.data());
     }
     bind(pl.bias, params + wl + wi);
-    if (S_ > 1) {
-      bind(pl.src_iter_c, sin + NH);
-      bind(pl.dst_iter_c, pl.state_out.data() + NH);
-    }
   }
 
   StepPlan& step_plan(std::int64_t N) {
