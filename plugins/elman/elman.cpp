@@ -1,41 +1,46 @@
-// The built-in Elman cell (one tanh RNN layer), on oneDNN's vanilla_rnn primitive.
+// The built-in Elman cell (one tanh RNN layer). Sequences run on oneDNN's vanilla_rnn primitive
+// (elman_sequence.cpp); the one-step and traced paths are the shared ones (common/rnn_cell.hpp).
 //
 //   h' = tanh(x W_x + h W_h + b)
 //
 // State: h. Traced signal: h, (T, N, H).
-#include "onednn_rnn_cell.hpp"
+#include <algorithm>
+#include <cstring>
+
+#include "elman_sequence.hpp"
+#include "fast_math.hpp"
+#include "rnn_cell.hpp"
 
 namespace charnn_cells {
 
-class ElmanCell final : public OnednnRnnCell {
+class ElmanCell final : public RnnCell {
  public:
   ElmanCell(std::int64_t input_size, std::int64_t hidden_size)
-      : OnednnRnnCell(input_size, hidden_size, 1, 1) {}
+      : RnnCell(input_size, hidden_size, 1, 1), sequence_(input_size, hidden_size) {}
 
   std::vector<const char*> states() const override { return {"h"}; }
   std::vector<const char*> signals() const override { return {"h"}; }
 
+  void forward(const charnn_forward_args& a) override {
+    check_seq(a.T, a.N, a.params, a.src, a.dst, "forward");
+    backend_guard("forward", [&] { sequence_.forward(a); });
+  }
+
+  void backward(const charnn_backward_args& a) override {
+    check_seq(a.T, a.N, a.params, a.src, a.dst, "backward");
+    if (!a.diff_dst || !a.diff_params)
+      throw Error(CHARNN_ERR_ARGUMENT, "backward: diff_dst and diff_params are required");
+    backend_guard("backward", [&] { sequence_.backward(a); });
+  }
+
+  void set_train_precision(charnn_precision precision) override {
+    const bool bf = precision == CHARNN_PRECISION_BF16;
+    if (bf) require_native_bf16("set_train_precision");
+    sequence_.set_bf16(bf);
+  }
+
  protected:
   void bias_init(float* b) const override { std::fill(b, b + H_, 0.0f); }  // b (H)
-
-  dnnl::primitive_desc make_forward_pd(dnnl::prop_kind prop, const SeqDescs& d) override {
-    dnnl::vanilla_rnn_forward::desc fd(
-        prop, dnnl::algorithm::eltwise_tanh, dnnl::rnn_direction::unidirectional_left2right,
-        d.src_layer, d.src_iter, d.w_layer, d.w_iter, d.bias, d.dst_layer, d.dst_iter);
-    fwd_pd_ = dnnl::vanilla_rnn_forward::primitive_desc(fd, cpu_engine());
-    return fwd_pd_;
-  }
-
-  dnnl::primitive_desc make_backward_pd(const SeqDescs& d) override {
-    // Backward wants ldgoi weights; the weight gradients stay in the forward layout (ldigo)
-    // and accumulate straight into the host's diff_params.
-    dnnl::vanilla_rnn_backward::desc bd(dnnl::prop_kind::backward, dnnl::algorithm::eltwise_tanh,
-                                        dnnl::rnn_direction::unidirectional_left2right, d.src_layer,
-                                        d.src_iter, d.w_layer_b, d.w_iter_b, d.bias, d.dst_layer,
-                                        d.dst_iter, d.diff_src_layer, d.diff_iter, d.diff_w_layer,
-                                        d.diff_w_iter, d.bias, d.diff_dst_layer, d.diff_iter);
-    return dnnl::vanilla_rnn_backward::primitive_desc(bd, cpu_engine(), fwd_pd_);
-  }
 
   void pointwise(float* gates, float* state, float* dst, std::int64_t N, float* signals,
                  std::int64_t /*stride*/) const override {
@@ -49,7 +54,7 @@ class ElmanCell final : public OnednnRnnCell {
   }
 
  private:
-  dnnl::vanilla_rnn_forward::primitive_desc fwd_pd_;  // the hint the backward descriptor needs
+  ElmanSequence sequence_;
 };
 
 }  // namespace charnn_cells

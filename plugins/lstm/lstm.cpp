@@ -1,6 +1,6 @@
-// The built-in LSTM cell (one layer): sequences (training, validation, eval) on oneDNN matmuls
-// (lstm_sequence.hpp; 10% faster than the lstm primitive for f32 inference too), the one-step and
-// traced paths as in onednn_rnn_cell.hpp.
+// The built-in LSTM cell (one layer). Sequences (training, validation, eval) run on oneDNN matmul
+// primitives in lstm_sequence.hpp, not on oneDNN's lstm primitive (faster; see there); the
+// one-step and traced paths are the shared ones (common/rnn_cell.hpp).
 //
 //   i = sigmoid(x W_x[:,0] + h W_h[:,0] + b[0])     input gate
 //   f = sigmoid(x W_x[:,1] + h W_h[:,1] + b[1])     forget gate
@@ -10,16 +10,19 @@
 //
 // The gate axis follows oneDNN's order i, f, g, o. States: h, c. Traced signals: h, c, i, f,
 // o, g, each (T, N, H).
+#include <algorithm>
+
 #include "lstm_sequence.hpp"
 #include "lstm_unit.hpp"
-#include "onednn_rnn_cell.hpp"
+#include "rnn_cell.hpp"
+#include "vector_loops.hpp"
 
 namespace charnn_cells {
 
-class LstmCell final : public OnednnRnnCell {
+class LstmCell final : public RnnCell {
  public:
   LstmCell(std::int64_t input_size, std::int64_t hidden_size)
-      : OnednnRnnCell(input_size, hidden_size, 4, 2),
+      : RnnCell(input_size, hidden_size, 4, 2),
         trainer_(input_size, hidden_size, true),
         inference_(input_size, hidden_size, false) {}
 
@@ -36,8 +39,9 @@ class LstmCell final : public OnednnRnnCell {
   }
 
   void set_train_precision(charnn_precision precision) override {
-    OnednnRnnCell::set_train_precision(precision);  // refuses bf16 where it is not native
-    trainer_.set_bf16(precision == CHARNN_PRECISION_BF16);
+    const bool bf = precision == CHARNN_PRECISION_BF16;
+    if (bf) require_native_bf16("set_train_precision");
+    trainer_.set_bf16(bf);
   }
 
   std::vector<const char*> states() const override { return {"h", "c"}; }
@@ -49,14 +53,6 @@ class LstmCell final : public OnednnRnnCell {
     // cell keeps its state and gradients flow back through time (Jozefowicz et al., 2015).
     std::fill(b, b + 4 * H_, 0.0f);
     std::fill(b + H_, b + 2 * H_, 1.0f);
-  }
-
-  // Sequences run on LstmSequence: the base class never builds an lstm primitive here.
-  dnnl::primitive_desc make_forward_pd(dnnl::prop_kind, const SeqDescs&) override {
-    throw Error(CHARNN_ERR_INTERNAL, "lstm: the lstm primitive is not used");
-  }
-  dnnl::primitive_desc make_backward_pd(const SeqDescs&) override {
-    throw Error(CHARNN_ERR_INTERNAL, "lstm: the lstm primitive is not used");
   }
 
   void pointwise(float* gates, float* state, float* dst, std::int64_t N, float* signals,

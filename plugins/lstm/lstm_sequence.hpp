@@ -17,8 +17,22 @@
 // oneDNN's bf16 lstm primitive does).
 #pragma once
 
+#include <charnn/plugin.h>
+#include <omp.h>
+#include <charnn/onednn_compat.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
+
 #include "lstm_unit.hpp"
-#include "onednn_rnn_cell.hpp"
+#include "onednn_support.hpp"
+#include "vector_loops.hpp"
 
 namespace charnn_cells {
 
@@ -140,9 +154,7 @@ class LstmSequence {
         po.append_sum(1.0f);
         attr.set_post_ops(po);
       }
-      const dnnl::matmul::desc md =
-          b ? dnnl::matmul::desc(s, w, *b, d) : dnnl::matmul::desc(s, w, d);
-      const dnnl::matmul::primitive_desc pd(md, attr, cpu_engine());
+      const auto pd = charnn::onednn::make_matmul_pd(cpu_engine(), s, w, b, d, attr);
       weights_desc = pd.weights_desc();
       src = wrap(pd.src_desc());
       wei = wrap(weights_desc);

@@ -3,7 +3,7 @@
 // so that training, sampling and the traced signals compute exactly the same numbers.
 #pragma once
 
-#include "onednn_rnn_cell.hpp"
+#include "fast_math.hpp"
 
 namespace charnn_cells {
 

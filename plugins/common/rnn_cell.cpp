@@ -1,0 +1,106 @@
+// See rnn_cell.hpp.
+#include "rnn_cell.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+namespace charnn_cells {
+
+namespace {
+// splitmix64: a tiny, well-mixed generator whose output is the same everywhere (unlike the
+// std:: distributions, whose results differ across standard libraries). The plugin boundary
+// lets a plugin use nothing of libcharnn, so the cells keep their own.
+std::uint64_t splitmix64(std::uint64_t& s) {
+  std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+// Uniform in [-a, a), from the top 24 bits so every value is exactly representable.
+float uniform_sym(std::uint64_t& s, float a) {
+  float u = static_cast<float>(splitmix64(s) >> 40) * (1.0f / 16777216.0f);
+  return (2.0f * u - 1.0f) * a;
+}
+}  // namespace
+
+RnnCell::RnnCell(std::int64_t input_size, std::int64_t hidden_size, std::int64_t gates,
+                 std::int64_t states)
+    : I_(input_size),
+      H_(hidden_size),
+      G_(gates),
+      S_(states),
+      plain_(input_size, hidden_size, gates),
+      prepared_(input_size, hidden_size, gates) {}
+
+std::vector<charnn_tensor_info> RnnCell::params() const {
+  // Elman (G = 1) shows its tensors without the unit gate axis; the bytes are the same.
+  if (G_ == 1) return {{"w_x", 2, {I_, H_}}, {"w_h", 2, {H_, H_}}, {"b", 1, {H_}}};
+  return {{"w_x", 3, {I_, G_, H_}}, {"w_h", 3, {H_, G_, H_}}, {"b", 2, {G_, H_}}};
+}
+
+void RnnCell::init_params(float* p, std::uint64_t seed) const {
+  // uniform(-1/sqrt(H), 1/sqrt(H)) for the weights (the usual fan-in rule for recurrent
+  // layers), biases from bias_init().
+  std::uint64_t s = seed;
+  const float a = 1.0f / std::sqrt(static_cast<float>(H_));
+  const std::int64_t nw = (I_ + H_) * G_ * H_;
+  for (std::int64_t k = 0; k < nw; ++k) p[k] = uniform_sym(s, a);
+  bias_init(p + nw);
+}
+
+void RnnCell::step(const charnn_step_args& a) {
+  if (a.N < 1 || !a.params || !a.state || !a.dst || (!a.src && !a.src_index))
+    throw Error(CHARNN_ERR_ARGUMENT,
+                "step: N >= 1 and params, state, dst and src (or "
+                "src_index) are required");
+  if (a.src_index)
+    for (std::int64_t n = 0; n < a.N; ++n)
+      if (a.src_index[n] < 0 || a.src_index[n] >= I_)
+        throw Error(CHARNN_ERR_ARGUMENT, "step: src_index[" + std::to_string(n) +
+                                             "] = " + std::to_string(a.src_index[n]) +
+                                             " is outside [0, " + std::to_string(I_) + ")");
+  backend_guard("step", [&] {
+    float* gates = prepared_.holds(a.params)
+                       ? prepared_.run(a.N, a.src, a.src_index, a.state)
+                       : plain_.run(a.N, a.params, a.src, a.src_index, a.state);
+    pointwise(gates, a.state, a.dst, a.N, nullptr, 0);
+  });
+}
+
+void RnnCell::prepare_step(const float* params, charnn_precision precision) {
+  prepared_.prepare(params, precision);
+}
+
+void RnnCell::trace(const charnn_trace_args& a) {
+  check_seq(a.T, a.N, a.params, a.src, a.dst, "trace");
+  if (!a.signals) throw Error(CHARNN_ERR_ARGUMENT, "trace: signals is required");
+  backend_guard("trace", [&] {
+    const std::int64_t NH = a.N * H_;
+    std::vector<float>& st = trace_state_[a.N];
+    if (st.empty()) st.assign(static_cast<std::size_t>(S_ * NH), 0.0f);
+    float* state = st.data();  // (S, N, H)
+    if (a.state_in)
+      std::memcpy(state, a.state_in, S_ * NH * sizeof(float));
+    else
+      std::fill(st.begin(), st.end(), 0.0f);
+    for (std::int64_t t = 0; t < a.T; ++t) {
+      float* gates = plain_.run(a.N, a.params, a.src + t * a.N * I_, nullptr, state);
+      // Signal k of step t starts at signals + (k*T + t)*N*H.
+      pointwise(gates, state, a.dst + t * NH, a.N, a.signals + t * NH, a.T * NH);
+    }
+    if (a.state_out) std::memcpy(a.state_out, state, S_ * NH * sizeof(float));
+  });
+}
+
+void RnnCell::check_seq(std::int64_t T, std::int64_t N, const float* params, const float* src,
+                        const float* dst, const char* what) {
+  if (T < 1 || N < 1)
+    throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": T and N must be at least 1 (got T=" +
+                                         std::to_string(T) + ", N=" + std::to_string(N) + ")");
+  if (!params || !src || !dst)
+    throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": params, src and dst are required");
+}
+
+}  // namespace charnn_cells

@@ -1,0 +1,59 @@
+// The part of a built-in cell (elman, lstm) that does not depend on how its sequences run: the
+// parameter tensors and their initialisation, the one-step path (step, prepare_step) and the
+// traced loop. Sequences (forward, backward) are each cell's own:
+//   elman: oneDNN's vanilla_rnn primitive, elman/elman_sequence.cpp
+//   lstm:  oneDNN matmul primitives, lstm/lstm_sequence.hpp (training and inference)
+//
+// Parameter layout (the flat buffer the host gives the cell), G gates, I input width, H hidden:
+//   w_x (I, G, H), w_h (H, G, H), b (G, H), back to back; see step_gates.hpp.
+// States: S tensors (N, H) back to back, h first.
+//
+// A derived cell supplies the bias initialisation and the pointwise part of one step (the gate
+// nonlinearities and state update), which step() and trace() share.
+#pragma once
+
+#include <charnn/plugin.hpp>
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "onednn_support.hpp"
+#include "prepared_step.hpp"
+#include "step_gates.hpp"
+
+namespace charnn_cells {
+
+class RnnCell : public charnn::plugin::Cell {
+ public:
+  RnnCell(std::int64_t input_size, std::int64_t hidden_size, std::int64_t gates,
+          std::int64_t states);
+
+  std::vector<charnn_tensor_info> params() const override;
+  void init_params(float* p, std::uint64_t seed) const override;
+  void step(const charnn_step_args& a) override;
+  void prepare_step(const float* params, charnn_precision precision) override;
+  void trace(const charnn_trace_args& a) override;
+
+ protected:
+  // Fills the bias part (G, H) of the parameter buffer.
+  virtual void bias_init(float* b) const = 0;
+  // One step's pointwise part, for N streams: gates (N, G, H) pre-activations (may be
+  // overwritten), state (S, N, H) updated in place, dst (N, H) receives h. When signals is not
+  // NULL, signal k for this step goes to signals + k*signal_stride, each (N, H).
+  virtual void pointwise(float* gates, float* state, float* dst, std::int64_t N, float* signals,
+                         std::int64_t signal_stride) const = 0;
+
+  // The argument checks forward, backward and trace share.
+  static void check_seq(std::int64_t T, std::int64_t N, const float* params, const float* src,
+                        const float* dst, const char* what);
+
+  const std::int64_t I_, H_, G_, S_;
+
+ private:
+  StepGates plain_;
+  PreparedStep prepared_;
+  std::map<std::int64_t, std::vector<float>> trace_state_;  // by N: (S, N, H)
+};
+
+}  // namespace charnn_cells
