@@ -50,6 +50,24 @@ void RnnCell::init_params(float* p, std::uint64_t seed) const {
   bias_init(p + nw);
 }
 
+void RnnCell::forward(const charnn_forward_args& a) {
+  check_seq(a.T, a.N, a.params, a.src, a.dst, "forward");
+  backend_guard("forward", [&] { sequence_forward(a); });
+}
+
+void RnnCell::backward(const charnn_backward_args& a) {
+  check_seq(a.T, a.N, a.params, a.src, a.dst, "backward");
+  if (!a.diff_dst || !a.diff_params)
+    throw Error(CHARNN_ERR_ARGUMENT, "backward: diff_dst and diff_params are required");
+  backend_guard("backward", [&] { sequence_backward(a); });
+}
+
+void RnnCell::set_train_precision(charnn_precision precision) {
+  const bool bf = precision == CHARNN_PRECISION_BF16;
+  if (bf) require_native_bf16("set_train_precision");
+  train_bf16(bf);
+}
+
 void RnnCell::step(const charnn_step_args& a) {
   if (a.N < 1 || !a.params || !a.state || !a.dst || (!a.src && !a.src_index))
     throw Error(CHARNN_ERR_ARGUMENT,

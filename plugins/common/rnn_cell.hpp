@@ -8,8 +8,8 @@
 //   w_x (I, G, H), w_h (H, G, H), b (G, H), back to back; see step_gates.hpp.
 // States: S tensors (N, H) back to back, h first.
 //
-// A derived cell supplies the bias initialisation and the pointwise part of one step (the gate
-// nonlinearities and state update), which step() and trace() share.
+// A derived cell supplies its sequence passes, the bias initialisation and the pointwise part of
+// one step (the gate nonlinearities and state update), which step() and trace() share.
 #pragma once
 
 #include <charnn/plugin.hpp>
@@ -31,11 +31,22 @@ class RnnCell : public charnn::plugin::Cell {
 
   std::vector<charnn_tensor_info> params() const override;
   void init_params(float* p, std::uint64_t seed) const override;
+  // Check the arguments, then run the derived cell's sequence pass.
+  void forward(const charnn_forward_args& a) final;
+  void backward(const charnn_backward_args& a) final;
+  // Refuses bf16 where this CPU does not run it natively (oneDNN 2.6 would emulate it, slower
+  // than f32), then tells the derived cell.
+  void set_train_precision(charnn_precision precision) final;
   void step(const charnn_step_args& a) override;
   void prepare_step(const float* params, charnn_precision precision) override;
   void trace(const charnn_trace_args& a) override;
 
  protected:
+  // The sequence passes on checked arguments; oneDNN errors become CHARNN_ERR_BACKEND.
+  virtual void sequence_forward(const charnn_forward_args& a) = 0;
+  virtual void sequence_backward(const charnn_backward_args& a) = 0;
+  // Whether training passes use bfloat16 products from now on.
+  virtual void train_bf16(bool bf16) = 0;
   // Fills the bias part (G, H) of the parameter buffer.
   virtual void bias_init(float* b) const = 0;
   // One step's pointwise part, for N streams: gates (N, G, H) pre-activations (may be
@@ -44,13 +55,13 @@ class RnnCell : public charnn::plugin::Cell {
   virtual void pointwise(float* gates, float* state, float* dst, std::int64_t N, float* signals,
                          std::int64_t signal_stride) const = 0;
 
+  const std::int64_t I_, H_, G_, S_;
+
+ private:
   // The argument checks forward, backward and trace share.
   static void check_seq(std::int64_t T, std::int64_t N, const float* params, const float* src,
                         const float* dst, const char* what);
 
-  const std::int64_t I_, H_, G_, S_;
-
- private:
   StepGates plain_;
   PreparedStep prepared_;
   std::map<std::int64_t, std::vector<float>> trace_state_;  // by N: (S, N, H)

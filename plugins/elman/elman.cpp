@@ -21,25 +21,11 @@ class ElmanCell final : public RnnCell {
   std::vector<const char*> states() const override { return {"h"}; }
   std::vector<const char*> signals() const override { return {"h"}; }
 
-  void forward(const charnn_forward_args& a) override {
-    check_seq(a.T, a.N, a.params, a.src, a.dst, "forward");
-    backend_guard("forward", [&] { sequence_.forward(a); });
-  }
-
-  void backward(const charnn_backward_args& a) override {
-    check_seq(a.T, a.N, a.params, a.src, a.dst, "backward");
-    if (!a.diff_dst || !a.diff_params)
-      throw Error(CHARNN_ERR_ARGUMENT, "backward: diff_dst and diff_params are required");
-    backend_guard("backward", [&] { sequence_.backward(a); });
-  }
-
-  void set_train_precision(charnn_precision precision) override {
-    const bool bf = precision == CHARNN_PRECISION_BF16;
-    if (bf) require_native_bf16("set_train_precision");
-    sequence_.set_bf16(bf);
-  }
-
  protected:
+  void sequence_forward(const charnn_forward_args& a) override { sequence_.forward(a); }
+  void sequence_backward(const charnn_backward_args& a) override { sequence_.backward(a); }
+  void train_bf16(bool bf16) override { sequence_.set_bf16(bf16); }
+
   void bias_init(float* b) const override { std::fill(b, b + H_, 0.0f); }  // b (H)
 
   void pointwise(float* gates, float* state, float* dst, std::int64_t N, float* signals,

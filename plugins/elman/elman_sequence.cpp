@@ -161,15 +161,21 @@ ElmanSequence::Plan& ElmanSequence::plan(std::int64_t T, std::int64_t N, bool tr
   return *slot;
 }
 
+// The primitive's operands, each made by make(desc): owned (bf16) or wrapping the host's (f32).
+template <class Make>
+void ElmanSequence::set_operands(Plan& pl, const Descs& d, Make make) {
+  pl.src_layer = make(d.src_layer);
+  pl.src_iter = make(d.src_iter);
+  pl.w_layer = make(d.weights_layer);
+  pl.w_iter = make(d.weights_iter);
+  pl.dst_layer = make(d.dst_layer);
+  pl.dst_iter = make(d.dst_iter);
+}
+
 // A bf16 training plan owns its operands; backward's bf16 ldgoi weights do not depend on T or N.
 void ElmanSequence::own_bf16_operands(Plan& pl, const Descs& d) {
   auto own = [](const memory::desc& md) { return memory(md, cpu_engine()); };
-  pl.src_layer = own(d.src_layer);
-  pl.src_iter = own(d.src_iter);
-  pl.w_layer = own(d.weights_layer);
-  pl.w_iter = own(d.weights_iter);
-  pl.dst_layer = own(d.dst_layer);
-  pl.dst_iter = own(d.dst_iter);
+  set_operands(pl, d, own);
   if (w_layer_bb_) return;
   w_layer_bb_ = own(memory::desc({1, 1, I_, 1, H_}, dt::bf16, tag::ldgoi));  // (I, H) ldgoi
   w_iter_bb_ = own(memory::desc({1, 1, H_, 1, H_}, dt::bf16, tag::ldgoi));   // (H, H) ldgoi
@@ -180,12 +186,7 @@ void ElmanSequence::own_bf16_operands(Plan& pl, const Descs& d) {
 // An f32 plan reads and writes the host's buffers in place; training also needs backward's
 // f32 ldgoi weights, which do not depend on T or N.
 void ElmanSequence::wrap_f32_operands(Plan& pl, const Descs& d, bool training) {
-  pl.src_layer = wrap(d.src_layer);
-  pl.src_iter = wrap(d.src_iter);
-  pl.w_layer = wrap(d.weights_layer);
-  pl.w_iter = wrap(d.weights_iter);
-  pl.dst_layer = wrap(d.dst_layer);
-  pl.dst_iter = wrap(d.dst_iter);
+  set_operands(pl, d, [](const memory::desc& md) { return wrap(md); });
   if (!training || w_layer_b_) return;
   w_layer_b_ = memory({{1, 1, I_, 1, H_}, dt::f32, tag::ldgoi}, cpu_engine());  // (I, H) ldgoi
   w_iter_b_ = memory({{1, 1, H_, 1, H_}, dt::f32, tag::ldgoi}, cpu_engine());   // (H, H) ldgoi

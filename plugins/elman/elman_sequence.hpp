@@ -57,6 +57,8 @@ class ElmanSequence {
   using DiffDescs = charnn::onednn::VanillaRnnDiffDescs;
 
   Plan& plan(std::int64_t T, std::int64_t N, bool training);
+  template <class Make>
+  static void set_operands(Plan& pl, const Descs& d, Make make);
   void own_bf16_operands(Plan& pl, const Descs& d);
   void wrap_f32_operands(Plan& pl, const Descs& d, bool training);
   void make_forward(Plan& pl, const dnnl::vanilla_rnn_forward::primitive_desc& fpd, bool training);

@@ -11,6 +11,7 @@
 // The gate axis follows oneDNN's order i, f, g, o. States: h, c. Traced signals: h, c, i, f,
 // o, g, each (T, N, H).
 #include <algorithm>
+#include <cstring>
 
 #include "lstm_sequence.hpp"
 #include "lstm_unit.hpp"
@@ -26,28 +27,16 @@ class LstmCell final : public RnnCell {
         trainer_(input_size, hidden_size, true),
         inference_(input_size, hidden_size, false) {}
 
-  void forward(const charnn_forward_args& a) override {
-    check_seq(a.T, a.N, a.params, a.src, a.dst, "forward");
-    backend_guard("forward", [&] { (a.training ? trainer_ : inference_).forward(a); });
-  }
-
-  void backward(const charnn_backward_args& a) override {
-    check_seq(a.T, a.N, a.params, a.src, a.dst, "backward");
-    if (!a.diff_dst || !a.diff_params)
-      throw Error(CHARNN_ERR_ARGUMENT, "backward: diff_dst and diff_params are required");
-    backend_guard("backward", [&] { trainer_.backward(a); });
-  }
-
-  void set_train_precision(charnn_precision precision) override {
-    const bool bf = precision == CHARNN_PRECISION_BF16;
-    if (bf) require_native_bf16("set_train_precision");
-    trainer_.set_bf16(bf);
-  }
-
   std::vector<const char*> states() const override { return {"h", "c"}; }
   std::vector<const char*> signals() const override { return {"h", "c", "i", "f", "o", "g"}; }
 
  protected:
+  void sequence_forward(const charnn_forward_args& a) override {
+    (a.training ? trainer_ : inference_).forward(a);
+  }
+  void sequence_backward(const charnn_backward_args& a) override { trainer_.backward(a); }
+  void train_bf16(bool bf16) override { trainer_.set_bf16(bf16); }
+
   void bias_init(float* b) const override {
     // b (4, H): zero except the forget gate, which starts at 1 so that early in training the
     // cell keeps its state and gradients flow back through time (Jozefowicz et al., 2015).
@@ -67,8 +56,12 @@ class LstmCell final : public RnnCell {
       } else {
         // Signals in signal_name order: h, c, i, f, o, g.
         float* s = signals + n * H;
-        lstm_row_traced(g, g + H, g + 2 * H, g + 3 * H, h, c, dst + n * H, s, s + stride,
-                        s + 2 * stride, s + 3 * stride, s + 4 * stride, s + 5 * stride, H);
+        lstm_row_traced(g, g + H, g + 2 * H, g + 3 * H, c, s, s + stride, s + 2 * stride,
+                        s + 3 * stride, s + 4 * stride, s + 5 * stride, H);
+        const std::size_t bytes = static_cast<std::size_t>(H) * sizeof(float);
+        std::memcpy(c, s + stride, bytes);
+        std::memcpy(h, s, bytes);
+        std::memcpy(dst + n * H, s, bytes);
       }
     }
   }
@@ -90,17 +83,14 @@ class LstmCell final : public RnnCell {
       out[j] = u.h;
     }
   }
+  // The traced update writes the signals only; the caller takes the new h and c from sh and sc.
   static void lstm_row_traced(const float* __restrict ai, const float* __restrict af,
                               const float* __restrict ag, const float* __restrict ao,
-                              float* __restrict h, float* __restrict c, float* __restrict out,
-                              float* __restrict sh, float* __restrict sc, float* __restrict si,
-                              float* __restrict sf, float* __restrict so, float* __restrict sg,
-                              std::int64_t H) {
+                              const float* __restrict c_prev, float* __restrict sh,
+                              float* __restrict sc, float* __restrict si, float* __restrict sf,
+                              float* __restrict so, float* __restrict sg, std::int64_t H) {
     for (std::int64_t j = 0; j < H; ++j) {
-      const LstmUnit u = lstm_unit(ai[j], af[j], ag[j], ao[j], c[j]);
-      c[j] = u.c;
-      h[j] = u.h;
-      out[j] = u.h;
+      const LstmUnit u = lstm_unit(ai[j], af[j], ag[j], ao[j], c_prev[j]);
       sh[j] = u.h;
       sc[j] = u.c;
       si[j] = u.i;
