@@ -38,12 +38,6 @@ extern "C" void on_stop_signal(int sig) {
   std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
 }
 
-std::string num(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
 std::string fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
@@ -100,64 +94,6 @@ int pending_stop_signal() {
   return static_cast<int>(g_stop_signal);
 }
 
-double parse_duration(std::string_view text) {
-  const std::string s(text);
-  auto fail = [&]() -> double {
-    throw error("bad duration '" + s + "'",
-                "use a number with a unit: 90s, 15m, 1.5h, 2h30m (a bare number is seconds)");
-  };
-  if (s.empty()) fail();
-  double total = 0;
-  std::size_t i = 0;
-  bool any = false;
-  while (i < s.size()) {
-    std::size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(s.substr(i), &used);
-    } catch (...) {
-      fail();
-    }
-    if (used == 0 || !std::isfinite(v) || v < 0) fail();
-    i += used;
-    double unit = 1;
-    if (i < s.size()) {
-      const char u = s[i];
-      if (u == 's')
-        unit = 1;
-      else if (u == 'm')
-        unit = 60;
-      else if (u == 'h')
-        unit = 3600;
-      else if (u == 'd')
-        unit = 86400;
-      else
-        fail();
-      ++i;
-    } else if (any) {
-      fail();  // "2h30" is ambiguous
-    }
-    total += v * unit;
-    any = true;
-  }
-  return total;
-}
-
-std::string format_duration(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) seconds = 0;
-  const auto s = static_cast<std::int64_t>(std::llround(seconds));
-  char buf[64];
-  if (s >= 3600)
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
-                  static_cast<long long>(s / 60 % 60));
-  else if (s >= 60)
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
-                  static_cast<long long>(s % 60));
-  else
-    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
-  return buf;
-}
-
 double evaluate_loss(Model& model, std::span<const std::int32_t> ids, std::int64_t N,
                      std::int64_t T, std::int64_t* scored) {
   const std::int64_t n = static_cast<std::int64_t>(ids.size());
@@ -186,166 +122,16 @@ double evaluate_loss(Model& model, std::span<const std::int32_t> ids, std::int64
 }
 
 // ---------------------------------------------------------------------------------------------
-// Config <-> key/values. Doubles use 17 significant digits, which round-trips exactly.
-
-std::map<std::string, std::string> config_to_keys(const TrainConfig& c) {
-  std::map<std::string, std::string> k;
-  std::vector<std::string> files;
-  for (const auto& f : c.corpus) files.push_back(f.string());
-  k["corpus"] = join(files, "\n");
-  k["units"] = to_string(c.text.units);
-  k["normalize"] = to_string(c.text.normalize);
-  k["on_invalid"] = to_string(c.text.on_invalid);
-  k["newlines"] = c.text.normalize_newlines ? "lf" : "keep";
-  k["min_count"] = std::to_string(c.vocab.min_count);
-  k["max_vocab"] = std::to_string(c.vocab.max_vocab);
-  k["split"] = num(c.split.train) + "," + num(c.split.valid) + "," + num(c.split.test);
-  k["cells"] = join(c.cells, ",");
-  k["hidden"] = std::to_string(c.hidden);
-  k["dropout"] = num(c.dropout);
-  k["seq_len"] = std::to_string(c.seq_len);
-  k["batch"] = std::to_string(c.batch);
-  k["optimizer"] = to_string(c.optimizer.kind);
-  k["beta1"] = num(c.optimizer.beta1);
-  k["beta2"] = num(c.optimizer.beta2);
-  k["eps"] = num(c.optimizer.eps);
-  k["rms_decay"] = num(c.optimizer.rms_decay);
-  k["momentum"] = num(c.optimizer.momentum);
-  k["weight_decay"] = num(c.optimizer.weight_decay);
-  k["lr_schedule"] = to_string(c.schedule.kind);
-  k["lr"] = num(c.schedule.lr);
-  k["warmup"] = std::to_string(c.schedule.warmup);
-  k["lr_decay"] = num(c.schedule.decay);
-  k["decay_after"] = num(c.schedule.decay_after);
-  k["min_lr_factor"] = num(c.schedule.min_factor);
-  k["clip"] = num(c.clip);
-  k["precision"] = to_string(c.precision);
-  k["epochs"] = std::to_string(c.epochs);
-  k["max_iters"] = std::to_string(c.max_iters);
-  k["time_limit"] = num(c.time_limit);
-  k["patience"] = std::to_string(c.patience);
-  k["eval_every"] = std::to_string(c.eval_every);
-  k["eval_units"] = std::to_string(c.eval_units);
-  k["log_every"] = std::to_string(c.log_every);
-  k["seed"] = std::to_string(c.seed);
-  return k;
-}
-
-TrainConfig config_from_keys(const std::map<std::string, std::string>& k, const fs::path& source) {
-  auto get = [&](const std::string& key) -> const std::string& {
-    auto it = k.find(key);
-    if (it == k.end())
-      throw error(source.string() + ": the training config has no '" + key + "' entry",
-                  "the checkpoint was written by an incompatible charnn");
-    return it->second;
-  };
-  auto to_i = [&](const std::string& key) {
-    const std::string& v = get(key);
-    char* end = nullptr;
-    const long long x = std::strtoll(v.c_str(), &end, 10);
-    if (v.empty() || *end)
-      throw error(source.string() + ": config entry '" + key + "' is not an integer: " + v);
-    return static_cast<std::int64_t>(x);
-  };
-  auto to_d = [&](const std::string& key) {
-    const std::string& v = get(key);
-    char* end = nullptr;
-    const double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end)
-      throw error(source.string() + ": config entry '" + key + "' is not a number: " + v);
-    return x;
-  };
-  TrainConfig c;
-  c.corpus.clear();
-  for (const auto& f : detail::split_string(get("corpus"), '\n'))
-    if (!f.empty()) c.corpus.emplace_back(f);
-  c.text.units = parse_unit_kind(get("units"));
-  c.text.normalize = parse_normalization(get("normalize"));
-  c.text.on_invalid = parse_on_invalid(get("on_invalid"));
-  c.text.normalize_newlines = get("newlines") == "lf";
-  c.vocab.min_count = to_i("min_count");
-  c.vocab.max_vocab = to_i("max_vocab");
-  const auto parts = detail::split_string(get("split"), ',');
-  if (parts.size() != 3) throw error(source.string() + ": bad split entry '" + get("split") + "'");
-  c.split.train = std::strtod(parts[0].c_str(), nullptr);
-  c.split.valid = std::strtod(parts[1].c_str(), nullptr);
-  c.split.test = std::strtod(parts[2].c_str(), nullptr);
-  c.cells = detail::split_string(get("cells"), ',');
-  c.hidden = to_i("hidden");
-  c.dropout = static_cast<float>(to_d("dropout"));
-  c.seq_len = to_i("seq_len");
-  c.batch = to_i("batch");
-  c.optimizer.kind = parse_optimizer(get("optimizer"));
-  c.optimizer.beta1 = to_d("beta1");
-  c.optimizer.beta2 = to_d("beta2");
-  c.optimizer.eps = to_d("eps");
-  c.optimizer.rms_decay = to_d("rms_decay");
-  c.optimizer.momentum = to_d("momentum");
-  c.optimizer.weight_decay = to_d("weight_decay");
-  c.schedule.kind = parse_lr_schedule(get("lr_schedule"));
-  c.schedule.lr = to_d("lr");
-  c.schedule.warmup = to_i("warmup");
-  c.schedule.decay = to_d("lr_decay");
-  c.schedule.decay_after = to_d("decay_after");
-  c.schedule.min_factor = to_d("min_lr_factor");
-  c.clip = to_d("clip");
-  // Checkpoints from before --precision trained in float32.
-  c.precision = k.count("precision") ? parse_step_precision(get("precision")) : StepPrecision::f32;
-  c.epochs = to_i("epochs");
-  c.max_iters = to_i("max_iters");
-  c.time_limit = to_d("time_limit");
-  c.patience = to_i("patience");
-  c.eval_every = to_i("eval_every");
-  c.eval_units = to_i("eval_units");
-  c.log_every = to_i("log_every");
-  c.seed = static_cast<std::uint64_t>(to_i("seed"));
-  return c;
-}
-
-// ---------------------------------------------------------------------------------------------
 // The trainer.
 
 namespace {
 
 // What may change when a run is resumed: how long it runs, how it is watched, and the step
-// size (to recover from a divergence). Everything else defines the run and must stay.
-const std::vector<std::string> kResumable = {"corpus",   "epochs",     "max_iters",  "time_limit",
-                                             "patience", "eval_every", "eval_units", "log_every",
-                                             "lr",       "clip",       "precision"};
-
-// The command-line option behind a config key, for messages.
-std::string option_name(const std::string& key) {
-  if (key == "time_limit") return "--time";
-  if (key == "cells") return "--cell/--layers";
-  if (key == "min_lr_factor") return "--min-lr";
-  if (key == "newlines") return "--keep-cr";
-  if (key == "corpus") return "the corpus";
-  std::string o = "--" + key;
-  std::replace(o.begin(), o.end(), '_', '-');
-  return o;
-}
-
-void validate(const TrainConfig& c) {
-  if (c.corpus.empty()) throw error("no corpus given", "usage: charnn train corpus.txt");
-  if (c.cells.empty()) throw error("no cell given (--cell)");
-  for (const auto& name : c.cells)
-    if (name.empty())
-      throw error("empty cell name in --cell", "e.g. --cell lstm or --cell lstm,elman");
-  if (c.hidden < 1) throw error("--hidden must be at least 1");
-  if (!(c.dropout >= 0 && c.dropout < 1)) throw error("--dropout must be in [0, 1)");
-  if (c.seq_len < 1) throw error("--seq-len must be at least 1");
-  if (c.batch < 1) throw error("--batch must be at least 1");
-  if (!(c.schedule.lr > 0) || !std::isfinite(c.schedule.lr))
-    throw error("--lr must be a positive number");
-  if (c.clip < 0 || !std::isfinite(c.clip)) throw error("--clip must be >= 0 (0 = off)");
-  if (c.epochs < 0 || c.max_iters < 0 || c.time_limit < 0 || c.patience < 0)
-    throw error("--epochs, --max-iters, --time and --patience must not be negative");
-  if (c.eval_every < 1) throw error("--eval-every must be at least 1");
-  if (c.log_every < 1) throw error("--log-every must be at least 1");
-  if (c.eval_units < 0) throw error("--eval-units must be >= 0 (0 = the whole validation split)");
-  if (!(c.schedule.decay > 0 && c.schedule.decay <= 1)) throw error("--lr-decay must be in (0, 1]");
-  if (!(c.schedule.min_factor >= 0 && c.schedule.min_factor <= 1))
-    throw error("--min-lr must be in [0, 1] (a fraction of --lr)");
+// size (to recover from a divergence); the table marks them. Everything else defines the run.
+bool resumable(const std::string& key) {
+  for (const auto& o : train_options())
+    if (o.key && key == o.key && o.resumable) return true;
+  return false;
 }
 
 std::string timestamp() {
@@ -355,19 +141,6 @@ std::string timestamp() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
   return buf;
-}
-
-std::string keys_to_json(const std::map<std::string, std::string>& keys) {
-  std::string out = "{\n";
-  std::size_t i = 0;
-  for (const auto& [k, v] : keys) {
-    char* end = nullptr;
-    std::strtod(v.c_str(), &end);
-    const bool numeric = !v.empty() && *end == '\0' && v.find_first_of("xXnN") == std::string::npos;
-    out += "  " + json_string(k) + ": " + (numeric ? v : json_string(v));
-    out += ++i < keys.size() ? ",\n" : "\n";
-  }
-  return out + "}\n";
 }
 
 void write_text_file(const fs::path& file, const std::string& text) {
@@ -459,7 +232,7 @@ void Trainer::load_resume(const TrainConfig& given) {
   config_ = config_from_keys(keys, file);
   const auto now = config_to_keys(given);
   for (const auto& key : given.resume_overrides) {
-    if (std::find(kResumable.begin(), kResumable.end(), key) == kResumable.end())
+    if (!resumable(key))
       throw error(option_name(key) + " cannot change when resuming (it defines the run in " +
                       file.string() + ")",
                   "resume without it, or start a new run");
@@ -696,7 +469,7 @@ TrainResult Trainer::run() {
     resume_data_ = CheckpointData{};  // free the copy of the parameters
   }
   open_metrics();
-  if (!resuming_) write_text_file(run_dir_ / "config.json", keys_to_json(config_to_keys(config_)));
+  if (!resuming_) write_text_file(run_dir_ / "config.json", config_to_json(config_));
 
   Progress::Mode mode = Progress::Mode::plain;
   switch (config_.progress) {
