@@ -436,7 +436,10 @@ std::string option_name(const std::string& key) {
   std::vector<std::string> names;
   for (const auto& o : kOptions)
     if (o.key && key == o.key) names.push_back(row_name(o));
-  return names.empty() ? key : detail::join(names, "/");
+  if (!names.empty()) return detail::join(names, "/");
+  for (const auto& o : kOptions)  // options kept in no file: --out, --resume, --threads
+    if (o.flag && row_name(o) == "--" + key) return row_name(o);
+  return key;
 }
 
 void validate(const TrainConfig& c) {

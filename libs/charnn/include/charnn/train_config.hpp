@@ -107,7 +107,8 @@ struct TrainOption {
 // Every training setting, in --help order.
 std::span<const TrainOption> train_options();
 
-// How messages name a config key: its flags ("--time", "--cell/--layers"), or "the corpus".
+// How messages name a config key or a flag's long name: "--time" for "time_limit",
+// "--cell/--layers" for "cells", "the corpus" for "corpus", "--out" for "out".
 std::string option_name(const std::string& key);
 
 // Throws charnn::error on the first value the table's checks reject.

@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <functional>
 #include <iosfwd>
-#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,15 +20,12 @@ namespace charnn {
 
 class PluginRegistry;
 
-// Test and app hooks; all optional.
+// What a caller can watch or control; all optional. (Fault injection for tests is in
+// charnn/detail/train_faults.hpp.)
 struct TrainHooks {
   std::ostream* log = nullptr;  // progress and messages; nullptr = std::cerr
   // After each optimiser step: iteration (1-based, the step just done) and its training loss.
   std::function<void(std::int64_t iteration, double loss)> on_step;
-  // Simulates an interrupt after this iteration (like SIGINT: checkpoint, return). 0 = never.
-  std::int64_t interrupt_after = 0;
-  // Test hook: pretend the loss of this iteration (1-based) is NaN. 0 = never.
-  std::int64_t inject_nan_at = 0;
   bool watch_signals = false;  // honour install_stop_signals()
 };
 
