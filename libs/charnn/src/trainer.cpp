@@ -3,20 +3,12 @@
 // metrics.csv (run_dir.hpp), the resumable state (train_state.hpp), the banner
 // (train_banner.hpp) and the option table (train_config.hpp) live in their own units.
 #include "charnn/trainer.hpp"
-#include "charnn/detail/train_faults.hpp"
 
-#include "run_dir.hpp"
 #include "train_banner.hpp"
-#include "train_state.hpp"
+#include "trainer_impl.hpp"
 #include "util.hpp"
 
-#include <charnn/batches.hpp>
-#include <charnn/checkpoint.hpp>
 #include <charnn/error.hpp>
-#include <charnn/model.hpp>
-#include <charnn/plugin_registry.hpp>
-#include <charnn/progress.hpp>
-#include <charnn/threads.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -28,7 +20,6 @@
 
 namespace charnn {
 
-namespace fs = std::filesystem;
 using namespace detail;
 
 namespace {
@@ -39,14 +30,6 @@ extern "C" void on_stop_signal(int sig) {
   g_stop_signal = sig;
   std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
 }
-
-std::string hex64(std::uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 }  // namespace
 
@@ -87,130 +70,7 @@ double evaluate_loss(Model& model, std::span<const std::int32_t> ids, std::int64
   return total / static_cast<double>(count);
 }
 
-namespace {
-
-bool resumable(const std::string& key) {
-  for (const auto& o : train_options())
-    if (o.key && key == o.key && o.resumable) return true;
-  return false;
-}
-
-Progress::Mode progress_mode(TrainConfig::ProgressMode mode, std::ostream& log) {
-  switch (mode) {
-    case TrainConfig::ProgressMode::automatic:
-      return Progress::is_terminal(log) ? Progress::Mode::live : Progress::Mode::plain;
-    case TrainConfig::ProgressMode::live:
-      return Progress::Mode::live;
-    case TrainConfig::ProgressMode::plain:
-      return Progress::Mode::plain;
-    case TrainConfig::ProgressMode::quiet:
-      return Progress::Mode::quiet;
-  }
-  return Progress::Mode::plain;
-}
-
-// Training loss and gradient norm summed since the last metrics row, and the throughput.
-struct Window {
-  double loss = 0, norm = 0;
-  std::int64_t steps = 0;
-  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-  double rate = 0;  // units per second over the window
-
-  double mean_loss() const { return steps ? loss / static_cast<double>(steps) : kNaN; }
-  double mean_norm() const { return steps ? norm / static_cast<double>(steps) : kNaN; }
-  void restart() { *this = Window{.rate = rate}; }
-};
-
-class Trainer {
- public:
-  Trainer(const TrainConfig& given, const PluginRegistry& plugins, const TrainHooks& hooks,
-          const TrainFaults& faults)
-      : plugins_(plugins),
-        hooks_(hooks),
-        faults_(faults),
-        log_(hooks.log ? *hooks.log : std::cerr) {
-    config_ = given;
-    if (!given.resume.empty()) load_resume(given);
-    validate(config_);
-    if (config_.epochs == 0 && config_.max_iters == 0 && config_.time_limit == 0 &&
-        given.resume.empty())
-      config_.time_limit = kDefaultTimeLimit;
-    set_threads(given.threads);
-  }
-
-  TrainResult run();
-
- private:
-  // Setting up.
-  void load_resume(const TrainConfig& given);
-  void prepare_data();
-  void build_model();
-  void restore_from_checkpoint();
-  void start();
-  // The steps of one iteration.
-  std::string stop_reason() const;
-  void next_batch();
-  double forward_backward();
-  void guard_divergence(double loss, double norm, double lr);
-  void advance(double loss, double norm);
-  void log_validate_checkpoint(double lr);
-  bool stop_requested() const;
-  // Validation, checkpoints and the end.
-  double validate_now(bool full, std::int64_t* scored);
-  void validate_and_save();
-  void validate_whole_split();
-  void save_checkpoint(const fs::path& file);
-  void metrics_row(double lr, double train_loss, double norm, double valid,
-                   std::int64_t valid_units = 0);
-  TrainResult interrupt();
-  TrainResult finish(const std::string& reason);
-  TrainResult result() const;
-  // Reporting.
-  double elapsed() const { return state_.elapsed + session_seconds(); }
-  double session_seconds() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
-  double progress_fraction() const;
-  std::string status_line() const;
-  std::string describe_best() const;
-  std::string validation_text(double v) const;
-  bool can_validate() const { return split_.valid.size() >= 2; }
-  bool eval_is_slice() const {
-    return config_.eval_units > 0 &&
-           static_cast<std::int64_t>(split_.valid.size()) > config_.eval_units;
-  }
-
-  const PluginRegistry& plugins_;
-  const TrainHooks& hooks_;
-  const TrainFaults& faults_;
-  std::ostream& log_;
-  TrainConfig config_;
-  bool resuming_ = false;
-  CheckpointData resume_data_;
-  fs::path run_dir_;
-
-  Vocab vocab_;
-  std::vector<std::int32_t> ids_;  // the whole corpus as ids
-  Split split_;                    // views into ids_
-  std::uint64_t fingerprint_ = 0;  // of the training split, checked on resume
-
-  std::unique_ptr<Model> model_;
-  std::unique_ptr<Optimizer> optimizer_;
-  std::unique_ptr<Batches> batches_;
-  Model::State carried_;               // recurrent state carried across segments, (S_l, N, H)
-  std::vector<std::int32_t> inputs_;   // (T, N)
-  std::vector<std::int32_t> targets_;  // (T, N)
-  std::string precision_;              // what config_.precision resolved to
-  TrainState state_;
-  std::unique_ptr<MetricsLog> metrics_;
-  std::unique_ptr<Progress> progress_;
-  Window window_;
-  double last_lr_ = 0;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  std::int64_t session_start_iteration_ = 0;
-  std::int64_t last_eval_iteration_ = -1;
-  int signal_ = 0;
-};
+namespace detail {
 
 // The loop, as in a textbook: batch, forward, backward, clip, update, log.
 TrainResult Trainer::run() {
@@ -230,128 +90,6 @@ TrainResult Trainer::run() {
     if (stop_requested()) return interrupt();
   }
   return finish(reason);
-}
-
-void Trainer::load_resume(const TrainConfig& given) {
-  const ResumePoint point = find_resume_point(given.resume);
-  resume_data_ = read_checkpoint(point.checkpoint);
-  std::map<std::string, std::string> keys;
-  for (const auto& [k, v] : resume_data_.header)
-    if (k.rfind("config.", 0) == 0) keys[k.substr(7)] = v;
-  const auto now = config_to_keys(given);
-  for (const auto& key : given.resume_overrides) {
-    if (!resumable(key))
-      throw error(option_name(key) + " cannot change when resuming (it defines the run in " +
-                      point.checkpoint.string() + ")",
-                  "resume without it, or start a new run");
-    keys[key] = now.at(key);
-  }
-  config_ = config_from_keys(keys, point.checkpoint);
-  config_.threads = given.threads;
-  config_.progress = given.progress;
-  config_.resume = given.resume;
-  run_dir_ = point.run_dir;
-  resuming_ = true;
-}
-
-void Trainer::prepare_data() {
-  std::string text = read_text(config_.corpus, config_.text);
-  if (resuming_) {
-    vocab_ = resume_data_.vocab;
-  } else {
-    UnitCounter counter(config_.text.units);
-    counter.add_text(text);
-    vocab_ = Vocab::build(counter, config_.text, config_.vocab);
-  }
-  ids_ = vocab_.encode(text);
-  split_ = split_corpus(ids_, config_.split);
-  fingerprint_ = fnv1a64(split_.train.data(), split_.train.size_bytes());
-  if (resuming_ && resume_data_.get_string("corpus.fingerprint") != hex64(fingerprint_))
-    throw error("the corpus differs from the one " + resume_data_.file.string() +
-                    " was trained on (" + std::to_string(split_.train.size()) +
-                    " training units now, " + resume_data_.get_string("corpus.train_units") +
-                    " then)",
-                "resume with the same corpus files (pass them again if they moved)");
-}
-
-void Trainer::build_model() {
-  const std::int64_t N = config_.batch, T = config_.seq_len;
-  if (resuming_) {
-    model_ = model_from_checkpoint(resume_data_, plugins_);
-  } else {
-    ModelConfig mc;
-    mc.cells = config_.cells;
-    mc.hidden = config_.hidden;
-    mc.vocab_size = vocab_.size();
-    mc.dropout = config_.dropout;
-    model_ = std::make_unique<Model>(mc, plugins_);
-    model_->init_params(config_.seed);
-  }
-  precision_ = model_->set_train_precision(config_.precision);
-  optimizer_ = std::make_unique<Optimizer>(config_.optimizer,
-                                           static_cast<std::int64_t>(model_->params().size()));
-  batches_ = std::make_unique<Batches>(split_.train, N, T, config_.seed);
-  carried_ = model_->zero_state(N);
-  inputs_.assign(static_cast<std::size_t>(T * N), 0);
-  targets_.assign(static_cast<std::size_t>(T * N), 0);
-}
-
-void Trainer::restore_from_checkpoint() {
-  const CheckpointData& d = resume_data_;
-  if (d.optimizer.size() != optimizer_->state().size())
-    throw error(d.file.string() + ": holds no optimiser state for " +
-                    to_string(config_.optimizer.kind) + " (" + std::to_string(d.optimizer.size()) +
-                    " floats)",
-                "resume from a checkpoint written by 'charnn train'");
-  std::copy(d.optimizer.begin(), d.optimizer.end(), optimizer_->state().begin());
-  state_ = TrainState::load(d);
-  optimizer_->set_steps(state_.optimizer_steps);
-  std::size_t want = 0;
-  for (const auto& l : carried_.layers) want += l.size();
-  if (d.state.size() != want || state_.streams != config_.batch)
-    throw error(d.file.string() + ": the saved recurrent state does not match " +
-                option_name("batch") + " " + std::to_string(config_.batch));
-  std::size_t at = 0;
-  for (auto& l : carried_.layers) {
-    std::copy_n(d.state.begin() + static_cast<std::ptrdiff_t>(at), l.size(), l.begin());
-    at += l.size();
-  }
-  if (state_.position.segment < 0 || state_.position.segment >= batches_->segments_per_epoch())
-    throw error(d.file.string() + ": the saved data position is outside the corpus");
-  resume_data_ = CheckpointData{};  // free the copy of the parameters
-}
-
-// Everything before the first step: data, model, run directory, metrics.csv, config.json and
-// the banner.
-void Trainer::start() {
-  prepare_data();
-  build_model();
-  // Only now that the corpus, model and batch shape are known to work: an error above leaves
-  // no empty run directory behind (and runs/latest keeps pointing at a usable run).
-  if (!resuming_) run_dir_ = create_run_dir(config_);
-  if (resuming_) restore_from_checkpoint();
-  metrics_ = std::make_unique<MetricsLog>(run_dir_, resuming_, state_.iteration);
-  if (!resuming_) write_text_file(run_dir_ / "config.json", config_to_json(config_));
-
-  progress_ = std::make_unique<Progress>(log_, progress_mode(config_.progress, log_));
-  BannerFacts facts{.resuming = resuming_,
-                    .run_dir = run_dir_.string(),
-                    .iteration = state_.iteration,
-                    .corpus_units = static_cast<std::int64_t>(ids_.size()),
-                    .vocab_size = static_cast<std::int64_t>(vocab_.size()),
-                    .train_units = static_cast<std::int64_t>(split_.train.size()),
-                    .valid_units = static_cast<std::int64_t>(split_.valid.size()),
-                    .parameters = static_cast<std::int64_t>(model_->params().size()),
-                    .iterations_per_epoch = batches_->segments_per_epoch(),
-                    .precision = precision_,
-                    .threads = get_threads()};
-  progress_->message(training_banner(config_, facts));
-  if (!can_validate())
-    progress_->message("  no validation split (" + option_name("split") +
-                       " gives it 0 units): best.ckpt is not written, last.ckpt is the model");
-  start_ = std::chrono::steady_clock::now();
-  window_ = Window{};
-  session_start_iteration_ = state_.iteration;
 }
 
 std::string Trainer::stop_reason() const {
@@ -471,7 +209,7 @@ void Trainer::validate_whole_split() {
                      validation_text(v));
 }
 
-void Trainer::save_checkpoint(const fs::path& file) {
+void Trainer::save_checkpoint(const std::filesystem::path& file) {
   CheckpointData d;
   for (const auto& [k, v] : config_to_keys(config_)) d.header["config." + k] = v;
   d.header["charnn.version"] = CHARNN_VERSION;
@@ -605,7 +343,7 @@ std::string Trainer::status_line() const {
   return s;
 }
 
-}  // namespace
+}  // namespace detail
 
 TrainResult train(const TrainConfig& config, const PluginRegistry& plugins,
                   const TrainHooks& hooks) {
