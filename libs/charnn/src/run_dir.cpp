@@ -3,6 +3,7 @@
 
 #include "train_banner.hpp"
 
+#include <charnn/atomic_file.hpp>
 #include <charnn/checkpoint.hpp>
 #include <charnn/error.hpp>
 
@@ -64,13 +65,9 @@ ResumePoint find_resume_point(const fs::path& resume) {
 }
 
 void write_text_file(const fs::path& file, const std::string& text) {
-  const fs::path tmp = file.parent_path() / (".tmp-" + file.filename().string());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw error("cannot write " + file.string());
-  }
-  fs::rename(tmp, file);
+  AtomicFile out(file);
+  out.stream() << text;
+  out.commit();
 }
 
 MetricsLog::MetricsLog(const fs::path& run_dir, bool resuming, std::int64_t iteration) {
