@@ -2,6 +2,7 @@
 // memorising a synthetic corpus, exact resume, the NaN guard, signals, the default run
 // directory, and `charnn eval`.
 #include <charnn/checkpoint.hpp>
+#include <charnn/detail/train_faults.hpp>
 #include <charnn/error.hpp>
 #include <charnn/model.hpp>
 #include <charnn/trainer.hpp>
@@ -151,8 +152,9 @@ TEST_CASE("an interrupted and resumed run gives the same losses as an uninterrup
   c.out = dir / "parts";
   TrainHooks first;
   first.on_step = [&](std::int64_t it, double loss) { parts[it] = loss; };
-  first.interrupt_after = stop_at;
-  const TrainResult b1 = train(c, builtin_plugins(), first);
+  charnn::detail::TrainFaults interrupt;
+  interrupt.interrupt_after = stop_at;
+  const TrainResult b1 = charnn::detail::train_with_faults(c, builtin_plugins(), first, interrupt);
   CHECK(b1.stop_reason == "interrupted");
   CHECK(b1.iterations == stop_at);
 
@@ -214,7 +216,8 @@ TEST_CASE("a NaN loss stops training, names the iteration and keeps best.ckpt", 
   c.eval_every = 5;
   c.max_iters = 30;
   TrainHooks hooks;
-  hooks.inject_nan_at = 12;
+  charnn::detail::TrainFaults nan_at_12;
+  nan_at_12.inject_nan_at = 12;
   std::string best_before, last_before;
   hooks.on_step = [&](std::int64_t it, double) {
     if (it == 11) {
@@ -223,7 +226,7 @@ TEST_CASE("a NaN loss stops training, names the iteration and keeps best.ckpt", 
     }
   };
   try {
-    train(c, builtin_plugins(), hooks);
+    charnn::detail::train_with_faults(c, builtin_plugins(), hooks, nan_at_12);
     FAIL("training went on past a NaN loss");
   } catch (const charnn::error& e) {
     CHECK_THAT(std::string(e.what()),

@@ -1,0 +1,21 @@
+// Test-only: train() with simulated faults, so tests can interrupt a run at an exact iteration
+// or make one loss NaN. Not part of the public API; applications use charnn::train().
+#pragma once
+
+#include <charnn/trainer.hpp>
+
+#include <cstdint>
+
+namespace charnn::detail {
+
+struct TrainFaults {
+  // Acts as if SIGINT arrived after this iteration (checkpoint, return). 0 = never.
+  std::int64_t interrupt_after = 0;
+  // Pretends the loss of this iteration (1-based) is NaN. 0 = never.
+  std::int64_t inject_nan_at = 0;
+};
+
+TrainResult train_with_faults(const TrainConfig& config, const PluginRegistry& plugins,
+                              const TrainHooks& hooks, const TrainFaults& faults);
+
+}  // namespace charnn::detail

@@ -1,0 +1,423 @@
+// The table of training options: one row per setting. See train_config.hpp for what each
+// column means; train_config.cpp derives the config keys, config.json and validation from it.
+#include "charnn/train_config.hpp"
+#include "util.hpp"
+
+#include <charnn/error.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+namespace charnn {
+
+namespace {
+
+// Shortest text that reads back as the same double (0.9, not 0.90000000000000002).
+std::string real_text(double v) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+// The same for a float field, so 0.1f is stored as "0.1" and reads back as 0.1f.
+std::string float_text(float v) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+std::int64_t parse_int(const std::string& s) {
+  char* end = nullptr;
+  const long long x = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end) throw error("'" + s + "' is not an integer");
+  return static_cast<std::int64_t>(x);
+}
+
+double parse_real(const std::string& s) {
+  char* end = nullptr;
+  const double x = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end) throw error("'" + s + "' is not a number");
+  return x;
+}
+
+TrainConfig::ProgressMode parse_progress(const std::string& s) {
+  if (s == "auto") return TrainConfig::ProgressMode::automatic;
+  if (s == "live") return TrainConfig::ProgressMode::live;
+  if (s == "plain") return TrainConfig::ProgressMode::plain;
+  if (s == "quiet") return TrainConfig::ProgressMode::quiet;
+  throw error("unknown progress mode '" + s + "'", "use auto, live, plain or quiet", 2);
+}
+
+// "lstm, elman" -> {"lstm", "elman"}: the command line tolerates spaces after commas.
+std::vector<std::string> cell_list(const std::string& s) {
+  std::string compact;
+  for (char ch : s)
+    if (ch != ' ') compact.push_back(ch);
+  return detail::split_string(compact, ',');
+}
+
+// "lstm" for {"lstm", "lstm"}: --help shows the default as one name and a layer count.
+std::string common_cell(const TrainConfig& c) {
+  for (const auto& name : c.cells)
+    if (name != c.cells.front()) return detail::join(c.cells, ",");
+  return c.cells.empty() ? std::string() : c.cells.front();
+}
+
+// "15m" for 900: how --help shows the default time budget.
+std::string minutes_text(double seconds) {
+  return std::to_string(static_cast<long long>(seconds / 60)) + "m";
+}
+
+}  // namespace
+
+// Row shorthands: a field stored as an integer, a double or a float, read back strictly.
+#define CHARNN_INTEGER(field)                                          \
+  .get = [](const TrainConfig& c) { return std::to_string(c.field); }, \
+  .set = [](TrainConfig& c, const std::string& s) { c.field = parse_int(s); }
+#define CHARNN_REAL(field)                                        \
+  .get = [](const TrainConfig& c) { return real_text(c.field); }, \
+  .set = [](TrainConfig& c, const std::string& s) { c.field = parse_real(s); }
+// A check that names the option: `cond` must hold, else "<name><message>".
+#define CHARNN_ACCEPT_IF(cond, message)                                              \
+  .check = [](const TrainConfig& c, const std::string& name) -> TrainOptionProblem { \
+    if (cond) return {};                                                             \
+    return {name + (message), {}};                                                   \
+  }
+
+namespace {
+
+using G = TrainOptionGroup;
+using K = TrainValueKind;
+
+const TrainOption kOptions[] = {
+    // Model
+    {.flag = "cell",
+     .key = "cells",
+     .group = G::model,
+     .help = "cell plugin of every layer (lstm, elman, or a plugin's name), or one per layer as a "
+             "comma list, e.g. lstm,elman",
+     .get = [](const TrainConfig& c) { return detail::join(c.cells, ","); },
+     .set = [](TrainConfig& c, const std::string& s) { c.cells = detail::split_string(s, ','); },
+     // One name keeps the layer count (--layers sets it); a list sets one cell per layer.
+     .set_from_cli =
+         [](TrainConfig& c, const std::string& s) {
+           const auto names = cell_list(s);
+           if (names.size() == 1)
+             c.cells.assign(c.cells.size(), names[0]);
+           else
+             c.cells = names;
+         },
+     .shown = common_cell,
+     .check = [](const TrainConfig& c, const std::string& name) -> TrainOptionProblem {
+       if (c.cells.empty()) return {"no cell given (" + name + ")", {}};
+       for (const auto& cell : c.cells)
+         if (cell.empty())
+           return {"empty cell name in " + name,
+                   "e.g. " + name + " lstm or " + name + " lstm,elman"};
+       return {};
+     }},
+    {.flag = "layers",
+     .key = "cells",
+     .group = G::model,
+     .kind = K::integer,
+     .help = "number of stacked layers",
+     .set_from_cli =
+         [](TrainConfig& c, const std::string& s) {
+           const std::int64_t n = parse_int(s);
+           if (n < 1) throw error("--layers must be at least 1", {}, 2);
+           if (common_cell(c).find(',') == std::string::npos)
+             c.cells.assign(static_cast<std::size_t>(n), c.cells.front());
+           else if (n != static_cast<std::int64_t>(c.cells.size()))
+             throw error("--cell lists " + std::to_string(c.cells.size()) +
+                             " layers but --layers is " + std::to_string(n),
+                         "give one cell name, or drop --layers", 2);
+         },
+     .shown = [](const TrainConfig& c) { return std::to_string(c.cells.size()); }},
+    {.flag = "hidden",
+     .key = "hidden",
+     .group = G::model,
+     .kind = K::integer,
+     .help = "hidden units per layer (H)",
+     CHARNN_INTEGER(hidden),
+     CHARNN_ACCEPT_IF(c.hidden >= 1, " must be at least 1")},
+    {.flag = "dropout",
+     .key = "dropout",
+     .group = G::model,
+     .kind = K::real,
+     .help = "dropout between layers and before the output layer, in [0, 1)",
+     .get = [](const TrainConfig& c) { return float_text(c.dropout); },
+     .set = [](TrainConfig& c,
+               const std::string& s) { c.dropout = static_cast<float>(parse_real(s)); },
+     CHARNN_ACCEPT_IF(c.dropout >= 0 && c.dropout < 1, " must be in [0, 1)")},
+
+    // Optimisation
+    {.flag = "seq-len,T",
+     .key = "seq_len",
+     .kind = K::integer,
+     .help =
+         "steps per segment: backpropagation through time is truncated here; state is carried on",
+     CHARNN_INTEGER(seq_len),
+     CHARNN_ACCEPT_IF(c.seq_len >= 1, " must be at least 1")},
+    {.flag = "batch,N",
+     .key = "batch",
+     .kind = K::integer,
+     .help = "parallel streams per step",
+     CHARNN_INTEGER(batch),
+     CHARNN_ACCEPT_IF(c.batch >= 1, " must be at least 1")},
+    {.flag = "optimizer",
+     .key = "optimizer",
+     .help = "adam, rmsprop or sgd",
+     .get = [](const TrainConfig& c) { return to_string(c.optimizer.kind); },
+     .set = [](TrainConfig& c, const std::string& s) { c.optimizer.kind = parse_optimizer(s); }},
+    {.flag = "lr",
+     .key = "lr",
+     .kind = K::real,
+     .help = "peak learning rate",
+     .resumable = true,  // to recover from a divergence
+     CHARNN_REAL(schedule.lr),
+     CHARNN_ACCEPT_IF(c.schedule.lr > 0 && std::isfinite(c.schedule.lr),
+                      " must be a positive number")},
+    {.flag = "lr-schedule",
+     .key = "lr_schedule",
+     .help = "constant; epoch (x --lr-decay per epoch); cosine (down to --min-lr x lr over the "
+             "planned run: --max-iters, --epochs or --time)",
+     .get = [](const TrainConfig& c) { return to_string(c.schedule.kind); },
+     .set = [](TrainConfig& c, const std::string& s) { c.schedule.kind = parse_lr_schedule(s); }},
+    {.flag = "lr-decay",
+     .key = "lr_decay",
+     .kind = K::real,
+     .help = "per-epoch factor for --lr-schedule epoch",
+     CHARNN_REAL(schedule.decay),
+     CHARNN_ACCEPT_IF(c.schedule.decay > 0 && c.schedule.decay <= 1, " must be in (0, 1]")},
+    {.flag = "decay-after",
+     .key = "decay_after",
+     .kind = K::real,
+     .help = "epochs at the full rate before --lr-schedule epoch starts decaying",
+     CHARNN_REAL(schedule.decay_after)},
+    {.flag = "min-lr",
+     .key = "min_lr_factor",
+     .kind = K::real,
+     .help = "final rate of the cosine schedule, as a fraction of --lr",
+     CHARNN_REAL(schedule.min_factor),
+     CHARNN_ACCEPT_IF(c.schedule.min_factor >= 0 && c.schedule.min_factor <= 1,
+                      " must be in [0, 1] (a fraction of --lr)")},
+    {.flag = "warmup",
+     .key = "warmup",
+     .kind = K::integer,
+     .help = "iterations of linear learning-rate warm-up",
+     CHARNN_INTEGER(schedule.warmup)},
+    {.flag = "clip",
+     .key = "clip",
+     .kind = K::real,
+     .help = "clip the global gradient norm to this (0 = off)",
+     .resumable = true,
+     CHARNN_REAL(clip),
+     CHARNN_ACCEPT_IF(c.clip >= 0 && std::isfinite(c.clip), " must be >= 0 (0 = off)")},
+    {.flag = "momentum",
+     .key = "momentum",
+     .kind = K::real,
+     .help = "SGD momentum",
+     CHARNN_REAL(optimizer.momentum)},
+    {.flag = "weight-decay",
+     .key = "weight_decay",
+     .kind = K::real,
+     .help = "L2 penalty added to the gradient",
+     CHARNN_REAL(optimizer.weight_decay)},
+    {.flag = "seed",
+     .key = "seed",
+     .kind = K::integer,
+     .help = "seed for the initial weights, dropout and epoch offsets",
+     .get = [](const TrainConfig& c) { return std::to_string(c.seed); },
+     .set = [](TrainConfig& c,
+               const std::string& s) { c.seed = static_cast<std::uint64_t>(parse_int(s)); }},
+    // Not on the command line: recorded so a resumed run uses the same optimiser.
+    {.key = "beta1", CHARNN_REAL(optimizer.beta1)},
+    {.key = "beta2", CHARNN_REAL(optimizer.beta2)},
+    {.key = "eps", CHARNN_REAL(optimizer.eps)},
+    {.key = "rms_decay", CHARNN_REAL(optimizer.rms_decay)},
+
+    // Stopping, validation and output
+    {.flag = "time",
+     .key = "time_limit",
+     .group = G::stopping,
+     .help = "wall-clock training budget (90s, 15m, 1.5h; 0 = none). Applies by default only when "
+             "neither --epochs nor --max-iters is given",
+     .resumable = true,
+     CHARNN_REAL(time_limit),
+     .set_from_cli = [](TrainConfig& c, const std::string& s) { c.time_limit = parse_duration(s); },
+     .shown = [](const TrainConfig&) { return minutes_text(kDefaultTimeLimit); },
+     CHARNN_ACCEPT_IF(c.time_limit >= 0, " must not be negative")},
+    {.flag = "epochs",
+     .key = "epochs",
+     .group = G::stopping,
+     .kind = K::integer,
+     .help = "stop after this many epochs (0 = no limit)",
+     .resumable = true,
+     CHARNN_INTEGER(epochs),
+     CHARNN_ACCEPT_IF(c.epochs >= 0, " must not be negative")},
+    {.flag = "max-iters",
+     .key = "max_iters",
+     .group = G::stopping,
+     .kind = K::integer,
+     .help = "stop after this many iterations (0 = no limit)",
+     .resumable = true,
+     CHARNN_INTEGER(max_iters),
+     CHARNN_ACCEPT_IF(c.max_iters >= 0, " must not be negative")},
+    {.flag = "patience",
+     .key = "patience",
+     .group = G::stopping,
+     .kind = K::integer,
+     .help = "early stopping: stop after this many validations without improvement (0 = off)",
+     .resumable = true,
+     CHARNN_INTEGER(patience),
+     CHARNN_ACCEPT_IF(c.patience >= 0, " must not be negative")},
+    {.flag = "eval-every",
+     .key = "eval_every",
+     .group = G::stopping,
+     .kind = K::integer,
+     .help = "validate and checkpoint every K iterations (and at the end)",
+     .resumable = true,
+     CHARNN_INTEGER(eval_every),
+     CHARNN_ACCEPT_IF(c.eval_every >= 1, " must be at least 1")},
+    {.flag = "eval-units",
+     .key = "eval_units",
+     .group = G::stopping,
+     .kind = K::integer,
+     .help = "periodic validation uses at most this many units of the validation split (0 = all) "
+             "and alone picks best.ckpt; at the end the whole split is scored as well",
+     .resumable = true,
+     CHARNN_INTEGER(eval_units),
+     CHARNN_ACCEPT_IF(c.eval_units >= 0, " must be >= 0 (0 = the whole validation split)")},
+    {.flag = "log-every",
+     .key = "log_every",
+     .group = G::stopping,
+     .kind = K::integer,
+     .help = "a metrics.csv row every K iterations",
+     .resumable = true,
+     CHARNN_INTEGER(log_every),
+     CHARNN_ACCEPT_IF(c.log_every >= 1, " must be at least 1")},
+    {.flag = "out,o",
+     .group = G::stopping,
+     .help = "run directory (default: runs/<corpus>-<date>-<time>, and runs/latest points at it)",
+     .set = [](TrainConfig& c, const std::string& s) { c.out = s; }},
+    {.flag = "resume",
+     .group = G::stopping,
+     .value_name = "RUN_DIR|FILE",
+     .help = "continue a run exactly where its last.ckpt stopped; only the stop conditions, "
+             "--eval-*, --log-every, --lr, --clip and --precision may change",
+     .set = [](TrainConfig& c, const std::string& s) { c.resume = s; }},
+    {.flag = "threads",
+     .group = G::stopping,
+     .kind = K::integer,
+     .help = "threads (0 = every core)",
+     .set = [](TrainConfig& c,
+               const std::string& s) { c.threads = static_cast<int>(parse_int(s)); },
+     .shown = [](const TrainConfig& c) { return std::to_string(c.threads); }},
+    {.flag = "precision",
+     .key = "precision",
+     .group = G::stopping,
+     .help = "arithmetic of the recurrent layers' training passes: bf16 (bfloat16 matrix products "
+             "with float32 accumulation, weights and states; ~1.7x faster), f32, or auto (bf16 "
+             "where the CPU has AVX512_BF16). Validation, sampling and checkpoints are float32 "
+             "either way",
+     .resumable = true,
+     .get = [](const TrainConfig& c) { return to_string(c.precision); },
+     .set = [](TrainConfig& c, const std::string& s) { c.precision = parse_step_precision(s); },
+     .missing = "f32"},  // checkpoints from before --precision trained in float32
+    {.flag = "progress",
+     .group = G::stopping,
+     .help = "auto (a live line on a terminal, plain lines otherwise), live, plain or quiet",
+     .set = [](TrainConfig& c, const std::string& s) { c.progress = parse_progress(s); },
+     .shown = [](const TrainConfig&) { return std::string("auto"); }},
+
+    // Text (as in 'charnn vocab')
+    {.flag = "units",
+     .key = "units",
+     .group = G::text,
+     .help = "grapheme, codepoint or byte",
+     .get = [](const TrainConfig& c) { return to_string(c.text.units); },
+     .set = [](TrainConfig& c, const std::string& s) { c.text.units = parse_unit_kind(s); }},
+    {.flag = "normalize",
+     .key = "normalize",
+     .group = G::text,
+     .help = "nfc or none",
+     .get = [](const TrainConfig& c) { return to_string(c.text.normalize); },
+     .set = [](TrainConfig& c,
+               const std::string& s) { c.text.normalize = parse_normalization(s); }},
+    {.flag = "on-invalid",
+     .key = "on_invalid",
+     .group = G::text,
+     .help = "invalid UTF-8: error or replace",
+     .get = [](const TrainConfig& c) { return to_string(c.text.on_invalid); },
+     .set = [](TrainConfig& c, const std::string& s) { c.text.on_invalid = parse_on_invalid(s); }},
+    {.flag = "keep-cr",
+     .key = "newlines",
+     .group = G::text,
+     .kind = K::switch_,
+     .help = "keep CR and CRLF line ends",
+     .get =
+         [](const TrainConfig& c) {
+           return std::string(c.text.normalize_newlines ? "lf" : "keep");
+         },
+     .set = [](TrainConfig& c, const std::string& s) { c.text.normalize_newlines = s == "lf"; },
+     .set_from_cli = [](TrainConfig& c, const std::string&) { c.text.normalize_newlines = false; }},
+    {.flag = "min-count",
+     .key = "min_count",
+     .group = G::text,
+     .kind = K::integer,
+     .help = "units seen fewer times map to one unknown symbol",
+     CHARNN_INTEGER(vocab.min_count)},
+    {.flag = "max-vocab",
+     .key = "max_vocab",
+     .group = G::text,
+     .kind = K::integer,
+     .help = "keep at most this many ids (0 = no limit)",
+     CHARNN_INTEGER(vocab.max_vocab)},
+    {.flag = "split",
+     .key = "split",
+     .group = G::text,
+     .help = "train,valid,test fractions (contiguous)",
+     .get =
+         [](const TrainConfig& c) {
+           return real_text(c.split.train) + "," + real_text(c.split.valid) + "," +
+                  real_text(c.split.test);
+         },
+     .set = [](TrainConfig& c, const std::string& s) { c.split = parse_split(s); }},
+
+    // The corpus files, the command's positional arguments.
+    {.flag = "file",
+     .key = "corpus",
+     .group = G::positional,
+     .help = "corpus files",
+     .resumable = true,  // the files may move; the fingerprint checks they hold the same text
+     .get =
+         [](const TrainConfig& c) {
+           std::vector<std::string> files;
+           for (const auto& f : c.corpus) files.push_back(f.string());
+           return detail::join(files, "\n");
+         },
+     .set =
+         [](TrainConfig& c, const std::string& s) {
+           c.corpus.clear();
+           for (const auto& f : detail::split_string(s, '\n'))
+             if (!f.empty()) c.corpus.emplace_back(f);
+         },
+     .set_from_cli = [](TrainConfig& c, const std::string& s) { c.corpus.emplace_back(s); },
+     .check = [](const TrainConfig& c, const std::string&) -> TrainOptionProblem {
+       if (c.corpus.empty()) return {"no corpus given", "usage: charnn train corpus.txt"};
+       return {};
+     }},
+};
+
+#undef CHARNN_INTEGER
+#undef CHARNN_REAL
+#undef CHARNN_ACCEPT_IF
+
+}  // namespace
+
+std::span<const TrainOption> train_options() {
+  return kOptions;
+}
+
+}  // namespace charnn

@@ -1,0 +1,175 @@
+// Everything before the first training step: the resumed config, the corpus, the model and
+// optimiser, the restored state, the run directory, metrics.csv, config.json and the banner.
+#include "trainer_impl.hpp"
+
+#include "train_banner.hpp"
+
+#include <charnn/error.hpp>
+#include <charnn/plugin_registry.hpp>
+#include <charnn/threads.hpp>
+
+#include <algorithm>
+#include <iostream>
+
+namespace charnn::detail {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool resumable(const std::string& key) {
+  for (const auto& o : train_options())
+    if (o.key && key == o.key && o.resumable) return true;
+  return false;
+}
+
+Progress::Mode progress_mode(TrainConfig::ProgressMode mode, std::ostream& log) {
+  switch (mode) {
+    case TrainConfig::ProgressMode::automatic:
+      return Progress::is_terminal(log) ? Progress::Mode::live : Progress::Mode::plain;
+    case TrainConfig::ProgressMode::live:
+      return Progress::Mode::live;
+    case TrainConfig::ProgressMode::plain:
+      return Progress::Mode::plain;
+    case TrainConfig::ProgressMode::quiet:
+      return Progress::Mode::quiet;
+  }
+  return Progress::Mode::plain;
+}
+
+}  // namespace
+
+Trainer::Trainer(const TrainConfig& given, const PluginRegistry& plugins, const TrainHooks& hooks,
+                 const TrainFaults& faults)
+    : plugins_(plugins), hooks_(hooks), faults_(faults), log_(hooks.log ? *hooks.log : std::cerr) {
+  config_ = given;
+  if (!given.resume.empty()) load_resume(given);
+  validate(config_);
+  if (config_.epochs == 0 && config_.max_iters == 0 && config_.time_limit == 0 &&
+      given.resume.empty())
+    config_.time_limit = kDefaultTimeLimit;
+  set_threads(given.threads);
+}
+
+void Trainer::load_resume(const TrainConfig& given) {
+  const ResumePoint point = find_resume_point(given.resume);
+  resume_data_ = read_checkpoint(point.checkpoint);
+  std::map<std::string, std::string> keys;
+  for (const auto& [k, v] : resume_data_.header)
+    if (k.rfind("config.", 0) == 0) keys[k.substr(7)] = v;
+  const auto now = config_to_keys(given);
+  for (const auto& key : given.resume_overrides) {
+    if (!resumable(key))
+      throw error(option_name(key) + " cannot change when resuming (it defines the run in " +
+                      point.checkpoint.string() + ")",
+                  "resume without it, or start a new run");
+    keys[key] = now.at(key);
+  }
+  config_ = config_from_keys(keys, point.checkpoint);
+  config_.threads = given.threads;
+  config_.progress = given.progress;
+  config_.resume = given.resume;
+  run_dir_ = point.run_dir;
+  resuming_ = true;
+}
+
+void Trainer::prepare_data() {
+  std::string text = read_text(config_.corpus, config_.text);
+  if (resuming_) {
+    vocab_ = resume_data_.vocab;
+  } else {
+    UnitCounter counter(config_.text.units);
+    counter.add_text(text);
+    vocab_ = Vocab::build(counter, config_.text, config_.vocab);
+  }
+  ids_ = vocab_.encode(text);
+  split_ = split_corpus(ids_, config_.split);
+  fingerprint_ = fnv1a64(split_.train.data(), split_.train.size_bytes());
+  if (resuming_ && resume_data_.get_string("corpus.fingerprint") != hex64(fingerprint_))
+    throw error("the corpus differs from the one " + resume_data_.file.string() +
+                    " was trained on (" + std::to_string(split_.train.size()) +
+                    " training units now, " + resume_data_.get_string("corpus.train_units") +
+                    " then)",
+                "resume with the same corpus files (pass them again if they moved)");
+}
+
+void Trainer::build_model() {
+  const std::int64_t N = config_.batch, T = config_.seq_len;
+  if (resuming_) {
+    model_ = model_from_checkpoint(resume_data_, plugins_);
+  } else {
+    ModelConfig mc;
+    mc.cells = config_.cells;
+    mc.hidden = config_.hidden;
+    mc.vocab_size = vocab_.size();
+    mc.dropout = config_.dropout;
+    model_ = std::make_unique<Model>(mc, plugins_);
+    model_->init_params(config_.seed);
+  }
+  precision_ = model_->set_train_precision(config_.precision);
+  optimizer_ = std::make_unique<Optimizer>(config_.optimizer,
+                                           static_cast<std::int64_t>(model_->params().size()));
+  batches_ = std::make_unique<Batches>(split_.train, N, T, config_.seed);
+  carried_ = model_->zero_state(N);
+  inputs_.assign(static_cast<std::size_t>(T * N), 0);
+  targets_.assign(static_cast<std::size_t>(T * N), 0);
+}
+
+void Trainer::restore_from_checkpoint() {
+  const CheckpointData& d = resume_data_;
+  if (d.optimizer.size() != optimizer_->state().size())
+    throw error(d.file.string() + ": holds no optimiser state for " +
+                    to_string(config_.optimizer.kind) + " (" + std::to_string(d.optimizer.size()) +
+                    " floats)",
+                "resume from a checkpoint written by 'charnn train'");
+  std::copy(d.optimizer.begin(), d.optimizer.end(), optimizer_->state().begin());
+  state_ = TrainState::load(d);
+  optimizer_->set_steps(state_.optimizer_steps);
+  std::size_t want = 0;
+  for (const auto& l : carried_.layers) want += l.size();
+  if (d.state.size() != want || state_.streams != config_.batch)
+    throw error(d.file.string() + ": the saved recurrent state does not match " +
+                option_name("batch") + " " + std::to_string(config_.batch));
+  std::size_t at = 0;
+  for (auto& l : carried_.layers) {
+    std::copy_n(d.state.begin() + static_cast<std::ptrdiff_t>(at), l.size(), l.begin());
+    at += l.size();
+  }
+  if (state_.position.segment < 0 || state_.position.segment >= batches_->segments_per_epoch())
+    throw error(d.file.string() + ": the saved data position is outside the corpus");
+  resume_data_ = CheckpointData{};  // free the copy of the parameters
+}
+
+// Everything before the first step: data, model, run directory, metrics.csv, config.json and
+// the banner.
+void Trainer::start() {
+  prepare_data();
+  build_model();
+  // Only now that the corpus, model and batch shape are known to work: an error above leaves
+  // no empty run directory behind (and runs/latest keeps pointing at a usable run).
+  if (!resuming_) run_dir_ = create_run_dir(config_);
+  if (resuming_) restore_from_checkpoint();
+  metrics_ = std::make_unique<MetricsLog>(run_dir_, resuming_, state_.iteration);
+  if (!resuming_) write_text_file(run_dir_ / "config.json", config_to_json(config_));
+
+  progress_ = std::make_unique<Progress>(log_, progress_mode(config_.progress, log_));
+  BannerFacts facts{.resuming = resuming_,
+                    .run_dir = run_dir_.string(),
+                    .iteration = state_.iteration,
+                    .corpus_units = static_cast<std::int64_t>(ids_.size()),
+                    .vocab_size = static_cast<std::int64_t>(vocab_.size()),
+                    .train_units = static_cast<std::int64_t>(split_.train.size()),
+                    .valid_units = static_cast<std::int64_t>(split_.valid.size()),
+                    .parameters = static_cast<std::int64_t>(model_->params().size()),
+                    .iterations_per_epoch = batches_->segments_per_epoch(),
+                    .precision = precision_,
+                    .threads = get_threads()};
+  progress_->message(training_banner(config_, facts));
+  if (!can_validate())
+    progress_->message("  no validation split (" + option_name("split") +
+                       " gives it 0 units): best.ckpt is not written, last.ckpt is the model");
+  start_ = std::chrono::steady_clock::now();
+  window_ = Window{};
+  session_start_iteration_ = state_.iteration;
+}
+}  // namespace charnn::detail

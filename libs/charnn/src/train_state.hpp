@@ -1,0 +1,49 @@
+// What a resumed run needs beyond the model and the optimiser moments: the iteration, the data
+// position, the clock, the validation history. Its checkpoint keys (state.*) are listed once,
+// in for_each_field, which both save() and load() walk.
+#pragma once
+
+#include <charnn/batches.hpp>
+#include <charnn/checkpoint.hpp>
+
+#include <cstdint>
+#include <limits>
+
+namespace charnn::detail {
+
+struct TrainState {
+  std::int64_t iteration = 0;  // optimiser steps done
+  DataPosition position;       // the next segment to train on
+  double elapsed = 0;          // training seconds, summed over sessions
+  double best_valid = std::numeric_limits<double>::infinity();  // nats/unit, validation slice
+  std::int64_t best_iteration = 0;
+  double last_valid = std::numeric_limits<double>::quiet_NaN();
+  std::int64_t evals_since_best = 0;                            // for --patience
+  double train_ema = std::numeric_limits<double>::quiet_NaN();  // smoothed training loss
+  std::int64_t units_seen = 0;
+  std::int64_t optimizer_steps = 0;  // Adam's bias correction continues from here
+  std::int64_t streams = 0;          // N of the carried recurrent state
+
+  // Calls f(key, field) for every field, in one fixed order.
+  template <class State, class F>
+  static void for_each_field(State& s, F&& f) {
+    f("state.iteration", s.iteration);
+    f("state.epoch", s.position.epoch);
+    f("state.segment", s.position.segment);
+    f("state.elapsed", s.elapsed);
+    f("state.best_valid", s.best_valid);
+    f("state.best_iteration", s.best_iteration);
+    f("state.last_valid", s.last_valid);
+    f("state.evals_since_best", s.evals_since_best);
+    f("state.train_ema", s.train_ema);
+    f("state.units_seen", s.units_seen);
+    f("state.optimizer_steps", s.optimizer_steps);
+    f("state.streams", s.streams);
+  }
+
+  void save(CheckpointData& d) const;
+  // Throws charnn::error naming d.file when a key is missing or malformed.
+  static TrainState load(const CheckpointData& d);
+};
+
+}  // namespace charnn::detail

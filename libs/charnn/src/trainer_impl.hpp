@@ -1,0 +1,128 @@
+// The trainer's state and steps, shared by trainer.cpp (the loop and what runs inside it) and
+// train_setup.cpp (everything before the first step). Internal to the library.
+#pragma once
+
+#include "run_dir.hpp"
+#include "train_state.hpp"
+
+#include <charnn/batches.hpp>
+#include <charnn/checkpoint.hpp>
+#include <charnn/detail/train_faults.hpp>
+#include <charnn/model.hpp>
+#include <charnn/optimizer.hpp>
+#include <charnn/progress.hpp>
+#include <charnn/trainer.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace charnn::detail {
+
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// The corpus fingerprint as the checkpoint stores it.
+inline std::string hex64(std::uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Training loss and gradient norm summed since the last metrics row, and the throughput.
+struct Window {
+  double loss = 0, norm = 0;
+  std::int64_t steps = 0;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  double rate = 0;  // units per second over the window
+
+  double mean_loss() const { return steps ? loss / static_cast<double>(steps) : kNaN; }
+  double mean_norm() const { return steps ? norm / static_cast<double>(steps) : kNaN; }
+  void restart() { *this = Window{.rate = rate}; }
+};
+
+class Trainer {
+ public:
+  // Reads the checkpoint's config when resuming, validates, sets the thread count.
+  Trainer(const TrainConfig& given, const PluginRegistry& plugins, const TrainHooks& hooks,
+          const TrainFaults& faults);
+
+  TrainResult run();
+
+ private:
+  // Setting up.
+  void load_resume(const TrainConfig& given);
+  void prepare_data();
+  void build_model();
+  void restore_from_checkpoint();
+  void start();
+  // The steps of one iteration.
+  std::string stop_reason() const;
+  void next_batch();
+  double forward_backward();
+  void guard_divergence(double loss, double norm, double lr);
+  void advance(double loss, double norm);
+  void log_validate_checkpoint(double lr);
+  bool stop_requested() const;
+  // Validation, checkpoints and the end.
+  double validate_now(bool full, std::int64_t* scored);
+  void validate_and_save();
+  void validate_whole_split();
+  void save_checkpoint(const std::filesystem::path& file);
+  void metrics_row(double lr, double train_loss, double norm, double valid,
+                   std::int64_t valid_units = 0);
+  TrainResult interrupt();
+  TrainResult finish(const std::string& reason);
+  TrainResult result() const;
+  // Reporting.
+  double elapsed() const { return state_.elapsed + session_seconds(); }
+  double session_seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  double progress_fraction() const;
+  std::string status_line() const;
+  std::string describe_best() const;
+  std::string validation_text(double v) const;
+  bool can_validate() const { return split_.valid.size() >= 2; }
+  bool eval_is_slice() const {
+    return config_.eval_units > 0 &&
+           static_cast<std::int64_t>(split_.valid.size()) > config_.eval_units;
+  }
+
+  const PluginRegistry& plugins_;
+  const TrainHooks& hooks_;
+  const TrainFaults& faults_;
+  std::ostream& log_;
+  TrainConfig config_;
+  bool resuming_ = false;
+  CheckpointData resume_data_;
+  std::filesystem::path run_dir_;
+
+  Vocab vocab_;
+  std::vector<std::int32_t> ids_;  // the whole corpus as ids
+  Split split_;                    // views into ids_
+  std::uint64_t fingerprint_ = 0;  // of the training split, checked on resume
+
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<Batches> batches_;
+  Model::State carried_;               // recurrent state carried across segments, (S_l, N, H)
+  std::vector<std::int32_t> inputs_;   // (T, N)
+  std::vector<std::int32_t> targets_;  // (T, N)
+  std::string precision_;              // what config_.precision resolved to
+  TrainState state_;
+  std::unique_ptr<MetricsLog> metrics_;
+  std::unique_ptr<Progress> progress_;
+  Window window_;
+  double last_lr_ = 0;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::int64_t session_start_iteration_ = 0;
+  std::int64_t last_eval_iteration_ = -1;
+  int signal_ = 0;
+};
+
+}  // namespace charnn::detail
