@@ -1,6 +1,6 @@
 // Sampling: the policy and the unit picker against closed forms and a chi-square test, seed
-// preparation (unknown units), the generation loop on a small model, and the `charnn sample`
-// command against a model trained in the test.
+// preparation (unknown units) and the generation loop on a small model. The `charnn sample`
+// command is tested in test_cli_sample.cpp.
 #include <charnn/checkpoint.hpp>
 #include <charnn/error.hpp>
 #include <charnn/model.hpp>
@@ -12,19 +12,14 @@
 
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <numeric>
-#include <sstream>
 #include <string>
 #include <vector>
-
-#include "training_support.hpp"
 
 using charnn::Draw;
 using charnn::Rng;
@@ -675,201 +670,4 @@ TEST_CASE("an empty seed samples from the zero state", "[sampler][loop]") {
   // Equivalent to a seed of one line break, which is what an empty seed stands for.
   const auto nl = charnn::prepare_seed("\n", vocab, charnn::UnknownUnits::error);
   CHECK(sampler.run(nl, options)[0].text == s.text);
-}
-
-// ---------------------------------------------------------------------------------------------
-// `charnn sample` as a user runs it, on a small model trained here on a repeated sentence.
-
-namespace {
-
-namespace fs = std::filesystem;
-
-struct Run {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string sh_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// Trains once per test process: a 2 x 32 LSTM on "the quick brown fox ..." (a few seconds).
-class TrainedModel {
- public:
-  TrainedModel() : dir_("sample-cli") {
-    const fs::path corpus = dir_ / "fox.txt";
-    charnn::test::write_file(corpus, charnn::test::repeating_corpus(8000));
-    charnn::TrainConfig c = charnn::test::tiny_config(corpus, dir_ / "run");
-    c.hidden = 32;
-    c.seq_len = 24;
-    c.batch = 8;
-    c.max_iters = 400;  // enough for greedy to recite it in bf16 training too
-    c.eval_every = 200;
-    std::ostringstream log;
-    charnn::TrainHooks hooks;
-    hooks.log = &log;
-    charnn::train(c, charnn::test::builtin_plugins(), hooks);
-    // The default run: runs/latest under the directory `charnn sample` runs in.
-    fs::create_directories(dir_ / "runs");
-    charnn::point_symlink(dir_ / "runs" / "latest", dir_ / "run");
-  }
-  const fs::path& dir() const { return dir_.path(); }
-  fs::path run_dir() const { return dir_ / "run"; }
-
-  // Runs `charnn sample ARGS` with the scratch directory as the working directory.
-  Run sample(const std::string& args) const {
-    Run r;
-    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string cmd = "cd " + sh_quote(dir_.path().string()) + " && " + sh_quote(CHARNN_EXE) +
-                            " sample " + args + " >" + sh_quote(out.string()) + " 2>" +
-                            sh_quote(err.string()) + " </dev/null";
-    const int status = std::system(cmd.c_str());
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = charnn::test::read_file(out);
-    r.err = charnn::test::read_file(err);
-    return r;
-  }
-
- private:
-  charnn::test::ScratchDir dir_;
-};
-
-const TrainedModel& trained() {
-  static const TrainedModel model;
-  return model;
-}
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + what.size())) ++n;
-  return n;
-}
-
-}  // namespace
-
-TEST_CASE("charnn sample continues a seed with the model just trained", "[sampler][cli]") {
-  const auto& m = trained();
-
-  SECTION("with no model flag it uses runs/latest and says so on stderr") {
-    const Run r = m.sample("--seed 'the quick ' --length 60 --greedy");
-    CAPTURE(r.err);
-    REQUIRE(r.exit_code == 0);
-    CHECK_THAT(r.err, Catch::Contains("best.ckpt"));
-    // The seed, then exactly 60 units (all one byte here); the trained model has learnt the
-    // sentence, so greedy continues it.
-    CHECK(r.out.size() == 10 + 60);
-    CHECK_THAT(r.out, Catch::StartsWith("the quick brown fox"));
-  }
-  SECTION("the same random seed gives the same text, whatever the thread count") {
-    const std::string args = "--model " + sh_quote(m.run_dir().string()) +
-                             " --seed 'the' --length 200 --temperature 1.5 --random-seed 99";
-    const Run a = m.sample(args + " --threads 1");
-    const Run b = m.sample(args + " --threads 2");
-    const Run c = m.sample(args + " --random-seed 100");
-    CAPTURE(a.err);
-    REQUIRE(a.exit_code == 0);
-    CHECK(a.out == b.out);
-    CHECK(a.out != c.out);
-    CHECK_THAT(a.err, Catch::Contains("random seed 99"));
-    // Temperature 0 is greedy.
-    CHECK(m.sample("--seed the --length 50 --temperature 0").out ==
-          m.sample("--seed the --length 50 --greedy --random-seed 5").out);
-  }
-  SECTION("--count runs several samples, each under its own header") {
-    const Run r = m.sample("--last --count 3 --length 40 --random-seed 1 --no-seed");
-    CAPTURE(r.err);
-    REQUIRE(r.exit_code == 0);
-    CHECK_THAT(r.err, Catch::Contains("last.ckpt"));
-    CHECK_THAT(r.out, Catch::StartsWith("--- sample 1/3 ---\n"));
-    CHECK(count_of(r.out, "--- sample ") == 3);
-    CHECK(r.out.find("--- sample 2/3 ---") < r.out.find("--- sample 3/3 ---"));
-  }
-  SECTION("--stop ends a sample once its text ends with the stop string") {
-    const Run r = m.sample("--seed 'the lazy ' --length 300 --stop '\\n' --random-seed 3");
-    CAPTURE(r.err);
-    REQUIRE(r.exit_code == 0);
-    const std::string continuation = r.out.substr(9);
-    CHECK(count_of(continuation, "\n") == 1);
-    CHECK(continuation.back() == '\n');
-  }
-  SECTION("--json gives every unit with its probability") {
-    const Run r = m.sample("--seed fox --length 25 --json --random-seed 4 --top-k 3");
-    CAPTURE(r.err);
-    REQUIRE(r.exit_code == 0);
-    CHECK_THAT(r.out, Catch::Contains("\"seed\": \"fox\"") &&
-                          Catch::Contains("\"random_seed\": 4") &&
-                          Catch::Contains("\"top_k\": 3") && Catch::Contains("\"samples\": ["));
-    CHECK(count_of(r.out, "{\"u\": ") == 25);
-    CHECK(count_of(r.out, "\"p\": ") == 25);
-  }
-  SECTION("an empty seed and a seed from a file work") {
-    const Run r = m.sample("--length 30 --random-seed 2");
-    CAPTURE(r.err);
-    REQUIRE(r.exit_code == 0);
-    CHECK(r.out.size() == 30);
-    charnn::test::write_file(m.dir() / "seed.txt", "the quick\r\n");  // CRLF, cleaned to LF
-    const Run f = m.sample("--seed-file seed.txt --length 5 --greedy");
-    CAPTURE(f.err);
-    REQUIRE(f.exit_code == 0);
-    CHECK_THAT(f.out, Catch::StartsWith("the quick\n"));
-  }
-  SECTION("unknown seed units are listed, or skipped with --unknown skip") {
-    const Run r = m.sample("--seed 'the zebra?' --length 10");  // 'z' is in the corpus; '?' not
-    CHECK(r.exit_code == 1);
-    CHECK(r.out.empty());
-    CHECK_THAT(r.err, Catch::Contains("error:") && Catch::Contains("'?'") &&
-                          Catch::Contains("--unknown skip"));
-    const Run s = m.sample("--seed 'the zebra?' --length 10 --unknown skip");
-    CAPTURE(s.err);
-    CHECK(s.exit_code == 0);
-    CHECK_THAT(s.err, Catch::Contains("skipped 1 seed unit"));
-    CHECK(s.out.size() == 10 + 10);                              // the seed is printed as given
-    CHECK(m.sample("--seed '?' --unknown map").exit_code == 1);  // no unknown symbol
-  }
-  SECTION("--precision f32 and bf16 give the same greedy text from the trained model") {
-    const Run f = m.sample("--seed 'the quick ' --length 120 --greedy --precision f32");
-    const Run b = m.sample("--seed 'the quick ' --length 120 --greedy --precision bf16");
-    CAPTURE(f.err, b.err);
-    REQUIRE(f.exit_code == 0);
-    REQUIRE(b.exit_code == 0);
-    CHECK_THAT(f.err, Catch::Contains("step weights f32"));
-    CHECK_THAT(b.err, Catch::Contains("step weights bf16") || Catch::Contains("step weights f32"));
-    CHECK(f.out == b.out);
-    // The same random seed reproduces with bf16 too, whatever the thread count.
-    const std::string args =
-        "--seed 'the' --length 150 --temperature 1.5 --random-seed 8 "
-        "--precision bf16 --threads ";
-    CHECK(m.sample(args + "1").out == m.sample(args + "2").out);
-  }
-  SECTION("invalid options are clear errors") {
-    for (const char* bad :
-         {"--top-p 1.5", "--top-p 0", "--temperature -1", "--top-k 0", "--count 0",
-          "--unknown ignore", "--best --last", "--model no-such-run", "--precision fp16"}) {
-      const Run r = m.sample(bad);
-      CAPTURE(bad, r.err);
-      CHECK(r.exit_code == 1);
-      CHECK(r.out.empty());
-      CHECK_THAT(r.err, Catch::StartsWith("charnn sample: error: "));
-      CHECK_THAT(r.err, Catch::Contains("hint: "));
-    }
-  }
-}
-
-TEST_CASE("charnn sample exits quietly when its reader closes the pipe", "[sampler][cli]") {
-  const auto& m = trained();
-  // Far more text than head wants: the writes after head exits fail with EPIPE.
-  const fs::path status = m.dir() / "status", err = m.dir() / "pipe-stderr";
-  const std::string cmd = "cd " + sh_quote(m.dir().string()) + " && (" + sh_quote(CHARNN_EXE) +
-                          " sample --length 5000000 --random-seed 1 2>" + sh_quote(err.string()) +
-                          "; echo $? >" + sh_quote(status.string()) + ") | head -c 10 >/dev/null";
-  REQUIRE(std::system(("/bin/sh -c " + sh_quote(cmd)).c_str()) == 0);
-  const std::string code = charnn::test::read_file(status);
-  const std::string message = charnn::test::read_file(err);
-  CAPTURE(message);
-  CHECK((code == "0\n" || code == "141\n"));
-  // Only the one line naming the checkpoint: no error about the closed pipe.
-  CHECK(count_of(message, "\n") == 1);
-  CHECK_THAT(message, !Catch::Contains("error"));
 }

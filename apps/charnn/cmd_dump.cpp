@@ -8,17 +8,14 @@
 #include <charnn/text.hpp>
 #include <charnn/threads.hpp>
 
-#include <unistd.h>
-
-#include <chrono>
-#include <cstdio>
 #include <iostream>
-#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "command.hpp"
+#include "model_options.hpp"
+#include "trace_options.hpp"
 
 namespace charnn::app {
 
@@ -52,12 +49,13 @@ int run_dump(const std::vector<std::string>& args) {
       "units = json.load(open('DIR/units.json'))['units']",
       "charnn dump --model runs/latest --text corpus.txt --out trace --layer 1 --signal c"};
 
-  std::vector<std::string> texts, layer_args, signal_args;
-  std::string model, out, format = "npy", unknown = "error";
-  std::int64_t chunk = 512;
-  int threads = 0;
+  std::vector<std::string> layer_args, signal_args;
+  std::string out, format = to_string(DumpOptions{}.format);
+  ModelFlags model;
+  TraceFlags trace;
   po::options_description options("Options");
-  add_trace_options(options, model, texts, unknown, chunk, threads);
+  add_model_options(options, model);
+  add_trace_options(options, trace);
   options.add_options()("out,o", po::value(&out)->value_name("DIR"),
                         "output directory (created if missing)")(
       "layer", po::value(&layer_args)->value_name("L[,L...]")->composing(),
@@ -66,14 +64,13 @@ int run_dump(const std::vector<std::string>& args) {
       "signals to write, e.g. h,c (default: all the cells trace)")(
       "format,f", po::value(&format)->default_value(format)->value_name("npy|csv|jsonl"),
       "output format");
-  add_plugin_options(options);
   po::variables_map vm;
   if (!parse_options(help, options, {}, args, vm)) return 0;
 
-  if (texts.empty())
+  if (trace.texts.empty())
     throw error("no text given", "usage: charnn dump [--model M] --text FILE --out DIR", 2);
   if (out.empty()) throw error("no output directory given", "add --out DIR", 2);
-  if (chunk < 1) throw error("--chunk must be at least 1", {}, 2);
+  if (trace.chunk < 1) throw error("--chunk must be at least 1", {}, 2);
   DumpOptions dopt;
   dopt.format = parse_dump_format(format);
   for (const auto& l : split_list(layer_args)) {
@@ -87,37 +84,16 @@ int run_dump(const std::vector<std::string>& args) {
     }
   }
   dopt.signals = split_list(signal_args);
-  dopt.chunk = chunk;
-  const UnknownUnits unknown_policy = parse_unknown_units(unknown);
+  dopt.chunk = trace.chunk;
+  const UnknownUnits unknown = parse_unknown_units(trace.unknown);
 
-  set_threads(threads);
-  const PluginRegistry plugins = load_plugins(vm);
-  const auto file =
-      resolve_checkpoint(model, vm.count("last") ? CheckpointChoice::last : CheckpointChoice::best);
-  LoadedModel loaded = load_model(file, plugins);
+  LoadedModel loaded = open_model(model, vm);
   std::cerr << "charnn dump: model " << loaded.file.string() << "\n";
   select_signals(*loaded.model, dopt);  // a bad --layer/--signal fails before reading the text
-
-  std::vector<std::filesystem::path> paths(texts.begin(), texts.end());
-  std::string source;
-  for (const auto& t : texts) source += (source.empty() ? "" : " + ") + t;
-  const TracedText text = prepare_text(read_text(paths, loaded.vocab.text_options()), loaded.vocab,
-                                       unknown_policy, source);
-  if (text.unknown_count > 0)
-    std::cerr << "charnn dump: " << (unknown_policy == UnknownUnits::skip ? "skipped " : "mapped ")
-              << text.unknown_count << " unit(s) not in the vocabulary\n";
+  const TracedText text = read_model_text("dump", loaded, trace.texts, unknown);
 
   dopt.unit_kind = to_string(loaded.vocab.unit_kind());
-  if (::isatty(STDERR_FILENO) == 1) {
-    auto last = std::make_shared<std::chrono::steady_clock::time_point>();
-    dopt.progress = [last](std::int64_t done, std::int64_t total) {
-      const auto now = std::chrono::steady_clock::now();
-      if (done < total && now - *last < std::chrono::milliseconds(200)) return;
-      *last = now;
-      std::fprintf(stderr, "\rcharnn dump: %lld/%lld units%s", static_cast<long long>(done),
-                   static_cast<long long>(total), done >= total ? "\n" : "");
-    };
-  }
+  dopt.progress = trace_progress("dump");
   const DumpResult result = dump_trace(*loaded.model, text, out, dopt);
   std::cout << "wrote " << result.units << " units to " << out << ":\n";
   for (const auto& f : result.files) std::cout << "  " << f.string() << "\n";

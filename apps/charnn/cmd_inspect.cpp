@@ -11,37 +11,15 @@
 #include <charnn/text.hpp>
 #include <charnn/threads.hpp>
 
-#include <unistd.h>
-
-#include <chrono>
-#include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "command.hpp"
+#include "model_options.hpp"
+#include "trace_options.hpp"
 
 namespace charnn::app {
-
-namespace {
-
-// "\r<what>: 41% (1200000/3000000 units)" on a terminal, at most every 200 ms; nothing otherwise.
-std::function<void(std::int64_t, std::int64_t)> progress_line(const std::string& what) {
-  if (::isatty(STDERR_FILENO) != 1) return {};
-  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
-  return [what, last](std::int64_t done, std::int64_t total) {
-    const auto now = std::chrono::steady_clock::now();
-    if (done < total && now - *last < std::chrono::milliseconds(200)) return;
-    *last = now;
-    std::fprintf(stderr, "\r%s: %3d%% (%lld/%lld units)%s", what.c_str(),
-                 static_cast<int>(100 * done / std::max<std::int64_t>(1, total)),
-                 static_cast<long long>(done), static_cast<long long>(total),
-                 done >= total ? "\n" : "");
-    std::fflush(stderr);
-  };
-}
-
-}  // namespace
 
 int run_inspect(const std::vector<std::string>& args) {
   const CommandHelp help{
@@ -57,14 +35,18 @@ int run_inspect(const std::vector<std::string>& args) {
       "coloured by each top unit, the per-unit loss and the gate saturation.",
       "charnn inspect --model runs/latest --text corpus.txt --html report.html"};
 
-  std::vector<std::string> texts, probe_specs;
-  std::string model, html, unknown = "error";
-  std::size_t top = 5, html_top = 3;
-  std::int64_t max_units = 0, html_units = 2000, html_from = 0, chunk = 512;
-  int threads = 0;
+  const InspectOptions defaults;
+  std::vector<std::string> probe_specs;
+  std::string html;
+  std::size_t top = defaults.top, html_top = defaults.html_top;
+  std::int64_t max_units = defaults.max_units, html_units = defaults.excerpt_units,
+               html_from = defaults.excerpt_begin;
   bool no_builtin = false;
+  ModelFlags model;
+  TraceFlags trace;
   po::options_description options("Options");
-  add_trace_options(options, model, texts, unknown, chunk, threads);
+  add_model_options(options, model);
+  add_trace_options(options, trace);
   options.add_options()("probe", po::value(&probe_specs)->value_name("NAME=REGEX")->composing(),
                         "add a probe: 1 on every unit inside a match of REGEX (repeatable)")(
       "no-builtin", po::bool_switch(&no_builtin), "only the --probe probes")(
@@ -80,18 +62,17 @@ int run_inspect(const std::vector<std::string>& args) {
       "index of the excerpt's first unit")(
       "html-top", po::value(&html_top)->default_value(html_top)->value_name("K"),
       "units drawn over the excerpt per probe");
-  add_plugin_options(options);
   po::positional_options_description positional;
   positional.add("text", -1);
   po::variables_map vm;
   if (!parse_options(help, options, positional, args, vm)) return 0;
 
-  if (texts.empty())
+  if (trace.texts.empty())
     throw error("no text given", "usage: charnn inspect [--model M] --text FILE", 2);
   if (top < 1) throw error("--top must be at least 1", {}, 2);
-  if (max_units < 0 || html_units < 0 || html_from < 0 || chunk < 1)
+  if (max_units < 0 || html_units < 0 || html_from < 0 || trace.chunk < 1)
     throw error("--max-units, --html-units and --html-from must be >= 0, --chunk >= 1", {}, 2);
-  const UnknownUnits unknown_policy = parse_unknown_units(unknown);
+  const UnknownUnits unknown = parse_unknown_units(trace.unknown);
   // Check probes before the (slow) model run.
   std::vector<ProbeSpec> user_probes;
   for (const auto& s : probe_specs) user_probes.push_back(parse_probe_spec(s));
@@ -101,22 +82,10 @@ int run_inspect(const std::vector<std::string>& args) {
   std::unique_ptr<AtomicFile> html_out;
   if (!html.empty()) html_out = std::make_unique<AtomicFile>(html);
 
-  set_threads(threads);
-  const PluginRegistry plugins = load_plugins(vm);
-  const auto file =
-      resolve_checkpoint(model, vm.count("last") ? CheckpointChoice::last : CheckpointChoice::best);
-  LoadedModel loaded = load_model(file, plugins);
+  LoadedModel loaded = open_model(model, vm);
   std::cerr << "charnn inspect: model " << loaded.file.string() << "\n";
-
-  std::vector<std::filesystem::path> paths(texts.begin(), texts.end());
   std::string source;
-  for (const auto& t : texts) source += (source.empty() ? "" : " + ") + t;
-  TracedText text = prepare_text(read_text(paths, loaded.vocab.text_options()), loaded.vocab,
-                                 unknown_policy, source);
-  if (text.unknown_count > 0)
-    std::cerr << "charnn inspect: "
-              << (unknown_policy == UnknownUnits::skip ? "skipped " : "mapped ")
-              << text.unknown_count << " unit(s) not in the vocabulary\n";
+  TracedText text = read_model_text("inspect", loaded, trace.texts, unknown, &source);
 
   std::vector<Probe> probes;
   if (!no_builtin) probes = builtin_probes(text.text, text.boundaries);
@@ -134,8 +103,8 @@ int run_inspect(const std::vector<std::string>& args) {
   io.max_units = max_units;
   io.excerpt_begin = html_from;
   io.excerpt_units = html.empty() ? 0 : html_units;
-  io.chunk = chunk;
-  io.progress = progress_line("charnn inspect");
+  io.chunk = trace.chunk;
+  io.progress = trace_progress("inspect");
   InspectReport report = inspect_model(*loaded.model, text, probes, io);
   report.model = loaded.file.string();
   report.text = source;

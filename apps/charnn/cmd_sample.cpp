@@ -4,6 +4,7 @@
 // (`| head`) ends the command quietly instead of with SIGPIPE or an error.
 #include <charnn/checkpoint.hpp>
 #include <charnn/error.hpp>
+#include <charnn/json.hpp>
 #include <charnn/model.hpp>
 #include <charnn/plugin_registry.hpp>
 #include <charnn/sampler.hpp>
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "model_options.hpp"
 
 namespace charnn::app {
 
@@ -87,15 +89,13 @@ std::string read_seed_file(const std::string& file) {
   return ss.str();
 }
 
-std::string format_policy_json(const SamplingPolicy& p) {
-  std::ostringstream s;
-  s << "{\"temperature\": " << p.temperature << ", \"top_k\": ";
-  if (p.top_k)
-    s << *p.top_k;
-  else
-    s << "null";
-  s << ", \"top_p\": " << p.top_p << ", \"greedy\": " << (p.is_greedy() ? "true" : "false") << "}";
-  return s.str();
+FloatJson policy_json(const SamplingPolicy& p) {
+  FloatJson j;
+  j["temperature"] = p.temperature;
+  j["top_k"] = p.top_k ? FloatJson(*p.top_k) : FloatJson(nullptr);
+  j["top_p"] = p.top_p;
+  j["greedy"] = p.is_greedy();
+  return j;
 }
 
 }  // namespace
@@ -114,22 +114,19 @@ int run_sample(const std::vector<std::string>& args) {
       "the random seed are reported on stderr.",
       "charnn sample --seed \"The prince\" --length 300 --temperature 0.8 --random-seed 7"};
 
-  std::string seed_text, seed_file, model, stop, unknown = "error", precision = "auto";
+  std::string seed_text, seed_file, stop, unknown = to_string(UnknownUnits::error),
+                                          precision = "auto";
   std::uint64_t random_seed = 0;
   std::int64_t length = 500, count = 1;
   float temperature = 1.0f, top_p = 1.0f;
   std::int32_t top_k = 0;
-  int threads = 0;
+  ModelFlags model;
   po::options_description options("Options");
   options.add_options()("seed,s", po::value(&seed_text)->value_name("TEXT"),
                         "text to continue (may be empty; default: empty)")(
       "seed-file", po::value(&seed_file)->value_name("FILE"), "read the seed text from FILE")(
       "random-seed", po::value(&random_seed)->value_name("N"),
       "seed of the random draws (default: a fresh one, reported on stderr)")(
-      "model,m", po::value(&model)->value_name("FILE|RUN_DIR"),
-      "checkpoint file or run directory (default: the latest run, runs/latest)")(
-      "best", "use the run's best checkpoint (lowest validation loss; the default)")(
-      "last", "use the run's last checkpoint")(
       "length,n", po::value(&length)->default_value(length)->value_name("UNITS"),
       "units to generate per sample, in the model's units (grapheme clusters by default)")(
       "count,c", po::value(&count)->default_value(count)->value_name("N"),
@@ -150,10 +147,6 @@ int run_sample(const std::vector<std::string>& args) {
       "json",
       "write JSON instead of text: every sample with each unit's probability under the model "
       "(p) and under the sampling policy (q)")(
-      "threads", po::value(&threads)->default_value(threads)->value_name("N"),
-      "threads for the model; 0 = choose between 1 and every core while sampling, by timing "
-      "the steps (one stream is faster on one core when the others are busy); the text is the "
-      "same whatever the count")(
       "precision",
       po::value(&precision)->default_value(precision)->value_name("auto|f32|bf16|int8"),
       "weights of the sampling step: f32 keeps them exact; bf16 rounds them to bfloat16 (about "
@@ -163,12 +156,14 @@ int run_sample(const std::vector<std::string>& args) {
       "a 256-unit probe at start-up shows the model's predictions move by at most 0.01 nats per "
       "unit (stderr says what it measured), else bf16 where the CPU has "
       "AVX512_BF16, else f32. Each gives the same text for a --random-seed whatever --threads is");
-  add_plugin_options(options);
+  add_model_options(
+      options, model,
+      "threads for the model; 0 = choose between 1 and every core while sampling, by timing "
+      "the steps (one stream is faster on one core when the others are busy); the text is the "
+      "same whatever the count");
   po::variables_map vm;
   if (!parse_options(help, options, {}, args, vm)) return 0;
 
-  if (vm.count("best") && vm.count("last"))
-    throw charnn::error("--best and --last exclude each other", "give one of them");
   if (vm.count("seed") && vm.count("seed-file"))
     throw charnn::error("--seed and --seed-file exclude each other", "give one of them");
   SamplingPolicy policy;
@@ -192,24 +187,13 @@ int run_sample(const std::vector<std::string>& args) {
 
   // A closed pipe must surface as a failed write (handled quietly), not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
-  charnn::set_threads(threads);
-
-  const PluginRegistry plugins = load_plugins(vm);
-  const auto file =
-      resolve_checkpoint(model, vm.count("last") ? CheckpointChoice::last : CheckpointChoice::best);
-  LoadedModel loaded = load_model(file, plugins);
+  LoadedModel loaded = open_model(model, vm);
   const Vocab& vocab = loaded.vocab;
 
   const std::string raw_seed = vm.count("seed-file") ? read_seed_file(seed_file) : seed_text;
   const PreparedSeed seed =
       prepare_seed(raw_seed, vocab, unknown_policy, vm.count("seed-file") ? seed_file : "--seed");
-  if (seed.unknown_count > 0) {
-    std::cerr << "charnn sample: "
-              << (unknown_policy == UnknownUnits::skip ? "skipped " : "mapped ")
-              << seed.unknown_count << " seed unit(s) not in the vocabulary:";
-    for (const auto& u : seed.unknown) std::cerr << " '" << u << "'";
-    std::cerr << "\n";
-  }
+  report_unknown_units("sample", unknown_policy, seed.unknown_count, seed.unknown, "seed unit(s)");
 
   SampleOptions opts;
   opts.length = length;
@@ -217,7 +201,7 @@ int run_sample(const std::vector<std::string>& args) {
   opts.policy = policy;
   opts.random_seed = random_seed;
   opts.record_probabilities = json;
-  opts.tune_threads = threads <= 0;
+  opts.tune_threads = model.threads <= 0;
   if (!stop.empty()) opts.stop = clean_text(unescape_cli(stop), vocab.text_options(), "--stop");
 
   // The real file, not runs/latest/...: the link moves on with the next training run.
@@ -235,14 +219,18 @@ int run_sample(const std::vector<std::string>& args) {
   try {
     if (json) {
       const auto samples = sampler.run(seed, opts);
-      out.write("{\"checkpoint\": " + json_string(loaded.file.string()) + ",\n \"seed\": " +
-                json_string(seed.text) + ",\n \"random_seed\": " + std::to_string(random_seed) +
-                ",\n \"policy\": " + format_policy_json(policy) +
-                ",\n \"length\": " + std::to_string(length) + ",\n \"stop\": " +
-                (opts.stop.empty() ? "null" : json_string(opts.stop)) + ",\n \"samples\": [");
-      for (std::size_t i = 0; i < samples.size(); ++i)
-        out.write(std::string(i ? ",\n  " : "\n  ") + sample_json(samples[i], vocab));
-      out.write("\n]}\n");
+      FloatJson doc;
+      doc["checkpoint"] = loaded.file.string();
+      doc["seed"] = seed.text;
+      doc["random_seed"] = random_seed;
+      doc["policy"] = policy_json(policy);
+      doc["length"] = length;
+      doc["stop"] = opts.stop.empty() ? FloatJson(nullptr) : FloatJson(opts.stop);
+      doc["samples"] = FloatJson::array();
+      // The library writes each sample; reading it back keeps one document and one writer.
+      for (const auto& s : samples)
+        doc["samples"].push_back(FloatJson::parse(sample_json(s, vocab)));
+      out.write(json_text(doc) + "\n");
       out.flush();
       return 0;
     }

@@ -3,12 +3,11 @@
 // and the train/valid/test split sizes. Everything is computed before anything is printed, so a
 // bad input prints only the error.
 #include <charnn/error.hpp>
+#include <charnn/json.hpp>
+#include <charnn/progress.hpp>
 #include <charnn/text.hpp>
 #include <charnn/vocab.hpp>
 
-#include <unistd.h>
-
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "text_options.hpp"
 
 namespace charnn::app {
 
@@ -23,13 +23,7 @@ namespace {
 
 struct VocabCommandOptions {
   std::vector<std::string> files;
-  std::string units = "grapheme";
-  std::string normalize = "nfc";
-  std::string on_invalid = "error";
-  bool keep_cr = false;
-  std::int64_t min_count = 1;
-  std::int64_t max_vocab = 0;
-  std::string split = "0.9,0.05,0.05";
+  TextFlags text;
   int top = 10;
   bool json = false;
 };
@@ -63,55 +57,14 @@ std::string percent(std::int64_t part, std::int64_t whole) {
   return buf;
 }
 
-// A "\r"-rewritten progress line on stderr, only for big inputs and only on a terminal.
-class Progress {
- public:
-  explicit Progress(std::uint64_t total)
-      : total_(total), on_(total >= (64u << 20) && ::isatty(STDERR_FILENO) == 1) {}
-  void update(std::uint64_t done) {
-    if (!on_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_ < std::chrono::milliseconds(250)) return;
-    last_ = now;
-    std::fprintf(stderr, "\rcharnn vocab: reading %3.0f%% of %s", 100.0 * done / total_,
-                 human_bytes(total_).c_str());
-    std::fflush(stderr);
-    shown_ = true;
-  }
-  ~Progress() {
-    if (shown_) std::fprintf(stderr, "\r\033[K");
-  }
-
- private:
-  std::uint64_t total_;
-  bool on_;
-  bool shown_ = false;
-  std::chrono::steady_clock::time_point last_{};
-};
-
 }  // namespace
 
 int run_vocab(const std::vector<std::string>& args) {
   VocabCommandOptions o;
   po::options_description desc("Options");
-  desc.add_options()(
-      "units", po::value(&o.units)->default_value(o.units),
-      "what one unit is: grapheme (a user-perceived character, ICU extended grapheme "
-      "cluster), codepoint, or byte")(
-      "normalize", po::value(&o.normalize)->default_value(o.normalize),
-      "Unicode normalisation: nfc (compose e + U+0301 into é) or none")(
-      "on-invalid", po::value(&o.on_invalid)->default_value(o.on_invalid),
-      "invalid UTF-8: error (stop and say where) or replace (with U+FFFD)")(
-      "keep-cr", po::bool_switch(&o.keep_cr),
-      "keep CR and CRLF line ends instead of turning them into LF")(
-      "min-count", po::value(&o.min_count)->default_value(o.min_count),
-      "units seen fewer times map to one unknown symbol")(
-      "max-vocab", po::value(&o.max_vocab)->default_value(o.max_vocab),
-      "keep at most this many ids, unknown symbol included (0 = no limit)")(
-      "split", po::value(&o.split)->default_value(o.split),
-      "train,valid,test fractions of the corpus (contiguous, in this order)")(
-      "top", po::value(&o.top)->default_value(o.top),
-      "how many of the most and least frequent units to list")(
+  add_text_options(desc, o.text);
+  desc.add_options()("top", po::value(&o.top)->default_value(o.top),
+                     "how many of the most and least frequent units to list")(
       "json", po::bool_switch(&o.json),
       "print one JSON object (summary and the full vocabulary) instead of text");
   po::options_description hidden;
@@ -132,34 +85,36 @@ int run_vocab(const std::vector<std::string>& args) {
     throw error("no corpus file given", "usage: charnn vocab [options] FILE...", 2);
   if (o.top < 0) throw error("--top must not be negative", "e.g. --top 10", 2);
   // Checked again by Vocab::build, but here before a long read rather than after it.
-  if (o.min_count < 1)
-    throw error("--min-count must be at least 1 (got " + std::to_string(o.min_count) + ")",
-                "use 1 to keep every unit", 2);
-  if (o.max_vocab != 0 && o.max_vocab < 2)
+  if (o.text.vocab.min_count < 1)
     throw error(
-        "--max-vocab must be 0 (no limit) or at least 2 (got " + std::to_string(o.max_vocab) + ")",
-        "the limit includes the unknown symbol, so it needs room for one real unit", 2);
+        "--min-count must be at least 1 (got " + std::to_string(o.text.vocab.min_count) + ")",
+        "use 1 to keep every unit", 2);
+  if (o.text.vocab.max_vocab != 0 && o.text.vocab.max_vocab < 2)
+    throw error("--max-vocab must be 0 (no limit) or at least 2 (got " +
+                    std::to_string(o.text.vocab.max_vocab) + ")",
+                "the limit includes the unknown symbol, so it needs room for one real unit", 2);
 
-  TextOptions text;
-  text.units = parse_unit_kind(o.units);
-  text.normalize = parse_normalization(o.normalize);
-  text.on_invalid = parse_on_invalid(o.on_invalid);
-  text.normalize_newlines = !o.keep_cr;
-  const SplitFractions fractions = parse_split(o.split);
-  VocabOptions vopt;
-  vopt.min_count = o.min_count;
-  vopt.max_vocab = o.max_vocab;
+  const TextOptions text = o.text.text();
+  const SplitFractions fractions = o.text.fractions();
+  const VocabOptions& vopt = o.text.vocab;
 
   std::vector<std::filesystem::path> paths(o.files.begin(), o.files.end());
   TextReader reader(paths, text);
   UnitCounter counter(text.units);
   {
-    Progress progress(reader.total_bytes());
+    // Only for big inputs: a small file is read before a progress line would be worth it.
+    const bool show = reader.total_bytes() >= (64u << 20) && Progress::is_terminal(std::cerr);
+    Progress progress(std::cerr, show ? Progress::Mode::live : Progress::Mode::quiet, 0.0, 0.25);
     std::string chunk;
+    char status[96];
     while (reader.next(chunk)) {
       counter.add_text(chunk);
-      progress.update(reader.bytes_read());
+      std::snprintf(status, sizeof status, "charnn vocab: reading %3.0f%% of %s",
+                    100.0 * reader.bytes_read() / reader.total_bytes(),
+                    human_bytes(reader.total_bytes()).c_str());
+      progress.update(status);
     }
+    progress.clear();  // the summary follows: the line is not worth keeping
   }
   const Vocab vocab = Vocab::build(counter, text, vopt);
   const std::int64_t total = counter.total();
@@ -174,32 +129,40 @@ int run_vocab(const std::vector<std::string>& args) {
   std::ostringstream out;
   if (o.json) {
     auto unit_list = [&](std::int32_t from, std::int32_t to, bool reverse) {
-      std::string s = "[";
+      Json list = Json::array();
       for (std::int32_t k = 0; k < to - from; ++k) {
         const std::int32_t id = reverse ? to - 1 - k : from + k;
-        s += (k ? ", " : "") + std::string("{\"id\": ") + std::to_string(id) +
-             ", \"shown\": " + json_string(escape_unit(vocab.unit(id))) +
-             ", \"count\": " + std::to_string(vocab.count(id)) + "}";
+        Json u;
+        u["id"] = id;
+        u["shown"] = escape_unit(vocab.unit(id));
+        u["count"] = vocab.count(id);
+        list.push_back(std::move(u));
       }
-      return s + "]";
+      return list;
     };
-    out << "{\"files\": [";
-    for (std::size_t i = 0; i < o.files.size(); ++i)
-      out << (i ? ", " : "") << json_string(o.files[i]);
-    out << "],\n \"input_bytes\": " << reader.bytes_read()
-        << ", \"units\": " << json_string(to_string(text.units))
-        << ", \"normalize\": " << json_string(to_string(text.normalize))
-        << ", \"total_units\": " << total << ", \"distinct_units\": " << distinct
-        << ", \"vocab_size\": " << vocab.size()
-        << ",\n \"unknown\": {\"id\": " << vocab.unknown_id()
-        << ", \"distinct_units\": " << (distinct - real)
-        << ", \"occurrences\": " << vocab.unknown_units() << ", \"min_count\": " << o.min_count
-        << ", \"max_vocab\": " << o.max_vocab << "},\n \"split\": {\"fractions\": ["
-        << fractions.train << ", " << fractions.valid << ", " << fractions.test
-        << "], \"train\": " << split.train << ", \"valid\": " << split.valid
-        << ", \"test\": " << split.test << "},\n \"most_frequent\": " << unit_list(0, top, false)
-        << ",\n \"least_frequent\": " << unit_list(bottom_from, real, true)
-        << ",\n \"vocab\": " << vocab.to_json() << "}\n";
+    Json j;
+    j["files"] = o.files;
+    j["input_bytes"] = reader.bytes_read();
+    j["units"] = to_string(text.units);
+    j["normalize"] = to_string(text.normalize);
+    j["total_units"] = total;
+    j["distinct_units"] = distinct;
+    j["vocab_size"] = vocab.size();
+    Json& unknown = j["unknown"];
+    unknown["id"] = vocab.unknown_id();
+    unknown["distinct_units"] = distinct - real;
+    unknown["occurrences"] = vocab.unknown_units();
+    unknown["min_count"] = o.text.vocab.min_count;
+    unknown["max_vocab"] = o.text.vocab.max_vocab;
+    Json& parts = j["split"];
+    parts["fractions"] = {fractions.train, fractions.valid, fractions.test};
+    parts["train"] = split.train;
+    parts["valid"] = split.valid;
+    parts["test"] = split.test;
+    j["most_frequent"] = unit_list(0, top, false);
+    j["least_frequent"] = unit_list(bottom_from, real, true);
+    j["vocab"] = Json::parse(vocab.to_json());  // the library's own description, nested
+    out << json_text(j) << "\n";
   } else {
     const char* kind_name = text.units == UnitKind::grapheme    ? "grapheme clusters"
                             : text.units == UnitKind::codepoint ? "code points"
@@ -223,10 +186,12 @@ int run_vocab(const std::vector<std::string>& args) {
     } else {
       out << "none";
     }
-    out << " (--min-count " << o.min_count << ", --max-vocab "
-        << (o.max_vocab > 0 ? std::to_string(o.max_vocab) : std::string("none")) << ")\n";
+    out << " (--min-count " << o.text.vocab.min_count << ", --max-vocab "
+        << (o.text.vocab.max_vocab > 0 ? std::to_string(o.text.vocab.max_vocab)
+                                       : std::string("none"))
+        << ")\n";
     out << "split        train " << thousands(split.train) << ", valid " << thousands(split.valid)
-        << ", test " << thousands(split.test) << " units (" << o.split << ")\n";
+        << ", test " << thousands(split.test) << " units (" << o.text.split << ")\n";
     auto table = [&](const char* title, std::int32_t from, std::int32_t to, bool reverse) {
       if (to <= from) return;
       out << "\n" << title << "\n       id        count    share  unit\n";

@@ -47,12 +47,6 @@ void add_plugin_options(po::options_description& options);
 // Discovers plugins honouring --plugin, CHARNN_PLUGIN_PATH and the built-in directory.
 charnn::PluginRegistry load_plugins(const po::variables_map& vm);
 
-// --model, --last, --text, --unknown, --chunk and --threads of the commands that run a trained
-// model over a text (dump, inspect), bound to the caller's variables and their defaults.
-void add_trace_options(po::options_description& options, std::string& model,
-                       std::vector<std::string>& texts, std::string& unknown, std::int64_t& chunk,
-                       int& threads);
-
 // Subcommands, one per file (cmd_<name>.cpp).
 int run_vocab(const std::vector<std::string>& args);
 int run_cells(const std::vector<std::string>& args);

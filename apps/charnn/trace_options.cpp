@@ -1,24 +1,37 @@
-// Options shared by the commands that run a trained model over a text (dump, inspect).
-#include "command.hpp"
+// Options shared by the commands that run a trained model over a text (see trace_options.hpp).
+#include "trace_options.hpp"
+
+#include <charnn/progress.hpp>
+
+#include <algorithm>
+#include <iostream>
+#include <memory>
 
 namespace charnn::app {
 
-void add_trace_options(po::options_description& options, std::string& model,
-                       std::vector<std::string>& texts, std::string& unknown, std::int64_t& chunk,
-                       int& threads) {
-  options.add_options()("model,m", po::value(&model)->value_name("FILE|RUN_DIR"),
-                        "checkpoint file or run directory (default: the latest run, "
-                        "runs/latest)")("last", "use the run's last checkpoint, not the best")(
-      "text", po::value(&texts)->value_name("FILE")->composing(),
-      "text to run the model over (repeatable: files are concatenated); cleaned as the "
-      "model's corpus was")(
-      "unknown", po::value(&unknown)->default_value(unknown)->value_name("error|skip|map"),
+void add_trace_options(po::options_description& options, TraceFlags& f) {
+  options.add_options()("text", po::value(&f.texts)->value_name("FILE")->composing(),
+                        "text to run the model over (repeatable: files are concatenated); "
+                        "cleaned as the model's corpus was")(
+      "unknown", po::value(&f.unknown)->default_value(f.unknown)->value_name("error|skip|map"),
       "units not in the model's vocabulary: error lists them, skip leaves them out of the "
       "text, map reads them as the vocabulary's unknown symbol")(
-      "chunk", po::value(&chunk)->default_value(chunk)->value_name("N"),
-      "units traced per step (memory, not results)")(
-      "threads", po::value(&threads)->default_value(threads)->value_name("N"),
-      "threads for the model (0 = every core)");
+      "chunk", po::value(&f.chunk)->default_value(f.chunk)->value_name("N"),
+      "units traced per step (memory, not results)");
+}
+
+std::function<void(std::int64_t, std::int64_t)> trace_progress(const std::string& command) {
+  if (!Progress::is_terminal(std::cerr)) return {};
+  auto line = std::make_shared<Progress>(std::cerr, Progress::Mode::live, 0.0, 0.2);
+  const std::string what = "charnn " + command;
+  return [line, what](std::int64_t done, std::int64_t total) {
+    const auto percent = 100 * done / std::max<std::int64_t>(1, total);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, ": %3d%% (%lld/%lld units)", static_cast<int>(percent),
+                  static_cast<long long>(done), static_cast<long long>(total));
+    line->update(what + buf, done >= total);
+    if (done >= total) line->finish();
+  };
 }
 
 }  // namespace charnn::app

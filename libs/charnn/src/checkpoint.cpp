@@ -3,10 +3,10 @@
 #include "charnn/checkpoint.hpp"
 #include "util.hpp"
 
+#include <charnn/atomic_file.hpp>
 #include <charnn/error.hpp>
 #include <charnn/plugin_registry.hpp>
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -200,42 +200,14 @@ void write_checkpoint(const fs::path& file, const CheckpointData& data) {
   std::string post;
   put_u64(post, fnv1a64(payload.data(), payload.size()));
 
-  const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
-  const fs::path tmp =
-      dir / (".tmp-" + file.filename().string() + "." + std::to_string(::getpid()));
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw error("cannot write checkpoint " + file.string() + ": " + sys_error(),
-                "check that the run directory exists and is writable");
-  auto write_all = [&](const std::string& bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      done += static_cast<std::size_t>(n);
-    }
-    return true;
-  };
-  if (!write_all(pre) || !write_all(payload) || !write_all(post) || ::fsync(fd) != 0) {
-    const std::string why = sys_error();
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw error("cannot write checkpoint " + file.string() + ": " + why,
-                "free some disk space; the previous checkpoint is untouched");
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), file.c_str()) != 0) {
-    const std::string why = sys_error();
-    ::unlink(tmp.c_str());
-    throw error("cannot write checkpoint " + file.string() + ": " + why);
-  }
-  // Make the rename itself durable.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  AtomicFile::Options durable;
+  durable.durable = true;
+  durable.what = "checkpoint";
+  durable.open_hint = "check that the run directory exists and is writable";
+  durable.write_hint = "free some disk space; the previous checkpoint is untouched";
+  AtomicFile out(file, durable);
+  out.stream() << pre << payload << post;
+  out.commit();
 }
 
 CheckpointData read_checkpoint(const fs::path& file) {
@@ -425,11 +397,12 @@ void point_symlink(const fs::path& link, const fs::path& target) {
   fs::remove(tmp, ec);
   fs::create_directory_symlink(target, tmp, ec);
   if (ec) throw error("cannot create symlink " + tmp.string() + ": " + ec.message());
-  if (::rename(tmp.c_str(), link.c_str()) != 0) {
-    const std::string why = sys_error();
+  // Durable like the checkpoints it points at: after a power cut "latest" names a whole run.
+  if (const int e = rename_into_place(tmp, link, true)) {
     fs::remove(tmp, ec);
-    throw error("cannot point " + link.string() + " at " + target.string() + ": " + why,
-                "remove " + link.string() + " if it is a real directory");
+    throw error(
+        "cannot point " + link.string() + " at " + target.string() + ": " + std::strerror(e),
+        "remove " + link.string() + " if it is a real directory");
   }
 }
 

@@ -8,9 +8,10 @@
 
 #include "charnn/atomic_file.hpp"
 #include "charnn/error.hpp"
+#include "charnn/json.hpp"
 #include "charnn/npy.hpp"
 #include "charnn/text.hpp"
-#include "charnn/vocab.hpp"  // json_string
+#include "util.hpp"
 
 namespace charnn {
 namespace {
@@ -31,10 +32,64 @@ std::string csv_field(std::string_view s) {
   return out + "\"";
 }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
+// Where one selected array sits in a trace chunk's signals.
+struct Source {
+  std::size_t layer, k;
+};
+
+// trace.jsonl: one object per unit of the chunk, the unit's values of every selected array.
+void write_jsonl_rows(std::ostream& out, const TracedText& text, const Model::TraceChunk& chunk,
+                      const std::vector<DumpedArray>& arrays, const std::vector<Source>& sources) {
+  for (std::int64_t t = 0; t < chunk.T; ++t) {
+    const std::int64_t u = chunk.begin + t;
+    FloatJson row;
+    row["index"] = u;
+    row["offset"] = text.boundaries[static_cast<std::size_t>(u)];
+    row["unit"] = std::string(text.unit(u));
+    for (std::size_t i = 0; i < arrays.size(); ++i) {
+      const auto values = chunk.signals[sources[i].layer][sources[i].k];  // (T, H)
+      const auto H = static_cast<std::size_t>(arrays[i].hidden);
+      const auto first =
+          values.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(t) * H);
+      row["layer" + std::to_string(arrays[i].layer) + "." + arrays[i].signal] =
+          std::vector<float>(first, first + static_cast<std::ptrdiff_t>(H));
+    }
+    out << json_text(row) << '\n';
+  }
+}
+
+// units.json: the index that lines every array up with the text. The units and offsets lists
+// are streamed value by value (each written by the JSON library) rather than built as one
+// document, which for a long text would hold millions of nodes in memory.
+void write_units_json(std::ostream& out, const Model& model, const TracedText& text,
+                      const DumpResult& result, const DumpOptions& options) {
+  Json head;
+  head["format"] = "charnn-dump";
+  head["version"] = 1;
+  head["dump_format"] = to_string(options.format);
+  head["unit_kind"] = options.unit_kind;
+  head["count"] = result.units;
+  head["offsets_note"] =
+      "byte offsets into the cleaned text (UTF-8, BOM removed, line ends normalised, NFC)";
+  head["arrays"] = Json::array();
+  for (const auto& a : result.arrays) {
+    Json e;
+    e["layer"] = a.layer;
+    e["cell"] = model.layer(a.layer).type();
+    e["signal"] = a.signal;
+    e["hidden"] = a.hidden;
+    e["file"] = options.format == DumpFormat::jsonl ? "trace.jsonl" : a.file.filename().string();
+    head["arrays"].push_back(std::move(e));
+  }
+  std::string text_of_head = json_text(head);
+  text_of_head.pop_back();  // the closing '}': the lists follow
+  out << text_of_head << ",\"units\":[";
+  for (std::int64_t u = 0; u < result.units; ++u)
+    out << (u ? "," : "") << json_text(Json(std::string(text.unit(u))));
+  out << "],\"offsets\":[";
+  for (std::int64_t u = 0; u < result.units; ++u)
+    out << (u ? "," : "") << text.boundaries[static_cast<std::size_t>(u)];
+  out << "]}\n";
 }
 
 }  // namespace
@@ -86,7 +141,7 @@ std::vector<DumpedArray> select_signals(const Model& model, const DumpOptions& o
                               return s.empty() ? s : s.substr(0, s.size() - 1);
                             }());
       throw error("--signal " + want + " is not traced by the selected layers",
-                  "available: " + join(available), 2);
+                  "available: " + detail::join(available, ", "), 2);
     }
   }
   for (auto l : layers)
@@ -123,9 +178,6 @@ DumpResult dump_trace(Model& model, const TracedText& text, const std::filesyste
   } cleanup{out_dir, !existed};
 
   // Where each selected array sits in chunk.signals.
-  struct Source {
-    std::size_t layer, k;
-  };
   std::vector<Source> sources;
   for (const auto& a : result.arrays) {
     const auto& names = model.layer(a.layer).signals();
@@ -182,62 +234,14 @@ DumpResult dump_trace(Model& model, const TracedText& text, const std::filesyste
             }
           }
         }
-        if (options.format == DumpFormat::jsonl) {
-          auto& out = text_files[0]->stream();
-          for (std::int64_t t = 0; t < chunk.T; ++t) {
-            const std::int64_t u = chunk.begin + t;
-            out << "{\"index\": " << u
-                << ", \"offset\": " << text.boundaries[static_cast<std::size_t>(u)]
-                << ", \"unit\": " << json_string(text.unit(u));
-            for (std::size_t i = 0; i < result.arrays.size(); ++i) {
-              const auto values = chunk.signals[sources[i].layer][sources[i].k];
-              const auto H = static_cast<std::size_t>(result.arrays[i].hidden);
-              out << ", \"layer" << result.arrays[i].layer << '.' << result.arrays[i].signal
-                  << "\": [";
-              for (std::size_t h = 0; h < H; ++h) {
-                if (h) out << ", ";
-                put_float(out, values[static_cast<std::size_t>(t) * H + h]);
-              }
-              out << ']';
-            }
-            out << "}\n";
-          }
-        }
+        if (options.format == DumpFormat::jsonl)
+          write_jsonl_rows(text_files[0]->stream(), text, chunk, result.arrays, sources);
         if (options.progress) options.progress(chunk.begin + chunk.T, result.units);
       },
       options.chunk);
 
-  // units.json: the index that lines every array up with the text.
   AtomicFile units(out_dir / "units.json");
-  {
-    auto& out = units.stream();
-    out << "{\"format\": \"charnn-dump\", \"version\": 1, \"dump_format\": "
-        << json_string(to_string(options.format))
-        << ", \"unit_kind\": " << json_string(options.unit_kind) << ", \"count\": " << result.units
-        << ",\n \"offsets_note\": \"byte offsets into the cleaned text (UTF-8, BOM removed, "
-           "line ends normalised, NFC)\",\n \"arrays\": [";
-    for (std::size_t i = 0; i < result.arrays.size(); ++i) {
-      const auto& a = result.arrays[i];
-      out << (i ? ",\n   " : "\n   ") << "{\"layer\": " << a.layer
-          << ", \"cell\": " << json_string(model.layer(a.layer).type())
-          << ", \"signal\": " << json_string(a.signal) << ", \"hidden\": " << a.hidden
-          << ", \"file\": "
-          << json_string(options.format == DumpFormat::jsonl ? "trace.jsonl"
-                                                             : a.file.filename().string())
-          << "}";
-    }
-    out << "],\n \"units\": [";
-    for (std::int64_t u = 0; u < result.units; ++u) {
-      if (u) out << (u % 32 ? ", " : ",\n  ");
-      out << json_string(text.unit(u));
-    }
-    out << "],\n \"offsets\": [";
-    for (std::int64_t u = 0; u < result.units; ++u) {
-      if (u) out << (u % 32 ? ", " : ",\n  ");
-      out << text.boundaries[static_cast<std::size_t>(u)];
-    }
-    out << "]}\n";
-  }
+  write_units_json(units.stream(), model, text, result, options);
 
   // Everything written: move the files into place.
   for (auto& w : npy) {

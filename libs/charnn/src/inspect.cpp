@@ -16,46 +16,20 @@ TracedText prepare_text(std::string cleaned, const Vocab& vocab, UnknownUnits un
                         const std::string& source) {
   if (cleaned.empty())
     throw error(source + ": the text is empty", "give a file with some text in it");
+  EncodedUnits encoded = encode_units(cleaned, vocab, unknown, source);
   TracedText out;
-  const auto bounds = unit_boundaries(cleaned, vocab.unit_kind());
-  const std::size_t n = bounds.size() - 1;
-  out.ids.reserve(n);
-  out.boundaries.reserve(n + 1);
-  std::unordered_set<std::string> seen;
-  std::string kept;  // the text without skipped units (only built when skipping)
-  for (std::size_t u = 0; u < n; ++u) {
-    const std::string_view unit =
-        std::string_view(cleaned).substr(bounds[u], bounds[u + 1] - bounds[u]);
-    std::optional<std::int32_t> id = vocab.find(unit);
-    if (!id) {
-      ++out.unknown_count;
-      if (seen.insert(std::string(unit)).second) out.unknown.push_back(escape_unit(unit));
-      if (unknown == UnknownUnits::map && vocab.has_unknown()) id = vocab.unknown_id();
-    }
-    if (id) {
-      out.boundaries.push_back(unknown == UnknownUnits::skip ? kept.size() : bounds[u]);
-      if (unknown == UnknownUnits::skip) kept.append(unit);
-      out.ids.push_back(*id);
-    }
-  }
-  if (out.unknown_count > 0 && unknown != UnknownUnits::skip &&
-      !(unknown == UnknownUnits::map && vocab.has_unknown())) {
-    std::string list;
-    for (std::size_t i = 0; i < out.unknown.size() && i < 20; ++i)
-      list += (i ? " " : "") + out.unknown[i];
-    if (out.unknown.size() > 20) list += " ...";
-    const bool map_possible = vocab.has_unknown();
-    throw error(source + ": " + std::to_string(out.unknown_count) + " units (" +
-                    std::to_string(out.unknown.size()) +
-                    " distinct) are not in the model's vocabulary: " + list,
-                map_possible ? "pass --unknown map to read them as the unknown symbol, or "
-                               "--unknown skip to leave them out"
-                             : "the model has no unknown symbol; pass --unknown skip to leave "
-                               "them out of the text");
-  }
+  out.ids = std::move(encoded.ids);
+  out.unknown = std::move(encoded.unknown);
+  out.unknown_count = encoded.unknown_count;
+  out.boundaries.reserve(out.ids.size() + 1);
   if (unknown == UnknownUnits::skip) {
-    out.text = std::move(kept);
+    // The text without the skipped units, so that boundaries index what was traced.
+    for (const auto& [begin, end] : encoded.spans) {
+      out.boundaries.push_back(out.text.size());
+      out.text.append(cleaned, begin, end - begin);
+    }
   } else {
+    for (const auto& span : encoded.spans) out.boundaries.push_back(span.first);
     out.text = std::move(cleaned);
   }
   out.boundaries.push_back(out.text.size());

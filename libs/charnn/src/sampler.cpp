@@ -3,6 +3,7 @@
 #include "charnn/sampler.hpp"
 
 #include "charnn/error.hpp"
+#include "charnn/json.hpp"
 #include "charnn/model.hpp"
 #include "charnn/text.hpp"
 #include "charnn/threads.hpp"
@@ -293,60 +294,15 @@ void UnitPicker::distribution(std::span<const float> logits, std::span<float> ou
 // ---------------------------------------------------------------------------------------------
 // Seeds
 
-UnknownUnits parse_unknown_units(std::string_view name) {
-  if (name == "error") return UnknownUnits::error;
-  if (name == "skip") return UnknownUnits::skip;
-  if (name == "map") return UnknownUnits::map;
-  throw error("unknown-unit policy '" + std::string(name) + "' is not known",
-              "use one of: error, skip, map");
-}
-
-std::string to_string(UnknownUnits u) {
-  switch (u) {
-    case UnknownUnits::error:
-      return "error";
-    case UnknownUnits::skip:
-      return "skip";
-    case UnknownUnits::map:
-      return "map";
-  }
-  return "?";
-}
-
 PreparedSeed prepare_seed(std::string_view raw, const Vocab& vocab, UnknownUnits unknown,
                           std::string_view source) {
   PreparedSeed out;
   if (raw.empty()) return out;  // an empty seed is allowed; see empty_seed_unit()
   out.text = clean_text(raw, vocab.text_options(), source);
-  std::unordered_set<std::string> seen;
-  for_each_unit(out.text, vocab.unit_kind(), [&](std::string_view unit) {
-    if (auto id = vocab.find(unit)) {
-      out.ids.push_back(*id);
-      return;
-    }
-    ++out.unknown_count;
-    std::string escaped = escape_unit(unit);
-    if (seen.insert(escaped).second) out.unknown.push_back(std::move(escaped));
-    if (unknown == UnknownUnits::map && vocab.has_unknown()) out.ids.push_back(vocab.unknown_id());
-  });
-  if (out.unknown_count == 0) return out;
-
-  std::string list;
-  const std::size_t shown = std::min<std::size_t>(out.unknown.size(), 20);
-  for (std::size_t i = 0; i < shown; ++i) list += (i ? ", '" : "'") + out.unknown[i] + "'";
-  if (shown < out.unknown.size())
-    list += " and " + std::to_string(out.unknown.size() - shown) + " more";
-  const std::string what = std::string(source) + " has " + std::to_string(out.unknown_count) +
-                           " unit(s) that are not in the model's vocabulary: " + list;
-  if (unknown == UnknownUnits::error)
-    throw error(what, vocab.has_unknown()
-                          ? "leave them out, or use --unknown skip to drop them or --unknown map "
-                            "to read them as the vocabulary's unknown symbol"
-                          : "leave them out, or use --unknown skip to drop them");
-  if (unknown == UnknownUnits::map && !vocab.has_unknown())
-    throw error(what + "; they cannot be mapped because the vocabulary has no unknown symbol",
-                "use --unknown skip to drop them (a vocabulary gets an unknown symbol when it is "
-                "built with --min-count or --max-vocab)");
+  EncodedUnits encoded = encode_units(out.text, vocab, unknown, source);
+  out.ids = std::move(encoded.ids);
+  out.unknown = std::move(encoded.unknown);
+  out.unknown_count = encoded.unknown_count;
   return out;
 }
 
@@ -492,21 +448,21 @@ std::string unescape_cli(std::string_view text) {
 }
 
 std::string sample_json(const Sample& sample, const Vocab& vocab) {
-  std::string out = "{\"text\": " + json_string(sample.text) +
-                    ", \"stopped\": " + (sample.stopped ? "true" : "false") +
-                    ", \"length\": " + std::to_string(sample.ids.size());
+  FloatJson j;
+  j["text"] = sample.text;
+  j["stopped"] = sample.stopped;
+  j["length"] = sample.ids.size();
   if (!sample.p.empty()) {
-    out += ", \"units\": [";
+    FloatJson& units = j["units"] = FloatJson::array();
     for (std::size_t i = 0; i < sample.ids.size(); ++i) {
-      if (i) out += ", ";
-      out += "{\"u\": " + json_string(vocab.unit(sample.ids[i])) +
-             ", \"p\": " + format_float(sample.p[i]) + ", \"q\": " + format_float(sample.q[i]) +
-             "}";
+      FloatJson u;
+      u["u"] = vocab.unit(sample.ids[i]);
+      u["p"] = sample.p[i];
+      u["q"] = sample.q[i];
+      units.push_back(std::move(u));
     }
-    out += "]";
   }
-  out += "}";
-  return out;
+  return json_text(j);
 }
 
 }  // namespace charnn

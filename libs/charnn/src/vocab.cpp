@@ -1,6 +1,7 @@
 // The vocabulary: counting units, deterministic ids, the unknown symbol, encode/decode,
 // one-hot rows, the binary form stored in checkpoints, JSON, and the train/valid/test split.
 #include <charnn/error.hpp>
+#include <charnn/json.hpp>
 #include <charnn/vocab.hpp>
 
 #include <algorithm>
@@ -67,49 +68,16 @@ T get(std::istream& in, const char* field) {
 }  // namespace
 
 std::string json_string(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out.push_back('"');
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04X", c);
-          out += buf;
-        } else if (c == 0xE2 && i + 2 < text.size() && text[i + 1] == '\x80' &&
-                   (text[i + 2] == '\xA8' || text[i + 2] == '\xA9')) {
-          // U+2028/U+2029 are valid JSON but end lines in JavaScript; escape them for scripts.
-          out += text[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
-          i += 2;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+  std::string out = json_text(Json(std::string(text)));
+  // U+2028/U+2029 are valid JSON but end lines in JavaScript; escape them for scripts.
+  for (std::size_t i = out.find("\xE2\x80"); i != std::string::npos; i = out.find("\xE2\x80", i)) {
+    if (i + 2 < out.size() && (out[i + 2] == '\xA8' || out[i + 2] == '\xA9')) {
+      out.replace(i, 3, out[i + 2] == '\xA8' ? "\\u2028" : "\\u2029");
+      i += 6;
+    } else {
+      i += 2;
     }
   }
-  out.push_back('"');
   return out;
 }
 
@@ -363,34 +331,40 @@ Vocab Vocab::load(std::istream& in) {
 }
 
 std::string Vocab::to_json() const {
-  std::ostringstream j;
-  j << "{\"format\": \"charnn-vocab\", \"version\": " << kFormatVersion
-    << ", \"units\": " << json_string(to_string(text_.units))
-    << ", \"normalize\": " << json_string(to_string(text_.normalize))
-    << ", \"on_invalid\": " << json_string(to_string(text_.on_invalid))
-    << ", \"normalize_newlines\": " << (text_.normalize_newlines ? "true" : "false")
-    << ", \"size\": " << size() << ", \"unknown_id\": " << unknown_id_
-    << ", \"unknown_units\": " << unknown_units_ << ",\n \"entries\": [";
+  Json entries = Json::array();
   for (std::size_t i = 0; i < units_.size(); ++i) {
     const auto& u = units_[i];
-    j << (i == 0 ? "\n  " : ",\n  ") << "{\"id\": " << i << ", \"unit\": ";
+    Json e;
+    e["id"] = i;
     if (valid_utf8(u)) {
-      j << json_string(u);
+      e["unit"] = u;
     } else {  // a lone byte of a byte-unit vocabulary: no JSON string can hold it
-      j << "null, \"hex\": \"";
+      e["unit"] = nullptr;
+      std::string hex;
       for (unsigned char c : u) {
         char buf[4];
         std::snprintf(buf, sizeof buf, "%02X", c);
-        j << buf;
+        hex += buf;
       }
-      j << "\"";
+      e["hex"] = hex;
     }
-    j << ", \"shown\": " << json_string(escape_unit(u)) << ", \"count\": " << counts_[i];
-    if (static_cast<std::int32_t>(i) == unknown_id_) j << ", \"unknown\": true";
-    j << "}";
+    e["shown"] = escape_unit(u);
+    e["count"] = counts_[i];
+    if (static_cast<std::int32_t>(i) == unknown_id_) e["unknown"] = true;
+    entries.push_back(std::move(e));
   }
-  j << "\n ]}";
-  return j.str();
+  Json j;
+  j["format"] = "charnn-vocab";
+  j["version"] = kFormatVersion;
+  j["units"] = to_string(text_.units);
+  j["normalize"] = to_string(text_.normalize);
+  j["on_invalid"] = to_string(text_.on_invalid);
+  j["normalize_newlines"] = text_.normalize_newlines;
+  j["size"] = size();
+  j["unknown_id"] = unknown_id_;
+  j["unknown_units"] = unknown_units_;
+  j["entries"] = std::move(entries);
+  return json_text(j);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 #include <charnn/probes.hpp>
 #include <charnn/ranking.hpp>
 #include <charnn/report.hpp>
-#include <charnn/sampler.hpp>  // UnknownUnits: the same --unknown choice as charnn sample
+#include <charnn/unknown_units.hpp>
 #include <charnn/vocab.hpp>
 
 #include <cstdint>

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <charnn/model.hpp>
+#include <charnn/unknown_units.hpp>
 
 #include <array>
 #include <cstdint>
@@ -88,11 +89,6 @@ class UnitPicker {
   std::vector<std::int32_t> order_;  // (V) candidate ids; the first kept_ are drawable
   std::int32_t kept_ = 0;
 };
-
-// What to do with seed units that are not in the model's vocabulary.
-enum class UnknownUnits : std::uint8_t { error = 0, skip = 1, map = 2 };
-UnknownUnits parse_unknown_units(std::string_view name);  // "error" | "skip" | "map"
-std::string to_string(UnknownUnits u);
 
 // The seed as the model sees it.
 struct PreparedSeed {
