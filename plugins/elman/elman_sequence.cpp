@@ -83,12 +83,12 @@ void ElmanSequence::backward(const charnn_backward_args& a) {
     bind(pl.dst_iter, pl.state_out.data());
   }
   bind(pl.bias, a.params + wl + wi);
-  bind(pl.diff_src_layer, a.diff_src ? a.diff_src : pl.scratch_src.data());
-  bind(pl.diff_src_iter, a.diff_state_in ? a.diff_state_in : pl.scratch_state.data());
-  bind(pl.diff_w_layer, a.diff_params);
-  bind(pl.diff_w_iter, a.diff_params + wl);
+  bind(pl.diff.src_layer, a.diff_src ? a.diff_src : pl.scratch_src.data());
+  bind(pl.diff.src_iter, a.diff_state_in ? a.diff_state_in : pl.scratch_state.data());
+  bind(pl.diff.w_layer, a.diff_params);
+  bind(pl.diff.w_iter, a.diff_params + wl);
   bind(pl.diff_bias, a.diff_params + wl + wi);
-  bind(pl.diff_dst_layer, a.diff_dst);
+  bind(pl.diff.dst_layer, a.diff_dst);
   // A copy, so diff_state_in may be the same buffer as diff_state_out.
   const float* dso = pl.zeros.data();
   if (a.diff_state_out) {
@@ -96,7 +96,7 @@ void ElmanSequence::backward(const charnn_backward_args& a) {
                 pl.diff_state_out.size() * sizeof(float));
     dso = pl.diff_state_out.data();
   }
-  bind(pl.diff_dst_iter, dso);
+  bind(pl.diff.dst_iter, dso);
   pl.bwd.run(stream_);
   stream_.wait();
 }
@@ -161,15 +161,16 @@ ElmanSequence::Plan& ElmanSequence::plan(std::int64_t T, std::int64_t N, bool tr
   return *slot;
 }
 
-// The primitive's operands, each made by make(desc): owned (bf16) or wrapping the host's (f32).
-template <class Make>
-void ElmanSequence::set_operands(Plan& pl, const Descs& d, Make make) {
-  pl.src_layer = make(d.src_layer);
-  pl.src_iter = make(d.src_iter);
-  pl.w_layer = make(d.weights_layer);
-  pl.w_iter = make(d.weights_iter);
-  pl.dst_layer = make(d.dst_layer);
-  pl.dst_iter = make(d.dst_iter);
+// The operands or their gradients (all but the bias), each made by make(desc): owned (bf16
+// operands) or wrapping the host's buffers (f32 operands, gradients).
+template <class Target, class D, class Make>
+void ElmanSequence::set_operands(Target& o, const D& d, Make make) {
+  o.src_layer = make(d.src_layer);
+  o.src_iter = make(d.src_iter);
+  o.w_layer = make(d.weights_layer);
+  o.w_iter = make(d.weights_iter);
+  o.dst_layer = make(d.dst_layer);
+  o.dst_iter = make(d.dst_iter);
 }
 
 // A bf16 training plan owns its operands; backward's bf16 ldgoi weights do not depend on T or N.
@@ -221,13 +222,8 @@ void ElmanSequence::make_backward(Plan& pl, const Descs& d, const DiffDescs& g,
   db.weights_iter = memory::desc({1, 1, H_, 1, H_}, op, tag::ldgoi);
   const auto bpd =
       charnn::onednn::make_vanilla_rnn_backward_pd(cpu_engine(), kTanh, kLeftToRight, db, g, fpd);
-  pl.diff_src_layer = wrap(g.src_layer);
-  pl.diff_src_iter = wrap(g.src_iter);
-  pl.diff_w_layer = wrap(g.weights_layer);
-  pl.diff_w_iter = wrap(g.weights_iter);
+  set_operands(pl.diff, g, [](const memory::desc& md) { return wrap(md); });
   pl.diff_bias = wrap(g.bias);
-  pl.diff_dst_layer = wrap(g.dst_layer);
-  pl.diff_dst_iter = wrap(g.dst_iter);
   pl.bwd.prim = dnnl::vanilla_rnn_backward(bpd);
   const bool bf = pl.bf16;
   const std::pair<int, const memory*> args[] = {
@@ -239,13 +235,13 @@ void ElmanSequence::make_backward(Plan& pl, const Descs& d, const DiffDescs& g,
       {DNNL_ARG_DST_LAYER, &pl.dst_layer},
       {DNNL_ARG_DST_ITER, &pl.dst_iter},
       {DNNL_ARG_WORKSPACE, &pl.workspace},
-      {DNNL_ARG_DIFF_SRC_LAYER, &pl.diff_src_layer},
-      {DNNL_ARG_DIFF_SRC_ITER, &pl.diff_src_iter},
-      {DNNL_ARG_DIFF_WEIGHTS_LAYER, &pl.diff_w_layer},
-      {DNNL_ARG_DIFF_WEIGHTS_ITER, &pl.diff_w_iter},
+      {DNNL_ARG_DIFF_SRC_LAYER, &pl.diff.src_layer},
+      {DNNL_ARG_DIFF_SRC_ITER, &pl.diff.src_iter},
+      {DNNL_ARG_DIFF_WEIGHTS_LAYER, &pl.diff.w_layer},
+      {DNNL_ARG_DIFF_WEIGHTS_ITER, &pl.diff.w_iter},
       {DNNL_ARG_DIFF_BIAS, &pl.diff_bias},
-      {DNNL_ARG_DIFF_DST_LAYER, &pl.diff_dst_layer},
-      {DNNL_ARG_DIFF_DST_ITER, &pl.diff_dst_iter}};
+      {DNNL_ARG_DIFF_DST_LAYER, &pl.diff.dst_layer},
+      {DNNL_ARG_DIFF_DST_ITER, &pl.diff.dst_iter}};
   for (const auto& [arg, mem] : args) pl.bwd.add(arg, *mem);
 }
 

@@ -38,8 +38,10 @@ class ElmanSequence {
   // Everything for one (T, N) and one propagation kind.
   struct Plan {
     memory src_layer, src_iter, w_layer, w_iter, bias, dst_layer, dst_iter, workspace;
-    memory diff_src_layer, diff_src_iter, diff_w_layer, diff_w_iter, diff_bias, diff_dst_layer,
-        diff_dst_iter;
+    struct {
+      memory src_layer, src_iter, w_layer, w_iter, dst_layer, dst_iter;
+    } diff;  // the gradients, views of the host's f32 buffers (training only)
+    memory diff_bias;
     Prepared fwd, bwd;
     // bfloat16 training plan: src_layer, src_iter, w_layer, w_iter, dst_layer and dst_iter above
     // are owned bf16 buffers, filled from / copied to the host's f32 buffers by these reorders.
@@ -57,8 +59,8 @@ class ElmanSequence {
   using DiffDescs = charnn::onednn::VanillaRnnDiffDescs;
 
   Plan& plan(std::int64_t T, std::int64_t N, bool training);
-  template <class Make>
-  static void set_operands(Plan& pl, const Descs& d, Make make);
+  template <class Target, class D, class Make>
+  static void set_operands(Target& o, const D& d, Make make);
   void own_bf16_operands(Plan& pl, const Descs& d);
   void wrap_f32_operands(Plan& pl, const Descs& d, bool training);
   void make_forward(Plan& pl, const dnnl::vanilla_rnn_forward::primitive_desc& fpd, bool training);
