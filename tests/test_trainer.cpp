@@ -262,6 +262,95 @@ TEST_CASE("a default run goes under runs/ and runs/latest points at it", "[train
   CHECK(std::filesystem::exists(dir.path() / r.run_dir / "metrics.csv"));
 }
 
+TEST_CASE("a config written by an older charnn (17-digit numbers, fewer keys) loads",
+          "[trainer][config]") {
+  // The keys of a checkpoint written before the option table, as they were stored.
+  const std::map<std::string, std::string> old = {
+      {"batch", "32"},
+      {"beta1", "0.90000000000000002"},
+      {"beta2", "0.999"},
+      {"cells", "lstm,lstm"},
+      {"clip", "5"},
+      {"corpus", "/a.txt\n/b.txt"},
+      {"decay_after", "0"},
+      {"dropout", "0.10000000149011612"},
+      {"epochs", "0"},
+      {"eps", "1e-08"},
+      {"eval_every", "100"},
+      {"eval_units", "100000"},
+      {"hidden", "512"},
+      {"log_every", "50"},
+      {"lr", "0.02"},
+      {"lr_decay", "0.94999999999999996"},
+      {"lr_schedule", "cosine"},
+      {"max_iters", "300"},
+      {"max_vocab", "0"},
+      {"min_count", "1"},
+      {"min_lr_factor", "0.050000000000000003"},
+      {"momentum", "0.90000000000000002"},
+      {"newlines", "lf"},
+      {"normalize", "nfc"},
+      {"on_invalid", "error"},
+      {"optimizer", "adam"},
+      {"patience", "0"},
+      {"rms_decay", "0.98999999999999999"},
+      {"seed", "1"},
+      {"seq_len", "64"},
+      {"split", "0.90000000000000002,0.050000000000000003,0.050000000000000003"},
+      {"time_limit", "0"},
+      {"units", "grapheme"},
+      {"warmup", "100"},
+      {"weight_decay", "0"}};
+  const TrainConfig c = config_from_keys(old, "old.ckpt");
+  CHECK(c.corpus == std::vector<std::filesystem::path>{"/a.txt", "/b.txt"});
+  CHECK(c.optimizer.beta1 == 0.9);
+  CHECK(c.dropout == 0.1f);
+  CHECK(c.split.train == 0.9);
+  CHECK(c.schedule.decay == 0.95);
+  CHECK(c.precision == StepPrecision::f32);  // before --precision: float32
+  CHECK(c.optimizer.weight_decay_mode == WeightDecayMode::l2);
+  // Written back, the numbers are in their shortest exact form.
+  const std::string json = config_to_json(c);
+  CHECK_THAT(json,
+             Catch::Contains("\"beta1\": 0.9,") && Catch::Contains("\"split\": \"0.9,0.05,0.05\""));
+  CHECK(config_from_keys(config_to_keys(c), "new.ckpt").optimizer.rms_decay == 0.99);
+  // A key that is neither optional nor present is still an error naming it.
+  auto missing = old;
+  missing.erase("hidden");
+  CHECK_THROWS_WITH(config_from_keys(missing, "old.ckpt"), Catch::Contains("'hidden'"));
+}
+
+TEST_CASE("--weight-decay-mode is kept in config.json and the checkpoint, and fixed on resume",
+          "[trainer][config]") {
+  ScratchDir dir("wd-mode");
+  write_file(dir / "corpus.txt", repeating_corpus(2000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.max_iters = 3;
+  c.optimizer.weight_decay = 0.1;
+  c.optimizer.weight_decay_mode = WeightDecayMode::decoupled;
+  CHECK(config_from_keys(config_to_keys(c), "x").optimizer.weight_decay_mode ==
+        WeightDecayMode::decoupled);
+  train(c, builtin_plugins());
+  CHECK_THAT(read_file(dir / "run" / "config.json"),
+             Catch::Contains("\"weight_decay_mode\": \"decoupled\""));
+  const CheckpointData d = read_checkpoint(dir / "run" / "last.ckpt");
+  CHECK(d.get_string("config.weight_decay_mode") == "decoupled");
+
+  TrainConfig again;
+  again.resume = dir / "run";
+  again.threads = 1;
+  again.progress = TrainConfig::ProgressMode::quiet;
+  again.optimizer.weight_decay_mode = WeightDecayMode::l2;
+  again.resume_overrides = {"weight_decay_mode"};
+  CHECK_THROWS_WITH(train(again, builtin_plugins()),
+                    Catch::Contains("--weight-decay-mode cannot change"));
+  again.resume_overrides = {"max_iters"};
+  again.max_iters = 5;
+  CHECK(train(again, builtin_plugins()).iterations == 5);
+  CHECK(read_checkpoint(dir / "run" / "last.ckpt").get_string("config.weight_decay_mode") ==
+        "decoupled");
+}
+
 TEST_CASE("durations parse with units", "[trainer]") {
   CHECK(parse_duration("90s") == 90);
   CHECK(parse_duration("15m") == 900);
