@@ -20,12 +20,7 @@
 #include "training_support.hpp"
 
 using namespace charnn;
-using charnn::test::builtin_plugins;
-using charnn::test::read_file;
-using charnn::test::repeating_corpus;
-using charnn::test::ScratchDir;
-using charnn::test::tiny_config;
-using charnn::test::write_file;
+using namespace charnn::test;  // builtin_plugins, ScratchDir, tiny_config, read/write_file
 
 namespace {
 
