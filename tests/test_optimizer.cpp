@@ -59,6 +59,47 @@ TEST_CASE("rmsprop and sgd with momentum match their closed forms", "[optimizer]
   }
 }
 
+TEST_CASE("weight decay is added to the gradient (l2) or applied apart from the update (decoupled)",
+          "[optimizer]") {
+  const OptimizerKind kind =
+      GENERATE(OptimizerKind::adam, OptimizerKind::rmsprop, OptimizerKind::sgd);
+  const WeightDecayMode mode = GENERATE(WeightDecayMode::l2, WeightDecayMode::decoupled);
+  CAPTURE(to_string(kind), to_string(mode));
+  OptimizerConfig c;
+  c.kind = kind;
+  c.rms_decay = 0.9;
+  c.weight_decay = 0.5;
+  c.weight_decay_mode = mode;
+  Optimizer opt(c, 1);
+  const double w = 2.0, g = 0.25, lr = 0.1, wd = 0.5;
+  std::vector<float> p = {static_cast<float>(w)};
+  opt.step(p, std::vector<float>{static_cast<float>(g)}, lr);
+  // One step from zero state. The gradient the optimiser sees, and what it does with it:
+  // Adam's first step is lr * sign; RMSprop divides by sqrt(0.1 g^2); SGD's velocity is g.
+  const bool l2 = mode == WeightDecayMode::l2;
+  const double seen = l2 ? g + wd * w : g;
+  double update = 0;
+  switch (kind) {
+    case OptimizerKind::adam:
+      update = lr * seen / (std::abs(seen) + 1e-8);
+      break;
+    case OptimizerKind::rmsprop:
+      update = lr * seen / (std::sqrt(0.1 * seen * seen) + 1e-8);
+      break;
+    case OptimizerKind::sgd:
+      update = lr * seen;
+      break;
+  }
+  const double expected = (l2 ? w : w - lr * wd * w) - update;
+  CHECK_THAT(p[0], WithinAbs(expected, 1e-6));
+}
+
+TEST_CASE("weight decay modes have names", "[optimizer]") {
+  CHECK(to_string(WeightDecayMode::l2) == "l2");
+  CHECK(parse_weight_decay_mode("decoupled") == WeightDecayMode::decoupled);
+  CHECK_THROWS_AS(parse_weight_decay_mode("adamw"), charnn::error);
+}
+
 TEST_CASE("every optimiser minimises a quadratic", "[optimizer]") {
   const auto kind = GENERATE(OptimizerKind::adam, OptimizerKind::rmsprop, OptimizerKind::sgd);
   CAPTURE(to_string(kind));

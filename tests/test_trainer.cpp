@@ -1,6 +1,6 @@
-// Training end to end through the library (charnn::train) and the program (CHARNN_EXE):
-// memorising a synthetic corpus, exact resume, the NaN guard, signals, the default run
-// directory, and `charnn eval`.
+// Training end to end through the library (charnn::train): memorising a synthetic corpus,
+// exact resume, the NaN guard, the default run directory, and the training configuration
+// (old checkpoints' keys, --weight-decay-mode). The program's cases are in test_cli_train.cpp.
 #include <charnn/checkpoint.hpp>
 #include <charnn/detail/train_faults.hpp>
 #include <charnn/error.hpp>
@@ -9,18 +9,10 @@
 
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <csignal>
-#include <cstdio>
 #include <map>
 #include <sstream>
-#include <thread>
 
 #include "shared_data.hpp"
 #include "training_support.hpp"
@@ -34,18 +26,6 @@ using charnn::test::tiny_config;
 using charnn::test::write_file;
 
 namespace {
-
-// Runs a shell command, returns its exit code and captures stdout+stderr.
-int run_command(const std::string& cmd, std::string& output) {
-  output.clear();
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
-  const int status = ::pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 std::size_t count_lines(const std::string& s) {
   return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
@@ -262,6 +242,95 @@ TEST_CASE("a default run goes under runs/ and runs/latest points at it", "[train
   CHECK(std::filesystem::exists(dir.path() / r.run_dir / "metrics.csv"));
 }
 
+TEST_CASE("a config written by an older charnn (17-digit numbers, fewer keys) loads",
+          "[trainer][config]") {
+  // The keys of a checkpoint written before the option table, as they were stored.
+  const std::map<std::string, std::string> old = {
+      {"batch", "32"},
+      {"beta1", "0.90000000000000002"},
+      {"beta2", "0.999"},
+      {"cells", "lstm,lstm"},
+      {"clip", "5"},
+      {"corpus", "/a.txt\n/b.txt"},
+      {"decay_after", "0"},
+      {"dropout", "0.10000000149011612"},
+      {"epochs", "0"},
+      {"eps", "1e-08"},
+      {"eval_every", "100"},
+      {"eval_units", "100000"},
+      {"hidden", "512"},
+      {"log_every", "50"},
+      {"lr", "0.02"},
+      {"lr_decay", "0.94999999999999996"},
+      {"lr_schedule", "cosine"},
+      {"max_iters", "300"},
+      {"max_vocab", "0"},
+      {"min_count", "1"},
+      {"min_lr_factor", "0.050000000000000003"},
+      {"momentum", "0.90000000000000002"},
+      {"newlines", "lf"},
+      {"normalize", "nfc"},
+      {"on_invalid", "error"},
+      {"optimizer", "adam"},
+      {"patience", "0"},
+      {"rms_decay", "0.98999999999999999"},
+      {"seed", "1"},
+      {"seq_len", "64"},
+      {"split", "0.90000000000000002,0.050000000000000003,0.050000000000000003"},
+      {"time_limit", "0"},
+      {"units", "grapheme"},
+      {"warmup", "100"},
+      {"weight_decay", "0"}};
+  const TrainConfig c = config_from_keys(old, "old.ckpt");
+  CHECK(c.corpus == std::vector<std::filesystem::path>{"/a.txt", "/b.txt"});
+  CHECK(c.optimizer.beta1 == 0.9);
+  CHECK(c.dropout == 0.1f);
+  CHECK(c.split.train == 0.9);
+  CHECK(c.schedule.decay == 0.95);
+  CHECK(c.precision == StepPrecision::f32);  // before --precision: float32
+  CHECK(c.optimizer.weight_decay_mode == WeightDecayMode::l2);
+  // Written back, the numbers are in their shortest exact form.
+  const std::string json = config_to_json(c);
+  CHECK_THAT(json,
+             Catch::Contains("\"beta1\": 0.9,") && Catch::Contains("\"split\": \"0.9,0.05,0.05\""));
+  CHECK(config_from_keys(config_to_keys(c), "new.ckpt").optimizer.rms_decay == 0.99);
+  // A key that is neither optional nor present is still an error naming it.
+  auto missing = old;
+  missing.erase("hidden");
+  CHECK_THROWS_WITH(config_from_keys(missing, "old.ckpt"), Catch::Contains("'hidden'"));
+}
+
+TEST_CASE("--weight-decay-mode is kept in config.json and the checkpoint, and fixed on resume",
+          "[trainer][config]") {
+  ScratchDir dir("wd-mode");
+  write_file(dir / "corpus.txt", repeating_corpus(2000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.max_iters = 3;
+  c.optimizer.weight_decay = 0.1;
+  c.optimizer.weight_decay_mode = WeightDecayMode::decoupled;
+  CHECK(config_from_keys(config_to_keys(c), "x").optimizer.weight_decay_mode ==
+        WeightDecayMode::decoupled);
+  train(c, builtin_plugins());
+  CHECK_THAT(read_file(dir / "run" / "config.json"),
+             Catch::Contains("\"weight_decay_mode\": \"decoupled\""));
+  const CheckpointData d = read_checkpoint(dir / "run" / "last.ckpt");
+  CHECK(d.get_string("config.weight_decay_mode") == "decoupled");
+
+  TrainConfig again;
+  again.resume = dir / "run";
+  again.threads = 1;
+  again.progress = TrainConfig::ProgressMode::quiet;
+  again.optimizer.weight_decay_mode = WeightDecayMode::l2;
+  again.resume_overrides = {"weight_decay_mode"};
+  CHECK_THROWS_WITH(train(again, builtin_plugins()),
+                    Catch::Contains("--weight-decay-mode cannot change"));
+  again.resume_overrides = {"max_iters"};
+  again.max_iters = 5;
+  CHECK(train(again, builtin_plugins()).iterations == 5);
+  CHECK(read_checkpoint(dir / "run" / "last.ckpt").get_string("config.weight_decay_mode") ==
+        "decoupled");
+}
+
 TEST_CASE("durations parse with units", "[trainer]") {
   CHECK(parse_duration("90s") == 90);
   CHECK(parse_duration("15m") == 900);
@@ -274,86 +343,6 @@ TEST_CASE("durations parse with units", "[trainer]") {
   CHECK_THROWS_AS(parse_duration("-5m"), charnn::error);
   CHECK(format_duration(3725) == "1h02m");
   CHECK(format_duration(245) == "4m05s");
-}
-
-TEST_CASE("SIGTERM makes charnn train checkpoint, say how to resume and exit 143",
-          "[trainer][cli]") {
-  ScratchDir dir("sigterm");
-  write_file(dir / "corpus.txt", repeating_corpus(20000));
-  const auto run = dir / "run";
-  const auto log = dir / "stderr.txt";
-  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
-  const std::string corpus = (dir / "corpus.txt").string(), run_arg = run.string();
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, STDERR_FILENO);
-    ::dup2(fd, STDOUT_FILENO);
-    ::execl(CHARNN_EXE, CHARNN_EXE, "train", corpus.c_str(), "--layers", "1", "--hidden", "16",
-            "--batch", "4", "--seq-len", "12", "--max-iters", "100000000", "--eval-every",
-            "100000000", "--log-every", "10", "--out", run_arg.c_str(), "--progress", "plain",
-            "--threads", "1", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  // Wait until it is training (metrics rows appear), then ask it to stop.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (std::chrono::steady_clock::now() < deadline &&
-         count_lines(read_file(run / "metrics.csv")) < 3)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ::kill(pid, SIGTERM);
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline + std::chrono::seconds(60)) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      FAIL("charnn train did not stop after SIGTERM");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  const std::string err = read_file(log);
-  INFO(err);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 143);
-  CHECK_THAT(err, Catch::Contains("SIGTERM") &&
-                      Catch::Contains("resume with: charnn train --resume " + run.string()));
-  const CheckpointData d = read_checkpoint(run / "last.ckpt");
-  const std::int64_t done = d.get_int("state.iteration");
-  CHECK(done >= 20);
-  CHECK_NOTHROW(load_model(run / "last.ckpt", builtin_plugins()));
-
-  // The hint works: resume for a few more iterations.
-  std::string out;
-  const int rc =
-      run_command(std::string(CHARNN_EXE) + " train --resume " + run.string() + " --max-iters " +
-                      std::to_string(done + 5) + " --progress plain --threads 1",
-                  out);
-  INFO(out);
-  CHECK(rc == 0);
-  CHECK(read_checkpoint(run / "last.ckpt").get_int("state.iteration") == done + 5);
-}
-
-TEST_CASE("charnn eval scores text in nats and bits per unit", "[trainer][cli]") {
-  ScratchDir dir("eval");
-  write_file(dir / "corpus.txt", repeating_corpus(4000));
-  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
-  c.max_iters = 40;
-  train(c, builtin_plugins());
-  write_file(dir / "held.txt", "the lazy dog jumps over the quick brown fox.\n");
-  std::string out;
-  const int rc = run_command(std::string(CHARNN_EXE) + " eval --model " + (dir / "run").string() +
-                                 " " + (dir / "held.txt").string() + " --threads 1",
-                             out);
-  INFO(out);
-  CHECK(rc == 0);
-  CHECK_THAT(out, Catch::Contains("nats/unit") && Catch::Contains("bits/unit") &&
-                      Catch::Contains("perplexity"));
-  // Units outside the vocabulary are a clear error.
-  write_file(dir / "odd.txt", "QQQ ZZZ\n");
-  CHECK(run_command(std::string(CHARNN_EXE) + " eval --model " + (dir / "run").string() + " " +
-                        (dir / "odd.txt").string(),
-                    out) == 1);
-  CHECK_THAT(out, Catch::Contains("error"));
 }
 
 TEST_CASE("loss on War and Peace drops in a short run", "[trainer][corpus]") {

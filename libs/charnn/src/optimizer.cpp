@@ -30,6 +30,16 @@ OptimizerKind parse_optimizer(std::string_view name) {
   throw error("unknown optimizer '" + std::string(name) + "'", "use adam, rmsprop or sgd");
 }
 
+std::string to_string(WeightDecayMode mode) {
+  return mode == WeightDecayMode::decoupled ? "decoupled" : "l2";
+}
+
+WeightDecayMode parse_weight_decay_mode(std::string_view name) {
+  if (name == "l2") return WeightDecayMode::l2;
+  if (name == "decoupled") return WeightDecayMode::decoupled;
+  throw error("unknown weight decay mode '" + std::string(name) + "'", "use l2 or decoupled");
+}
+
 Optimizer::Optimizer(OptimizerConfig config, std::int64_t num_params)
     : config_(config), num_params_(num_params) {
   const std::int64_t per = config_.kind == OptimizerKind::adam ? 2 : 1;
@@ -45,7 +55,11 @@ void Optimizer::step(std::span<float> params, std::span<const float> grads, doub
   const std::int64_t n = num_params_;
   float* p = params.data();
   const float* g = grads.data();
-  const float wd = static_cast<float>(config_.weight_decay);
+  // l2 adds wd * p to the gradient; decoupled scales p by keep = 1 - lr * wd before the update
+  // instead (keep is exactly 1 in l2 mode, so that path computes what it always did).
+  const bool decoupled = config_.weight_decay_mode == WeightDecayMode::decoupled;
+  const float wd = decoupled ? 0.0f : static_cast<float>(config_.weight_decay);
+  const float keep = decoupled ? static_cast<float>(1.0 - lr * config_.weight_decay) : 1.0f;
   switch (config_.kind) {
     case OptimizerKind::adam: {
       // PyTorch's formulation: p -= lr * m_hat / (sqrt(v_hat) + eps).
@@ -62,7 +76,7 @@ void Optimizer::step(std::span<float> params, std::span<const float> grads, doub
         const float gi = g[i] + wd * p[i];
         m[i] = b1 * m[i] + (1.0f - b1) * gi;
         v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-        p[i] -= step * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+        p[i] = keep * p[i] - step * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
       }
       break;
     }
@@ -75,7 +89,7 @@ void Optimizer::step(std::span<float> params, std::span<const float> grads, doub
       for (std::int64_t i = 0; i < n; ++i) {
         const float gi = g[i] + wd * p[i];
         s[i] = a * s[i] + (1.0f - a) * gi * gi;
-        p[i] -= rate * gi / (std::sqrt(s[i]) + eps);
+        p[i] = keep * p[i] - rate * gi / (std::sqrt(s[i]) + eps);
       }
       break;
     }
@@ -87,7 +101,7 @@ void Optimizer::step(std::span<float> params, std::span<const float> grads, doub
       for (std::int64_t i = 0; i < n; ++i) {
         const float gi = g[i] + wd * p[i];
         vel[i] = mu * vel[i] + gi;
-        p[i] -= rate * vel[i];
+        p[i] = keep * p[i] - rate * vel[i];
       }
       break;
     }

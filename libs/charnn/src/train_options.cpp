@@ -224,6 +224,16 @@ const TrainOption kOptions[] = {
      .kind = K::real,
      .help = "L2 penalty added to the gradient",
      CHARNN_REAL(optimizer.weight_decay)},
+    {.flag = "weight-decay-mode",
+     .key = "weight_decay_mode",
+     .help = "l2 (--weight-decay is added to the gradient) or decoupled (AdamW: weights shrink "
+             "by lr x --weight-decay each step, apart from the optimiser's update)",
+     .get = [](const TrainConfig& c) { return to_string(c.optimizer.weight_decay_mode); },
+     .set =
+         [](TrainConfig& c, const std::string& s) {
+           c.optimizer.weight_decay_mode = parse_weight_decay_mode(s);
+         },
+     .missing = "l2"},  // checkpoints from before the option used L2
     {.flag = "seed",
      .key = "seed",
      .kind = K::integer,

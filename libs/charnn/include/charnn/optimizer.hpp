@@ -15,12 +15,20 @@ enum class OptimizerKind : std::uint8_t { adam = 0, rmsprop = 1, sgd = 2 };
 std::string to_string(OptimizerKind kind);
 OptimizerKind parse_optimizer(std::string_view name);  // throws charnn::error on other names
 
+// How weight_decay acts. l2: wd * w is added to the gradient, so the adaptive optimisers
+// rescale it with everything else. decoupled (AdamW, Loshchilov & Hutter): w -= lr * wd * w,
+// apart from the optimiser's update, so every weight decays at the same rate.
+enum class WeightDecayMode : std::uint8_t { l2 = 0, decoupled = 1 };
+std::string to_string(WeightDecayMode mode);
+WeightDecayMode parse_weight_decay_mode(std::string_view name);  // throws on other names
+
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::adam;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam (eps also RMSprop's)
   double rms_decay = 0.99;                        // RMSprop: running mean of g^2
   double momentum = 0.9;                          // SGD (heavy ball)
-  double weight_decay = 0.0;                      // L2 added to the gradient; 0 = off
+  double weight_decay = 0.0;                      // 0 = off
+  WeightDecayMode weight_decay_mode = WeightDecayMode::l2;
 };
 
 class Optimizer {

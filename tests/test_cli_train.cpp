@@ -1,0 +1,164 @@
+// `charnn train` (and `charnn eval` on what it trained) as a user runs them: the real program
+// (CHARNN_EXE). SIGTERM checkpoints and says how to resume; the options come from the library's
+// table; the resume rules hold on the command line.
+#include <charnn/checkpoint.hpp>
+#include <charnn/trainer.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "training_support.hpp"
+
+using namespace charnn;
+using namespace charnn::test;  // builtin_plugins, ScratchDir, tiny_config, read/write_file
+
+namespace {
+
+// Runs a shell command, returns its exit code and captures stdout+stderr.
+int run_command(const std::string& cmd, std::string& output) {
+  output.clear();
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
+  const int status = ::pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::size_t count_lines(const std::string& s) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
+
+}  // namespace
+
+TEST_CASE("SIGTERM makes charnn train checkpoint, say how to resume and exit 143",
+          "[trainer][cli]") {
+  ScratchDir dir("sigterm");
+  write_file(dir / "corpus.txt", repeating_corpus(20000));
+  const auto run = dir / "run";
+  const auto log = dir / "stderr.txt";
+  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+  const std::string corpus = (dir / "corpus.txt").string(), run_arg = run.string();
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, STDERR_FILENO);
+    ::dup2(fd, STDOUT_FILENO);
+    ::execl(CHARNN_EXE, CHARNN_EXE, "train", corpus.c_str(), "--layers", "1", "--hidden", "16",
+            "--batch", "4", "--seq-len", "12", "--max-iters", "100000000", "--eval-every",
+            "100000000", "--log-every", "10", "--out", run_arg.c_str(), "--progress", "plain",
+            "--threads", "1", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Wait until it is training (metrics rows appear), then ask it to stop.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline &&
+         count_lines(read_file(run / "metrics.csv")) < 3)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline + std::chrono::seconds(60)) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      FAIL("charnn train did not stop after SIGTERM");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::string err = read_file(log);
+  INFO(err);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 143);
+  CHECK_THAT(err, Catch::Contains("SIGTERM") &&
+                      Catch::Contains("resume with: charnn train --resume " + run.string()));
+  const CheckpointData d = read_checkpoint(run / "last.ckpt");
+  const std::int64_t done = d.get_int("state.iteration");
+  CHECK(done >= 20);
+  CHECK_NOTHROW(load_model(run / "last.ckpt", builtin_plugins()));
+
+  // The hint works: resume for a few more iterations.
+  std::string out;
+  const int rc =
+      run_command(std::string(CHARNN_EXE) + " train --resume " + run.string() + " --max-iters " +
+                      std::to_string(done + 5) + " --progress plain --threads 1",
+                  out);
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(read_checkpoint(run / "last.ckpt").get_int("state.iteration") == done + 5);
+}
+
+TEST_CASE("charnn eval scores text in nats and bits per unit", "[trainer][cli]") {
+  ScratchDir dir("eval");
+  write_file(dir / "corpus.txt", repeating_corpus(4000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.max_iters = 40;
+  train(c, builtin_plugins());
+  write_file(dir / "held.txt", "the lazy dog jumps over the quick brown fox.\n");
+  std::string out;
+  const int rc = run_command(std::string(CHARNN_EXE) + " eval --model " + (dir / "run").string() +
+                                 " " + (dir / "held.txt").string() + " --threads 1",
+                             out);
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK_THAT(out, Catch::Contains("nats/unit") && Catch::Contains("bits/unit") &&
+                      Catch::Contains("perplexity"));
+  // Units outside the vocabulary are a clear error.
+  write_file(dir / "odd.txt", "QQQ ZZZ\n");
+  CHECK(run_command(std::string(CHARNN_EXE) + " eval --model " + (dir / "run").string() + " " +
+                        (dir / "odd.txt").string(),
+                    out) == 1);
+  CHECK_THAT(out, Catch::Contains("error"));
+}
+
+TEST_CASE("charnn train --help lists every flag of the option table with its default",
+          "[trainer][cli]") {
+  std::string out;
+  REQUIRE(run_command(std::string(CHARNN_EXE) + " train --help", out) == 0);
+  for (const auto& o : train_options()) {
+    if (!o.flag || o.group == TrainOptionGroup::positional) continue;
+    const std::string flag = o.flag;
+    CHECK_THAT(out, Catch::Contains("--" + flag.substr(0, flag.find(','))));
+  }
+  CHECK_THAT(out, Catch::Contains("--weight-decay-mode arg (=l2)") &&
+                      Catch::Contains("--time arg (=15m)") &&
+                      Catch::Contains("--cell arg (=lstm)") &&
+                      Catch::Contains("--split arg (=0.9,0.05,0.05)"));
+}
+
+TEST_CASE("charnn train checks --cell against --layers and keeps --resume to what may change",
+          "[trainer][cli]") {
+  ScratchDir dir("cli-train-options");
+  write_file(dir / "corpus.txt", repeating_corpus(2000));
+  const std::string exe = std::string(CHARNN_EXE) + " train ";
+  const std::string run = (dir / "run").string();
+  std::string out;
+  CHECK(run_command(exe + (dir / "corpus.txt").string() + " --cell lstm,elman --layers 3", out) ==
+        2);
+  CHECK_THAT(out, Catch::Contains("--cell lists 2 layers but --layers is 3"));
+  REQUIRE(run_command(exe + (dir / "corpus.txt").string() +
+                          " --cell elman --hidden 8 --batch 2 --seq-len 8 --max-iters 2 "
+                          "--weight-decay-mode decoupled --weight-decay 0.01 --progress quiet "
+                          "--threads 1 --out " +
+                          run,
+                      out) == 0);
+  const CheckpointData d = read_checkpoint(dir / "run" / "last.ckpt");
+  CHECK(d.get_string("config.cells") == "elman,elman");
+  CHECK(d.get_string("config.weight_decay_mode") == "decoupled");
+  CHECK(run_command(exe + "--resume " + run + " --weight-decay-mode l2", out) == 1);
+  CHECK_THAT(out, Catch::Contains("--weight-decay-mode cannot change when resuming"));
+  CHECK(run_command(exe + "--resume " + run + " --max-iters 3 --progress quiet --threads 1", out) ==
+        0);
+  CHECK(read_checkpoint(dir / "run" / "last.ckpt").get_int("state.iteration") == 3);
+}
