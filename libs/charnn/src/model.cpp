@@ -7,7 +7,7 @@
 
 #include <charnn/error.hpp>
 #include <charnn/plugin_registry.hpp>
-#include <charnn/sampler.hpp>  // Rng and UnitPicker draw the int8 probe text
+#include <charnn/unit_picker.hpp>  // Rng and UnitPicker draw the int8 probe text
 
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
