@@ -2,6 +2,8 @@
 // the same rows and cannot drift apart (not part of the public API).
 #pragma once
 
+#include <charnn/error.hpp>
+
 #include <array>
 #include <cstddef>
 #include <optional>
@@ -41,6 +43,15 @@ std::string name_list(const EnumNames<E, N>& names) {
   std::string out;
   for (const auto& row : names) (out += out.empty() ? "" : ", ") += row.name;
   return out;
+}
+
+// The value called `name`; otherwise throws "<what> 'name' is not known" with the choices as
+// the hint.
+template <class E, std::size_t N>
+E parse_name(const EnumNames<E, N>& names, std::string_view name, std::string_view what) {
+  if (auto value = value_named(names, name)) return *value;
+  throw error(std::string(what) + " '" + std::string(name) + "' is not known",
+              "use one of: " + name_list(names));
 }
 
 }  // namespace charnn::detail

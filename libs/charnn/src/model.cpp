@@ -7,16 +7,13 @@
 
 #include <charnn/error.hpp>
 #include <charnn/plugin_registry.hpp>
-#include <charnn/unit_picker.hpp>  // Rng and UnitPicker draw the int8 probe text
 
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
-#include <limits>
 #include <map>
 
 namespace charnn {
@@ -465,41 +462,12 @@ double Model::evaluate(std::span<const std::int32_t> inputs, std::span<const std
   return softmax_xent(s.logits.data(), targets, V, 0.0);
 }
 
-StepPrecision parse_step_precision(std::string_view name) {
-  if (name == "auto") return StepPrecision::automatic;
-  if (name == "f32") return StepPrecision::f32;
-  if (name == "bf16") return StepPrecision::bf16;
-  if (name == "int8") return StepPrecision::int8;
-  throw error("precision '" + std::string(name) + "' is not known",
-              "use one of: auto, f32, bf16, int8");
-}
-
-std::string to_string(StepPrecision p) {
-  switch (p) {
-    case StepPrecision::automatic:
-      return "auto";
-    case StepPrecision::f32:
-      return "f32";
-    case StepPrecision::bf16:
-      return "bf16";
-    case StepPrecision::int8:
-      return "int8";
-  }
-  return "?";
-}
-
-StepPrecision default_step_precision() {
-  // bf16 only where oneDNN runs it natively: emulated bf16 would be slower than f32.
-  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-  const auto need = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
-  return (isa & need) == need ? StepPrecision::bf16 : StepPrecision::f32;
-}
-
 std::string Model::set_train_precision(StepPrecision precision) {
-  if (precision == StepPrecision::automatic) precision = default_step_precision();
+  // automatic asks for bf16 too: the plugins refuse it where the CPU does not run it natively.
+  const bool want_bf16 = precision == StepPrecision::bf16 || precision == StepPrecision::automatic;
   std::size_t bf16 = 0;
   for (auto& layer : layers_) {
-    if (precision == StepPrecision::bf16 && layer.set_train_precision(CHARNN_PRECISION_BF16))
+    if (want_bf16 && layer.set_train_precision(CHARNN_PRECISION_BF16))
       ++bf16;
     else
       layer.set_train_precision(CHARNN_PRECISION_F32);  // every cell trains in f32
@@ -510,81 +478,10 @@ std::string Model::set_train_precision(StepPrecision precision) {
   return "bf16 (" + std::to_string(bf16) + " of " + std::to_string(L) + " layers; others f32)";
 }
 
-namespace {
-
-bool has_fast_int8() {
-  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-  const auto need = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_vnni);
-  return (isa & need) == need;
-}
-
-// log softmax of one row of logits, in double.
-void log_softmax(const float* logits, std::int64_t V, double* out) {
-  double m = -std::numeric_limits<double>::infinity();
-  for (std::int64_t v = 0; v < V; ++v) m = std::max(m, double(logits[v]));
-  double z = 0;
-  for (std::int64_t v = 0; v < V; ++v) z += std::exp(double(logits[v]) - m);
-  const double lz = m + std::log(z);
-  for (std::int64_t v = 0; v < V; ++v) out[v] = double(logits[v]) - lz;
-}
-
-std::string format_nats(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2g", x);
-  return buf;
-}
-
-}  // namespace
-
-std::string Model::prepare_inference(StepPrecision precision, double int8_limit) {
-  if (precision != StepPrecision::automatic || !has_fast_int8())
-    return prepare_layers(precision == StepPrecision::automatic ? default_step_precision()
-                                                                : precision);
-  // automatic with fast int8: the plain float32 model writes the probe text, with its
-  // log-probabilities, then int8 reads the same text.
-  release_inference();
-  const std::int64_t V = config_.vocab_size, P = int8_probe_units;
-  std::vector<std::int32_t> ids{0};  // (P + 1): the inputs; unit 0 starts it
-  std::vector<double> log_p(static_cast<std::size_t>(P * V));  // (P, V)
-  std::vector<float> logits(static_cast<std::size_t>(V));
-  State st = zero_state(1);
-  Rng rng(0x7072'6f62'65ull);  // fixed: the same probe every time
-  UnitPicker picker(SamplingPolicy{}, static_cast<std::int32_t>(V));  // temperature 1
-  for (std::int64_t k = 0; k < P; ++k) {
-    step({&ids.back(), 1}, st, logits.data());
-    log_softmax(logits.data(), V, log_p.data() + k * V);
-    ids.push_back(picker.pick(logits, rng).id);
-  }
-  const std::string used = prepare_layers(StepPrecision::int8);
-  if (used != "int8") return used;  // some plugin has no int8 path: what it got instead
-  const double kl = probe_divergence(ids, log_p);
-  if (kl <= int8_limit)
-    return "int8 (" + format_nats(kl) + " nats/unit from f32 on a " + std::to_string(P) +
-           "-unit probe)";
-  return prepare_layers(default_step_precision()) + " (int8 moved the predictions by " +
-         format_nats(kl) + " nats/unit on a " + std::to_string(P) + "-unit probe, over the " +
-         format_nats(int8_limit) + " limit)";
-}
-
-double Model::probe_divergence(const std::vector<std::int32_t>& ids,
-                               const std::vector<double>& log_p) {
-  const std::int64_t V = config_.vocab_size;
-  const std::int64_t P = static_cast<std::int64_t>(ids.size()) - 1;
-  std::vector<float> logits(static_cast<std::size_t>(V));
-  std::vector<double> log_q(static_cast<std::size_t>(V));
-  State st = zero_state(1);
-  double kl = 0;
-  for (std::int64_t k = 0; k < P; ++k) {
-    step({&ids[static_cast<std::size_t>(k)], 1}, st, logits.data());
-    log_softmax(logits.data(), V, log_q.data());
-    const double* lp = log_p.data() + k * V;
-    for (std::int64_t v = 0; v < V; ++v) kl += std::exp(lp[v]) * (lp[v] - log_q[v]);
-  }
-  // NaN (a diverged int8 path) must not pass the limit.
-  return std::isfinite(kl) ? kl / double(P) : std::numeric_limits<double>::infinity();
-}
-
-std::string Model::prepare_layers(StepPrecision precision) {
+std::string Model::prepare_inference(StepPrecision precision) {
+  if (precision == StepPrecision::automatic)
+    throw error(
+        "internal: Model::prepare_inference needs a precision (prepare_step_path chooses one)");
   release_inference();
   prepared_.assign(layers_.size(), StepPrecision::automatic);
   // The wanted precision first, then the next wider one a plugin offers (int8 -> bf16 -> f32).

@@ -103,9 +103,7 @@ constexpr detail::EnumNames<UnknownUnits, 3> kUnknownUnitsNames{
 }  // namespace
 
 UnknownUnits parse_unknown_units(std::string_view name) {
-  if (auto u = detail::value_named(kUnknownUnitsNames, name)) return *u;
-  throw error("unknown-unit policy '" + std::string(name) + "' is not known",
-              "use one of: " + detail::name_list(kUnknownUnitsNames));
+  return detail::parse_name(kUnknownUnitsNames, name, "unknown-unit policy");
 }
 
 std::string to_string(UnknownUnits u) {
@@ -176,7 +174,7 @@ std::vector<Sample> Sampler::run(const PreparedSeed& seed, const SampleOptions& 
   const std::int64_t V = vocab_.size();
   const std::int64_t H = model_.hidden();
   UnitPicker picker(options.policy, vocab_.size());
-  if (options.precision) model_.prepare_inference(*options.precision);
+  if (options.precision) prepare_step_path(model_, *options.precision);
   std::vector<Rng> rngs;
   rngs.reserve(static_cast<std::size_t>(N));
   for (std::int64_t n = 0; n < N; ++n) rngs.emplace_back(options.random_seed, n);

@@ -6,6 +6,7 @@
 
 #include <charnn/model.hpp>
 #include <charnn/random.hpp>
+#include <charnn/step_precision.hpp>
 #include <charnn/unit_picker.hpp>
 
 #include <cstdint>
@@ -51,9 +52,9 @@ struct SampleOptions {
   SamplingPolicy policy;
   std::uint64_t random_seed = 0;
   bool record_probabilities = false;  // fill Sample::p and Sample::q
-  // The one-step path: run() first calls Model::prepare_inference with this precision (bf16
-  // where the CPU has it, by default). std::nullopt leaves the model as the caller set it up
-  // (prepared by hand, or plain after Model::release_inference).
+  // The one-step path: run() first calls prepare_step_path (step_precision.hpp) with this
+  // precision (int8 or bf16 where the CPU and a probe allow, by default). std::nullopt leaves the
+  // model as the caller set it up (prepared by hand, or plain after Model::release_inference).
   std::optional<StepPrecision> precision = StepPrecision::automatic;
   // Let run() choose the thread count of each Model::step between 1 and the current setting
   // (get_threads()) by timing short stretches of each, re-checked every ~1000 steps, and restore
