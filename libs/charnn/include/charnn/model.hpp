@@ -22,6 +22,9 @@
 namespace charnn {
 
 class PluginRegistry;
+namespace detail {
+struct SequenceBuffers;  // model.cpp: the buffers of one (T, N) training or evaluation pass
+}
 
 struct ModelConfig {
   std::vector<std::string> cells;  // cell plugin name per layer, e.g. {"lstm","lstm"}
@@ -130,6 +133,13 @@ class Model {
  private:
   struct Impl;  // oneDNN objects and scratch buffers
   void check_state(const State& state, const char* what) const;
+  // The cell stack over one segment (inputs (T, N) ids, state carried), with dropout when
+  // training; returns the output layer's input (T*N, H), which lives in s.
+  const float* forward_layers(detail::SequenceBuffers& s, std::span<const std::int32_t> inputs,
+                              State& state, std::int64_t T, bool training,
+                              std::uint64_t dropout_seed);
+  // Back through the stack from s.ddst = d loss / d (output layer's input), into grads().
+  void backward_layers(detail::SequenceBuffers& s, std::int64_t T, std::int64_t N);
 
   ModelConfig config_;
   std::vector<Cell> layers_;
