@@ -162,6 +162,57 @@ Sampler::Sampler(Model& model, const Vocab& vocab) : model_(model), vocab_(vocab
                 "the checkpoint is inconsistent; retrain or use another checkpoint");
 }
 
+namespace {
+
+// Priming: every stream continues the same seed, so run it once (N = 1) and copy the state to
+// all N streams. All units of `prime` but the last only move the state; the last is each
+// stream's first input. logits: (N, V) scratch.
+Model::State prime_streams(Model& model, const std::vector<std::int32_t>& prime, std::int64_t N,
+                           bool tune_threads, int most_threads, float* logits) {
+  const std::int64_t H = model.hidden();
+  Model::State state = model.zero_state(N);
+  StepThreads threads(tune_threads, most_threads);
+  Model::State one = model.zero_state(1);
+  for (std::size_t i = 0; i + 1 < prime.size(); ++i)
+    threads.run([&] { model.step(std::span<const std::int32_t>(&prime[i], 1), one, logits); });
+  for (std::size_t l = 0; l < one.layers.size(); ++l) {
+    const std::int64_t S = static_cast<std::int64_t>(one.layers[l].size()) / H;
+    for (std::int64_t s = 0; s < S; ++s)    // one.layers[l]: (S, 1, H)
+      for (std::int64_t n = 0; n < N; ++n)  // state.layers[l]: (S, N, H)
+        std::copy_n(one.layers[l].begin() + s * H, H, state.layers[l].begin() + (s * N + n) * H);
+  }
+  return state;
+}
+
+// N empty samples with room for options.length units, so the loop does not reallocate.
+std::vector<Sample> empty_samples(std::int64_t N, const SampleOptions& options) {
+  std::vector<Sample> samples(static_cast<std::size_t>(N));
+  for (auto& s : samples) {
+    s.ids.reserve(static_cast<std::size_t>(options.length));
+    if (options.record_probabilities) {
+      s.p.reserve(static_cast<std::size_t>(options.length));
+      s.q.reserve(static_cast<std::size_t>(options.length));
+    }
+  }
+  return samples;
+}
+
+// Adds the drawn unit to s; true when that completes s (the stop string, or the last unit).
+bool append_unit(Sample& s, const Draw& d, const std::string& unit, const SampleOptions& options,
+                 bool last) {
+  s.ids.push_back(d.id);
+  s.text += unit;
+  if (options.record_probabilities) {
+    s.p.push_back(d.p);
+    s.q.push_back(d.q);
+  }
+  const bool stop = !options.stop.empty() && s.text.ends_with(options.stop);
+  if (stop || last) s.stopped = stop;
+  return stop || last;
+}
+
+}  // namespace
+
 std::vector<Sample> Sampler::run(const PreparedSeed& seed, const SampleOptions& options,
                                  const SampleCallbacks& callbacks) {
   if (options.count < 1)
@@ -172,43 +223,20 @@ std::vector<Sample> Sampler::run(const PreparedSeed& seed, const SampleOptions& 
                 "ask for 0 or more units");
   const std::int64_t N = options.count;
   const std::int64_t V = vocab_.size();
-  const std::int64_t H = model_.hidden();
   UnitPicker picker(options.policy, vocab_.size());
   if (options.precision) prepare_step_path(model_, *options.precision);
   std::vector<Rng> rngs;
   rngs.reserve(static_cast<std::size_t>(N));
   for (std::int64_t n = 0; n < N; ++n) rngs.emplace_back(options.random_seed, n);
+  std::vector<Sample> samples = empty_samples(N, options);
 
-  std::vector<Sample> samples(static_cast<std::size_t>(N));
-  for (auto& s : samples) {
-    s.ids.reserve(static_cast<std::size_t>(options.length));
-    if (options.record_probabilities) {
-      s.p.reserve(static_cast<std::size_t>(options.length));
-      s.q.reserve(static_cast<std::size_t>(options.length));
-    }
-  }
-
-  // Priming: every stream continues the same seed, so run it once (N = 1) and copy the state.
-  // All seed units but the last only move the state; the last is each stream's first input.
   // An empty seed starts from the zero state with empty_seed_unit() as the first input.
   const std::vector<std::int32_t> fallback{empty_seed_unit(vocab_)};
   const std::vector<std::int32_t>& prime = seed.ids.empty() ? fallback : seed.ids;
   std::vector<float> logits(static_cast<std::size_t>(N * V));  // (N, V)
-  Model::State state = model_.zero_state(N);
   const int most_threads = get_threads();
-  {
-    StepThreads threads(options.tune_threads, most_threads);
-    Model::State one = model_.zero_state(1);
-    for (std::size_t i = 0; i + 1 < prime.size(); ++i)
-      threads.run(
-          [&] { model_.step(std::span<const std::int32_t>(&prime[i], 1), one, logits.data()); });
-    for (std::size_t l = 0; l < one.layers.size(); ++l) {
-      const std::int64_t S = static_cast<std::int64_t>(one.layers[l].size()) / H;
-      for (std::int64_t s = 0; s < S; ++s)    // one.layers[l]: (S, 1, H)
-        for (std::int64_t n = 0; n < N; ++n)  // state.layers[l]: (S, N, H)
-          std::copy_n(one.layers[l].begin() + s * H, H, state.layers[l].begin() + (s * N + n) * H);
-    }
-  }
+  Model::State state =
+      prime_streams(model_, prime, N, options.tune_threads, most_threads, logits.data());
 
   std::vector<std::int32_t> ids(static_cast<std::size_t>(N), prime.back());  // (N) next inputs
   std::vector<char> done(static_cast<std::size_t>(N), 0);
@@ -232,18 +260,10 @@ std::vector<Sample> Sampler::run(const PreparedSeed& seed, const SampleOptions& 
       const Draw d = picker.pick(
           std::span<const float>(logits.data() + n * V, static_cast<std::size_t>(V)), rngs[k]);
       ids[k] = d.id;
-      Sample& s = samples[k];
       const std::string& unit = vocab_.unit(d.id);
-      s.ids.push_back(d.id);
-      s.text += unit;
-      if (options.record_probabilities) {
-        s.p.push_back(d.p);
-        s.q.push_back(d.q);
-      }
+      const bool complete = append_unit(samples[k], d, unit, options, t + 1 == options.length);
       if (callbacks.on_unit) callbacks.on_unit(n, unit);
-      const bool stop = !options.stop.empty() && s.text.ends_with(options.stop);
-      if (stop || t + 1 == options.length) {
-        s.stopped = stop;
+      if (complete) {
         done[k] = 1;
         --remaining;
         finished.push_back(n);
