@@ -196,3 +196,12 @@ TEST_CASE("bad model configs and inputs are clear errors", "[model]") {
   std::vector<float> logits(5);
   CHECK_THROWS_WITH(m.step(bad, s, logits.data()), Catch::Contains("outside the vocabulary"));
 }
+
+TEST_CASE("the model prepares the step precision it is given and leaves automatic to the policy",
+          "[model][prepared]") {
+  auto m = tiny_model({"lstm"}, 0.0f);
+  CHECK_THROWS_WITH(m->prepare_inference(charnn::StepPrecision::automatic),
+                    Catch::Contains("prepare_step_path"));
+  CHECK(m->prepare_inference(charnn::StepPrecision::f32) == "f32");
+  m->release_inference();
+}

@@ -561,17 +561,18 @@ TEST_CASE("automatic sampling precision keeps int8 only when its probe stays wit
   model->init_params(4321);
   if (model->prepare_inference(charnn::StepPrecision::int8) != "int8") {
     // No fast int8 here: automatic is what it always was.
-    CHECK(model->prepare_inference() == charnn::to_string(charnn::default_step_precision()));
+    CHECK(charnn::prepare_step_path(*model) == charnn::to_string(charnn::default_step_precision()));
     WARN("no fast int8 on this CPU: the automatic int8 probe is not tested");
     return;
   }
   // The usual limit: these small initial weights quantise well.
-  const std::string kept = model->prepare_inference();
+  const std::string kept = charnn::prepare_step_path(*model);
   INFO(kept);
   CHECK(kept.rfind("int8 (", 0) == 0);
   CHECK(kept.find("nats/unit") != std::string::npos);
   // Any rounding moves the predictions a little, so a limit of 0 rejects int8...
-  const std::string rejected = model->prepare_inference(charnn::StepPrecision::automatic, 0.0);
+  const std::string rejected =
+      charnn::prepare_step_path(*model, charnn::StepPrecision::automatic, 0.0);
   INFO(rejected);
   CHECK(rejected.rfind(charnn::to_string(charnn::default_step_precision()) + " (int8 moved", 0) ==
         0);
@@ -586,7 +587,7 @@ TEST_CASE("automatic sampling precision keeps int8 only when its probe stays wit
   model->step(id, state, want.data());
   CHECK(got == want);
   // The probe leaves no trace: the same choice twice gives the same summary.
-  CHECK(model->prepare_inference() == kept);
+  CHECK(charnn::prepare_step_path(*model) == kept);
 }
 
 TEST_CASE("a seed longer than the training segment primes the model with all of it",

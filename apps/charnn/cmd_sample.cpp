@@ -208,7 +208,7 @@ int run_sample(const std::vector<std::string>& args) {
   std::error_code ec;
   const std::filesystem::path used = std::filesystem::canonical(loaded.file, ec);
   // Prepared once here (not by the Sampler) so that stderr can say which precision is used.
-  const std::string step_path = loaded.model->prepare_inference(step_precision);
+  const std::string step_path = prepare_step_path(*loaded.model, step_precision);
   opts.precision = std::nullopt;
   std::cerr << "charnn sample: checkpoint " << (ec ? loaded.file : used).string() << ", "
             << policy.describe() << ", random seed " << random_seed << ", step weights "

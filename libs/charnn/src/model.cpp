@@ -1,23 +1,18 @@
-// The model: cell layers from plugins, dropout, and a oneDNN linear + softmax cross-entropy
-// output. Layout of the flat parameter buffer: layer 0's cell tensors, layer 1's, ..., then
-// out.w (H, V) and out.b (V). All per-shape objects (oneDNN matmuls, scratch buffers) are made
-// on the first call with a shape and reused, so a training step allocates nothing after warm-up.
+// The model: cell layers from plugins, dropout, and the output layer (output_layer.hpp: linear
+// + softmax cross-entropy). Layout of the flat parameter buffer: layer 0's cell tensors, layer
+// 1's, ..., then out.w (H, V) and out.b (V). All per-shape objects (oneDNN matmuls, scratch
+// buffers) are made on the first call with a shape and reused, so a training step allocates
+// nothing after warm-up.
 #include "charnn/model.hpp"
+#include "output_layer.hpp"
 #include "util.hpp"
 
 #include <charnn/error.hpp>
 #include <charnn/plugin_registry.hpp>
-#include <charnn/sampler.hpp>  // Rng and UnitPicker draw the int8 probe text
-
-#include <omp.h>
-#include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
-#include <limits>
-#include <map>
 
 namespace charnn {
 
@@ -30,94 +25,10 @@ inline float unit_float(std::uint64_t bits) {
   return static_cast<float>(bits >> 40) * (1.0f / 16777216.0f);
 }
 
-using dt = dnnl::memory::data_type;
-using tag = dnnl::memory::format_tag;
-
-dnnl::memory::desc plain(dnnl::memory::dims dims) {
-  return {dims, dt::f32, tag::ab};
-}
-dnnl::memory::desc strided(dnnl::memory::dims dims, dnnl::memory::dims strides) {
-  return {dims, dt::f32, strides};
-}
-
-// logits (N, V) = y (N, H) . w (H, V) + b (V), row-major, for a few rows: the output layer of
-// one sampling step. oneDNN's sgemm instead of the matmul primitive: for ~50k multiply-adds the
-// primitive's dispatch and OpenMP team synchronisation dominated (~3 ms per step on a busy
-// 2-core machine, bench/RESULTS.md "sampling"), while sgemm keeps a problem this small on the
-// calling thread.
-void small_linear(const float* y, const float* w, const float* b, float* logits, std::int64_t N,
-                  std::int64_t H, std::int64_t V) {
-  for (std::int64_t n = 0; n < N; ++n)
-    std::memcpy(logits + n * V, b, static_cast<std::size_t>(V) * sizeof(float));
-  if (dnnl_sgemm('N', 'N', N, V, H, 1.0f, y, H, w, V, 1.0f, logits, V) != dnnl_success)
-    throw error("the output layer's sgemm failed in oneDNN");
-}
-
-// Up to this many streams step() computes the output layer with small_linear.
-constexpr std::int64_t kSmallStepN = 8;
-
-// Runs the enclosed oneDNN calls on the calling thread only. For ~50k multiply-adds a parallel
-// region costs more than the work, and on a busy machine waking the other OpenMP thread took
-// 3-12 ms per step (bench/RESULTS.md). omp_set_num_threads only changes the calling thread's
-// setting, so this is safe to nest and to use from any thread.
-class OneThread {
- public:
-  OneThread() : saved_(omp_get_max_threads()) {
-    if (saved_ != 1) omp_set_num_threads(1);
-  }
-  ~OneThread() {
-    if (saved_ != 1) omp_set_num_threads(saved_);
-  }
-  OneThread(const OneThread&) = delete;
-  OneThread& operator=(const OneThread&) = delete;
-
- private:
-  int saved_;
-};
-
 }  // namespace
 
-// The output layer for M rows: logits (M, V) = y (M, H) x out.w (H, V) + out.b, and its two
-// backward products. Each matmul has its own user-owned scratchpad so executing allocates nothing.
-struct Linear {
-  struct Op {
-    dnnl::matmul prim;
-    dnnl::memory scratch;
-  };
-  Op fwd, bwd_w, bwd_d;
-  dnnl::memory y, w, b, logits;  // (M,H) (H,V) (1,V) (M,V)
-  dnnl::memory yT, dlogits, dw;  // (H,M) view of y, (M,V), (H,V)
-  dnnl::memory wT, dy;           // (V,H) view of out.w, (M,H)
-
-  Linear(const dnnl::engine& eng, std::int64_t M, std::int64_t H, std::int64_t V) {
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    auto make = [&](const dnnl::memory::desc& s, const dnnl::memory::desc& w_md,
-                    const dnnl::memory::desc* bias, const dnnl::memory::desc& d) {
-      auto desc = bias ? dnnl::matmul::desc(s, w_md, *bias, d) : dnnl::matmul::desc(s, w_md, d);
-      dnnl::matmul::primitive_desc pd(desc, attr, eng);
-      return Op{dnnl::matmul(pd), dnnl::memory(pd.scratchpad_desc(), eng)};
-    };
-    const auto y_md = plain({M, H}), w_md = plain({H, V}), b_md = plain({1, V}),
-               l_md = plain({M, V});
-    const auto yT_md = strided({H, M}, {1, H}), wT_md = strided({V, H}, {1, V});
-    fwd = make(y_md, w_md, &b_md, l_md);
-    bwd_w = make(yT_md, l_md, nullptr, w_md);
-    bwd_d = make(l_md, wT_md, nullptr, y_md);
-    y = dnnl::memory(y_md, eng, DNNL_MEMORY_NONE);
-    w = dnnl::memory(w_md, eng, DNNL_MEMORY_NONE);
-    b = dnnl::memory(b_md, eng, DNNL_MEMORY_NONE);
-    logits = dnnl::memory(l_md, eng, DNNL_MEMORY_NONE);
-    yT = dnnl::memory(yT_md, eng, DNNL_MEMORY_NONE);
-    dlogits = dnnl::memory(l_md, eng, DNNL_MEMORY_NONE);
-    dw = dnnl::memory(w_md, eng, DNNL_MEMORY_NONE);
-    wT = dnnl::memory(wT_md, eng, DNNL_MEMORY_NONE);
-    dy = dnnl::memory(y_md, eng, DNNL_MEMORY_NONE);
-  }
-};
-
 // Buffers for one (T, N) shape of a sequence pass (training or evaluation).
-struct Scratch {
+struct detail::SequenceBuffers {
   std::int64_t T = 0, N = 0;
   std::vector<float> x0;                     // (T, N, V) one-hot input of layer 0
   std::vector<std::vector<float>> dst;       // [l] (T, N, H) what layer l wrote
@@ -129,10 +40,8 @@ struct Scratch {
 };
 
 struct Model::Impl {
-  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
-  dnnl::stream strm{eng};
-  std::map<std::int64_t, std::unique_ptr<Linear>> linears;  // by row count M
-  Scratch train, eval;
+  detail::OutputLayer out;
+  detail::SequenceBuffers train, eval;
   // step(): (N, H) per layer; trace(): per-chunk buffers.
   std::int64_t step_N = 0;
   std::vector<std::vector<float>> step_dst;  // [l] (N, H)
@@ -143,15 +52,10 @@ struct Model::Impl {
   std::vector<std::vector<float>> trace_state;    // [l] (S_l, H) state_out before copy-back
   std::vector<float> trace_logits;                // (T, V)
 
-  Linear& linear(std::int64_t M, std::int64_t H, std::int64_t V) {
-    auto it = linears.find(M);
-    if (it == linears.end()) it = linears.emplace(M, std::make_unique<Linear>(eng, M, H, V)).first;
-    return *it->second;
-  }
+  Impl(std::int64_t H, std::int64_t V) : out(H, V) {}
 };
 
-Model::Model(ModelConfig config, const PluginRegistry& plugins)
-    : config_(std::move(config)), impl_(std::make_unique<Impl>()) {
+Model::Model(ModelConfig config, const PluginRegistry& plugins) : config_(std::move(config)) {
   if (config_.cells.empty()) throw error("a model needs at least one layer (--cell / --layers)");
   if (config_.hidden < 1)
     throw error("hidden size must be at least 1 (got " + std::to_string(config_.hidden) + ")");
@@ -183,6 +87,7 @@ Model::Model(ModelConfig config, const PluginRegistry& plugins)
   offset += V;
   params_.assign(static_cast<std::size_t>(offset), 0.0f);
   grads_.assign(static_cast<std::size_t>(offset), 0.0f);
+  impl_ = std::make_unique<Impl>(H, V);
 }
 
 Model::~Model() = default;
@@ -232,10 +137,10 @@ void Model::check_state(const State& state, const char* what) const {
 
 namespace {
 
-void prepare(Scratch& s, const std::vector<Cell>& layers, std::int64_t T, std::int64_t N,
-             std::int64_t H, std::int64_t V, bool training, bool dropout) {
+void prepare(detail::SequenceBuffers& s, const std::vector<Cell>& layers, std::int64_t T,
+             std::int64_t N, std::int64_t H, std::int64_t V, bool training, bool dropout) {
   if (s.T == T && s.N == N) return;
-  s = Scratch{};
+  s = detail::SequenceBuffers{};
   s.T = T;
   s.N = N;
   const std::size_t L = layers.size(), tnh = static_cast<std::size_t>(T * N * H);
@@ -271,42 +176,6 @@ void dropout_forward(const float* in, float* out, float* mask, std::int64_t n, f
   }
 }
 
-// Log-softmax cross-entropy per row, numerically stable (max subtracted before exp).
-// logits is overwritten: with grad_scale * (softmax - onehot(target)) when grad_scale != 0
-// (the gradient of grad_scale * loss), else with unnormalised exps. Returns the summed loss in
-// nats; NaN logits propagate into it, which is what the trainer's divergence guard checks.
-double softmax_xent(float* logits, std::span<const std::int32_t> targets, std::int64_t V,
-                    double grad_scale) {
-  const std::int64_t rows = static_cast<std::int64_t>(targets.size());
-  double total = 0.0;
-  const float scale = static_cast<float>(grad_scale);
-#pragma omp parallel for reduction(+ : total) schedule(static)
-  for (std::int64_t r = 0; r < rows; ++r) {
-    float* x = logits + r * V;
-    const std::int32_t y = targets[static_cast<std::size_t>(r)];
-    float mx = x[0];
-    for (std::int64_t v = 1; v < V; ++v) mx = std::max(mx, x[v]);
-    const float xy = x[y];
-    // Each term is in (0, 1] and there are at most a few thousand, so a float sum is exact
-    // enough; the log is taken in double.
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (std::int64_t v = 0; v < V; ++v) {
-      const float e = std::exp(x[v] - mx);
-      x[v] = e;
-      sum += e;
-    }
-    total += static_cast<double>(mx) + std::log(static_cast<double>(sum)) - static_cast<double>(xy);
-    if (scale != 0.0f) {
-      const float k = scale / sum;
-#pragma omp simd
-      for (std::int64_t v = 0; v < V; ++v) x[v] *= k;
-      x[y] -= scale;
-    }
-  }
-  return total;
-}
-
 void check_ids(std::span<const std::int32_t> ids, std::int64_t V, const char* what) {
   for (auto id : ids)
     if (id < 0 || id >= V)
@@ -314,10 +183,22 @@ void check_ids(std::span<const std::int32_t> ids, std::int64_t V, const char* wh
                   " is outside the vocabulary (size " + std::to_string(V) + ")");
 }
 
+// inputs and targets of a sequence pass: (T, N) ids each, inside the vocabulary.
+void check_segment(std::span<const std::int32_t> inputs, std::span<const std::int32_t> targets,
+                   std::int64_t T, std::int64_t N, std::int64_t V, const char* what) {
+  if (T < 1 || static_cast<std::int64_t>(inputs.size()) != T * N ||
+      static_cast<std::int64_t>(targets.size()) != T * N)
+    throw error(std::string(what) +
+                ": inputs and targets must each hold T*N = " + std::to_string(T * N) + " ids");
+  check_ids(inputs, V, what);
+  check_ids(targets, V, what);
+}
+
 // Layer l over one segment: src (T*N, I) -> s.dst[l] (T*N, H). The carried state (S, N, H) is
 // copied to s.state_in[l] (backward needs it) and replaced by the final state.
-void layer_forward(Cell& cell, const float* params, Scratch& s, std::size_t l, const float* src,
-                   std::vector<float>& carried, std::int64_t T, std::int64_t N, bool training) {
+void layer_forward(Cell& cell, const float* params, detail::SequenceBuffers& s, std::size_t l,
+                   const float* src, std::vector<float>& carried, std::int64_t T, std::int64_t N,
+                   bool training) {
   s.state_in[l] = carried;  // same size: a copy, no allocation
   charnn_forward_args a{};
   a.T = T;
@@ -337,77 +218,45 @@ double Model::train_step(std::span<const std::int32_t> inputs,
                          std::span<const std::int32_t> targets, std::int64_t T, State& state,
                          std::uint64_t dropout_seed) {
   check_state(state, "train_step");
-  const std::int64_t N = state.N, H = config_.hidden, V = config_.vocab_size;
-  const std::size_t L = layers_.size();
-  if (T < 1 || static_cast<std::int64_t>(inputs.size()) != T * N ||
-      static_cast<std::int64_t>(targets.size()) != T * N)
-    throw error("train_step: inputs and targets must each hold T*N = " + std::to_string(T * N) +
-                " ids");
-  check_ids(inputs, V, "train_step");
-  check_ids(targets, V, "train_step");
-  const float p = config_.dropout;
-  const bool drop = p > 0.0f;
-  Scratch& s = impl_->train;
-  prepare(s, layers_, T, N, H, V, true, drop);
-  const std::int64_t tnh = T * N * H;
+  check_segment(inputs, targets, T, state.N, config_.vocab_size, "train_step");
   std::fill(grads_.begin(), grads_.end(), 0.0f);  // cells accumulate into their slice
+  detail::SequenceBuffers& s = impl_->train;
+  const float* y = forward_layers(s, inputs, state, T, true, dropout_seed);  // (T*N, H)
+  // The output layer leaves d loss / d y in s.ddst, where backward_layers starts.
+  const double loss = impl_->out.train(
+      y, params_.data() + out_w_offset_, params_.data() + out_b_offset_, targets, s.logits.data(),
+      grads_.data() + out_w_offset_, grads_.data() + out_b_offset_, s.ddst.data());
+  backward_layers(s, T, state.N);
+  return loss;
+}
 
-  // Forward through the stack.
+const float* Model::forward_layers(detail::SequenceBuffers& s, std::span<const std::int32_t> inputs,
+                                   State& state, std::int64_t T, bool training,
+                                   std::uint64_t dropout_seed) {
+  const std::int64_t N = state.N, H = config_.hidden, V = config_.vocab_size;
+  const float p = config_.dropout;
+  const bool drop = training && p > 0.0f;
+  prepare(s, layers_, T, N, H, V, training, drop);
   fill_one_hot(inputs, V, s.x0.data());
   const float* src = s.x0.data();
-  for (std::size_t l = 0; l < L; ++l) {
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
     layer_forward(layers_[l], params_.data() + layer_offset_[l], s, l, src, state.layers[l], T, N,
-                  true);
+                  training);
+    src = s.dst[l].data();
     if (drop) {
-      dropout_forward(s.dst[l].data(), s.dropped[l].data(), s.mask[l].data(), tnh, p,
+      dropout_forward(s.dst[l].data(), s.dropped[l].data(), s.mask[l].data(), T * N * H, p,
                       splitmix64(dropout_seed ^ (0x9e3779b97f4a7c15ull * (l + 1))));
       src = s.dropped[l].data();
-    } else {
-      src = s.dst[l].data();
     }
   }
-  float* y = const_cast<float*>(src);  // (T*N, H) input of the output layer
+  return src;
+}
 
-  Linear& lin = impl_->linear(T * N, H, V);
-  float* w = params_.data() + out_w_offset_;
-  float* b = params_.data() + out_b_offset_;
-  lin.y.set_data_handle(y);
-  lin.w.set_data_handle(w);
-  lin.b.set_data_handle(b);
-  lin.logits.set_data_handle(s.logits.data());
-  lin.fwd.prim.execute(impl_->strm, {{DNNL_ARG_SRC, lin.y},
-                                     {DNNL_ARG_WEIGHTS, lin.w},
-                                     {DNNL_ARG_BIAS, lin.b},
-                                     {DNNL_ARG_DST, lin.logits},
-                                     {DNNL_ARG_SCRATCHPAD, lin.fwd.scratch}});
-  impl_->strm.wait();
-
-  const double rows = static_cast<double>(T * N);
-  const double loss = softmax_xent(s.logits.data(), targets, V, 1.0 / rows) / rows;
-
-  // Output layer backward: d out.w = y^T dlogits, d out.b = column sums, dy = dlogits out.w^T.
-  lin.yT.set_data_handle(y);
-  lin.dlogits.set_data_handle(s.logits.data());
-  lin.dw.set_data_handle(grads_.data() + out_w_offset_);
-  lin.bwd_w.prim.execute(impl_->strm, {{DNNL_ARG_SRC, lin.yT},
-                                       {DNNL_ARG_WEIGHTS, lin.dlogits},
-                                       {DNNL_ARG_DST, lin.dw},
-                                       {DNNL_ARG_SCRATCHPAD, lin.bwd_w.scratch}});
-  lin.wT.set_data_handle(w);
-  lin.dy.set_data_handle(s.ddst.data());
-  lin.bwd_d.prim.execute(impl_->strm, {{DNNL_ARG_SRC, lin.dlogits},
-                                       {DNNL_ARG_WEIGHTS, lin.wT},
-                                       {DNNL_ARG_DST, lin.dy},
-                                       {DNNL_ARG_SCRATCHPAD, lin.bwd_d.scratch}});
-  impl_->strm.wait();
-  float* db = grads_.data() + out_b_offset_;
-  for (std::int64_t r = 0; r < T * N; ++r) {
-    const float* g = s.logits.data() + r * V;
-    for (std::int64_t v = 0; v < V; ++v) db[v] += g[v];
-  }
-
-  // Backward through the stack: ddst holds d loss / d dst[l] (after undoing dropout).
-  for (std::size_t li = L; li-- > 0;) {
+void Model::backward_layers(detail::SequenceBuffers& s, std::int64_t T, std::int64_t N) {
+  const bool drop = !s.mask.empty();
+  const std::int64_t tnh = T * N * config_.hidden;
+  // ddst holds d loss / d dst[l] (after undoing dropout).
+  for (std::size_t li = layers_.size(); li-- > 0;) {
     if (drop) {
       const float* m = s.mask[li].data();
       float* d = s.ddst.data();
@@ -429,77 +278,24 @@ double Model::train_step(std::span<const std::int32_t> inputs,
     layers_[li].backward(a);
     if (li > 0) std::swap(s.ddst, s.dsrc);
   }
-  return loss;
 }
 
 double Model::evaluate(std::span<const std::int32_t> inputs, std::span<const std::int32_t> targets,
                        std::int64_t T, State& state) {
   check_state(state, "evaluate");
-  const std::int64_t N = state.N, H = config_.hidden, V = config_.vocab_size;
-  if (T < 1 || static_cast<std::int64_t>(inputs.size()) != T * N ||
-      static_cast<std::int64_t>(targets.size()) != T * N)
-    throw error("evaluate: inputs and targets must each hold T*N = " + std::to_string(T * N) +
-                " ids");
-  check_ids(inputs, V, "evaluate");
-  check_ids(targets, V, "evaluate");
-  Scratch& s = impl_->eval;
-  prepare(s, layers_, T, N, H, V, false, false);
-  fill_one_hot(inputs, V, s.x0.data());
-  const float* src = s.x0.data();
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    layer_forward(layers_[l], params_.data() + layer_offset_[l], s, l, src, state.layers[l], T, N,
-                  false);
-    src = s.dst[l].data();
-  }
-  Linear& lin = impl_->linear(T * N, H, V);
-  lin.y.set_data_handle(const_cast<float*>(src));
-  lin.w.set_data_handle(params_.data() + out_w_offset_);
-  lin.b.set_data_handle(params_.data() + out_b_offset_);
-  lin.logits.set_data_handle(s.logits.data());
-  lin.fwd.prim.execute(impl_->strm, {{DNNL_ARG_SRC, lin.y},
-                                     {DNNL_ARG_WEIGHTS, lin.w},
-                                     {DNNL_ARG_BIAS, lin.b},
-                                     {DNNL_ARG_DST, lin.logits},
-                                     {DNNL_ARG_SCRATCHPAD, lin.fwd.scratch}});
-  impl_->strm.wait();
-  return softmax_xent(s.logits.data(), targets, V, 0.0);
-}
-
-StepPrecision parse_step_precision(std::string_view name) {
-  if (name == "auto") return StepPrecision::automatic;
-  if (name == "f32") return StepPrecision::f32;
-  if (name == "bf16") return StepPrecision::bf16;
-  if (name == "int8") return StepPrecision::int8;
-  throw error("precision '" + std::string(name) + "' is not known",
-              "use one of: auto, f32, bf16, int8");
-}
-
-std::string to_string(StepPrecision p) {
-  switch (p) {
-    case StepPrecision::automatic:
-      return "auto";
-    case StepPrecision::f32:
-      return "f32";
-    case StepPrecision::bf16:
-      return "bf16";
-    case StepPrecision::int8:
-      return "int8";
-  }
-  return "?";
-}
-
-StepPrecision default_step_precision() {
-  // bf16 only where oneDNN runs it natively: emulated bf16 would be slower than f32.
-  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-  const auto need = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
-  return (isa & need) == need ? StepPrecision::bf16 : StepPrecision::f32;
+  check_segment(inputs, targets, T, state.N, config_.vocab_size, "evaluate");
+  detail::SequenceBuffers& s = impl_->eval;
+  const float* y = forward_layers(s, inputs, state, T, false, 0);  // (T*N, H)
+  return impl_->out.loss(y, params_.data() + out_w_offset_, params_.data() + out_b_offset_, targets,
+                         s.logits.data());
 }
 
 std::string Model::set_train_precision(StepPrecision precision) {
-  if (precision == StepPrecision::automatic) precision = default_step_precision();
+  // automatic asks for bf16 too: the plugins refuse it where the CPU does not run it natively.
+  const bool want_bf16 = precision == StepPrecision::bf16 || precision == StepPrecision::automatic;
   std::size_t bf16 = 0;
   for (auto& layer : layers_) {
-    if (precision == StepPrecision::bf16 && layer.set_train_precision(CHARNN_PRECISION_BF16))
+    if (want_bf16 && layer.set_train_precision(CHARNN_PRECISION_BF16))
       ++bf16;
     else
       layer.set_train_precision(CHARNN_PRECISION_F32);  // every cell trains in f32
@@ -510,81 +306,10 @@ std::string Model::set_train_precision(StepPrecision precision) {
   return "bf16 (" + std::to_string(bf16) + " of " + std::to_string(L) + " layers; others f32)";
 }
 
-namespace {
-
-bool has_fast_int8() {
-  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-  const auto need = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_vnni);
-  return (isa & need) == need;
-}
-
-// log softmax of one row of logits, in double.
-void log_softmax(const float* logits, std::int64_t V, double* out) {
-  double m = -std::numeric_limits<double>::infinity();
-  for (std::int64_t v = 0; v < V; ++v) m = std::max(m, double(logits[v]));
-  double z = 0;
-  for (std::int64_t v = 0; v < V; ++v) z += std::exp(double(logits[v]) - m);
-  const double lz = m + std::log(z);
-  for (std::int64_t v = 0; v < V; ++v) out[v] = double(logits[v]) - lz;
-}
-
-std::string format_nats(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2g", x);
-  return buf;
-}
-
-}  // namespace
-
-std::string Model::prepare_inference(StepPrecision precision, double int8_limit) {
-  if (precision != StepPrecision::automatic || !has_fast_int8())
-    return prepare_layers(precision == StepPrecision::automatic ? default_step_precision()
-                                                                : precision);
-  // automatic with fast int8: the plain float32 model writes the probe text, with its
-  // log-probabilities, then int8 reads the same text.
-  release_inference();
-  const std::int64_t V = config_.vocab_size, P = int8_probe_units;
-  std::vector<std::int32_t> ids{0};  // (P + 1): the inputs; unit 0 starts it
-  std::vector<double> log_p(static_cast<std::size_t>(P * V));  // (P, V)
-  std::vector<float> logits(static_cast<std::size_t>(V));
-  State st = zero_state(1);
-  Rng rng(0x7072'6f62'65ull);  // fixed: the same probe every time
-  UnitPicker picker(SamplingPolicy{}, static_cast<std::int32_t>(V));  // temperature 1
-  for (std::int64_t k = 0; k < P; ++k) {
-    step({&ids.back(), 1}, st, logits.data());
-    log_softmax(logits.data(), V, log_p.data() + k * V);
-    ids.push_back(picker.pick(logits, rng).id);
-  }
-  const std::string used = prepare_layers(StepPrecision::int8);
-  if (used != "int8") return used;  // some plugin has no int8 path: what it got instead
-  const double kl = probe_divergence(ids, log_p);
-  if (kl <= int8_limit)
-    return "int8 (" + format_nats(kl) + " nats/unit from f32 on a " + std::to_string(P) +
-           "-unit probe)";
-  return prepare_layers(default_step_precision()) + " (int8 moved the predictions by " +
-         format_nats(kl) + " nats/unit on a " + std::to_string(P) + "-unit probe, over the " +
-         format_nats(int8_limit) + " limit)";
-}
-
-double Model::probe_divergence(const std::vector<std::int32_t>& ids,
-                               const std::vector<double>& log_p) {
-  const std::int64_t V = config_.vocab_size;
-  const std::int64_t P = static_cast<std::int64_t>(ids.size()) - 1;
-  std::vector<float> logits(static_cast<std::size_t>(V));
-  std::vector<double> log_q(static_cast<std::size_t>(V));
-  State st = zero_state(1);
-  double kl = 0;
-  for (std::int64_t k = 0; k < P; ++k) {
-    step({&ids[static_cast<std::size_t>(k)], 1}, st, logits.data());
-    log_softmax(logits.data(), V, log_q.data());
-    const double* lp = log_p.data() + k * V;
-    for (std::int64_t v = 0; v < V; ++v) kl += std::exp(lp[v]) * (lp[v] - log_q[v]);
-  }
-  // NaN (a diverged int8 path) must not pass the limit.
-  return std::isfinite(kl) ? kl / double(P) : std::numeric_limits<double>::infinity();
-}
-
-std::string Model::prepare_layers(StepPrecision precision) {
+std::string Model::prepare_inference(StepPrecision precision) {
+  if (precision == StepPrecision::automatic)
+    throw error(
+        "internal: Model::prepare_inference needs a precision (prepare_step_path chooses one)");
   release_inference();
   prepared_.assign(layers_.size(), StepPrecision::automatic);
   // The wanted precision first, then the next wider one a plugin offers (int8 -> bf16 -> f32).
@@ -658,23 +383,7 @@ void Model::step(std::span<const std::int32_t> ids, State& state, float* logits)
     layers_[l].step(a);
     src = im.step_dst[l].data();
   }
-  if (N <= kSmallStepN) {
-    const OneThread one_thread;
-    small_linear(src, params_.data() + out_w_offset_, params_.data() + out_b_offset_, logits, N, H,
-                 V);
-    return;
-  }
-  Linear& lin = im.linear(N, H, V);
-  lin.y.set_data_handle(const_cast<float*>(src));
-  lin.w.set_data_handle(params_.data() + out_w_offset_);
-  lin.b.set_data_handle(params_.data() + out_b_offset_);
-  lin.logits.set_data_handle(logits);
-  lin.fwd.prim.execute(im.strm, {{DNNL_ARG_SRC, lin.y},
-                                 {DNNL_ARG_WEIGHTS, lin.w},
-                                 {DNNL_ARG_BIAS, lin.b},
-                                 {DNNL_ARG_DST, lin.logits},
-                                 {DNNL_ARG_SCRATCHPAD, lin.fwd.scratch}});
-  im.strm.wait();
+  impl_->out.step(src, params_.data() + out_w_offset_, params_.data() + out_b_offset_, logits, N);
 }
 
 void Model::trace(std::span<const std::int32_t> ids, State& state,
@@ -725,17 +434,8 @@ void Model::trace(std::span<const std::int32_t> ids, State& state,
         out.signals[l].emplace_back(im.trace_signals[l].data() + k * T * H,
                                     static_cast<std::size_t>(T * H));
     }
-    Linear& lin = im.linear(T, H, V);
-    lin.y.set_data_handle(const_cast<float*>(src));
-    lin.w.set_data_handle(params_.data() + out_w_offset_);
-    lin.b.set_data_handle(params_.data() + out_b_offset_);
-    lin.logits.set_data_handle(im.trace_logits.data());
-    lin.fwd.prim.execute(im.strm, {{DNNL_ARG_SRC, lin.y},
-                                   {DNNL_ARG_WEIGHTS, lin.w},
-                                   {DNNL_ARG_BIAS, lin.b},
-                                   {DNNL_ARG_DST, lin.logits},
-                                   {DNNL_ARG_SCRATCHPAD, lin.fwd.scratch}});
-    im.strm.wait();
+    im.out.forward(src, params_.data() + out_w_offset_, params_.data() + out_b_offset_,
+                   im.trace_logits.data(), T);
     out.begin = begin;
     out.T = T;
     out.logits = std::span<const float>(im.trace_logits.data(), static_cast<std::size_t>(T * V));

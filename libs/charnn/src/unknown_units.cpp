@@ -6,27 +6,21 @@
 
 #include "charnn/error.hpp"
 #include "charnn/text.hpp"
+#include "enum_names.hpp"
 
 namespace charnn {
 
+namespace {
+constexpr detail::EnumNames<UnknownUnits, 3> kUnknownUnitsNames{
+    {{UnknownUnits::error, "error"}, {UnknownUnits::skip, "skip"}, {UnknownUnits::map, "map"}}};
+}  // namespace
+
 UnknownUnits parse_unknown_units(std::string_view name) {
-  if (name == "error") return UnknownUnits::error;
-  if (name == "skip") return UnknownUnits::skip;
-  if (name == "map") return UnknownUnits::map;
-  throw error("unknown-unit policy '" + std::string(name) + "' is not known",
-              "use one of: error, skip, map");
+  return detail::parse_name(kUnknownUnitsNames, name, "unknown-unit policy");
 }
 
 std::string to_string(UnknownUnits u) {
-  switch (u) {
-    case UnknownUnits::error:
-      return "error";
-    case UnknownUnits::skip:
-      return "skip";
-    case UnknownUnits::map:
-      return "map";
-  }
-  return "?";
+  return detail::name_of(kUnknownUnitsNames, u);
 }
 
 EncodedUnits encode_units(std::string_view cleaned, const Vocab& vocab, UnknownUnits unknown,

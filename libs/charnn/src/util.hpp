@@ -1,6 +1,9 @@
 // Small helpers shared by the library's implementation files (not part of the public API).
 #pragma once
 
+#include <charnn/random.hpp>
+
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -8,13 +11,13 @@
 
 namespace charnn::detail {
 
-// One step of splitmix64: a well-mixed 64-bit value from x. Seeds every derived random stream
-// (dropout masks, batch offsets) so results depend only on the seed, on any platform.
-inline std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
+using charnn::splitmix64;  // the one mixer lives in random.hpp
+
+// Shortest text that reads back as the same float ("0.9", not "0.899999976").
+inline std::string format_float(float v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 // "a,b,,c" split on ',' gives {"a", "b", "", "c"}; an empty string gives {""}.

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <charnn/cell.hpp>
+#include <charnn/precision.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -21,26 +22,9 @@
 namespace charnn {
 
 class PluginRegistry;
-
-// Precision of the prepared sampling path (Model::prepare_inference).
-enum class StepPrecision : std::uint8_t {
-  automatic = 0,  // for sampling (prepare_inference): int8 where the CPU has fast int8 and a
-                  // probe shows it keeps the model's predictions (int8_probe_limit), else bf16
-                  // where oneDNN runs bfloat16 natively (AVX512_BF16), else f32; for training:
-                  // bf16 where native, else f32
-  f32 = 1,        // float32 weights: the same results as the plain path (up to ~1e-6 rounding)
-  bf16 = 2,       // bfloat16 weights, float32 accumulation: logits move by ~1e-4 to 1e-3
-  int8 = 3,       // int8 weights (per-column scale) and inputs (per-step scale), int32 sums:
-                  // ~3-10x bf16's logit error; sampling only
-};
-// automatic sampling keeps int8 only if, over int8_probe_units units the float32 model writes
-// itself (temperature 1, fixed seed), int8's predictions stay within this mean KL divergence
-// of float32's, in nats per unit. On War and Peace models int8 measured ~1e-3 (bench/RESULTS.md).
-inline constexpr double int8_probe_limit = 0.01;
-inline constexpr std::int64_t int8_probe_units = 256;
-StepPrecision parse_step_precision(std::string_view name);  // "auto" | "f32" | "bf16" | "int8"
-std::string to_string(StepPrecision p);                     // "auto" | "f32" | "bf16" | "int8"
-StepPrecision default_step_precision();                     // what automatic resolves to here
+namespace detail {
+struct SequenceBuffers;  // model.cpp: the buffers of one (T, N) training or evaluation pass
+}
 
 struct ModelConfig {
   std::vector<std::string> cells;  // cell plugin name per layer, e.g. {"lstm","lstm"}
@@ -111,9 +95,10 @@ class Model {
 
   // Arithmetic of train_step's cell layers (plugin ABI 1.1, set_train_precision): bf16 rounds
   // the recurrent matrix products' inputs to bfloat16 (float32 accumulation; weights, gradients
-  // and states stay float32), automatic means bf16 where oneDNN runs it natively. A layer whose
-  // plugin refuses keeps float32; so do evaluate(), step() and trace(). Returns a summary for
-  // logs, e.g. "bf16" or "bf16 (1 of 2 layers; others f32)".
+  // and states stay float32). automatic asks for bf16 as well, since the plugins refuse it where
+  // oneDNN does not run it natively. A layer whose plugin refuses keeps float32; so do
+  // evaluate(), step() and trace(). Returns a summary for logs, e.g. "bf16" or "bf16 (1 of 2
+  // layers; others f32)".
   std::string set_train_precision(StepPrecision precision);
 
   // Sampling: one step for N streams. ids (N) -> logits (N, V), state updated in place.
@@ -121,17 +106,16 @@ class Model {
   void step(std::span<const std::int32_t> ids, State& state, float* logits);
 
   // Sampling speed: asks every layer's plugin to keep a prepared copy of its weights (reordered
-  // for oneDNN's matmul, in `precision`) that step() then uses. Prepare once, after the weights
-  // are final (e.g. after loading a checkpoint): the copy stays valid only while the parameters
-  // do not change, so the non-const params() and init_params() drop it, and a span obtained from
-  // params() earlier must not be written while it is prepared. A layer whose plugin lacks the
-  // call (plugin ABI 1.0) or the precision keeps the plain path (int8 falls back to a prepared
-  // bf16 copy, bf16 to f32, before that). Returns a summary for logs, e.g. "bf16" or "f32 (1 of 2
-  // layers; others plain)". Not for training: evaluate(), train_step() and trace() never use the
-  // copy. automatic first tries int8 and measures it against float32 (int8_probe_limit, ~0.1 s
-  // for a 2x512 LSTM); the summary then says what it measured.
-  std::string prepare_inference(StepPrecision precision = StepPrecision::automatic,
-                                double int8_limit = int8_probe_limit);
+  // for oneDNN's matmul, in `precision`: f32, bf16 or int8) that step() then uses. Prepare once,
+  // after the weights are final (e.g. after loading a checkpoint): the copy stays valid only while
+  // the parameters do not change, so the non-const params() and init_params() drop it, and a span
+  // obtained from params() earlier must not be written while it is prepared. A layer whose plugin
+  // lacks the call (plugin ABI 1.0) or the precision keeps the plain path (int8 falls back to a
+  // prepared bf16 copy, bf16 to f32, before that). Returns a summary for logs, e.g. "bf16" or "f32
+  // (1 of 2 layers; others plain)". Not for training: evaluate(), train_step() and trace() never
+  // use the copy. Which precision to ask for is the caller's policy: automatic is an error here;
+  // prepare_step_path (step_precision.hpp) resolves it.
+  std::string prepare_inference(StepPrecision precision);
   void release_inference();  // back to the plain path; frees the copies
 
   // Inspection: runs one stream (N = 1) over ids, carrying state, in chunks of at most
@@ -149,10 +133,13 @@ class Model {
  private:
   struct Impl;  // oneDNN objects and scratch buffers
   void check_state(const State& state, const char* what) const;
-  std::string prepare_layers(StepPrecision precision);  // prepare_inference without automatic
-  // Mean KL divergence (nats per unit) of the current step path's predictions from the plain
-  // float32 path's, on text the plain model writes itself.
-  double probe_divergence(const std::vector<std::int32_t>& ids, const std::vector<double>& log_p);
+  // The cell stack over one segment (inputs (T, N) ids, state carried), with dropout when
+  // training; returns the output layer's input (T*N, H), which lives in s.
+  const float* forward_layers(detail::SequenceBuffers& s, std::span<const std::int32_t> inputs,
+                              State& state, std::int64_t T, bool training,
+                              std::uint64_t dropout_seed);
+  // Back through the stack from s.ddst = d loss / d (output layer's input), into grads().
+  void backward_layers(detail::SequenceBuffers& s, std::int64_t T, std::int64_t N);
 
   ModelConfig config_;
   std::vector<Cell> layers_;

@@ -1,12 +1,15 @@
-// Sampling: turns a trained model's next-unit scores into text. The pure part (policy, PRNG,
-// picking one unit from a row of logits) needs no model, so it is tested on its own; the
-// generation loop primes a Model with seed text and runs several samples as parallel streams.
+// Sampling: turns a trained model's next-unit scores into text. The generation loop primes a
+// Model with seed text and runs several samples as parallel streams; the pure parts (the
+// generator, random.hpp, and picking one unit from a row of logits, unit_picker.hpp) need no
+// model and are tested on their own.
 #pragma once
 
 #include <charnn/model.hpp>
+#include <charnn/random.hpp>
+#include <charnn/step_precision.hpp>
 #include <charnn/unknown_units.hpp>
+#include <charnn/unit_picker.hpp>
 
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -18,77 +21,6 @@
 namespace charnn {
 
 class Vocab;
-
-// xoshiro256** seeded through splitmix64. Written here, not taken from <random>, because the
-// standard distributions differ between standard libraries: the same --random-seed must give
-// the same text on every platform.
-class Rng {
- public:
-  // Streams with the same seed and different indices are independent generators, so each
-  // sample's text depends only on (seed, stream), never on threads or on the other streams.
-  explicit Rng(std::uint64_t seed, std::uint64_t stream = 0);
-  // A raw xoshiro256** state (not all zero), to check the generator against its reference.
-  explicit Rng(const std::array<std::uint64_t, 4>& state);
-  std::uint64_t next();
-  // Uniform in [0, 1): the top 53 bits of next() scaled by 2^-53 (exact in a double).
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-
- private:
-  std::uint64_t s_[4];
-};
-
-// How the next unit is chosen from the model's scores.
-struct SamplingPolicy {
-  float temperature = 1.0f;           // divides the logits; < 1 sharper, > 1 flatter; 0 = greedy
-  std::optional<std::int32_t> top_k;  // keep only the k most probable units (k >= 1)
-  float top_p = 1.0f;                 // nucleus: keep the smallest most-probable set whose
-                                      // probability reaches p, in (0, 1]; 1 keeps all
-  bool greedy = false;                // always the most probable unit (argmax)
-
-  bool is_greedy() const { return greedy || temperature == 0.0f; }
-  // Throws charnn::error (with a hint) on a negative or non-finite temperature, top_p outside
-  // (0, 1] and top_k < 1.
-  void validate() const;
-  std::string describe() const;  // "temperature 0.8, top-k 40" / "greedy", for logs
-};
-
-// One chosen unit.
-struct Draw {
-  std::int32_t id = 0;
-  float p = 0.0f;  // the model's probability of this unit (plain softmax, temperature 1)
-  float q = 0.0f;  // its probability under the policy (after temperature, top-k and top-p)
-};
-
-// Picks units from rows of logits under one policy. Holds its scratch buffers, so pick()
-// allocates nothing; one picker per thread.
-class UnitPicker {
- public:
-  UnitPicker(const SamplingPolicy& policy, std::int32_t vocab_size);  // validates the policy
-
-  // logits: (V). Greedy takes the first maximum and does not advance rng. Otherwise one
-  // rng.uniform() is consumed per draw. Throws charnn::error on NaN or infinite logits.
-  Draw pick(std::span<const float> logits, Rng& rng);
-
-  // The exact distribution pick() draws from, normalised: out (V), zero outside the kept set.
-  // For greedy, a one-hot row at the argmax.
-  void distribution(std::span<const float> logits, std::span<float> out);
-
-  const SamplingPolicy& policy() const { return policy_; }
-  std::int32_t vocab_size() const { return vocab_size_; }
-
- private:
-  // Fills p_ (model softmax) and w_ (unnormalised policy weights), and order_[0, kept_) with the
-  // ids that may be drawn; returns the argmax. Returns the sum of w_ over the kept ids in *mass.
-  std::int32_t prepare(std::span<const float> logits, double* mass);
-
-  SamplingPolicy policy_;
-  std::int32_t vocab_size_;
-  bool truncate_;                    // top-k or top-p active: kept ids need sorting
-  std::vector<float> p_;             // (V) softmax of the logits at temperature 1
-  std::vector<float> w_;             // (V) exp((logit - max) / temperature), unnormalised
-  std::vector<std::int32_t> order_;  // (V) candidate ids; the first kept_ are drawable
-  std::int32_t kept_ = 0;
-};
 
 // The seed as the model sees it.
 struct PreparedSeed {
@@ -116,9 +48,9 @@ struct SampleOptions {
   SamplingPolicy policy;
   std::uint64_t random_seed = 0;
   bool record_probabilities = false;  // fill Sample::p and Sample::q
-  // The one-step path: run() first calls Model::prepare_inference with this precision (bf16
-  // where the CPU has it, by default). std::nullopt leaves the model as the caller set it up
-  // (prepared by hand, or plain after Model::release_inference).
+  // The one-step path: run() first calls prepare_step_path (step_precision.hpp) with this
+  // precision (int8 or bf16 where the CPU and a probe allow, by default). std::nullopt leaves the
+  // model as the caller set it up (prepared by hand, or plain after Model::release_inference).
   std::optional<StepPrecision> precision = StepPrecision::automatic;
   // Let run() choose the thread count of each Model::step between 1 and the current setting
   // (get_threads()) by timing short stretches of each, re-checked every ~1000 steps, and restore

@@ -1,0 +1,37 @@
+// Which weights the one-step sampling path uses: the policy above the model. The model only
+// prepares the precision it is asked for (Model::prepare_inference); this unit decides what
+// `automatic` means here, by asking the layers' plugins what they offer and measuring int8
+// against float32 on text the model writes itself.
+#pragma once
+
+#include <charnn/precision.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace charnn {
+
+class Model;
+
+// automatic sampling keeps int8 only if, over int8_probe_units units the float32 model writes
+// itself (temperature 1, fixed seed), int8's predictions stay within this mean KL divergence
+// of float32's, in nats per unit. On War and Peace models int8 measured ~1e-3 (bench/RESULTS.md).
+inline constexpr double int8_probe_limit = 0.01;
+inline constexpr std::int64_t int8_probe_units = 256;
+
+// What automatic resolves to on this CPU for the built-in cells, without int8: bf16 where oneDNN
+// runs bfloat16 natively (AVX512_BF16), else f32. For reports and benchmarks; the choice itself
+// (prepare_step_path, Model::set_train_precision) asks the plugins, which know their own CPU needs.
+StepPrecision default_step_precision();
+
+// Prepares model's one-step path for sampling and returns a summary for logs, e.g. "bf16" or
+// "int8 (0.0012 nats/unit from f32 on a 256-unit probe)". f32, bf16 and int8 are passed to
+// Model::prepare_inference as they are. automatic asks the plugins for int8 (each falls back to
+// bf16, then f32, where it lacks it); when every layer got int8, the plain float32 path writes a
+// probe text and int8 is kept only if it reads that text within int8_limit of float32 (~0.1 s for
+// a 2x512 LSTM), else the model gets bf16 (or what the plugins offer below it). The probe leaves
+// no trace: the same model and arguments always give the same choice.
+std::string prepare_step_path(Model& model, StepPrecision precision = StepPrecision::automatic,
+                              double int8_limit = int8_probe_limit);
+
+}  // namespace charnn

@@ -1,0 +1,237 @@
+// The output layer's oneDNN matmuls and the softmax cross-entropy. Its forward matmul runs in
+// one place (run_forward) for every pass; only a sampling step with a few rows takes sgemm.
+#include "output_layer.hpp"
+
+#include "charnn/error.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+
+namespace charnn::detail {
+
+namespace {
+
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+dnnl::memory::desc plain(dnnl::memory::dims dims) {
+  return {dims, dt::f32, tag::ab};
+}
+dnnl::memory::desc strided(dnnl::memory::dims dims, dnnl::memory::dims strides) {
+  return {dims, dt::f32, strides};
+}
+
+// Every matmul primitive descriptor of the model is made here, so that moving to oneDNN 3 (which
+// dropped matmul::desc) changes this one function.
+dnnl::matmul::primitive_desc make_matmul_pd(const dnnl::engine& eng,
+                                            const dnnl::memory::desc& src_md,
+                                            const dnnl::memory::desc& wei_md,
+                                            const dnnl::memory::desc* bias_md,
+                                            const dnnl::memory::desc& dst_md,
+                                            const dnnl::primitive_attr& attr) {
+  const auto desc = bias_md ? dnnl::matmul::desc(src_md, wei_md, *bias_md, dst_md)
+                            : dnnl::matmul::desc(src_md, wei_md, dst_md);
+  return dnnl::matmul::primitive_desc(desc, attr, eng);
+}
+
+// One matmul with its own scratchpad (user mode, so executing allocates nothing) and its argument
+// list, built once. It runs through the C call because the C++ execute() copies its argument map
+// into a new vector on every call.
+struct Op {
+  dnnl::matmul prim;
+  dnnl::memory scratch;
+  std::array<dnnl_exec_arg_t, 5> args{};
+  int nargs = 0;
+
+  Op(const dnnl::engine& eng, const dnnl::memory& src, const dnnl::memory& wei,
+     const dnnl::memory* bias, const dnnl::memory& dst) {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const dnnl::memory::desc bias_md = bias ? bias->get_desc() : dnnl::memory::desc();
+    const auto pd = make_matmul_pd(eng, src.get_desc(), wei.get_desc(), bias ? &bias_md : nullptr,
+                                   dst.get_desc(), attr);
+    prim = dnnl::matmul(pd);
+    scratch = dnnl::memory(pd.scratchpad_desc(), eng);
+    add(DNNL_ARG_SRC, src);
+    add(DNNL_ARG_WEIGHTS, wei);
+    if (bias) add(DNNL_ARG_BIAS, *bias);
+    add(DNNL_ARG_DST, dst);
+    add(DNNL_ARG_SCRATCHPAD, scratch);
+  }
+  // The memory objects outlive the Op (they sit beside it in Shape); their data handles are set
+  // before each run.
+  void add(int arg, const dnnl::memory& m) {
+    args[static_cast<std::size_t>(nargs++)] = {arg, m.get()};
+  }
+  void run(const dnnl::stream& strm) const {
+    dnnl::error::wrap_c_api(dnnl_primitive_execute(prim.get(), strm.get(), nargs, args.data()),
+                            "the output layer's matmul failed in oneDNN");
+  }
+};
+
+// logits (N, V) = y (N, H) . w (H, V) + b (V), row-major, for a few rows: the output layer of
+// one sampling step. oneDNN's sgemm instead of the matmul primitive: for ~50k multiply-adds the
+// primitive's dispatch and OpenMP team synchronisation dominated (~3 ms per step on a busy
+// 2-core machine, bench/RESULTS.md "sampling"), while sgemm keeps a problem this small on the
+// calling thread.
+void small_linear(const float* y, const float* w, const float* b, float* logits, std::int64_t N,
+                  std::int64_t H, std::int64_t V) {
+  for (std::int64_t n = 0; n < N; ++n)
+    std::memcpy(logits + n * V, b, static_cast<std::size_t>(V) * sizeof(float));
+  if (dnnl_sgemm('N', 'N', N, V, H, 1.0f, y, H, w, V, 1.0f, logits, V) != dnnl_success)
+    throw error("the output layer's sgemm failed in oneDNN");
+}
+
+// Up to this many streams step() computes the output layer with small_linear.
+constexpr std::int64_t kSmallStepN = 8;
+
+// Runs the enclosed oneDNN calls on the calling thread only. For ~50k multiply-adds a parallel
+// region costs more than the work, and on a busy machine waking the other OpenMP thread took
+// 3-12 ms per step (bench/RESULTS.md). omp_set_num_threads only changes the calling thread's
+// setting, so this is safe to nest and to use from any thread.
+class OneThread {
+ public:
+  OneThread() : saved_(omp_get_max_threads()) {
+    if (saved_ != 1) omp_set_num_threads(1);
+  }
+  ~OneThread() {
+    if (saved_ != 1) omp_set_num_threads(saved_);
+  }
+  OneThread(const OneThread&) = delete;
+  OneThread& operator=(const OneThread&) = delete;
+
+ private:
+  int saved_;
+};
+
+// Log-softmax cross-entropy per row, numerically stable (max subtracted before exp).
+// logits is overwritten: with grad_scale * (softmax - onehot(target)) when grad_scale != 0
+// (the gradient of grad_scale * loss), else with unnormalised exps. Returns the summed loss in
+// nats; NaN logits propagate into it, which is what the trainer's divergence guard checks.
+double softmax_xent(float* logits, std::span<const std::int32_t> targets, std::int64_t V,
+                    double grad_scale) {
+  const std::int64_t rows = static_cast<std::int64_t>(targets.size());
+  double total = 0.0;
+  const float scale = static_cast<float>(grad_scale);
+#pragma omp parallel for reduction(+ : total) schedule(static)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* x = logits + r * V;
+    const std::int32_t y = targets[static_cast<std::size_t>(r)];
+    float mx = x[0];
+    for (std::int64_t v = 1; v < V; ++v) mx = std::max(mx, x[v]);
+    const float xy = x[y];
+    // Each term is in (0, 1] and there are at most a few thousand, so a float sum is exact
+    // enough; the log is taken in double.
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t v = 0; v < V; ++v) {
+      const float e = std::exp(x[v] - mx);
+      x[v] = e;
+      sum += e;
+    }
+    total += static_cast<double>(mx) + std::log(static_cast<double>(sum)) - static_cast<double>(xy);
+    if (scale != 0.0f) {
+      const float k = scale / sum;
+#pragma omp simd
+      for (std::int64_t v = 0; v < V; ++v) x[v] *= k;
+      x[y] -= scale;
+    }
+  }
+  return total;
+}
+
+void* mut(const float* p) {
+  return const_cast<float*>(p);  // oneDNN takes void* handles; sources are only read
+}
+
+}  // namespace
+
+struct OutputLayer::Shape {
+  dnnl::memory y, w, b, logits;  // (M,H) (H,V) (1,V) (M,V)
+  dnnl::memory yT, dlogits, dw;  // (H,M) view of y, (M,V), (H,V)
+  dnnl::memory wT, dy;           // (V,H) view of out.w, (M,H)
+  Op fwd, bwd_w, bwd_d;          // logits = y w + b; dw = yT dlogits; dy = dlogits wT
+
+  Shape(const dnnl::engine& eng, std::int64_t M, std::int64_t H, std::int64_t V)
+      : y(plain({M, H}), eng, DNNL_MEMORY_NONE),
+        w(plain({H, V}), eng, DNNL_MEMORY_NONE),
+        b(plain({1, V}), eng, DNNL_MEMORY_NONE),
+        logits(plain({M, V}), eng, DNNL_MEMORY_NONE),
+        yT(strided({H, M}, {1, H}), eng, DNNL_MEMORY_NONE),
+        dlogits(plain({M, V}), eng, DNNL_MEMORY_NONE),
+        dw(plain({H, V}), eng, DNNL_MEMORY_NONE),
+        wT(strided({V, H}, {1, V}), eng, DNNL_MEMORY_NONE),
+        dy(plain({M, H}), eng, DNNL_MEMORY_NONE),
+        fwd(eng, y, w, &b, logits),
+        bwd_w(eng, yT, dlogits, nullptr, dw),
+        bwd_d(eng, dlogits, wT, nullptr, dy) {}
+
+  // The one place the forward matmul runs.
+  void run_forward(dnnl::stream& strm, const float* y_, const float* w_, const float* b_,
+                   float* logits_) {
+    y.set_data_handle(mut(y_));
+    w.set_data_handle(mut(w_));
+    b.set_data_handle(mut(b_));
+    logits.set_data_handle(logits_);
+    fwd.run(strm);
+    strm.wait();
+  }
+};
+
+OutputLayer::OutputLayer(std::int64_t H, std::int64_t V) : H_(H), V_(V) {}
+OutputLayer::~OutputLayer() = default;
+
+OutputLayer::Shape& OutputLayer::shape(std::int64_t M) {
+  auto it = shapes_.find(M);
+  if (it == shapes_.end()) it = shapes_.emplace(M, std::make_unique<Shape>(eng_, M, H_, V_)).first;
+  return *it->second;
+}
+
+void OutputLayer::forward(const float* y, const float* w, const float* b, float* logits,
+                          std::int64_t M) {
+  shape(M).run_forward(strm_, y, w, b, logits);
+}
+
+void OutputLayer::step(const float* y, const float* w, const float* b, float* logits,
+                       std::int64_t M) {
+  if (M > kSmallStepN) return forward(y, w, b, logits, M);
+  const OneThread one_thread;
+  small_linear(y, w, b, logits, M, H_, V_);
+}
+
+double OutputLayer::loss(const float* y, const float* w, const float* b,
+                         std::span<const std::int32_t> targets, float* logits) {
+  forward(y, w, b, logits, static_cast<std::int64_t>(targets.size()));
+  return softmax_xent(logits, targets, V_, 0.0);
+}
+
+double OutputLayer::train(const float* y, const float* w, const float* b,
+                          std::span<const std::int32_t> targets, float* logits, float* dw,
+                          float* db, float* dy) {
+  const std::int64_t M = static_cast<std::int64_t>(targets.size());
+  Shape& s = shape(M);
+  s.run_forward(strm_, y, w, b, logits);
+  const double rows = static_cast<double>(M);
+  const double loss = softmax_xent(logits, targets, V_, 1.0 / rows) / rows;
+
+  // d out.w = y^T dlogits, dy = dlogits out.w^T, d out.b = column sums.
+  s.yT.set_data_handle(mut(y));
+  s.dlogits.set_data_handle(logits);
+  s.dw.set_data_handle(dw);
+  s.bwd_w.run(strm_);
+  s.wT.set_data_handle(mut(w));
+  s.dy.set_data_handle(dy);
+  s.bwd_d.run(strm_);
+  strm_.wait();
+  for (std::int64_t r = 0; r < M; ++r) {
+    const float* g = logits + r * V_;
+    for (std::int64_t v = 0; v < V_; ++v) db[v] += g[v];
+  }
+  return loss;
+}
+
+}  // namespace charnn::detail
