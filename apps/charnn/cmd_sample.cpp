@@ -115,6 +115,42 @@ std::string samples_json(const std::filesystem::path& checkpoint, const Prepared
   return json_text(doc) + "\n";
 }
 
+// Writes the samples as text while they are generated: one stream unit by unit, several each
+// when complete, in sample order.
+void stream_samples(Sampler& sampler, const PreparedSeed& seed, const SampleOptions& opts,
+                    bool print_seed, Output& out) {
+  SampleCallbacks callbacks;
+  if (opts.count == 1) {
+    // One stream: the seed now, then every unit as it comes.
+    if (print_seed) out.write(seed.text);
+    out.flush();
+    callbacks.on_unit = [&](std::int64_t, std::string_view unit) {
+      out.write(unit);
+      out.maybe_flush();
+    };
+  } else {
+    // Several streams: each sample when complete, in sample order (a sample that stops early
+    // waits for the ones before it, so the output order never depends on the text).
+    std::map<std::int64_t, std::string> pending;
+    std::int64_t next = 0;
+    callbacks.on_finished = [&, pending, next](std::int64_t n, const Sample& s) mutable {
+      std::string block = "--- sample " + std::to_string(n + 1) + "/" + std::to_string(opts.count) +
+                          " ---\n" + (print_seed ? seed.text : std::string()) + s.text;
+      if (block.back() != '\n') block += '\n';
+      pending.emplace(n, std::move(block));
+      for (auto it = pending.find(next); it != pending.end(); it = pending.find(++next)) {
+        out.write(it->second);
+        pending.erase(it);
+      }
+      out.flush();
+    };
+  }
+  sampler.run(seed, opts, callbacks);
+  // A terminal gets a final line break so the prompt does not follow the text on its line;
+  // a pipe or file receives exactly the text.
+  if (opts.count == 1 && out.interactive() && out.last_char() != '\n') out.write("\n");
+}
+
 // The command line of charnn sample; defaults from the library's SampleOptions and
 // SamplingPolicy.
 struct SampleFlags {
@@ -250,36 +286,7 @@ int run_sample(const std::vector<std::string>& args) {
       out.flush();
       return 0;
     }
-    SampleCallbacks callbacks;
-    if (f.count == 1) {
-      // One stream: the seed now, then every unit as it comes.
-      if (print_seed) out.write(seed.text);
-      out.flush();
-      callbacks.on_unit = [&](std::int64_t, std::string_view unit) {
-        out.write(unit);
-        out.maybe_flush();
-      };
-    } else {
-      // Several streams: each sample when complete, in sample order (a sample that stops early
-      // waits for the ones before it, so the output order never depends on the text).
-      std::map<std::int64_t, std::string> pending;
-      std::int64_t next = 0;
-      callbacks.on_finished = [&, pending, next](std::int64_t n, const Sample& s) mutable {
-        std::string block = "--- sample " + std::to_string(n + 1) + "/" + std::to_string(f.count) +
-                            " ---\n" + (print_seed ? seed.text : std::string()) + s.text;
-        if (block.back() != '\n') block += '\n';
-        pending.emplace(n, std::move(block));
-        for (auto it = pending.find(next); it != pending.end(); it = pending.find(++next)) {
-          out.write(it->second);
-          pending.erase(it);
-        }
-        out.flush();
-      };
-    }
-    sampler.run(seed, opts, callbacks);
-    // A terminal gets a final line break so the prompt does not follow the text on its line;
-    // a pipe or file receives exactly the text.
-    if (f.count == 1 && out.interactive() && out.last_char() != '\n') out.write("\n");
+    stream_samples(sampler, seed, opts, print_seed, out);
     out.flush();
   } catch (const OutputClosed&) {
     return 0;
