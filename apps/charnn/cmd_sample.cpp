@@ -205,27 +205,27 @@ void add_sample_options(po::options_description& options, SampleFlags& f) {
       "same whatever the count");
 }
 
+const CommandHelp kHelp{
+    "sample", "charnn sample [options]",
+    "Continues a seed text with a trained model and writes it to stdout as it is generated.\n"
+    "The output is the seed followed by the continuation (as char-rnn prints it; --no-seed\n"
+    "writes only the continuation). The seed is cleaned exactly as the training corpus was\n"
+    "(NFC, line ends); an empty seed starts from the model's zero state as if at the start of\n"
+    "a line (the first input is a line break when the vocabulary has one, else its most\n"
+    "frequent unit; it is not printed). With --count N the samples run together as N parallel\n"
+    "streams and each is written when it is complete, under a '--- sample i/N ---' line.\n"
+    "The same --random-seed gives the same text whatever --threads is. The checkpoint used and\n"
+    "the random seed are reported on stderr.",
+    "charnn sample --seed \"The prince\" --length 300 --temperature 0.8 --random-seed 7"};
+
 }  // namespace
 
 int run_sample(const std::vector<std::string>& args) {
-  const CommandHelp help{
-      "sample", "charnn sample [options]",
-      "Continues a seed text with a trained model and writes it to stdout as it is generated.\n"
-      "The output is the seed followed by the continuation (as char-rnn prints it; --no-seed\n"
-      "writes only the continuation). The seed is cleaned exactly as the training corpus was\n"
-      "(NFC, line ends); an empty seed starts from the model's zero state as if at the start of\n"
-      "a line (the first input is a line break when the vocabulary has one, else its most\n"
-      "frequent unit; it is not printed). With --count N the samples run together as N parallel\n"
-      "streams and each is written when it is complete, under a '--- sample i/N ---' line.\n"
-      "The same --random-seed gives the same text whatever --threads is. The checkpoint used and\n"
-      "the random seed are reported on stderr.",
-      "charnn sample --seed \"The prince\" --length 300 --temperature 0.8 --random-seed 7"};
-
   SampleFlags f;
   po::options_description options("Options");
   add_sample_options(options, f);
   po::variables_map vm;
-  if (!parse_options(help, options, {}, args, vm)) return 0;
+  if (!parse_options(kHelp, options, {}, args, vm)) return 0;
 
   if (vm.count("seed") && vm.count("seed-file"))
     throw charnn::error("--seed and --seed-file exclude each other", "give one of them");
