@@ -1,6 +1,6 @@
 // Inspection end to end: a small LSTM trained here on a synthetic corpus built for it (long
 // quoted spans, word-wrapped lines of fixed width) must grow units the tool finds for
-// "inside quotes" and "column in line"; dumps read back; bad input gives one clear line.
+// "inside quotes" and "column in line"; dumps read back. The commands: test_cli_inspect.cpp.
 #include <charnn/checkpoint.hpp>
 #include <charnn/dump.hpp>
 #include <charnn/error.hpp>
@@ -30,39 +30,11 @@
 #include <string>
 #include <vector>
 
-namespace fs = std::filesystem;
+#include "inspect_support.hpp"
+
+using namespace charnn::inspect_test;
 
 namespace {
-
-const charnn::PluginRegistry& registry() {
-  static const charnn::PluginRegistry reg = [] {
-    charnn::PluginSearch search;
-    search.use_default_dir = false;
-    search.use_env = false;
-    for (const char* name : {"charnn-cell-lstm.so", "charnn-cell-elman.so"})
-      search.files.push_back(fs::path(CHARNN_PLUGIN_DIR) / name);
-    return charnn::PluginRegistry::discover(search);
-  }();
-  return reg;
-}
-
-fs::path temp_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() /
-                     ("charnn-test-inspect-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-void write_file(const fs::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary);
-  out << s;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // The synthetic corpus: random words, lower-case outside quotes and upper-case inside, so the
 // model profits from knowing whether a quote is open; quotes span 5-12 words and so cross line
@@ -151,48 +123,6 @@ charnn::InspectReport inspect_synthetic(charnn::LoadedModel& m, std::size_t unit
   options.top = 3;
   options.excerpt_units = 500;
   return charnn::inspect_model(*m.model, text, probes, options);
-}
-
-// Runs the charnn program; returns the exit code, stdout and stderr.
-struct Run {
-  int code = -1;
-  std::string out, err;
-};
-Run run_charnn(const std::string& args, const fs::path& dir) {
-  const std::string cmd =
-      "cd '" + dir.string() + "' && '" CHARNN_EXE "' " + args + " > out.txt 2> err.txt";
-  const int status = std::system(cmd.c_str());
-  Run r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(dir / "out.txt");
-  r.err = slurp(dir / "err.txt");
-  fs::remove(dir / "out.txt");
-  fs::remove(dir / "err.txt");
-  return r;
-}
-
-// An untrained model checkpoint over `vocab_text` (fast: no training), for the command tests.
-fs::path untrained_checkpoint(const fs::path& dir, const std::string& vocab_text,
-                              const std::string& cell = "lstm") {
-  charnn::TextOptions topt;
-  charnn::UnitCounter counter(topt.units);
-  counter.add_text(charnn::clean_text(vocab_text, topt));
-  charnn::CheckpointData data;
-  data.vocab = charnn::Vocab::build(counter, topt);
-  charnn::ModelConfig mc;
-  mc.cells = {"lstm", "lstm"};
-  mc.hidden = 8;
-  mc.vocab_size = data.vocab.size();
-  charnn::Model model(mc, registry());
-  model.init_params(5);
-  charnn::store_model(model, data);
-  if (cell != "lstm") {
-    data.model.cells = {cell, cell};
-    for (auto& p : data.plugins) p.name = cell;
-  }
-  const fs::path file = dir / ("model-" + cell + ".ckpt");
-  charnn::write_checkpoint(file, data);
-  return file;
 }
 
 }  // namespace
@@ -340,78 +270,5 @@ TEST_CASE("dump selections name what exists when a layer or signal does not", "[
     CHECK_THAT(e.what(), Catch::Contains("zz"));
     CHECK_THAT(e.hint(), Catch::Contains("layer 1 (lstm): h c"));
   }
-  fs::remove_all(dir);
-}
-
-TEST_CASE("inspect and dump give one clear line for bad input and leave no partial output",
-          "[inspect][cli]") {
-  const fs::path dir = temp_dir("cli");
-  const std::string vocab_text = "ab \"cd\" (e).\nf";
-  untrained_checkpoint(dir, vocab_text);
-  write_file(dir / "text.txt", "ab \"cd\"\n(e). fab\n");
-  write_file(dir / "empty.txt", "");
-  write_file(dir / "unknown.txt", "abZ cdQ\n");
-  const std::string model = "--model model-lstm.ckpt ";
-
-  auto one_error_line = [](const Run& r) {
-    CHECK(r.code != 0);
-    CHECK_THAT(r.err, Catch::Contains("error:"));
-    // One error line, maybe a hint line, nothing else (no progress noise, no trace).
-    std::size_t lines = 0;
-    for (char c : r.err) lines += c == '\n';
-    CHECK(lines <= 3);
-  };
-
-  Run r = run_charnn("inspect " + model + "--text text.txt --html report.html", dir);
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  CHECK_THAT(r.out, Catch::Contains("in_quotes") && Catch::Contains("HTML report: "));
-  CHECK_THAT(slurp(dir / "report.html"), Catch::StartsWith("<!DOCTYPE html>"));
-
-  r = run_charnn("inspect " + model + "--text empty.txt", dir);
-  one_error_line(r);
-  CHECK_THAT(r.err, Catch::Contains("empty.txt") && Catch::Contains("empty"));
-
-  r = run_charnn("inspect " + model + "--text unknown.txt --html failed.html", dir);
-  one_error_line(r);
-  for (const auto& e : fs::directory_iterator(dir))  // not even a temporary
-    CHECK(e.path().filename().string().rfind("failed.html", 0) == std::string::npos);
-  CHECK_THAT(r.err, Catch::Contains("Z") && Catch::Contains("Q") && Catch::Contains("--unknown"));
-  r = run_charnn("inspect " + model + "--text unknown.txt --unknown skip", dir);
-  CHECK(r.code == 0);
-  CHECK_THAT(r.err, Catch::Contains("skipped 2 unit"));
-
-  r = run_charnn("inspect " + model + "--text text.txt --html no/such/dir/r.html", dir);
-  one_error_line(r);
-  CHECK_THAT(r.err, Catch::Contains("cannot write") && Catch::Contains("r.html"));
-
-  r = run_charnn("inspect " + model + "--text text.txt --probe 'bad=a(b'", dir);
-  one_error_line(r);
-  CHECK_THAT(r.err, Catch::Contains("bad"));
-
-  untrained_checkpoint(dir, vocab_text, "nosuchcell");
-  r = run_charnn("inspect --model model-nosuchcell.ckpt --text text.txt", dir);
-  one_error_line(r);
-  CHECK_THAT(r.err, Catch::Contains("nosuchcell"));
-  r = run_charnn("dump --model model-nosuchcell.ckpt --text text.txt --out d", dir);
-  one_error_line(r);
-  CHECK_THAT(r.err, Catch::Contains("nosuchcell"));
-
-  r = run_charnn("dump " + model + "--text empty.txt --out d1", dir);
-  one_error_line(r);
-  CHECK_FALSE(fs::exists(dir / "d1"));
-  r = run_charnn("dump " + model + "--text text.txt --out text.txt/sub", dir);
-  one_error_line(r);
-  CHECK_THAT(r.err, Catch::Contains("text.txt/sub"));
-  r = run_charnn("dump " + model + "--text text.txt --out d2 --signal zz", dir);
-  CHECK(r.code == 2);
-  CHECK_THAT(r.err, Catch::Contains("zz") && Catch::Contains("available"));
-
-  r = run_charnn("dump " + model + "--text text.txt --out d3 --layer 1 --signal h,c", dir);
-  CHECK(r.code == 0);
-  CHECK(fs::exists(dir / "d3" / "layer1_h.npy"));
-  CHECK(fs::exists(dir / "d3" / "layer1_c.npy"));
-  CHECK(fs::exists(dir / "d3" / "units.json"));
-  CHECK_FALSE(fs::exists(dir / "d3" / "layer0_h.npy"));
   fs::remove_all(dir);
 }

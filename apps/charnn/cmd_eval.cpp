@@ -35,9 +35,8 @@ int run_eval(const std::vector<std::string>& args) {
       "steps per forward pass (state is carried between passes, so this only affects speed)")(
       "json", po::bool_switch(&json), "print one JSON object");
   po::options_description hidden;
-  hidden.add_options()("file", po::value(&files), "text files");
   po::positional_options_description pos;
-  pos.add("file", -1);
+  add_file_arguments(hidden, pos, files);
   const CommandHelp help{
       "eval", "charnn eval [--model M] [options] FILE...",
       "Scores text files (concatenated) with a trained model and prints the cross-entropy in "

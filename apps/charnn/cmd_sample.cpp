@@ -98,49 +98,91 @@ FloatJson policy_json(const SamplingPolicy& p) {
   return j;
 }
 
-}  // namespace
+// The whole --json output: the run's settings and every sample with its probabilities.
+std::string samples_json(const std::filesystem::path& checkpoint, const PreparedSeed& seed,
+                         const SampleOptions& opts, const std::vector<Sample>& samples,
+                         const Vocab& vocab) {
+  FloatJson doc;
+  doc["checkpoint"] = checkpoint.string();
+  doc["seed"] = seed.text;
+  doc["random_seed"] = opts.random_seed;
+  doc["policy"] = policy_json(opts.policy);
+  doc["length"] = opts.length;
+  doc["stop"] = opts.stop.empty() ? FloatJson(nullptr) : FloatJson(opts.stop);
+  doc["samples"] = FloatJson::array();
+  // The library writes each sample; reading it back keeps one document and one writer.
+  for (const auto& s : samples) doc["samples"].push_back(FloatJson::parse(sample_json(s, vocab)));
+  return json_text(doc) + "\n";
+}
 
-int run_sample(const std::vector<std::string>& args) {
-  const CommandHelp help{
-      "sample", "charnn sample [options]",
-      "Continues a seed text with a trained model and writes it to stdout as it is generated.\n"
-      "The output is the seed followed by the continuation (as char-rnn prints it; --no-seed\n"
-      "writes only the continuation). The seed is cleaned exactly as the training corpus was\n"
-      "(NFC, line ends); an empty seed starts from the model's zero state as if at the start of\n"
-      "a line (the first input is a line break when the vocabulary has one, else its most\n"
-      "frequent unit; it is not printed). With --count N the samples run together as N parallel\n"
-      "streams and each is written when it is complete, under a '--- sample i/N ---' line.\n"
-      "The same --random-seed gives the same text whatever --threads is. The checkpoint used and\n"
-      "the random seed are reported on stderr.",
-      "charnn sample --seed \"The prince\" --length 300 --temperature 0.8 --random-seed 7"};
+// Writes the samples as text while they are generated: one stream unit by unit, several each
+// when complete, in sample order.
+void stream_samples(Sampler& sampler, const PreparedSeed& seed, const SampleOptions& opts,
+                    bool print_seed, Output& out) {
+  SampleCallbacks callbacks;
+  if (opts.count == 1) {
+    // One stream: the seed now, then every unit as it comes.
+    if (print_seed) out.write(seed.text);
+    out.flush();
+    callbacks.on_unit = [&](std::int64_t, std::string_view unit) {
+      out.write(unit);
+      out.maybe_flush();
+    };
+  } else {
+    // Several streams: each sample when complete, in sample order (a sample that stops early
+    // waits for the ones before it, so the output order never depends on the text).
+    std::map<std::int64_t, std::string> pending;
+    std::int64_t next = 0;
+    callbacks.on_finished = [&, pending, next](std::int64_t n, const Sample& s) mutable {
+      std::string block = "--- sample " + std::to_string(n + 1) + "/" + std::to_string(opts.count) +
+                          " ---\n" + (print_seed ? seed.text : std::string()) + s.text;
+      if (block.back() != '\n') block += '\n';
+      pending.emplace(n, std::move(block));
+      for (auto it = pending.find(next); it != pending.end(); it = pending.find(++next)) {
+        out.write(it->second);
+        pending.erase(it);
+      }
+      out.flush();
+    };
+  }
+  sampler.run(seed, opts, callbacks);
+  // A terminal gets a final line break so the prompt does not follow the text on its line;
+  // a pipe or file receives exactly the text.
+  if (opts.count == 1 && out.interactive() && out.last_char() != '\n') out.write("\n");
+}
 
-  std::string seed_text, seed_file, stop, unknown = to_string(UnknownUnits::error),
-                                          precision = "auto";
-  std::uint64_t random_seed = 0;
-  std::int64_t length = 500, count = 1;
-  float temperature = 1.0f, top_p = 1.0f;
+// The command line of charnn sample; defaults from the library's SampleOptions and
+// SamplingPolicy.
+struct SampleFlags {
+  std::string seed_text, seed_file, stop, unknown = to_string(UnknownUnits::error);
+  std::string precision = "auto";
+  std::uint64_t random_seed = SampleOptions{}.random_seed;
+  std::int64_t length = SampleOptions{}.length, count = SampleOptions{}.count;
+  float temperature = SamplingPolicy{}.temperature, top_p = SamplingPolicy{}.top_p;
   std::int32_t top_k = 0;
   ModelFlags model;
-  po::options_description options("Options");
-  options.add_options()("seed,s", po::value(&seed_text)->value_name("TEXT"),
+};
+
+void add_sample_options(po::options_description& options, SampleFlags& f) {
+  options.add_options()("seed,s", po::value(&f.seed_text)->value_name("TEXT"),
                         "text to continue (may be empty; default: empty)")(
-      "seed-file", po::value(&seed_file)->value_name("FILE"), "read the seed text from FILE")(
-      "random-seed", po::value(&random_seed)->value_name("N"),
+      "seed-file", po::value(&f.seed_file)->value_name("FILE"), "read the seed text from FILE")(
+      "random-seed", po::value(&f.random_seed)->value_name("N"),
       "seed of the random draws (default: a fresh one, reported on stderr)")(
-      "length,n", po::value(&length)->default_value(length)->value_name("UNITS"),
+      "length,n", po::value(&f.length)->default_value(f.length)->value_name("UNITS"),
       "units to generate per sample, in the model's units (grapheme clusters by default)")(
-      "count,c", po::value(&count)->default_value(count)->value_name("N"),
+      "count,c", po::value(&f.count)->default_value(f.count)->value_name("N"),
       "number of samples, generated together as parallel streams")(
-      "stop", po::value(&stop)->value_name("STRING"),
+      "stop", po::value(&f.stop)->value_name("STRING"),
       "end a sample once it ends with STRING (kept in the output); \\n and \\t are understood, "
       "e.g. --stop '\\n\\n' ends at a blank line")(
-      "temperature,t", po::value(&temperature)->default_value(temperature)->value_name("T"),
+      "temperature,t", po::value(&f.temperature)->default_value(f.temperature)->value_name("T"),
       "divide the scores by T: < 1 more conservative, > 1 more surprising, 0 = greedy")(
-      "top-k", po::value(&top_k)->value_name("K"), "draw only from the K most probable units")(
-      "top-p", po::value(&top_p)->default_value(top_p)->value_name("P"),
+      "top-k", po::value(&f.top_k)->value_name("K"), "draw only from the K most probable units")(
+      "top-p", po::value(&f.top_p)->default_value(f.top_p)->value_name("P"),
       "nucleus sampling: draw from the smallest set of most probable units whose probability "
       "reaches P, in (0, 1]")("greedy", "always take the most probable unit (no randomness)")(
-      "unknown", po::value(&unknown)->default_value(unknown)->value_name("error|skip|map"),
+      "unknown", po::value(&f.unknown)->default_value(f.unknown)->value_name("error|skip|map"),
       "seed units not in the vocabulary: error lists them, skip drops them, map reads them as "
       "the vocabulary's unknown symbol")("no-seed",
                                          "write only the continuation, not the seed before it")(
@@ -148,7 +190,7 @@ int run_sample(const std::vector<std::string>& args) {
       "write JSON instead of text: every sample with each unit's probability under the model "
       "(p) and under the sampling policy (q)")(
       "precision",
-      po::value(&precision)->default_value(precision)->value_name("auto|f32|bf16|int8"),
+      po::value(&f.precision)->default_value(f.precision)->value_name("auto|f32|bf16|int8"),
       "weights of the sampling step: f32 keeps them exact; bf16 rounds them to bfloat16 (about "
       "2x faster than f32; scores move by ~0.1%, so a draw between two nearly equally likely "
       "units may differ); int8 quantises weights and inputs to 8 bits (about 1.5x faster than "
@@ -157,52 +199,73 @@ int run_sample(const std::vector<std::string>& args) {
       "unit (stderr says what it measured), else bf16 where the CPU has "
       "AVX512_BF16, else f32. Each gives the same text for a --random-seed whatever --threads is");
   add_model_options(
-      options, model,
+      options, f.model,
       "threads for the model; 0 = choose between 1 and every core while sampling, by timing "
       "the steps (one stream is faster on one core when the others are busy); the text is the "
       "same whatever the count");
+}
+
+const CommandHelp kHelp{
+    "sample", "charnn sample [options]",
+    "Continues a seed text with a trained model and writes it to stdout as it is generated.\n"
+    "The output is the seed followed by the continuation (as char-rnn prints it; --no-seed\n"
+    "writes only the continuation). The seed is cleaned exactly as the training corpus was\n"
+    "(NFC, line ends); an empty seed starts from the model's zero state as if at the start of\n"
+    "a line (the first input is a line break when the vocabulary has one, else its most\n"
+    "frequent unit; it is not printed). With --count N the samples run together as N parallel\n"
+    "streams and each is written when it is complete, under a '--- sample i/N ---' line.\n"
+    "The same --random-seed gives the same text whatever --threads is. The checkpoint used and\n"
+    "the random seed are reported on stderr.",
+    "charnn sample --seed \"The prince\" --length 300 --temperature 0.8 --random-seed 7"};
+
+}  // namespace
+
+int run_sample(const std::vector<std::string>& args) {
+  SampleFlags f;
+  po::options_description options("Options");
+  add_sample_options(options, f);
   po::variables_map vm;
-  if (!parse_options(help, options, {}, args, vm)) return 0;
+  if (!parse_options(kHelp, options, {}, args, vm)) return 0;
 
   if (vm.count("seed") && vm.count("seed-file"))
     throw charnn::error("--seed and --seed-file exclude each other", "give one of them");
   SamplingPolicy policy;
-  policy.temperature = temperature;
-  if (vm.count("top-k")) policy.top_k = top_k;
-  policy.top_p = top_p;
+  policy.temperature = f.temperature;
+  if (vm.count("top-k")) policy.top_k = f.top_k;
+  policy.top_p = f.top_p;
   policy.greedy = vm.count("greedy") > 0;
   policy.validate();
-  const UnknownUnits unknown_policy = parse_unknown_units(unknown);
-  const StepPrecision step_precision = parse_step_precision(precision);
-  if (count < 1)
-    throw charnn::error("--count " + std::to_string(count) + " is not allowed",
+  const UnknownUnits unknown_policy = parse_unknown_units(f.unknown);
+  const StepPrecision step_precision = parse_step_precision(f.precision);
+  if (f.count < 1)
+    throw charnn::error("--count " + std::to_string(f.count) + " is not allowed",
                         "ask for at least 1 sample");
-  if (length < 0)
-    throw charnn::error("--length " + std::to_string(length) + " is not allowed",
+  if (f.length < 0)
+    throw charnn::error("--length " + std::to_string(f.length) + " is not allowed",
                         "ask for 0 or more units");
   // A fresh seed is kept to 32 bits so that the one reported on stderr is easy to retype.
-  if (!vm.count("random-seed")) random_seed = std::random_device{}();
+  if (!vm.count("random-seed")) f.random_seed = std::random_device{}();
   const bool json = vm.count("json") > 0;
   const bool print_seed = !vm.count("no-seed");
 
   // A closed pipe must surface as a failed write (handled quietly), not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
-  LoadedModel loaded = open_model(model, vm);
+  LoadedModel loaded = open_model(f.model, vm);
   const Vocab& vocab = loaded.vocab;
 
-  const std::string raw_seed = vm.count("seed-file") ? read_seed_file(seed_file) : seed_text;
+  const std::string raw_seed = vm.count("seed-file") ? read_seed_file(f.seed_file) : f.seed_text;
   const PreparedSeed seed =
-      prepare_seed(raw_seed, vocab, unknown_policy, vm.count("seed-file") ? seed_file : "--seed");
+      prepare_seed(raw_seed, vocab, unknown_policy, vm.count("seed-file") ? f.seed_file : "--seed");
   report_unknown_units("sample", unknown_policy, seed.unknown_count, seed.unknown, "seed unit(s)");
 
   SampleOptions opts;
-  opts.length = length;
-  opts.count = count;
+  opts.length = f.length;
+  opts.count = f.count;
   opts.policy = policy;
-  opts.random_seed = random_seed;
+  opts.random_seed = f.random_seed;
   opts.record_probabilities = json;
-  opts.tune_threads = model.threads <= 0;
-  if (!stop.empty()) opts.stop = clean_text(unescape_cli(stop), vocab.text_options(), "--stop");
+  opts.tune_threads = f.model.threads <= 0;
+  if (!f.stop.empty()) opts.stop = clean_text(unescape_cli(f.stop), vocab.text_options(), "--stop");
 
   // The real file, not runs/latest/...: the link moves on with the next training run.
   std::error_code ec;
@@ -211,7 +274,7 @@ int run_sample(const std::vector<std::string>& args) {
   const std::string step_path = prepare_step_path(*loaded.model, step_precision);
   opts.precision = std::nullopt;
   std::cerr << "charnn sample: checkpoint " << (ec ? loaded.file : used).string() << ", "
-            << policy.describe() << ", random seed " << random_seed << ", step weights "
+            << policy.describe() << ", random seed " << f.random_seed << ", step weights "
             << step_path << "\n";
 
   Output out;
@@ -219,51 +282,11 @@ int run_sample(const std::vector<std::string>& args) {
   try {
     if (json) {
       const auto samples = sampler.run(seed, opts);
-      FloatJson doc;
-      doc["checkpoint"] = loaded.file.string();
-      doc["seed"] = seed.text;
-      doc["random_seed"] = random_seed;
-      doc["policy"] = policy_json(policy);
-      doc["length"] = length;
-      doc["stop"] = opts.stop.empty() ? FloatJson(nullptr) : FloatJson(opts.stop);
-      doc["samples"] = FloatJson::array();
-      // The library writes each sample; reading it back keeps one document and one writer.
-      for (const auto& s : samples)
-        doc["samples"].push_back(FloatJson::parse(sample_json(s, vocab)));
-      out.write(json_text(doc) + "\n");
+      out.write(samples_json(loaded.file, seed, opts, samples, vocab));
       out.flush();
       return 0;
     }
-    SampleCallbacks callbacks;
-    if (count == 1) {
-      // One stream: the seed now, then every unit as it comes.
-      if (print_seed) out.write(seed.text);
-      out.flush();
-      callbacks.on_unit = [&](std::int64_t, std::string_view unit) {
-        out.write(unit);
-        out.maybe_flush();
-      };
-    } else {
-      // Several streams: each sample when complete, in sample order (a sample that stops early
-      // waits for the ones before it, so the output order never depends on the text).
-      std::map<std::int64_t, std::string> pending;
-      std::int64_t next = 0;
-      callbacks.on_finished = [&, pending, next](std::int64_t n, const Sample& s) mutable {
-        std::string block = "--- sample " + std::to_string(n + 1) + "/" + std::to_string(count) +
-                            " ---\n" + (print_seed ? seed.text : std::string()) + s.text;
-        if (block.back() != '\n') block += '\n';
-        pending.emplace(n, std::move(block));
-        for (auto it = pending.find(next); it != pending.end(); it = pending.find(++next)) {
-          out.write(it->second);
-          pending.erase(it);
-        }
-        out.flush();
-      };
-    }
-    sampler.run(seed, opts, callbacks);
-    // A terminal gets a final line break so the prompt does not follow the text on its line;
-    // a pipe or file receives exactly the text.
-    if (count == 1 && out.interactive() && out.last_char() != '\n') out.write("\n");
+    stream_samples(sampler, seed, opts, print_seed, out);
     out.flush();
   } catch (const OutputClosed&) {
     return 0;

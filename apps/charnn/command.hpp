@@ -42,6 +42,11 @@ bool parse_options(const CommandHelp& help, const po::options_description& optio
                    const po::positional_options_description& positional,
                    const std::vector<std::string>& args, po::variables_map& vm);
 
+// FILE... arguments: every positional argument lands in files (hidden: --help shows them in
+// the usage line instead).
+void add_file_arguments(po::options_description& hidden, po::positional_options_description& pos,
+                        std::vector<std::string>& files);
+
 // Adds --plugin FILE (repeatable) to a command's options (plugins_option.cpp).
 void add_plugin_options(po::options_description& options);
 // Discovers plugins honouring --plugin, CHARNN_PLUGIN_PATH and the built-in directory.

@@ -29,4 +29,10 @@ bool parse_options(const CommandHelp& help, const po::options_description& optio
   return true;
 }
 
+void add_file_arguments(po::options_description& hidden, po::positional_options_description& pos,
+                        std::vector<std::string>& files) {
+  hidden.add_options()("file", po::value(&files), "input files");
+  pos.add("file", -1);
+}
+
 }  // namespace charnn::app

@@ -210,17 +210,11 @@ void write_checkpoint(const fs::path& file, const CheckpointData& data) {
   out.commit();
 }
 
-CheckpointData read_checkpoint(const fs::path& file) {
-  std::error_code ec;
-  if (!fs::exists(file, ec)) throw error(file.string() + ": no such checkpoint file");
-  if (fs::is_directory(file, ec))
-    throw error(file.string() + ": is a directory, not a checkpoint file",
-                "pass a .ckpt file, or use --model RUN_DIR where a command accepts a run");
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw error(file.string() + ": cannot open: " + sys_error());
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw error(file.string() + ": read error: " + sys_error());
+namespace {
 
+// Checks the envelope (magic, version, size, checksum) of a whole checkpoint file's bytes and
+// returns its payload: the sections.
+std::string_view checked_payload(const fs::path& file, const std::string& bytes) {
   if (bytes.size() < 8 || std::memcmp(bytes.data(), kMagic, 8) != 0) {
     if (bytes.size() < 8 && std::memcmp(bytes.data(), kMagic, bytes.size()) == 0)
       bad(file, "truncated: " + std::to_string(bytes.size()) + " bytes, not even a header");
@@ -248,9 +242,29 @@ CheckpointData read_checkpoint(const fs::path& file) {
   const std::uint64_t stored = get_u64(payload + payload_size);
   const std::uint64_t actual = fnv1a64(payload, payload_size);
   if (stored != actual) bad(file, "corrupt: checksum mismatch (the contents were altered)");
+  return std::string_view(payload, payload_size);
+}
 
-  CheckpointData data;
-  data.file = file;
+// HEAD: "key=value" lines, values escaped.
+void read_head(const fs::path& file, std::string_view text, CheckpointData& data) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(start, end - start);
+    const std::size_t eq = line.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+      bad(file, "corrupt: header line without 'key=value': " + std::string(line.substr(0, 60)));
+    data.header[std::string(line.substr(0, eq))] = unescape(line.substr(eq + 1));
+    start = end + 1;
+  }
+}
+
+// The sections of a checked payload into data: HEAD, VOCB and PARM are required, OPTM and
+// STAT optional, and unknown tags (a newer minor revision) skipped.
+void read_sections(const fs::path& file, std::string_view sections, CheckpointData& data) {
+  const char* payload = sections.data();
+  const std::uint64_t payload_size = sections.size();
   bool have_head = false, have_vocab = false, have_params = false;
   std::uint64_t pos = 0;
   auto floats = [&](const char* p, std::uint64_t len, const char* tag) {
@@ -268,18 +282,7 @@ CheckpointData read_checkpoint(const fs::path& file) {
     if (len > payload_size - pos) bad(file, "corrupt: section " + tag + " runs past the end");
     const char* p = payload + pos;
     if (tag == "HEAD") {
-      std::string_view text(p, len);
-      std::size_t start = 0;
-      while (start < text.size()) {
-        std::size_t end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        const std::string_view line = text.substr(start, end - start);
-        const std::size_t eq = line.find('=');
-        if (eq == std::string_view::npos || eq == 0)
-          bad(file, "corrupt: header line without 'key=value': " + std::string(line.substr(0, 60)));
-        data.header[std::string(line.substr(0, eq))] = unescape(line.substr(eq + 1));
-        start = end + 1;
-      }
+      read_head(file, std::string_view(p, len), data);
       have_head = true;
     } else if (tag == "VOCB") {
       std::istringstream vin(std::string(p, len));
@@ -305,7 +308,10 @@ CheckpointData read_checkpoint(const fs::path& file) {
                    : !have_vocab ? "VOCB"
                                  : "PARM") +
                   " section");
+}
 
+// The model configuration and plugins the header names, checked against the sections.
+void read_model_config(const fs::path& file, CheckpointData& data) {
   const std::string cells = data.get_string("model.cells");
   data.model.cells = detail::split_string(cells, ',');
   for (const auto& c : data.model.cells)
@@ -323,6 +329,25 @@ CheckpointData read_checkpoint(const fs::path& file) {
   if (data.vocab.size() != data.model.vocab_size)
     bad(file, "corrupt: the vocabulary has " + std::to_string(data.vocab.size()) +
                   " units but the model expects " + std::to_string(data.model.vocab_size));
+}
+
+}  // namespace
+
+CheckpointData read_checkpoint(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) throw error(file.string() + ": no such checkpoint file");
+  if (fs::is_directory(file, ec))
+    throw error(file.string() + ": is a directory, not a checkpoint file",
+                "pass a .ckpt file, or use --model RUN_DIR where a command accepts a run");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw error(file.string() + ": cannot open: " + sys_error());
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw error(file.string() + ": read error: " + sys_error());
+
+  CheckpointData data;
+  data.file = file;
+  read_sections(file, checked_payload(file, bytes), data);
+  read_model_config(file, data);
   return data;
 }
 

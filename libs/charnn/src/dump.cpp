@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <memory>
+#include <span>
 #include <system_error>
 
 #include "charnn/atomic_file.hpp"
@@ -36,6 +37,54 @@ std::string csv_field(std::string_view s) {
 struct Source {
   std::size_t layer, k;
 };
+
+// trace.csv rows of one array: index, offset, the escaped unit, then its H values.
+void write_csv_rows(std::ostream& out, const TracedText& text, const Model::TraceChunk& chunk,
+                    std::span<const float> values, std::size_t H) {  // values: (T, H)
+  for (std::int64_t t = 0; t < chunk.T; ++t) {
+    const std::int64_t u = chunk.begin + t;
+    out << u << ',' << text.boundaries[static_cast<std::size_t>(u)] << ','
+        << csv_field(escape_unit(text.unit(u)));
+    for (std::size_t h = 0; h < H; ++h) {
+      out << ',';
+      put_float(out, values[static_cast<std::size_t>(t) * H + h]);
+    }
+    out << '\n';
+  }
+}
+
+// The open output files of a dump: npy, one per array; csv, one per array; jsonl, one.
+struct Writers {
+  std::vector<std::unique_ptr<NpyWriter>> npy;
+  std::vector<std::unique_ptr<AtomicFile>> text_files;
+};
+
+// Opens every output file (under temporary names) and sets each array's file name.
+Writers open_writers(const std::filesystem::path& out_dir, DumpResult& result, DumpFormat format) {
+  const auto array_name = [](const DumpedArray& a) {
+    return "layer" + std::to_string(a.layer) + "_" + a.signal;
+  };
+  Writers w;
+  if (format == DumpFormat::npy) {
+    for (auto& a : result.arrays) {
+      a.file = out_dir / (array_name(a) + ".npy");
+      w.npy.push_back(
+          std::make_unique<NpyWriter>(a.file, std::vector<std::int64_t>{result.units, a.hidden}));
+    }
+  } else if (format == DumpFormat::csv) {
+    for (auto& a : result.arrays) {
+      a.file = out_dir / (array_name(a) + ".csv");
+      w.text_files.push_back(std::make_unique<AtomicFile>(a.file));
+      auto& out = w.text_files.back()->stream();
+      out << "index,offset,unit";
+      for (std::int64_t h = 0; h < a.hidden; ++h) out << ',' << a.signal << h;
+      out << '\n';
+    }
+  } else {
+    w.text_files.push_back(std::make_unique<AtomicFile>(out_dir / "trace.jsonl"));
+  }
+  return w;
+}
 
 // trace.jsonl: one object per unit of the chunk, the unit's values of every selected array.
 void write_jsonl_rows(std::ostream& out, const TracedText& text, const Model::TraceChunk& chunk,
@@ -186,29 +235,9 @@ DumpResult dump_trace(Model& model, const TracedText& text, const std::filesyste
                                                 names.begin())});
   }
 
-  const auto array_name = [](const DumpedArray& a) {
-    return "layer" + std::to_string(a.layer) + "_" + a.signal;
-  };
-  std::vector<std::unique_ptr<NpyWriter>> npy;
-  std::vector<std::unique_ptr<AtomicFile>> text_files;  // csv: one per array; jsonl: one
-  if (options.format == DumpFormat::npy) {
-    for (auto& a : result.arrays) {
-      a.file = out_dir / (array_name(a) + ".npy");
-      npy.push_back(
-          std::make_unique<NpyWriter>(a.file, std::vector<std::int64_t>{result.units, a.hidden}));
-    }
-  } else if (options.format == DumpFormat::csv) {
-    for (auto& a : result.arrays) {
-      a.file = out_dir / (array_name(a) + ".csv");
-      text_files.push_back(std::make_unique<AtomicFile>(a.file));
-      auto& out = text_files.back()->stream();
-      out << "index,offset,unit";
-      for (std::int64_t h = 0; h < a.hidden; ++h) out << ',' << a.signal << h;
-      out << '\n';
-    }
-  } else {
-    text_files.push_back(std::make_unique<AtomicFile>(out_dir / "trace.jsonl"));
-  }
+  Writers w = open_writers(out_dir, result, options.format);
+  auto& npy = w.npy;
+  auto& text_files = w.text_files;
 
   Model::State state = model.zero_state(1);
   model.trace(
@@ -220,18 +249,8 @@ DumpResult dump_trace(Model& model, const TracedText& text, const std::filesyste
             npy[i]->write(
                 values.first(static_cast<std::size_t>(chunk.T * result.arrays[i].hidden)));
           } else if (options.format == DumpFormat::csv) {
-            auto& out = text_files[i]->stream();
-            const auto H = static_cast<std::size_t>(result.arrays[i].hidden);
-            for (std::int64_t t = 0; t < chunk.T; ++t) {
-              const std::int64_t u = chunk.begin + t;
-              out << u << ',' << text.boundaries[static_cast<std::size_t>(u)] << ','
-                  << csv_field(escape_unit(text.unit(u)));
-              for (std::size_t h = 0; h < H; ++h) {
-                out << ',';
-                put_float(out, values[static_cast<std::size_t>(t) * H + h]);
-              }
-              out << '\n';
-            }
+            write_csv_rows(text_files[i]->stream(), text, chunk, values,
+                           static_cast<std::size_t>(result.arrays[i].hidden));
           }
         }
         if (options.format == DumpFormat::jsonl)
