@@ -3,6 +3,7 @@
 #include "output_layer.hpp"
 
 #include "charnn/error.hpp"
+#include "charnn/onednn_compat.hpp"
 
 #include <omp.h>
 
@@ -25,18 +26,8 @@ dnnl::memory::desc strided(dnnl::memory::dims dims, dnnl::memory::dims strides) 
   return {dims, dt::f32, strides};
 }
 
-// Every matmul primitive descriptor of the model is made here, so that moving to oneDNN 3 (which
-// dropped matmul::desc) changes this one function.
-dnnl::matmul::primitive_desc make_matmul_pd(const dnnl::engine& eng,
-                                            const dnnl::memory::desc& src_md,
-                                            const dnnl::memory::desc& wei_md,
-                                            const dnnl::memory::desc* bias_md,
-                                            const dnnl::memory::desc& dst_md,
-                                            const dnnl::primitive_attr& attr) {
-  const auto desc = bias_md ? dnnl::matmul::desc(src_md, wei_md, *bias_md, dst_md)
-                            : dnnl::matmul::desc(src_md, wei_md, dst_md);
-  return dnnl::matmul::primitive_desc(desc, attr, eng);
-}
+// oneDNN 3 dropped matmul::desc: the adapter makes every matmul descriptor.
+using onednn::make_matmul_pd;
 
 // One matmul with its own scratchpad (user mode, so executing allocates nothing) and its argument
 // list, built once. It runs through the C call because the C++ execute() copies its argument map
