@@ -10,6 +10,7 @@
 #pragma once
 
 #include <charnn/cell.hpp>
+#include <charnn/random.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -23,15 +24,10 @@ namespace charnn::test {
 // Deterministic test data (splitmix64), identical on every platform.
 class Rng {
  public:
-  explicit Rng(std::uint64_t seed) : s_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (s_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  explicit Rng(std::uint64_t seed) : mix_(seed) {}
+  std::uint64_t next() { return mix_.next(); }
   // Uniform in [-a, a).
-  float uniform1(float a) { return (2.0f * float(next() >> 40) * (1.0f / 16777216.0f) - 1.0f) * a; }
+  float uniform1(float a) { return mix_.uniform_sym(a); }
   std::vector<float> uniform(std::int64_t n, float a) {
     std::vector<float> v(static_cast<size_t>(n));
     for (auto& x : v) x = uniform1(a);
@@ -39,7 +35,7 @@ class Rng {
   }
 
  private:
-  std::uint64_t s_;
+  charnn::SplitMix64 mix_;
 };
 
 struct GradcheckOptions {

@@ -1,6 +1,8 @@
 // See rnn_cell.hpp.
 #include "rnn_cell.hpp"
 
+#include <charnn/random.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -8,22 +10,6 @@
 
 namespace charnn_cells {
 
-namespace {
-// splitmix64: a tiny, well-mixed generator whose output is the same everywhere (unlike the
-// std:: distributions, whose results differ across standard libraries). The plugin boundary
-// lets a plugin use nothing of libcharnn, so the cells keep their own.
-std::uint64_t splitmix64(std::uint64_t& s) {
-  std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-// Uniform in [-a, a), from the top 24 bits so every value is exactly representable.
-float uniform_sym(std::uint64_t& s, float a) {
-  float u = static_cast<float>(splitmix64(s) >> 40) * (1.0f / 16777216.0f);
-  return (2.0f * u - 1.0f) * a;
-}
-}  // namespace
 
 RnnCell::RnnCell(std::int64_t input_size, std::int64_t hidden_size, std::int64_t gates,
                  std::int64_t states)
@@ -43,10 +29,10 @@ std::vector<charnn_tensor_info> RnnCell::params() const {
 void RnnCell::init_params(float* p, std::uint64_t seed) const {
   // uniform(-1/sqrt(H), 1/sqrt(H)) for the weights (the usual fan-in rule for recurrent
   // layers), biases from bias_init().
-  std::uint64_t s = seed;
+  charnn::SplitMix64 rng(seed);
   const float a = 1.0f / std::sqrt(static_cast<float>(H_));
   const std::int64_t nw = (I_ + H_) * G_ * H_;
-  for (std::int64_t k = 0; k < nw; ++k) p[k] = uniform_sym(s, a);
+  for (std::int64_t k = 0; k < nw; ++k) p[k] = rng.uniform_sym(a);
   bias_init(p + nw);
 }
 

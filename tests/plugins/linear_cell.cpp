@@ -9,6 +9,7 @@
 // TEST_CELL_ABI_1_0 builds it as a plugin from before ABI 1.1: its table says minor 0 and ends
 // before prepare_step (the pointer is still set in memory, so the host must honour struct_size).
 #include <charnn/plugin.hpp>
+#include <charnn/random.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -40,15 +41,11 @@ class LinearCell final : public charnn::plugin::Cell {
 
   void init_params(float* params, uint64_t seed) const override {
     // splitmix64: deterministic for a seed, uniform in [-1/sqrt(H), 1/sqrt(H)]; b = 0.
-    uint64_t s = seed;
+    charnn::SplitMix64 rng(seed);
     const float scale = 1.0f / std::sqrt(static_cast<float>(H_));
     const int64_t n_w = H_ * I_ + H_ * H_;
     for (int64_t k = 0; k < n_w; ++k) {
-      uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-      z ^= z >> 31;
-      const double u = static_cast<double>(z >> 11) / 9007199254740992.0;  // [0, 1)
+      const double u = static_cast<double>(rng.next() >> 11) / 9007199254740992.0;  // [0, 1)
       params[k] = static_cast<float>((2.0 * u - 1.0) * scale);
     }
     for (int64_t h = 0; h < H_; ++h) params[n_w + h] = 0.0f;

@@ -1,7 +1,8 @@
 // Random numbers that are the same on every platform: the one splitmix64 mixer, and the
 // xoshiro256** generator the sampler draws with. Written here, not taken from <random>, because
 // the standard engines' seeding and distributions differ between standard libraries: the same
-// seed must give the same dropout masks, batches and sampled text everywhere. Depends on nothing.
+// seed must give the same dropout masks, batches and sampled text everywhere. Depends on nothing,
+// so it sits with the plugin headers: cells initialise their weights from the same mixer.
 #pragma once
 
 #include <array>
@@ -22,6 +23,26 @@ inline std::uint64_t splitmix64(std::uint64_t x) {
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
 }
+
+// The classic splitmix64 generator: the mixed points seed, seed + gamma, seed + 2 gamma, ...
+// Small and fast, for initial weights and test data.
+class SplitMix64 {
+ public:
+  explicit SplitMix64(std::uint64_t seed) : x_(seed) {}
+  std::uint64_t next() {
+    const std::uint64_t v = splitmix64(x_);
+    x_ += kSplitmixGamma;
+    return v;
+  }
+  // Uniform in [-a, a), from the top 24 bits so that every value is exact in a float.
+  float uniform_sym(float a) {
+    const float u = static_cast<float>(next() >> 40) * (1.0f / 16777216.0f);
+    return (2.0f * u - 1.0f) * a;
+  }
+
+ private:
+  std::uint64_t x_;
+};
 
 // xoshiro256** (Blackman & Vigna), seeded through splitmix64.
 class Rng {
