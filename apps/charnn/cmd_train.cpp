@@ -4,7 +4,6 @@
 #include <charnn/error.hpp>
 #include <charnn/trainer.hpp>
 
-#include <charconv>
 #include <csignal>
 #include <iostream>
 #include <map>
@@ -12,69 +11,10 @@
 #include <vector>
 
 #include "command.hpp"
+#include "table_options.hpp"
 
 namespace charnn::app {
 
-namespace {
-
-// The option's name in the variables map: "seq-len" for "seq-len,T".
-std::string long_name(const TrainOption& o) {
-  const std::string flag = o.flag;
-  return flag.substr(0, flag.find(','));
-}
-
-// --help shows a real default ("0.02", not Boost's "0.02000000000000000004"): the table's text.
-std::string shown_default(const TrainOption& o, const TrainConfig& defaults) {
-  if (o.shown) return o.shown(defaults);
-  return o.get ? o.get(defaults) : std::string();
-}
-
-// A Boost value for one row: typed for numbers, so bad numbers get the parser's usual message.
-po::value_semantic* semantic(const TrainOption& o, const TrainConfig& defaults) {
-  const std::string shown = shown_default(o, defaults);
-  switch (o.kind) {
-    case TrainValueKind::integer: {
-      auto* v = po::value<long long>();
-      if (!shown.empty()) v->default_value(std::stoll(shown), shown);
-      return v;
-    }
-    case TrainValueKind::real: {
-      auto* v = po::value<double>();
-      if (!shown.empty()) v->default_value(std::stod(shown), shown);
-      return v;
-    }
-    case TrainValueKind::switch_:
-      return po::bool_switch();
-    case TrainValueKind::text:
-      break;
-  }
-  if (o.group == TrainOptionGroup::positional) return po::value<std::vector<std::string>>();
-  auto* v = po::value<std::string>();
-  if (!shown.empty()) v->default_value(shown);
-  if (o.value_name) v->value_name(o.value_name);
-  return v;
-}
-
-// The values given for a row, as the text the table reads (a file list gives several).
-std::vector<std::string> given_texts(const TrainOption& o, const po::variable_value& v) {
-  switch (o.kind) {
-    case TrainValueKind::integer:
-      return {std::to_string(v.as<long long>())};
-    case TrainValueKind::real: {
-      char buf[64];
-      const auto r = std::to_chars(buf, buf + sizeof buf, v.as<double>());
-      return {std::string(buf, r.ptr)};
-    }
-    case TrainValueKind::switch_:
-      return {"1"};
-    case TrainValueKind::text:
-      break;
-  }
-  if (o.group == TrainOptionGroup::positional) return v.as<std::vector<std::string>>();
-  return {v.as<std::string>()};
-}
-
-}  // namespace
 
 int run_train(const std::vector<std::string>& args) {
   const TrainConfig defaults;  // library defaults, shown by --help
@@ -86,8 +26,7 @@ int run_train(const std::vector<std::string>& args) {
       {TrainOptionGroup::stopping, &stop},
       {TrainOptionGroup::text, &text},
       {TrainOptionGroup::positional, &hidden}};
-  for (const auto& o : train_options())
-    if (o.flag) groups.at(o.group)->add_options()(o.flag, semantic(o, defaults), o.help);
+  for (const auto& [group, options] : groups) add_table_options(*options, group, defaults);
   po::options_description desc;
   desc.add(model).add(opt).add(stop).add(text);
   add_plugin_options(desc);
@@ -113,16 +52,14 @@ int run_train(const std::vector<std::string>& args) {
   if (given("resume") && given("out"))
     throw error("--out cannot be combined with --resume (the run stays in its directory)", {}, 2);
 
-  // Only what the user typed is applied, in table order; the rest keeps the library default
-  // (the time budget's default is applied by the library, when no other stop is set).
+  // Only what the user typed is applied, group by group in table order; the rest keeps the
+  // library default (the time budget's default is applied by the library, when no other stop is
+  // set). On --resume, typed options become overrides of the checkpoint's config; the library
+  // refuses the ones that would change the run itself.
   TrainConfig c;
-  for (const auto& o : train_options()) {
-    if (!o.flag || !given(long_name(o))) continue;
-    for (const auto& value : given_texts(o, vm[long_name(o)]))
-      (o.set_from_cli ? o.set_from_cli : o.set)(c, value);
-    // On --resume, typed options become overrides of the checkpoint's config; the library
-    // refuses the ones that would change the run itself.
-    if (given("resume") && o.key) c.resume_overrides.emplace_back(o.key);
+  for (const auto& [group, options] : groups) {
+    auto keys = apply_table_options(vm, group, c);
+    if (given("resume")) c.resume_overrides.insert(c.resume_overrides.end(), keys.begin(), keys.end());
   }
 
   const PluginRegistry plugins = load_plugins(vm);

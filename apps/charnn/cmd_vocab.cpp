@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "command.hpp"
-#include "text_options.hpp"
+#include "table_options.hpp"
 
 namespace charnn::app {
 
@@ -23,7 +23,7 @@ namespace {
 
 struct VocabCommandOptions {
   std::vector<std::string> files;
-  TextFlags text;
+  TrainConfig text;  // only its text, vocab and split fields: the table's text rows fill them
   int top = 10;
   bool json = false;
 };
@@ -51,6 +51,12 @@ std::string human_bytes(std::uint64_t b) {
   return buf;
 }
 
+std::string split_text(const SplitFractions& f) {  // "0.9,0.05,0.05"
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%g,%g,%g", f.train, f.valid, f.test);
+  return buf;
+}
+
 std::string percent(std::int64_t part, std::int64_t whole) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f%%", whole > 0 ? 100.0 * part / whole : 0.0);
@@ -60,7 +66,7 @@ std::string percent(std::int64_t part, std::int64_t whole) {
 // Everything the command prints, computed before anything is printed.
 struct Summary {
   explicit Summary(const VocabCommandOptions& options)
-      : o(options), text(options.text.text()), fractions(options.text.fractions()) {}
+      : o(options), text(options.text.text), fractions(options.text.split) {}
   const VocabCommandOptions& o;
   TextOptions text;
   SplitFractions fractions;
@@ -178,7 +184,7 @@ void write_text(std::ostream& out, const Summary& s) {
       << (o.text.vocab.max_vocab > 0 ? std::to_string(o.text.vocab.max_vocab) : std::string("none"))
       << ")\n";
   out << "split        train " << thousands(s.split.train) << ", valid " << thousands(s.split.valid)
-      << ", test " << thousands(s.split.test) << " units (" << o.text.split << ")\n";
+      << ", test " << thousands(s.split.test) << " units (" << split_text(o.text.split) << ")\n";
   write_table(out, s, "most frequent", 0, s.top, false);
   write_table(out, s, "least frequent", s.bottom_from, s.real, true);
 }
@@ -188,7 +194,7 @@ void write_text(std::ostream& out, const Summary& s) {
 int run_vocab(const std::vector<std::string>& args) {
   VocabCommandOptions o;
   po::options_description desc("Options");
-  add_text_options(desc, o.text);
+  add_table_options(desc, TrainOptionGroup::text, o.text);
   desc.add_options()("top", po::value(&o.top)->default_value(o.top),
                      "how many of the most and least frequent units to list")(
       "json", po::bool_switch(&o.json),
@@ -206,6 +212,7 @@ int run_vocab(const std::vector<std::string>& args) {
       "charnn vocab corpora/fortunes.txt --units codepoint --min-count 3"};
   po::variables_map vm;
   if (!parse_options(help, desc, hidden, pos, args, vm)) return 0;
+  apply_table_options(vm, TrainOptionGroup::text, o.text);
   if (o.files.empty())
     throw error("no corpus file given", "usage: charnn vocab [options] FILE...", 2);
   if (o.top < 0) throw error("--top must not be negative", "e.g. --top 10", 2);

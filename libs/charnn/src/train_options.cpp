@@ -345,27 +345,28 @@ const TrainOption kOptions[] = {
     {.flag = "units",
      .key = "units",
      .group = G::text,
-     .help = "grapheme, codepoint or byte",
+     .help = "what one unit is: grapheme (a user-perceived character, ICU extended grapheme "
+             "cluster), codepoint, or byte",
      .get = [](const TrainConfig& c) { return to_string(c.text.units); },
      .set = [](TrainConfig& c, const std::string& s) { c.text.units = parse_unit_kind(s); }},
     {.flag = "normalize",
      .key = "normalize",
      .group = G::text,
-     .help = "nfc or none",
+     .help = "Unicode normalisation: nfc (compose e + U+0301 into é) or none",
      .get = [](const TrainConfig& c) { return to_string(c.text.normalize); },
      .set = [](TrainConfig& c,
                const std::string& s) { c.text.normalize = parse_normalization(s); }},
     {.flag = "on-invalid",
      .key = "on_invalid",
      .group = G::text,
-     .help = "invalid UTF-8: error or replace",
+     .help = "invalid UTF-8: error (stop and say where) or replace (with U+FFFD)",
      .get = [](const TrainConfig& c) { return to_string(c.text.on_invalid); },
      .set = [](TrainConfig& c, const std::string& s) { c.text.on_invalid = parse_on_invalid(s); }},
     {.flag = "keep-cr",
      .key = "newlines",
      .group = G::text,
      .kind = K::switch_,
-     .help = "keep CR and CRLF line ends",
+     .help = "keep CR and CRLF line ends instead of turning them into LF",
      .get =
          [](const TrainConfig& c) {
            return std::string(c.text.normalize_newlines ? "lf" : "keep");
@@ -382,12 +383,12 @@ const TrainOption kOptions[] = {
      .key = "max_vocab",
      .group = G::text,
      .kind = K::integer,
-     .help = "keep at most this many ids (0 = no limit)",
+     .help = "keep at most this many ids, unknown symbol included (0 = no limit)",
      CHARNN_INTEGER(vocab.max_vocab)},
     {.flag = "split",
      .key = "split",
      .group = G::text,
-     .help = "train,valid,test fractions (contiguous)",
+     .help = "train,valid,test fractions of the corpus (contiguous, in this order)",
      .get =
          [](const TrainConfig& c) {
            return real_text(c.split.train) + "," + real_text(c.split.valid) + "," +
