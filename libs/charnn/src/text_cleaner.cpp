@@ -55,36 +55,109 @@ void Cleaner::invalid(std::string_view in, std::size_t i, std::size_t len) {
               "--on-invalid replace to substitute U+FFFD for invalid bytes");
 }
 
-void Cleaner::feed(std::string_view raw, bool last) {
-  std::string_view in = raw;
-  if (!carry_.empty()) {
-    work_.assign(carry_);
-    work_.append(raw);
-    in = work_;
-    carry_.clear();
+// The bytes to decode: raw, after whatever the previous chunk left unfinished.
+std::string_view Cleaner::join_carry(std::string_view raw) {
+  if (carry_.empty()) return raw;
+  work_.assign(carry_);
+  work_.append(raw);
+  carry_.clear();
+  return work_;
+}
+
+// At the start of a source: moves i past a BOM. False when in is too short to tell yet; it is
+// then kept in carry_ until more bytes come.
+bool Cleaner::skip_bom(std::string_view in, bool last, std::size_t& i) {
+  static constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  const std::size_t k = std::min(in.size(), kBom.size());
+  if (in.substr(0, k) == kBom.substr(0, k)) {
+    if (k < kBom.size() && !last) {
+      carry_.assign(in);
+      return false;
+    }
+    if (k == kBom.size()) i = kBom.size();  // offsets still count the BOM's bytes
   }
+  at_start_ = false;
+  return true;
+}
+
+// b, at raw position i, is one of the ASCII bytes that end a plain run: LF, CR or NUL.
+void Cleaner::decode_line_end_or_nul(unsigned char b, std::size_t i) {
+  const bool crlf_to_lf = opt_.normalize_newlines;
+  if (b == '\n') {
+    if (!(pending_cr_ && crlf_to_lf)) decoded_.push_back('\n');
+    if (!pending_cr_) ++line_;  // CR LF is one line end
+    column_ = 1;
+    pending_cr_ = false;
+  } else if (b == '\r') {
+    decoded_.push_back(crlf_to_lf ? '\n' : '\r');
+    ++line_;
+    column_ = 1;
+    pending_cr_ = true;
+  } else {
+    fail_nul(i);
+  }
+}
+
+// Decodes the sequence that starts with the non-ASCII byte in[i], or substitutes or reports it
+// if invalid. Returns the bytes used, or 0 when in ends inside a sequence that the next chunk
+// may complete.
+std::size_t Cleaner::decode_multibyte(std::string_view in, std::size_t i, bool last) {
+  const auto b = static_cast<unsigned char>(in[i]);
+  // The lead byte fixes the length and the range of the first trail byte (which excludes
+  // overlongs, surrogates and code points above U+10FFFF).
+  std::size_t need = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (b >= 0xC2 && b <= 0xDF) {
+    need = 1;
+  } else if (b == 0xE0) {
+    need = 2, lo = 0xA0;
+  } else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) {
+    need = 2;
+  } else if (b == 0xED) {
+    need = 2, hi = 0x9F;
+  } else if (b == 0xF0) {
+    need = 3, lo = 0x90;
+  } else if (b >= 0xF1 && b <= 0xF3) {
+    need = 3;
+  } else if (b == 0xF4) {
+    need = 3, hi = 0x8F;
+  }
+  std::size_t k = 1;
+  bool ok = need > 0;
+  for (; ok && k <= need; ++k) {
+    if (i + k >= in.size()) {
+      if (!last) return 0;
+      ok = false;
+      break;
+    }
+    const auto t = static_cast<unsigned char>(in[i + k]);
+    if (t < (k == 1 ? lo : 0x80) || t > (k == 1 ? hi : 0xBF)) {
+      ok = false;
+      break;
+    }
+  }
+  if (!ok) {
+    invalid(in, i, k);
+    return k;
+  }
+  decoded_.append(in.data() + i, need + 1);
+  ++column_;
+  pending_cr_ = false;
+  return need + 1;
+}
+
+void Cleaner::feed(std::string_view raw, bool last) {
+  const std::string_view in = join_carry(raw);
   const std::size_t n = in.size();
   std::size_t i = 0;
   const std::size_t before = decoded_.size();
+  if (at_start_ && !skip_bom(in, last, i)) return;
 
-  if (at_start_) {
-    static constexpr std::string_view kBom = "\xEF\xBB\xBF";
-    const std::size_t k = std::min(n, kBom.size());
-    if (in.substr(0, k) == kBom.substr(0, k)) {
-      if (k < kBom.size() && !last) {  // too short to tell yet
-        carry_.assign(in);
-        return;
-      }
-      if (k == kBom.size()) i = kBom.size();  // offsets still count the BOM's bytes
-    }
-    at_start_ = false;
-  }
-
-  const bool crlf_to_lf = opt_.normalize_newlines;
   while (i < n) {
     const auto b = static_cast<unsigned char>(in[i]);
     if (b < 0x80) {
-      // A run of plain ASCII goes through in one append.
+      // A run of plain ASCII goes through in one append. Most corpora spend most of their time
+      // here, so this loop stays inline rather than in a helper.
       std::size_t j = i;
       while (j < n) {
         const auto c = static_cast<unsigned char>(in[j]);
@@ -98,69 +171,18 @@ void Cleaner::feed(std::string_view raw, bool last) {
         i = j;
         continue;
       }
-      if (b == '\n') {
-        if (!(pending_cr_ && crlf_to_lf)) decoded_.push_back('\n');
-        if (!pending_cr_) ++line_;  // CR LF is one line end
-        column_ = 1;
-        pending_cr_ = false;
-      } else if (b == '\r') {
-        decoded_.push_back(crlf_to_lf ? '\n' : '\r');
-        ++line_;
-        column_ = 1;
-        pending_cr_ = true;
-      } else {
-        fail_nul(i);
-      }
+      decode_line_end_or_nul(b, i);
       ++i;
       continue;
     }
-    // Multi-byte sequence: the lead byte fixes the length and the range of the first trail
-    // byte (which excludes overlongs, surrogates and code points above U+10FFFF).
-    std::size_t need = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) {
-      need = 1;
-    } else if (b == 0xE0) {
-      need = 2, lo = 0xA0;
-    } else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) {
-      need = 2;
-    } else if (b == 0xED) {
-      need = 2, hi = 0x9F;
-    } else if (b == 0xF0) {
-      need = 3, lo = 0x90;
-    } else if (b >= 0xF1 && b <= 0xF3) {
-      need = 3;
-    } else if (b == 0xF4) {
-      need = 3, hi = 0x8F;
+    const std::size_t used = decode_multibyte(in, i, last);
+    if (used == 0) {  // the sequence continues in the next chunk
+      carry_.assign(in.substr(i));
+      offset_ += i;
+      source_text_bytes_ += decoded_.size() - before;
+      return;
     }
-    std::size_t k = 1;
-    bool ok = need > 0;
-    for (; ok && k <= need; ++k) {
-      if (i + k >= n) {
-        if (!last) {  // the sequence continues in the next chunk
-          carry_.assign(in.substr(i));
-          offset_ += i;
-          source_text_bytes_ += decoded_.size() - before;
-          return;
-        }
-        ok = false;
-        break;
-      }
-      const auto t = static_cast<unsigned char>(in[i + k]);
-      if (t < (k == 1 ? lo : 0x80) || t > (k == 1 ? hi : 0xBF)) {
-        ok = false;
-        break;
-      }
-    }
-    if (ok) {
-      decoded_.append(in.data() + i, need + 1);
-      ++column_;
-      pending_cr_ = false;
-      i += need + 1;
-    } else {
-      invalid(in, i, k);
-      i += k;
-    }
+    i += used;
   }
   offset_ += n;
   source_text_bytes_ += decoded_.size() - before;

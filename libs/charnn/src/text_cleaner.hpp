@@ -50,6 +50,12 @@ class Cleaner {
   void take(std::string& out, bool final);
 
  private:
+  // The steps of feed, in the order a chunk meets them.
+  std::string_view join_carry(std::string_view raw);
+  bool skip_bom(std::string_view in, bool last, std::size_t& i);
+  void decode_line_end_or_nul(unsigned char b, std::size_t i);
+  std::size_t decode_multibyte(std::string_view in, std::size_t i, bool last);
+
   [[noreturn]] void fail_nul(std::size_t i) const;
   void invalid(std::string_view in, std::size_t i, std::size_t len);
   std::size_t nfc_safe_end(const std::string& s) const;
