@@ -1,6 +1,7 @@
-// Private to libs/charnn: the unit segmenter shared by text.cpp (for_each_unit, the reader's
-// chunk boundaries) and vocab.cpp (counting, encoding). It keeps one ICU BreakIterator alive
-// across calls, because creating one per call costs more than segmenting a short string.
+// Private to libs/charnn: the unit segmenter shared by text_units.cpp (for_each_unit),
+// text_cleaner.cpp (the reader's chunk boundaries) and vocab.cpp (counting, encoding). It keeps
+// one ICU BreakIterator alive across calls, because creating one per call costs more than
+// segmenting a short string.
 #pragma once
 
 #include <charnn/text.hpp>
