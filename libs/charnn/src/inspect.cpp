@@ -48,10 +48,12 @@ std::string describe_layers(const Model& model) {
   return s;
 }
 
-InspectReport inspect_model(Model& model, const TracedText& text, const std::vector<Probe>& probes,
-                            const InspectOptions& options) {
+namespace {
+
+// The analysed length n is the caller's: options.max_units may cut the text short.
+void check_inputs(const TracedText& text, const std::vector<Probe>& probes,
+                  const InspectOptions& options, std::int64_t n) {
   const std::int64_t total = text.units();
-  const std::int64_t n = options.max_units > 0 ? std::min(options.max_units, total) : total;
   if (n < 2)
     throw error("the text has " + std::to_string(n) + " unit" + (n == 1 ? "" : "s") +
                     "; inspection needs at least 2",
@@ -61,29 +63,122 @@ InspectReport inspect_model(Model& model, const TracedText& text, const std::vec
       throw error("probe " + p.name + " has " + std::to_string(p.values.size()) +
                   " values for a text of " + std::to_string(total) + " units");
   if (options.chunk < 1) throw error("the trace chunk must be at least 1 unit");
+}
 
-  // Every signal of every layer, in layer then signal order; chunk.signals has the same shape.
+// In layer then signal order, the order of TraceChunk::signals once flattened.
+std::vector<TracedSignal> traced_signals(const Model& model) {
   std::vector<TracedSignal> signals;
   for (std::int32_t l = 0; l < model.num_layers(); ++l)
     for (const auto& name : model.layer(l).signals())
       signals.push_back({l, name, model.layer(l).hidden_size()});
+  return signals;
+}
+
+// The units drawn in the HTML report with every traced column: which units win is known only
+// once the whole text is ranked.
+struct Excerpt {
+  std::int64_t begin = 0, end = 0;     // units [begin, end) of the text
+  std::vector<std::size_t> offset{0};  // first column of each signal in a row
+  std::size_t D = 0;                   // columns per row: every hidden unit of every signal
+  std::vector<float> values;           // (units, D)
+  std::vector<float> loss;             // (units) nats; NaN where no row predicted the unit
+
+  Excerpt(const std::vector<TracedSignal>& signals, const InspectOptions& options, std::int64_t n) {
+    for (const auto& s : signals)
+      offset.push_back(offset.back() + static_cast<std::size_t>(s.hidden));
+    D = offset.back();
+    begin = std::clamp<std::int64_t>(options.excerpt_begin, 0, n);
+    end = std::min(n, begin + std::max<std::int64_t>(0, options.excerpt_units));
+    values.resize(units() * D);
+    loss.assign(units(), std::nanf(""));
+  }
+  std::size_t units() const { return static_cast<std::size_t>(end - begin); }
+
+  // flat: the chunk's signals in `signals` order, each (chunk.T, H).
+  void add_rows(const Model::TraceChunk& chunk, const std::vector<std::span<const float>>& flat,
+                const std::vector<TracedSignal>& signals) {
+    const std::int64_t lo = std::max(chunk.begin, begin);
+    const std::int64_t hi = std::min(chunk.begin + chunk.T, end);
+    for (std::int64_t u = lo; u < hi; ++u) {
+      float* row = values.data() + static_cast<std::size_t>(u - begin) * D;
+      for (std::size_t s = 0; s < signals.size(); ++s) {
+        const auto H = static_cast<std::size_t>(signals[s].hidden);
+        const float* src = flat[s].data() + static_cast<std::size_t>(u - chunk.begin) * H;
+        std::copy(src, src + H, row + offset[s]);
+      }
+    }
+  }
+
+  std::vector<float> column(std::size_t signal, std::int64_t unit) const {
+    const std::size_t col = offset[signal] + static_cast<std::size_t>(unit);
+    std::vector<float> out;
+    for (std::size_t i = 0; i < units(); ++i) out.push_back(values[i * D + col]);
+    return out;
+  }
+};
+
+struct LossSum {
+  double nats = 0;
+  std::int64_t count = 0;
+};
+
+// -log softmax(z)[id], shifted by the largest logit so that exp cannot overflow.
+double unit_loss(const float* z, std::int32_t V, std::int32_t id) {
+  const float zmax = *std::max_element(z, z + V);
+  double sum = 0;
+  for (std::int32_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(z[v] - zmax));
+  return std::log(sum) + zmax - z[id];
+}
+
+// Row t of the chunk predicts unit begin + t + 1; the last analysed unit predicts nothing.
+void add_loss(const Model::TraceChunk& chunk, const TracedText& text, std::int64_t n,
+              std::int32_t V, LossSum& sum, Excerpt& excerpt) {
+  for (std::int64_t t = 0; t < chunk.T; ++t) {
+    const std::int64_t target = chunk.begin + t + 1;
+    if (target >= n) break;
+    const double nats =
+        unit_loss(chunk.logits.data() + t * V, V, text.ids[static_cast<std::size_t>(target)]);
+    sum.nats += nats;
+    ++sum.count;
+    if (target >= excerpt.begin && target < excerpt.end)
+      excerpt.loss[static_cast<std::size_t>(target - excerpt.begin)] = static_cast<float>(nats);
+  }
+}
+
+ReportProbe report_probe(const Probe& probe, std::size_t index, const UnitRanker& ranker,
+                         const std::vector<TracedSignal>& signals, const Excerpt& excerpt,
+                         std::int64_t n, const InspectOptions& options) {
+  ReportProbe rp;
+  rp.name = probe.name;
+  rp.description = probe.description;
+  rp.kind = probe.kind;
+  rp.mean =
+      std::accumulate(probe.values.begin(), probe.values.begin() + n, 0.0) / static_cast<double>(n);
+  rp.excerpt.assign(probe.values.begin() + excerpt.begin, probe.values.begin() + excerpt.end);
+  const auto top = ranker.top(index, options.top);
+  for (std::size_t k = 0; k < top.size(); ++k) {
+    const auto& sc = top[k];
+    ReportUnit ru{signals[sc.signal].layer, signals[sc.signal].name, sc.unit, sc.r, sc.auroc, {}};
+    if (k < options.html_top) ru.excerpt = excerpt.column(sc.signal, sc.unit);
+    rp.top.push_back(std::move(ru));
+  }
+  return rp;
+}
+
+}  // namespace
+
+InspectReport inspect_model(Model& model, const TracedText& text, const std::vector<Probe>& probes,
+                            const InspectOptions& options) {
+  const std::int64_t total = text.units();
+  const std::int64_t n = options.max_units > 0 ? std::min(options.max_units, total) : total;
+  check_inputs(text, probes, options, n);
+
+  const std::vector<TracedSignal> signals = traced_signals(model);
   std::vector<const Probe*> probe_ptrs;
   for (const auto& p : probes) probe_ptrs.push_back(&p);
   UnitRanker ranker(signals, probe_ptrs, options.ranking);
-
-  std::vector<std::size_t> offset{0};  // first column of each signal in an excerpt row
-  for (const auto& s : signals)
-    offset.push_back(offset.back() + static_cast<std::size_t>(s.hidden));
-  const std::size_t D = offset.back();
-
-  const std::int64_t ex_begin = std::clamp<std::int64_t>(options.excerpt_begin, 0, n);
-  const std::int64_t ex_end =
-      std::min(n, ex_begin + std::max<std::int64_t>(0, options.excerpt_units));
-  const auto ex_n = static_cast<std::size_t>(ex_end - ex_begin);
-  std::vector<float> excerpt(ex_n * D);  // (excerpt units, D): every column, kept for drawing
-  std::vector<float> excerpt_loss(ex_n, std::nanf(""));  // (excerpt units) nats
-  double loss_sum = 0;
-  std::int64_t loss_count = 0;
+  Excerpt excerpt(signals, options, n);
+  LossSum loss;
   const std::int32_t V = model.vocab_size();
 
   std::vector<std::span<const float>> flat;  // chunk.signals flattened in `signals` order
@@ -95,31 +190,8 @@ InspectReport inspect_model(Model& model, const TracedText& text, const std::vec
         for (const auto& layer : chunk.signals)
           for (const auto& s : layer) flat.push_back(s);
         ranker.add(chunk.begin, chunk.T, flat);
-        // Loss: row t predicts unit begin + t + 1, -log softmax at that unit's id.
-        for (std::int64_t t = 0; t < chunk.T; ++t) {
-          const std::int64_t target = chunk.begin + t + 1;
-          if (target >= n) break;
-          const float* z = chunk.logits.data() + t * V;
-          const float zmax = *std::max_element(z, z + V);
-          double sum = 0;
-          for (std::int32_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(z[v] - zmax));
-          const double nats = std::log(sum) + zmax - z[text.ids[static_cast<std::size_t>(target)]];
-          loss_sum += nats;
-          ++loss_count;
-          if (target >= ex_begin && target < ex_end)
-            excerpt_loss[static_cast<std::size_t>(target - ex_begin)] = static_cast<float>(nats);
-        }
-        // Excerpt rows that fall in this chunk.
-        const std::int64_t lo = std::max(chunk.begin, ex_begin);
-        const std::int64_t hi = std::min(chunk.begin + chunk.T, ex_end);
-        for (std::int64_t u = lo; u < hi; ++u) {
-          float* row = excerpt.data() + static_cast<std::size_t>(u - ex_begin) * D;
-          for (std::size_t s = 0; s < signals.size(); ++s) {
-            const auto H = static_cast<std::size_t>(signals[s].hidden);
-            const float* src = flat[s].data() + static_cast<std::size_t>(u - chunk.begin) * H;
-            std::copy(src, src + H, row + offset[s]);
-          }
-        }
+        add_loss(chunk, text, n, V, loss, excerpt);
+        excerpt.add_rows(chunk, flat, signals);
         if (options.progress) options.progress(chunk.begin + chunk.T, n);
       },
       options.chunk);
@@ -129,30 +201,12 @@ InspectReport inspect_model(Model& model, const TracedText& text, const std::vec
   rep.layers = describe_layers(model);
   rep.units = n;
   rep.text_units = total;
-  rep.mean_loss = loss_count ? loss_sum / static_cast<double>(loss_count) : std::nan("");
-  rep.excerpt_begin = ex_begin;
-  for (std::int64_t u = ex_begin; u < ex_end; ++u) rep.excerpt.emplace_back(text.unit(u));
-  rep.excerpt_loss = std::move(excerpt_loss);
-  for (std::size_t p = 0; p < probes.size(); ++p) {
-    ReportProbe rp;
-    rp.name = probes[p].name;
-    rp.description = probes[p].description;
-    rp.kind = probes[p].kind;
-    rp.mean = std::accumulate(probes[p].values.begin(), probes[p].values.begin() + n, 0.0) /
-              static_cast<double>(n);
-    rp.excerpt.assign(probes[p].values.begin() + ex_begin, probes[p].values.begin() + ex_end);
-    const auto top = ranker.top(p, options.top);
-    for (std::size_t k = 0; k < top.size(); ++k) {
-      const auto& sc = top[k];
-      ReportUnit ru{signals[sc.signal].layer, signals[sc.signal].name, sc.unit, sc.r, sc.auroc, {}};
-      if (k < options.html_top) {
-        const std::size_t col = offset[sc.signal] + static_cast<std::size_t>(sc.unit);
-        for (std::size_t i = 0; i < ex_n; ++i) ru.excerpt.push_back(excerpt[i * D + col]);
-      }
-      rp.top.push_back(std::move(ru));
-    }
-    rep.probes.push_back(std::move(rp));
-  }
+  rep.mean_loss = loss.count ? loss.nats / static_cast<double>(loss.count) : std::nan("");
+  rep.excerpt_begin = excerpt.begin;
+  for (std::int64_t u = excerpt.begin; u < excerpt.end; ++u) rep.excerpt.emplace_back(text.unit(u));
+  rep.excerpt_loss = std::move(excerpt.loss);
+  for (std::size_t p = 0; p < probes.size(); ++p)
+    rep.probes.push_back(report_probe(probes[p], p, ranker, signals, excerpt, n, options));
   rep.saturation = ranker.saturation();
   return rep;
 }

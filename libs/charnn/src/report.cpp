@@ -198,6 +198,147 @@ bool constant_probe(const ReportProbe& p) {
 
 const char* kConstantNote = "constant over the analysed text: nothing to correlate";
 
+const char* kind_name(ProbeKind kind) {
+  return kind == ProbeKind::binary ? "binary" : "continuous";
+}
+
+void write_html_head(std::ostream& out, const InspectReport& rep) {
+  out << "<!DOCTYPE html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n"
+      << "<meta name=viewport content=\"width=device-width, initial-scale=1\">\n"
+      << "<title>charnn inspect: " << html_escape(rep.model) << "</title>\n<style>" << css()
+      << "</style>\n</head>\n<body>\n";
+}
+
+void write_html_summary(std::ostream& out, const InspectReport& rep) {
+  out << "<h1>charnn inspect</h1>\n<div class=meta>model <b>" << html_escape(rep.model) << "</b> ("
+      << html_escape(rep.layers) << ")<br>text <b>" << html_escape(rep.text)
+      << "</b>: " << rep.units << " of " << rep.text_units << ' ' << html_escape(rep.unit_kind)
+      << " units analysed; mean loss " << fmt("%.4f", rep.mean_loss)
+      << " nats = " << fmt("%.4f", rep.mean_loss / std::log(2.0)) << " bits per unit</div>\n";
+  const auto excerpt_end = rep.excerpt_begin + static_cast<std::int64_t>(rep.excerpt.size());
+  out << "<p class=note>The text views show units " << rep.excerpt_begin << " to " << excerpt_end
+      << " of " << rep.text_units;
+  if (static_cast<std::int64_t>(rep.excerpt.size()) < rep.text_units)
+    out << " (an excerpt; choose another with --html-from and --html-units)";
+  out << ". Each character's background is the value after reading it; hover for the number."
+      << "</p>\n";
+}
+
+void write_html_unit_table(std::ostream& out, const InspectReport& rep) {
+  out << "<h2>Units that track each probe</h2>\n<table>\n<tr><th class=l>probe</th>"
+         "<th class=l>kind</th><th>#</th><th>layer</th><th class=l>signal</th><th>unit</th>"
+         "<th>r</th><th>AUROC</th></tr>\n";
+  for (const auto& p : rep.probes) {
+    if (constant_probe(p)) {
+      out << "<tr><td class=l>" << html_escape(p.name) << "</td><td class=l>" << kind_name(p.kind)
+          << "</td><td colspan=6 class=l>" << kConstantNote << "</td></tr>\n";
+      continue;
+    }
+    for (std::size_t k = 0; k < p.top.size(); ++k) {
+      const auto& u = p.top[k];
+      out << "<tr><td class=l>";
+      if (k == 0)
+        out << "<a href=\"#probe-" << html_escape(p.name) << "\">" << html_escape(p.name) << "</a>";
+      out << "</td><td class=l>" << (k == 0 ? kind_name(p.kind) : "") << "</td><td>" << k + 1
+          << "</td><td>" << u.layer << "</td><td class=l>" << html_escape(u.signal) << "</td><td>"
+          << u.unit << "</td><td>" << fmt_r(u.r) << "</td><td>" << fmt_r(u.auroc) << "</td></tr>\n";
+    }
+  }
+  out << "</table>\n<p class=meta>r: Pearson correlation of the unit's value with the probe over "
+         "all analysed units. AUROC (binary probes): probability that the unit is higher on a "
+         "random unit where the probe is 1 than on one where it is 0 (0.5 = chance, values "
+         "below 0.5 mean the unit is lower inside), from 256-bin histograms.</p>\n";
+}
+
+// The probe itself, scaled to [-1, 1] over the excerpt, for comparison with its units.
+void write_probe_view(std::ostream& out, const InspectReport& rep, const ReportProbe& p) {
+  float lo = 0, hi = 0;
+  if (!p.excerpt.empty()) {
+    lo = *std::min_element(p.excerpt.begin(), p.excerpt.end());
+    hi = *std::max_element(p.excerpt.begin(), p.excerpt.end());
+  }
+  std::vector<double> mapped(p.excerpt.size());
+  for (std::size_t i = 0; i < p.excerpt.size(); ++i)
+    mapped[i] = hi > lo ? -1.0 + 2.0 * (p.excerpt[i] - lo) / (hi - lo) : 0.0;
+  out << "<div class=view><div class=label>the probe itself (min " << fmt("%.3g", lo)
+      << " blue, max " << fmt("%.3g", hi) << " red)</div>\n";
+  write_coloured_text(out, rep, p.excerpt, mapped);
+  out << "</div>\n";
+}
+
+// The k-th (from 0) unit that tracks probe p, drawn over the excerpt.
+void write_unit_view(std::ostream& out, const InspectReport& rep, const ReportProbe& p,
+                     std::size_t k) {
+  const auto& u = p.top[k];
+  const ColourMap cmap = colour_map_for(u);
+  std::vector<double> m(u.excerpt.size());
+  for (std::size_t i = 0; i < u.excerpt.size(); ++i) m[i] = cmap(u.excerpt[i]);
+  out << "<div class=view><div class=label>#" << k + 1 << ": layer " << u.layer << ' '
+      << html_escape(u.signal) << '[' << u.unit << "]  r = " << fmt_r(u.r);
+  if (p.kind == ProbeKind::binary) out << "  AUROC = " << fmt_r(u.auroc);
+  out << "  (" << cmap.label() << ")</div>\n";
+  write_coloured_text(out, rep, u.excerpt, m);
+  out << "</div>\n";
+}
+
+void write_html_probe_panels(std::ostream& out, const InspectReport& rep) {
+  out << "<h2>Probes on the text</h2>\n";
+  write_legend(out);
+  for (const auto& p : rep.probes) {
+    if (constant_probe(p)) continue;
+    out << "<h3 id=\"probe-" << html_escape(p.name) << "\">" << html_escape(p.name) << "</h3>\n"
+        << "<div class=meta>" << html_escape(p.description) << "; mean " << fmt("%.3g", p.mean)
+        << "</div>\n";
+    out << "<div class=views>\n";
+    write_probe_view(out, rep, p);
+    // Only the first html_top units carry an excerpt; the rest are in the table alone.
+    for (std::size_t k = 0; k < p.top.size(); ++k)
+      if (!p.top[k].excerpt.empty()) write_unit_view(out, rep, p, k);
+    out << "</div>\n";  // views
+  }
+}
+
+// Surprise: the loss of each unit of the excerpt.
+void write_html_loss(std::ostream& out, const InspectReport& rep) {
+  out << "<h2 id=loss>Loss per unit (how surprised the model was)</h2>\n"
+      << "<div class=meta>-log2 p(unit | everything before it), white 0 bits to red 8 bits or "
+         "more; hover for the value in bits.</div>\n";
+  std::vector<float> bits(rep.excerpt_loss.size());
+  std::vector<double> mapped(bits.size());
+  for (std::size_t i = 0; i < bits.size(); ++i) {
+    bits[i] = static_cast<float>(rep.excerpt_loss[i] / std::log(2.0));
+    mapped[i] = std::isnan(bits[i]) ? 0.0 : std::min(1.0, bits[i] / 8.0);
+  }
+  out << "<div class=view>";
+  write_coloured_text(out, rep, bits, mapped);
+  out << "</div>\n";
+}
+
+void write_html_saturation(std::ostream& out, const InspectReport& rep) {
+  if (rep.saturation.empty()) return;  // no gated layer
+  out << "<h2>Gate saturation</h2>\n<div class=meta>For each gate unit, the fraction of the "
+         "text during which it is left-saturated (&lt; 0.1) or right-saturated (&gt; 0.9), "
+         "as in Karpathy, Johnson and Fei-Fei (2015), figure 3.</div>\n<table>\n<tr><th>layer"
+         "</th><th class=l>gate</th><th>mean left</th><th>mean right</th><th>units left "
+         "&gt; 50%</th><th>units right &gt; 50%</th></tr>\n";
+  for (const auto& g : rep.saturation)
+    out << "<tr><td>" << g.layer << "</td><td class=l>" << html_escape(g.gate) << "</td><td>"
+        << fmt("%.3f", g.mean_left()) << "</td><td>" << fmt("%.3f", g.mean_right()) << "</td><td>"
+        << g.count_left() << '/' << g.left.size() << "</td><td>" << g.count_right() << '/'
+        << g.right.size() << "</td></tr>\n";
+  out << "</table>\n<div>";
+  std::vector<std::int32_t> layers;
+  for (const auto& g : rep.saturation)
+    if (std::find(layers.begin(), layers.end(), g.layer) == layers.end()) layers.push_back(g.layer);
+  for (auto l : layers) {
+    std::vector<const GateSaturation*> gates;
+    for (const auto& g : rep.saturation)
+      if (g.layer == l) gates.push_back(&g);
+    write_saturation_svg(out, gates, l);
+  }
+  out << "</div>\n";
+}
+
 }  // namespace
 
 std::string html_escape(std::string_view s) {
@@ -238,14 +379,12 @@ void write_terminal_report(std::ostream& out, const InspectReport& rep) {
       << "\n";
   for (const auto& p : rep.probes) {
     if (constant_probe(p)) {
-      out << pad(p.name, 16) << pad(p.kind == ProbeKind::binary ? "binary" : "continuous", 11)
-          << "   " << kConstantNote << "\n";
+      out << pad(p.name, 16) << pad(kind_name(p.kind), 11) << "   " << kConstantNote << "\n";
       continue;
     }
     for (std::size_t k = 0; k < p.top.size(); ++k) {
       const auto& u = p.top[k];
-      out << pad(k == 0 ? p.name : "", 16)
-          << pad(k == 0 ? (p.kind == ProbeKind::binary ? "binary" : "continuous") : "", 11)
+      out << pad(k == 0 ? p.name : "", 16) << pad(k == 0 ? kind_name(p.kind) : "", 11)
           << pad(std::to_string(k + 1), 3, true) << pad(std::to_string(u.layer), 7, true) << "  "
           << pad(u.signal, 7) << pad(std::to_string(u.unit), 6, true) << pad(fmt_r(u.r), 9, true)
           << pad(fmt_r(u.auroc), 8, true) << "\n";
@@ -268,130 +407,12 @@ void write_terminal_report(std::ostream& out, const InspectReport& rep) {
 }
 
 void write_html_report(std::ostream& out, const InspectReport& rep) {
-  out << "<!DOCTYPE html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n"
-      << "<meta name=viewport content=\"width=device-width, initial-scale=1\">\n"
-      << "<title>charnn inspect: " << html_escape(rep.model) << "</title>\n<style>" << css()
-      << "</style>\n</head>\n<body>\n";
-  out << "<h1>charnn inspect</h1>\n<div class=meta>model <b>" << html_escape(rep.model) << "</b> ("
-      << html_escape(rep.layers) << ")<br>text <b>" << html_escape(rep.text)
-      << "</b>: " << rep.units << " of " << rep.text_units << ' ' << html_escape(rep.unit_kind)
-      << " units analysed; mean loss " << fmt("%.4f", rep.mean_loss)
-      << " nats = " << fmt("%.4f", rep.mean_loss / std::log(2.0)) << " bits per unit</div>\n";
-  const auto excerpt_end = rep.excerpt_begin + static_cast<std::int64_t>(rep.excerpt.size());
-  out << "<p class=note>The text views show units " << rep.excerpt_begin << " to " << excerpt_end
-      << " of " << rep.text_units;
-  if (static_cast<std::int64_t>(rep.excerpt.size()) < rep.text_units)
-    out << " (an excerpt; choose another with --html-from and --html-units)";
-  out << ". Each character's background is the value after reading it; hover for the number."
-      << "</p>\n";
-
-  // Table of units.
-  out << "<h2>Units that track each probe</h2>\n<table>\n<tr><th class=l>probe</th>"
-         "<th class=l>kind</th><th>#</th><th>layer</th><th class=l>signal</th><th>unit</th>"
-         "<th>r</th><th>AUROC</th></tr>\n";
-  for (const auto& p : rep.probes) {
-    if (constant_probe(p)) {
-      out << "<tr><td class=l>" << html_escape(p.name) << "</td><td class=l>"
-          << (p.kind == ProbeKind::binary ? "binary" : "continuous")
-          << "</td><td colspan=6 class=l>" << kConstantNote << "</td></tr>\n";
-      continue;
-    }
-    for (std::size_t k = 0; k < p.top.size(); ++k) {
-      const auto& u = p.top[k];
-      out << "<tr><td class=l>";
-      if (k == 0)
-        out << "<a href=\"#probe-" << html_escape(p.name) << "\">" << html_escape(p.name) << "</a>";
-      out << "</td><td class=l>"
-          << (k == 0 ? (p.kind == ProbeKind::binary ? "binary" : "continuous") : "") << "</td><td>"
-          << k + 1 << "</td><td>" << u.layer << "</td><td class=l>" << html_escape(u.signal)
-          << "</td><td>" << u.unit << "</td><td>" << fmt_r(u.r) << "</td><td>" << fmt_r(u.auroc)
-          << "</td></tr>\n";
-    }
-  }
-  out << "</table>\n<p class=meta>r: Pearson correlation of the unit's value with the probe over "
-         "all analysed units. AUROC (binary probes): probability that the unit is higher on a "
-         "random unit where the probe is 1 than on one where it is 0 (0.5 = chance, values "
-         "below 0.5 mean the unit is lower inside), from 256-bin histograms.</p>\n";
-
-  // Probes drawn over the text.
-  out << "<h2>Probes on the text</h2>\n";
-  write_legend(out);
-  for (const auto& p : rep.probes) {
-    if (constant_probe(p)) continue;
-    out << "<h3 id=\"probe-" << html_escape(p.name) << "\">" << html_escape(p.name) << "</h3>\n"
-        << "<div class=meta>" << html_escape(p.description) << "; mean " << fmt("%.3g", p.mean)
-        << "</div>\n";
-    // The probe itself, scaled to [-1, 1] over the excerpt, for comparison.
-    float lo = 0, hi = 0;
-    if (!p.excerpt.empty()) {
-      lo = *std::min_element(p.excerpt.begin(), p.excerpt.end());
-      hi = *std::max_element(p.excerpt.begin(), p.excerpt.end());
-    }
-    std::vector<double> mapped(p.excerpt.size());
-    for (std::size_t i = 0; i < p.excerpt.size(); ++i)
-      mapped[i] = hi > lo ? -1.0 + 2.0 * (p.excerpt[i] - lo) / (hi - lo) : 0.0;
-    out << "<div class=views>\n";
-    out << "<div class=view><div class=label>the probe itself (min " << fmt("%.3g", lo)
-        << " blue, max " << fmt("%.3g", hi) << " red)</div>\n";
-    write_coloured_text(out, rep, p.excerpt, mapped);
-    out << "</div>\n";
-    for (std::size_t k = 0; k < p.top.size(); ++k) {
-      const auto& u = p.top[k];
-      if (u.excerpt.empty()) continue;
-      const ColourMap cmap = colour_map_for(u);
-      std::vector<double> m(u.excerpt.size());
-      for (std::size_t i = 0; i < u.excerpt.size(); ++i) m[i] = cmap(u.excerpt[i]);
-      out << "<div class=view><div class=label>#" << k + 1 << ": layer " << u.layer << ' '
-          << html_escape(u.signal) << '[' << u.unit << "]  r = " << fmt_r(u.r);
-      if (p.kind == ProbeKind::binary) out << "  AUROC = " << fmt_r(u.auroc);
-      out << "  (" << cmap.label() << ")</div>\n";
-      write_coloured_text(out, rep, u.excerpt, m);
-      out << "</div>\n";
-    }
-    out << "</div>\n";  // views
-  }
-
-  // Surprise.
-  out << "<h2 id=loss>Loss per unit (how surprised the model was)</h2>\n"
-      << "<div class=meta>-log2 p(unit | everything before it), white 0 bits to red 8 bits or "
-         "more; hover for the value in bits.</div>\n";
-  {
-    std::vector<float> bits(rep.excerpt_loss.size());
-    std::vector<double> mapped(bits.size());
-    for (std::size_t i = 0; i < bits.size(); ++i) {
-      bits[i] = static_cast<float>(rep.excerpt_loss[i] / std::log(2.0));
-      mapped[i] = std::isnan(bits[i]) ? 0.0 : std::min(1.0, bits[i] / 8.0);
-    }
-    out << "<div class=view>";
-    write_coloured_text(out, rep, bits, mapped);
-    out << "</div>\n";
-  }
-
-  // Gate saturation.
-  if (!rep.saturation.empty()) {
-    out << "<h2>Gate saturation</h2>\n<div class=meta>For each gate unit, the fraction of the "
-           "text during which it is left-saturated (&lt; 0.1) or right-saturated (&gt; 0.9), "
-           "as in Karpathy, Johnson and Fei-Fei (2015), figure 3.</div>\n<table>\n<tr><th>layer"
-           "</th><th class=l>gate</th><th>mean left</th><th>mean right</th><th>units left "
-           "&gt; 50%</th><th>units right &gt; 50%</th></tr>\n";
-    for (const auto& g : rep.saturation)
-      out << "<tr><td>" << g.layer << "</td><td class=l>" << html_escape(g.gate) << "</td><td>"
-          << fmt("%.3f", g.mean_left()) << "</td><td>" << fmt("%.3f", g.mean_right()) << "</td><td>"
-          << g.count_left() << '/' << g.left.size() << "</td><td>" << g.count_right() << '/'
-          << g.right.size() << "</td></tr>\n";
-    out << "</table>\n<div>";
-    std::vector<std::int32_t> layers;
-    for (const auto& g : rep.saturation)
-      if (std::find(layers.begin(), layers.end(), g.layer) == layers.end())
-        layers.push_back(g.layer);
-    for (auto l : layers) {
-      std::vector<const GateSaturation*> gates;
-      for (const auto& g : rep.saturation)
-        if (g.layer == l) gates.push_back(&g);
-      write_saturation_svg(out, gates, l);
-    }
-    out << "</div>\n";
-  }
+  write_html_head(out, rep);
+  write_html_summary(out, rep);
+  write_html_unit_table(out, rep);
+  write_html_probe_panels(out, rep);
+  write_html_loss(out, rep);
+  write_html_saturation(out, rep);
   out << "<p class=meta>Written by charnn inspect.</p>\n</body>\n</html>\n";
 }
 
