@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "charnn/error.hpp"
-#include "charnn/plugin_registry.hpp"
+#include "charnn/loaded_plugin.hpp"
 
 namespace charnn {
 

@@ -5,6 +5,8 @@
 
 #include <charconv>
 #include <cstdint>
+#include <filesystem>
+#include <system_error>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +42,16 @@ inline std::string join(const std::vector<std::string>& parts, std::string_view 
     out += parts[i];
   }
   return out;
+}
+
+// The absolute, normalised form of p (symlinks resolved where it exists), so that one file reached
+// by two paths is recognised as one.
+inline std::filesystem::path absolute_path(const std::filesystem::path& p) {
+  std::error_code ec;
+  auto canon = std::filesystem::weakly_canonical(p, ec);
+  if (!ec) return canon;
+  auto abs = std::filesystem::absolute(p, ec);
+  return ec ? p : abs.lexically_normal();
 }
 
 }  // namespace charnn::detail

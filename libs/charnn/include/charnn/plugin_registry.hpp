@@ -4,7 +4,7 @@
 // is not a valid plugin is skipped with a one-line reason; the rest still load.
 #pragma once
 
-#include <charnn/plugin.h>
+#include <charnn/loaded_plugin.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -17,32 +17,6 @@
 namespace charnn {
 
 class Cell;
-
-// A loaded plugin library. The library is unloaded only when the last Plugin reference (held
-// by the registry and by every Cell created from it) goes away.
-class Plugin {
- public:
-  ~Plugin();
-  Plugin(const Plugin&) = delete;
-  Plugin& operator=(const Plugin&) = delete;
-
-  const std::string& name() const { return name_; }
-  const std::string& version() const { return version_; }
-  const std::string& description() const { return description_; }
-  const std::filesystem::path& file() const { return file_; }
-  // The plugin's table, copied into a host-sized struct with unknown trailing fields zeroed.
-  const charnn_cell_api& api() const { return api_; }
-
-  // Loads one library; throws charnn::error with the one-line reason it is not a usable plugin.
-  static std::shared_ptr<const Plugin> load(const std::filesystem::path& file);
-
- private:
-  Plugin() = default;
-  void* handle_ = nullptr;
-  charnn_cell_api api_{};
-  std::string name_, version_, description_;
-  std::filesystem::path file_;
-};
 
 struct SkippedLibrary {
   std::filesystem::path file;
@@ -79,15 +53,5 @@ class PluginRegistry {
 // <directory of the running program>/../lib/charnn/plugins; empty if /proc/self/exe is unreadable.
 std::filesystem::path default_plugin_dir();
 
-namespace detail {
-// Validates a plugin's table and copies it into `out` (a host-sized struct): the first
-// table->struct_size bytes are copied and every later field is zeroed. `required_size` is the
-// smallest acceptable struct_size (default: the end of the last function ABI 1.0 requires; tests
-// pass a smaller one to exercise the zero-fill an older plugin gets). Returns "" when usable,
-// else the one-line reason; on failure `out` is all zeros.
-std::string adopt_api_table(const charnn_cell_api* table, charnn_cell_api& out);
-std::string adopt_api_table(const charnn_cell_api* table, charnn_cell_api& out,
-                            std::size_t required_size);
-}  // namespace detail
 
 }  // namespace charnn
