@@ -1,6 +1,8 @@
 // Trace dumps (see dump.hpp): each chunk from Model::trace goes straight to the open writers.
 #include "charnn/dump.hpp"
 
+#include "enum_names.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <memory>
@@ -143,23 +145,23 @@ void write_units_json(std::ostream& out, const Model& model, const TracedText& t
 
 }  // namespace
 
+namespace {
+constexpr detail::EnumNames<DumpFormat, 3> kDumpFormatNames{{
+    {DumpFormat::npy, "npy"},
+    {DumpFormat::csv, "csv"},
+    {DumpFormat::jsonl, "jsonl"},
+}};
+}  // namespace
+
+std::string to_string(DumpFormat format) {
+  return detail::name_of(kDumpFormatNames, format);
+}
+
 DumpFormat parse_dump_format(std::string_view name) {
-  if (name == "npy") return DumpFormat::npy;
-  if (name == "csv") return DumpFormat::csv;
-  if (name == "jsonl") return DumpFormat::jsonl;
+  if (auto value = detail::value_named(kDumpFormatNames, name)) return *value;
   throw error("unknown dump format '" + std::string(name) + "'", "use npy, csv or jsonl", 2);
 }
 
-std::string to_string(DumpFormat format) {
-  switch (format) {
-    case DumpFormat::csv:
-      return "csv";
-    case DumpFormat::jsonl:
-      return "jsonl";
-    default:
-      return "npy";
-  }
-}
 
 std::vector<DumpedArray> select_signals(const Model& model, const DumpOptions& options) {
   std::vector<std::int32_t> layers = options.layers;

@@ -3,6 +3,8 @@
 // so the result does not depend on the thread count.
 #include "charnn/optimizer.hpp"
 
+#include "enum_names.hpp"
+
 #include <charnn/error.hpp>
 
 #include <algorithm>
@@ -11,22 +13,21 @@
 
 namespace charnn {
 
+
+namespace {
+constexpr detail::EnumNames<OptimizerKind, 3> kOptimizerKindNames{{
+    {OptimizerKind::adam, "adam"},
+    {OptimizerKind::rmsprop, "rmsprop"},
+    {OptimizerKind::sgd, "sgd"},
+}};
+}  // namespace
+
 std::string to_string(OptimizerKind kind) {
-  switch (kind) {
-    case OptimizerKind::adam:
-      return "adam";
-    case OptimizerKind::rmsprop:
-      return "rmsprop";
-    case OptimizerKind::sgd:
-      return "sgd";
-  }
-  return "?";
+  return detail::name_of(kOptimizerKindNames, kind);
 }
 
 OptimizerKind parse_optimizer(std::string_view name) {
-  if (name == "adam") return OptimizerKind::adam;
-  if (name == "rmsprop") return OptimizerKind::rmsprop;
-  if (name == "sgd") return OptimizerKind::sgd;
+  if (auto value = detail::value_named(kOptimizerKindNames, name)) return *value;
   throw error("unknown optimizer '" + std::string(name) + "'", "use adam, rmsprop or sgd");
 }
 
@@ -139,22 +140,21 @@ double clip_by_global_norm(std::span<float> grads, double max_norm) {
   return norm;
 }
 
+
+namespace {
+constexpr detail::EnumNames<LrScheduleKind, 3> kLrScheduleKindNames{{
+    {LrScheduleKind::constant, "constant"},
+    {LrScheduleKind::epoch, "epoch"},
+    {LrScheduleKind::cosine, "cosine"},
+}};
+}  // namespace
+
 std::string to_string(LrScheduleKind kind) {
-  switch (kind) {
-    case LrScheduleKind::constant:
-      return "constant";
-    case LrScheduleKind::epoch:
-      return "epoch";
-    case LrScheduleKind::cosine:
-      return "cosine";
-  }
-  return "?";
+  return detail::name_of(kLrScheduleKindNames, kind);
 }
 
 LrScheduleKind parse_lr_schedule(std::string_view name) {
-  if (name == "constant") return LrScheduleKind::constant;
-  if (name == "epoch") return LrScheduleKind::epoch;
-  if (name == "cosine") return LrScheduleKind::cosine;
+  if (auto value = detail::value_named(kLrScheduleKindNames, name)) return *value;
   throw error("unknown learning-rate schedule '" + std::string(name) + "'",
               "use constant, epoch or cosine");
 }

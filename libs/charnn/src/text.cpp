@@ -23,28 +23,28 @@
 #include <cstring>
 
 #include "text_cleaner.hpp"
+#include "enum_names.hpp"
 
 namespace charnn {
 
 // ---------------------------------------------------------------------------------------------
 // Names of the options.
 
+
+namespace {
+constexpr detail::EnumNames<UnitKind, 3> kUnitKindNames{{
+    {UnitKind::grapheme, "grapheme"},
+    {UnitKind::codepoint, "codepoint"},
+    {UnitKind::byte, "byte"},
+}};
+}  // namespace
+
 std::string to_string(UnitKind kind) {
-  switch (kind) {
-    case UnitKind::grapheme:
-      return "grapheme";
-    case UnitKind::codepoint:
-      return "codepoint";
-    case UnitKind::byte:
-      return "byte";
-  }
-  return "?";
+  return detail::name_of(kUnitKindNames, kind);
 }
 
 UnitKind parse_unit_kind(std::string_view name) {
-  if (name == "grapheme") return UnitKind::grapheme;
-  if (name == "codepoint") return UnitKind::codepoint;
-  if (name == "byte") return UnitKind::byte;
+  if (auto value = detail::value_named(kUnitKindNames, name)) return *value;
   throw error("unknown unit kind '" + std::string(name) + "'",
               "use grapheme (what people see as one character), codepoint or byte", 2);
 }
