@@ -20,7 +20,7 @@ for r in $(seq "$rounds"); do
     dir=$old; [ $side = new ] && dir=$new
     run "$dir" train "$corpus" --max-iters 80 --eval-every 100000 --log-every 40 \
       --out "$work/run-$side-$r" --progress quiet >/dev/null 2>&1
-    train=$(grep '^80,' "$work/run-$side-$r/metrics.csv" | cut -d, -f3,6)
+    train=$(grep -m1 '^80,' "$work/run-$side-$r/metrics.csv" | cut -d, -f3,6)
     s1=$(seconds env LD_LIBRARY_PATH="$dir/lib" "$dir/bin/charnn" sample -m "$ckpt" -n 30000 --random-seed 7)
     s16=$(seconds env LD_LIBRARY_PATH="$dir/lib" "$dir/bin/charnn" sample -m "$ckpt" -n 5000 -c 16 --random-seed 7)
     echo "$side round $r | train: seconds to iteration 80, loss = $train | sample 30000 x 1: $s1 | sample 5000 x 16: $s16"
