@@ -1,6 +1,7 @@
 // Sampling: the policy and the unit picker against closed forms and a chi-square test, seed
 // preparation (unknown units) and the generation loop on a small model. The `charnn sample`
 // command is tested in test_cli_sample.cpp.
+#include <charnn/json.hpp>
 #include <charnn/checkpoint.hpp>
 #include <charnn/error.hpp>
 #include <charnn/model.hpp>

@@ -1,5 +1,6 @@
 // The vocabulary: deterministic ids, the unknown symbol under --min-count/--max-vocab,
 // encode/decode, the binary form and JSON, one-hot rows, and the train/valid/test split.
+#include <charnn/json.hpp>
 #include <charnn/error.hpp>
 #include <charnn/text.hpp>
 #include <charnn/vocab.hpp>

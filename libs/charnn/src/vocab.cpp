@@ -67,20 +67,6 @@ T get(std::istream& in, const char* field) {
 
 }  // namespace
 
-std::string json_string(std::string_view text) {
-  std::string out = json_text(Json(std::string(text)));
-  // U+2028/U+2029 are valid JSON but end lines in JavaScript; escape them for scripts.
-  for (std::size_t i = out.find("\xE2\x80"); i != std::string::npos; i = out.find("\xE2\x80", i)) {
-    if (i + 2 < out.size() && (out[i + 2] == '\xA8' || out[i + 2] == '\xA9')) {
-      out.replace(i, 3, out[i + 2] == '\xA8' ? "\\u2028" : "\\u2029");
-      i += 6;
-    } else {
-      i += 2;
-    }
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Counting.
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace charnn {
@@ -19,10 +20,29 @@ using Json = nlohmann::ordered_json;
 using FloatJson = nlohmann::basic_json<nlohmann::ordered_map, std::vector, std::string, bool,
                                        std::int64_t, std::uint64_t, float>;
 
+// U+2028/U+2029 are valid in JSON strings but end lines in JavaScript: escaped, so that every
+// document charnn writes can also be pasted into a script.
+inline std::string escape_line_separators(std::string out) {
+  for (std::size_t i = out.find("\xE2\x80"); i != std::string::npos; i = out.find("\xE2\x80", i)) {
+    if (i + 2 < out.size() && (out[i + 2] == '\xA8' || out[i + 2] == '\xA9')) {
+      out.replace(i, 3, out[i + 2] == '\xA8' ? "\\u2028" : "\\u2029");
+      i += 6;
+    } else {
+      i += 2;
+    }
+  }
+  return out;
+}
+
 // One line, no spaces after separators.
 template <typename J>
 std::string json_text(const J& j) {
-  return j.dump(-1, ' ', false, nlohmann::detail::error_handler_t::replace);
+  return escape_line_separators(j.dump(-1, ' ', false, nlohmann::detail::error_handler_t::replace));
+}
+
+// text as a JSON string literal (quotes included).
+inline std::string json_string(std::string_view text) {
+  return json_text(Json(std::string(text)));
 }
 
 }  // namespace charnn

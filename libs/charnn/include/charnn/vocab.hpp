@@ -101,8 +101,4 @@ std::int64_t min_split_length(const SplitFractions& fractions, std::int64_t min_
 // Parses "0.9,0.05,0.05" (train,valid,test); throws charnn::error (exit code 2) when malformed.
 SplitFractions parse_split(std::string_view text);
 
-// text as a JSON string literal (quotes included); text must be valid UTF-8. U+2028/U+2029
-// are escaped too, so the output is also safe to paste into JavaScript.
-std::string json_string(std::string_view text);
-
 }  // namespace charnn
