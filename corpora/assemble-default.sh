@@ -30,8 +30,16 @@ if [ ! -d "$src" ]; then
   exit 1
 fi
 
+# Other packages put their files in the same directory (fortunes-zh adds "chinese", fortunes-de
+# its own); only the files of fortunes and fortunes-min (which it depends on) make the default
+# corpus, so it does not change when they are installed.
+owned=""
+if [ -z "${FORTUNES_DIR:-}" ] && owned=$(dpkg-query -L fortunes fortunes-min 2>/dev/null); then :; else owned=""; fi
 files=()
-while IFS= read -r -d '' f; do files+=("$f"); done < <(
+while IFS= read -r -d '' f; do
+  if [ -n "$owned" ] && ! grep -qxF "$f" <<<"$owned"; then continue; fi
+  files+=("$f")
+done < <(
   find "$src" -mindepth 1 -maxdepth 1 -type f ! -name '*.dat' ! -name '*.u8' ! -name '.*' -print0 |
     LC_ALL=C sort -z)
 if [ ${#files[@]} -eq 0 ]; then
