@@ -1,16 +1,20 @@
 #!/usr/bin/python3
 """The PyTorch peer for `charnn train`: a 2x512 LSTM, T=50, N=50, Adam 2e-3, clip 5, trained on
-the same text and split as charnn (BOM stripped, CR/CRLF -> LF, NFC, 90/5/5 contiguous split,
-N contiguous streams with the state carried across segments), for a wall-clock budget.
+the same units and split as charnn (BOM stripped, CR/CRLF -> LF, NFC, ICU grapheme clusters,
+contiguous split, N contiguous streams with the state carried across segments), for a wall-clock
+budget.
 
-Prints one line per validation: minutes since the start, iteration, smoothed training loss and
-validation loss (nats per character, the whole validation split), then the throughput.
+Prints one line per validation: training minutes since the start, iteration, smoothed training
+loss and validation loss (nats per unit; the first --eval-units of the validation split, or all
+of it), then the throughput and a `# result` line with the best and final figures.
 
   /usr/bin/python3 bench/train_peer.py /work/shared/corpora/warpeace.txt --minutes 15
 
-Uses Debian's python3-torch (1.13) with OpenBLAS: `scripts/install-deps.sh python3-torch
-libopenblas0-openmp` (without OpenBLAS Debian's torch falls back to the reference BLAS, ~5
-GFLOP/s; the first line prints what this set-up reaches). --threads 2 matches a 2-core machine.
+Uses Debian's python3-torch (1.13) with OpenBLAS and python3-icu: `scripts/install-deps.sh
+python3-torch libopenblas0-openmp python3-icu`, run with
+LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp (without OpenBLAS Debian's torch falls
+back to the reference BLAS, ~5 GFLOP/s; the first line prints what this set-up reaches).
+--threads 2 matches a 2-core machine.
 """
 import argparse
 import math
@@ -29,6 +33,23 @@ def load_text(path):
     return unicodedata.normalize("NFC", raw)
 
 
+def graphemes(text):
+    """The text cut into extended grapheme clusters by ICU, as charnn's default --units grapheme
+    does, so both tools predict the same units and their nats per unit compare."""
+    import icu  # Debian's python3-icu (PyICU)
+    it = icu.BreakIterator.createCharacterInstance(icu.Locale.getRoot())
+    it.setText(text)
+    bounds = [0] + list(it)  # UTF-16 offsets
+    if any(ord(c) > 0xFFFF for c in text):
+        to_cp, u = {}, 0
+        for i, c in enumerate(text):
+            to_cp[u] = i
+            u += 2 if ord(c) > 0xFFFF else 1
+        to_cp[u] = len(text)
+        bounds = [to_cp[b] for b in bounds]
+    return [text[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
 def split(ids, valid=0.05, test=0.05):
     # Same rule as charnn's split_corpus: floor(n * f) for validation and test, the rest train.
     n = len(ids)
@@ -39,16 +60,18 @@ def split(ids, valid=0.05, test=0.05):
 
 
 class CharLSTM(nn.Module):
-    def __init__(self, vocab, hidden, layers):
+    def __init__(self, vocab, hidden, layers, dropout):
         super().__init__()
         self.vocab = vocab
-        self.lstm = nn.LSTM(vocab, hidden, layers)  # one-hot input, (T, N, V)
+        # one-hot input, (T, N, V); dropout between the layers and before the output layer
+        self.lstm = nn.LSTM(vocab, hidden, layers, dropout=dropout if layers > 1 else 0.0)
+        self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(hidden, vocab)
 
     def forward(self, x, state):
         onehot = nn.functional.one_hot(x, self.vocab).float()  # (T, N, V)
         h, state = self.lstm(onehot, state)  # (T, N, H)
-        return self.out(h), state  # (T, N, V)
+        return self.out(self.drop(h)), state  # (T, N, V)
 
 
 def streams(ids, n):
@@ -60,11 +83,14 @@ def streams(ids, n):
 
 
 @torch.no_grad()
-def evaluate(model, data, T):
+def evaluate(model, data, T, limit=0):
+    """Mean nats per unit over the streams in data, or over about the first `limit` units."""
     model.eval()
     total, count, state = 0.0, 0, None
     L = data.shape[0] - 1
     for s in range(0, L - T + 1, T):
+        if limit and count >= limit:
+            break
         x, y = data[s:s + T], data[s + 1:s + T + 1]
         logits, state = model(x, state)
         total += nn.functional.cross_entropy(logits.reshape(-1, model.vocab), y.reshape(-1),
@@ -85,8 +111,19 @@ def main():
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--clip", type=float, default=5.0)
+    ap.add_argument("--dropout", type=float, default=0.0,
+                    help="dropout between the layers and before the output layer (0.2 is the "
+                         "textbook setting bench/quality.sh uses)")
+    ap.add_argument("--split", default="0.9,0.05,0.05",
+                    help="train,valid,test fractions, contiguous, as charnn's --split")
+    ap.add_argument("--units", choices=["grapheme", "codepoint"], default="grapheme",
+                    help="what one unit is, as charnn's --units (grapheme needs python3-icu)")
     ap.add_argument("--eval-minutes", type=float, default=1.0,
-                    help="validate (whole validation split) about this often")
+                    help="validate about this often (training minutes; the time validation "
+                         "takes is not charged to the budget)")
+    ap.add_argument("--eval-units", type=int, default=0,
+                    help="periodic validation scores only about this many units of the split "
+                         "(0 = all); the last validation always scores the whole split")
     ap.add_argument("--eval-every", type=int, default=0,
                     help="validate every K iterations instead (for comparing learning per "
                          "iteration on a busy machine)")
@@ -105,35 +142,45 @@ def main():
         a @ b
     gflops = 10 * 2 * 1024 ** 3 / (time.time() - t0) / 1e9
     text = load_text(args.corpus)
-    chars = sorted(set(text))
+    units = graphemes(text) if args.units == "grapheme" else list(text)
+    chars = sorted(set(units))
     index = {c: i for i, c in enumerate(chars)}
-    ids = [index[c] for c in text]
-    train_ids, valid_ids, _ = split(ids)
-    print(f"# corpus {len(ids)} chars, vocab {len(chars)}, train {len(train_ids)}, "
+    ids = [index[c] for c in units]
+    fractions = [float(f) for f in args.split.split(",")]
+    train_ids, valid_ids, _ = split(ids, fractions[1], fractions[2])
+    print(f"# corpus {len(ids)} {args.units}s, vocab {len(chars)}, train {len(train_ids)}, "
           f"valid {len(valid_ids)}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"sgemm {gflops:.0f} GFLOP/s")
 
     T, N = args.seq_len, args.batch
     train = streams(train_ids, N)
     valid = streams(valid_ids, N)
-    model = CharLSTM(len(chars), args.hidden, args.layers)
+    model = CharLSTM(len(chars), args.hidden, args.layers, args.dropout)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     L = train.shape[0] - 1
     segments = L // T
 
     print("minutes,iteration,train_loss,valid_loss")
     start = time.time()
+    paused = 0.0  # seconds spent validating, not charged to the budget
     next_eval = args.eval_minutes * 60
     state, seg, it, ema, units = None, 0, 0, None, 0
     budget = args.minutes * 60
+    best, final = float("inf"), float("nan")
     while True:
-        elapsed = time.time() - start
+        elapsed = time.time() - start - paused
         done = (args.max_iters and it >= args.max_iters) or elapsed >= budget
         due = (it > 0 and it % args.eval_every == 0) if args.eval_every else elapsed >= next_eval
         if due or done:
-            v = evaluate(model, valid, T)
-            print(f"{(time.time() - start) / 60:.2f},{it},{ema if ema is not None else float('nan'):.4f},{v:.4f}",
+            t_eval = time.time()
+            v = evaluate(model, valid, T, args.eval_units)
+            best = min(best, v)
+            print(f"{elapsed / 60:.2f},{it},{ema if ema is not None else float('nan'):.4f},{v:.4f}",
                   flush=True)
+            if done:
+                final_slice = v
+                final = evaluate(model, valid, T) if args.eval_units else v
+            paused += time.time() - t_eval
             if not args.eval_every:
                 next_eval += args.eval_minutes * 60
             if done:
@@ -154,9 +201,12 @@ def main():
         seg += 1
         it += 1
         units += T * N
-    total = time.time() - start
-    print(f"# {it} iterations, {units} chars in {total:.0f} s: {units / total:.0f} chars/s "
-          f"including evaluation")
+    total = time.time() - start - paused
+    print(f"# {it} iterations, {units} units in {total:.0f} s of training: "
+          f"{units / total:.0f} units/s")
+    # One line for bench/quality.sh: the periodic figures (slice) and the whole split at the end.
+    print(f"# result best_slice={best:.4f} final_slice={final_slice:.4f} final_whole={final:.4f} "
+          f"units_per_s={units / total:.0f} valid_units={(valid.shape[0] - 1) * valid.shape[1]}")
 
 
 if __name__ == "__main__":

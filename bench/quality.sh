@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Model quality on the corpus suite (bench/suite.sh): charnn with its defaults against the PyTorch
+# peer (bench/train_peer.py: 2x512 LSTM, Adam 2e-3, dropout 0.2, clip 5, T=N=50), each for the
+# same wall-clock minutes on the same units and the same contiguous 90/10 split.
+#
+#   bench/quality.sh [MINUTES] [CORPUS...]      default: 10 minutes, every corpus of the suite
+#
+# Run it on an idle machine: it runs one job at a time, but anything else running makes both
+# sides slower by different amounts. It prints a table of best and final validation nats per
+# unit and appends it to bench/RESULTS.md:
+#   best   the lowest periodic validation (the first 100,000 units of the validation split, the
+#          figure that picks charnn's best.ckpt; the peer validates the same units every 2 min);
+#   final  the model at the end of the budget, on the same slice and on the whole split.
+#
+# The peer's figures do not depend on charnn, so they are kept in QUALITY_DIR and reused while
+# the machine has not rebooted (its speed changes between days and machines); PEER=fresh runs
+# them again, PEER=skip leaves them out.
+#
+# Environment:
+#   CHARNN=build/bin/charnn    the binary under test
+#   CHARNN_ARGS="..."          extra flags for charnn (an experiment: recorded in QUALITY_DIR
+#                              only, not in RESULTS.md; LABEL names it, default "args")
+#   QUALITY_DIR=bench/quality-runs   run directories and logs (gitignored)
+#   RECORD=0                   do not append to bench/RESULTS.md
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+minutes=10
+if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+([.][0-9]+)?$ ]]; then minutes=$1; shift; fi
+charnn=${CHARNN:-$root/build/bin/charnn}
+dir=${QUALITY_DIR:-$here/quality-runs}
+peer_mode=${PEER:-reuse}
+extra=${CHARNN_ARGS:-}
+label=${LABEL:-$([ -n "$extra" ] && echo args || echo defaults)}
+record=${RECORD:-1}
+[ -n "$extra" ] && record=0
+python=/usr/bin/python3
+blas=/usr/lib/x86_64-linux-gnu/openblas-openmp
+eval_units=100000
+
+[ -x "$charnn" ] || { echo "quality: $charnn not found; build first (scripts/build.sh)" >&2; exit 1; }
+if [ "$peer_mode" != skip ]; then
+  "$root/scripts/install-deps.sh" python3-torch libopenblas0-openmp python3-icu
+fi
+mkdir -p "$dir"
+
+declare -A path=()
+names=()
+while IFS=$'\t' read -r name p _bytes; do path[$name]=$p; names+=("$name"); done < <("$here/suite.sh")
+if [ $# -gt 0 ]; then
+  for n in "$@"; do
+    [ -n "${path[$n]:-}" ] || { echo "quality: no corpus '$n' in the suite (${names[*]})" >&2; exit 2; }
+  done
+  names=("$@")
+fi
+
+boot=$(cat /proc/sys/kernel/random/boot_id)
+load=$(cut -d' ' -f1 /proc/loadavg)
+echo "quality: ${names[*]} at $minutes minutes each; load average $load" \
+     "$(awk -v l="$load" 'BEGIN { if (l > 0.5) print "(NOT idle: figures will be off)" }')" >&2
+
+# best_slice final_slice final_whole units/s, from a charnn run directory's metrics.csv.
+charnn_figures() {
+  awk -F, -v slice="$eval_units" '
+    NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    $col["valid_loss"] != "" {
+      v = $col["valid_loss"]; n = $col["valid_units"]
+      if (n + 0 <= slice) { last_slice = v; if (best == "" || v < best) best = v }
+      whole = v
+    }
+    $col["units_per_second"] != "" && $col["valid_loss"] == "" { ups = $col["units_per_second"] }
+    END { printf "%.4f %.4f %.4f %s\n", best, last_slice, whole, ups }
+  ' "$1/metrics.csv"
+}
+
+peer_figures() {
+  sed -n 's/^# result best_slice=\([^ ]*\) final_slice=\([^ ]*\) final_whole=\([^ ]*\) units_per_s=\([^ ]*\).*/\1 \2 \3 \4/p' "$1"
+}
+
+rows=()
+for name in "${names[@]}"; do
+  corpus=${path[$name]}
+  run=$dir/charnn-$label-$name-${minutes}m
+  rm -rf "$run"
+  echo "quality: charnn ($label) on $name: $run" >&2
+  # shellcheck disable=SC2086
+  "$charnn" train "$corpus" --split 0.9,0.1,0 --time "${minutes}m" --eval-units $eval_units \
+      --out "$run" --progress plain $extra 2> "$run.log" || {
+    echo "quality: charnn failed on $name; see $run.log" >&2; tail -3 "$run.log" >&2; exit 1; }
+  read -r c_best c_final c_whole c_ups < <(charnn_figures "$run")
+
+  p_best=- p_final=- p_whole=- p_ups=-
+  if [ "$peer_mode" != skip ]; then
+    log=$dir/peer-$name-${minutes}m.log
+    if [ "$peer_mode" = fresh ] || ! grep -qx "# boot $boot" "$log" 2>/dev/null ||
+       ! grep -q '^# result' "$log"; then
+      echo "quality: PyTorch peer on $name: $log" >&2
+      { echo "# boot $boot"
+        LD_LIBRARY_PATH=$blas "$python" "$here/train_peer.py" "$corpus" --minutes "$minutes" \
+          --dropout 0.2 --split 0.9,0.1,0 --eval-minutes 2 --eval-units $eval_units
+      } > "$log.tmp" 2>&1 || { echo "quality: the peer failed on $name; see $log.tmp" >&2; exit 1; }
+      mv "$log.tmp" "$log"
+    else
+      echo "quality: PyTorch peer on $name: reusing $log (same boot)" >&2
+    fi
+    read -r p_best p_final p_whole p_ups < <(peer_figures "$log")
+  fi
+  delta=$(awk -v a="$c_best" -v b="$p_best" 'BEGIN { if (b == "-") print "-"; else printf "%+.3f", a - b }')
+  rows+=("| $name | $c_best | $c_final | $c_whole | ${c_ups%.*} | $p_best | $p_final | $p_whole | $p_ups | $delta |")
+  printf '%s\n' "${rows[-1]}" >&2
+done
+
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+table=$(
+  echo "### Quality at $minutes minutes: charnn $label ($commit) against the PyTorch peer ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+  echo
+  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
+       "load average $load at the start. Command: \`bench/quality.sh $minutes ${names[*]}\`${extra:+ with CHARNN_ARGS=\"$extra\"}."
+  echo "Nats per unit; best and final on the validation slice (first $eval_units units), whole = the whole"
+  echo "validation split at the end; Δ = charnn best − peer best."
+  echo
+  echo "| corpus | charnn best | final | whole | units/s | peer best | final | whole | units/s | Δ best |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  printf '%s\n' "${rows[@]}"
+)
+echo
+echo "$table"
+echo "$table" > "$dir/quality-$label-${minutes}m.md"
+if [ "$record" = 1 ]; then
+  printf '\n%s\n' "$table" >> "$here/RESULTS.md"
+  echo "quality: appended to bench/RESULTS.md" >&2
+fi

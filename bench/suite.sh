@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Assembles the corpus suite that bench/quality.sh trains on: several domains and scripts, each
+# 0.3-10 MB, from Debian's packages and the team's ../shared corpora. Nothing it makes is
+# committed; the files go to bench/suite/ (gitignored), or to SUITE_DIR.
+#
+#   bench/suite.sh            # assemble what is missing, then list the suite
+#   bench/suite.sh --list     # only list: name, path, bytes
+#
+# | name     | what                                              | from                            |
+# | -------- | ------------------------------------------------- | ------------------------------- |
+# | warpeace | War and Peace (English prose, BOM, CR line ends)  | ../shared/corpora/warpeace.txt  |
+# | thai     | Thai prose (combining marks)                      | ../shared/corpora/thai.txt      |
+# | fortunes | English quotations (charnn's default corpus)      | Debian fortunes                 |
+# | kjv      | the King James Bible (archaic English, verse nos) | Debian bible-kjv (bible-kjv-text)|
+# | cheaders | C headers of the GNU C library                    | Debian libc6-dev                |
+# | ru       | Russian quotations (Cyrillic)                     | Debian fortunes-ru              |
+# | zh       | Chinese quotations and Tang/Song poems (~5k units)| Debian fortunes-zh              |
+#
+# The ../shared corpora are referenced by path, never copied. Where ../shared is absent the two
+# are left out of the list. Held out of every tuning decision (docs/training.md): kjv and ru.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+dir=${SUITE_DIR:-$here/suite}
+shared=${CHARNN_SHARED:-$(cd "$root/.." && pwd)/shared}
+fortunes=/usr/share/games/fortunes
+
+list_only=0
+[ "${1:-}" = "--list" ] && list_only=1
+
+# Every file goes through the same fortune clean-up: "%" separator lines become blank lines, ANSI
+# colour escapes (fortunes-zh colours its titles) and other control characters are dropped.
+clean_fortunes() {
+  LC_ALL=C.UTF-8 perl -CSD -ne '
+    s/\e\[[0-9;]*m//g;
+    s/[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]//g;
+    $_ = "\n" if $_ eq "%\n" || $_ eq "%";
+    print;
+    print "\n" if eof && !/\n\z/;
+  ' "$@"
+}
+
+# make NAME PACKAGE... -- COMMAND: runs COMMAND into $dir/NAME.txt unless it is there already.
+make_corpus() {
+  local name=$1; shift
+  local packages=()
+  while [ "$1" != "--" ]; do packages+=("$1"); shift; done
+  shift
+  local out=$dir/$name.txt
+  [ -s "$out" ] && return 0
+  "$root/scripts/install-deps.sh" "${packages[@]}"
+  "$@" > "$out.tmp"
+  mv "$out.tmp" "$out"
+  echo "suite: wrote $out ($(wc -c < "$out") bytes)" >&2
+}
+
+fortunes_corpus() { "$root/corpora/assemble-default.sh" && cat "$root/corpora/fortunes.txt"; }
+kjv_corpus() { bible -l0 'Gen1:1-Rev22:21'; }
+cheaders_corpus() {
+  # Whole files in byte order of their paths: the same text wherever the same libc6-dev is.
+  dpkg-query -L libc6-dev | grep '\.h$' | LC_ALL=C sort | while IFS= read -r f; do
+    [ -f "$f" ] && cat "$f"
+  done
+}
+ru_corpus() {
+  find "$fortunes/ru" -maxdepth 1 -type f ! -name '*.dat' -print0 | LC_ALL=C sort -z |
+    xargs -0 bash -c "$(declare -f clean_fortunes); clean_fortunes \"\$@\"" _
+}
+zh_corpus() { clean_fortunes "$fortunes/chinese" "$fortunes/tang300" "$fortunes/song100"; }
+
+if [ $list_only -eq 0 ]; then
+  mkdir -p "$dir"
+  make_corpus fortunes fortunes -- fortunes_corpus
+  make_corpus kjv bible-kjv -- kjv_corpus
+  make_corpus cheaders libc6-dev -- cheaders_corpus
+  make_corpus ru fortunes-ru -- ru_corpus
+  make_corpus zh fortunes-zh -- zh_corpus
+fi
+
+for name in warpeace thai fortunes kjv cheaders ru zh; do
+  case $name in
+    warpeace|thai) path=$shared/corpora/$name.txt ;;
+    *) path=$dir/$name.txt ;;
+  esac
+  [ -s "$path" ] && printf '%s\t%s\t%s\n' "$name" "$path" "$(wc -c < "$path")"
+done
