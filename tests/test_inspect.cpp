@@ -87,6 +87,7 @@ TrainedModel train_small_lstm(const std::string& name, std::int64_t hidden, std:
   config.corpus = {out.dir / "corpus.txt"};
   config.cells = {"lstm"};
   config.hidden = hidden;
+  config.dropout = 0;
   config.seq_len = 64;
   config.batch = 32;
   config.optimizer = {};

@@ -5,6 +5,7 @@
 #include <charnn/detail/train_faults.hpp>
 #include <charnn/error.hpp>
 #include <charnn/model.hpp>
+#include <charnn/train_plan.hpp>
 #include <charnn/trainer.hpp>
 
 #include <catch2/catch.hpp>
@@ -160,6 +161,57 @@ TEST_CASE("an interrupted and resumed run gives the same losses as an uninterrup
   // The metrics file reads as one run: same rows apart from timings.
   CHECK(count_lines(read_file(dir / "parts" / "metrics.csv")) ==
         count_lines(read_file(dir / "whole" / "metrics.csv")));
+}
+
+TEST_CASE("settings left on auto are planned once, recorded, and kept by a resumed run",
+          "[trainer][plan]") {
+  ScratchDir dir("plan");
+  write_file(dir / "corpus.txt", repeating_corpus(2000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "whole");
+  c.hidden = kAuto;
+  c.dropout = kAutoDropout;
+  c.eval_every = kAuto;
+  c.eval_units = kAuto;
+  c.max_iters = 0;
+  c.epochs = 4;  // 4 planned passes: dropout 0.2; a few thousand units: the narrowest model
+
+  std::map<std::int64_t, double> whole, parts;
+  TrainHooks record;
+  record.on_step = [&](std::int64_t it, double loss) { whole[it] = loss; };
+  train(c, builtin_plugins(), record);
+
+  const CheckpointData ca = read_checkpoint(dir / "whole" / "last.ckpt");
+  CHECK(ca.header.at("config.hidden") == std::to_string(plan_widths().back()));
+  CHECK(ca.header.at("config.dropout") == "0.2");
+  CHECK(std::stoll(ca.header.at("config.eval_every")) >= 10);
+  CHECK(ca.header.at("config.eval_units") == "0");  // the split is smaller than any slice
+  CHECK_THAT(ca.header.at("config.plan"), Catch::Contains("4.0 passes"));
+  const std::string json = read_file(dir / "whole" / "config.json");
+  CHECK_THAT(json, Catch::Contains("\"hidden\": " + std::to_string(plan_widths().back())));
+  CHECK_THAT(json, Catch::Contains("\"dropout\": 0.2"));
+  CHECK_THAT(json, Catch::Contains("\"plan\": \""));
+
+  c.out = dir / "parts";
+  TrainHooks first;
+  first.on_step = [&](std::int64_t it, double loss) { parts[it] = loss; };
+  charnn::detail::TrainFaults interrupt;
+  interrupt.interrupt_after = 50;
+  charnn::detail::train_with_faults(c, builtin_plugins(), first, interrupt);
+  TrainConfig again;
+  again.resume = dir / "parts";
+  again.threads = 1;
+  again.progress = TrainConfig::ProgressMode::quiet;
+  TrainHooks second;
+  second.on_step = [&](std::int64_t it, double loss) { parts[it] = loss; };
+  train(again, builtin_plugins(), second);
+  REQUIRE(parts.size() == whole.size());
+  for (const auto& [it, loss] : whole) {
+    INFO("iteration " << it);
+    REQUIRE(parts[it] == loss);
+  }
+  const CheckpointData cb = read_checkpoint(dir / "parts" / "last.ckpt");
+  CHECK(cb.header.at("config.plan") == ca.header.at("config.plan"));
+  CHECK(ca.params == cb.params);
 }
 
 TEST_CASE("resuming refuses to change what defines the run", "[trainer]") {

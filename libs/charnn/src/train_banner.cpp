@@ -51,7 +51,8 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
          thousands(f.iterations_per_epoch) + " iterations per epoch), " +
          to_string(c.optimizer.kind) + " lr " + short_num(c.schedule.lr) + " (" +
          to_string(c.schedule.kind) + "), clip " + short_num(c.clip) + ", " + f.precision +
-         ", threads " + std::to_string(f.threads) + "\n  stop:" + stops;
+         ", threads " + std::to_string(f.threads) + "\n  stop:" + stops +
+         (c.plan.empty() || f.resuming ? std::string() : "\n  plan: " + c.plan);
 }
 
 }  // namespace charnn::detail

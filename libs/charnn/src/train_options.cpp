@@ -41,6 +41,19 @@ double parse_real(const std::string& s) {
   return x;
 }
 
+std::string auto_int_text(std::int64_t v) {
+  return v == kAuto ? std::string("auto") : std::to_string(v);
+}
+
+std::int64_t parse_auto_int(const std::string& s) {
+  if (s == "auto") return kAuto;
+  try {
+    return parse_int(s);
+  } catch (const error&) {
+    throw error("'" + s + "' is neither 'auto' nor an integer", {}, 2);
+  }
+}
+
 TrainConfig::ProgressMode parse_progress(const std::string& s) {
   if (s == "auto") return TrainConfig::ProgressMode::automatic;
   if (s == "live") return TrainConfig::ProgressMode::live;
@@ -78,6 +91,10 @@ std::string minutes_text(double seconds) {
 #define CHARNN_REAL(field)                                        \
   .get = [](const TrainConfig& c) { return real_text(c.field); }, \
   .set = [](TrainConfig& c, const std::string& s) { c.field = parse_real(s); }
+// An integer field that may be left to the plan: "auto" or a number.
+#define CHARNN_AUTO_INTEGER(field)                                          \
+  .get = [](const TrainConfig& c) { return auto_int_text(c.field); }, \
+  .set = [](TrainConfig& c, const std::string& s) { c.field = parse_auto_int(s); }
 // A check that names the option: `cond` must hold, else "<name><message>".
 #define CHARNN_ACCEPT_IF(cond, message)                                              \
   .check = [](const TrainConfig& c, const std::string& name) -> TrainOptionProblem { \
@@ -137,19 +154,34 @@ const TrainOption kOptions[] = {
     {.flag = "hidden",
      .key = "hidden",
      .group = G::model,
-     .kind = K::integer,
-     .help = "hidden units per layer (H)",
-     CHARNN_INTEGER(hidden),
-     CHARNN_ACCEPT_IF(c.hidden >= 1, " must be at least 1")},
+     .help = "hidden units per layer (H); auto: the widest of 512, 384, 256, 192, 128 that the "
+             "budget can train on enough text, at the speed measured at the start (the banner's "
+             "plan line says what was chosen and why)",
+     CHARNN_AUTO_INTEGER(hidden),
+     CHARNN_ACCEPT_IF(c.hidden >= 1 || c.hidden == kAuto, " must be at least 1, or auto")},
     {.flag = "dropout",
      .key = "dropout",
      .group = G::model,
-     .kind = K::real,
-     .help = "dropout between layers and before the output layer, in [0, 1)",
-     .get = [](const TrainConfig& c) { return float_text(c.dropout); },
-     .set = [](TrainConfig& c,
-               const std::string& s) { c.dropout = static_cast<float>(parse_real(s)); },
-     CHARNN_ACCEPT_IF(c.dropout >= 0 && c.dropout < 1, " must be in [0, 1)")},
+     .help = "dropout between layers and before the output layer, in [0, 1); auto: 0 below 2 "
+             "planned passes over the training text, then 0.1 per doubling up to 0.3",
+     .get =
+         [](const TrainConfig& c) {
+           return c.dropout == kAutoDropout ? std::string("auto") : float_text(c.dropout);
+         },
+     .set =
+         [](TrainConfig& c, const std::string& s) {
+           if (s == "auto") {
+             c.dropout = kAutoDropout;
+             return;
+           }
+           try {
+             c.dropout = static_cast<float>(parse_real(s));
+           } catch (const error&) {
+             throw error("'" + s + "' is neither 'auto' nor a number", {}, 2);
+           }
+         },
+     CHARNN_ACCEPT_IF((c.dropout >= 0 && c.dropout < 1) || c.dropout == kAutoDropout,
+                      " must be in [0, 1), or auto")},
 
     // Optimisation
     {.flag = "seq-len,T",
@@ -241,6 +273,11 @@ const TrainOption kOptions[] = {
      .get = [](const TrainConfig& c) { return std::to_string(c.seed); },
      .set = [](TrainConfig& c,
                const std::string& s) { c.seed = static_cast<std::uint64_t>(parse_int(s)); }},
+    // Not on the command line: what the plan chose and why, for whoever reads config.json.
+    {.key = "plan",
+     .get = [](const TrainConfig& c) { return c.plan; },
+     .set = [](TrainConfig& c, const std::string& s) { c.plan = s; },
+     .missing = ""},  // runs from before the plan
     // Not on the command line: recorded so a resumed run uses the same optimiser.
     {.key = "beta1", CHARNN_REAL(optimizer.beta1)},
     {.key = "beta2", CHARNN_REAL(optimizer.beta2)},
@@ -257,7 +294,7 @@ const TrainOption kOptions[] = {
      CHARNN_REAL(time_limit),
      .set_from_cli = [](TrainConfig& c, const std::string& s) { c.time_limit = parse_duration(s); },
      .shown = [](const TrainConfig&) { return minutes_text(kDefaultTimeLimit); },
-     CHARNN_ACCEPT_IF(c.time_limit >= 0, " must not be negative")},
+     CHARNN_ACCEPT_IF(c.time_limit >= 0 || c.time_limit == kDefaultTime, " must not be negative")},
     {.flag = "epochs",
      .key = "epochs",
      .group = G::stopping,
@@ -285,20 +322,21 @@ const TrainOption kOptions[] = {
     {.flag = "eval-every",
      .key = "eval_every",
      .group = G::stopping,
-     .kind = K::integer,
-     .help = "validate and checkpoint every K iterations (and at the end)",
+     .help = "validate and checkpoint every K iterations (and at the end); auto: about 12 times "
+             "in the planned run",
      .resumable = true,
-     CHARNN_INTEGER(eval_every),
-     CHARNN_ACCEPT_IF(c.eval_every >= 1, " must be at least 1")},
+     CHARNN_AUTO_INTEGER(eval_every),
+     CHARNN_ACCEPT_IF(c.eval_every >= 1 || c.eval_every == kAuto, " must be at least 1, or auto")},
     {.flag = "eval-units",
      .key = "eval_units",
      .group = G::stopping,
-     .kind = K::integer,
      .help = "periodic validation uses at most this many units of the validation split (0 = all) "
-             "and alone picks best.ckpt; at the end the whole split is scored as well",
+             "and alone picks best.ckpt; at the end the whole split is scored as well. auto: "
+             "20,000-100,000, so that validation costs about 5% of the training time",
      .resumable = true,
-     CHARNN_INTEGER(eval_units),
-     CHARNN_ACCEPT_IF(c.eval_units >= 0, " must be >= 0 (0 = the whole validation split)")},
+     CHARNN_AUTO_INTEGER(eval_units),
+     CHARNN_ACCEPT_IF(c.eval_units >= 0 || c.eval_units == kAuto,
+                      " must be >= 0 (0 = the whole validation split), or auto")},
     {.flag = "log-every",
      .key = "log_every",
      .group = G::stopping,
@@ -422,6 +460,7 @@ const TrainOption kOptions[] = {
 };
 
 #undef CHARNN_INTEGER
+#undef CHARNN_AUTO_INTEGER
 #undef CHARNN_REAL
 #undef CHARNN_ACCEPT_IF
 

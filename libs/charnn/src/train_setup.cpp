@@ -9,6 +9,7 @@
 #include <charnn/threads.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <iostream>
 
 namespace charnn::detail {
@@ -45,9 +46,10 @@ Trainer::Trainer(const TrainConfig& given, const PluginRegistry& plugins, const 
   config_ = given;
   if (!given.resume.empty()) load_resume(given);
   validate(config_);
-  if (config_.epochs == 0 && config_.max_iters == 0 && config_.time_limit == 0 &&
-      given.resume.empty())
-    config_.time_limit = kDefaultTimeLimit;
+  // --time not given: 15 minutes, unless another stop condition is; --time 0 means none.
+  if (config_.time_limit == kDefaultTime)
+    config_.time_limit =
+        config_.epochs == 0 && config_.max_iters == 0 ? kDefaultTimeLimit : 0;
   set_threads(given.threads);
 }
 
@@ -91,6 +93,73 @@ void Trainer::prepare_data() {
                     " training units now, " + resume_data_.get_string("corpus.train_units") +
                     " then)",
                 "resume with the same corpus files (pass them again if they moved)");
+}
+
+// The settings left on auto, chosen from the corpus, the budget and this machine's speed
+// (train_plan.hpp). A time budget needs the speed: each width the plan considers trains two
+// segments (the first one pays for creating the primitives) and validates one, timed.
+void Trainer::plan_settings() {
+  PlanInput in{.train_units = static_cast<std::int64_t>(split_.train.size()),
+               .valid_units = static_cast<std::int64_t>(split_.valid.size()),
+               .units_per_iteration = config_.batch * config_.seq_len,
+               .max_iters = config_.max_iters,
+               .epochs = config_.epochs,
+               .time_limit = config_.time_limit,
+               .choose_hidden = config_.hidden == kAuto,
+               .choose_dropout = config_.dropout == kAutoDropout,
+               .choose_eval_every = config_.eval_every == kAuto,
+               .choose_eval_units = config_.eval_units == kAuto,
+               .hidden = config_.hidden == kAuto ? plan_widths().front() : config_.hidden,
+               .dropout = config_.dropout};
+  if (!(in.choose_hidden || in.choose_dropout || in.choose_eval_every || in.choose_eval_units))
+    return;
+  if (resuming_) {  // only the validation settings may be auto on resume; plan what is left
+    const TrainState done = TrainState::load(resume_data_);
+    in.time_limit = std::max(0.0, config_.time_limit - done.elapsed);
+    if (in.max_iters > 0)
+      in.max_iters = std::max<std::int64_t>(1, in.max_iters - done.iteration);
+  }
+  const bool timed = in.time_limit > 0;
+  const TrainPlan plan =
+      plan_training(in, [&](std::int64_t hidden) { return measure_width(hidden, timed); });
+  if (in.choose_hidden) config_.hidden = plan.hidden;
+  if (in.choose_dropout) config_.dropout = plan.dropout;
+  if (in.choose_eval_every) config_.eval_every = plan.eval_every;
+  if (in.choose_eval_units) config_.eval_units = plan.eval_units;
+  if (!resuming_) config_.plan = plan.why;
+}
+
+WidthCost Trainer::measure_width(std::int64_t hidden, bool timed) {
+  ModelConfig mc;
+  mc.cells = config_.cells;
+  mc.hidden = hidden;
+  mc.vocab_size = vocab_.size();
+  Model model(mc, plugins_);
+  WidthCost cost{.parameters = static_cast<std::int64_t>(model.params().size())};
+  if (!timed) return cost;
+  model.init_params(config_.seed);
+  model.set_train_precision(config_.precision);
+  const std::int64_t N = config_.batch, T = config_.seq_len;
+  const Batches batches(split_.train, N, T, config_.seed);
+  std::vector<std::int32_t> inputs(static_cast<std::size_t>(N * T)), targets(inputs.size());
+  batches.fill(DataPosition{}, inputs.data(), targets.data());
+  Model::State state = model.zero_state(N);
+  using clock = std::chrono::steady_clock;
+  const auto seconds = [](clock::time_point a, clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  };
+  model.train_step(inputs, targets, T, state, 1);
+  const auto t0 = clock::now();
+  model.train_step(inputs, targets, T, state, 2);
+  const auto t1 = clock::now();
+  model.evaluate(inputs, targets, T, state);
+  const auto t2 = clock::now();
+  model.evaluate(inputs, targets, T, state);
+  const auto t3 = clock::now();
+  const double units = static_cast<double>(N * T);
+  cost.train_units_per_second = units / std::max(seconds(t0, t1), 1e-9);
+  cost.eval_units_per_second = units / std::max(seconds(t2, t3), 1e-9);
+  return cost;
 }
 
 void Trainer::build_model() {
@@ -144,6 +213,7 @@ void Trainer::restore_from_checkpoint() {
 // the banner.
 void Trainer::start() {
   prepare_data();
+  plan_settings();
   build_model();
   // Only now that the corpus, model and batch shape are known to work: an error above leaves
   // no empty run directory behind (and runs/latest keeps pointing at a usable run).

@@ -11,6 +11,7 @@
 #include <charnn/model.hpp>
 #include <charnn/optimizer.hpp>
 #include <charnn/progress.hpp>
+#include <charnn/train_plan.hpp>
 #include <charnn/trainer.hpp>
 
 #include <chrono>
@@ -57,6 +58,8 @@ class Trainer {
   // Setting up.
   void load_resume(const TrainConfig& given);
   void prepare_data();
+  void plan_settings();
+  WidthCost measure_width(std::int64_t hidden, bool timed);
   void build_model();
   void restore_from_checkpoint();
   void start();

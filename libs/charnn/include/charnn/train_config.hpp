@@ -19,6 +19,12 @@
 
 namespace charnn {
 
+// An integer setting left to the training plan (train_plan.hpp): chosen from the corpus size,
+// the budget and the measured speed when the run starts, then stored as a number.
+inline constexpr std::int64_t kAuto = -1;
+inline constexpr float kAutoDropout = -1.0f;
+inline constexpr double kDefaultTime = -1;  // --time not given (see time_limit)
+
 // The defaults are the tool's choice for a 2-core CPU (see docs/training.md for why).
 struct TrainConfig {
   std::vector<std::filesystem::path> corpus;  // files, concatenated in order
@@ -27,8 +33,8 @@ struct TrainConfig {
   SplitFractions split;  // train / validation / test, contiguous
 
   std::vector<std::string> cells = {"lstm", "lstm"};  // one cell name per layer
-  std::int64_t hidden = 512;
-  float dropout = 0.0f;
+  std::int64_t hidden = kAuto;   // auto: the widest of 512, 384, ... the budget can train
+  float dropout = kAutoDropout;  // auto: from the planned passes over the training text
 
   std::int64_t seq_len = 64;  // T: steps per segment (truncated BPTT length)
   std::int64_t batch = 32;    // N: parallel streams
@@ -42,15 +48,18 @@ struct TrainConfig {
   // CPU runs bfloat16 natively (about 1.7x faster here, same loss per iteration), else f32.
   StepPrecision precision = StepPrecision::automatic;
 
-  // Stop conditions; the first reached ends the run. 0 = not set. When none of the three is
-  // set, time_limit defaults to 15 minutes (kDefaultTimeLimit).
+  // Stop conditions; the first reached ends the run. 0 = not set. time_limit left at
+  // kDefaultTime is 15 minutes (kDefaultTimeLimit) when neither epochs nor max_iters is set.
   std::int64_t epochs = 0;
   std::int64_t max_iters = 0;
-  double time_limit = 0;      // seconds of training (wall clock, summed over resumes)
+  double time_limit = kDefaultTime;  // seconds of training (wall clock, summed over resumes)
   std::int64_t patience = 0;  // stop after this many validations without improvement; 0 = off
 
-  std::int64_t eval_every = 500;     // validate every K iterations (and always at the end)
-  std::int64_t eval_units = 100000;  // bound on the validation slice for periodic checks; 0 = all
+  // Validate every K iterations (and always at the end); auto: about 12 times in the run.
+  std::int64_t eval_every = kAuto;
+  // Bound on the validation slice for periodic checks; 0 = all; auto: 20,000-100,000 units, so
+  // that validation costs about 5% of the training time.
+  std::int64_t eval_units = kAuto;
   std::int64_t log_every = 50;       // metrics.csv row every K iterations
 
   std::filesystem::path out;     // run directory; empty = runs/<stem>-<YYYYmmdd-HHMMSS>
@@ -61,6 +70,8 @@ struct TrainConfig {
 
   std::uint64_t seed = 1;
   int threads = 0;  // 0 = every core
+  // What the plan chose and why (train_plan.hpp), for the banner, config.json and checkpoint.
+  std::string plan;
 
   enum class ProgressMode { automatic, live, plain, quiet };
   ProgressMode progress = ProgressMode::automatic;  // live line on a terminal, else plain lines

@@ -1,0 +1,65 @@
+// The training plan: the settings a user left on `auto` (--hidden, --dropout, --eval-every,
+// --eval-units), chosen from the corpus size, the budget and how fast this machine trains. A
+// pure function of its inputs; the trainer measures the speeds (a few timed steps) and passes
+// them in. docs/training.md gives the measurements behind each rule.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace charnn {
+
+// What a model of one width costs here: measured by the trainer, given by hand in tests.
+struct WidthCost {
+  std::int64_t parameters = 0;
+  double train_units_per_second = 0;  // forward + backward + update; 0 = not measured
+  double eval_units_per_second = 0;   // forward only, as validation runs it; 0 = not measured
+};
+
+struct PlanInput {
+  std::int64_t train_units = 0;
+  std::int64_t valid_units = 0;
+  std::int64_t units_per_iteration = 0;  // batch x seq_len
+  // The stop conditions (0 = not set); the first one reached ends the run.
+  std::int64_t max_iters = 0;
+  std::int64_t epochs = 0;
+  double time_limit = 0;  // seconds
+  // What to choose. A width that is not chosen is `hidden`, and the plan only costs it.
+  bool choose_hidden = false, choose_dropout = false;
+  bool choose_eval_every = false, choose_eval_units = false;
+  std::int64_t hidden = 512;  // the given width, or the largest candidate
+  float dropout = 0;          // the given dropout
+};
+
+// The widths --hidden auto chooses among, largest first. The largest is the classic char-rnn
+// size, the most this project has validated; the plan only ever makes a model smaller.
+inline const std::vector<std::int64_t>& plan_widths() {
+  static const std::vector<std::int64_t> widths = {512, 384, 256, 192, 128};
+  return widths;
+}
+
+// --hidden auto takes the widest model that sees at least this many training units per
+// parameter in the budget: below it a smaller, faster model ends lower.
+inline constexpr double kUnitsPerParameter = 2.0;
+
+struct TrainPlan {
+  std::int64_t hidden = 0;
+  float dropout = 0;
+  std::int64_t eval_every = 0;
+  std::int64_t eval_units = 0;
+  double planned_units = 0;   // training units the run will see
+  double planned_passes = 0;  // planned_units / train_units
+  std::string why;            // one line for the banner and config.json
+};
+
+// The dropout for a planned number of passes over the training text: 0 below 2 passes (the
+// model has not seen the text often enough to memorise it), then 0.1 per doubling, at most 0.3.
+float planned_dropout(double passes);
+
+// `cost(hidden)` is asked only for the widths the plan considers, widest first.
+TrainPlan plan_training(const PlanInput& input,
+                        const std::function<WidthCost(std::int64_t hidden)>& cost);
+
+}  // namespace charnn

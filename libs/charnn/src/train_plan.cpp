@@ -1,0 +1,140 @@
+// The training plan. See train_plan.hpp; docs/training.md has the measurements behind the rules.
+#include "charnn/train_plan.hpp"
+
+#include "train_banner.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace charnn {
+
+namespace {
+
+// About this many periodic validations per run: enough to pick a good best.ckpt and to see the
+// curve, few enough to cost little.
+constexpr double kValidations = 12;
+// All periodic validations together cost about this fraction of the training time.
+constexpr double kValidationShare = 0.05;
+constexpr std::int64_t kMinEvalUnits = 20000, kMaxEvalUnits = 100000;
+// Forward-only validation against a full training step, when neither was measured.
+constexpr double kEvalSpeedup = 3;
+
+using detail::rate_text;
+using detail::thousands;
+
+std::string units_text(double units) {
+  if (units >= 1e6) return detail::fixed(units / 1e6, 1) + "M";
+  if (units >= 1e4) return detail::fixed(units / 1e3, 0) + "k";
+  return thousands(static_cast<std::int64_t>(units));
+}
+
+// Training units the run will see with a model of this cost: the first stop condition reached.
+// 0 when none can be planned (no stop condition, or a time budget at an unmeasured speed).
+double planned_units(const PlanInput& in, const WidthCost& cost) {
+  double units = std::numeric_limits<double>::infinity();
+  if (in.max_iters > 0)
+    units = std::min(units, static_cast<double>(in.max_iters * in.units_per_iteration));
+  if (in.epochs > 0) units = std::min(units, static_cast<double>(in.epochs * in.train_units));
+  if (in.time_limit > 0 && cost.train_units_per_second > 0)
+    units = std::min(units, in.time_limit * cost.train_units_per_second);
+  return std::isfinite(units) ? units : 0;
+}
+
+}  // namespace
+
+float planned_dropout(double passes) {
+  if (!(passes >= 2)) return 0.0f;
+  const double d = std::min(0.3, 0.1 * std::log2(passes));
+  return static_cast<float>(std::round(d * 20) / 20);  // steps of 0.05
+}
+
+TrainPlan plan_training(const PlanInput& in,
+                        const std::function<WidthCost(std::int64_t hidden)>& cost) {
+  TrainPlan plan;
+  std::vector<std::string> reasons;
+
+  plan.hidden = in.hidden;
+  WidthCost chosen;
+  if (in.choose_hidden) {
+    const auto& widths = plan_widths();
+    for (std::size_t i = 0; i < widths.size(); ++i) {
+      const WidthCost c = cost(widths[i]);
+      const double units = planned_units(in, c);
+      plan.hidden = widths[i];
+      chosen = c;
+      // An unplannable run (no budget, or no speed) keeps the widest.
+      if (units <= 0 || units >= kUnitsPerParameter * static_cast<double>(c.parameters)) break;
+    }
+    const double units = planned_units(in, chosen);
+    reasons.push_back(
+        "hidden " + std::to_string(plan.hidden) +
+        (plan.hidden == plan_widths().front()
+             ? std::string(" (the widest)")
+             : " (" + detail::fixed(units / static_cast<double>(chosen.parameters), 1) +
+                   " units per parameter; a wider model would see under " +
+                   detail::fixed(kUnitsPerParameter, 0) + ")"));
+  } else {
+    chosen = cost(in.hidden);
+  }
+
+  plan.planned_units = planned_units(in, chosen);
+  plan.planned_passes = in.train_units > 0 && plan.planned_units > 0
+                            ? plan.planned_units / static_cast<double>(in.train_units)
+                            : 0;
+
+  plan.dropout = in.dropout;
+  if (in.choose_dropout) {
+    plan.dropout = planned_dropout(plan.planned_passes);
+    reasons.push_back("dropout " + detail::short_num(plan.dropout) +
+                      (plan.planned_units <= 0 ? " (no planned length)"
+                       : plan.dropout == 0     ? " (under 2 passes)"
+                                               : ""));
+  }
+
+  const double iterations = in.units_per_iteration > 0
+                                ? plan.planned_units / static_cast<double>(in.units_per_iteration)
+                                : 0;
+  if (in.choose_eval_every) {
+    plan.eval_every = iterations > 0
+                          ? std::max<std::int64_t>(
+                                10, static_cast<std::int64_t>(std::ceil(iterations / kValidations)))
+                          : 500;
+  }
+  if (in.choose_eval_units) {
+    const double speedup = chosen.train_units_per_second > 0 && chosen.eval_units_per_second > 0
+                               ? chosen.eval_units_per_second / chosen.train_units_per_second
+                               : kEvalSpeedup;
+    const double share = kValidationShare / kValidations * plan.planned_units * speedup;
+    std::int64_t units = std::clamp(static_cast<std::int64_t>(std::round(share / 1000) * 1000),
+                                    kMinEvalUnits, kMaxEvalUnits);
+    if (plan.planned_units <= 0) units = kMaxEvalUnits;
+    plan.eval_units = units >= in.valid_units ? 0 : units;  // 0 = the whole split
+  }
+  if (in.choose_eval_every || in.choose_eval_units) {
+    std::string v = "validation";
+    if (in.choose_eval_every) v += " every " + thousands(plan.eval_every) + " iterations";
+    if (in.choose_eval_units)
+      v += plan.eval_units == 0 ? " on the whole split"
+                                : " on " + thousands(plan.eval_units) + " units";
+    reasons.push_back(v);
+  }
+
+  if (reasons.empty()) return plan;
+  std::string head;
+  if (plan.planned_units > 0) {
+    head = units_text(plan.planned_units) + " units planned (" +
+           detail::fixed(plan.planned_passes, plan.planned_passes < 10 ? 1 : 0) +
+           " passes over " + units_text(static_cast<double>(in.train_units));
+    if (in.time_limit > 0 && chosen.train_units_per_second > 0 &&
+        plan.planned_units >= in.time_limit * chosen.train_units_per_second * 0.999)
+      head += ", " + format_duration(in.time_limit) + " at " +
+              rate_text(chosen.train_units_per_second) + " units/s measured";
+    head += "): ";
+  }
+  plan.why = head;
+  for (std::size_t i = 0; i < reasons.size(); ++i) plan.why += (i ? ", " : "") + reasons[i];
+  return plan;
+}
+
+}  // namespace charnn

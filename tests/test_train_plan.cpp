@@ -1,0 +1,186 @@
+// The training plan (train_plan.hpp): what --hidden/--dropout/--eval-every/--eval-units auto
+// choose from the corpus size, the budget and the measured speed. A pure function, so the
+// speeds here are made up: a width's speed falls with its parameter count, as on a real CPU.
+#include <catch2/catch.hpp>
+
+#include <charnn/train_plan.hpp>
+
+#include <map>
+#include <vector>
+
+using namespace charnn;
+
+namespace {
+
+// A 2-layer LSTM over 100 symbols, and a machine that trains `work` parameter-units per second.
+WidthCost lstm_cost(std::int64_t H, double work) {
+  const std::int64_t V = 100;
+  const std::int64_t params = 4 * H * (V + H + 1) + 4 * H * (2 * H + 1) + (H + 1) * V;
+  return {.parameters = params,
+          .train_units_per_second = work / static_cast<double>(params),
+          .eval_units_per_second = 3 * work / static_cast<double>(params)};
+}
+
+PlanInput auto_everything(std::int64_t train_units, double seconds) {
+  return {.train_units = train_units,
+          .valid_units = train_units / 9,
+          .units_per_iteration = 32 * 64,
+          .time_limit = seconds,
+          .choose_hidden = true,
+          .choose_dropout = true,
+          .choose_eval_every = true,
+          .choose_eval_units = true};
+}
+
+}  // namespace
+
+TEST_CASE("planned dropout: none below 2 passes, 0.1 per doubling, at most 0.3", "[plan]") {
+  CHECK(planned_dropout(0) == 0.0f);
+  CHECK(planned_dropout(0.5) == 0.0f);
+  CHECK(planned_dropout(1.99) == 0.0f);
+  CHECK(planned_dropout(2) == Approx(0.1f));
+  CHECK(planned_dropout(4) == Approx(0.2f));
+  CHECK(planned_dropout(5.7) == Approx(0.25f));  // 0.251, to steps of 0.05
+  CHECK(planned_dropout(8) == Approx(0.3f));
+  CHECK(planned_dropout(1000) == Approx(0.3f));
+}
+
+TEST_CASE("--hidden auto takes the widest model the budget trains on enough text", "[plan]") {
+  std::vector<std::int64_t> asked;
+  const double slow = 1e10;  // units/s x parameters: 2,900 units/s at 512 wide
+  auto cost = [&](std::int64_t H) {
+    asked.push_back(H);
+    return lstm_cost(H, slow);
+  };
+
+  SECTION("a long budget keeps the classic 512 and asks for nothing narrower") {
+    const TrainPlan p = plan_training(auto_everything(3'000'000, 3600), cost);
+    CHECK(p.hidden == 512);
+    CHECK(asked == std::vector<std::int64_t>{512});
+    CHECK(p.planned_units == Approx(3600 * lstm_cost(512, slow).train_units_per_second));
+  }
+  SECTION("a short budget on a slow machine makes the model narrower, widest first") {
+    const TrainPlan p = plan_training(auto_everything(3'000'000, 600), cost);
+    CHECK(p.hidden < 512);
+    CHECK(asked.front() == 512);
+    CHECK(asked.back() == p.hidden);
+    const WidthCost c = lstm_cost(p.hidden, slow);
+    CHECK(600 * c.train_units_per_second >= kUnitsPerParameter * c.parameters);
+    // and the next wider one would not have had enough
+    const auto& w = plan_widths();
+    const auto wider = *(std::find(w.begin(), w.end(), p.hidden) - 1);
+    const WidthCost cw = lstm_cost(wider, slow);
+    CHECK(600 * cw.train_units_per_second < kUnitsPerParameter * cw.parameters);
+    CHECK_THAT(p.why, Catch::Contains("hidden " + std::to_string(p.hidden)));
+  }
+  SECTION("a faster machine gets a wider model for the same budget") {
+    const TrainPlan slow_plan = plan_training(auto_everything(3'000'000, 600), cost);
+    const TrainPlan fast_plan = plan_training(auto_everything(3'000'000, 600), [&](std::int64_t H) {
+      return lstm_cost(H, 5 * slow);
+    });
+    CHECK(fast_plan.hidden > slow_plan.hidden);
+  }
+  SECTION("an iteration budget needs no speed") {
+    PlanInput in = auto_everything(3'000'000, 0);
+    in.max_iters = 100;  // 204,800 units
+    const TrainPlan p = plan_training(in, [&](std::int64_t H) {
+      WidthCost c = lstm_cost(H, slow);
+      c.train_units_per_second = c.eval_units_per_second = 0;  // not measured
+      return c;
+    });
+    CHECK(p.planned_units == Approx(100 * 32 * 64));
+    CHECK(p.hidden == plan_widths().back());  // 204,800 units train no wide model
+  }
+  SECTION("a given width is kept and only costed") {
+    PlanInput in = auto_everything(3'000'000, 600);
+    in.choose_hidden = false;
+    in.hidden = 64;
+    const TrainPlan p = plan_training(in, cost);
+    CHECK(p.hidden == 64);
+    CHECK(asked == std::vector<std::int64_t>{64});
+  }
+}
+
+TEST_CASE("--dropout auto follows the planned passes over the corpus", "[plan]") {
+  auto fast = [](std::int64_t H) { return lstm_cost(H, 1e12); };  // every width is affordable
+  SECTION("a big corpus seen once: no dropout") {
+    const TrainPlan p = plan_training(auto_everything(50'000'000, 600),
+                                      [](std::int64_t H) { return lstm_cost(H, 1e11); });
+    CHECK(p.planned_passes < 2);
+    CHECK(p.dropout == 0.0f);
+    CHECK_THAT(p.why, Catch::Contains("dropout 0 (under 2 passes)"));
+  }
+  SECTION("a small corpus seen many times: dropout") {
+    const TrainPlan p = plan_training(auto_everything(300'000, 1800), fast);
+    CHECK(p.planned_passes > 8);
+    CHECK(p.dropout == Approx(0.3f));
+    CHECK_THAT(p.why, Catch::Contains("dropout 0.3"));
+  }
+  SECTION("epochs plan the passes directly") {
+    PlanInput in = auto_everything(1'000'000, 0);
+    in.epochs = 4;
+    const TrainPlan p = plan_training(in, fast);
+    CHECK(p.planned_passes == Approx(4));
+    CHECK(p.dropout == Approx(0.2f));
+  }
+  SECTION("the first stop condition reached decides") {
+    PlanInput in = auto_everything(1'000'000, 1800);
+    in.max_iters = 10;  // 20,480 units, far fewer than 30 minutes would see
+    const TrainPlan p = plan_training(in, fast);
+    CHECK(p.planned_units == Approx(10 * 32 * 64));
+    CHECK(p.dropout == 0.0f);
+  }
+  SECTION("a given dropout is kept") {
+    PlanInput in = auto_everything(300'000, 1800);
+    in.choose_dropout = false;
+    in.dropout = 0.05f;
+    CHECK(plan_training(in, fast).dropout == 0.05f);
+  }
+}
+
+TEST_CASE("validation: about 12 times per run, on a slice that costs about 5%", "[plan]") {
+  auto cost = [](std::int64_t H) { return lstm_cost(H, 1e11); };
+  const TrainPlan p = plan_training(auto_everything(3'000'000, 600), cost);
+  const double iterations = p.planned_units / (32 * 64);
+  CHECK(p.eval_every == static_cast<std::int64_t>(std::ceil(iterations / 12)));
+  CHECK(p.eval_units >= 20000);
+  CHECK(p.eval_units <= 100000);
+  CHECK(p.eval_units % 1000 == 0);
+  // 12 validations at the measured validation speed: about 5% of the budget (or the floor)
+  const WidthCost c = cost(p.hidden);
+  const double share = 12 * p.eval_units / c.eval_units_per_second / 600;
+  CHECK((share <= 0.055 || p.eval_units == 20000));
+
+  SECTION("a validation split smaller than the slice is scored whole") {
+    PlanInput in = auto_everything(90'000, 600);  // 10,000 validation units
+    const TrainPlan small = plan_training(in, cost);
+    CHECK(small.eval_units == 0);
+    CHECK_THAT(small.why, Catch::Contains("on the whole split"));
+  }
+  SECTION("a short run still validates no more often than every 10 iterations") {
+    PlanInput in = auto_everything(3'000'000, 0);
+    in.max_iters = 30;
+    CHECK(plan_training(in, cost).eval_every == 10);
+  }
+  SECTION("nothing left on auto: no plan text") {
+    PlanInput in;
+    in.train_units = 1000;
+    in.units_per_iteration = 64;
+    in.max_iters = 10;
+    in.hidden = 32;
+    const TrainPlan none = plan_training(in, [](std::int64_t) { return WidthCost{.parameters = 1}; });
+    CHECK(none.why.empty());
+    CHECK(none.hidden == 32);
+  }
+}
+
+TEST_CASE("the plan says what it measured and chose", "[plan]") {
+  const TrainPlan p = plan_training(auto_everything(2'300'000, 600),
+                                    [](std::int64_t H) { return lstm_cost(H, 1e10); });
+  CHECK_THAT(p.why, Catch::Contains("units planned"));
+  CHECK_THAT(p.why, Catch::Contains("passes over 2.3M"));
+  CHECK_THAT(p.why, Catch::Contains("10m00s at"));
+  CHECK_THAT(p.why, Catch::Contains("units/s measured"));
+  CHECK_THAT(p.why, Catch::Contains("validation every"));
+  CHECK(p.why.find('\n') == std::string::npos);  // one checkpoint header line
+}
