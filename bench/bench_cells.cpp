@@ -63,10 +63,10 @@ Timing time_layer(const charnn::PluginRegistry& reg, const std::string& name, st
   Timing best;
   for (int r = 0; r <= o.reps; ++r) {  // r == 0 is the warm-up (creates the primitives)
     auto t0 = clock_type::now();
-    cell.forward({T, N, params.data(), src.data(), state.data(), dst.data(), state.data(), 1});
+    cell.forward({T, N, params.data(), src.data(), state.data(), dst.data(), state.data(), 1, nullptr});
     const double tf = seconds_since(t0);
     cell.backward({T, N, params.data(), src.data(), state.data(), dst.data(), diff_dst.data(),
-                   nullptr, diff_src.data(), diff_params.data(), diff_state.data()});
+                   nullptr, diff_src.data(), diff_params.data(), diff_state.data(), nullptr});
     const double tfb = seconds_since(t0);
     if (r > 0) {
       best.fwd = std::min(best.fwd, tf);

@@ -69,7 +69,7 @@ inline GradcheckResult gradcheck(Cell& cell, const GradcheckOptions& o = {}) {
 
   auto loss = [&]() {
     cell.forward(
-        {T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 0});
+        {T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 0, nullptr});
     double l = 0;
     for (size_t k = 0; k < dst.size(); ++k) l += double(w[k]) * dst[k];
     for (size_t k = 0; k < state_out.size(); ++k) l += double(v[k]) * state_out[k];
@@ -79,9 +79,9 @@ inline GradcheckResult gradcheck(Cell& cell, const GradcheckOptions& o = {}) {
   std::vector<float> diff_params(params.size(), 0.0f);  // flat
   std::vector<float> diff_src(src.size());              // (T, N, I)
   std::vector<float> diff_state_in(state_in.size());    // (S, N, H)
-  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 1});
+  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 1, nullptr});
   cell.backward({T, N, params.data(), src.data(), state_in.data(), dst.data(), w.data(), v.data(),
-                 diff_src.data(), diff_params.data(), diff_state_in.data()});
+                 diff_src.data(), diff_params.data(), diff_state_in.data(), nullptr});
 
   GradcheckResult r;
   // Checks d L / d buf[offset + k] for the tensor `what` of `count` elements.

@@ -117,9 +117,9 @@ TEST_CASE("built-in cells match the double-precision reference over shapes and t
   std::vector<float> diff_params(P, 0.0f);                            // accumulates both segments
 
   // Segment 1 starts from zeros (state_in NULL), segment 2 from segment 1's final state.
-  cell.forward({T, N, params.data(), src1.data(), nullptr, dst1.data(), state1.data(), 1});
+  cell.forward({T, N, params.data(), src1.data(), nullptr, dst1.data(), state1.data(), 1, nullptr});
   cell.backward({T, N, params.data(), src1.data(), nullptr, dst1.data(), diff_dst1.data(),
-                 diff_state_out1.data(), diff_src1.data(), diff_params.data(), diff_state1.data()});
+                 diff_state_out1.data(), diff_src1.data(), diff_params.data(), diff_state1.data(), nullptr});
   const auto f1 = charnn::test::ref_forward(rs, params.data(), src1.data(), nullptr);
   const auto g1 = charnn::test::ref_backward(rs, params.data(), src1.data(), f1, diff_dst1.data(),
                                              diff_state_out1.data());
@@ -131,9 +131,9 @@ TEST_CASE("built-in cells match the double-precision reference over shapes and t
   expect_close("segment 1 diff_state_in", diff_state1, g1.diff_state_in, 1e-5, 1e-4);
   expect_close("segment 1 diff_params", diff_params, g1.diff_params, 1e-5, 1e-4);
 
-  cell.forward({T, N, params.data(), src2.data(), state1.data(), dst2.data(), state2.data(), 1});
+  cell.forward({T, N, params.data(), src2.data(), state1.data(), dst2.data(), state2.data(), 1, nullptr});
   cell.backward({T, N, params.data(), src2.data(), state1.data(), dst2.data(), diff_dst2.data(),
-                 diff_state_out2.data(), diff_src2.data(), diff_params.data(), diff_state2.data()});
+                 diff_state_out2.data(), diff_src2.data(), diff_params.data(), diff_state2.data(), nullptr});
   const auto f2 = charnn::test::ref_forward(rs, params.data(), src2.data(), state1.data());
   const auto g2 = charnn::test::ref_backward(rs, params.data(), src2.data(), f2, diff_dst2.data(),
                                              diff_state_out2.data());
@@ -173,7 +173,7 @@ TEST_CASE("built-in cells' inference forward matches the reference, also when sp
   const auto f = charnn::test::ref_forward(rs, params.data(), src.data(), state_in.data());
 
   std::vector<float> dst(T * N * H), state = state_in;  // state carried in place
-  cell.forward({T, N, params.data(), src.data(), state.data(), dst.data(), state.data(), 0});
+  cell.forward({T, N, params.data(), src.data(), state.data(), dst.data(), state.data(), 0, nullptr});
   expect_close("dst", dst, f.dst, 2e-6, 1e-5);
   expect_close("state_out", state, f.state_out, 2e-6, 1e-5);
 }
@@ -223,7 +223,7 @@ TEST_CASE("every cell plugin's step matches forward over T steps, dense and one-
     const auto src = rng.uniform(T * N * I, 1.0f);  // (T, N, I)
     std::vector<float> dst(T * N * H), state_out(S * N * H);
     cell.forward(
-        {T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 0});
+        {T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 0, nullptr});
     std::vector<float> state = state_in, step_dst(T * N * H);  // (S, N, H), (T, N, H)
     for (std::int64_t t = 0; t < T; ++t)
       cell.step({N, params.data(), src.data() + t * N * I, nullptr, state.data(),
@@ -240,7 +240,7 @@ TEST_CASE("every cell plugin's step matches forward over T steps, dense and one-
     }
     std::vector<float> dst(T * N * H), state_out(S * N * H);
     cell.forward(
-        {T, N, params.data(), onehot.data(), state_in.data(), dst.data(), state_out.data(), 0});
+        {T, N, params.data(), onehot.data(), state_in.data(), dst.data(), state_out.data(), 0, nullptr});
     std::vector<float> state = state_in, step_dst(T * N * H);
     for (std::int64_t t = 0; t < T; ++t)
       cell.step({N, params.data(), nullptr, index.data() + t * N, state.data(),
@@ -331,7 +331,7 @@ TEST_CASE("every cell plugin's trace agrees with forward", "[cell][trace]") {
   const auto src = rng.uniform(T * N * I, 1.0f);       // (T, N, I)
   const auto state_in = rng.uniform(S * N * H, 0.8f);  // (S, N, H)
   std::vector<float> dst(T * N * H), state_out(S * N * H);
-  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 0});
+  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 0, nullptr});
 
   std::vector<float> tdst(T * N * H), tstate(S * N * H);
   std::vector<float> signals(K * T * N * H, -7.0f);  // (K, T, N, H)
@@ -396,7 +396,7 @@ TEST_CASE("elman with zero weights and bias b outputs tanh(b) at every step",
   const auto diff_dst = rng.uniform(T * N * H, 1.0f);  // (T, N, H)
   const auto diff_out = rng.uniform(N * H, 1.0f);      // (1, N, H)
   std::vector<float> dst(T * N * H), state_out(N * H);
-  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 1});
+  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 1, nullptr});
   for (std::int64_t k = 0; k < T * N * H; ++k)
     REQUIRE_THAT(dst[k], WithinAbs(std::tanh(double(b[k % H])), 1e-6));
   for (std::int64_t k = 0; k < N * H; ++k)
@@ -407,7 +407,7 @@ TEST_CASE("elman with zero weights and bias b outputs tanh(b) at every step",
   std::vector<float> diff_params(params.size(), 0.0f), diff_src(T * N * I, 9.0f),
       diff_state(N * H, 9.0f);
   cell.backward({T, N, params.data(), src.data(), state_in.data(), dst.data(), diff_dst.data(),
-                 diff_out.data(), diff_src.data(), diff_params.data(), diff_state.data()});
+                 diff_out.data(), diff_src.data(), diff_params.data(), diff_state.data(), nullptr});
   for (std::int64_t j = 0; j < H; ++j) {
     double sum = 0;
     for (std::int64_t tn = 0; tn < T * N; ++tn) sum += diff_dst[tn * H + j];
@@ -438,7 +438,7 @@ TEST_CASE("lstm with the forget gate on and the input gate off keeps c constant"
   const auto diff_dst = rng.uniform(T * N * H, 1.0f);  // (T, N, H)
   const auto diff_out = rng.uniform(2 * N * H, 1.0f);  // (2, N, H)
   std::vector<float> dst(T * N * H), state_out(2 * N * H);
-  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 1});
+  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 1, nullptr});
   const double o = 1.0 / (1.0 + std::exp(-double(bo)));
   const float* c0 = state_in.data() + N * H;
   for (std::int64_t t = 0; t < T; ++t)
@@ -453,7 +453,7 @@ TEST_CASE("lstm with the forget gate on and the input gate off keeps c constant"
   // d h_t * o * (1 - tanh(c0)^2); h0 has no effect (w_h = 0).
   std::vector<float> diff_params(params.size(), 0.0f), diff_state(2 * N * H, 9.0f);
   cell.backward({T, N, params.data(), src.data(), state_in.data(), dst.data(), diff_dst.data(),
-                 diff_out.data(), nullptr, diff_params.data(), diff_state.data()});
+                 diff_out.data(), nullptr, diff_params.data(), diff_state.data(), nullptr});
   for (std::int64_t k = 0; k < N * H; ++k) {
     double dh = diff_out[k];
     for (std::int64_t t = 0; t < T; ++t) dh += diff_dst[t * N * H + k];
@@ -480,7 +480,7 @@ TEST_CASE("lstm with the input gate on and the forget gate off sets c to tanh(b_
   const auto src = rng.uniform(T * N * I, 1.0f);       // (T, N, I)
   const auto state_in = rng.uniform(2 * N * H, 2.0f);  // (2, N, H)
   std::vector<float> dst(T * N * H), state_out(2 * N * H);
-  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 0});
+  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 0, nullptr});
   for (std::int64_t k = 0; k < T * N * H; ++k) {
     const double c = std::tanh(double(b[2 * H + k % H]));
     REQUIRE_THAT(dst[k], WithinAbs(std::tanh(c), 1e-6));
@@ -500,9 +500,9 @@ TEST_CASE("every cell plugin adds its weight gradients into diff_params", "[cell
   const auto diff_dst = rng.uniform(T * N * H, 1.0f);  // (T, N, H)
   std::vector<float> dst(T * N * H);
   auto fwd_bwd = [&](std::vector<float>& diff_params) {
-    cell.forward({T, N, params.data(), src.data(), nullptr, dst.data(), nullptr, 1});
+    cell.forward({T, N, params.data(), src.data(), nullptr, dst.data(), nullptr, 1, nullptr});
     cell.backward({T, N, params.data(), src.data(), nullptr, dst.data(), diff_dst.data(), nullptr,
-                   nullptr, diff_params.data(), nullptr});
+                   nullptr, diff_params.data(), nullptr, nullptr});
   };
   std::vector<float> once(params.size(), 0.0f), twice(params.size(), 0.0f);
   fwd_bwd(once);
@@ -527,13 +527,13 @@ TEST_CASE("built-in cells refuse backward without a matching training forward, a
       diff_params(params.size(), 0.0f);
   const charnn_backward_args bwd{
       T,       N,       params.data(),      src.data(), nullptr, dst.data(), diff_dst.data(),
-      nullptr, nullptr, diff_params.data(), nullptr};
+      nullptr, nullptr, diff_params.data(), nullptr, nullptr};
   CHECK_THROWS_WITH(cell.backward(bwd), Catch::Contains("no training forward"));
-  cell.forward({T, N, params.data(), src.data(), nullptr, dst.data(), nullptr, 0});
+  cell.forward({T, N, params.data(), src.data(), nullptr, dst.data(), nullptr, 0, nullptr});
   CHECK_THROWS_WITH(cell.backward(bwd), Catch::Contains("no training forward"));
-  cell.forward({T - 1, N, params.data(), src.data(), nullptr, dst.data(), nullptr, 1});
+  cell.forward({T - 1, N, params.data(), src.data(), nullptr, dst.data(), nullptr, 1, nullptr});
   CHECK_THROWS_WITH(cell.backward(bwd), Catch::Contains("T=3, N=2"));
-  cell.forward({T, N, params.data(), src.data(), nullptr, dst.data(), nullptr, 1});
+  cell.forward({T, N, params.data(), src.data(), nullptr, dst.data(), nullptr, 1, nullptr});
   CHECK_NOTHROW(cell.backward(bwd));
 
   std::vector<float> state(cell.states().size() * N * H, 0.0f), out(N * H);
@@ -584,14 +584,14 @@ TEST_CASE("built-in cells allow state and its gradient to be carried in place",
   const auto diff_out = rng.uniform(S * N * H, 1.0f);  // (S, N, H)
   std::vector<float> dst(T * N * H), state_out(S * N * H), diff_state(S * N * H);
   std::vector<float> dp_sep(params.size(), 0.0f), dp_inplace(params.size(), 0.0f);
-  cell.forward({T, N, params.data(), src.data(), state0.data(), dst.data(), state_out.data(), 1});
+  cell.forward({T, N, params.data(), src.data(), state0.data(), dst.data(), state_out.data(), 1, nullptr});
   cell.backward({T, N, params.data(), src.data(), state0.data(), dst.data(), diff_dst.data(),
-                 diff_out.data(), nullptr, dp_sep.data(), diff_state.data()});
+                 diff_out.data(), nullptr, dp_sep.data(), diff_state.data(), nullptr});
 
   std::vector<float> state = state0, grad = diff_out, dst2(T * N * H);
-  cell.forward({T, N, params.data(), src.data(), state.data(), dst2.data(), state.data(), 1});
+  cell.forward({T, N, params.data(), src.data(), state.data(), dst2.data(), state.data(), 1, nullptr});
   cell.backward({T, N, params.data(), src.data(), state.data(), dst2.data(), diff_dst.data(),
-                 grad.data(), nullptr, dp_inplace.data(), grad.data()});
+                 grad.data(), nullptr, dp_inplace.data(), grad.data(), nullptr});
   CHECK(dst2 == dst);
   CHECK(state == state_out);
   CHECK(dp_inplace == dp_sep);
@@ -666,9 +666,9 @@ TEST_CASE("bf16 training passes agree with f32 and accumulate; f32 comes back bi
         dsrc(T * N * I), dstate(S * N * H);
     for (int r = 0; r < repeats; ++r) {
       cell.forward(
-          {T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 1});
+          {T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 1, nullptr});
       cell.backward({T, N, params.data(), src.data(), state_in.data(), dst.data(), diff_dst.data(),
-                     nullptr, dsrc.data(), dparams.data(), dstate.data()});
+                     nullptr, dsrc.data(), dparams.data(), dstate.data(), nullptr});
     }
     return std::vector<std::vector<float>>{dst, state_out, dparams, dsrc, dstate};
   };
@@ -699,8 +699,70 @@ TEST_CASE("bf16 training passes agree with f32 and accumulate; f32 comes back bi
   CHECK(pass(1) == f32);
   // Inference passes never round.
   std::vector<float> dst(T * N * H), want(T * N * H);
-  cell.forward({T, N, params.data(), src.data(), state_in.data(), want.data(), nullptr, 0});
+  cell.forward({T, N, params.data(), src.data(), state_in.data(), want.data(), nullptr, 0, nullptr});
   REQUIRE(cell.set_train_precision(CHARNN_PRECISION_BF16));
-  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), nullptr, 0});
+  cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), nullptr, 0, nullptr});
   CHECK(dst == want);
+}
+
+TEST_CASE("a one-hot input given by index trains exactly as the dense one-hot input does",
+          "[cell][index]") {
+  const std::string name = GENERATE(from_range(all_cell_names()));
+  CAPTURE(name);
+  const std::int64_t T = 5, N = 3, I = 7, H = 4;
+  charnn::Cell dense = registry().create_cell(name, I, H);
+  charnn::Cell indexed = registry().create_cell(name, I, H);
+  if (!indexed.set_index_input(true)) {
+    CHECK_FALSE(indexed.index_input());  // the host keeps giving this cell a dense src
+    SUCCEED(name << " reads a dense src only");
+    return;
+  }
+  CHECK(indexed.index_input());
+  const auto params = noisy_params(dense, 5);
+  charnn::test::Rng rng(5);
+  std::vector<std::int32_t> ids(T * N);
+  for (auto& id : ids) id = static_cast<std::int32_t>(rng.next() % I);
+  ids[0] = ids[1] = 2;  // a repeated id: its gradient rows add up
+  std::vector<float> src(T * N * I, 0.0f);
+  for (std::int64_t r = 0; r < T * N; ++r) src[r * I + ids[r]] = 1.0f;
+  const auto state = rng.uniform(dense.states().size() * N * H, 0.5f);
+  const auto diff_dst = rng.uniform(T * N * H, 1.0f);
+
+  for (int training : {0, 1}) {
+    CAPTURE(training);
+    std::vector<float> dst_d(T * N * H), dst_i(T * N * H);
+    std::vector<float> out_d(state.size()), out_i(state.size());
+    charnn_forward_args a{T, N, params.data(), src.data(), state.data(), dst_d.data(),
+                          out_d.data(), training, nullptr};
+    dense.forward(a);
+    a.src = nullptr;
+    a.src_index = ids.data();
+    a.dst = dst_i.data();
+    a.state_out = out_i.data();
+    indexed.forward(a);
+    CHECK(dst_i == dst_d);  // a gather picks exactly the floats the product adds up
+    CHECK(out_i == out_d);
+    if (!training) continue;
+    std::vector<float> g_d(params.size(), 0.0f), g_i(params.size(), 0.0f);
+    dense.backward({T, N, params.data(), src.data(), state.data(), dst_d.data(), diff_dst.data(),
+                    nullptr, nullptr, g_d.data(), nullptr, nullptr});
+    indexed.backward({T, N, params.data(), nullptr, state.data(), dst_i.data(), diff_dst.data(),
+                      nullptr, nullptr, g_i.data(), nullptr, ids.data()});
+    std::vector<double> want(g_d.begin(), g_d.end());
+    expect_close("diff_params by index against dense", g_i, want, 1e-6, 1e-5);
+  }
+
+  // Without its input, or with an id outside the input width, the call is refused.
+  std::vector<float> dst(T * N * H);
+  CHECK_THROWS_AS(indexed.forward({T, N, params.data(), src.data(), nullptr, dst.data(), nullptr,
+                                   1, nullptr}),
+                  charnn::error);
+  ids[3] = static_cast<std::int32_t>(I);
+  CHECK_THROWS_AS(indexed.forward({T, N, params.data(), nullptr, nullptr, dst.data(), nullptr, 1,
+                                   ids.data()}),
+                  charnn::error);
+  // Switched off again, it reads src.
+  REQUIRE(indexed.set_index_input(false));
+  CHECK_NOTHROW(indexed.forward({T, N, params.data(), src.data(), nullptr, dst.data(), nullptr, 1,
+                                 nullptr}));
 }

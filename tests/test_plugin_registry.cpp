@@ -99,7 +99,7 @@ TEST_CASE("each broken plugin is skipped with its own one-line reason and the va
       {"broken-unresolved.so", "undefined symbol: charnn_test_symbol_nobody_defines"},
       {"broken-no-entry.so", "does not export the entry point charnn_plugin_entry"},
       {"broken-null-entry.so", "its entry point returned NULL"},
-      {"broken-abi-major.so", "built for plugin ABI 2.1, this charnn loads ABI 1.1"},
+      {"broken-abi-major.so", "built for plugin ABI 2.2, this charnn loads ABI 1.2"},
       {"broken-struct-too-large.so", "larger than the " + std::to_string(sizeof(charnn_cell_api))},
       {"broken-struct-too-small.so", "ends before the required function 'last_error'"},
       {"broken-missing-function.so", "the required function 'backward' is NULL"},
@@ -138,7 +138,7 @@ TEST_CASE("a broken or missing --plugin file is an error, not a skip", "[plugin]
   search.files = {kTestDir / "broken-abi-major.so"};
   std::string msg = message_of([&] { charnn::PluginRegistry::discover(search); });
   CHECK_THAT(msg, Contains("--plugin " + (kTestDir / "broken-abi-major.so").string()));
-  CHECK_THAT(msg, Contains("built for plugin ABI 2.1"));
+  CHECK_THAT(msg, Contains("built for plugin ABI 2.2"));
 
   search.files = {kTestDir / "no-such-plugin.so"};
   msg = message_of([&] { charnn::PluginRegistry::discover(search); });
@@ -289,7 +289,7 @@ TEST_CASE("a cell keeps its library loaded after the registry is gone", "[plugin
   const float h0 = 4.0f;                                   // (S=1, N=1, H=1)
   std::array<float, 2> dst{};                              // (T, N, H)
   float h_final = 0;
-  charnn_forward_args fa{2, 1, params.data(), src.data(), &h0, dst.data(), &h_final, 0};
+  charnn_forward_args fa{2, 1, params.data(), src.data(), &h0, dst.data(), &h_final, 0, nullptr};
   cell->forward(fa);
   CHECK(dst[0] == 2.0f * 1 + 0.5f * 4 + 1);     // 5
   CHECK(dst[1] == 2.0f * 3 + 0.5f * 5.0f + 1);  // 9.5
@@ -347,13 +347,13 @@ TEST_CASE("the test cell runs its closed form through every Cell entry point",
 
   // Backward of L = sum(h_t): dh_1 = 1, dh_0 = 1 + w_h = 1.5.
   std::vector<float> fdst(2);
-  charnn_forward_args fa{2, 1, params.data(), src.data(), nullptr, fdst.data(), nullptr, 1};
+  charnn_forward_args fa{2, 1, params.data(), src.data(), nullptr, fdst.data(), nullptr, 1, nullptr};
   cell.forward(fa);
   const std::vector<float> ones = {1.0f, 1.0f};
   std::vector<float> dparams(4, 0.0f), dsrc(4);
   float dstate = 0;
   charnn_backward_args ba{2,           1,       params.data(), src.data(),     nullptr, fdst.data(),
-                          ones.data(), nullptr, dsrc.data(),   dparams.data(), &dstate};
+                          ones.data(), nullptr, dsrc.data(),   dparams.data(), &dstate, nullptr};
   cell.backward(ba);
   CHECK(dparams[0] == 1.5f * 3 + 1 * 0);  // dw_x = sum dh_t x_t
   CHECK(dparams[1] == 1.5f * 1 + 1 * 2);
@@ -377,13 +377,13 @@ TEST_CASE("cell failures name the cell, its library and the plugin's reason",
   const std::vector<float> params(3), src(2), diff(2);  // a (T=2, N=1) problem
   std::vector<float> dst(2), dparams(3);
   charnn_backward_args ba{2,           1,       params.data(), src.data(),     nullptr, dst.data(),
-                          diff.data(), nullptr, nullptr,       dparams.data(), nullptr};
+                          diff.data(), nullptr, nullptr,       dparams.data(), nullptr, nullptr};
   const std::string msg = message_of([&] { cell.backward(ba); });  // no training forward first
   CHECK_THAT(msg, Contains("cell 'test_linear' (" + kLinear.string() + ")"));
   CHECK_THAT(msg, Contains("backward failed (wrong call order)"));
   CHECK_THAT(msg, Contains("needs a training forward"));
 
-  charnn_forward_args fa{0, 1, params.data(), src.data(), nullptr, dst.data(), nullptr, 0};
+  charnn_forward_args fa{0, 1, params.data(), src.data(), nullptr, dst.data(), nullptr, 0, nullptr};
   CHECK_THROWS_WITH(cell.forward(fa), Contains("T, N >= 1"));
 }
 
@@ -424,7 +424,7 @@ TEST_CASE("charnn cells --verbose lists the cells, the searched directories and 
   CHECK_THAT(out, Contains("CHARNN_PLUGIN_PATH  " + kTestDir.string()));
   CHECK_THAT(out, Contains("built-in            "));
   CHECK_THAT(out,
-             Contains((kTestDir / "broken-abi-major.so").string() + ": built for plugin ABI 2.1"));
+             Contains((kTestDir / "broken-abi-major.so").string() + ": built for plugin ABI 2.2"));
   CHECK_THAT(out, Contains((kTestDir / "broken-not-a-library.so").string() +
                            ": cannot load it as a library"));
   CHECK_THAT(out, Contains("Skipped (9), not valid cell plugins:"));

@@ -34,15 +34,17 @@ PlanInput auto_everything(std::int64_t train_units, double seconds) {
 
 }  // namespace
 
-TEST_CASE("planned dropout: none below 2 passes, 0.1 per doubling, at most 0.3", "[plan]") {
+TEST_CASE("planned dropout: none below an exposure of 8, 0.1 per doubling, at most 0.3",
+          "[plan]") {
+  CHECK(memorisation(4, 1e6, 2e6) == Approx(2));
+  CHECK(memorisation(4, 1e6, 0) == 0);
   CHECK(planned_dropout(0) == 0.0f);
-  CHECK(planned_dropout(0.5) == 0.0f);
-  CHECK(planned_dropout(1.99) == 0.0f);
-  CHECK(planned_dropout(2) == Approx(0.1f));
-  CHECK(planned_dropout(4) == Approx(0.2f));
-  CHECK(planned_dropout(5.7) == Approx(0.25f));  // 0.251, to steps of 0.05
-  CHECK(planned_dropout(8) == Approx(0.3f));
-  CHECK(planned_dropout(1000) == Approx(0.3f));
+  CHECK(planned_dropout(7.9) == 0.0f);
+  CHECK(planned_dropout(8) == Approx(0.1f));
+  CHECK(planned_dropout(16) == Approx(0.2f));
+  CHECK(planned_dropout(22.6) == Approx(0.25f));  // 0.2499, to steps of 0.05
+  CHECK(planned_dropout(32) == Approx(0.3f));
+  CHECK(planned_dropout(1e6) == Approx(0.3f));
 }
 
 TEST_CASE("--hidden auto takes the widest model the budget trains on enough text", "[plan]") {
@@ -101,27 +103,30 @@ TEST_CASE("--hidden auto takes the widest model the budget trains on enough text
   }
 }
 
-TEST_CASE("--dropout auto follows the planned passes over the corpus", "[plan]") {
+TEST_CASE("--dropout auto follows how much the run can memorise", "[plan]") {
   auto fast = [](std::int64_t H) { return lstm_cost(H, 1e12); };  // every width is affordable
-  SECTION("a big corpus seen once: no dropout") {
+  SECTION("a big corpus seen a few times: no dropout") {
     const TrainPlan p = plan_training(auto_everything(50'000'000, 600),
                                       [](std::int64_t H) { return lstm_cost(H, 1e11); });
-    CHECK(p.planned_passes < 2);
+    CHECK(p.exposure < 8);
     CHECK(p.dropout == 0.0f);
-    CHECK_THAT(p.why, Catch::Contains("dropout 0 (under 2 passes)"));
+    CHECK_THAT(p.why, Catch::Contains(", under 8)"));
   }
-  SECTION("a small corpus seen many times: dropout") {
+  SECTION("a small corpus seen many times by a big model: dropout") {
     const TrainPlan p = plan_training(auto_everything(300'000, 1800), fast);
-    CHECK(p.planned_passes > 8);
+    CHECK(p.exposure > 32);
     CHECK(p.dropout == Approx(0.3f));
-    CHECK_THAT(p.why, Catch::Contains("dropout 0.3"));
+    CHECK_THAT(p.why, Catch::Contains("dropout 0.3 ("));
   }
   SECTION("epochs plan the passes directly") {
     PlanInput in = auto_everything(1'000'000, 0);
-    in.epochs = 4;
+    in.epochs = 8;
     const TrainPlan p = plan_training(in, fast);
-    CHECK(p.planned_passes == Approx(4));
-    CHECK(p.dropout == Approx(0.2f));
+    CHECK(p.planned_passes == Approx(8));
+    CHECK(p.hidden == 512);
+    CHECK(p.exposure == Approx(8 * lstm_cost(512, 1).parameters / 1e6));
+    CHECK(p.dropout == planned_dropout(p.exposure));
+    CHECK(p.dropout > 0.0f);
   }
   SECTION("the first stop condition reached decides") {
     PlanInput in = auto_everything(1'000'000, 1800);

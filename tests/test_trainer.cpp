@@ -173,7 +173,7 @@ TEST_CASE("settings left on auto are planned once, recorded, and kept by a resum
   c.eval_every = kAuto;
   c.eval_units = kAuto;
   c.max_iters = 0;
-  c.epochs = 4;  // 4 planned passes: dropout 0.2; a few thousand units: the narrowest model
+  c.epochs = 4;  // a few thousand units: the narrowest model, seen 4 times: dropout 0.3
 
   std::map<std::int64_t, double> whole, parts;
   TrainHooks record;
@@ -182,13 +182,13 @@ TEST_CASE("settings left on auto are planned once, recorded, and kept by a resum
 
   const CheckpointData ca = read_checkpoint(dir / "whole" / "last.ckpt");
   CHECK(ca.header.at("config.hidden") == std::to_string(plan_widths().back()));
-  CHECK(ca.header.at("config.dropout") == "0.2");
+  CHECK(ca.header.at("config.dropout") == "0.3");
   CHECK(std::stoll(ca.header.at("config.eval_every")) >= 10);
   CHECK(ca.header.at("config.eval_units") == "0");  // the split is smaller than any slice
   CHECK_THAT(ca.header.at("config.plan"), Catch::Contains("4.0 passes"));
   const std::string json = read_file(dir / "whole" / "config.json");
   CHECK_THAT(json, Catch::Contains("\"hidden\": " + std::to_string(plan_widths().back())));
-  CHECK_THAT(json, Catch::Contains("\"dropout\": 0.2"));
+  CHECK_THAT(json, Catch::Contains("\"dropout\": 0.3"));
   CHECK_THAT(json, Catch::Contains("\"plan\": \""));
 
   c.out = dir / "parts";

@@ -5,10 +5,25 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <string>
 
 namespace charnn_cells {
+
+namespace {
+
+// The args as the derived cells read them. src_index (ABI 1.2) is read only once the host has
+// switched it on: a host that predates it passes a struct that ends before the field.
+template <class Args>
+Args known_fields(const Args& a, bool index_input) {
+  if (index_input) return a;
+  Args c{};
+  std::memcpy(&c, &a, offsetof(Args, src_index));
+  return c;
+}
+
+}  // namespace
 
 
 RnnCell::RnnCell(std::int64_t input_size, std::int64_t hidden_size, std::int64_t gates,
@@ -37,21 +52,31 @@ void RnnCell::init_params(float* p, std::uint64_t seed) const {
 }
 
 void RnnCell::forward(const charnn_forward_args& a) {
-  check_seq(a.T, a.N, a.params, a.src, a.dst, "forward");
-  backend_guard("forward", [&] { sequence_forward(a); });
+  const charnn_forward_args c = known_fields(a, index_input_);
+  check_seq(c.T, c.N, c.params, c.src, index_input_, c.src_index, c.dst, "forward");
+  backend_guard("forward", [&] { sequence_forward(c); });
 }
 
 void RnnCell::backward(const charnn_backward_args& a) {
-  check_seq(a.T, a.N, a.params, a.src, a.dst, "backward");
-  if (!a.diff_dst || !a.diff_params)
+  const charnn_backward_args c = known_fields(a, index_input_);
+  check_seq(c.T, c.N, c.params, c.src, index_input_, c.src_index, c.dst, "backward");
+  if (!c.diff_dst || !c.diff_params)
     throw Error(CHARNN_ERR_ARGUMENT, "backward: diff_dst and diff_params are required");
-  backend_guard("backward", [&] { sequence_backward(a); });
+  if (index_input_ && c.diff_src)
+    throw Error(CHARNN_ERR_ARGUMENT, "backward: no diff_src for an input given by index");
+  backend_guard("backward", [&] { sequence_backward(c); });
 }
 
 void RnnCell::set_train_precision(charnn_precision precision) {
   const bool bf = precision == CHARNN_PRECISION_BF16;
   if (bf) require_native_bf16("set_train_precision");
   train_bf16(bf);
+}
+
+void RnnCell::set_index_input(bool enable) {
+  if (!index_sequences(enable))
+    throw Error(CHARNN_ERR_UNSUPPORTED, "this cell's sequences read a dense src only");
+  index_input_ = enable;
 }
 
 void RnnCell::step(const charnn_step_args& a) {
@@ -78,7 +103,7 @@ void RnnCell::prepare_step(const float* params, charnn_precision precision) {
 }
 
 void RnnCell::trace(const charnn_trace_args& a) {
-  check_seq(a.T, a.N, a.params, a.src, a.dst, "trace");
+  check_seq(a.T, a.N, a.params, a.src, false, nullptr, a.dst, "trace");
   if (!a.signals) throw Error(CHARNN_ERR_ARGUMENT, "trace: signals is required");
   backend_guard("trace", [&] {
     const std::int64_t NH = a.N * H_;
@@ -99,12 +124,21 @@ void RnnCell::trace(const charnn_trace_args& a) {
 }
 
 void RnnCell::check_seq(std::int64_t T, std::int64_t N, const float* params, const float* src,
-                        const float* dst, const char* what) {
+                        bool by_index, const std::int32_t* src_index, const float* dst,
+                        const char* what) const {
   if (T < 1 || N < 1)
     throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": T and N must be at least 1 (got T=" +
                                          std::to_string(T) + ", N=" + std::to_string(N) + ")");
-  if (!params || !src || !dst)
-    throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": params, src and dst are required");
+  if (!params || !dst || (by_index ? !src_index : !src))
+    throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": params, " +
+                                         (by_index ? "src_index" : "src") +
+                                         " and dst are required");
+  if (by_index)
+    for (std::int64_t r = 0; r < T * N; ++r)
+      if (src_index[r] < 0 || src_index[r] >= I_)
+        throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": src_index[" + std::to_string(r) +
+                                             "] = " + std::to_string(src_index[r]) +
+                                             " is outside the input width " + std::to_string(I_));
 }
 
 }  // namespace charnn_cells

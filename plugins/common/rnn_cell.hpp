@@ -37,6 +37,9 @@ class RnnCell : public charnn::plugin::Cell {
   // Refuses bf16 where this CPU does not run it natively (oneDNN 2.6 would emulate it, slower
   // than f32), then tells the derived cell.
   void set_train_precision(charnn_precision precision) final;
+  // Offered when the derived cell's sequences can gather (index_sequences); then forward and
+  // backward check src_index instead of src.
+  void set_index_input(bool enable) final;
   void step(const charnn_step_args& a) override;
   void prepare_step(const float* params, charnn_precision precision) override;
   void trace(const charnn_trace_args& a) override;
@@ -47,6 +50,8 @@ class RnnCell : public charnn::plugin::Cell {
   virtual void sequence_backward(const charnn_backward_args& a) = 0;
   // Whether training passes use bfloat16 products from now on.
   virtual void train_bf16(bool bf16) = 0;
+  // Whether the sequence passes read src_index from now on; false = the cell cannot.
+  virtual bool index_sequences(bool enable) { return !enable; }
   // Fills the bias part (G, H) of the parameter buffer.
   virtual void bias_init(float* b) const = 0;
   // One step's pointwise part, for N streams: gates (N, G, H) pre-activations (may be
@@ -59,8 +64,12 @@ class RnnCell : public charnn::plugin::Cell {
 
  private:
   // The argument checks forward, backward and trace share.
-  static void check_seq(std::int64_t T, std::int64_t N, const float* params, const float* src,
-                        const float* dst, const char* what);
+  // by_index: the input is src_index (set_index_input), else src.
+  void check_seq(std::int64_t T, std::int64_t N, const float* params, const float* src,
+                 bool by_index, const std::int32_t* src_index, const float* dst,
+                 const char* what) const;
+
+  bool index_input_ = false;
 
   StepGates plain_;
   PreparedStep prepared_;

@@ -7,10 +7,12 @@
 // ms this way, and float32 inference (validation, `charnn eval`) runs 10% faster (bench_cells
 // --train-precision bf16; bench/RESULTS.md, "training"). The layout of the work:
 //
-//   forward:  Gx = X . W_x + b                  one product over all T*N rows
+//   forward:  Gx = X . W_x + b                  one product over all T*N rows (for a one-hot
+//                                               X given by index: a gather of W_x's rows)
 //             for t: A_t = Gx_t + h_{t-1} . W_h  (N rows), then the gates and state update
 //   backward: for t = T-1 .. 0: the pointwise gradient gives dA_t, and dh_{t-1} = dA_t . W_h^T
 //             dW_h += H_prev^T . dA, dW_x += X^T . dA, db += sum dA, dX = dA . W_x^T
+//             (by index: dW_x[id] += dA, a scatter-add, and no dX)
 //
 // In bf16 the products' inputs (X, h, dA and the weights) are rounded to bfloat16 and
 // accumulated in float32; gates, the cell state, dh, dc and every gradient stay float32 (as
@@ -74,7 +76,8 @@ class LstmSequence {
     for (std::int64_t t0 = 0; t0 < a.T; t0 += Tc) {
       charnn_forward_args c = a;
       c.T = std::min(Tc, a.T - t0);
-      c.src = a.src + t0 * a.N * I_;
+      c.src = a.src ? a.src + t0 * a.N * I_ : nullptr;
+      c.src_index = a.src_index ? a.src_index + t0 * a.N : nullptr;
       c.dst = a.dst + t0 * a.N * H_;
       c.state_in = t0 == 0 ? a.state_in : carry_.data();
       c.state_out = t0 + c.T == a.T ? a.state_out : carry_.data();
@@ -131,7 +134,10 @@ class LstmSequence {
     }
     // Weight gradients over all T*N rows at once, added to the host's (the ABI accumulates).
     p.mm_dwh.run(stream_, hs(p, 0), p.das.data(), a.diff_params + wl);
-    p.mm_dwx.run(stream_, x_op(p, a.src), p.das.data(), a.diff_params);
+    if (a.src_index)
+      scatter_input_grad(p, a.src_index, T * N, a.diff_params);
+    else
+      p.mm_dwx.run(stream_, x_op(p, a.src), p.das.data(), a.diff_params);
     if (a.diff_src) p.mm_xt.run(stream_, p.das.data(), p.wxt.get_data_handle(), a.diff_src);
     stream_.wait();
     float* db = a.diff_params + wl + wi;
@@ -221,7 +227,8 @@ class LstmSequence {
   void run(Plan& p, const charnn_forward_args& a) {
     const std::int64_t N = a.N, H = H_, G = 4 * H_, NH = N * H;
     const std::int64_t wl = I_ * G, wi = H * G;
-    if (bf16_) convert_bf16(a.src, reinterpret_cast<std::uint16_t*>(p.xs.data()), a.T * N * I_);
+    if (bf16_ && !a.src_index)
+      convert_bf16(a.src, reinterpret_cast<std::uint16_t*>(p.xs.data()), a.T * N * I_);
     float* cs = p.cs.data();  // (T+1, N, H)
     if (a.state_in) {
       to_op(a.state_in, p.hs.data(), NH);
@@ -231,7 +238,10 @@ class LstmSequence {
       std::memset(cs, 0, NH * sizeof(float));
     }
     float* gx = p.gx.data();  // (T, N, 4H)
-    p.mm_x.run(stream_, x_op(p, a.src), p.wx.get_data_handle(), gx, a.params + wl + wi);
+    if (a.src_index)
+      gather_input(a.src_index, a.T * N, a.params, a.params + wl + wi, gx);
+    else
+      p.mm_x.run(stream_, x_op(p, a.src), p.wx.get_data_handle(), gx, a.params + wl + wi);
     for (std::int64_t t = 0; t < a.T; ++t) {
       float* at = gx + t * N * G;
       p.mm_h.run(stream_, hs(p, t), p.wh.get_data_handle(), p.rec.data());
@@ -248,6 +258,49 @@ class LstmSequence {
       std::memcpy(a.state_out, a.dst + (a.T - 1) * NH, NH * sizeof(float));
       std::memcpy(a.state_out + NH, cs + a.T * NH, NH * sizeof(float));
     }
+  }
+
+  // Gx = W_x[id] + b: the rows a one-hot X would pick, exactly what the f32 product gives.
+  void gather_input(const std::int32_t* ids, std::int64_t M, const float* wx, const float* b,
+                    float* gx) const {
+    const std::int64_t G = 4 * H_;
+#pragma omp parallel for schedule(static)
+    for (std::int64_t r = 0; r < M; ++r) {
+      const float* w = wx + static_cast<std::int64_t>(ids[r]) * G;
+      float* out = gx + r * G;
+      for (std::int64_t k = 0; k < G; ++k) out[k] = w[k] + b[k];
+    }
+  }
+
+  // dW_x[id_r] += dA_r, what X^T . dA adds for a one-hot X. Each thread owns a range of columns
+  // and adds the rows in order, so the sums are the same for any thread count.
+  void scatter_input_grad(Plan& p, const std::int32_t* ids, std::int64_t M, float* dwx) const {
+    const std::int64_t G = 4 * H_;
+    const int threads = omp_get_max_threads();
+    const std::int64_t chunk = ((G + threads - 1) / threads + 15) / 16 * 16;
+    const bool bf16 = bf16_;
+    const std::byte* das = p.das.data();
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < threads; ++k) {
+      const std::int64_t c0 = k * chunk, c1 = std::min(G, c0 + chunk);
+      for (std::int64_t r = 0; r < M && c0 < c1; ++r) {
+        float* d = dwx + static_cast<std::int64_t>(ids[r]) * G;
+        if (bf16) {
+          const auto* g = reinterpret_cast<const std::uint16_t*>(das) + r * G;
+          for (std::int64_t c = c0; c < c1; ++c) d[c] += bf16_to_f32(g[c]);
+        } else {
+          const auto* g = reinterpret_cast<const float*>(das) + r * G;
+          for (std::int64_t c = c0; c < c1; ++c) d[c] += g[c];
+        }
+      }
+    }
+  }
+
+  static float bf16_to_f32(std::uint16_t v) {
+    const std::uint32_t bits = static_cast<std::uint32_t>(v) << 16;
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    return f;
   }
 
   std::size_t esize() const {

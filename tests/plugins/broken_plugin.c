@@ -78,7 +78,8 @@ static struct {
             never_trace,
             never_error,
             NULL /* prepare_step: optional (ABI 1.1) */,
-            NULL /* set_train_precision: optional (ABI 1.1) */},
+            NULL /* set_train_precision: optional (ABI 1.1) */,
+            NULL /* set_index_input: optional (ABI 1.2) */},
            {0, 0, 0, 0}};
 
 #if defined(BROKEN_NO_ENTRY)

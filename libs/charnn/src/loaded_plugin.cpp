@@ -62,6 +62,7 @@ constexpr ApiFunction kApiFunctions[] = {
     CHARNN_API_FN(last_error, true),
     CHARNN_API_FN(prepare_step, false),         // ABI 1.1
     CHARNN_API_FN(set_train_precision, false),  // ABI 1.1
+    CHARNN_API_FN(set_index_input, false),      // ABI 1.2
 };
 #undef CHARNN_API_FN
 
@@ -77,7 +78,7 @@ constexpr std::size_t required_api_size() {
 static_assert(required_api_size() == offsetof(charnn_cell_api, prepare_step),
               "ABI 1.x: the 1.0 functions are required, later ones optional; update "
               "kApiFunctions when appending fields");
-static_assert(offsetof(charnn_cell_api, set_train_precision) + sizeof(void*) ==
+static_assert(offsetof(charnn_cell_api, set_index_input) + sizeof(void*) ==
                   sizeof(charnn_cell_api),
               "every field of charnn_cell_api must be listed in kApiFunctions");
 

@@ -30,7 +30,8 @@ inline float unit_float(std::uint64_t bits) {
 // Buffers for one (T, N) shape of a sequence pass (training or evaluation).
 struct detail::SequenceBuffers {
   std::int64_t T = 0, N = 0;
-  std::vector<float> x0;                     // (T, N, V) one-hot input of layer 0
+  std::vector<float> x0;                     // (T, N, V) one-hot input of layer 0, or empty
+  const std::int32_t* x0_index = nullptr;    // (T, N) the same as ids, when layer 0 takes them
   std::vector<std::vector<float>> dst;       // [l] (T, N, H) what layer l wrote
   std::vector<std::vector<float>> dropped;   // [l] (T, N, H) dropout(dst[l]): input of l+1 / out
   std::vector<std::vector<float>> mask;      // [l] (T, N, H) 0 or 1/(1-p), training only
@@ -66,6 +67,7 @@ Model::Model(ModelConfig config, const PluginRegistry& plugins) : config_(std::m
   std::int64_t offset = 0;
   for (std::size_t l = 0; l < config_.cells.size(); ++l) {
     layers_.push_back(plugins.create_cell(config_.cells[l], l == 0 ? V : H, H));
+    if (l == 0) layers_.back().set_index_input(true);  // false: the plugin reads dense one-hot
     const Cell& cell = layers_.back();
     layer_offset_.push_back(offset);
     std::int64_t o = offset;
@@ -144,7 +146,9 @@ void prepare(detail::SequenceBuffers& s, const std::vector<Cell>& layers, std::i
   s.T = T;
   s.N = N;
   const std::size_t L = layers.size(), tnh = static_cast<std::size_t>(T * N * H);
-  s.x0.assign(static_cast<std::size_t>(T * N * V), 0.0f);
+  // A layer 0 that takes its one-hot input by index needs no (T, N, V) matrix: for a vocabulary
+  // of thousands of units that matrix is tens of MB, and the products with it most of the step.
+  if (!layers.front().index_input()) s.x0.assign(static_cast<std::size_t>(T * N * V), 0.0f);
   s.dst.assign(L, std::vector<float>(tnh));
   if (dropout && training) {
     s.dropped.assign(L, std::vector<float>(tnh));
@@ -197,14 +201,15 @@ void check_segment(std::span<const std::int32_t> inputs, std::span<const std::in
 // Layer l over one segment: src (T*N, I) -> s.dst[l] (T*N, H). The carried state (S, N, H) is
 // copied to s.state_in[l] (backward needs it) and replaced by the final state.
 void layer_forward(Cell& cell, const float* params, detail::SequenceBuffers& s, std::size_t l,
-                   const float* src, std::vector<float>& carried, std::int64_t T, std::int64_t N,
-                   bool training) {
+                   const float* src, const std::int32_t* src_index, std::vector<float>& carried,
+                   std::int64_t T, std::int64_t N, bool training) {
   s.state_in[l] = carried;  // same size: a copy, no allocation
   charnn_forward_args a{};
   a.T = T;
   a.N = N;
   a.params = params;
   a.src = src;
+  a.src_index = src_index;
   a.state_in = s.state_in[l].data();
   a.dst = s.dst[l].data();
   a.state_out = carried.data();
@@ -237,11 +242,13 @@ const float* Model::forward_layers(detail::SequenceBuffers& s, std::span<const s
   const float p = config_.dropout;
   const bool drop = training && p > 0.0f;
   prepare(s, layers_, T, N, H, V, training, drop);
-  fill_one_hot(inputs, V, s.x0.data());
-  const float* src = s.x0.data();
+  const bool by_index = layers_.front().index_input();
+  s.x0_index = by_index ? inputs.data() : nullptr;
+  if (!by_index) fill_one_hot(inputs, V, s.x0.data());
+  const float* src = by_index ? nullptr : s.x0.data();
   for (std::size_t l = 0; l < layers_.size(); ++l) {
-    layer_forward(layers_[l], params_.data() + layer_offset_[l], s, l, src, state.layers[l], T, N,
-                  training);
+    layer_forward(layers_[l], params_.data() + layer_offset_[l], s, l, src,
+                  l == 0 ? s.x0_index : nullptr, state.layers[l], T, N, training);
     src = s.dst[l].data();
     if (drop) {
       dropout_forward(s.dst[l].data(), s.dropped[l].data(), s.mask[l].data(), T * N * H, p,
@@ -267,7 +274,9 @@ void Model::backward_layers(detail::SequenceBuffers& s, std::int64_t T, std::int
     a.T = T;
     a.N = N;
     a.params = params_.data() + layer_offset_[li];
-    a.src = li == 0 ? s.x0.data() : (drop ? s.dropped[li - 1].data() : s.dst[li - 1].data());
+    a.src = li == 0 ? (s.x0_index ? nullptr : s.x0.data())
+                    : (drop ? s.dropped[li - 1].data() : s.dst[li - 1].data());
+    a.src_index = li == 0 ? s.x0_index : nullptr;
     a.state_in = s.state_in[li].data();
     a.dst = s.dst[li].data();
     a.diff_dst = s.ddst.data();

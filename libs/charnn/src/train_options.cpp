@@ -162,8 +162,9 @@ const TrainOption kOptions[] = {
     {.flag = "dropout",
      .key = "dropout",
      .group = G::model,
-     .help = "dropout between layers and before the output layer, in [0, 1); auto: 0 below 2 "
-             "planned passes over the training text, then 0.1 per doubling up to 0.3",
+     .help = "dropout between layers and before the output layer, in [0, 1); auto: from how "
+             "much the run can memorise (planned passes over the text x parameters per unit of "
+             "text), 0 for little, at most 0.3",
      .get =
          [](const TrainConfig& c) {
            return c.dropout == kAutoDropout ? std::string("auto") : float_text(c.dropout);

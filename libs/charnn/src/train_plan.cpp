@@ -43,9 +43,9 @@ double planned_units(const PlanInput& in, const WidthCost& cost) {
 
 }  // namespace
 
-float planned_dropout(double passes) {
-  if (!(passes >= 2)) return 0.0f;
-  const double d = std::min(0.3, 0.1 * std::log2(passes));
+float planned_dropout(double exposure) {
+  if (!(exposure >= 8)) return 0.0f;
+  const double d = std::min(0.3, 0.1 * (std::log2(exposure) - 2));
   return static_cast<float>(std::round(d * 20) / 20);  // steps of 0.05
 }
 
@@ -83,13 +83,20 @@ TrainPlan plan_training(const PlanInput& in,
                             ? plan.planned_units / static_cast<double>(in.train_units)
                             : 0;
 
+  plan.exposure = memorisation(plan.planned_passes, static_cast<double>(chosen.parameters),
+                               static_cast<double>(in.train_units));
   plan.dropout = in.dropout;
   if (in.choose_dropout) {
-    plan.dropout = planned_dropout(plan.planned_passes);
+    plan.dropout = planned_dropout(plan.exposure);
+    const double per_unit =
+        static_cast<double>(chosen.parameters) / static_cast<double>(std::max<std::int64_t>(1, in.train_units));
     reasons.push_back("dropout " + detail::short_num(plan.dropout) +
-                      (plan.planned_units <= 0 ? " (no planned length)"
-                       : plan.dropout == 0     ? " (under 2 passes)"
-                                               : ""));
+                      (plan.planned_units <= 0
+                           ? std::string(" (no planned length)")
+                           : " (" + detail::fixed(plan.planned_passes, 1) + " passes x " +
+                                 detail::fixed(per_unit, 2) + " parameters per unit = " +
+                                 detail::fixed(plan.exposure, 1) +
+                                 (plan.dropout == 0 ? ", under 8)" : ")")));
   }
 
   const double iterations = in.units_per_iteration > 0

@@ -9,7 +9,9 @@
  * struct_size is larger than the host's sizeof(charnn_cell_api) (a newer plugin). A smaller
  * struct_size (an older plugin of the same major) is accepted: the host treats the missing
  * trailing function pointers as NULL. New optional functions are only ever appended, with an
- * abi_minor bump. The *_args structs are fixed for a given abi_major.
+ * abi_minor bump. The *_args structs only ever grow at the end, and a plugin reads an appended
+ * field only after the host has switched it on through the optional call that introduced it (a
+ * host that does not know the call passes the shorter struct and never switches it on).
  *
  * Tensor conventions (row-major, float32, all buffers owned by the host):
  *   T time steps, N parallel streams, I input width, H hidden width, S = num_states.
@@ -20,7 +22,9 @@
  *
  * History: 1.0 the first table; 1.1 appends the optional prepare_step (a prepared, possibly
  * reduced-precision copy of the weights for the one-step sampling path) and the optional
- * set_train_precision (mixed-precision training passes).
+ * set_train_precision (mixed-precision training passes); 1.2 appends the optional
+ * set_index_input and the src_index fields of charnn_forward_args and charnn_backward_args (a
+ * one-hot input given by index: layer 0 over a large vocabulary).
  */
 #ifndef CHARNN_PLUGIN_H
 #define CHARNN_PLUGIN_H
@@ -33,7 +37,7 @@ extern "C" {
 #endif
 
 #define CHARNN_PLUGIN_ABI_MAJOR 1
-#define CHARNN_PLUGIN_ABI_MINOR 1
+#define CHARNN_PLUGIN_ABI_MINOR 2
 #define CHARNN_PLUGIN_ENTRY_NAME "charnn_plugin_entry"
 #define CHARNN_MAX_DIMS 4
 
@@ -84,6 +88,9 @@ typedef struct charnn_forward_args {
   float* dst;            /* (T, N, H) */
   float* state_out;      /* (S, N, H); may be NULL */
   int32_t training;      /* nonzero: keep what backward needs inside the instance */
+  /* ABI 1.2, read only after set_index_input(cell, 1): (T, N), the column of the single 1 in
+   * each row of a one-hot src, which is then NULL. */
+  const int32_t* src_index;
 } charnn_forward_args;
 
 /* Consumes the workspace of the immediately preceding training forward on the same instance,
@@ -100,6 +107,9 @@ typedef struct charnn_backward_args {
   float* diff_src;             /* (T, N, I); NULL if the host does not need it */
   float* diff_params;          /* flat, same layout as params; accumulated into */
   float* diff_state_in;        /* (S, N, H); NULL if the host does not need it */
+  /* ABI 1.2, read only after set_index_input(cell, 1): as given to forward; src is then NULL
+   * and diff_src must be NULL. */
+  const int32_t* src_index;
 } charnn_backward_args;
 
 /* One inference step for sampling: T = 1, no workspace kept. */
@@ -175,6 +185,15 @@ typedef struct charnn_cell_api {
    * CHARNN_ERR_UNSUPPORTED: not available here (e.g. the CPU has no bfloat16 support); the
    * setting is unchanged. */
   charnn_status (*set_train_precision)(charnn_cell* cell, int32_t precision);
+
+  /* ---- ABI 1.2: optional; NULL (or absent) means the cell reads src only. ---- */
+
+  /* enable != 0: from the next call on, forward and backward on this instance take their input as
+   * src_index (see the args) instead of src, so X . W_x is a gather of W_x's rows and X^T . dA a
+   * scatter-add into them, instead of products with a (T*N, I) matrix of zeros and ones. The host
+   * uses it for layer 0, whose input is one-hot over the vocabulary. enable == 0 switches back.
+   * step and trace are not affected (step has its own src_index). */
+  charnn_status (*set_index_input)(charnn_cell* cell, int32_t enable);
 } charnn_cell_api;
 
 typedef const charnn_cell_api* (*charnn_plugin_entry_fn)(void);

@@ -63,6 +63,11 @@ class Cell {
     if (precision != CHARNN_PRECISION_F32)
       throw Error(CHARNN_ERR_UNSUPPORTED, "this cell trains in float32 only");
   }
+  // Optional (ABI 1.2), see set_index_input in plugin.h: once enabled, forward and backward read
+  // args.src_index instead of args.src. The default reads src only.
+  virtual void set_index_input(bool enable) {
+    if (enable) throw Error(CHARNN_ERR_UNSUPPORTED, "this cell reads a dense src only");
+  }
 };
 
 }  // namespace charnn::plugin
@@ -199,6 +204,9 @@ struct Adapter {
     return guarded(
         cell, [&] { cell->impl->set_train_precision(static_cast<charnn_precision>(precision)); });
   }
+  static charnn_status set_index_input(charnn_cell* cell, int32_t enable) noexcept {
+    return guarded(cell, [&] { cell->impl->set_index_input(enable != 0); });
+  }
   static const char* last_error(const charnn_cell* cell) noexcept {
     return cell ? cell->last_error.c_str() : "";
   }
@@ -227,6 +235,7 @@ struct Adapter {
     api.last_error = &last_error;
     api.prepare_step = &prepare_step;
     api.set_train_precision = &set_train_precision;
+    api.set_index_input = &set_index_input;
     return api;
   }
 };

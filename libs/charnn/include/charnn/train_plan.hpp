@@ -51,12 +51,19 @@ struct TrainPlan {
   std::int64_t eval_units = 0;
   double planned_units = 0;   // training units the run will see
   double planned_passes = 0;  // planned_units / train_units
+  double exposure = 0;        // memorisation(planned_passes, parameters, train_units)
   std::string why;            // one line for the banner and config.json
 };
 
-// The dropout for a planned number of passes over the training text: 0 below 2 passes (the
-// model has not seen the text often enough to memorise it), then 0.1 per doubling, at most 0.3.
-float planned_dropout(double passes);
+// How much a run can memorise: planned passes over the training text times parameters per
+// training unit. A model with few parameters per unit of text, or one that sees the text only
+// once or twice, has little chance to learn it by heart.
+inline double memorisation(double passes, double parameters, double train_units) {
+  return train_units > 0 ? passes * parameters / train_units : 0;
+}
+
+// The dropout for that exposure: 0 below 8, then 0.1 per doubling (8: 0.1, 16: 0.2), at most 0.3.
+float planned_dropout(double exposure);
 
 // `cost(hidden)` is asked only for the widths the plan considers, widest first.
 TrainPlan plan_training(const PlanInput& input,
