@@ -47,6 +47,28 @@ TEST_CASE("planned dropout: none below an exposure of 8, 0.1 per doubling, at mo
   CHECK(planned_dropout(1e6) == Approx(0.3f));
 }
 
+TEST_CASE("--lr auto: 2e-2 up to 128 units, lower for larger vocabularies", "[plan]") {
+  CHECK(planned_lr(82) == 2e-2);
+  CHECK(planned_lr(128) == 2e-2);
+  CHECK(planned_lr(707) == Approx(5.1e-3));  // Thai graphemes: 1e-2 stalled, 5e-3 learned
+  CHECK(planned_lr(6173) == Approx(2e-3));   // Chinese: 2e-3 beat 5e-3 and 2e-2
+  double last = 1;
+  for (std::int64_t v : {50, 128, 200, 500, 1000, 3000, 10000, 100000}) {
+    CHECK(planned_lr(v) <= last);
+    CHECK(planned_lr(v) >= 2e-3);
+    last = planned_lr(v);
+  }
+  PlanInput in = auto_everything(1'000'000, 600);
+  in.vocab_size = 707;
+  in.choose_lr = true;
+  const TrainPlan p = plan_training(in, [](std::int64_t H) { return lstm_cost(H, 1e11); });
+  CHECK(p.lr == planned_lr(707));
+  CHECK_THAT(p.why, Catch::Contains("lr 0.0051 (707-unit vocabulary)"));
+  in.choose_lr = false;
+  in.lr = 0.03;
+  CHECK(plan_training(in, [](std::int64_t H) { return lstm_cost(H, 1e11); }).lr == 0.03);
+}
+
 TEST_CASE("--hidden auto takes the widest model the budget trains on enough text", "[plan]") {
   std::vector<std::int64_t> asked;
   const double slow = 1e10;  // units/s x parameters: 2,900 units/s at 512 wide

@@ -172,6 +172,7 @@ TEST_CASE("settings left on auto are planned once, recorded, and kept by a resum
   c.dropout = kAutoDropout;
   c.eval_every = kAuto;
   c.eval_units = kAuto;
+  c.schedule.lr = kAutoLr;
   c.max_iters = 0;
   c.epochs = 4;  // a few thousand units: the narrowest model, seen 4 times: dropout 0.3
 
@@ -183,6 +184,7 @@ TEST_CASE("settings left on auto are planned once, recorded, and kept by a resum
   const CheckpointData ca = read_checkpoint(dir / "whole" / "last.ckpt");
   CHECK(ca.header.at("config.hidden") == std::to_string(plan_widths().back()));
   CHECK(ca.header.at("config.dropout") == "0.3");
+  CHECK(ca.header.at("config.lr") == "0.02");  // a vocabulary of a few dozen units
   CHECK(std::stoll(ca.header.at("config.eval_every")) >= 10);
   CHECK(ca.header.at("config.eval_units") == "0");  // the split is smaller than any slice
   CHECK_THAT(ca.header.at("config.plan"), Catch::Contains("4.0 passes"));

@@ -205,12 +205,28 @@ const TrainOption kOptions[] = {
      .set = [](TrainConfig& c, const std::string& s) { c.optimizer.kind = parse_optimizer(s); }},
     {.flag = "lr",
      .key = "lr",
-     .kind = K::real,
-     .help = "peak learning rate",
+     .help = "peak learning rate; auto: 2e-2 for vocabularies of up to 128 units, lower for "
+             "larger ones (Adam with a high rate stalls over hundreds of output units)",
      .resumable = true,  // to recover from a divergence
-     CHARNN_REAL(schedule.lr),
-     CHARNN_ACCEPT_IF(c.schedule.lr > 0 && std::isfinite(c.schedule.lr),
-                      " must be a positive number")},
+     .get =
+         [](const TrainConfig& c) {
+           return c.schedule.lr == kAutoLr ? std::string("auto") : real_text(c.schedule.lr);
+         },
+     .set =
+         [](TrainConfig& c, const std::string& s) {
+           if (s == "auto") {
+             c.schedule.lr = kAutoLr;
+             return;
+           }
+           try {
+             c.schedule.lr = parse_real(s);
+           } catch (const error&) {
+             throw error("'" + s + "' is neither 'auto' nor a number", {}, 2);
+           }
+         },
+     CHARNN_ACCEPT_IF((c.schedule.lr > 0 && std::isfinite(c.schedule.lr)) ||
+                          c.schedule.lr == kAutoLr,
+                      " must be a positive number, or auto")},
     {.flag = "lr-schedule",
      .key = "lr_schedule",
      .help = "constant; epoch (x --lr-decay per epoch); cosine (down to --min-lr x lr over the "

@@ -49,6 +49,15 @@ float planned_dropout(double exposure) {
   return static_cast<float>(std::round(d * 20) / 20);  // steps of 0.05
 }
 
+double planned_lr(std::int64_t vocab_size) {
+  constexpr double kPeak = 2e-2, kFloor = 2e-3, kUnits = 128;
+  if (vocab_size <= kUnits) return kPeak;
+  const double lr = kPeak * std::pow(kUnits / static_cast<double>(vocab_size), 0.8);
+  // Two significant digits: the banner and config.json show 5.1e-3, not 5.0887...e-3.
+  const double scale = std::pow(10.0, std::floor(std::log10(lr)) - 1);
+  return std::max(kFloor, std::round(lr / scale) * scale);
+}
+
 TrainPlan plan_training(const PlanInput& in,
                         const std::function<WidthCost(std::int64_t hidden)>& cost) {
   TrainPlan plan;
@@ -97,6 +106,13 @@ TrainPlan plan_training(const PlanInput& in,
                                  detail::fixed(per_unit, 2) + " parameters per unit = " +
                                  detail::fixed(plan.exposure, 1) +
                                  (plan.dropout == 0 ? ", under 8)" : ")")));
+  }
+
+  plan.lr = in.lr;
+  if (in.choose_lr) {
+    plan.lr = planned_lr(in.vocab_size);
+    reasons.push_back("lr " + detail::short_num(plan.lr) + " (" + thousands(in.vocab_size) +
+                      "-unit vocabulary)");
   }
 
   const double iterations = in.units_per_iteration > 0

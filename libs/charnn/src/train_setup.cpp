@@ -102,16 +102,20 @@ void Trainer::plan_settings() {
   PlanInput in{.train_units = static_cast<std::int64_t>(split_.train.size()),
                .valid_units = static_cast<std::int64_t>(split_.valid.size()),
                .units_per_iteration = config_.batch * config_.seq_len,
+               .vocab_size = static_cast<std::int64_t>(vocab_.size()),
                .max_iters = config_.max_iters,
                .epochs = config_.epochs,
                .time_limit = config_.time_limit,
                .choose_hidden = config_.hidden == kAuto,
                .choose_dropout = config_.dropout == kAutoDropout,
+               .choose_lr = config_.schedule.lr == kAutoLr,
                .choose_eval_every = config_.eval_every == kAuto,
                .choose_eval_units = config_.eval_units == kAuto,
                .hidden = config_.hidden == kAuto ? plan_widths().front() : config_.hidden,
-               .dropout = config_.dropout};
-  if (!(in.choose_hidden || in.choose_dropout || in.choose_eval_every || in.choose_eval_units))
+               .dropout = config_.dropout,
+               .lr = config_.schedule.lr};
+  if (!(in.choose_hidden || in.choose_dropout || in.choose_lr || in.choose_eval_every ||
+        in.choose_eval_units))
     return;
   if (resuming_) {  // only the validation settings may be auto on resume; plan what is left
     const TrainState done = TrainState::load(resume_data_);
@@ -124,6 +128,7 @@ void Trainer::plan_settings() {
       plan_training(in, [&](std::int64_t hidden) { return measure_width(hidden, timed); });
   if (in.choose_hidden) config_.hidden = plan.hidden;
   if (in.choose_dropout) config_.dropout = plan.dropout;
+  if (in.choose_lr) config_.schedule.lr = plan.lr;
   if (in.choose_eval_every) config_.eval_every = plan.eval_every;
   if (in.choose_eval_units) config_.eval_units = plan.eval_units;
   if (!resuming_) config_.plan = plan.why;

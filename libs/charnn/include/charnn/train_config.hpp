@@ -23,6 +23,7 @@ namespace charnn {
 // the budget and the measured speed when the run starts, then stored as a number.
 inline constexpr std::int64_t kAuto = -1;
 inline constexpr float kAutoDropout = -1.0f;
+inline constexpr double kAutoLr = -1;
 inline constexpr double kDefaultTime = -1;  // --time not given (see time_limit)
 
 // The defaults are the tool's choice for a 2-core CPU (see docs/training.md for why).
@@ -39,10 +40,11 @@ struct TrainConfig {
   std::int64_t seq_len = 64;  // T: steps per segment (truncated BPTT length)
   std::int64_t batch = 32;    // N: parallel streams
   OptimizerConfig optimizer;
-  // Peak 2e-2 after 100 warm-up iterations, cosine to the end of the budget: measured on War
-  // and Peace with the default model and batch, where peaks from 1.2e-2 to 3e-2 all beat 4e-3
-  // and 2e-3 by far, and the warm-up keeps the start from stalling (docs/training.md).
-  LrSchedule schedule{.kind = LrScheduleKind::cosine, .lr = 2e-2, .warmup = 100};
+  // Peak rate auto (planned_lr: 2e-2 for up to 128 units, lower for larger vocabularies) after
+  // 100 warm-up iterations, cosine to the end of the budget: measured on War and Peace with the
+  // default model and batch, where peaks from 1.2e-2 to 3e-2 all beat 4e-3 and 2e-3 by far, and
+  // the warm-up keeps the start from stalling (docs/training.md).
+  LrSchedule schedule{.kind = LrScheduleKind::cosine, .lr = kAutoLr, .warmup = 100};
   double clip = 5.0;  // max global gradient norm; 0 = off
   // Arithmetic of the cell layers' training passes: automatic = bf16 mixed precision where the
   // CPU runs bfloat16 natively (about 1.7x faster here, same loss per iteration), else f32.

@@ -1,5 +1,5 @@
-// The training plan: the settings a user left on `auto` (--hidden, --dropout, --eval-every,
-// --eval-units), chosen from the corpus size, the budget and how fast this machine trains. A
+// The training plan: the settings a user left on `auto` (--hidden, --dropout, --lr,
+// --eval-every, --eval-units), chosen from the corpus size, the budget and how fast this machine trains. A
 // pure function of its inputs; the trainer measures the speeds (a few timed steps) and passes
 // them in. docs/training.md gives the measurements behind each rule.
 #pragma once
@@ -22,15 +22,17 @@ struct PlanInput {
   std::int64_t train_units = 0;
   std::int64_t valid_units = 0;
   std::int64_t units_per_iteration = 0;  // batch x seq_len
+  std::int64_t vocab_size = 0;
   // The stop conditions (0 = not set); the first one reached ends the run.
   std::int64_t max_iters = 0;
   std::int64_t epochs = 0;
   double time_limit = 0;  // seconds
   // What to choose. A width that is not chosen is `hidden`, and the plan only costs it.
-  bool choose_hidden = false, choose_dropout = false;
+  bool choose_hidden = false, choose_dropout = false, choose_lr = false;
   bool choose_eval_every = false, choose_eval_units = false;
   std::int64_t hidden = 512;  // the given width, or the largest candidate
   float dropout = 0;          // the given dropout
+  double lr = 0;              // the given peak learning rate
 };
 
 // The widths --hidden auto chooses among, largest first. The largest is the classic char-rnn
@@ -47,6 +49,7 @@ inline constexpr double kUnitsPerParameter = 2.0;
 struct TrainPlan {
   std::int64_t hidden = 0;
   float dropout = 0;
+  double lr = 0;
   std::int64_t eval_every = 0;
   std::int64_t eval_units = 0;
   double planned_units = 0;   // training units the run will see
@@ -61,6 +64,13 @@ struct TrainPlan {
 inline double memorisation(double passes, double parameters, double train_units) {
   return train_units > 0 ? passes * parameters / train_units : 0;
 }
+
+// The peak learning rate for Adam over a vocabulary of this size: 2e-2 up to 128 units (tuned on
+// War and Peace, 82 units), then falling as (128 / V)^0.8, at least 2e-3. Adam moves every output
+// weight by about the rate each step, also those of units that are rare in the batch, and with
+// hundreds of them a high rate holds the model at the unigram loss: on Thai (707 units) 2e-2 and
+// 1e-2 stayed there for 500 iterations while 5e-3 left it after 350 (docs/training.md).
+double planned_lr(std::int64_t vocab_size);
 
 // The dropout for that exposure: 0 below 8, then 0.1 per doubling (8: 0.1, 16: 0.2), at most 0.3.
 float planned_dropout(double exposure);
