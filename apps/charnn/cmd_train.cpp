@@ -37,9 +37,12 @@ int run_train(const std::vector<std::string>& args) {
       "train", "charnn train [options] CORPUS...",
       "Trains a character-level model on the text files (concatenated; cleaned as 'charnn vocab' "
       "shows) and writes a run directory with best.ckpt, last.ckpt, metrics.csv and config.json. "
-      "The defaults (a 2x512 LSTM, 32 streams x 64 steps, Adam 2e-2 after 100 warm-up "
+      "The defaults (a 2-layer LSTM, 32 streams x 64 steps, Adam after 100 warm-up "
       "iterations with a cosine decay over the budget, clip 5, bf16 mixed precision where the "
-      "CPU has it, 15 minutes) are chosen for a 2-core CPU; see docs/training.md. "
+      "CPU has it, 15 minutes) are chosen for a 2-core CPU; the width, dropout, learning rate "
+      "and validation cadence are planned per run from the corpus, the budget and the speed "
+      "measured at the start, and the banner's plan line says what it chose and why (explicit "
+      "flags win); see docs/training.md. "
       "Validation loss is printed in nats and bits per unit. Ctrl-C or SIGTERM saves last.ckpt "
       "and prints how to resume (exit 130 / 143).",
       "charnn train corpora/fortunes.txt --time 4m"};
