@@ -56,21 +56,33 @@ if [ $# -gt 0 ]; then
 fi
 
 boot=$(cat /proc/sys/kernel/random/boot_id)
-load=$(cut -d' ' -f1 /proc/loadavg)
-echo "quality: ${names[*]} at $minutes minutes each; load average $load" \
-     "$(awk -v l="$load" 'BEGIN { if (l > 0.5) print "(NOT idle: figures will be off)" }')" >&2
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# How busy the CPUs are now, over 3 seconds (the load average still counts a job that just ended).
+busy() {
+  local a b
+  a=($(head -1 /proc/stat)); sleep 3; b=($(head -1 /proc/stat))
+  awk -v u=$((b[1] + b[2] + b[3] - a[1] - a[2] - a[3])) \
+      -v t=$((b[1] + b[2] + b[3] + b[4] + b[5] - a[1] - a[2] - a[3] - a[4] - a[5])) \
+      'BEGIN { printf "%.0f", (t > 0 ? 100 * u / t : 0) }'
+}
+load=$(busy)
+echo "quality: ${names[*]} at $minutes minutes each; CPUs ${load}% busy before the start" \
+     "$([ "$load" -gt 10 ] && echo "(NOT idle: figures will be off)")" >&2
 
-# best_slice final_slice final_whole units/s, from a charnn run directory's metrics.csv.
+# best_slice final_slice final_whole units/s, from a charnn run directory's metrics.csv. A run
+# that validated on a slice ends with two validation rows at its last iteration: the slice, then
+# the whole split.
 charnn_figures() {
-  awk -F, -v slice="$eval_units" '
+  awk -F, '
     NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-    $col["valid_loss"] != "" {
-      v = $col["valid_loss"]; n = $col["valid_units"]
-      if (n + 0 <= slice) { last_slice = v; if (best == "" || v < best) best = v }
-      whole = v
+    $col["valid_loss"] != "" { n++; it[n] = $col["iteration"]; v[n] = $col["valid_loss"] }
+    { units = $col["units"]; seconds = $col["seconds"] }
+    END {
+      last = n
+      if (n > 1 && it[n] == it[n - 1]) last = n - 1
+      for (k = 1; k <= last; k++) if (best == "" || v[k] + 0 < best + 0) best = v[k]
+      printf "%.4f %.4f %.4f %.0f\n", best, v[last], v[n], (seconds > 0 ? units / seconds : 0)
     }
-    $col["units_per_second"] != "" && $col["valid_loss"] == "" { ups = $col["units_per_second"] }
-    END { printf "%.4f %.4f %.4f %s\n", best, last_slice, whole, ups }
   ' "$1/metrics.csv"
 }
 
@@ -107,16 +119,15 @@ for name in "${names[@]}"; do
     read -r p_best p_final p_whole p_ups < <(peer_figures "$log")
   fi
   delta=$(awk -v a="$c_best" -v b="$p_best" 'BEGIN { if (b == "-") print "-"; else printf "%+.3f", a - b }')
-  rows+=("| $name | $c_best | $c_final | $c_whole | ${c_ups%.*} | $p_best | $p_final | $p_whole | $p_ups | $delta |")
+  rows+=("| $name | $c_best | $c_final | $c_whole | $c_ups | $p_best | $p_final | $p_whole | $p_ups | $delta |")
   printf '%s\n' "${rows[-1]}" >&2
 done
 
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 table=$(
   echo "### Quality at $minutes minutes: charnn $label ($commit) against the PyTorch peer ($(date -u '+%Y-%m-%d %H:%M UTC'))"
   echo
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
-       "load average $load at the start. Command: \`bench/quality.sh $minutes ${names[*]}\`${extra:+ with CHARNN_ARGS=\"$extra\"}."
+       "CPUs ${load}% busy before the start. Command: \`bench/quality.sh $minutes ${names[*]}\`${extra:+ with CHARNN_ARGS=\"$extra\"}."
   echo "Nats per unit; best and final on the validation slice (first $eval_units units), whole = the whole"
   echo "validation split at the end; Δ = charnn best − peer best."
   echo

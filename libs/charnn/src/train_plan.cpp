@@ -44,8 +44,8 @@ double planned_units(const PlanInput& in, const WidthCost& cost) {
 }  // namespace
 
 float planned_dropout(double exposure) {
-  if (!(exposure >= 8)) return 0.0f;
-  const double d = std::min(0.3, 0.1 * (std::log2(exposure) - 2));
+  if (!(exposure >= kDropoutExposure)) return 0.0f;
+  const double d = std::min(0.3, 0.1 * (std::log2(exposure / kDropoutExposure) + 1));
   return static_cast<float>(std::round(d * 20) / 20);  // steps of 0.05
 }
 
@@ -105,7 +105,8 @@ TrainPlan plan_training(const PlanInput& in,
                            : " (" + detail::fixed(plan.planned_passes, 1) + " passes x " +
                                  detail::fixed(per_unit, 2) + " parameters per unit = " +
                                  detail::fixed(plan.exposure, 1) +
-                                 (plan.dropout == 0 ? ", under 8)" : ")")));
+                                 (plan.dropout == 0 ? ", under " + detail::fixed(kDropoutExposure, 0) + ")"
+                                                     : std::string(")"))));
   }
 
   plan.lr = in.lr;

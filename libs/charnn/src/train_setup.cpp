@@ -96,8 +96,8 @@ void Trainer::prepare_data() {
 }
 
 // The settings left on auto, chosen from the corpus, the budget and this machine's speed
-// (train_plan.hpp). A time budget needs the speed: each width the plan considers trains two
-// segments (the first one pays for creating the primitives) and validates one, timed.
+// (train_plan.hpp). A time budget needs the speed: each width the plan considers trains one
+// segment to create its primitives, then one timed, and validates twice, the second timed.
 void Trainer::plan_settings() {
   PlanInput in{.train_units = static_cast<std::int64_t>(split_.train.size()),
                .valid_units = static_cast<std::int64_t>(split_.valid.size()),
@@ -117,7 +117,7 @@ void Trainer::plan_settings() {
   if (!(in.choose_hidden || in.choose_dropout || in.choose_lr || in.choose_eval_every ||
         in.choose_eval_units))
     return;
-  if (resuming_) {  // only the validation settings may be auto on resume; plan what is left
+  if (resuming_) {  // only --lr and --eval-* may be auto on resume: plan what is left
     const TrainState done = TrainState::load(resume_data_);
     in.time_limit = std::max(0.0, config_.time_limit - done.elapsed);
     if (in.max_iters > 0)
