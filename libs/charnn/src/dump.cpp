@@ -143,9 +143,6 @@ void write_units_json(std::ostream& out, const Model& model, const TracedText& t
   out << "]}\n";
 }
 
-}  // namespace
-
-namespace {
 constexpr detail::EnumNames<DumpFormat, 3> kDumpFormatNames{{
     {DumpFormat::npy, "npy"},
     {DumpFormat::csv, "csv"},

@@ -13,7 +13,6 @@
 
 namespace charnn {
 
-
 namespace {
 constexpr detail::EnumNames<OptimizerKind, 3> kOptimizerKindNames{{
     {OptimizerKind::adam, "adam"},
@@ -139,7 +138,6 @@ double clip_by_global_norm(std::span<float> grads, double max_norm) {
   }
   return norm;
 }
-
 
 namespace {
 constexpr detail::EnumNames<LrScheduleKind, 3> kLrScheduleKindNames{{

@@ -54,6 +54,20 @@ std::int64_t parse_auto_int(const std::string& s) {
   }
 }
 
+// "auto" as the sentinel, else a number.
+std::string auto_real_text(double v, double sentinel) {
+  return v == sentinel ? std::string("auto") : real_text(v);
+}
+
+double parse_auto_real(const std::string& s, double sentinel) {
+  if (s == "auto") return sentinel;
+  try {
+    return parse_real(s);
+  } catch (const error&) {
+    throw error("'" + s + "' is neither 'auto' nor a number", {}, 2);
+  }
+}
+
 TrainConfig::ProgressMode parse_progress(const std::string& s) {
   if (s == "auto") return TrainConfig::ProgressMode::automatic;
   if (s == "live") return TrainConfig::ProgressMode::live;
@@ -171,15 +185,7 @@ const TrainOption kOptions[] = {
          },
      .set =
          [](TrainConfig& c, const std::string& s) {
-           if (s == "auto") {
-             c.dropout = kAutoDropout;
-             return;
-           }
-           try {
-             c.dropout = static_cast<float>(parse_real(s));
-           } catch (const error&) {
-             throw error("'" + s + "' is neither 'auto' nor a number", {}, 2);
-           }
+           c.dropout = static_cast<float>(parse_auto_real(s, kAutoDropout));
          },
      CHARNN_ACCEPT_IF((c.dropout >= 0 && c.dropout < 1) || c.dropout == kAutoDropout,
                       " must be in [0, 1), or auto")},
@@ -208,22 +214,9 @@ const TrainOption kOptions[] = {
      .help = "peak learning rate; auto: 2e-2 for vocabularies of up to 128 units, lower for "
              "larger ones (Adam with a high rate stalls over hundreds of output units)",
      .resumable = true,  // to recover from a divergence
-     .get =
-         [](const TrainConfig& c) {
-           return c.schedule.lr == kAutoLr ? std::string("auto") : real_text(c.schedule.lr);
-         },
-     .set =
-         [](TrainConfig& c, const std::string& s) {
-           if (s == "auto") {
-             c.schedule.lr = kAutoLr;
-             return;
-           }
-           try {
-             c.schedule.lr = parse_real(s);
-           } catch (const error&) {
-             throw error("'" + s + "' is neither 'auto' nor a number", {}, 2);
-           }
-         },
+     .get = [](const TrainConfig& c) { return auto_real_text(c.schedule.lr, kAutoLr); },
+     .set = [](TrainConfig& c,
+               const std::string& s) { c.schedule.lr = parse_auto_real(s, kAutoLr); },
      CHARNN_ACCEPT_IF((c.schedule.lr > 0 && std::isfinite(c.schedule.lr)) ||
                           c.schedule.lr == kAutoLr,
                       " must be a positive number, or auto")},

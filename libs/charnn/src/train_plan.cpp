@@ -75,19 +75,19 @@ TrainPlan plan_training(const PlanInput& in,
       // An unplannable run (no budget, or no speed) keeps the widest.
       if (units <= 0 || units >= kUnitsPerParameter * static_cast<double>(c.parameters)) break;
     }
-    const double units = planned_units(in, chosen);
+  } else {
+    chosen = cost(in.hidden);
+  }
+  plan.planned_units = planned_units(in, chosen);
+  if (in.choose_hidden)
     reasons.push_back(
         "hidden " + std::to_string(plan.hidden) +
         (plan.hidden == plan_widths().front()
              ? std::string(" (the widest)")
-             : " (" + detail::fixed(units / static_cast<double>(chosen.parameters), 1) +
+             : " (" +
+                   detail::fixed(plan.planned_units / static_cast<double>(chosen.parameters), 1) +
                    " units per parameter; a wider model would see under " +
                    detail::fixed(kUnitsPerParameter, 0) + ")"));
-  } else {
-    chosen = cost(in.hidden);
-  }
-
-  plan.planned_units = planned_units(in, chosen);
   plan.planned_passes = in.train_units > 0 && plan.planned_units > 0
                             ? plan.planned_units / static_cast<double>(in.train_units)
                             : 0;
