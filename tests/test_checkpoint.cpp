@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <limits>
 
 #include "training_support.hpp"
 
@@ -47,6 +48,18 @@ std::unique_ptr<Model> small_model(const Vocab& vocab, std::vector<std::string> 
   auto m = std::make_unique<Model>(c, builtin_plugins());
   m->init_params(3);
   return m;
+}
+
+std::string u64_bytes(std::uint64_t v) {
+  std::string out;
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return out;
+}
+
+// A whole file around a payload, as write_checkpoint frames it (see checkpoint.hpp).
+std::string envelope(const std::string& payload) {
+  return std::string("CHARNNCK") + std::string("\x01\0\0\0\0\0\0\0", 8) +
+         u64_bytes(payload.size()) + payload + u64_bytes(fnv1a64(payload.data(), payload.size()));
 }
 
 std::string error_of(const std::function<void()>& f) {
@@ -162,6 +175,33 @@ TEST_CASE("every bad checkpoint is a one-line error naming the file", "[checkpoi
     write_checkpoint(dir / "short.ckpt", d);
     expect("short2.ckpt", read_file(dir / "short.ckpt"), "parameters");
   }
+  SECTION("a payload size that would wrap around when added to") {
+    // 24 to 31 bytes whose header promises 2^64 - 8 bytes of payload.
+    for (std::size_t extra : {std::size_t{0}, std::size_t{7}})
+      expect("wrap" + std::to_string(extra) + ".ckpt",
+             good.substr(0, 16) + u64_bytes(~std::uint64_t{7}) + std::string(extra, 'x'),
+             "truncated");
+  }
+  SECTION("a header whose sizes the parameters cannot hold") {
+    CheckpointData d = sample_data(vocab, *model);
+    d.model.hidden = 100000;  // would be ~160 GB of LSTM weights
+    write_checkpoint(dir / "wide.ckpt", d);
+    expect("wide2.ckpt", read_file(dir / "wide.ckpt"), "cannot fit");
+    d.model.hidden = 20;  // fits the output layer, not the cells: counted, not allocated
+    d.model.cells.assign(50, "lstm");
+    d.plugins.assign(50, d.plugins.front());
+    write_checkpoint(dir / "deep.ckpt", d);
+    expect("deep2.ckpt", read_file(dir / "deep.ckpt"), "parameters");
+  }
+  SECTION("non-finite weights") {
+    CheckpointData d = sample_data(vocab, *model);
+    d.params[7] = std::numeric_limits<float>::quiet_NaN();
+    write_checkpoint(dir / "nan.ckpt", d);
+    expect("nan2.ckpt", read_file(dir / "nan.ckpt"), "parameter 7 is NaN");
+    d.params[7] = -std::numeric_limits<float>::infinity();
+    write_checkpoint(dir / "inf.ckpt", d);
+    expect("inf2.ckpt", read_file(dir / "inf.ckpt"), "infinite");
+  }
   SECTION("a missing file and a directory") {
     CHECK_THAT(error_of([&] { read_checkpoint(dir / "none.ckpt"); }),
                Catch::Contains("none.ckpt") && Catch::Contains("no such"));
@@ -198,4 +238,22 @@ TEST_CASE("resolve_checkpoint finds files, run directories and runs/latest", "[c
   CHECK_THAT(none, Catch::Contains("runs/latest"));
   CHECK(found == std::filesystem::path("runs/latest/best.ckpt"));
   CHECK(replaced);
+}
+
+TEST_CASE("empty optional sections read as no optimiser state", "[checkpoint]") {
+  ScratchDir dir("ckpt-empty");
+  const Vocab vocab = small_vocab();
+  auto model = small_model(vocab);
+  CheckpointData d;
+  d.vocab = vocab;
+  store_model(*model, d);
+  write_checkpoint(dir / "model.ckpt", d);
+  const std::string good = read_file(dir / "model.ckpt");
+  const std::string payload = good.substr(24, good.size() - 32) + "OPTM" + u64_bytes(0) +
+                              "STAT" + u64_bytes(0);
+  write_file(dir / "empty.ckpt", envelope(payload));
+  const CheckpointData r = read_checkpoint(dir / "empty.ckpt");
+  CHECK(r.optimizer.empty());
+  CHECK(r.state.empty());
+  CHECK(r.params == d.params);
 }

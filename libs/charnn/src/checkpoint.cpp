@@ -204,7 +204,9 @@ void write_checkpoint(const fs::path& file, const CheckpointData& data) {
   durable.durable = true;
   durable.what = "checkpoint";
   durable.open_hint = "check that the run directory exists and is writable";
-  durable.write_hint = "free some disk space; the previous checkpoint is untouched";
+  durable.write_hint =
+      "free some disk space (or raise the file size limit, ulimit -f); the previous checkpoint "
+      "is untouched";
   AtomicFile out(file, durable);
   out.stream() << pre << payload << post;
   out.commit();
@@ -230,13 +232,15 @@ std::string_view checked_payload(const fs::path& file, const std::string& bytes)
             "; this build reads up to " + std::to_string(kCheckpointFormatVersion) + ")",
         "use a newer charnn to read it");
   if (version == 0) bad(file, "corrupt: format version 0");
+  // Compared with what the file holds, never added to: a damaged size near 2^64 would wrap.
   const std::uint64_t payload_size = get_u64(bytes.data() + 16);
-  const std::uint64_t expected = kPreamble + payload_size + kTrailer;
-  if (bytes.size() < expected)
-    bad(file, "truncated: " + std::to_string(bytes.size()) + " bytes where the header promises " +
-                  std::to_string(expected) + " (an interrupted copy?)");
-  if (bytes.size() > expected)
-    bad(file, "corrupt: " + std::to_string(bytes.size() - expected) +
+  const std::uint64_t after_preamble = bytes.size() - kPreamble;
+  if (after_preamble < kTrailer || payload_size > after_preamble - kTrailer)
+    bad(file, "truncated: " + std::to_string(bytes.size()) +
+                  " bytes where the header promises a payload of " +
+                  std::to_string(payload_size) + " (an interrupted copy?)");
+  if (payload_size < after_preamble - kTrailer)
+    bad(file, "corrupt: " + std::to_string(after_preamble - kTrailer - payload_size) +
                   " unexpected bytes after the end of the checkpoint");
   const char* payload = bytes.data() + kPreamble;
   const std::uint64_t stored = get_u64(payload + payload_size);
@@ -271,7 +275,7 @@ void read_sections(const fs::path& file, std::string_view sections, CheckpointDa
     if (len % 4)
       bad(file, std::string("corrupt: section ") + tag + " is not a whole number of floats");
     std::vector<float> v(len / 4);
-    std::memcpy(v.data(), p, len);
+    if (len) std::memcpy(v.data(), p, len);  // an empty section has no data() to copy to
     return v;
   };
   while (pos < payload_size) {
@@ -319,7 +323,18 @@ void read_model_config(const fs::path& file, CheckpointData& data) {
   data.model.hidden = data.get_int("model.hidden");
   data.model.vocab_size = static_cast<std::int32_t>(data.get_int("model.vocab_size"));
   data.model.dropout = static_cast<float>(data.get_double("model.dropout"));
-  if (data.get_int("model.params") != static_cast<std::int64_t>(data.params.size()))
+  // Sizes are checked against the PARM section before anything is allocated from them: the
+  // output layer alone holds hidden x vocab_size + vocab_size of those floats.
+  const auto P = static_cast<std::int64_t>(data.params.size());
+  const std::int64_t V = data.model.vocab_size, H = data.model.hidden;
+  if (V < 1 || H < 1 || H > (P - V) / V)
+    bad(file, "corrupt: a model of hidden size " + std::to_string(H) + " and " +
+                  std::to_string(V) + " units cannot fit the " + std::to_string(P) +
+                  " parameters of PARM");
+  if (data.model.cells.size() > static_cast<std::size_t>(P))
+    bad(file, "corrupt: " + std::to_string(data.model.cells.size()) + " layers in a model of " +
+                  std::to_string(P) + " parameters");
+  if (data.get_int("model.params") != P)
     bad(file, "corrupt: the header announces " + data.get_string("model.params") +
                   " parameters but PARM holds " + std::to_string(data.params.size()));
   for (std::size_t l = 0; l < data.model.cells.size(); ++l) {
@@ -344,6 +359,10 @@ CheckpointData read_checkpoint(const fs::path& file) {
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw error(file.string() + ": read error: " + sys_error());
 
+  return parse_checkpoint(bytes, file);
+}
+
+CheckpointData parse_checkpoint(const std::string& bytes, const fs::path& file) {
   CheckpointData data;
   data.file = file;
   read_sections(file, checked_payload(file, bytes), data);
@@ -365,18 +384,26 @@ std::unique_ptr<Model> model_from_checkpoint(const CheckpointData& data,
           "load it with --plugin FILE or put its directory in CHARNN_PLUGIN_PATH");
     }
   }
-  auto model = std::make_unique<Model>(data.model, plugins);
-  if (model->params().size() != data.params.size()) {
+  // Counted before the model is built, so a damaged header cannot make it allocate gigabytes.
+  const std::int64_t want = Model::param_count(data.model, plugins);
+  if (want != static_cast<std::int64_t>(data.params.size())) {
     std::string versions;
-    for (std::int32_t l = 0; l < model->num_layers(); ++l)
-      versions += " " + model->layer(l).type() + " " + model->layer(l).plugin().version() +
-                  " (saved with " + data.plugins[static_cast<std::size_t>(l)].version + ")";
+    for (std::size_t l = 0; l < data.plugins.size(); ++l)
+      versions += " " + data.plugins[l].name + " " + plugins.find(data.plugins[l].name)->version() +
+                  " (saved with " + data.plugins[l].version + ")";
     throw error(data.file.string() + ": the checkpoint holds " +
                     std::to_string(data.params.size()) +
                     " parameters but the loaded cell plugins make a model of " +
-                    std::to_string(model->params().size()) + ";" + versions,
+                    std::to_string(want) + ";" + versions,
                 "load the plugin versions the model was trained with (--plugin FILE)");
   }
+  for (std::size_t i = 0; i < data.params.size(); ++i)
+    if (!std::isfinite(data.params[i]))
+      throw error(data.file.string() + ": parameter " + std::to_string(i) + " is " +
+                      (std::isnan(data.params[i]) ? "NaN" : "infinite") +
+                      "; a model with non-finite weights cannot predict",
+                  "use an earlier checkpoint of the run (best.ckpt), or retrain with a lower --lr");
+  auto model = std::make_unique<Model>(data.model, plugins);
   std::copy(data.params.begin(), data.params.end(), model->params().begin());
   return model;
 }

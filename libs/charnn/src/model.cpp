@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace charnn {
 
@@ -56,13 +57,37 @@ struct Model::Impl {
   Impl(std::int64_t H, std::int64_t V) : out(H, V) {}
 };
 
+namespace {
+
+void check_config(const ModelConfig& c) {
+  if (c.cells.empty()) throw error("a model needs at least one layer (--cell / --layers)");
+  if (c.hidden < 1)
+    throw error("hidden size must be at least 1 (got " + std::to_string(c.hidden) + ")");
+  if (c.vocab_size < 1) throw error("a model needs a vocabulary of at least 1 unit");
+  if (!(c.dropout >= 0.0f && c.dropout < 1.0f))
+    throw error("dropout must be in [0, 1) (got " + std::to_string(c.dropout) + ")");
+}
+
+}  // namespace
+
+std::int64_t Model::param_count(const ModelConfig& config, const PluginRegistry& plugins) {
+  check_config(config);
+  const std::int64_t H = config.hidden, V = config.vocab_size;
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  if (H > (kMax - V) / V) throw error("a model of hidden size " + std::to_string(H) + " and " +
+                                      std::to_string(V) + " units overflows");
+  std::int64_t n = H * V + V;  // out.w, out.b
+  for (std::size_t l = 0; l < config.cells.size(); ++l) {
+    // Creating a cell only asks the plugin for its shapes; buffers come with the first pass.
+    const std::int64_t c = plugins.create_cell(config.cells[l], l == 0 ? V : H, H).param_count();
+    if (c > kMax - n) throw error("the model's parameter count overflows");
+    n += c;
+  }
+  return n;
+}
+
 Model::Model(ModelConfig config, const PluginRegistry& plugins) : config_(std::move(config)) {
-  if (config_.cells.empty()) throw error("a model needs at least one layer (--cell / --layers)");
-  if (config_.hidden < 1)
-    throw error("hidden size must be at least 1 (got " + std::to_string(config_.hidden) + ")");
-  if (config_.vocab_size < 1) throw error("a model needs a vocabulary of at least 1 unit");
-  if (!(config_.dropout >= 0.0f && config_.dropout < 1.0f))
-    throw error("dropout must be in [0, 1) (got " + std::to_string(config_.dropout) + ")");
+  check_config(config_);
   const std::int64_t H = config_.hidden, V = config_.vocab_size;
   std::int64_t offset = 0;
   for (std::size_t l = 0; l < config_.cells.size(); ++l) {

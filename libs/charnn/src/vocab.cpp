@@ -299,19 +299,20 @@ Vocab Vocab::load(std::istream& in) {
   if (v.unknown_id_ < -1 || v.unknown_id_ >= size)
     malformed("unknown id " + std::to_string(v.unknown_id_));
   if (v.unknown_units_ < 0) malformed("negative unknown count");
-  v.units_.resize(static_cast<std::size_t>(size));
-  v.counts_.resize(static_cast<std::size_t>(size));
+  // Grown unit by unit, not sized from the header: a damaged size field then costs no more
+  // memory than the bytes that are really there.
   for (std::int32_t i = 0; i < size; ++i) {
     const auto len = get<std::uint32_t>(in, "a unit length");
     if (len == 0 || len > kMaxUnitBytes)
       malformed("unit " + std::to_string(i) + " has length " + std::to_string(len));
-    auto& u = v.units_[static_cast<std::size_t>(i)];
-    u.resize(len);
+    std::string u(len, '\0');
     if (!in.read(u.data(), len)) malformed("truncated inside unit " + std::to_string(i));
-    v.counts_[static_cast<std::size_t>(i)] = get<std::int64_t>(in, "a unit count");
-    if (v.counts_[static_cast<std::size_t>(i)] < 0) malformed("negative count");
+    const auto count = get<std::int64_t>(in, "a unit count");
+    if (count < 0) malformed("negative count");
     if (i != v.unknown_id_ && !v.index_.emplace(u, i).second)
       malformed("unit " + std::to_string(i) + " appears twice");
+    v.units_.push_back(std::move(u));
+    v.counts_.push_back(count);
   }
   return v;
 }

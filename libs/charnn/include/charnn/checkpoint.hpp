@@ -85,6 +85,8 @@ void write_checkpoint(const std::filesystem::path& file, const CheckpointData& d
 // Reads and verifies a whole checkpoint (magic, version, sizes, checksum, sections). Every
 // problem is one charnn::error naming the file and what is wrong.
 CheckpointData read_checkpoint(const std::filesystem::path& file);
+// The same on a file's bytes already in memory; `file` names it in errors.
+CheckpointData parse_checkpoint(const std::string& bytes, const std::filesystem::path& file);
 
 // Builds the model a checkpoint describes (checks every cell plugin is available and that the
 // parameter count matches) and copies the parameters in.

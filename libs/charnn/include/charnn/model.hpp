@@ -44,6 +44,9 @@ struct ParamView {
 class Model {
  public:
   Model(ModelConfig config, const PluginRegistry& plugins);  // layer 0 has I = V, others I = H
+  // The floats in the flat buffer such a model would hold, found without allocating it: a file
+  // can then be checked against a size it claims before that size is trusted.
+  static std::int64_t param_count(const ModelConfig& config, const PluginRegistry& plugins);
   ~Model();
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
