@@ -24,18 +24,6 @@ using namespace charnn::test;  // builtin_plugins, ScratchDir, tiny_config, read
 
 namespace {
 
-// Runs a shell command, returns its exit code and captures stdout+stderr.
-int run_command(const std::string& cmd, std::string& output) {
-  output.clear();
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
-  const int status = ::pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 std::size_t count_lines(const std::string& s) {
   return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
 }

@@ -5,10 +5,12 @@
 #include <charnn/plugin_registry.hpp>
 #include <charnn/trainer.hpp>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -62,6 +64,19 @@ inline void write_file(const std::filesystem::path& file, const std::string& tex
 inline std::string read_file(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Runs a shell command; returns its exit code (128 + N when signal N ended it) and captures
+// its stdout and stderr, interleaved.
+inline int run_command(const std::string& cmd, std::string& output) {
+  output.clear();
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
+  const int status = ::pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 // A short sentence repeated: a small model can learn to predict it almost perfectly.

@@ -36,8 +36,8 @@ namespace charnn::app {
 
 namespace {
 
-// Thrown when stdout is gone (EPIPE or another write error); the command then exits 0 quietly:
-// a reader that stopped reading got what it wanted.
+// Thrown when the reader of stdout has gone (EPIPE); the command then exits 0 quietly: a reader
+// that stopped reading got what it wanted. Any other write error (a full disk) is an error.
 struct OutputClosed {};
 
 // Buffered writes to stdout. On a terminal every unit is shown at once; into a pipe or file
@@ -63,7 +63,12 @@ class Output {
     while (done < buf_.size()) {
       const ssize_t n = ::write(STDOUT_FILENO, buf_.data() + done, buf_.size() - done);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw OutputClosed{};
+      if (n < 0 && errno == EPIPE) throw OutputClosed{};
+      if (n <= 0)
+        throw charnn::error(std::string("cannot write the samples to standard output: ") +
+                                (n < 0 ? std::strerror(errno) : "nothing was written"),
+                            "the text is incomplete; free space where the output goes, or "
+                            "redirect it elsewhere");
       done += static_cast<std::size_t>(n);
     }
     buf_.clear();

@@ -243,7 +243,6 @@ int run_vocab(const std::vector<std::string>& args) {
   else
     write_text(out, sum);
   std::cout << out.str() << std::flush;
-  if (!std::cout) throw error("could not write the output (stdout closed or disk full?)");
   return 0;
 }
 

@@ -2,13 +2,20 @@
 // exit codes (0 ok, 1 failure or bad input, 2 bad command line); the work lives in libs/charnn.
 #include <charnn/error.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "command.hpp"
+#include "stdout_sink.hpp"
 
 namespace {
 
@@ -51,6 +58,22 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
+// Output buffered for stdout may fail only when flushed at exit (a full disk, /dev/full): that
+// must not pass as success. A closed pipe never gets here: SIGPIPE ends the process quietly,
+// and `sample`, which catches it, returns before writing more.
+int checked_stdout_exit(const std::string& name, int code, const charnn::app::StdoutSink* sink) {
+  errno = 0;
+  std::cout.flush();
+  int e = sink ? sink->error() : 0;
+  if (!sink && (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout))
+    e = errno ? errno : EIO;
+  if (e == 0) return code;
+  std::cerr << "charnn " << name << ": error: cannot write to standard output: "
+            << std::strerror(e) << "\n"
+            << "  hint: the output is incomplete; free space where it goes, or redirect it\n";
+  return code == 0 ? 1 : code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,8 +100,25 @@ int main(int argc, char** argv) {
     return 2;
   }
   args.erase(args.begin());
+  // Past a file size limit (ulimit -f) a write then fails with EFBIG and is reported like a
+  // full disk, instead of the process dying without a word.
+  std::signal(SIGXFSZ, SIG_IGN);
+  std::streambuf* const original = std::cout.rdbuf();
+  std::optional<charnn::app::StdoutSink> sink;
+  if (::isatty(STDOUT_FILENO) != 1) {
+    sink.emplace();
+    std::cout.rdbuf(&*sink);
+  }
+  // std::cout outlives main: it must not keep pointing at the sink once that is gone.
+  struct RestoreCout {
+    std::streambuf* old;
+    ~RestoreCout() {
+      std::cout.flush();
+      std::cout.rdbuf(old);
+    }
+  } restore{original};
   try {
-    return it->run(args);
+    return checked_stdout_exit(name, it->run(args), sink ? &*sink : nullptr);
   } catch (const charnn::app::po::error& e) {
     std::cerr << "charnn " << name << ": " << e.what() << "\n"
               << "Run 'charnn " << name << " --help' for the options.\n";

@@ -7,7 +7,14 @@
 #include <charnn/checkpoint.hpp>
 #include <charnn/error.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 namespace charnn::detail {
@@ -31,17 +38,54 @@ std::string timestamp() {
 
 }  // namespace
 
-fs::path create_run_dir(const TrainConfig& config) {
+RunLock::RunLock(const fs::path& run_dir) {
+  const fs::path file = run_dir / ".lock";
+  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0)
+    throw error("cannot open " + file.string() + ": " + std::strerror(errno),
+                "check that the run directory " + run_dir.string() + " is writable");
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+    ::close(fd_);
+    fd_ = -1;
+    if (e != EWOULDBLOCK)
+      throw error("cannot lock " + file.string() + ": " + std::strerror(e));
+    const long pid = n > 0 ? std::strtol(buf, nullptr, 10) : 0;
+    throw error(run_dir.string() + " is in use by " +
+                    (pid > 0 ? "pid " + std::to_string(pid) : std::string("another process")),
+                "wait for that run to end (or stop it), or train into another directory");
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  // Best effort: the pid only makes the message above more useful.
+  if (::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) errno = 0;
+}
+
+RunLock& RunLock::operator=(RunLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+NewRun create_run_dir(const TrainConfig& config) {
   std::error_code ec;
   if (!config.out.empty()) {
-    const fs::path dir = config.out;
-    if (fs::exists(dir / "last.ckpt", ec))
-      throw error(dir.string() + " already holds a run (last.ckpt)",
-                  "continue it with " + option_name("resume") + " " + dir.string() +
+    NewRun run{config.out, {}};
+    fs::create_directories(run.dir, ec);
+    if (ec) throw error("cannot create run directory " + run.dir.string() + ": " + ec.message());
+    run.lock = RunLock(run.dir);  // before the check, so no other process can start a run here
+    if (fs::exists(run.dir / "last.ckpt", ec))
+      throw error(run.dir.string() + " already holds a run (last.ckpt)",
+                  "continue it with " + option_name("resume") + " " + run.dir.string() +
                       ", or choose another " + option_name("out"));
-    fs::create_directories(dir, ec);
-    if (ec) throw error("cannot create run directory " + dir.string() + ": " + ec.message());
-    return dir;
+    return run;
   }
   const fs::path runs = "runs";
   fs::create_directories(runs, ec);
@@ -50,11 +94,33 @@ fs::path create_run_dir(const TrainConfig& config) {
                 "run in a writable directory or pass " + option_name("out") + " DIR");
   const std::string base = config.corpus.front().stem().string() + "-" + timestamp();
   std::string name = base;
-  for (int i = 2; fs::exists(runs / name, ec); ++i) name = base + "-" + std::to_string(i);
-  fs::create_directory(runs / name, ec);
-  if (ec) throw error("cannot create " + (runs / name).string() + ": " + ec.message());
+  // create_directory is false when the name exists: another run took it, try the next one.
+  for (int i = 2; !fs::create_directory(runs / name, ec); ++i) {
+    if (ec) throw error("cannot create " + (runs / name).string() + ": " + ec.message());
+    name = base + "-" + std::to_string(i);
+  }
+  NewRun run{runs / name, RunLock(runs / name)};
   point_symlink(runs / "latest", name);
-  return runs / name;
+  return run;
+}
+
+StaleFiles remove_stale_temporaries(const fs::path& run_dir) {
+  StaleFiles stale;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(run_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const std::size_t at = name.rfind(".tmp-");
+    if (at == std::string::npos || at == 0 || at + 5 == name.size() ||
+        name.find_first_not_of("0123456789", at + 5) != std::string::npos)
+      continue;
+    std::error_code size_ec, remove_ec;
+    const std::uintmax_t bytes = entry.is_regular_file(size_ec) ? entry.file_size(size_ec) : 0;
+    if (fs::remove(entry.path(), remove_ec)) {
+      ++stale.count;
+      stale.bytes += size_ec ? 0 : bytes;
+    }
+  }
+  return stale;
 }
 
 ResumePoint find_resume_point(const fs::path& resume) {

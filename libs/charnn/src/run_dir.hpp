@@ -8,12 +8,42 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 
 namespace charnn::detail {
 
-// Creates the directory of a new run and returns it. Refuses a directory that already holds a
-// run (last.ckpt), since two runs in one directory would mix their files.
-std::filesystem::path create_run_dir(const TrainConfig& config);
+// One writer per run directory: an exclusive flock on RUN/.lock, held until the object dies or
+// the process ends, however it ends (the kernel drops the lock). The file holds the owner's pid
+// so that a second writer is told "RUN is in use by pid N" (charnn::error, exit 1).
+class RunLock {
+ public:
+  RunLock() = default;
+  explicit RunLock(const std::filesystem::path& run_dir);
+  RunLock(RunLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  RunLock& operator=(RunLock&& other) noexcept;
+  ~RunLock();
+
+ private:
+  int fd_ = -1;
+};
+
+// Creates the directory of a new run and locks it. Refuses a directory that already holds a
+// run (last.ckpt), or that another process is writing, since two runs in one directory would
+// mix their files. A generated name is created exclusively, so runs started in the same second
+// get different directories.
+struct NewRun {
+  std::filesystem::path dir;
+  RunLock lock;
+};
+NewRun create_run_dir(const TrainConfig& config);
+
+// Temporary files (NAME.tmp-PID, from AtomicFile) that a killed process left in a run
+// directory, removed. Call it holding the run's lock: no live writer can own one then.
+struct StaleFiles {
+  int count = 0;
+  std::uintmax_t bytes = 0;
+};
+StaleFiles remove_stale_temporaries(const std::filesystem::path& run_dir);
 
 // What `resume` (a run directory or a checkpoint) continues: its last.ckpt, and the run
 // directory the resumed run keeps writing to.

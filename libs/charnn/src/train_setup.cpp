@@ -55,6 +55,9 @@ Trainer::Trainer(const TrainConfig& given, const PluginRegistry& plugins, const 
 
 void Trainer::load_resume(const TrainConfig& given) {
   const ResumePoint point = find_resume_point(given.resume);
+  // Locked before the checkpoint is read: a second resume of the run must not continue from a
+  // checkpoint the first one is about to replace.
+  lock_ = RunLock(point.run_dir);
   resume_data_ = read_checkpoint(point.checkpoint);
   std::map<std::string, std::string> keys;
   for (const auto& [k, v] : resume_data_.header)
@@ -222,7 +225,12 @@ void Trainer::start() {
   build_model();
   // Only now that the corpus, model and batch shape are known to work: an error above leaves
   // no empty run directory behind (and runs/latest keeps pointing at a usable run).
-  if (!resuming_) run_dir_ = create_run_dir(config_);
+  if (!resuming_) {
+    NewRun run = create_run_dir(config_);
+    run_dir_ = run.dir;
+    lock_ = std::move(run.lock);
+  }
+  const StaleFiles stale = remove_stale_temporaries(run_dir_);
   if (resuming_) restore_from_checkpoint();
   metrics_ = std::make_unique<MetricsLog>(run_dir_, resuming_, state_.iteration);
   if (!resuming_) write_text_file(run_dir_ / "config.json", config_to_json(config_));
@@ -240,6 +248,10 @@ void Trainer::start() {
                     .precision = precision_,
                     .threads = get_threads()};
   progress_->message(training_banner(config_, facts));
+  if (stale.count > 0)
+    progress_->message("  removed " + std::to_string(stale.count) +
+                       " temporary file(s) of an interrupted run (" +
+                       thousands(static_cast<std::int64_t>(stale.bytes)) + " bytes)");
   if (!can_validate())
     progress_->message("  no validation split (" + option_name("split") +
                        " gives it 0 units): best.ckpt is not written, last.ckpt is the model");

@@ -104,6 +104,7 @@ class Trainer {
   bool resuming_ = false;
   CheckpointData resume_data_;
   std::filesystem::path run_dir_;
+  RunLock lock_;  // of run_dir_, from before its checkpoint is read until training ends
 
   Vocab vocab_;
   std::vector<std::int32_t> ids_;  // the whole corpus as ids
