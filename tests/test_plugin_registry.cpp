@@ -16,7 +16,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -95,7 +97,7 @@ TEST_CASE("each broken plugin is skipped with its own one-line reason and the va
 
   // The expected reason fragment for every failure mode built by tests/plugins/CMakeLists.txt.
   const std::map<std::string, std::string> expected = {
-      {"broken-not-a-library.so", "cannot load it as a library"},
+      {"broken-not-a-library.so", "not a shared library (it does not start with the ELF magic)"},
       {"broken-unresolved.so", "undefined symbol: charnn_test_symbol_nobody_defines"},
       {"broken-no-entry.so", "does not export the entry point charnn_plugin_entry"},
       {"broken-null-entry.so", "its entry point returned NULL"},
@@ -426,7 +428,7 @@ TEST_CASE("charnn cells --verbose lists the cells, the searched directories and 
   CHECK_THAT(out,
              Contains((kTestDir / "broken-abi-major.so").string() + ": built for plugin ABI 2.2"));
   CHECK_THAT(out, Contains((kTestDir / "broken-not-a-library.so").string() +
-                           ": cannot load it as a library"));
+                           ": not a shared library"));
   CHECK_THAT(out, Contains("Skipped (9), not valid cell plugins:"));
 }
 
@@ -456,4 +458,28 @@ TEST_CASE("charnn cells fails with exit code 1 on duplicate names and a bad --pl
   r = run_charnn("", "cells --input 0");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Contains("--input and --hidden must be at least 1"));
+}
+
+TEST_CASE("a cut-short plugin is skipped with its reason and the others still load",
+          "[plugin][loader]") {
+  const fs::path dir = fs::temp_directory_path() / ("charnn-elf-skip-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path builtin = CHARNN_PLUGIN_DIR;
+  fs::copy_file(builtin / "charnn-cell-elman.so", dir / "charnn-cell-elman.so");
+  {
+    std::ifstream in(builtin / "charnn-cell-lstm.so", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(dir / "charnn-cell-lstm.so", std::ios::binary)
+        << bytes.substr(0, bytes.size() / 3);
+  }
+  PluginPathEnv env(dir.string());
+  charnn::PluginSearch search;
+  search.use_default_dir = false;
+  const auto reg = charnn::PluginRegistry::discover(search);
+  REQUIRE(reg.plugins().size() == 1);
+  CHECK(reg.plugins()[0]->name() == "elman");
+  REQUIRE(reg.skipped().size() == 1);
+  CHECK_THAT(reg.skipped()[0].reason, Contains("cut short"));
+  fs::remove_all(dir);
 }

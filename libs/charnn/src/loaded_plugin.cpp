@@ -11,6 +11,7 @@
 #include <system_error>
 #include <utility>
 
+#include "charnn/detail/elf_check.hpp"
 #include "util.hpp"
 
 namespace charnn {
@@ -181,6 +182,10 @@ std::shared_ptr<const Plugin> Plugin::load(const std::filesystem::path& file) {
   if (!std::filesystem::exists(path, ec)) throw PluginLoadError(path, "no such file");
   if (std::filesystem::is_directory(path, ec))
     throw PluginLoadError(path, "it is a directory, not a library");
+
+  // The loader trusts the file: a cut-short or damaged one would crash it, not fail.
+  if (std::string why = detail::elf_file_problem(path); !why.empty())
+    throw PluginLoadError(path, why);
 
   // RTLD_NOW: an unresolved symbol is reported here, not as a crash mid-training.
   // RTLD_LOCAL: two plugins' private helpers never bind to each other.
