@@ -3,7 +3,7 @@
 # loaded or skipped with a reason (exit 0 or 1), never crash the program (exit 128 + signal).
 #
 #   scripts/attack-plugins.sh [COPIES] [SEED]     default 400 copies, seed 1
-#   CHARNN=build/bin/charnn PLUGIN=build/lib/charnn/plugins/charnn-cell-lstm.so
+#   BUILD=build          the build tree whose bin/charnn and lstm plugin are attacked
 #
 # Each copy gets 1 to 4 random bytes changed; one in eight is also cut short at a random length.
 # Prints counts per outcome and the reasons given most often; exits 1 if any copy crashed.
@@ -11,11 +11,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 copies=${1:-400}
 RANDOM=${2:-1}
-bin=$(realpath "${CHARNN:-build/bin/charnn}")
-plugin=$(realpath "${PLUGIN:-build/lib/charnn/plugins/charnn-cell-lstm.so}")
-[ -x "$bin" ] && [ -f "$plugin" ] || { echo "attack-plugins: build first (scripts/build.sh)" >&2; exit 1; }
+build=$(realpath "${BUILD:-build}")
+plugin="$build/lib/charnn/plugins/charnn-cell-lstm.so"
+[ -x "$build/bin/charnn" ] && [ -f "$plugin" ] || { echo "attack-plugins: build first (scripts/build.sh)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The program copied beside an empty built-in plugin directory, so the damaged copy is the only
+# 'lstm' it finds (otherwise every copy would be refused as a duplicate name).
+mkdir -p "$work/tree/bin" "$work/tree/lib/charnn/plugins"
+cp "$build/bin/charnn" "$work/tree/bin/charnn"
+bin="$work/tree/bin/charnn"
+export LD_LIBRARY_PATH="$build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+"$bin" cells --plugin "$plugin" >/dev/null || { echo "attack-plugins: the intact plugin does not load" >&2; exit 1; }
 size=$(stat -c %s "$plugin")
 big_random() { echo $(( (RANDOM << 15 | RANDOM) % $1 )); }
 
@@ -37,7 +44,7 @@ for ((i = 1; i <= copies; i++)); do
     loaded=$((loaded + 1))
   elif [ $rc -eq 1 ]; then
     refused=$((refused + 1))
-    sed -n 's/.*not a usable cell plugin: //p' <<<"$out" | head -1 | cut -c1-60 >> "$work/reasons"
+    sed -n 's/^charnn cells: error: --plugin [^:]*: //p' <<<"$out" | head -1 | sed 's/0x[0-9a-f]*/N/g; s/[0-9]\{4,\}/N/g' | cut -c1-70 >> "$work/reasons"
   else
     crashed=$((crashed + 1))
     cp "$copy" "/tmp/attack-plugins-crash-$i.so"

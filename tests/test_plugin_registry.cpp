@@ -106,6 +106,8 @@ TEST_CASE("each broken plugin is skipped with its own one-line reason and the va
       {"broken-struct-too-small.so", "ends before the required function 'last_error'"},
       {"broken-missing-function.so", "the required function 'backward' is NULL"},
       {"broken-bad-name.so", "'Broken Cell!' does not start with a-z"},
+      {"broken-crash-on-load.so", "it crashed (SIGSEGV) when loaded in a test process"},
+      {"broken-crash-in-entry.so", "it crashed (SIGILL) when loaded in a test process"},
   };
   std::map<std::string, std::string> got;
   for (const auto& s : reg.skipped()) {
@@ -429,7 +431,7 @@ TEST_CASE("charnn cells --verbose lists the cells, the searched directories and 
              Contains((kTestDir / "broken-abi-major.so").string() + ": built for plugin ABI 2.2"));
   CHECK_THAT(out, Contains((kTestDir / "broken-not-a-library.so").string() +
                            ": not a shared library"));
-  CHECK_THAT(out, Contains("Skipped (9), not valid cell plugins:"));
+  CHECK_THAT(out, Contains("Skipped (11), not valid cell plugins:"));
 }
 
 TEST_CASE("charnn cells fails with exit code 1 on duplicate names and a bad --plugin file",

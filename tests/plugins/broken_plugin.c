@@ -1,7 +1,8 @@
 /* Deliberately broken cell plugins, one failure mode per build (tests/plugins/CMakeLists.txt
  * compiles this file once per BROKEN_* define). Written in plain C on purpose: a plugin needs
  * nothing but plugin.h. None of the functions is ever called: the loader must reject each library
- * before creating a cell, so they only need to exist and be distinct from NULL. */
+ * before creating a cell, so they only need to exist and be distinct from NULL. Two modes crash
+ * as they load, which the host must survive. */
 #include <charnn/plugin.h>
 
 #include <string.h>
@@ -82,6 +83,14 @@ static struct {
             NULL /* set_index_input: optional (ABI 1.2) */},
            {0, 0, 0, 0}};
 
+#if defined(BROKEN_CRASH_ON_LOAD)
+#include <signal.h>
+/* Damaged code that runs as the library loads (a constructor): the host must survive it. */
+__attribute__((constructor)) static void crash_on_load(void) {
+  raise(SIGSEGV);
+}
+#endif
+
 #if defined(BROKEN_NO_ENTRY)
 /* Exports a function, just not the entry point. */
 CHARNN_PLUGIN_EXPORT const charnn_cell_api* charnn_plugin_entry_misspelt(void) {
@@ -115,6 +124,10 @@ CHARNN_PLUGIN_EXPORT const charnn_cell_api* charnn_plugin_entry(void) {
   table.api.backward = NULL;
 #elif defined(BROKEN_BAD_NAME)
   table.api.name = "Broken Cell!";
+#elif defined(BROKEN_CRASH_ON_LOAD)
+  /* never reached */
+#elif defined(BROKEN_CRASH_IN_ENTRY)
+  __builtin_trap(); /* damaged code in the entry point itself */
 #else
 #error "define one BROKEN_* mode"
 #endif

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "charnn/detail/elf_check.hpp"
+#include "plugin_probe.hpp"
 #include "util.hpp"
 
 namespace charnn {
@@ -185,6 +186,9 @@ std::shared_ptr<const Plugin> Plugin::load(const std::filesystem::path& file) {
 
   // The loader trusts the file: a cut-short or damaged one would crash it, not fail.
   if (std::string why = detail::elf_file_problem(path); !why.empty())
+    throw PluginLoadError(path, why);
+  // Code is only proved by running it: first in a child process that may crash instead of us.
+  if (std::string why = detail::probe_plugin_in_child(path); !why.empty())
     throw PluginLoadError(path, why);
 
   // RTLD_NOW: an unresolved symbol is reported here, not as a crash mid-training.
