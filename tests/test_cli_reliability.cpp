@@ -171,3 +171,22 @@ TEST_CASE("a file size limit (ulimit -f) stops training with a message, no tempo
                       Catch::Contains("ulimit -f"));
   CHECK(count_temporaries(run) == 0);
 }
+
+TEST_CASE("a run that cannot even be set up leaves no directory and runs/latest unchanged",
+          "[trainer][cli][reliability]") {
+  ScratchDir dir("setup-fails");
+  const fs::path corpus = dir / "corpus.txt";
+  write_file(corpus, repeating_corpus(4000));
+  std::string out;
+  // No file may grow at all: metrics.csv and config.json cannot be written.
+  const int code = run_command("cd " + quote(dir.path()) + " && ulimit -f 0 && exec " + exe() +
+                                   train_args(corpus, 5),
+                               out);
+  INFO(out);
+  CHECK(code == 1);
+  CHECK_THAT(out, Catch::Contains("cannot write"));
+  int runs = 0;
+  if (fs::exists(dir / "runs"))
+    for (const auto& e : fs::directory_iterator(dir / "runs")) (void)e, ++runs;
+  CHECK(runs == 0);
+}

@@ -77,7 +77,9 @@ RunLock::~RunLock() {
 NewRun create_run_dir(const TrainConfig& config) {
   std::error_code ec;
   if (!config.out.empty()) {
-    NewRun run{config.out, {}};
+    NewRun run;
+    run.dir = config.out;
+    run.created = !fs::exists(run.dir, ec);
     fs::create_directories(run.dir, ec);
     if (ec) throw error("cannot create run directory " + run.dir.string() + ": " + ec.message());
     run.lock = RunLock(run.dir);  // before the check, so no other process can start a run here
@@ -99,9 +101,21 @@ NewRun create_run_dir(const TrainConfig& config) {
     if (ec) throw error("cannot create " + (runs / name).string() + ": " + ec.message());
     name = base + "-" + std::to_string(i);
   }
-  NewRun run{runs / name, RunLock(runs / name)};
-  point_symlink(runs / "latest", name);
+  NewRun run;
+  run.dir = runs / name;
+  run.lock = RunLock(run.dir);
+  run.created = true;
+  run.latest = runs / "latest";
   return run;
+}
+
+void publish_run(const NewRun& run) {
+  if (!run.latest.empty()) point_symlink(run.latest, run.dir.filename());
+}
+
+void abandon_run(const NewRun& run) noexcept {
+  std::error_code ec;
+  if (run.created) fs::remove_all(run.dir, ec);
 }
 
 StaleFiles remove_stale_temporaries(const fs::path& run_dir) {

@@ -34,8 +34,15 @@ class RunLock {
 struct NewRun {
   std::filesystem::path dir;
   RunLock lock;
+  bool created = false;            // the directory did not exist before
+  std::filesystem::path latest;    // runs/latest, to point at dir once the run is set up
 };
 NewRun create_run_dir(const TrainConfig& config);
+// The run is set up (config.json written): runs/latest may point at it.
+void publish_run(const NewRun& run);
+// Setting the run up failed: removes the directory if this process created it, so a failed
+// start (a full disk at config.json) leaves nothing behind and runs/latest unchanged.
+void abandon_run(const NewRun& run) noexcept;
 
 // Temporary files (NAME.tmp-PID, from AtomicFile) that a killed process left in a run
 // directory, removed. Call it holding the run's lock: no live writer can own one then.

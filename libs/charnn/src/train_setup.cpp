@@ -225,15 +225,26 @@ void Trainer::start() {
   build_model();
   // Only now that the corpus, model and batch shape are known to work: an error above leaves
   // no empty run directory behind (and runs/latest keeps pointing at a usable run).
-  if (!resuming_) {
+  StaleFiles stale;
+  if (resuming_) {
+    stale = remove_stale_temporaries(run_dir_);
+    restore_from_checkpoint();
+    metrics_ = std::make_unique<MetricsLog>(run_dir_, resuming_, state_.iteration);
+  } else {
     NewRun run = create_run_dir(config_);
     run_dir_ = run.dir;
+    try {
+      stale = remove_stale_temporaries(run_dir_);
+      metrics_ = std::make_unique<MetricsLog>(run_dir_, resuming_, state_.iteration);
+      write_text_file(run_dir_ / "config.json", config_to_json(config_));
+      publish_run(run);
+    } catch (...) {
+      metrics_.reset();
+      abandon_run(run);
+      throw;
+    }
     lock_ = std::move(run.lock);
   }
-  const StaleFiles stale = remove_stale_temporaries(run_dir_);
-  if (resuming_) restore_from_checkpoint();
-  metrics_ = std::make_unique<MetricsLog>(run_dir_, resuming_, state_.iteration);
-  if (!resuming_) write_text_file(run_dir_ / "config.json", config_to_json(config_));
 
   progress_ = std::make_unique<Progress>(log_, progress_mode(config_.progress, log_));
   BannerFacts facts{.resuming = resuming_,
@@ -255,6 +266,7 @@ void Trainer::start() {
   if (!can_validate())
     progress_->message("  no validation split (" + option_name("split") +
                        " gives it 0 units): best.ckpt is not written, last.ckpt is the model");
+  governor_ = std::make_unique<ThreadGovernor>(config_.threads <= 0);
   start_ = std::chrono::steady_clock::now();
   window_ = Window{};
   session_start_iteration_ = state_.iteration;
