@@ -26,7 +26,7 @@ int run_eval(const std::vector<std::string>& args) {
   std::int64_t streams = 16, seq_len = 256;
   ModelFlags model;
   po::options_description desc("Options");
-  add_model_options(desc, model, "threads (0 = every core)");
+  add_model_options(desc, model, "threads (0 = every CPU not kept busy by another process)");
   desc.add_options()(
       "streams", po::value(&streams)->default_value(streams),
       "the text is cut into this many contiguous streams scored in parallel (each starts from "

@@ -17,13 +17,13 @@ namespace charnn::app {
 
 struct ModelFlags {
   std::string model;  // checkpoint file or run directory; empty: runs/latest
-  int threads = 0;    // as charnn::set_threads: 0 = every core
+  int threads = 0;    // as charnn::set_threads: 0 = the CPUs other processes leave free
 };
 
 // --model, --best, --last, --threads and --plugin. threads_help: what 0 means to the command
-// (sampling tunes the thread count; the others use every core).
+// (sampling tunes the thread count; the others use the CPUs other processes leave free).
 void add_model_options(po::options_description& options, ModelFlags& flags,
-                       std::string_view threads_help = "threads for the model (0 = every core)");
+                       std::string_view threads_help = "threads for the model (0 = every CPU not kept busy by another process)");
 
 // Sets the thread count, discovers the plugins and loads the checkpoint --model/--best/--last
 // choose. Throws charnn::error when --best and --last are both given.

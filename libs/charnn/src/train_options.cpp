@@ -368,7 +368,7 @@ const TrainOption kOptions[] = {
     {.flag = "threads",
      .group = G::stopping,
      .kind = K::integer,
-     .help = "threads (0 = every core)",
+     .help = "threads (0 = every CPU not kept busy by another process, fewer while others compete)",
      .set = [](TrainConfig& c,
                const std::string& s) { c.threads = static_cast<int>(parse_int(s)); },
      .shown = [](const TrainConfig& c) { return std::to_string(c.threads); }},

@@ -87,6 +87,8 @@ TrainResult Trainer::run() {
     optimizer_->step(model_->params(), model_->grads(), lr);
     advance(loss, norm);
     log_validate_checkpoint(lr);
+    if (const std::string change = governor_->poll(); !change.empty())
+      progress_->message("  " + change);
     if (stop_requested()) return interrupt();
   }
   return finish(reason);

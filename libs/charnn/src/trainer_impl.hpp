@@ -3,6 +3,7 @@
 #pragma once
 
 #include "run_dir.hpp"
+#include "thread_governor.hpp"
 #include "train_state.hpp"
 
 #include <charnn/batches.hpp>
@@ -121,6 +122,7 @@ class Trainer {
   TrainState state_;
   std::unique_ptr<MetricsLog> metrics_;
   std::unique_ptr<Progress> progress_;
+  std::unique_ptr<ThreadGovernor> governor_;  // follows the free CPUs when --threads is automatic
   Window window_;
   double last_lr_ = 0;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();

@@ -71,7 +71,7 @@ struct TrainConfig {
   std::vector<std::string> resume_overrides;
 
   std::uint64_t seed = 1;
-  int threads = 0;  // 0 = every core
+  int threads = 0;  // 0 = automatic: free CPUs at the start, fewer while others compete
   // What the plan chose and why (train_plan.hpp), for the banner, config.json and checkpoint.
   std::string plan;
 
