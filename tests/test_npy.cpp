@@ -54,7 +54,7 @@ ParsedNpy parse_npy(const std::string& bytes) {
   const std::size_t n = (bytes.size() - 10 - len) / sizeof(float);
   REQUIRE((bytes.size() - 10 - len) % sizeof(float) == 0);
   out.data.resize(n);
-  std::memcpy(out.data.data(), bytes.data() + 10 + len, n * sizeof(float));
+  if (n) std::memcpy(out.data.data(), bytes.data() + 10 + len, n * sizeof(float));
   return out;
 }
 

@@ -6,7 +6,7 @@
 
 #include <charnn/error.hpp>
 
-#include <nlohmann/json.hpp>
+#include <charnn/json.hpp>
 
 #include <charconv>
 #include <cmath>
@@ -75,7 +75,7 @@ TrainConfig config_from_keys(const std::map<std::string, std::string>& keys,
 }
 
 std::string config_to_json(const TrainConfig& config) {
-  nlohmann::ordered_json json = nlohmann::ordered_json::object();
+  Json json = Json::object();
   for (const auto& [key, text] : config_to_keys(config)) {
     // Numbers stay numbers (a reader can use them directly); lists and names are strings.
     std::int64_t i = 0;
@@ -88,7 +88,8 @@ std::string config_to_json(const TrainConfig& config) {
     else
       json[key] = text;
   }
-  return json.dump(2) + "\n";
+  // A corpus path is bytes, not always UTF-8: replaced, never a failed run.
+  return json_pretty(json) + "\n";
 }
 
 double parse_duration(std::string_view text) {

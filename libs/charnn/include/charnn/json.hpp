@@ -40,6 +40,12 @@ std::string json_text(const J& j) {
   return escape_line_separators(j.dump(-1, ' ', false, nlohmann::detail::error_handler_t::replace));
 }
 
+// Indented by two spaces, for files people read (config.json).
+template <typename J>
+std::string json_pretty(const J& j) {
+  return escape_line_separators(j.dump(2, ' ', false, nlohmann::detail::error_handler_t::replace));
+}
+
 // text as a JSON string literal (quotes included).
 inline std::string json_string(std::string_view text) {
   return json_text(Json(std::string(text)));
