@@ -52,7 +52,7 @@ for t in "${targets[@]}"; do
   rc=$?
   set -e
   took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
-  runs=$(awk -F: '/stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$log" | tail -1)
+  runs=$(awk '/stat::number_of_executed_units/ { print $NF }' "$log" | tail -1)
   rate=$(awk -v r="${runs:-0}" -v s="$took" 'BEGIN { printf "%.0f", (s > 0 ? r / s : 0) }')
   result=ok
   if [ $rc -ne 0 ]; then
