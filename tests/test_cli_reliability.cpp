@@ -55,6 +55,20 @@ class HeldLock {
   int fd_ = -1;
 };
 
+// A scratch directory holding a small corpus, and a run trained on it for `iterations` (none
+// when 0).
+struct Scratch {
+  Scratch(const std::string& name, int iterations) : dir(name) {
+    write_file(corpus, repeating_corpus(4000));
+    std::string out;
+    if (iterations > 0)
+      REQUIRE(run_command(exe() + train_args(corpus, iterations) + " --out " + quote(run), out) ==
+              0);
+  }
+  ScratchDir dir;
+  const fs::path corpus = dir / "corpus.txt", run = dir / "run";
+};
+
 int count_temporaries(const fs::path& dir) {
   int n = 0;
   for (const auto& e : fs::directory_iterator(dir))
@@ -66,11 +80,9 @@ int count_temporaries(const fs::path& dir) {
 
 TEST_CASE("a run directory has one writer: a second one is told which pid holds it",
           "[trainer][cli][reliability]") {
-  ScratchDir dir("run-lock");
-  const fs::path corpus = dir / "corpus.txt", run = dir / "run";
-  write_file(corpus, repeating_corpus(4000));
+  const Scratch s("run-lock", 5);
+  const fs::path &dir = s.dir.path(), &corpus = s.corpus, &run = s.run;
   std::string out;
-  REQUIRE(run_command(exe() + train_args(corpus, 5) + " --out " + quote(run), out) == 0);
   const std::string held_by = "in use by pid " + std::to_string(::getpid());
   {
     HeldLock lock(run);
@@ -93,9 +105,8 @@ TEST_CASE("a run directory has one writer: a second one is told which pid holds 
 
 TEST_CASE("two runs started together into one --out: exactly one trains",
           "[trainer][cli][reliability]") {
-  ScratchDir dir("run-race");
-  const fs::path corpus = dir / "corpus.txt", run = dir / "run";
-  write_file(corpus, repeating_corpus(4000));
+  const Scratch s("run-race", 0);
+  const fs::path &corpus = s.corpus, &run = s.run;
   const std::string one = exe() + train_args(corpus, 40) + " --out " + quote(run) + " 2>/dev/null";
   std::string out;
   REQUIRE(run_command(one + " & a=$!; " + one + " & b=$!; wait $a; ea=$?; wait $b; eb=$?; " +
@@ -112,11 +123,9 @@ TEST_CASE("two runs started together into one --out: exactly one trains",
 
 TEST_CASE("temporary files of a killed run are removed when the run is opened again",
           "[trainer][cli][reliability]") {
-  ScratchDir dir("run-stale");
-  const fs::path corpus = dir / "corpus.txt", run = dir / "run";
-  write_file(corpus, repeating_corpus(4000));
+  const Scratch s("run-stale", 5);
+  const fs::path &run = s.run;
   std::string out;
-  REQUIRE(run_command(exe() + train_args(corpus, 5) + " --out " + quote(run), out) == 0);
   // What SIGKILL in the middle of a checkpoint, or a full disk at config.json, leaves behind.
   write_file(run / "last.ckpt.tmp-999999", std::string(1000, 'x'));
   write_file(run / "config.json.tmp-12", std::string(10, 'x'));
@@ -134,11 +143,9 @@ TEST_CASE("output lost to a full device is a failure, not success", "[cli][relia
     WARN("skipped: this system has no /dev/full");
     return;
   }
-  ScratchDir dir("dev-full");
-  const fs::path corpus = dir / "corpus.txt", run = dir / "run";
-  write_file(corpus, repeating_corpus(4000));
+  const Scratch s("dev-full", 5);
+  const fs::path &corpus = s.corpus, &run = s.run;
   std::string out;
-  REQUIRE(run_command(exe() + train_args(corpus, 5) + " --out " + quote(run), out) == 0);
   for (const std::string& command :
        {" eval --model " + quote(run) + " " + quote(corpus),
         " eval --json --model " + quote(run) + " " + quote(corpus),
@@ -157,9 +164,8 @@ TEST_CASE("output lost to a full device is a failure, not success", "[cli][relia
 
 TEST_CASE("a file size limit (ulimit -f) stops training with a message, no temporary left",
           "[trainer][cli][reliability]") {
-  ScratchDir dir("fsize");
-  const fs::path corpus = dir / "corpus.txt", run = dir / "run";
-  write_file(corpus, repeating_corpus(4000));
+  const Scratch s("fsize", 0);
+  const fs::path &corpus = s.corpus, &run = s.run;
   std::string out;
   // 40 blocks (20-40 kB): room for config.json and metrics.csv, not for a checkpoint of a
   // 64-unit layer (over 300 kB with its optimiser state).
@@ -174,12 +180,11 @@ TEST_CASE("a file size limit (ulimit -f) stops training with a message, no tempo
 
 TEST_CASE("a run that cannot even be set up leaves no directory and runs/latest unchanged",
           "[trainer][cli][reliability]") {
-  ScratchDir dir("setup-fails");
-  const fs::path corpus = dir / "corpus.txt";
-  write_file(corpus, repeating_corpus(4000));
+  const Scratch s("setup-fails", 0);
+  const fs::path &dir = s.dir.path(), &corpus = s.corpus;
   std::string out;
   // No file may grow at all: metrics.csv and config.json cannot be written.
-  const int code = run_command("cd " + quote(dir.path()) + " && ulimit -f 0 && exec " + exe() +
+  const int code = run_command("cd " + quote(dir) + " && ulimit -f 0 && exec " + exe() +
                                    train_args(corpus, 5),
                                out);
   INFO(out);

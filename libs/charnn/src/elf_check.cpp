@@ -21,16 +21,22 @@ namespace {
 
 static_assert(std::endian::native == std::endian::little, "the checks read little-endian ELF");
 
+// The machine, and its relative and indirect-function relocation types (0: none known here).
 #if defined(__x86_64__)
 constexpr Elf64_Half kHostMachine = EM_X86_64;
+constexpr std::uint64_t kRelative = R_X86_64_RELATIVE, kIrelative = R_X86_64_IRELATIVE;
 #elif defined(__aarch64__)
 constexpr Elf64_Half kHostMachine = EM_AARCH64;
+constexpr std::uint64_t kRelative = R_AARCH64_RELATIVE, kIrelative = R_AARCH64_IRELATIVE;
 #elif defined(__riscv)
 constexpr Elf64_Half kHostMachine = EM_RISCV;
 #elif defined(__powerpc64__)
 constexpr Elf64_Half kHostMachine = EM_PPC64;
 #else
 constexpr Elf64_Half kHostMachine = EM_NONE;  // not checked
+#endif
+#if !defined(__x86_64__) && !defined(__aarch64__)
+constexpr std::uint64_t kRelative = ~std::uint64_t{0}, kIrelative = ~std::uint64_t{0};  // none
 #endif
 
 constexpr std::uint64_t kMaxAddress = std::uint64_t{1} << 40;  // no plugin maps a terabyte
@@ -354,31 +360,11 @@ class DynamicCheck {
              hex(r.r_offset) + ")");
       if (ELF64_R_SYM(r.r_info) >= nsyms_) fail(std::string("damaged: the ") + what +
                                                 " names a symbol past the end of the table");
-      if (is_relative(r.r_info)) relative_[r.r_offset] = static_cast<std::uint64_t>(addend);
-      if (is_irelative(r.r_info) && !img_.executable(static_cast<std::uint64_t>(addend)))
+      const auto type = ELF64_R_TYPE(r.r_info);
+      if (type == kRelative) relative_[r.r_offset] = static_cast<std::uint64_t>(addend);
+      if (type == kIrelative && !img_.executable(static_cast<std::uint64_t>(addend)))
         fail("damaged: an indirect function resolver outside the code");
     }
-  }
-
-  static bool is_relative(std::uint64_t info) {
-#if defined(__x86_64__)
-    return ELF64_R_TYPE(info) == R_X86_64_RELATIVE;
-#elif defined(__aarch64__)
-    return ELF64_R_TYPE(info) == R_AARCH64_RELATIVE;
-#else
-    (void)info;
-    return false;
-#endif
-  }
-  static bool is_irelative(std::uint64_t info) {
-#if defined(__x86_64__)
-    return ELF64_R_TYPE(info) == R_X86_64_IRELATIVE;
-#elif defined(__aarch64__)
-    return ELF64_R_TYPE(info) == R_AARCH64_IRELATIVE;
-#else
-    (void)info;
-    return false;
-#endif
   }
 
   // DT_RELR: an address word, then bitmap words each covering the next 63 words.
