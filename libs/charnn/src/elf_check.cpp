@@ -204,11 +204,7 @@ class DynamicCheck {
     strings();
     symbols();
     versions();
-    relocations("RELA relocation table", DT_RELA, DT_RELASZ, true);
-    relocations("REL relocation table", DT_REL, DT_RELSZ, false);
-    if (has(DT_JMPREL))
-      relocations("PLT relocation table", DT_JMPREL, DT_PLTRELSZ,
-                  !has(DT_PLTREL) || get(DT_PLTREL, "") == DT_RELA);
+    for (const Relocations& t : relocation_tables()) relocations(t);
     relr();
     initialisers();
   }
@@ -241,6 +237,12 @@ class DynamicCheck {
     if (!has(DT_GNU_HASH) && !has(DT_HASH)) fail("damaged: no symbol hash table");
     if (has(DT_GNU_HASH)) nsyms_ = std::max(nsyms_, gnu_hash_symbols(get(DT_GNU_HASH, "")));
     if (has(DT_HASH)) nsyms_ = std::max(nsyms_, sysv_hash_symbols(get(DT_HASH, "")));
+    // The hash tables count only the symbols they hash: a library that exports nothing may say
+    // its table ends before the undefined symbols its relocations name, which the loader then
+    // reads as well (seen in Debian's libgrpc++_error_details).
+    for (const Relocations& t : relocation_tables())
+      for (std::uint64_t i = 0; i < t.count; ++i)
+        nsyms_ = std::max<std::uint64_t>(nsyms_, ELF64_R_SYM(t.at(img_, i).r_info) + 1);
     const std::uint64_t off =
         img_.table(get(DT_SYMTAB, "symbol table"), nsyms_, sizeof(Elf64_Sym), "symbol table");
     for (std::uint64_t i = 0; i < nsyms_; ++i)
@@ -340,29 +342,50 @@ class DynamicCheck {
     }
   }
 
-  void relocations(const char* what, std::int64_t table_tag, std::int64_t size_tag, bool rela) {
-    if (!has(table_tag)) return;
-    const std::uint64_t entry = rela ? sizeof(Elf64_Rela) : sizeof(Elf64_Rel);
-    if (rela && has(DT_RELAENT) && get(DT_RELAENT, "") != entry)
-      fail("damaged: relocations of the wrong size");
-    const std::uint64_t bytes = get(size_tag, what);
-    if (bytes % entry) fail(std::string("damaged: the ") + what + " size");
-    const std::uint64_t off = img_.table(get(table_tag, what), bytes / entry, entry, what);
-    for (std::uint64_t i = 0; i < bytes / entry; ++i) {
+  // One REL or RELA table, placed and sized (read as Rela either way: Rel is its first fields).
+  struct Relocations {
+    const char* what;
+    bool rela;
+    std::uint64_t off = 0, count = 0;
+    Elf64_Rela at(const Image& img, std::uint64_t i) const {
       Elf64_Rela r{};
       if (rela)
-        r = img_.read<Elf64_Rela>(off + i * entry);
+        r = img.read<Elf64_Rela>(off + i * sizeof(Elf64_Rela));
       else
-        std::memcpy(&r, img_.data() + off + i * entry, sizeof(Elf64_Rel));  // Rela's first fields
-      const std::int64_t addend = r.r_addend;
+        std::memcpy(&r, img.data() + off + i * sizeof(Elf64_Rel), sizeof(Elf64_Rel));
+      return r;
+    }
+  };
+  std::vector<Relocations> relocation_tables() const {
+    std::vector<Relocations> out;
+    auto add = [&](const char* what, std::int64_t table_tag, std::int64_t size_tag, bool rela) {
+      if (!has(table_tag)) return;
+      const std::uint64_t entry = rela ? sizeof(Elf64_Rela) : sizeof(Elf64_Rel);
+      if (rela && has(DT_RELAENT) && get(DT_RELAENT, "") != entry)
+        fail("damaged: relocations of the wrong size");
+      const std::uint64_t bytes = get(size_tag, what);
+      if (bytes % entry) fail(std::string("damaged: the ") + what + " size");
+      out.push_back({what, rela, img_.table(get(table_tag, what), bytes / entry, entry, what),
+                     bytes / entry});
+    };
+    add("RELA relocation table", DT_RELA, DT_RELASZ, true);
+    add("REL relocation table", DT_REL, DT_RELSZ, false);
+    if (has(DT_JMPREL))
+      add("PLT relocation table", DT_JMPREL, DT_PLTRELSZ,
+          !has(DT_PLTREL) || get(DT_PLTREL, "") == DT_RELA);
+    return out;
+  }
+
+  // Every symbol a relocation names is inside the table symbols() checked.
+  void relocations(const Relocations& t) {
+    for (std::uint64_t i = 0; i < t.count; ++i) {
+      const Elf64_Rela r = t.at(img_, i);
       if (!img_.mapped(r.r_offset, 8))
-        fail(std::string("damaged: the ") + what + " writes outside the library (" +
+        fail(std::string("damaged: the ") + t.what + " writes outside the library (" +
              hex(r.r_offset) + ")");
-      if (ELF64_R_SYM(r.r_info) >= nsyms_) fail(std::string("damaged: the ") + what +
-                                                " names a symbol past the end of the table");
       const auto type = ELF64_R_TYPE(r.r_info);
-      if (type == kRelative) relative_[r.r_offset] = static_cast<std::uint64_t>(addend);
-      if (type == kIrelative && !img_.executable(static_cast<std::uint64_t>(addend)))
+      if (type == kRelative) relative_[r.r_offset] = static_cast<std::uint64_t>(r.r_addend);
+      if (type == kIrelative && !img_.executable(static_cast<std::uint64_t>(r.r_addend)))
         fail("damaged: an indirect function resolver outside the code");
     }
   }
