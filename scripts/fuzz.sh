@@ -8,8 +8,9 @@
 #   FUZZ_RUNS=10000000 scripts/fuzz.sh        a number of executions per target instead of a time
 #
 # Targets: checkpoint text vocab config cli elf. Each starts from its seeds: the text ones in
-# tests/fuzz/seeds/<target>, the binary ones written by this build (charnn_fuzz_seeds), plus the
-# corpus earlier runs grew in build-fuzz/corpus/<target>. Run it on an idle machine.
+# tests/fuzz/seeds/<target>, the binary ones written by this build (charnn_fuzz_seeds, and for elf
+# tests/fuzz/elf_seed.c linked by cc), plus the corpus earlier runs grew in
+# build-fuzz/corpus/<target>. Run it on an idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -31,6 +32,12 @@ cmake --build "$build" -j"$(nproc)" --target charnn_fuzz_seeds \
 seeds="$build/seeds"
 rm -rf "$seeds"
 "$build/bin/charnn_fuzz_seeds" "$seeds"
+# The ELF seeds: one small library linked three ways (see tests/fuzz/elf_seed.c).
+mkdir -p "$seeds/elf"
+for way in gnu:-Wl,--hash-style=gnu sysv:-Wl,--hash-style=sysv relr:-Wl,-z,pack-relative-relocs; do
+  cc -shared -fPIC -Os -s -Wl,-z,noseparate-code "${way#*:}" -o "$seeds/elf/${way%%:*}.so" \
+    tests/fuzz/elf_seed.c
+done
 
 # Leaks count as failures; any undefined behaviour stops the target (it is built not to recover).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}

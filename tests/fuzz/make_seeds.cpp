@@ -1,6 +1,7 @@
 // Writes the binary seeds of the fuzz targets into DIR/<target>/: a small training checkpoint
-// (raw, and as a bare payload for the framed mode), its vocabulary, and the built plugins. They
-// are made by this build rather than committed, so they always match the current formats.
+// (raw, and as a bare payload for the framed mode) and its vocabulary. They are made by this build
+// rather than committed, so they always match the current formats. (The ELF seed is
+// tests/fuzz/elf_seed.c, which scripts/fuzz.sh links.)
 #include <charnn/checkpoint.hpp>
 #include <charnn/model.hpp>
 #include <charnn/plugin_registry.hpp>
@@ -76,8 +77,5 @@ int main(int argc, char** argv) {
   std::string keys;
   for (const auto& [k, v] : charnn::config_to_keys(config)) keys += k + "=" + v + "\n";
   write(dir / "config" / "defaults", keys);
-  for (const char* cell : {"lstm", "elman"})
-    write(dir / "elf" / cell,
-          slurp(fs::path(CHARNN_PLUGIN_DIR) / (std::string("charnn-cell-") + cell + ".so")));
   return 0;
 }
