@@ -106,6 +106,7 @@ void RnnCell::trace(const charnn_trace_args& a) {
   check_seq(a.T, a.N, a.params, a.src, false, nullptr, a.dst, "trace");
   if (!a.signals) throw Error(CHARNN_ERR_ARGUMENT, "trace: signals is required");
   backend_guard("trace", [&] {
+    if (sequence_trace(a)) return;
     const std::int64_t NH = a.N * H_;
     std::vector<float>& st = trace_state_[a.N];
     if (st.empty()) st.assign(static_cast<std::size_t>(S_ * NH), 0.0f);

@@ -1,6 +1,6 @@
 // The part of a built-in cell (elman, lstm) that does not depend on how its sequences run: the
 // parameter tensors and their initialisation, the one-step path (step, prepare_step) and the
-// traced loop. Sequences (forward, backward) are each cell's own:
+// traced loop for a cell without a traced sequence of its own. Sequences (forward, backward) are each cell's own:
 //   elman: oneDNN's vanilla_rnn primitive, elman/elman_sequence.cpp
 //   lstm:  oneDNN matmul primitives, lstm/lstm_sequence.hpp (training and inference)
 //
@@ -50,6 +50,9 @@ class RnnCell : public charnn::plugin::Cell {
   virtual void sequence_backward(const charnn_backward_args& a) = 0;
   // Whether training passes use bfloat16 products from now on.
   virtual void train_bf16(bool bf16) = 0;
+  // A traced sequence the way forward runs it (the input product over all steps at once),
+  // keeping every signal; false = not offered, and trace() runs the one-step path per step.
+  virtual bool sequence_trace(const charnn_trace_args&) { return false; }
   // Whether the sequence passes read src_index from now on; false = the cell cannot.
   virtual bool index_sequences(bool enable) { return !enable; }
   // Fills the bias part (G, H) of the parameter buffer.
@@ -59,6 +62,20 @@ class RnnCell : public charnn::plugin::Cell {
   // NULL, signal k for this step goes to signals + k*signal_stride, each (N, H).
   virtual void pointwise(float* gates, float* state, float* dst, std::int64_t N, float* signals,
                          std::int64_t signal_stride) const = 0;
+
+  // The inference forward that a traced sequence runs (src dense, no training).
+  static charnn_forward_args inference_args(const charnn_trace_args& a) {
+    charnn_forward_args f{};
+    f.T = a.T;
+    f.N = a.N;
+    f.params = a.params;
+    f.src = a.src;
+    f.state_in = a.state_in;
+    f.dst = a.dst;
+    f.state_out = a.state_out;
+    f.training = 0;
+    return f;
+  }
 
   const std::int64_t I_, H_, G_, S_;
 

@@ -1,5 +1,6 @@
 // The built-in Elman cell (one tanh RNN layer). Sequences run on oneDNN's vanilla_rnn primitive
-// (elman_sequence.cpp); the one-step and traced paths are the shared ones (common/rnn_cell.hpp).
+// (elman_sequence.cpp), and so do traces; the one-step path is the shared one
+// (common/rnn_cell.hpp).
 //
 //   h' = tanh(x W_x + h W_h + b)
 //
@@ -24,6 +25,11 @@ class ElmanCell final : public RnnCell {
  protected:
   void sequence_forward(const charnn_forward_args& a) override { sequence_.forward(a); }
   void sequence_backward(const charnn_backward_args& a) override { sequence_.backward(a); }
+  bool sequence_trace(const charnn_trace_args& a) override {
+    sequence_.forward(inference_args(a));
+    std::memcpy(a.signals, a.dst, static_cast<std::size_t>(a.T * a.N * H_) * sizeof(float));
+    return true;  // the one signal is h
+  }
   void train_bf16(bool bf16) override { sequence_.set_bf16(bf16); }
 
   void bias_init(float* b) const override { std::fill(b, b + H_, 0.0f); }  // b (H)

@@ -1,6 +1,7 @@
 // The built-in LSTM cell (one layer). Sequences (training, validation, eval) run on oneDNN matmul
 // primitives in lstm_sequence.hpp, not on oneDNN's lstm primitive (faster; see there); the
-// one-step and traced paths are the shared ones (common/rnn_cell.hpp).
+// one-step path is the shared one (common/rnn_cell.hpp); a trace is the inference sequence that
+// also keeps its signals.
 //
 //   i = sigmoid(x W_x[:,0] + h W_h[:,0] + b[0])     input gate
 //   f = sigmoid(x W_x[:,1] + h W_h[:,1] + b[1])     forget gate
@@ -35,6 +36,10 @@ class LstmCell final : public RnnCell {
     (a.training ? trainer_ : inference_).forward(a);
   }
   void sequence_backward(const charnn_backward_args& a) override { trainer_.backward(a); }
+  bool sequence_trace(const charnn_trace_args& a) override {
+    inference_.forward(inference_args(a), a.signals);
+    return true;
+  }
   void train_bf16(bool bf16) override { trainer_.set_bf16(bf16); }
   bool index_sequences(bool) override { return true; }  // both read a.src_index when it is set
 

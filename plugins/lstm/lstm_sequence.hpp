@@ -53,7 +53,9 @@ class LstmSequence {
     last_ = nullptr;
   }
 
-  void forward(const charnn_forward_args& a) {
+  // signals: NULL, or (6, T, N, H) that also receives h, c, i, f, o, g of every step (trace;
+  // inference sequences only).
+  void forward(const charnn_forward_args& a, float* signals = nullptr) {
     if (trains_) {
       Plan& p = plan(a.T, a.N);
       load_weights(p, a.params);
@@ -81,7 +83,9 @@ class LstmSequence {
       c.dst = a.dst + t0 * a.N * H_;
       c.state_in = t0 == 0 ? a.state_in : carry_.data();
       c.state_out = t0 + c.T == a.T ? a.state_out : carry_.data();
-      run(c.T == Tc ? p : *rest, c);
+      Plan& used = c.T == Tc ? p : *rest;
+      run(used, c);
+      if (signals) keep_signals(used, c.dst, c.T, a.N, signals + t0 * a.N * H_, a.T * a.N * H_);
     }
   }
 
@@ -257,6 +261,25 @@ class LstmSequence {
     if (a.state_out) {
       std::memcpy(a.state_out, a.dst + (a.T - 1) * NH, NH * sizeof(float));
       std::memcpy(a.state_out + NH, cs + a.T * NH, NH * sizeof(float));
+    }
+  }
+
+  // The signals of T steps that run() left in p and h (T, N, H), in trace order h, c, i, f, o, g:
+  // signal k of step t and stream n goes to signals + k * stride + (t * N + n) * H.
+  void keep_signals(const Plan& p, const float* h, std::int64_t T, std::int64_t N, float* signals,
+                    std::int64_t stride) const {
+    const std::int64_t H = H_, G = 4 * H_;
+    const std::size_t bytes = static_cast<std::size_t>(H) * sizeof(float);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t r = 0; r < T * N; ++r) {
+      float* s = signals + r * H;
+      const float* g = p.gx.data() + r * G;  // i, f, g, o
+      std::memcpy(s, h + r * H, bytes);
+      std::memcpy(s + stride, p.cs.data() + N * H + r * H, bytes);  // c_t is cs row t + 1
+      std::memcpy(s + 2 * stride, g, bytes);
+      std::memcpy(s + 3 * stride, g + H, bytes);
+      std::memcpy(s + 4 * stride, g + 3 * H, bytes);
+      std::memcpy(s + 5 * stride, g + 2 * H, bytes);
     }
   }
 
