@@ -53,6 +53,10 @@ UnitRanker::UnitRanker(std::vector<TracedSignal> signals, std::vector<const Prob
     if (is_gate_signal(signals_[s].name)) gate_signals_.push_back(s);
   }
   D_ = offset_.back();
+  for (std::size_t sig = 0; sig < signals_.size(); ++sig) {
+    const auto H = static_cast<std::size_t>(signals_[sig].hidden);
+    for (std::size_t h = 0; h < H; h += kTile) tiles_.push_back({sig, h, std::min(H, h + kTile)});
+  }
   const std::size_t P = probes_.size();
   const auto bins = static_cast<std::size_t>(options_.bins);
   for (std::size_t p = 0; p < P; ++p)
@@ -70,11 +74,9 @@ UnitRanker::UnitRanker(std::vector<TracedSignal> signals, std::vector<const Prob
   syy_.assign(P, 0.0);
   sxy_.assign(P * D_, 0.0);
   chunk_sxy_.assign(P * D_, 0.0f);
-  xc_.assign(D_, 0.0f);
   hist_all_.assign(D_ * bins, 0);
   hist_pos_.assign(binary_.size() * D_ * bins, 0);
   pos_count_.assign(binary_.size(), 0);
-  bin_.assign(D_, 0);
   sat_left_.assign(D_, 0);
   sat_right_.assign(D_, 0);
 }
@@ -108,46 +110,67 @@ void UnitRanker::add(std::int64_t begin, std::int64_t T,
     have_shift_ = true;
   }
 
+  // The probes' side of every row first: centred values and which binary probes are on.
+  const std::size_t B = binary_.size();
+  yc_.resize(static_cast<std::size_t>(T) * P);
+  on_.resize(static_cast<std::size_t>(T) * B);
   for (std::int64_t t = 0; t < T; ++t) {
-    // Row t of every signal, side by side in D columns: centre, bin, count saturation.
-    for (std::size_t s = 0; s < signals_.size(); ++s) {
-      const auto H = static_cast<std::size_t>(signals_[s].hidden);
-      const float* x = values[s].data() + static_cast<std::size_t>(t) * H;
-      const std::size_t o = offset_[s];
-      for (std::size_t h = 0; h < H; ++h) {
-        const double xc = static_cast<double>(x[h]) - shift_x_[o + h];
-        sx_[o + h] += xc;
-        sxx_[o + h] += xc * xc;
-        xc_[o + h] = static_cast<float>(xc);
-        const float b = std::clamp((squash(x[h]) + 2.0f) * bin_scale, 0.0f, last_bin);
-        bin_[o + h] = static_cast<std::uint16_t>(b);
-      }
-    }
-    for (std::size_t s : gate_signals_) {
-      const auto H = static_cast<std::size_t>(signals_[s].hidden);
-      const float* x = values[s].data() + static_cast<std::size_t>(t) * H;
-      const std::size_t o = offset_[s];
-      for (std::size_t h = 0; h < H; ++h) {
-        sat_left_[o + h] += x[h] < 0.1f;
-        sat_right_[o + h] += x[h] > 0.9f;
-      }
-    }
-    for (std::size_t d = 0; d < D_; ++d) ++hist_all_[d * bins + bin_[d]];
-
     const auto u = static_cast<std::size_t>(begin + t);
     for (std::size_t p = 0; p < P; ++p) {
       const double yc = static_cast<double>(probes_[p]->values[u]) - shift_y_[p];
       sy_[p] += yc;
       syy_[p] += yc * yc;
-      const auto y = static_cast<float>(yc);
-      float* acc = chunk_sxy_.data() + p * D_;
-      for (std::size_t d = 0; d < D_; ++d) acc[d] += y * xc_[d];
+      yc_[static_cast<std::size_t>(t) * P + p] = static_cast<float>(yc);
     }
-    for (std::size_t b = 0; b < binary_.size(); ++b) {
-      if (probes_[binary_[b]]->values[u] < 0.5f) continue;
-      ++pos_count_[b];
-      std::uint32_t* hist = hist_pos_.data() + b * D_ * bins;
-      for (std::size_t d = 0; d < D_; ++d) ++hist[d * bins + bin_[d]];
+    for (std::size_t b = 0; b < B; ++b) {
+      const bool on = probes_[binary_[b]]->values[u] >= 0.5f;
+      on_[static_cast<std::size_t>(t) * B + b] = on;
+      pos_count_[b] += on;
+    }
+  }
+
+  // Then the columns, which are independent: each thread takes whole tiles of a signal's units
+  // and runs every row of the chunk over them (sums, histograms, saturation, products).
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::size_t tile = 0; tile < tiles_.size(); ++tile) {
+    const Tile& tl = tiles_[tile];
+    const auto H = static_cast<std::size_t>(signals_[tl.signal].hidden);
+    const bool gate = is_gate_signal(signals_[tl.signal].name);
+    const std::size_t w = tl.end - tl.begin, d0 = offset_[tl.signal] + tl.begin;
+    double sx[kTile] = {}, sxx[kTile] = {};
+    float xc[kTile];
+    std::uint16_t bin[kTile];
+    for (std::int64_t t = 0; t < T; ++t) {
+      const float* x = values[tl.signal].data() + static_cast<std::size_t>(t) * H + tl.begin;
+      for (std::size_t h = 0; h < w; ++h) {
+        const double c = static_cast<double>(x[h]) - shift_x_[d0 + h];
+        sx[h] += c;
+        sxx[h] += c * c;
+        xc[h] = static_cast<float>(c);
+        bin[h] = static_cast<std::uint16_t>(
+            std::clamp((squash(x[h]) + 2.0f) * bin_scale, 0.0f, last_bin));
+      }
+      if (gate)
+        for (std::size_t h = 0; h < w; ++h) {
+          sat_left_[d0 + h] += x[h] < 0.1f;
+          sat_right_[d0 + h] += x[h] > 0.9f;
+        }
+      for (std::size_t h = 0; h < w; ++h) ++hist_all_[(d0 + h) * bins + bin[h]];
+      const float* y = yc_.data() + static_cast<std::size_t>(t) * P;
+      for (std::size_t p = 0; p < P; ++p) {
+        float* acc = chunk_sxy_.data() + p * D_ + d0;
+        const float yp = y[p];
+        for (std::size_t h = 0; h < w; ++h) acc[h] += yp * xc[h];
+      }
+      for (std::size_t b = 0; b < B; ++b) {
+        if (!on_[static_cast<std::size_t>(t) * B + b]) continue;
+        std::uint32_t* hist = hist_pos_.data() + (b * D_ + d0) * bins;
+        for (std::size_t h = 0; h < w; ++h) ++hist[h * bins + bin[h]];
+      }
+    }
+    for (std::size_t h = 0; h < w; ++h) {
+      sx_[d0 + h] += sx[h];
+      sxx_[d0 + h] += sxx[h];
     }
   }
   n_ += T;

@@ -100,11 +100,17 @@ class UnitRanker {
   std::vector<double> sy_, syy_;         // (P)
   std::vector<double> sxy_;              // (P, D)
   std::vector<float> chunk_sxy_;         // (P, D): float partial sums, flushed every chunk
-  std::vector<float> xc_;                // (D): one row of centred values, scratch
+  // Columns in tiles of at most kTile units of one signal: the unit of work of one thread.
+  static constexpr std::size_t kTile = 64;
+  struct Tile {
+    std::size_t signal, begin, end;  // units [begin, end) of the signal
+  };
+  std::vector<Tile> tiles_;
+  std::vector<float> yc_;                // (T, P): one chunk's centred probe values, scratch
+  std::vector<std::uint8_t> on_;         // (T, B): which binary probes are on, scratch
   std::vector<std::uint32_t> hist_all_;  // (D, bins): all units
   std::vector<std::uint32_t> hist_pos_;  // (B, D, bins): units where binary probe b is 1
   std::vector<std::int64_t> pos_count_;  // (B)
-  std::vector<std::uint16_t> bin_;       // (D): scratch
   std::vector<std::size_t> gate_signals_;
   std::vector<std::int64_t> sat_left_, sat_right_;  // (D): only gate columns used
 };
