@@ -5,6 +5,7 @@
 #include <charnn/dump.hpp>
 #include <charnn/error.hpp>
 #include <charnn/inspect.hpp>
+#include <charnn/trace.hpp>
 #include <charnn/model.hpp>
 #include <charnn/plugin_registry.hpp>
 #include <charnn/probes.hpp>
@@ -166,7 +167,10 @@ TEST_CASE("dump writes every traced signal as NPY rows that match the model's tr
   const auto text = charnn::prepare_text(charnn::clean_text(raw, m.vocab.text_options()), m.vocab,
                                          charnn::UnknownUnits::error, "raw");
   charnn::DumpOptions opt;
-  opt.chunk = 7;  // several chunks, the last one short
+  opt.trace.chunk = 7;  // several chunks, the last one short
+  opt.trace.streams = 3;  // and segments side by side, with seams
+  opt.trace.warmup = 4;
+  opt.trace.tolerance = 1e-6f;  // seams agree beyond the comparison below
   opt.unit_kind = "grapheme";
   const auto result = charnn::dump_trace(*m.model, text, dir / "out", opt);
   const auto n = static_cast<std::size_t>(text.units());
@@ -174,10 +178,12 @@ TEST_CASE("dump writes every traced signal as NPY rows that match the model's tr
 
   // The reference: one trace over the whole text in a single chunk.
   std::vector<std::vector<std::vector<float>>> expect(2);  // [layer][signal]: (units, H)
-  auto state = m.model->zero_state(1);
-  m.model->trace(
-      text.ids, state,
-      [&](const charnn::Model::TraceChunk& c) {
+  charnn::TraceOptions one;
+  one.streams = 1;
+  one.chunk = 1000;
+  charnn::trace_text(
+      *m.model, text.ids,
+      [&](const charnn::TraceChunk& c) {
         for (std::size_t l = 0; l < c.signals.size(); ++l) {
           expect[l].resize(c.signals[l].size());
           for (std::size_t k = 0; k < c.signals[l].size(); ++k)
@@ -185,7 +191,7 @@ TEST_CASE("dump writes every traced signal as NPY rows that match the model's tr
                                 c.signals[l][k].begin() + c.T * 8);
         }
       },
-      1000);
+      one);
   for (const auto& a : result.arrays) {
     INFO(a.file.string());
     const std::string bytes = slurp(a.file);

@@ -4,6 +4,7 @@
 #include <charnn/error.hpp>
 #include <charnn/model.hpp>
 #include <charnn/threads.hpp>
+#include <charnn/trace.hpp>
 #include <charnn/trainer.hpp>
 
 #include <catch2/catch.hpp>
@@ -118,12 +119,14 @@ TEST_CASE("evaluate, step and trace compute the same predictions", "[model]") {
       model->evaluate(all.first(T), all.subspan(1, T), static_cast<std::int64_t>(T), s_eval);
   CHECK_THAT(eval_loss, Catch::Matchers::WithinRel(step_loss, 1e-5));
 
-  Model::State s_trace = model->zero_state(1);
   std::vector<float> trace_logits;
   std::int64_t chunks = 0;
-  model->trace(
-      all.first(T), s_trace,
-      [&](const Model::TraceChunk& c) {
+  charnn::TraceOptions one;
+  one.streams = 1;
+  one.chunk = 7;
+  charnn::trace_text(
+      *model, all.first(T),
+      [&](const charnn::TraceChunk& c) {
         CHECK(c.begin == static_cast<std::int64_t>(trace_logits.size()) / V);
         REQUIRE(c.signals.size() == 2);
         CHECK(c.signals[0].size() == model->layer(0).signals().size());
@@ -131,11 +134,17 @@ TEST_CASE("evaluate, step and trace compute the same predictions", "[model]") {
         trace_logits.insert(trace_logits.end(), c.logits.begin(), c.logits.end());
         ++chunks;
       },
-      7);
+      one);
   CHECK(chunks == 6);  // 39 units in chunks of 7
   REQUIRE(trace_logits.size() == step_logits.size());
   for (std::size_t i = 0; i < step_logits.size(); ++i)
     REQUIRE_THAT(trace_logits[i], Catch::Matchers::WithinAbs(step_logits[i], 1e-4));
+  // The pass under trace_text, on the whole text at once, ends in the same state.
+  Model::State s_trace = model->zero_state(1);
+  const auto& whole = model->trace(all.first(T), static_cast<std::int64_t>(T), s_trace);
+  REQUIRE(whole.logits.size() == step_logits.size());
+  for (std::size_t i = 0; i < step_logits.size(); ++i)
+    REQUIRE_THAT(whole.logits[i], Catch::Matchers::WithinAbs(step_logits[i], 1e-4));
   // All three carried the state to the same place.
   for (std::size_t l = 0; l < 2; ++l)
     for (std::size_t i = 0; i < s_step.layers[l].size(); ++i) {

@@ -7,6 +7,7 @@
 #include <charnn/model.hpp>
 #include <charnn/plugin_registry.hpp>
 #include <charnn/sampler.hpp>
+#include <charnn/trace.hpp>
 #include <charnn/text.hpp>
 #include <charnn/threads.hpp>
 #include <charnn/vocab.hpp>
@@ -605,10 +606,11 @@ TEST_CASE("a seed longer than the training segment primes the model with all of 
   REQUIRE(seed.ids.size() == 1500);
 
   std::vector<float> last_row;
-  auto state = model->zero_state(1);
-  model->trace(seed.ids, state, [&](const charnn::Model::TraceChunk& c) {
+  charnn::TraceOptions one;
+  one.streams = 1;
+  charnn::trace_text(*model, seed.ids, [&](const charnn::TraceChunk& c) {
     last_row.assign(c.logits.end() - vocab.size(), c.logits.end());
-  });
+  }, one);
   float m = *std::max_element(last_row.begin(), last_row.end());
   double sum = 0.0;
   for (float x : last_row) sum += std::exp(x - m);

@@ -38,7 +38,7 @@ std::vector<std::string> split_list(const std::vector<std::string>& values) {
 int run_dump(const std::vector<std::string>& args) {
   const CommandHelp help{
       "dump", "charnn dump [--model M] --text FILE --out DIR [options]",
-      "Runs a trained model over a text (one stream, state carried from the start) and writes,\n"
+      "Runs a trained model over a text (as one stream, state carried from the start) and writes,\n"
       "for every unit of the text, the signals each layer traces: h, and for an LSTM also the\n"
       "cell c and the gates i, f, o, g. Formats: npy (default; DIR/layer<L>_<signal>.npy, float32\n"
       "[units x hidden]), csv (DIR/layer<L>_<signal>.csv) or jsonl (DIR/trace.jsonl, one object\n"
@@ -70,8 +70,8 @@ int run_dump(const std::vector<std::string>& args) {
   if (trace.texts.empty())
     throw error("no text given", "usage: charnn dump [--model M] --text FILE --out DIR", 2);
   if (out.empty()) throw error("no output directory given", "add --out DIR", 2);
-  if (trace.chunk < 1) throw error("--chunk must be at least 1", {}, 2);
   DumpOptions dopt;
+  dopt.trace = trace_options(trace);
   dopt.format = parse_dump_format(format);
   for (const auto& l : split_list(layer_args)) {
     try {
@@ -84,7 +84,6 @@ int run_dump(const std::vector<std::string>& args) {
     }
   }
   dopt.signals = split_list(signal_args);
-  dopt.chunk = trace.chunk;
   const UnknownUnits unknown = parse_unknown_units(trace.unknown);
 
   LoadedModel loaded = open_model(model, vm);
@@ -95,6 +94,7 @@ int run_dump(const std::vector<std::string>& args) {
   dopt.unit_kind = to_string(loaded.vocab.unit_kind());
   dopt.progress = trace_progress("dump");
   const DumpResult result = dump_trace(*loaded.model, text, out, dopt);
+  if (result.trace.streams > 1) std::cerr << "charnn dump: traced " << describe(result.trace) << "\n";
   std::cout << "wrote " << result.units << " units to " << out << ":\n";
   for (const auto& f : result.files) std::cout << "  " << f.string() << "\n";
   return 0;

@@ -44,9 +44,9 @@ void add_inspect_options(po::options_description& options, InspectFlags& f) {
       "no-builtin", po::bool_switch(&f.no_builtin), "only the --probe probes")(
       "top,k", po::value(&f.top)->default_value(f.top)->value_name("K"), "units listed per probe")(
       "max-units", po::value(&f.max_units)->default_value(f.max_units)->value_name("N"),
-      "analyse only the first N units of the text (0 = all of it). The model runs as one "
-      "stream: a 2x512 LSTM traced about 2,000 units/s on a busy 2-core machine, so all of "
-      "War and Peace takes roughly 20-25 minutes")("html", po::value(&f.html)->value_name("FILE"),
+      "analyse only the first N units of the text (0 = all of it). A 2x512 LSTM trained on "
+      "War and Peace remembers too far back for --streams and runs as one stream, about "
+      "10,000 units/s on an idle 2-core machine: the whole book takes about 6 minutes")("html", po::value(&f.html)->value_name("FILE"),
                                                    "write the HTML report to FILE")(
       "html-units", po::value(&f.html_units)->default_value(f.html_units)->value_name("N"),
       "length of the text excerpt drawn in the HTML report")(
@@ -76,7 +76,7 @@ std::vector<Probe> make_probes(const TracedText& text, bool no_builtin,
 int run_inspect(const std::vector<std::string>& args) {
   const CommandHelp help{
       "inspect", "charnn inspect [--model M] --text FILE [options]",
-      "Runs a trained model over a text (one stream, state carried from the start) and finds,\n"
+      "Runs a trained model over a text (as one stream, state carried from the start) and finds,\n"
       "for each probe, the hidden units whose activation best tracks it: Pearson r over every\n"
       "analysed unit of text, and AUROC for yes/no probes. Every traced signal of every layer\n"
       "is ranked (h; for an LSTM also the cell c and the gates i, f, o, g). Built-in probes:\n"
@@ -98,8 +98,9 @@ int run_inspect(const std::vector<std::string>& args) {
   if (f.trace.texts.empty())
     throw error("no text given", "usage: charnn inspect [--model M] --text FILE", 2);
   if (f.top < 1) throw error("--top must be at least 1", {}, 2);
-  if (f.max_units < 0 || f.html_units < 0 || f.html_from < 0 || f.trace.chunk < 1)
-    throw error("--max-units, --html-units and --html-from must be >= 0, --chunk >= 1", {}, 2);
+  if (f.max_units < 0 || f.html_units < 0 || f.html_from < 0)
+    throw error("--max-units, --html-units and --html-from must be >= 0", {}, 2);
+  const TraceOptions trace = trace_options(f.trace);
   const UnknownUnits unknown = parse_unknown_units(f.trace.unknown);
   // Check probes before the (slow) model run.
   std::vector<ProbeSpec> user_probes;
@@ -123,7 +124,7 @@ int run_inspect(const std::vector<std::string>& args) {
   io.max_units = f.max_units;
   io.excerpt_begin = f.html_from;
   io.excerpt_units = f.html.empty() ? 0 : f.html_units;
-  io.chunk = f.trace.chunk;
+  io.trace = trace;
   io.progress = trace_progress("inspect");
   InspectReport report = inspect_model(*loaded.model, text, probes, io);
   report.model = loaded.file.string();

@@ -1,11 +1,13 @@
 // Options shared by the commands that run a trained model over a text (see trace_options.hpp).
 #include "trace_options.hpp"
 
+#include <charnn/error.hpp>
 #include <charnn/progress.hpp>
 
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <string>
 
 namespace charnn::app {
 
@@ -16,8 +18,41 @@ void add_trace_options(po::options_description& options, TraceFlags& f) {
       "unknown", po::value(&f.unknown)->default_value(f.unknown)->value_name("error|skip|map"),
       "units not in the model's vocabulary: error lists them, skip leaves them out of the "
       "text, map reads them as the vocabulary's unknown symbol")(
+      "streams", po::value(&f.streams)->default_value(f.streams)->value_name("N"),
+      "segments of the text traced side by side (many times faster than one stream). Each "
+      "starts from a warm-up, and any whose start differs from where the segment before it "
+      "ended is traced again from there, so the values are those of one stream over the whole "
+      "text; 1 = one stream")(
+      "warmup", po::value(&f.warmup)->default_value(f.warmup)->value_name("UNITS"),
+      "units run before each segment to find its starting state (speed, not results: a "
+      "segment whose warm-up falls short is traced again)")(
+      "trace-memory", po::value(&f.memory_mb)->default_value(f.memory_mb)->value_name("MB"),
+      "memory for the traces of the segments that run side by side; less means shorter "
+      "segments, so more warm-up work")(
+      "seam-tolerance", po::value(&f.tolerance)->default_value(f.tolerance)->value_name("X"),
+      "largest state difference accepted at a seam")(
       "chunk", po::value(&f.chunk)->default_value(f.chunk)->value_name("N"),
-      "units traced per step (memory, not results)");
+      "units handed to the writers at a time (memory, not results)");
+}
+
+TraceOptions trace_options(const TraceFlags& f) {
+  auto at_least = [](std::int64_t v, std::int64_t lo, const char* flag) {
+    if (v < lo)
+      throw error(std::string(flag) + " must be at least " + std::to_string(lo) + " (got " +
+                      std::to_string(v) + ")",
+                  {}, 2);
+  };
+  at_least(f.chunk, 1, "--chunk");
+  at_least(f.streams, 1, "--streams");
+  at_least(f.warmup, 0, "--warmup");
+  at_least(f.memory_mb, 1, "--trace-memory");
+  TraceOptions o;
+  o.chunk = f.chunk;
+  o.streams = f.streams;
+  o.warmup = f.warmup;
+  o.memory_mb = f.memory_mb;
+  o.tolerance = f.tolerance;
+  return o;
 }
 
 std::function<void(std::int64_t, std::int64_t)> trace_progress(const std::string& command) {

@@ -1,9 +1,9 @@
 // Options of the commands that run a trained model over a text (dump, inspect): --text,
-// --unknown and --chunk, with defaults from the library's DumpOptions (InspectOptions has the
-// same chunk), and their progress line.
+// --unknown, and how the trace runs (--chunk, --streams, --warmup, --trace-memory, with defaults
+// from the library's TraceOptions), and their progress line.
 #pragma once
 
-#include <charnn/dump.hpp>
+#include <charnn/trace.hpp>
 #include <charnn/unknown_units.hpp>
 
 #include <cstdint>
@@ -18,10 +18,16 @@ namespace charnn::app {
 struct TraceFlags {
   std::vector<std::string> texts;
   std::string unknown = to_string(UnknownUnits::error);
-  std::int64_t chunk = DumpOptions{}.chunk;
+  std::int64_t chunk = TraceOptions{}.chunk;
+  std::int64_t streams = TraceOptions{}.streams;
+  std::int64_t warmup = TraceOptions{}.warmup;
+  std::int64_t memory_mb = TraceOptions{}.memory_mb;
+  float tolerance = TraceOptions{}.tolerance;
 };
 
 void add_trace_options(po::options_description& options, TraceFlags& flags);
+// The library's options from the flags; charnn::error (exit 2) for values out of range.
+TraceOptions trace_options(const TraceFlags& flags);
 
 // "charnn <command>: 41% (1200000/3000000 units)" as a live line on a terminal, at most every
 // 200 ms; an empty function (no output) when stderr is not a terminal.

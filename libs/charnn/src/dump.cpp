@@ -41,7 +41,7 @@ struct Source {
 };
 
 // trace.csv rows of one array: index, offset, the escaped unit, then its H values.
-void write_csv_rows(std::ostream& out, const TracedText& text, const Model::TraceChunk& chunk,
+void write_csv_rows(std::ostream& out, const TracedText& text, const TraceChunk& chunk,
                     std::span<const float> values, std::size_t H) {  // values: (T, H)
   for (std::int64_t t = 0; t < chunk.T; ++t) {
     const std::int64_t u = chunk.begin + t;
@@ -89,7 +89,7 @@ Writers open_writers(const std::filesystem::path& out_dir, DumpResult& result, D
 }
 
 // trace.jsonl: one object per unit of the chunk, the unit's values of every selected array.
-void write_jsonl_rows(std::ostream& out, const TracedText& text, const Model::TraceChunk& chunk,
+void write_jsonl_rows(std::ostream& out, const TracedText& text, const TraceChunk& chunk,
                       const std::vector<DumpedArray>& arrays, const std::vector<Source>& sources) {
   for (std::int64_t t = 0; t < chunk.T; ++t) {
     const std::int64_t u = chunk.begin + t;
@@ -238,10 +238,9 @@ DumpResult dump_trace(Model& model, const TracedText& text, const std::filesyste
   auto& npy = w.npy;
   auto& text_files = w.text_files;
 
-  Model::State state = model.zero_state(1);
-  model.trace(
-      text.ids, state,
-      [&](const Model::TraceChunk& chunk) {
+  result.trace = trace_text(
+      model, text.ids,
+      [&](const TraceChunk& chunk) {
         for (std::size_t i = 0; i < result.arrays.size(); ++i) {
           const auto values = chunk.signals[sources[i].layer][sources[i].k];  // (T, H)
           if (options.format == DumpFormat::npy) {
@@ -256,7 +255,7 @@ DumpResult dump_trace(Model& model, const TracedText& text, const std::filesyste
           write_jsonl_rows(text_files[0]->stream(), text, chunk, result.arrays, sources);
         if (options.progress) options.progress(chunk.begin + chunk.T, result.units);
       },
-      options.chunk);
+      options.trace);
 
   AtomicFile units(out_dir / "units.json");
   write_units_json(units.stream(), model, text, result, options);

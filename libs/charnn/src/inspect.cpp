@@ -51,8 +51,7 @@ std::string describe_layers(const Model& model) {
 namespace {
 
 // The analysed length n is the caller's: options.max_units may cut the text short.
-void check_inputs(const TracedText& text, const std::vector<Probe>& probes,
-                  const InspectOptions& options, std::int64_t n) {
+void check_inputs(const TracedText& text, const std::vector<Probe>& probes, std::int64_t n) {
   const std::int64_t total = text.units();
   if (n < 2)
     throw error("the text has " + std::to_string(n) + " unit" + (n == 1 ? "" : "s") +
@@ -62,7 +61,6 @@ void check_inputs(const TracedText& text, const std::vector<Probe>& probes,
     if (static_cast<std::int64_t>(p.values.size()) != total)
       throw error("probe " + p.name + " has " + std::to_string(p.values.size()) +
                   " values for a text of " + std::to_string(total) + " units");
-  if (options.chunk < 1) throw error("the trace chunk must be at least 1 unit");
 }
 
 // In layer then signal order, the order of TraceChunk::signals once flattened.
@@ -95,7 +93,7 @@ struct Excerpt {
   std::size_t units() const { return static_cast<std::size_t>(end - begin); }
 
   // flat: the chunk's signals in `signals` order, each (chunk.T, H).
-  void add_rows(const Model::TraceChunk& chunk, const std::vector<std::span<const float>>& flat,
+  void add_rows(const TraceChunk& chunk, const std::vector<std::span<const float>>& flat,
                 const std::vector<TracedSignal>& signals) {
     const std::int64_t lo = std::max(chunk.begin, begin);
     const std::int64_t hi = std::min(chunk.begin + chunk.T, end);
@@ -131,7 +129,7 @@ double unit_loss(const float* z, std::int32_t V, std::int32_t id) {
 }
 
 // Row t of the chunk predicts unit begin + t + 1; the last analysed unit predicts nothing.
-void add_loss(const Model::TraceChunk& chunk, const TracedText& text, std::int64_t n,
+void add_loss(const TraceChunk& chunk, const TracedText& text, std::int64_t n,
               std::int32_t V, LossSum& sum, Excerpt& excerpt) {
   for (std::int64_t t = 0; t < chunk.T; ++t) {
     const std::int64_t target = chunk.begin + t + 1;
@@ -171,7 +169,7 @@ InspectReport inspect_model(Model& model, const TracedText& text, const std::vec
                             const InspectOptions& options) {
   const std::int64_t total = text.units();
   const std::int64_t n = options.max_units > 0 ? std::min(options.max_units, total) : total;
-  check_inputs(text, probes, options, n);
+  check_inputs(text, probes, n);
 
   const std::vector<TracedSignal> signals = traced_signals(model);
   std::vector<const Probe*> probe_ptrs;
@@ -182,10 +180,9 @@ InspectReport inspect_model(Model& model, const TracedText& text, const std::vec
   const std::int32_t V = model.vocab_size();
 
   std::vector<std::span<const float>> flat;  // chunk.signals flattened in `signals` order
-  Model::State state = model.zero_state(1);
-  model.trace(
-      std::span<const std::int32_t>(text.ids.data(), static_cast<std::size_t>(n)), state,
-      [&](const Model::TraceChunk& chunk) {
+  const TraceStats traced = trace_text(
+      model, std::span<const std::int32_t>(text.ids.data(), static_cast<std::size_t>(n)),
+      [&](const TraceChunk& chunk) {
         flat.clear();
         for (const auto& layer : chunk.signals)
           for (const auto& s : layer) flat.push_back(s);
@@ -194,7 +191,7 @@ InspectReport inspect_model(Model& model, const TracedText& text, const std::vec
         excerpt.add_rows(chunk, flat, signals);
         if (options.progress) options.progress(chunk.begin + chunk.T, n);
       },
-      options.chunk);
+      options.trace);
 
   InspectReport rep;
   rep.unit_kind.clear();
@@ -208,6 +205,7 @@ InspectReport inspect_model(Model& model, const TracedText& text, const std::vec
   for (std::size_t p = 0; p < probes.size(); ++p)
     rep.probes.push_back(report_probe(probes[p], p, ranker, signals, excerpt, n, options));
   rep.saturation = ranker.saturation();
+  rep.trace = traced;
   return rep;
 }
 

@@ -43,16 +43,18 @@ struct detail::SequenceBuffers {
 
 struct Model::Impl {
   detail::OutputLayer out;
-  detail::SequenceBuffers train, eval;
-  // step(): (N, H) per layer; trace(): per-chunk buffers.
+  detail::SequenceBuffers train, eval, advance;
+  // step(): (N, H) per layer.
   std::int64_t step_N = 0;
   std::vector<std::vector<float>> step_dst;  // [l] (N, H)
-  std::int64_t trace_T = 0;
-  std::vector<float> trace_x0;                    // (T, V)
-  std::vector<std::vector<float>> trace_dst;      // [l] (T, H)
-  std::vector<std::vector<float>> trace_signals;  // [l] (K_l, T, H)
-  std::vector<std::vector<float>> trace_state;    // [l] (S_l, H) state_out before copy-back
-  std::vector<float> trace_logits;                // (T, V)
+  // trace(): the buffers of one (T, N).
+  std::int64_t trace_T = 0, trace_N = 0;
+  std::vector<float> trace_x0;                    // (T, N, V)
+  std::vector<std::vector<float>> trace_dst;      // [l] (T, N, H)
+  std::vector<std::vector<float>> trace_signals;  // [l] (K_l, T, N, H)
+  std::vector<std::vector<float>> trace_state;    // [l] (S_l, N, H) state_out before copy-back
+  std::vector<float> trace_logits;                // (T, N, V)
+  TraceOutput trace_out;
 
   Impl(std::int64_t H, std::int64_t V) : out(H, V) {}
 };
@@ -164,8 +166,10 @@ void Model::check_state(const State& state, const char* what) const {
 
 namespace {
 
+// logits: whether an output layer follows (not for advance()).
 void prepare(detail::SequenceBuffers& s, const std::vector<Cell>& layers, std::int64_t T,
-             std::int64_t N, std::int64_t H, std::int64_t V, bool training, bool dropout) {
+             std::int64_t N, std::int64_t H, std::int64_t V, bool training, bool dropout,
+             bool logits = true) {
   if (s.T == T && s.N == N) return;
   s = detail::SequenceBuffers{};
   s.T = T;
@@ -180,7 +184,7 @@ void prepare(detail::SequenceBuffers& s, const std::vector<Cell>& layers, std::i
     s.mask.assign(L, std::vector<float>(tnh));
   }
   for (const auto& c : layers) s.state_in.emplace_back(c.states().size() * N * H);
-  s.logits.assign(static_cast<std::size_t>(T * N * V), 0.0f);
+  if (logits) s.logits.assign(static_cast<std::size_t>(T * N * V), 0.0f);
   if (training) {
     s.ddst.assign(tnh, 0.0f);
     s.dsrc.assign(tnh, 0.0f);
@@ -262,11 +266,11 @@ double Model::train_step(std::span<const std::int32_t> inputs,
 
 const float* Model::forward_layers(detail::SequenceBuffers& s, std::span<const std::int32_t> inputs,
                                    State& state, std::int64_t T, bool training,
-                                   std::uint64_t dropout_seed) {
+                                   std::uint64_t dropout_seed, bool logits) {
   const std::int64_t N = state.N, H = config_.hidden, V = config_.vocab_size;
   const float p = config_.dropout;
   const bool drop = training && p > 0.0f;
-  prepare(s, layers_, T, N, H, V, training, drop);
+  prepare(s, layers_, T, N, H, V, training, drop, logits);
   const bool by_index = layers_.front().index_input();
   s.x0_index = by_index ? inputs.data() : nullptr;
   if (!by_index) fill_one_hot(inputs, V, s.x0.data());
@@ -420,61 +424,63 @@ void Model::step(std::span<const std::int32_t> ids, State& state, float* logits)
   impl_->out.step(src, params_.data() + out_w_offset_, params_.data() + out_b_offset_, logits, N);
 }
 
-void Model::trace(std::span<const std::int32_t> ids, State& state,
-                  const std::function<void(const TraceChunk&)>& sink, std::int64_t chunk) {
+void Model::advance(std::span<const std::int32_t> ids, std::int64_t T, State& state) {
+  check_state(state, "advance");
+  if (T < 1 || static_cast<std::int64_t>(ids.size()) != T * state.N)
+    throw error("advance: ids must hold T*N = " + std::to_string(T * state.N) + " ids");
+  check_ids(ids, config_.vocab_size, "advance");
+  forward_layers(impl_->advance, ids, state, T, false, 0, false);
+}
+
+const Model::TraceOutput& Model::trace(std::span<const std::int32_t> ids, std::int64_t T,
+                                       State& state) {
   check_state(state, "trace");
-  if (state.N != 1) throw error("trace: the state must be for one stream (zero_state(1))");
-  if (chunk < 1) throw error("trace: chunk must be at least 1");
-  check_ids(ids, config_.vocab_size, "trace");
-  const std::int64_t H = config_.hidden, V = config_.vocab_size;
-  const std::int64_t total = static_cast<std::int64_t>(ids.size());
+  const std::int64_t N = state.N, H = config_.hidden, V = config_.vocab_size;
+  if (T < 1 || static_cast<std::int64_t>(ids.size()) != T * N)
+    throw error("trace: ids must hold T*N = " + std::to_string(T * N) + " ids");
+  check_ids(ids, V, "trace");
   Impl& im = *impl_;
-  const std::int64_t Tmax = std::min(chunk, std::max<std::int64_t>(total, 1));
-  if (im.trace_T < Tmax) {
-    im.trace_T = Tmax;
-    im.trace_x0.assign(static_cast<std::size_t>(Tmax * V), 0.0f);
-    im.trace_dst.assign(layers_.size(), std::vector<float>(static_cast<std::size_t>(Tmax * H)));
+  if (im.trace_T != T || im.trace_N != N) {
+    im.trace_T = T;
+    im.trace_N = N;
+    const auto tn = static_cast<std::size_t>(T * N);
+    im.trace_x0.assign(tn * static_cast<std::size_t>(V), 0.0f);
+    im.trace_dst.assign(layers_.size(), std::vector<float>(tn * static_cast<std::size_t>(H)));
     im.trace_signals.clear();
     im.trace_state.clear();
     for (const auto& c : layers_) {
-      im.trace_signals.emplace_back(static_cast<std::size_t>(c.signals().size() * Tmax * H));
-      im.trace_state.emplace_back(static_cast<std::size_t>(c.states().size() * H));
+      im.trace_signals.emplace_back(c.signals().size() * tn * static_cast<std::size_t>(H));
+      im.trace_state.emplace_back(c.states().size() * static_cast<std::size_t>(N * H));
     }
-    im.trace_logits.assign(static_cast<std::size_t>(Tmax * V), 0.0f);
+    im.trace_logits.assign(tn * static_cast<std::size_t>(V), 0.0f);
   }
-  TraceChunk out;
+  TraceOutput& out = im.trace_out;
   out.signals.resize(layers_.size());
-  for (std::int64_t begin = 0; begin < total; begin += chunk) {
-    const std::int64_t T = std::min(chunk, total - begin);
-    fill_one_hot(ids.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(T)), V,
-                 im.trace_x0.data());
-    const float* src = im.trace_x0.data();
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
-      charnn_trace_args a{};
-      a.T = T;
-      a.N = 1;
-      a.params = params_.data() + layer_offset_[l];
-      a.src = src;
-      a.state_in = state.layers[l].data();
-      a.dst = im.trace_dst[l].data();
-      a.state_out = im.trace_state[l].data();
-      a.signals = im.trace_signals[l].data();
-      layers_[l].trace(a);
-      std::copy(im.trace_state[l].begin(), im.trace_state[l].end(), state.layers[l].begin());
-      src = im.trace_dst[l].data();
-      const std::size_t K = layers_[l].signals().size();
-      out.signals[l].clear();
-      for (std::size_t k = 0; k < K; ++k)
-        out.signals[l].emplace_back(im.trace_signals[l].data() + k * T * H,
-                                    static_cast<std::size_t>(T * H));
-    }
-    im.out.forward(src, params_.data() + out_w_offset_, params_.data() + out_b_offset_,
-                   im.trace_logits.data(), T);
-    out.begin = begin;
-    out.T = T;
-    out.logits = std::span<const float>(im.trace_logits.data(), static_cast<std::size_t>(T * V));
-    sink(out);
+  // The trace ABI takes a dense input (the index input is for forward and backward).
+  fill_one_hot(ids, V, im.trace_x0.data());
+  const float* src = im.trace_x0.data();
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    charnn_trace_args a{};
+    a.T = T;
+    a.N = N;
+    a.params = params_.data() + layer_offset_[l];
+    a.src = src;
+    a.state_in = state.layers[l].data();
+    a.dst = im.trace_dst[l].data();
+    a.state_out = im.trace_state[l].data();
+    a.signals = im.trace_signals[l].data();
+    layers_[l].trace(a);
+    std::copy(im.trace_state[l].begin(), im.trace_state[l].end(), state.layers[l].begin());
+    src = im.trace_dst[l].data();
+    const std::size_t K = layers_[l].signals().size(), TNH = static_cast<std::size_t>(T * N * H);
+    out.signals[l].clear();
+    for (std::size_t k = 0; k < K; ++k)
+      out.signals[l].emplace_back(im.trace_signals[l].data() + k * TNH, TNH);
   }
+  im.out.forward(src, params_.data() + out_w_offset_, params_.data() + out_b_offset_,
+                 im.trace_logits.data(), T * N);
+  out.logits = std::span<const float>(im.trace_logits.data(), static_cast<std::size_t>(T * N * V));
+  return out;
 }
 
 }  // namespace charnn

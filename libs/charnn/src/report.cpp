@@ -373,7 +373,9 @@ void write_terminal_report(std::ostream& out, const InspectReport& rep) {
       << "text:  " << rep.text << ", " << rep.units << " of " << rep.text_units << " "
       << rep.unit_kind << " units analysed\n"
       << "loss:  " << fmt("%.4f", rep.mean_loss)
-      << " nats = " << fmt("%.4f", rep.mean_loss / std::log(2.0)) << " bits per unit\n\n";
+      << " nats = " << fmt("%.4f", rep.mean_loss / std::log(2.0)) << " bits per unit\n";
+  if (rep.trace.streams > 1) out << "trace: " << describe(rep.trace) << "\n";
+  out << "\n";
   out << pad("probe", 16) << pad("kind", 11) << pad("#", 3, true) << pad("layer", 7, true) << "  "
       << pad("signal", 7) << pad("unit", 6, true) << pad("r", 9, true) << pad("AUROC", 8, true)
       << "\n";

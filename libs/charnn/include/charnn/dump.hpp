@@ -14,6 +14,7 @@
 
 #include <charnn/inspect.hpp>
 #include <charnn/model.hpp>
+#include <charnn/trace.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -32,7 +33,7 @@ struct DumpOptions {
   DumpFormat format = DumpFormat::npy;
   std::vector<std::int32_t> layers;  // empty = every layer
   std::vector<std::string> signals;  // empty = every signal the selected layers trace
-  std::int64_t chunk = 512;          // units per trace chunk
+  TraceOptions trace;                // how the text is traced (trace.hpp)
   std::string unit_kind;             // recorded in units.json, e.g. "grapheme"
   std::function<void(std::int64_t done, std::int64_t total)> progress;
 };
@@ -48,6 +49,7 @@ struct DumpResult {
   std::vector<DumpedArray> arrays;
   std::vector<std::filesystem::path> files;  // every file written, units.json last
   std::int64_t units = 0;
+  TraceStats trace;
 };
 
 // Which (layer, signal) pairs a selection means, in layer then signal order. Throws
@@ -55,8 +57,8 @@ struct DumpResult {
 // of the selected layers.
 std::vector<DumpedArray> select_signals(const Model& model, const DumpOptions& options);
 
-// Runs the model over the text (one stream from the zero state) and writes out_dir (created if
-// missing). Throws charnn::error when out_dir cannot be created or written.
+// Runs the model over the text (as one stream from the zero state; trace.hpp) and writes
+// out_dir (created if missing). Throws charnn::error when out_dir cannot be created or written.
 DumpResult dump_trace(Model& model, const TracedText& text, const std::filesystem::path& out_dir,
                       const DumpOptions& options);
 

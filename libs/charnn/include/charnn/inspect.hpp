@@ -1,6 +1,6 @@
-// Inspection: run a trained model over a text (one stream, state carried from the zero state
-// across the whole text, in chunks) and rank every traced unit (h, c, gates of every layer)
-// against the probes. Memory is bounded by the chunk, the ranking sums and the HTML excerpt,
+// Inspection: run a trained model over a text (as one stream carried from the zero state across
+// the whole text computes it; trace.hpp) and rank every traced unit (h, c, gates of every layer)
+// against the probes. Memory is bounded by the trace's block, the ranking sums and the HTML excerpt,
 // never by the length of the text.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <charnn/probes.hpp>
 #include <charnn/ranking.hpp>
 #include <charnn/report.hpp>
+#include <charnn/trace.hpp>
 #include <charnn/unknown_units.hpp>
 #include <charnn/vocab.hpp>
 
@@ -49,7 +50,7 @@ struct InspectOptions {
   std::int64_t max_units = 0;         // analyse only the first N units of the text; 0 = all
   std::int64_t excerpt_begin = 0;     // first unit of the excerpt shown in the HTML report
   std::int64_t excerpt_units = 2000;  // its length (clipped to the analysed units)
-  std::int64_t chunk = 512;           // units per trace chunk
+  TraceOptions trace;                 // how the text is traced (trace.hpp)
   RankingOptions ranking;
   // Called after each chunk with units done and units to do.
   std::function<void(std::int64_t done, std::int64_t total)> progress;

@@ -12,7 +12,6 @@
 #include <charnn/precision.hpp>
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -121,26 +120,27 @@ class Model {
   std::string prepare_inference(StepPrecision precision);
   void release_inference();  // back to the plain path; frees the copies
 
-  // Inspection: runs one stream (N = 1) over ids, carrying state, in chunks of at most
-  // `chunk` units, and calls sink once per chunk. Nothing is kept between chunks.
-  struct TraceChunk {
-    std::int64_t begin = 0;  // index of the chunk's first unit in ids
-    std::int64_t T = 0;      // units in this chunk
-    // signals[l][k]: (T, H) values of layer l's k-th signal (names: layer(l).signals()[k])
-    std::vector<std::vector<std::span<const float>>> signals;
-    std::span<const float> logits;  // (T, V): row t predicts unit begin + t + 1
+  // Inspection's pass over N streams: ids (T, N) time-major, state carried (N = state.N), no
+  // dropout. Returns every layer's signals, each (T, N, H) in layer(l).signals() order, and the
+  // logits (T, N, V) (row (t, n) predicts the unit after ids[t][n]), valid until the next call.
+  // trace.hpp runs it over a whole text.
+  struct TraceOutput {
+    std::vector<std::vector<std::span<const float>>> signals;  // [l][k]
+    std::span<const float> logits;
   };
-  void trace(std::span<const std::int32_t> ids, State& state,
-             const std::function<void(const TraceChunk&)>& sink, std::int64_t chunk = 512);
+  const TraceOutput& trace(std::span<const std::int32_t> ids, std::int64_t T, State& state);
+  // The same pass for the state alone (no signals, no output layer): a trace's warm-ups.
+  void advance(std::span<const std::int32_t> ids, std::int64_t T, State& state);
 
  private:
   struct Impl;  // oneDNN objects and scratch buffers
   void check_state(const State& state, const char* what) const;
   // The cell stack over one segment (inputs (T, N) ids, state carried), with dropout when
-  // training; returns the output layer's input (T*N, H), which lives in s.
+  // training; returns the output layer's input (T*N, H), which lives in s. logits: whether s
+  // needs room for an output layer's (T*N, V) logits.
   const float* forward_layers(detail::SequenceBuffers& s, std::span<const std::int32_t> inputs,
                               State& state, std::int64_t T, bool training,
-                              std::uint64_t dropout_seed);
+                              std::uint64_t dropout_seed, bool logits = true);
   // Back through the stack from s.ddst = d loss / d (output layer's input), into grads().
   void backward_layers(detail::SequenceBuffers& s, std::int64_t T, std::int64_t N);
 

@@ -7,6 +7,7 @@
 
 #include <charnn/probes.hpp>
 #include <charnn/ranking.hpp>
+#include <charnn/trace.hpp>
 
 #include <cstdint>
 #include <iosfwd>
@@ -47,6 +48,7 @@ struct InspectReport {
   std::vector<float> excerpt_loss;   // (excerpt units) nats; NaN where nothing predicted it
   std::vector<ReportProbe> probes;
   std::vector<GateSaturation> saturation;
+  TraceStats trace;                  // how the trace ran (streams, seams re-run)
 };
 
 // Fixed-width table: per probe its top units (layer, signal, unit, r, AUROC), then the gate
