@@ -66,7 +66,7 @@ bool same_stream(const Model::State& a, std::int64_t i, const Model::State& b, s
 class Block {
  public:
   Block(Model& model, std::span<const std::int32_t> ids, std::int64_t max_len)
-      : model_(model), ids_(ids), H_(model.hidden()), V_(model.vocab_size()), max_len_(max_len) {
+      : model_(model), ids_(ids), H_(model.hidden()), V_(model.vocab_size()) {
     for (std::int32_t l = 0; l < model.num_layers(); ++l)
       for (std::size_t k = 0; k < model.layer(l).signals().size(); ++k) {
         offset_.push_back(floats_);
@@ -202,7 +202,7 @@ class Block {
 
   Model& model_;
   std::span<const std::int32_t> ids_;
-  const std::int64_t H_, V_, max_len_;
+  const std::int64_t H_, V_;
   std::vector<std::int64_t> offset_;  // per (layer, signal), in floats within a stream's store
   std::int64_t logits_ = 0, floats_ = 0;
   std::vector<float> store_;  // (streams, floats_)
