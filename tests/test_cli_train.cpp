@@ -5,6 +5,7 @@
 #include <charnn/trainer.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -102,12 +103,32 @@ TEST_CASE("charnn eval scores text in nats and bits per unit", "[trainer][cli]")
   CHECK(rc == 0);
   CHECK_THAT(out, Catch::Contains("nats/unit") && Catch::Contains("bits/unit") &&
                       Catch::Contains("perplexity"));
-  // Units outside the vocabulary are a clear error.
-  write_file(dir / "odd.txt", "QQQ ZZZ\n");
+  // Every unit after the first is scored, and the figure does not depend on how the trace runs.
+  auto nats = [&](const std::string& options) {
+    REQUIRE(run_command(std::string(CHARNN_EXE) + " eval --json --threads 1 --model " +
+                            (dir / "run").string() + " " + (dir / "held.txt").string() + options,
+                        out) == 0);
+    const auto j = nlohmann::json::parse(out.substr(out.find('{')));
+    CHECK(j["scored"] == j["units"].get<int>() - 1);
+    return j["nats_per_unit"].get<double>();
+  };
+  const double one = nats(" --streams 1");
+  CHECK_THAT(nats(" --streams 4 --warmup 8"), Catch::Matchers::WithinRel(one, 1e-5));
+  CHECK_THAT(nats(""), Catch::Matchers::WithinRel(one, 1e-5));
+  // Units outside the vocabulary are a clear error naming --unknown, and skip scores the rest.
+  write_file(dir / "odd.txt", "QQQ the fox ZZZ\n");
   CHECK(run_command(std::string(CHARNN_EXE) + " eval --model " + (dir / "run").string() + " " +
                         (dir / "odd.txt").string(),
                     out) == 1);
-  CHECK_THAT(out, Catch::Contains("error"));
+  CHECK_THAT(out, Catch::Contains("error") && Catch::Contains("--unknown"));
+  CHECK(run_command(std::string(CHARNN_EXE) + " eval --unknown skip --model " +
+                        (dir / "run").string() + " " + (dir / "odd.txt").string(),
+                    out) == 0);
+  CHECK_THAT(out, Catch::Contains("6 unknown skipped") && Catch::Contains("nats/unit"));
+  CHECK(run_command(std::string(CHARNN_EXE) + " eval --streams 0 --model " +
+                        (dir / "run").string() + " " + (dir / "held.txt").string(),
+                    out) == 2);
+  CHECK_THAT(out, Catch::Contains("--streams must be at least 1"));
 }
 
 TEST_CASE("charnn train --help lists every flag of the option table with its default",

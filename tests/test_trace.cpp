@@ -238,3 +238,28 @@ TEST_CASE("trace_text takes short texts and refuses bad options and ids", "[trac
                     Catch::Contains("unit id 5 at 1 is outside the vocabulary"));
   CHECK(calls == 0);
 }
+
+TEST_CASE("score_text scores every unit after the first as one stream, whatever the options",
+          "[trace][eval]") {
+  auto model = model_of({"lstm", "elman"}, 6, 9);
+  const auto ids = random_ids(1500, 9, 4);
+  // Reference: one step at a time from the zero state.
+  Model::State state = model->zero_state(1);
+  std::vector<float> logits(9);
+  double sum = 0;
+  for (std::size_t t = 0; t + 1 < ids.size(); ++t) {
+    model->step(std::span<const std::int32_t>(&ids[t], 1), state, logits.data());
+    sum += charnn::unit_nats(logits.data(), 9, ids[t + 1]);
+  }
+  const double want = sum / static_cast<double>(ids.size() - 1);
+  for (std::int64_t streams : {1, 4, 32}) {
+    CAPTURE(streams);
+    TraceOptions o;
+    o.streams = streams;
+    o.warmup = 300;
+    const auto s = charnn::score_text(*model, ids, o);
+    CHECK(s.scored == 1499);
+    CHECK_THAT(s.nats, Catch::Matchers::WithinRel(want, 1e-5));
+  }
+  CHECK(std::isnan(charnn::score_text(*model, std::vector<std::int32_t>{3}).nats));
+}

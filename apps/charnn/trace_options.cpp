@@ -5,24 +5,28 @@
 #include <charnn/progress.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <memory>
 #include <string>
 
 namespace charnn::app {
 
-void add_trace_options(po::options_description& options, TraceFlags& f) {
-  options.add_options()("text", po::value(&f.texts)->value_name("FILE")->composing(),
-                        "text to run the model over (repeatable: files are concatenated); "
-                        "cleaned as the model's corpus was")(
-      "unknown", po::value(&f.unknown)->default_value(f.unknown)->value_name("error|skip|map"),
+void add_unknown_option(po::options_description& options, std::string& unknown) {
+  options.add_options()(
+      "unknown", po::value(&unknown)->default_value(unknown)->value_name("error|skip|map"),
       "units not in the model's vocabulary: error lists them, skip leaves them out of the "
-      "text, map reads them as the vocabulary's unknown symbol")(
+      "text, map reads them as the vocabulary's unknown symbol");
+}
+
+void add_trace_run_options(po::options_description& options, TraceFlags& f) {
+  options.add_options()(
       "streams", po::value(&f.streams)->default_value(f.streams)->value_name("N"),
       "segments of the text traced side by side (many times faster than one stream). Each "
       "starts from a warm-up, and any whose start differs from where the segment before it "
       "ended is traced again from there, so the values are those of one stream over the whole "
-      "text; 1 = one stream")(
+      "text; a model that remembers further back than the warm-up runs as one stream. 1 = one "
+      "stream")(
       "warmup", po::value(&f.warmup)->default_value(f.warmup)->value_name("UNITS"),
       "units run before each segment to find its starting state (speed, not results: a "
       "segment whose warm-up falls short is traced again)")(
@@ -30,9 +34,17 @@ void add_trace_options(po::options_description& options, TraceFlags& f) {
       "memory for the traces of the segments that run side by side; less means shorter "
       "segments, so more warm-up work")(
       "seam-tolerance", po::value(&f.tolerance)->default_value(f.tolerance)->value_name("X"),
-      "largest state difference accepted at a seam")(
-      "chunk", po::value(&f.chunk)->default_value(f.chunk)->value_name("N"),
-      "units handed to the writers at a time (memory, not results)");
+      "largest state difference (relative to max(1, |value|)) accepted where a segment starts");
+}
+
+void add_trace_options(po::options_description& options, TraceFlags& f) {
+  options.add_options()("text", po::value(&f.texts)->value_name("FILE")->composing(),
+                        "text to run the model over (repeatable: files are concatenated); "
+                        "cleaned as the model's corpus was");
+  add_unknown_option(options, f.unknown);
+  add_trace_run_options(options, f);
+  options.add_options()("chunk", po::value(&f.chunk)->default_value(f.chunk)->value_name("N"),
+                        "units handed to the writers at a time (memory, not results)");
 }
 
 TraceOptions trace_options(const TraceFlags& f) {
@@ -46,6 +58,9 @@ TraceOptions trace_options(const TraceFlags& f) {
   at_least(f.streams, 1, "--streams");
   at_least(f.warmup, 0, "--warmup");
   at_least(f.memory_mb, 1, "--trace-memory");
+  if (!(f.tolerance >= 0.0f) || !std::isfinite(f.tolerance))
+    throw error("--seam-tolerance must be a number >= 0 (got " + std::to_string(f.tolerance) + ")",
+                {}, 2);
   TraceOptions o;
   o.chunk = f.chunk;
   o.streams = f.streams;

@@ -25,7 +25,12 @@ struct TraceFlags {
   float tolerance = TraceOptions{}.tolerance;
 };
 
+// --text, --unknown, the run options below and --chunk (dump, inspect).
 void add_trace_options(po::options_description& options, TraceFlags& flags);
+// --unknown alone.
+void add_unknown_option(po::options_description& options, std::string& unknown);
+// --streams, --warmup, --trace-memory, --seam-tolerance (also eval's).
+void add_trace_run_options(po::options_description& options, TraceFlags& flags);
 // The library's options from the flags; charnn::error (exit 2) for values out of range.
 TraceOptions trace_options(const TraceFlags& flags);
 

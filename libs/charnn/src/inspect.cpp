@@ -120,14 +120,6 @@ struct LossSum {
   std::int64_t count = 0;
 };
 
-// -log softmax(z)[id], shifted by the largest logit so that exp cannot overflow.
-double unit_loss(const float* z, std::int32_t V, std::int32_t id) {
-  const float zmax = *std::max_element(z, z + V);
-  double sum = 0;
-  for (std::int32_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(z[v] - zmax));
-  return std::log(sum) + zmax - z[id];
-}
-
 // Row t of the chunk predicts unit begin + t + 1; the last analysed unit predicts nothing.
 void add_loss(const TraceChunk& chunk, const TracedText& text, std::int64_t n,
               std::int32_t V, LossSum& sum, Excerpt& excerpt) {
@@ -135,7 +127,7 @@ void add_loss(const TraceChunk& chunk, const TracedText& text, std::int64_t n,
     const std::int64_t target = chunk.begin + t + 1;
     if (target >= n) break;
     const double nats =
-        unit_loss(chunk.logits.data() + t * V, V, text.ids[static_cast<std::size_t>(target)]);
+        unit_nats(chunk.logits.data() + t * V, V, text.ids[static_cast<std::size_t>(target)]);
     sum.nats += nats;
     ++sum.count;
     if (target >= excerpt.begin && target < excerpt.end)

@@ -310,4 +310,34 @@ TraceStats trace_text(Model& model, std::span<const std::int32_t> ids,
   return stats;
 }
 
+double unit_nats(const float* z, std::int32_t V, std::int32_t id) {
+  const float zmax = *std::max_element(z, z + V);
+  double sum = 0;
+  for (std::int32_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(z[v] - zmax));
+  return std::log(sum) + zmax - z[id];
+}
+
+TextScore score_text(Model& model, std::span<const std::int32_t> ids,
+                     const TraceOptions& options) {
+  TextScore score;
+  const auto n = static_cast<std::int64_t>(ids.size());
+  if (n < 2) {
+    score.nats = std::nan("");
+    return score;
+  }
+  const std::int32_t V = model.vocab_size();
+  double sum = 0;
+  // Row t of a chunk predicts unit begin + t + 1; the last unit predicts nothing.
+  score.trace = trace_text(
+      model, ids.first(static_cast<std::size_t>(n)),
+      [&](const TraceChunk& c) {
+        for (std::int64_t t = 0; t < c.T && c.begin + t + 1 < n; ++t)
+          sum += unit_nats(c.logits.data() + t * V, V, ids[static_cast<std::size_t>(c.begin + t + 1)]);
+      },
+      options);
+  score.scored = n - 1;
+  score.nats = sum / static_cast<double>(n - 1);
+  return score;
+}
+
 }  // namespace charnn

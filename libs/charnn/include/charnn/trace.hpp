@@ -68,4 +68,17 @@ TraceStats trace_text(Model& model, std::span<const std::int32_t> ids,
                       const std::function<void(const TraceChunk&)>& sink,
                       const TraceOptions& options = {});
 
+// -log softmax(logits)[id] for one row of V logits, in nats (shifted by the largest logit).
+double unit_nats(const float* logits, std::int32_t V, std::int32_t id);
+
+// Scoring a text (charnn eval): the cross-entropy of every unit after the first, as one stream
+// carried over the whole text predicts it, whatever the options (they decide the speed).
+struct TextScore {
+  double nats = 0;          // mean over the scored units; NaN for fewer than 2 units
+  std::int64_t scored = 0;  // units predicted: units - 1
+  TraceStats trace;
+};
+TextScore score_text(Model& model, std::span<const std::int32_t> ids,
+                     const TraceOptions& options = {});
+
 }  // namespace charnn
