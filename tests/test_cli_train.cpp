@@ -171,3 +171,38 @@ TEST_CASE("charnn train checks --cell against --layers and keeps --resume to wha
         0);
   CHECK(read_checkpoint(dir / "run" / "last.ckpt").get_int("state.iteration") == 3);
 }
+
+TEST_CASE("charnn train refuses numbers it cannot keep", "[trainer][cli]") {
+  ScratchDir dir("cli-train-numbers");
+  write_file(dir / "corpus.txt", repeating_corpus(2000));
+  const std::string exe = std::string(CHARNN_EXE) + " train " + (dir / "corpus.txt").string();
+  const struct {
+    const char* args;
+    const char* says;
+  } bad[] = {
+      {" --seed -1", "'-1' is not a seed"},  // wrapped to 2^64 - 1 before
+      {" --seed 18446744073709551616", "--seed"},
+      {" --batch 99999999999999999999", "--batch"},  // saturated to 2^63 - 1 before
+      {" --seed 12abc", "--seed"},
+  };
+  for (const auto& b : bad) {
+    CAPTURE(b.args);
+    std::string out;
+    CHECK(run_command(exe + b.args + " --max-iters 1 --progress quiet", out) == 2);
+    CHECK_THAT(out, Catch::Contains(b.says));
+  }
+}
+
+TEST_CASE("a config read from keys writes back the keys it was read from (found by fuzz_config)",
+          "[trainer]") {
+  auto keys = config_to_keys(TrainConfig{});
+  keys["seed"] = "18446744073709551615";  // the largest seed survives a round trip
+  CHECK(config_to_keys(config_from_keys(keys, "a.ckpt")).at("seed") == "18446744073709551615");
+  keys["seed"] = "-1";
+  CHECK_THROWS_WITH(config_from_keys(keys, "a.ckpt"), Catch::Contains("not a seed"));
+  keys["seed"] = "1";
+  keys["batch"] = std::string("3\0\0002", 4);  // a NUL inside the value
+  CHECK_THROWS_WITH(config_from_keys(keys, "a.ckpt"), Catch::Contains("batch"));
+  keys["batch"] = "99999999999999999999";
+  CHECK_THROWS_WITH(config_from_keys(keys, "a.ckpt"), Catch::Contains("out of range"));
+}

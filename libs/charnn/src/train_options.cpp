@@ -27,17 +27,35 @@ std::string float_text(float v) {
   return std::string(buf, r.ptr);
 }
 
+// The whole string must be the number: a value with a NUL or trailing bytes is not one, and
+// neither is one out of range (strtoll would saturate, and config.json would record another).
 std::int64_t parse_int(const std::string& s) {
-  char* end = nullptr;
-  const long long x = std::strtoll(s.c_str(), &end, 10);
-  if (s.empty() || *end) throw error("'" + s + "' is not an integer");
-  return static_cast<std::int64_t>(x);
+  std::int64_t x = 0;
+  const char* last = s.data() + s.size();
+  const bool plus = !s.empty() && s[0] == '+' && (s.size() < 2 || s[1] != '-');
+  const auto [end, ec] = std::from_chars(s.data() + plus, last, x);
+  if (ec == std::errc::result_out_of_range) throw error("'" + s + "' is out of range");
+  if (s.empty() || ec != std::errc() || end != last) throw error("'" + s + "' is not an integer");
+  return x;
+}
+
+// The random seed: 0 to 2^64-1. A negative one used to wrap around.
+std::uint64_t parse_seed(const std::string& s) {
+  std::uint64_t x = 0;
+  const char* last = s.data() + s.size();
+  const auto [end, ec] = std::from_chars(s.data(), last, x);
+  if (s.empty() || ec != std::errc() || end != last)
+    throw error("'" + s + "' is not a seed (a whole number from 0 to 18446744073709551615)", {},
+                2);
+  return x;
 }
 
 double parse_real(const std::string& s) {
   char* end = nullptr;
   const double x = std::strtod(s.c_str(), &end);
-  if (s.empty() || *end) throw error("'" + s + "' is not a number");
+  if (s.empty() || end != s.c_str() + s.size()) throw error("'" + s + "' is not a number");
+  if (std::isinf(x) && s.find_first_of("iI") == std::string::npos)
+    throw error("'" + s + "' is out of range");
   return x;
 }
 
@@ -282,7 +300,7 @@ const TrainOption kOptions[] = {
      .help = "seed for the initial weights, dropout and epoch offsets",
      .get = [](const TrainConfig& c) { return std::to_string(c.seed); },
      .set = [](TrainConfig& c,
-               const std::string& s) { c.seed = static_cast<std::uint64_t>(parse_int(s)); }},
+               const std::string& s) { c.seed = parse_seed(s); }},
     // Not on the command line: what the plan chose and why, for whoever reads config.json.
     {.key = "plan",
      .get = [](const TrainConfig& c) { return c.plan; },
