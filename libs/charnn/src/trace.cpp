@@ -65,16 +65,8 @@ bool same_stream(const Model::State& a, std::int64_t i, const Model::State& b, s
 // their traces, each stream's stored contiguously (every signal (len, H), then logits (len, V)).
 class Block {
  public:
-  Block(Model& model, std::span<const std::int32_t> ids, std::int64_t max_len)
-      : model_(model), ids_(ids), H_(model.hidden()), V_(model.vocab_size()) {
-    for (std::int32_t l = 0; l < model.num_layers(); ++l)
-      for (std::size_t k = 0; k < model.layer(l).signals().size(); ++k) {
-        offset_.push_back(floats_);
-        floats_ += max_len * H_;
-      }
-    logits_ = floats_;
-    floats_ += max_len * V_;
-  }
+  Block(Model& model, std::span<const std::int32_t> ids)
+      : model_(model), ids_(ids), H_(model.hidden()), V_(model.vocab_size()) {}
 
   // Segments of len[n] units from begin[n] (consecutive); stream 0 starts from `first`.
   void reset(std::vector<std::int64_t> begin, std::vector<std::int64_t> len,
@@ -82,8 +74,17 @@ class Block {
     begin_ = std::move(begin);
     len_ = std::move(len);
     const auto n = static_cast<std::int64_t>(begin_.size());
-    // The store grows to the most segments a block has run (one, for a model traced as one
-    // stream).
+    // Each stream's store: every signal (len, H), then the logits (len, V). The store keeps the
+    // largest size a block has needed.
+    offset_.clear();
+    floats_ = 0;
+    for (std::int32_t l = 0; l < model_.num_layers(); ++l)
+      for (std::size_t k = 0; k < model_.layer(l).signals().size(); ++k) {
+        offset_.push_back(floats_);
+        floats_ += len_.front() * H_;
+      }
+    logits_ = floats_;
+    floats_ += len_.front() * V_;
     if (store_.size() < static_cast<std::size_t>(n * floats_))
       store_.resize(static_cast<std::size_t>(n * floats_));
     start_ = model_.zero_state(n);
@@ -250,7 +251,7 @@ TraceStats trace_text(Model& model, std::span<const std::int32_t> ids,
   const std::int64_t W = options.warmup;
   const std::int64_t budget = options.memory_mb * (std::int64_t{1} << 20) / 4;
   const std::int64_t seg = std::max<std::int64_t>(budget / (S * floats_per_unit), 1);
-  Block block(model, ids, std::min(seg, total));
+  Block block(model, ids);
 
   Model::State state = model.zero_state(1);  // where the next block starts
   for (std::int64_t b0 = 0; b0 < total;) {
@@ -270,6 +271,8 @@ TraceStats trace_text(Model& model, std::span<const std::int32_t> ids,
       len = (rest + n - 1) / n;
       n = (rest + len - 1) / len;  // no empty segment at the end
     }
+    // One stream needs no store beyond a pass: its blocks are the passes.
+    if (n == 1) len = std::min(len, kPassRows);
     std::vector<std::int64_t> begin, lens;
     for (std::int64_t k = 0; k < n; ++k) {
       begin.push_back(b0 + k * len);
