@@ -195,3 +195,32 @@ TEST_CASE("a run that cannot even be set up leaves no directory and runs/latest 
     for (const auto& e : fs::directory_iterator(dir / "runs")) (void)e, ++runs;
   CHECK(runs == 0);
 }
+
+TEST_CASE("values a command cannot honour are usage errors naming the option (exit 2)",
+          "[cli][reliability]") {
+  const Scratch s("bad-values", 5);
+  const std::string model = " --model " + quote(s.run);
+  const struct {
+    std::string args;
+    const char* says;
+  } bad[] = {
+      {" train " + quote(s.corpus) + " --precision int8", "--precision int8 is for sampling"},
+      {" train " + quote(s.corpus) + " --threads -1", "--threads -1"},
+      {" train " + quote(s.corpus) + " --seed -1", "is not a seed"},
+      {" sample" + model + " --greedy --temperature 0.5", "--greedy and --temperature"},
+      {" sample" + model + " --greedy --top-k 3", "--greedy and --top-k"},
+      {" sample" + model + " --seed a --seed-file " + quote(s.corpus), "--seed and --seed-file"},
+      {" inspect" + model + " --text " + quote(s.corpus) +
+           " --max-units 50 --html x.html --html-from 50",
+       "--html-from 50 is past the 50 units analysed"},
+      {" eval" + model + " --streams 0 " + quote(s.corpus), "--streams must be at least 1"},
+      {" dump" + model + " --text " + quote(s.corpus) + " --out d --warmup -1",
+       "--warmup must be at least 0"},
+  };
+  for (const auto& b : bad) {
+    CAPTURE(b.args);
+    std::string out;
+    CHECK(run_command(exe() + b.args, out) == 2);
+    CHECK_THAT(out, Catch::Contains(b.says));
+  }
+}

@@ -115,6 +115,14 @@ int run_inspect(const std::vector<std::string>& args) {
   std::cerr << "charnn inspect: model " << loaded.file.string() << "\n";
   std::string source;
   TracedText text = read_model_text("inspect", loaded, f.trace.texts, unknown, &source);
+  const std::int64_t analysed =
+      f.max_units > 0 ? std::min(f.max_units, text.units()) : text.units();
+  if (!f.html.empty() && f.html_from >= analysed)
+    throw error("--html-from " + std::to_string(f.html_from) + " is past the " +
+                    std::to_string(analysed) + " units analysed",
+                "the excerpt must start inside them: --html-from 0 to " +
+                    std::to_string(analysed - 1),
+                2);
 
   const std::vector<Probe> probes = make_probes(text, f.no_builtin, user_probes);
 

@@ -233,7 +233,12 @@ int run_sample(const std::vector<std::string>& args) {
   if (!parse_options(kHelp, options, {}, args, vm)) return 0;
 
   if (vm.count("seed") && vm.count("seed-file"))
-    throw charnn::error("--seed and --seed-file exclude each other", "give one of them");
+    throw charnn::error("--seed and --seed-file exclude each other", "give one of them", 2);
+  if (vm.count("greedy"))
+    for (const char* flag : {"temperature", "top-k", "top-p"})
+      if (vm.count(flag) && !vm[flag].defaulted())
+        throw charnn::error(std::string("--greedy and --") + flag + " exclude each other",
+                            "--greedy always takes the most probable unit", 2);
   SamplingPolicy policy;
   policy.temperature = f.temperature;
   if (vm.count("top-k")) policy.top_k = f.top_k;

@@ -387,8 +387,13 @@ const TrainOption kOptions[] = {
      .group = G::stopping,
      .kind = K::integer,
      .help = "threads (0 = every CPU not kept busy by another process, fewer while others compete)",
-     .set = [](TrainConfig& c,
-               const std::string& s) { c.threads = static_cast<int>(parse_int(s)); },
+     .set =
+         [](TrainConfig& c, const std::string& s) {
+           const std::int64_t n = parse_int(s);
+           if (n < 0 || n > 4096)
+             throw error("--threads " + s + " is not allowed", "0 (automatic) or a count", 2);
+           c.threads = static_cast<int>(n);
+         },
      .shown = [](const TrainConfig& c) { return std::to_string(c.threads); }},
     {.flag = "precision",
      .key = "precision",
@@ -399,7 +404,14 @@ const TrainOption kOptions[] = {
              "either way",
      .resumable = true,
      .get = [](const TrainConfig& c) { return to_string(c.precision); },
-     .set = [](TrainConfig& c, const std::string& s) { c.precision = parse_step_precision(s); },
+     .set =
+         [](TrainConfig& c, const std::string& s) {
+           c.precision = parse_step_precision(s);
+           // int8 is a sampling arithmetic: training would record it and run in f32.
+           if (c.precision == StepPrecision::int8)
+             throw error("--precision int8 is for sampling", "training takes auto, f32 or bf16",
+                         2);
+         },
      .missing = "f32"},  // checkpoints from before --precision trained in float32
     {.flag = "progress",
      .group = G::stopping,
