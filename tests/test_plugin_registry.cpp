@@ -110,6 +110,8 @@ TEST_CASE("each broken plugin is skipped with its own one-line reason and the va
       // with status 1, "ended the process (exit status 1)".
       {"broken-crash-on-load.so", "when loaded in a test process"},
       {"broken-crash-in-entry.so", "when loaded in a test process"},
+      {"broken-crash-on-unload.so", "when loaded in a test process"},
+      {"broken-wild-name.so", "when loaded in a test process"},
   };
   std::map<std::string, std::string> got;
   for (const auto& s : reg.skipped()) {
@@ -433,7 +435,7 @@ TEST_CASE("charnn cells --verbose lists the cells, the searched directories and 
              Contains((kTestDir / "broken-abi-major.so").string() + ": built for plugin ABI 2.2"));
   CHECK_THAT(out, Contains((kTestDir / "broken-not-a-library.so").string() +
                            ": not a shared library"));
-  CHECK_THAT(out, Contains("Skipped (11), not valid cell plugins:"));
+  CHECK_THAT(out, Contains("Skipped (13), not valid cell plugins:"));
 }
 
 TEST_CASE("charnn cells fails with exit code 1 on duplicate names and a bad --plugin file",

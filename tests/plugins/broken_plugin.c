@@ -1,8 +1,9 @@
 /* Deliberately broken cell plugins, one failure mode per build (tests/plugins/CMakeLists.txt
  * compiles this file once per BROKEN_* define). Written in plain C on purpose: a plugin needs
  * nothing but plugin.h. None of the functions is ever called: the loader must reject each library
- * before creating a cell, so they only need to exist and be distinct from NULL. Two modes crash
- * as they load, which the host must survive. */
+ * before creating a cell, so they only need to exist and be distinct from NULL. Some modes crash
+ * (as they load, in the entry point, as they unload, or by handing out a wild pointer), which the
+ * host must survive. */
 #include <charnn/plugin.h>
 
 #include <string.h>
@@ -91,6 +92,34 @@ __attribute__((constructor)) static void crash_on_load(void) {
 }
 #endif
 
+#if defined(BROKEN_CRASH_ON_UNLOAD)
+#include <signal.h>
+/* Damaged code that runs only when the host is done (a destructor, run at exit for a library
+ * dlclose keeps): the host must not find out then. */
+__attribute__((destructor)) static void crash_on_unload(void) {
+  raise(SIGSEGV);
+}
+#endif
+
+#if defined(BROKEN_WILD_NAME)
+/* A cell that creates fine but names its state with a wild pointer, as damaged code did: the
+ * host reads names with strlen. */
+static int wild_cell;
+static charnn_status wild_create(int64_t i, int64_t h, charnn_cell** out, char* err, size_t n) {
+  (void)i, (void)h, (void)err, (void)n;
+  *out = (charnn_cell*)&wild_cell;
+  return CHARNN_OK;
+}
+static int32_t one(const charnn_cell* c) {
+  (void)c;
+  return 1;
+}
+static const char* wild_name(const charnn_cell* c, int32_t k) {
+  (void)c, (void)k;
+  return (const char*)16;
+}
+#endif
+
 #if defined(BROKEN_NO_ENTRY)
 /* Exports a function, just not the entry point. */
 CHARNN_PLUGIN_EXPORT const charnn_cell_api* charnn_plugin_entry_misspelt(void) {
@@ -128,6 +157,12 @@ CHARNN_PLUGIN_EXPORT const charnn_cell_api* charnn_plugin_entry(void) {
   /* never reached */
 #elif defined(BROKEN_CRASH_IN_ENTRY)
   __builtin_trap(); /* damaged code in the entry point itself */
+#elif defined(BROKEN_CRASH_ON_UNLOAD)
+  /* the table is fine */
+#elif defined(BROKEN_WILD_NAME)
+  table.api.create = wild_create;
+  table.api.num_states = one;
+  table.api.state_name = wild_name;
 #else
 #error "define one BROKEN_* mode"
 #endif
