@@ -45,7 +45,7 @@ void validate(const TrainConfig& c) {
     for (const auto& o : train_options()) {
       if (!o.check || (o.group == G::positional) != (pass == 0)) continue;
       TrainOptionProblem p = o.check(c, row_name(o));
-      if (!p.what.empty()) throw error(p.what, p.hint);
+      if (!p.what.empty()) throw error(p.what, p.hint, 2);  // a usage error, like a bad flag
     }
 }
 
