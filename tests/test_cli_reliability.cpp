@@ -226,3 +226,21 @@ TEST_CASE("values a command cannot honour are usage errors naming the option (ex
     CHECK_THAT(out, Catch::Contains(b.says));
   }
 }
+
+TEST_CASE("charnn help COMMAND, a seed from standard input and positional dump text",
+          "[cli]") {
+  const Scratch s("cli-conventions", 5);
+  std::string help, direct;
+  REQUIRE(run_command(exe() + " help train", help) == 0);
+  REQUIRE(run_command(exe() + " train --help", direct) == 0);
+  CHECK(help == direct);
+  std::string out;
+  CHECK(run_command("printf 'the qu' | " + exe() + " sample --model " + quote(s.run) +
+                        " --seed-file - --length 5 --random-seed 1",
+                    out) == 0);
+  CHECK_THAT(out, Catch::Contains("the qu"));  // the seed from stdin, then the sample
+  CHECK(run_command(exe() + " dump --model " + quote(s.run) + " --out " +
+                        quote(s.dir / "dump") + " --layer 0 --signal h " + quote(s.corpus),
+                    out) == 0);
+  CHECK(fs::exists(s.dir / "dump" / "layer0_h.npy"));
+}

@@ -37,7 +37,7 @@ std::vector<std::string> split_list(const std::vector<std::string>& values) {
 
 int run_dump(const std::vector<std::string>& args) {
   const CommandHelp help{
-      "dump", "charnn dump [--model M] --text FILE --out DIR [options]",
+      "dump", "charnn dump [--model M] --out DIR [options] FILE...",
       "Runs a trained model over a text (as one stream, state carried from the start) and writes,\n"
       "for every unit of the text, the signals each layer traces: h, and for an LSTM also the\n"
       "cell c and the gates i, f, o, g. Formats: npy (default; DIR/layer<L>_<signal>.npy, float32\n"
@@ -65,10 +65,12 @@ int run_dump(const std::vector<std::string>& args) {
       "format,f", po::value(&format)->default_value(format)->value_name("npy|csv|jsonl"),
       "output format");
   po::variables_map vm;
-  if (!parse_options(help, options, {}, args, vm)) return 0;
+  po::positional_options_description positional;
+  positional.add("text", -1);
+  if (!parse_options(help, options, positional, args, vm)) return 0;
 
   if (trace.texts.empty())
-    throw error("no text given", "usage: charnn dump [--model M] --text FILE --out DIR", 2);
+    throw error("no text given", "usage: charnn dump [--model M] --out DIR FILE...", 2);
   if (out.empty()) throw error("no output directory given", "add --out DIR", 2);
   DumpOptions dopt;
   dopt.trace = trace_options(trace);

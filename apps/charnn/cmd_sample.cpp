@@ -84,7 +84,14 @@ class Output {
   char last_char_ = '\n';
 };
 
+// "-" is standard input.
 std::string read_seed_file(const std::string& file) {
+  if (file == "-") {
+    std::ostringstream ss;
+    ss << std::cin.rdbuf();
+    if (std::cin.bad()) throw charnn::error("cannot read the seed from standard input");
+    return ss.str();
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in)
     throw charnn::error("cannot read the seed file " + file + ": " + std::strerror(errno),
@@ -171,7 +178,7 @@ struct SampleFlags {
 void add_sample_options(po::options_description& options, SampleFlags& f) {
   options.add_options()("seed,s", po::value(&f.seed_text)->value_name("TEXT"),
                         "text to continue (may be empty; default: empty)")(
-      "seed-file", po::value(&f.seed_file)->value_name("FILE"), "read the seed text from FILE")(
+      "seed-file", po::value(&f.seed_file)->value_name("FILE"), "read the seed text from FILE (- = standard input)")(
       "random-seed", po::value(&f.random_seed)->value_name("N"),
       "seed of the random draws (default: a fresh one, reported on stderr)")(
       "length,n", po::value(&f.length)->default_value(f.length)->value_name("UNITS"),

@@ -78,6 +78,8 @@ int checked_stdout_exit(const std::string& name, int code, const charnn::app::St
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  // "charnn help train" is "charnn train --help".
+  if (args.size() == 2 && args[0] == "help") args = {args[1], "--help"};
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     print_usage(args.empty() ? std::cerr : std::cout);
     return args.empty() ? 2 : 0;
