@@ -165,8 +165,15 @@ TEST_CASE("charnn train checks --cell against --layers and keeps --resume to wha
   const CheckpointData d = read_checkpoint(dir / "run" / "last.ckpt");
   CHECK(d.get_string("config.cells") == "elman,elman");
   CHECK(d.get_string("config.weight_decay_mode") == "decoupled");
-  CHECK(run_command(exe + "--resume " + run + " --weight-decay-mode l2", out) == 1);
-  CHECK_THAT(out, Catch::Contains("--weight-decay-mode cannot change when resuming"));
+  CHECK(run_command(exe + "--resume " + run + " --weight-decay-mode l2", out) == 2);
+  CHECK_THAT(out, Catch::Contains("--weight-decay-mode cannot change when resuming: it is "
+                                  "decoupled in " + run + "/last.ckpt, and l2 was given"));
+  CHECK(run_command(exe + "--resume " + run + " --hidden 16", out) == 2);
+  CHECK_THAT(out, Catch::Contains("--hidden cannot change when resuming: it is 8"));
+  // Giving the run's own value again changes nothing: not an error.
+  CHECK(run_command(exe + "--resume " + run + " --hidden 8 --cell elman --max-iters 2 "
+                          "--progress quiet --threads 1",
+                    out) == 0);
   CHECK(run_command(exe + "--resume " + run + " --max-iters 3 --progress quiet --threads 1", out) ==
         0);
   CHECK(read_checkpoint(dir / "run" / "last.ckpt").get_int("state.iteration") == 3);

@@ -64,10 +64,14 @@ void Trainer::load_resume(const TrainConfig& given) {
     if (k.rfind("config.", 0) == 0) keys[k.substr(7)] = v;
   const auto now = config_to_keys(given);
   for (const auto& key : given.resume_overrides) {
+    const auto stored = keys.find(key);
+    // Repeating the run's own value changes nothing, so it is not an error.
+    if (stored != keys.end() && stored->second == now.at(key)) continue;
     if (!resumable(key))
-      throw error(option_name(key) + " cannot change when resuming (it defines the run in " +
-                      point.checkpoint.string() + ")",
-                  "resume without it, or start a new run");
+      throw error(option_name(key) + " cannot change when resuming: it is " +
+                      (stored == keys.end() ? std::string("not set") : stored->second) +
+                      " in " + point.checkpoint.string() + ", and " + now.at(key) + " was given",
+                  "resume without it, or start a new run", 2);
     keys[key] = now.at(key);
   }
   config_ = config_from_keys(keys, point.checkpoint);
