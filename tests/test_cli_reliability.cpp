@@ -243,4 +243,10 @@ TEST_CASE("charnn help COMMAND, a seed from standard input and positional dump t
                         quote(s.dir / "dump") + " --layer 0 --signal h " + quote(s.corpus),
                     out) == 0);
   CHECK(fs::exists(s.dir / "dump" / "layer0_h.npy"));
+  // An output path that is a directory fails before the work, not at the end.
+  fs::create_directories(s.dir / "adir");
+  CHECK(run_command(exe() + " inspect --model " + quote(s.run) + " --html " +
+                        quote(s.dir / "adir") + " " + quote(s.corpus),
+                    out) == 1);
+  CHECK_THAT(out, Catch::Contains("Is a directory") && !Catch::Contains("in_quotes"));
 }

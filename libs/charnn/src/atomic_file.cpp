@@ -62,6 +62,10 @@ AtomicFile::AtomicFile(std::filesystem::path target, Options options)
     : target_(std::move(target)), options_(std::move(options)), out_(nullptr) {
   temp_ = target_;
   temp_ += ".tmp-" + std::to_string(::getpid());
+  // The rename at the end would fail: say so now, before the work that fills the file.
+  std::error_code ec;
+  if (std::filesystem::is_directory(target_, ec))
+    fail("Is a directory", "give the name of a file, not of a directory");
   const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     const std::string why = std::strerror(errno);

@@ -276,7 +276,8 @@ TrainResult Trainer::finish(const std::string& reason) {
   progress_->message("done: " + why + " after " + thousands(state_.iteration) + " iterations (" +
                      fixed(batches_->epoch_fraction(state_.position), 2) + " epochs, " +
                      format_duration(elapsed()) + "); " + valid + "\n  run: " + run_dir_.string() +
-                     " (best.ckpt, last.ckpt, metrics.csv)");
+                     (can_validate() ? " (best.ckpt, last.ckpt, metrics.csv)"
+                                     : " (last.ckpt, metrics.csv; no best.ckpt without validation)"));
   TrainResult r = result();
   r.stop_reason = reason;
   return r;
