@@ -140,10 +140,11 @@ TEST_CASE("charnn train --help lists every flag of the option table with its def
     const std::string flag = o.flag;
     CHECK_THAT(out, Catch::Contains("--" + flag.substr(0, flag.find(','))));
   }
-  CHECK_THAT(out, Catch::Contains("--weight-decay-mode arg (=l2)") &&
-                      Catch::Contains("--time arg (=15m)") &&
-                      Catch::Contains("--cell arg (=lstm)") &&
-                      Catch::Contains("--split arg (=0.9,0.05,0.05)"));
+  CHECK_THAT(out, Catch::Contains("--weight-decay-mode l2|decoupled (=l2)") &&
+                      Catch::Contains("--time DURATION (=15m)") &&
+                      Catch::Contains("--cell CELL[,CELL...] (=lstm)") &&
+                      Catch::Contains("--split TRAIN,VALID,TEST (=0.9,0.05,0.05)") &&
+                      Catch::Contains("--hidden N|auto (=auto)") && !Catch::Contains(" arg "));
 }
 
 TEST_CASE("charnn train checks --cell against --layers and keeps --resume to what may change",

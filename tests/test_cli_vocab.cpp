@@ -131,8 +131,8 @@ TEST_CASE_METHOD(CliFixture, "charnn vocab shows the vocabulary of a small corpu
 TEST_CASE_METHOD(CliFixture, "charnn vocab --help shows defaults and an example", "[cli][vocab]") {
   auto r = run("--help");
   CHECK(r.exit_code == 0);
-  CHECK_THAT(r.out, Catch::Contains("--units arg (=grapheme)") &&
-                        Catch::Contains("--split arg (=0.9,0.05,0.05)") &&
+  CHECK_THAT(r.out, Catch::Contains("--units grapheme|codepoint|byte (=grapheme)") &&
+                        Catch::Contains("--split TRAIN,VALID,TEST (=0.9,0.05,0.05)") &&
                         Catch::Contains("Example:"));
 }
 

@@ -195,7 +195,7 @@ int run_vocab(const std::vector<std::string>& args) {
   VocabCommandOptions o;
   po::options_description desc("Options");
   add_table_options(desc, TrainOptionGroup::text, o.text);
-  desc.add_options()("top", po::value(&o.top)->default_value(o.top),
+  desc.add_options()("top", po::value(&o.top)->default_value(o.top)->value_name("N"),
                      "how many of the most and least frequent units to list")(
       "json", po::bool_switch(&o.json),
       "print one JSON object (summary and the full vocabulary) instead of text");

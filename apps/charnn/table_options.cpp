@@ -28,11 +28,13 @@ po::value_semantic* semantic(const TrainOption& o, const TrainConfig& defaults) 
     case TrainValueKind::integer: {
       auto* v = po::value<long long>();
       if (!shown.empty()) v->default_value(std::stoll(shown), shown);
+      v->value_name(o.value_name ? o.value_name : "N");
       return v;
     }
     case TrainValueKind::real: {
       auto* v = po::value<double>();
       if (!shown.empty()) v->default_value(std::stod(shown), shown);
+      v->value_name(o.value_name ? o.value_name : "X");
       return v;
     }
     case TrainValueKind::switch_:
@@ -43,7 +45,7 @@ po::value_semantic* semantic(const TrainOption& o, const TrainConfig& defaults) 
   if (o.group == TrainOptionGroup::positional) return po::value<std::vector<std::string>>();
   auto* v = po::value<std::string>();
   if (!shown.empty()) v->default_value(shown);
-  if (o.value_name) v->value_name(o.value_name);
+  v->value_name(o.value_name ? o.value_name : "VALUE");
   return v;
 }
 
