@@ -206,7 +206,7 @@ TEST_CASE("values a command cannot honour are usage errors naming the option (ex
   } bad[] = {
       {" train " + quote(s.corpus) + " --precision int8", "--precision int8 is for sampling"},
       {" train " + quote(s.corpus) + " --threads -1", "--threads -1"},
-      {" train " + quote(s.corpus) + " --seed -1", "is not a seed"},
+      {" train " + quote(s.corpus) + " --random-seed -1", "is not a seed"},
       {" train " + quote(s.corpus) + " --hidden 0", "--hidden must be at least 1"},  // was 1
       {" train " + quote(s.corpus) + " --layers 0", "--layers must be at least 1"},
       {" sample" + model + " --greedy --temperature 0.5", "--greedy and --temperature"},

@@ -188,10 +188,11 @@ TEST_CASE("charnn train refuses numbers it cannot keep", "[trainer][cli]") {
     const char* args;
     const char* says;
   } bad[] = {
-      {" --seed -1", "'-1' is not a seed"},  // wrapped to 2^64 - 1 before
-      {" --seed 18446744073709551616", "--seed"},
+      {" --random-seed -1", "'-1' is not a seed"},  // wrapped to 2^64 - 1 before
+      {" --seed -1", "--seed is now --random-seed"},  // the old name, with a note
+      {" --random-seed 18446744073709551616", "--random-seed"},
       {" --batch 99999999999999999999", "--batch"},  // saturated to 2^63 - 1 before
-      {" --seed 12abc", "--seed"},
+      {" --random-seed 12abc", "--random-seed"},
   };
   for (const auto& b : bad) {
     CAPTURE(b.args);

@@ -16,7 +16,20 @@
 namespace charnn::app {
 
 
-int run_train(const std::vector<std::string>& args) {
+// train's random seed was --seed, which sample uses for the text to continue: the old name
+// still works, with a note.
+std::vector<std::string> renamed_options(std::vector<std::string> args) {
+  for (auto& a : args)
+    if (a == "--seed" || a.rfind("--seed=", 0) == 0) {
+      a.replace(0, 6, "--random-seed");
+      std::cerr << "charnn train: --seed is now --random-seed (sample's --seed is the text to "
+                   "continue); the old name will go\n";
+    }
+  return args;
+}
+
+int run_train(const std::vector<std::string>& given_args) {
+  const std::vector<std::string> args = renamed_options(given_args);
   const TrainConfig defaults;  // library defaults, shown by --help
   po::options_description model("Model"), opt("Optimisation"),
       stop("Stopping, validation and output"), text("Text (as in 'charnn vocab')"), hidden;

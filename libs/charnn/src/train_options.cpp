@@ -311,7 +311,7 @@ const TrainOption kOptions[] = {
            c.optimizer.weight_decay_mode = parse_weight_decay_mode(s);
          },
      .missing = "l2"},  // checkpoints from before the option used L2
-    {.flag = "seed",
+    {.flag = "random-seed",
      .key = "seed",
      .kind = K::integer,
      .value_name = "N",
