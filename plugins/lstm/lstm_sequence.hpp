@@ -50,6 +50,7 @@ class LstmSequence {
     if (bf16 == bf16_) return;
     bf16_ = bf16;
     plans_.clear();
+    weights_.clear();
     last_ = nullptr;
   }
 
@@ -350,6 +351,18 @@ class LstmSequence {
       std::memcpy(to, from, n * sizeof(float));
   }
 
+  // A buffer for weights in the layout md, shared by every plan whose product chose the same
+  // layout: each forward reorders the host's weights into it before use, so sharing is safe,
+  // and tracing, which meets several (T, N), keeps one copy of each matrix instead of one per
+  // plan (~10 MB a layer at H = 512).
+  // `which` tells W_x (0) from W_h (1): with I = H their layouts are equal.
+  memory shared_weights(int which, const memory::desc& md) {
+    for (const auto& w : weights_)
+      if (w.which == which && w.desc == md) return w.mem;
+    weights_.push_back({which, md, memory(md, cpu_engine())});
+    return weights_.back().mem;
+  }
+
   Plan& plan(std::int64_t T, std::int64_t N) {
     auto& slot = plans_[{T, N}];
     if (slot) return *slot;
@@ -365,8 +378,8 @@ class LstmSequence {
     p->mm_x.init(plain({M, I}, o), any({I, G}, o), plain({M, G}, dt::f32), false, &bias);
     p->mm_h.init(plain({N, H}, o), any({H, G}, o), plain({N, G}, dt::f32), false);
     auto own = [](const memory::desc& md) { return memory(md, cpu_engine()); };
-    p->wx = own(p->mm_x.weights_desc);
-    p->wh = own(p->mm_h.weights_desc);
+    p->wx = shared_weights(0, p->mm_x.weights_desc);
+    p->wh = shared_weights(1, p->mm_h.weights_desc);
     p->r_wx.init(plain({I, G}, dt::f32), p->mm_x.weights_desc);
     p->r_wh.init(plain({H, G}, dt::f32), p->mm_h.weights_desc);
     p->gx.resize(M * G);
@@ -469,6 +482,12 @@ class LstmSequence {
   std::map<std::pair<std::int64_t, std::int64_t>, std::unique_ptr<Plan>> plans_;
   Plan* last_ = nullptr;  // the plan of the last training forward, which backward consumes
   std::vector<float> carry_;  // (2, N, H): the state between an inference forward's chunks
+  struct SharedWeights {
+    int which;
+    memory::desc desc;
+    memory mem;
+  };
+  std::vector<SharedWeights> weights_;  // see shared_weights
 };
 
 }  // namespace charnn_cells
