@@ -1,0 +1,27 @@
+// How a training option's value is written to config.json and read back, strictly: the whole
+// text must be the value, in range (shared by the option table, train_options.cpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace charnn::detail::option_values {
+
+// Shortest text that reads back as the same value (0.9, not 0.90000000000000002; a float
+// field's 0.1f as "0.1").
+std::string real_text(double v);
+std::string float_text(float v);
+
+// Throw charnn::error for text that is not entirely one number, or is out of range.
+std::int64_t parse_int(const std::string& s);
+double parse_real(const std::string& s);
+// The random seed: 0 to 2^64-1 (exit 2 otherwise; a negative one used to wrap around).
+std::uint64_t parse_seed(const std::string& s);
+
+// "auto" for the sentinel (kAuto for integers), else the number.
+std::string auto_int_text(std::int64_t v);
+std::int64_t parse_auto_int(const std::string& s);
+std::string auto_real_text(double v, double sentinel);
+double parse_auto_real(const std::string& s, double sentinel);
+
+}  // namespace charnn::detail::option_values
