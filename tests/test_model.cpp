@@ -17,15 +17,9 @@
 using charnn::Model;
 using charnn::ModelConfig;
 using charnn::test::builtin_plugins;
+using charnn::test::random_ids;
 
 namespace {
-
-std::vector<std::int32_t> random_ids(std::size_t n, std::int32_t V, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<std::int32_t> ids(n);
-  for (auto& id : ids) id = static_cast<std::int32_t>(rng() % static_cast<std::uint32_t>(V));
-  return ids;
-}
 
 std::unique_ptr<Model> tiny_model(std::vector<std::string> cells, float dropout, std::int64_t H = 5,
                                   std::int32_t V = 7) {

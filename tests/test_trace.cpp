@@ -17,15 +17,9 @@ using charnn::Model;
 using charnn::TraceChunk;
 using charnn::TraceOptions;
 using charnn::test::builtin_plugins;
+using charnn::test::random_ids;
 
 namespace {
-
-std::vector<std::int32_t> random_ids(std::size_t n, std::int32_t V, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<std::int32_t> ids(n);
-  for (auto& id : ids) id = static_cast<std::int32_t>(rng() % static_cast<std::uint32_t>(V));
-  return ids;
-}
 
 std::unique_ptr<Model> model_of(std::vector<std::string> cells, std::int64_t H, std::int32_t V) {
   charnn::ModelConfig c;
@@ -101,6 +95,14 @@ TraceOptions one_stream() {
   return o;
 }
 
+TraceOptions side_by_side(std::int64_t streams, std::int64_t warmup, std::int64_t chunk) {
+  TraceOptions o;
+  o.streams = streams;
+  o.warmup = warmup;
+  o.chunk = chunk;
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("side-by-side segments trace what one stream over the whole text traces",
@@ -115,10 +117,9 @@ TEST_CASE("side-by-side segments trace what one stream over the whole text trace
   const auto ids = random_ids(5000, V, 3);
   const Gathered want = gather(*model, ids, one_stream());
 
-  TraceOptions o;
-  o.streams = 5;
-  o.warmup = 300;   // the untrained cells forget within it (seams agree to the default 1e-5)
-  o.chunk = 7;      // chunks that end inside segments, and a short last one
+  // The untrained cells forget within a 300-unit warm-up (seams agree to the default 1e-5);
+  // 7-unit chunks end inside segments, with a short last one.
+  TraceOptions o = side_by_side(5, 300, 7);
   o.memory_mb = 1;  // lstm: segments of 490 units, so blocks of 2450 and a shorter rest
   charnn::TraceStats stats;
   const Gathered got = gather(*model, ids, o, &stats);
@@ -168,12 +169,8 @@ TEST_CASE("a seam whose warm-up falls short runs again from the true state", "[t
     if (u < 1130 || u >= 1280) ids[u] = 0;
   const Gathered want = gather(*model, ids, one_stream());
 
-  TraceOptions o;
-  o.streams = 8;
-  o.warmup = 30;
-  o.chunk = 64;
   charnn::TraceStats stats;
-  const Gathered got = gather(*model, ids, o, &stats);
+  const Gathered got = gather(*model, ids, side_by_side(8, 30, 64), &stats);
   CHECK(stats.streams == 8);
   CHECK(stats.seams == 8);
   CHECK(stats.reruns == 1);
@@ -187,12 +184,8 @@ TEST_CASE("a model that never forgets is traced as one stream after its first bl
   const auto ids = random_ids(3000, 4, 9);
   const Gathered want = gather(*model, ids, one_stream());
 
-  TraceOptions o;
-  o.streams = 4;
-  o.warmup = 50;
-  o.chunk = 64;
   charnn::TraceStats stats;
-  const Gathered got = gather(*model, ids, o, &stats);
+  const Gathered got = gather(*model, ids, side_by_side(4, 50, 64), &stats);
   REQUIRE(stats.seams > 0);
   CHECK(stats.one_stream_from >= 0);
   CHECK(stats.one_stream_from < 3000);
@@ -254,10 +247,7 @@ TEST_CASE("score_text scores every unit after the first as one stream, whatever 
   const double want = sum / static_cast<double>(ids.size() - 1);
   for (std::int64_t streams : {1, 4, 32}) {
     CAPTURE(streams);
-    TraceOptions o;
-    o.streams = streams;
-    o.warmup = 300;
-    const auto s = charnn::score_text(*model, ids, o);
+    const auto s = charnn::score_text(*model, ids, side_by_side(streams, 300, 128));
     CHECK(s.scored == 1499);
     CHECK_THAT(s.nats, Catch::Matchers::WithinRel(want, 1e-5));
   }

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,14 @@ class ScratchDir {
  private:
   std::filesystem::path path_;
 };
+
+// n ids uniform in [0, V), the same for the same seed.
+inline std::vector<std::int32_t> random_ids(std::size_t n, std::int32_t V, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::int32_t> ids(n);
+  for (auto& id : ids) id = static_cast<std::int32_t>(rng() % static_cast<std::uint32_t>(V));
+  return ids;
+}
 
 inline void write_file(const std::filesystem::path& file, const std::string& text) {
   std::ofstream out(file, std::ios::binary);
