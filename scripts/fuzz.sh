@@ -67,5 +67,7 @@ for t in "${targets[@]}"; do
     failed=1
   fi
   printf '%-11s %14s %9s %10s  %s\n' "$t" "${runs:-?}" "$took" "$rate" "$result"
+  # CI keeps only what is printed: the report's end names the fault and shows the input.
+  [ $rc -eq 0 ] || grep -v '^#\|^INFO:' "$log" | tail -n 40 | sed 's/^/    /' >&2
 done
 [ $failed -eq 0 ] || { echo "fuzz: a target failed; its input is in $build/crash-*" >&2; exit 1; }

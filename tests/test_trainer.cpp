@@ -395,6 +395,13 @@ TEST_CASE("durations parse with units", "[trainer]") {
   CHECK_THROWS_WITH(parse_duration("15 minutes"), Catch::Contains("15 minutes"));
   CHECK_THROWS_AS(parse_duration(""), charnn::error);
   CHECK_THROWS_AS(parse_duration("-5m"), charnn::error);
+  // Found by the cli fuzz target: each part is finite, the total is not.
+  CHECK_THROWS_WITH(parse_duration("1e308d"), Catch::Contains("too long"));
+  CHECK_THROWS_WITH(parse_duration("1e308s1e308s"), Catch::Contains("too long"));
+  CHECK_THROWS_AS(parse_duration("inf"), charnn::error);
+  CHECK_THROWS_AS(parse_duration(" 5m"), charnn::error);
+  CHECK_THROWS_AS(parse_duration("0x10s"), charnn::error);
+  CHECK(parse_duration("1e3") == 1000);
   CHECK(format_duration(3725) == "1h02m");
   CHECK(format_duration(245) == "4m05s");
 }

@@ -94,24 +94,20 @@ std::string config_to_json(const TrainConfig& config) {
 
 double parse_duration(std::string_view text) {
   const std::string s(text);
-  auto fail = [&]() -> double {
-    throw error("bad duration '" + s + "'",
+  auto fail = [&](const char* why) -> double {
+    throw error("bad duration '" + s + "'" + why,
                 "use a number with a unit: 90s, 15m, 1.5h, 2h30m (a bare number is seconds)");
   };
-  if (s.empty()) fail();
+  if (s.empty()) fail("");
   double total = 0;
   std::size_t i = 0;
   bool any = false;
   while (i < s.size()) {
-    std::size_t used = 0;
+    // from_chars, not stod: no locale's decimal comma, no spaces, hex, "inf" or "nan".
     double v = 0;
-    try {
-      v = std::stod(s.substr(i), &used);
-    } catch (...) {
-      fail();
-    }
-    if (used == 0 || !std::isfinite(v) || v < 0) fail();
-    i += used;
+    const auto [end, ec] = std::from_chars(s.data() + i, s.data() + s.size(), v);
+    if (ec != std::errc() || !std::isfinite(v) || v < 0) fail("");
+    i = static_cast<std::size_t>(end - s.data());
     double unit = 1;
     if (i < s.size()) {
       const char u = s[i];
@@ -124,14 +120,15 @@ double parse_duration(std::string_view text) {
       else if (u == 'd')
         unit = 86400;
       else
-        fail();
+        fail("");
       ++i;
     } else if (any) {
-      fail();  // "2h30" is ambiguous
+      fail(": a number after another needs its unit");  // "2h30" is ambiguous
     }
     total += v * unit;
     any = true;
   }
+  if (!std::isfinite(total)) fail(": too long");
   return total;
 }
 
