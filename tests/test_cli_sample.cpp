@@ -54,13 +54,15 @@ class TrainedModel {
   const fs::path& dir() const { return dir_.path(); }
   fs::path run_dir() const { return dir_ / "run"; }
 
-  // Runs `charnn sample ARGS` with the scratch directory as the working directory.
-  Run sample(const std::string& args) const {
+  // Runs `charnn sample ARGS` with the scratch directory as the working directory, and `input`
+  // on its standard input.
+  Run sample(const std::string& args, const std::string& input = "") const {
     Run r;
-    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
+    const fs::path out = dir_ / "stdout", err = dir_ / "stderr", in = dir_ / "stdin";
+    charnn::test::write_file(in, input);
     const std::string cmd = "cd " + sh_quote(dir_.path().string()) + " && " + sh_quote(CHARNN_EXE) +
                             " sample " + args + " >" + sh_quote(out.string()) + " 2>" +
-                            sh_quote(err.string()) + " </dev/null";
+                            sh_quote(err.string()) + " <" + sh_quote(in.string());
     const int status = std::system(cmd.c_str());
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     r.out = charnn::test::read_file(out);
@@ -112,6 +114,43 @@ TEST_CASE("charnn sample continues a seed with the model just trained", "[sample
     // Temperature 0 is greedy.
     CHECK(m.sample("--seed the --length 50 --temperature 0").out ==
           m.sample("--seed the --length 50 --greedy --random-seed 5").out);
+  }
+  SECTION("--beam writes the most likely continuation it finds and its bits per unit") {
+    const Run r = m.sample("--seed 'the quick ' --length 60 --beam 4");
+    CAPTURE(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.size() == 10 + 60);
+    CHECK_THAT(r.out, Catch::StartsWith("the quick brown fox"));
+    CHECK_THAT(r.err, Catch::Contains("beam 4: 60 units") && Catch::Contains("bits per unit"));
+    const Run j = m.sample("--seed 'the quick ' --length 20 --beam 2 --json");
+    REQUIRE(j.exit_code == 0);
+    const auto doc = nlohmann::json::parse(j.out);
+    CHECK(doc.at("beam") == 2);
+    CHECK(doc.at("units") == 20);
+    CHECK(doc.at("bits_per_unit").get<double>() >= 0);
+    const Run bad = m.sample("--seed the --beam 2 --temperature 0.5");
+    CHECK(bad.exit_code == 2);
+    CHECK_THAT(bad.err, Catch::Contains("--beam and --temperature"));
+  }
+  SECTION("--interactive continues each line read, keeping the state across turns") {
+    // Through a pipe: two lines, two greedy turns of 12 units each.
+    const Run r = m.sample("--interactive --greedy --length 12", "the quick \nthe lazy \n");
+    CAPTURE(r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto cut = r.out.find('\n');
+    REQUIRE(cut != std::string::npos);
+    const std::string first = r.out.substr(0, cut), second = r.out.substr(cut + 1);
+    CHECK(first.size() == 12);
+    CHECK_THAT(first, Catch::StartsWith("brown fox"));
+    REQUIRE(second.size() == 13);  // 12 units and the line break that ends the turn
+    // The second turn continued everything before it: the same as one greedy sample seeded
+    // with the whole conversation.
+    const Run whole = m.sample("--greedy --no-seed --length 12 --seed 'the quick " + first +
+                               "the lazy '");
+    CHECK(second == whole.out + "\n");
+    const Run bad = m.sample("--interactive --count 2");
+    CHECK(bad.exit_code == 2);
+    CHECK_THAT(bad.err, Catch::Contains("--interactive and --count"));
   }
   SECTION("--count runs several samples, each under its own header") {
     const Run r = m.sample("--last --count 3 --length 40 --random-seed 1 --no-seed");

@@ -2,11 +2,13 @@
 // Thin: options -> SamplingPolicy / SampleOptions, the library's Sampler does the work. Output
 // goes through a small writer on file descriptor 1 so that a reader closing the pipe early
 // (`| head`) ends the command quietly instead of with SIGPIPE or an error.
+#include <charnn/beam_search.hpp>
 #include <charnn/checkpoint.hpp>
 #include <charnn/error.hpp>
 #include <charnn/json.hpp>
 #include <charnn/model.hpp>
 #include <charnn/plugin_registry.hpp>
+#include <charnn/sample_session.hpp>
 #include <charnn/sampler.hpp>
 #include <charnn/text.hpp>
 #include <charnn/threads.hpp>
@@ -15,9 +17,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -163,6 +167,89 @@ void stream_samples(Sampler& sampler, const PreparedSeed& seed, const SampleOpti
   if (opts.count == 1 && out.interactive() && out.last_char() != '\n') out.write("\n");
 }
 
+// --interactive: the seed's turn (when there is a seed), then one turn per line of standard
+// input. A terminal already shows what was typed, so each turn writes only its continuation, and
+// a line break after it when it did not end with one (not fed to the model).
+int run_turns(Model& model, const Vocab& vocab, const PreparedSeed& seed, const SampleOptions& opts,
+              UnknownUnits unknown, bool print_seed) {
+  SampleSession session(model, vocab, opts.policy, opts.random_seed);
+  Output out;
+  const auto turn = [&](const PreparedSeed& text) {
+    session.turn(text, opts.length, opts.stop, [&](std::string_view unit) {
+      out.write(unit);
+      out.maybe_flush();
+    });
+    if (out.last_char() != '\n') out.write("\n");
+    out.flush();
+  };
+  try {
+    if (!seed.text.empty()) {
+      if (print_seed) out.write(seed.text);
+      turn(seed);
+    }
+    if (::isatty(STDIN_FILENO) == 1)
+      std::cerr << "charnn sample: type text and press Enter; the model continues it (Ctrl-D "
+                   "ends)\n";
+    std::string line;
+    for (std::int64_t n = 1; std::getline(std::cin, line); ++n) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      PreparedSeed text;
+      try {
+        text = prepare_seed(unescape_cli(line), vocab, unknown, "line " + std::to_string(n));
+      } catch (const charnn::error& e) {  // one bad line does not end the session
+        std::cerr << "charnn sample: " << e.what() << "\n  hint: " << e.hint() << "\n";
+        continue;
+      }
+      turn(text);
+    }
+  } catch (const OutputClosed&) {
+    return 0;
+  }
+  return 0;
+}
+
+// --beam: one deterministic text, written whole (a beam's best line is known only at the end),
+// with its likelihood under the model on stderr or in the JSON.
+int write_beam(Model& model, const Vocab& vocab, const std::filesystem::path& checkpoint,
+               const PreparedSeed& seed, const BeamOptions& options, bool json, bool print_seed) {
+  const BeamResult r = beam_search(model, vocab, seed, options);
+  const auto units = static_cast<double>(r.ids.size());
+  const double bits = units > 0 ? r.nats / units / std::log(2.0) : 0;
+  Output out;
+  try {
+    if (json) {
+      Json doc;
+      doc["checkpoint"] = checkpoint.string();
+      doc["seed"] = seed.text;
+      doc["beam"] = options.width;
+      doc["length_penalty"] = options.length_penalty;
+      doc["length"] = options.length;
+      doc["stop"] = options.stop.empty() ? Json(nullptr) : Json(options.stop);
+      doc["text"] = r.text;
+      doc["units"] = r.ids.size();
+      doc["nats"] = r.nats;
+      doc["bits_per_unit"] = bits;
+      doc["stopped"] = r.stopped;
+      doc["from_greedy"] = r.from_greedy;
+      out.write(json_text(doc) + "\n");
+    } else {
+      out.write((print_seed ? seed.text : std::string()) + r.text);
+      if (out.interactive() && out.last_char() != '\n') out.write("\n");
+    }
+    out.flush();
+  } catch (const OutputClosed&) {
+    return 0;
+  }
+  char line[200];
+  std::snprintf(line, sizeof line,
+                "charnn sample: beam %lld: %lld units, %.4f bits per unit under the model%s%s\n",
+                static_cast<long long>(options.width), static_cast<long long>(r.ids.size()), bits,
+                r.stopped ? ", ended by --stop" : "",
+                r.from_greedy && options.width > 1 ? " (the greedy line scored best)" : "");
+  std::cerr << line;
+  return 0;
+}
+
 // The command line of charnn sample; defaults from the library's SampleOptions and
 // SamplingPolicy.
 struct SampleFlags {
@@ -172,6 +259,8 @@ struct SampleFlags {
   std::int64_t length = SampleOptions{}.length, count = SampleOptions{}.count;
   float temperature = SamplingPolicy{}.temperature, top_p = SamplingPolicy{}.top_p;
   std::int32_t top_k = 0;
+  std::int64_t beam = 0;
+  double length_penalty = BeamOptions{}.length_penalty;
   ModelFlags model;
 };
 
@@ -196,7 +285,18 @@ void add_sample_options(po::options_description& options, SampleFlags& f) {
       "reaches P, in (0, 1]")("greedy", "always take the most probable unit (no randomness)")(
       "unknown", po::value(&f.unknown)->default_value(f.unknown)->value_name("error|skip|map"),
       "seed units not in the vocabulary: error lists them, skip drops them, map reads them as "
-      "the vocabulary's unknown symbol")("no-seed",
+      "the vocabulary's unknown symbol")(
+      "beam", po::value(&f.beam)->value_name("K"),
+      "beam search instead of drawing: the most likely continuation the model finds keeping K "
+      "hypotheses at each step (deterministic; the greedy line is always a candidate, so it is "
+      "never less likely than --greedy); stderr reports its bits per unit under the model")(
+      "length-penalty", po::value(&f.length_penalty)->default_value(f.length_penalty)->value_name("A"),
+      "with --beam and --stop: hypotheses of different lengths compete by log p / units^A "
+      "(0 = total likelihood, which favours short texts; 1 = likelihood per unit)")(
+      "interactive,i",
+      "after the seed (if any), read lines from standard input: each line is fed to the model, "
+      "which continues it for --length units or until --stop; the state carries over, so each "
+      "turn continues everything so far. \\n in a line is a line break; Ctrl-D ends")("no-seed",
                                          "write only the continuation, not the seed before it")(
       "json",
       "write JSON instead of text: every sample with each unit's probability under the model "
@@ -241,6 +341,21 @@ int run_sample(const std::vector<std::string>& args) {
 
   if (vm.count("seed") && vm.count("seed-file"))
     throw charnn::error("--seed and --seed-file exclude each other", "give one of them", 2);
+  if (vm.count("beam"))
+    for (const char* flag : {"greedy", "temperature", "top-k", "top-p", "count", "random-seed"})
+      if (vm.count(flag) && !vm[flag].defaulted())
+        throw charnn::error(std::string("--beam and --") + flag + " exclude each other",
+                            "--beam searches for the one most likely continuation; it draws "
+                            "nothing at random",
+                            2);
+  if (vm.count("interactive"))
+    for (const char* flag : {"count", "json", "beam"})
+      if (vm.count(flag) && !vm[flag].defaulted())
+        throw charnn::error(std::string("--interactive and --") + flag + " exclude each other",
+                            "--interactive continues one text, turn by turn", 2);
+  if (vm.count("interactive") && f.seed_file == "-")
+    throw charnn::error("--interactive reads its lines from standard input",
+                        "give the seed with --seed or a --seed-file that is a file", 2);
   if (vm.count("greedy"))
     for (const char* flag : {"temperature", "top-k", "top-p"})
       if (vm.count(flag) && !vm[flag].defaulted())
@@ -291,8 +406,22 @@ int run_sample(const std::vector<std::string>& args) {
   const std::string step_path = prepare_step_path(*loaded.model, step_precision);
   opts.precision = std::nullopt;
   std::cerr << "charnn sample: checkpoint " << (ec ? loaded.file : used).string() << ", "
-            << policy.describe() << ", random seed " << f.random_seed << ", step weights "
-            << step_path << "\n";
+            << (vm.count("beam") ? "beam " + std::to_string(f.beam)
+                                 : policy.describe() + ", random seed " +
+                                       std::to_string(f.random_seed))
+            << ", step weights " << step_path << "\n";
+
+  if (vm.count("interactive"))
+    return run_turns(*loaded.model, vocab, seed, opts, unknown_policy, print_seed);
+  if (vm.count("beam")) {
+    BeamOptions beam;
+    beam.width = f.beam;
+    beam.length = f.length;
+    beam.length_penalty = f.length_penalty;
+    beam.stop = opts.stop;
+    beam.precision = std::nullopt;  // prepared above
+    return write_beam(*loaded.model, vocab, loaded.file, seed, beam, json, print_seed);
+  }
 
   Output out;
   Sampler sampler(*loaded.model, vocab);
