@@ -60,5 +60,10 @@ int run_train(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_dump(const std::vector<std::string>& args);
 int run_inspect(const std::vector<std::string>& args);
+int run_runs(const std::vector<std::string>& args);
+int run_completion(const std::vector<std::string>& args);
+
+// The subcommands' names, in the order --help lists them (main.cpp).
+std::vector<std::string> command_names();
 
 }  // namespace charnn::app

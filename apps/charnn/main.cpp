@@ -30,13 +30,26 @@ const std::vector<Command> kCommands = {
     {"eval", "score text with a model: nats, bits per unit, perplexity", &charnn::app::run_eval},
     {"dump", "write hidden-unit activations over a text (npy/csv/jsonl)", &charnn::app::run_dump},
     {"inspect", "find units that track quotes, line length...; HTML", &charnn::app::run_inspect},
+    {"runs", "list the training runs under runs/: model, progress, best validation", &charnn::app::run_runs},
+    {"completion", "print a bash completion script (source <(charnn completion bash))",
+     &charnn::app::run_completion},
 };
+
+}  // namespace
+
+std::vector<std::string> charnn::app::command_names() {
+  std::vector<std::string> names;
+  for (const auto& c : kCommands) names.emplace_back(c.name);
+  return names;
+}
+
+namespace {
 
 void print_usage(std::ostream& out) {
   out << "Usage: charnn <command> [options]\n\n"
          "Character-level text generation with recurrent networks.\n\nCommands:\n";
   for (const auto& c : kCommands) {
-    out << "  " << c.name << std::string(10 - std::min<std::size_t>(9, c.name.size()), ' ')
+    out << "  " << c.name << std::string(12 - std::min<std::size_t>(11, c.name.size()), ' ')
         << c.summary << "\n";
   }
   out << "\nRun 'charnn <command> --help' for a command's options and an example.\n"

@@ -9,12 +9,17 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <ctime>
 
 namespace charnn::detail {
@@ -60,6 +65,29 @@ RunLock::RunLock(const fs::path& run_dir) {
   const std::string pid = std::to_string(::getpid()) + "\n";
   // Best effort: the pid only makes the message above more useful.
   if (::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) errno = 0;
+}
+
+// From /proc/locks, not by taking the lock: a reader holding even a shared lock for an instant
+// would make a training run that starts then refuse the directory as in use.
+long run_writer(const fs::path& run_dir) {
+  struct stat st {};
+  if (::stat((run_dir / ".lock").c_str(), &st) != 0) return 0;
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    if (line.find("->") != std::string::npos) continue;  // a waiter, not a holder
+    std::istringstream fields(line);
+    std::string id, kind, advisory, mode, where;
+    long pid = 0;
+    if (!(fields >> id >> kind >> advisory >> mode >> pid >> where)) continue;
+    if (kind != "FLOCK" || mode != "WRITE") continue;
+    unsigned major = 0, minor = 0;
+    unsigned long long inode = 0;
+    if (std::sscanf(where.c_str(), "%x:%x:%llu", &major, &minor, &inode) != 3) continue;
+    if (inode == st.st_ino && major == ::major(st.st_dev) && minor == ::minor(st.st_dev))
+      return pid > 0 ? pid : 1;
+  }
+  return 0;
 }
 
 RunLock& RunLock::operator=(RunLock&& other) noexcept {

@@ -27,6 +27,9 @@ class RunLock {
   int fd_ = -1;
 };
 
+// The pid of the process training into run_dir now, from its lock (0: none, or unknown).
+long run_writer(const std::filesystem::path& run_dir);
+
 // Creates the directory of a new run and locks it. Refuses a directory that already holds a
 // run (last.ckpt), or that another process is writing, since two runs in one directory would
 // mix their files. A generated name is created exclusively, so runs started in the same second
