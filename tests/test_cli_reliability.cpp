@@ -4,12 +4,14 @@
 #include <charnn/checkpoint.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "training_support.hpp"
@@ -194,6 +196,98 @@ TEST_CASE("a run that cannot even be set up leaves no directory and runs/latest 
   if (fs::exists(dir / "runs"))
     for (const auto& e : fs::directory_iterator(dir / "runs")) (void)e, ++runs;
   CHECK(runs == 0);
+}
+
+TEST_CASE("a model too large for the machine is refused before it is allocated, with the figures",
+          "[trainer][cli][reliability]") {
+  const Scratch s("too-large", 0);
+  std::string out;
+  // 2 x 100,000 LSTM: 80 billion parameters, over a terabyte with Adam's moments.
+  const int code = run_command("cd " + quote(s.dir.path()) + " && exec " + exe() + " train " +
+                                   quote(s.corpus) + " --hidden 100000 --max-iters 1",
+                               out);
+  INFO(out);
+  CHECK(code == 1);
+  CHECK_THAT(out, Catch::Contains("2 x 100,000"));
+  CHECK_THAT(out, Catch::Contains("TB of memory to train"));
+  CHECK_THAT(out, Catch::Contains("available"));
+  CHECK_THAT(out, Catch::Contains("--no-memory-check"));
+  CHECK_FALSE(fs::exists(s.dir / "runs"));
+}
+
+TEST_CASE("charnn runs lists each run with its model, progress and best validation",
+          "[cli][reliability]") {
+  const Scratch s("runs-list", 0);
+  const fs::path& dir = s.dir.path();
+  std::string out;
+  // Two runs under runs/ (the second is runs/latest), one of them kept --keep-every snapshots.
+  REQUIRE(run_command("cd " + quote(dir) + " && " + exe() + train_args(s.corpus, 10) +
+                          " --keep-every 5 && " + exe() + train_args(s.corpus, 5, 8),
+                      out) == 0);
+  REQUIRE(run_command("cd " + quote(dir) + " && " + exe() + " runs", out) == 0);
+  INFO(out);
+  std::istringstream lines(out);
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(line);
+  REQUIRE(rows.size() == 3);
+  CHECK_THAT(rows[0], Catch::StartsWith("run") && Catch::Contains("best valid"));
+  CHECK_THAT(rows[1], Catch::StartsWith("  corpus-") && Catch::Contains("lstm x 16") &&
+                          Catch::Contains(" 10 ") && Catch::Contains("2 snapshots") &&
+                          Catch::Contains("corpus.txt"));
+  CHECK_THAT(rows[2], Catch::StartsWith("* corpus-") && Catch::Contains("lstm x 8"));
+
+  // A run being trained into says so, with the pid; --json gives one object per run.
+  fs::path first;
+  for (const auto& e : fs::directory_iterator(dir / "runs"))
+    if (e.path().filename() != "latest" && !fs::equivalent(e.path(), dir / "runs" / "latest"))
+      first = e.path();
+  REQUIRE(!first.empty());
+  const HeldLock held(first);
+  REQUIRE(run_command("cd " + quote(dir) + " && " + exe() + " runs --json", out) == 0);
+  std::istringstream json_lines(out);
+  int objects = 0, training = 0;
+  for (std::string line; std::getline(json_lines, line); ++objects) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.at("training").get<bool>()) {
+      ++training;
+      CHECK(j.at("writer_pid") == ::getpid());
+      CHECK(j.at("snapshots") == 2);
+      CHECK(j.at("iterations") == 10);
+      CHECK(j.at("best_valid_loss").get<double>() > 0);
+    }
+  }
+  CHECK(objects == 2);
+  CHECK(training == 1);
+  CHECK(run_command(exe() + " runs " + quote(dir / "nothing-here"), out) == 1);
+  CHECK_THAT(out, Catch::Contains("not a directory"));
+}
+
+TEST_CASE("the bash completion completes commands, flags and the listed choices of a value",
+          "[cli]") {
+  ScratchDir dir("completion");
+  std::string out;
+  REQUIRE(run_command(exe() + " completion bash > " + quote(dir / "charnn.bash"), out) == 0);
+  // What TAB offers after the words typed so far (the last one is the word being completed).
+  const auto offered = [&](const std::string& words) {
+    std::string result;
+    const std::string script = "source " + quote(dir / "charnn.bash") + "; COMP_WORDS=(" +
+                               exe() + " " + words + "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); " +
+                               "_charnn; echo \"${COMPREPLY[*]}\"";
+    write_file(dir / "ask.sh", script);
+    REQUIRE(run_command("cd " + quote(dir.path()) + " && bash " + quote(dir / "ask.sh"), result) == 0);
+    while (!result.empty() && result.back() == '\n') result.pop_back();
+    return result;
+  };
+  CHECK(offered("tr") == "train");
+  CHECK(offered("help sa") == "sample");
+  CHECK(offered("train --prog") == "--progress");
+  CHECK(offered("train --progress j") == "json");
+  CHECK(offered("sample --unknown ''") == "error skip map");
+  CHECK(offered("runs --js") == "--json");
+  CHECK(offered("train --keep-e") == "--keep-every");
+  CHECK(offered("eval charnn.b") == "charnn.bash");  // a file name where a FILE goes
+  CHECK(run_command(exe() + " completion zsh", out) == 2);
+  CHECK_THAT(out, Catch::Contains("no completion for 'zsh'"));
 }
 
 TEST_CASE("values a command cannot honour are usage errors naming the option (exit 2)",

@@ -4,11 +4,13 @@
 #include <charnn/checkpoint.hpp>
 #include <charnn/detail/train_faults.hpp>
 #include <charnn/error.hpp>
+#include <charnn/memory_estimate.hpp>
 #include <charnn/model.hpp>
 #include <charnn/train_plan.hpp>
 #include <charnn/trainer.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -111,6 +113,67 @@ TEST_CASE("best.ckpt is chosen on the validation slice; the end adds the whole s
         Approx(r.best_valid_loss).epsilon(1e-12));
 }
 
+TEST_CASE("--keep-every keeps the model of every K-th iteration under its validation loss",
+          "[trainer]") {
+  ScratchDir dir("snapshots");
+  write_file(dir / "corpus.txt", repeating_corpus(6000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.max_iters = 14;
+  c.eval_every = 10;
+  c.keep_every = 6;  // validations at 6, 10, 12 and 14 (the end); snapshots at 6 and 12
+  train(c, builtin_plugins());
+  std::vector<std::string> kept;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "run"))
+    if (e.path().filename().string().starts_with("iter-")) kept.push_back(e.path().filename());
+  std::sort(kept.begin(), kept.end());
+  REQUIRE(kept.size() == 2);
+  CHECK_THAT(kept[0], Catch::Matches(R"(iter-12-val-\d\.\d{3}\.ckpt)"));
+  CHECK_THAT(kept[1], Catch::Matches(R"(iter-6-val-\d\.\d{3}\.ckpt)"));
+  // Each is the model of its own iteration, not the final one, and loads like any checkpoint.
+  const CheckpointData six = read_checkpoint(dir / "run" / kept[1]);
+  CHECK(six.get_int("state.iteration") == 6);
+  const double named = std::stod(kept[1].substr(std::string("iter-6-val-").size(), 5));
+  LoadedModel m = load_model(dir / "run" / kept[1], builtin_plugins());
+  const auto ids = m.vocab.encode(read_text({dir / "corpus.txt"}, m.vocab.text_options()));
+  const Split split = split_corpus(ids, c.split);
+  CHECK(evaluate_loss(*m.model, split.valid, c.batch, c.seq_len) == Approx(named).margin(6e-4));
+}
+
+TEST_CASE("--progress json writes one JSON object per line with the fields of metrics.csv",
+          "[trainer]") {
+  ScratchDir dir("json-progress");
+  write_file(dir / "corpus.txt", repeating_corpus(6000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.max_iters = 20;
+  c.progress = TrainConfig::ProgressMode::json;
+  std::ostringstream log;
+  TrainHooks hooks;
+  hooks.log = &log;
+  const TrainResult r = train(c, builtin_plugins(), hooks);
+  std::istringstream lines(log.str());
+  std::map<std::string, int> events;
+  nlohmann::json done;
+  double best_seen = 1e30;
+  for (std::string line; std::getline(lines, line);) {
+    INFO(line);
+    const auto j = nlohmann::json::parse(line);  // every line is a whole object
+    const std::string event = j.at("event");
+    ++events[event];
+    if (event == "log") CHECK(j.at("train_loss").get<double>() > 0);
+    if (event == "validation" && j.at("best").get<bool>())
+      best_seen = std::min(best_seen, j.at("valid_loss").get<double>());
+    if (event == "done") done = j;
+  }
+  CHECK(events["log"] == 2);         // iterations 5 and 15; 10 and 20 are validation rows
+  CHECK(events["validation"] == 2);  // 10, 20 (the whole split: eval_units 0)
+  CHECK(events["message"] >= 1);     // the banner
+  REQUIRE(events["done"] == 1);
+  CHECK(done.at("reason") == "max_iters");
+  CHECK(done.at("iteration") == 20);
+  CHECK(done.at("best_valid_loss").get<double>() == Approx(r.best_valid_loss));
+  CHECK(best_seen == Approx(r.best_valid_loss));
+}
+
 TEST_CASE("an interrupted and resumed run gives the same losses as an uninterrupted one",
           "[trainer]") {
   // 27 iterations per epoch, so interrupting at 27 resumes exactly at an epoch boundary.
@@ -161,6 +224,103 @@ TEST_CASE("an interrupted and resumed run gives the same losses as an uninterrup
   // The metrics file reads as one run: same rows apart from timings.
   CHECK(count_lines(read_file(dir / "parts" / "metrics.csv")) ==
         count_lines(read_file(dir / "whole" / "metrics.csv")));
+}
+
+TEST_CASE("--rollback returns to the best model with half the rate, and a resumed run does too",
+          "[trainer]") {
+  ScratchDir dir("rollback");
+  // Random letters: nothing learnt from the training part carries to the validation part, so
+  // validation soon stops improving and the run rolls back.
+  std::string text;
+  std::uint32_t x = 7;
+  for (int i = 0; i < 4000; ++i) {
+    x = x * 1664525u + 1013904223u;
+    text += static_cast<char>('a' + (x >> 24) % 12);
+    if (i % 60 == 59) text += '\n';
+  }
+  write_file(dir / "corpus.txt", text);
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "whole");
+  c.split = {0.7, 0.3, 0};
+  c.hidden = 32;
+  c.schedule.lr = 3e-2;
+  // A constant rate: a shorter run is then a prefix of the longer one (cosine follows max_iters).
+  c.schedule.kind = LrScheduleKind::constant;
+  c.max_iters = 60;
+  c.eval_every = 5;
+  c.rollback = 1;
+  c.progress = TrainConfig::ProgressMode::plain;  // the rollback's message
+  std::map<std::int64_t, double> whole, parts;
+  std::ostringstream log;
+  TrainHooks record;
+  record.log = &log;
+  record.on_step = [&](std::int64_t it, double loss) { whole[it] = loss; };
+  const TrainResult a = train(c, builtin_plugins(), record);
+  const CheckpointData ca = read_checkpoint(dir / "whole" / "last.ckpt");
+  const std::int64_t rollbacks = ca.get_int("state.rollbacks");
+  INFO(log.str());
+  REQUIRE(rollbacks >= 1);
+  CHECK(ca.get_double("state.lr_scale") == std::ldexp(1.0, -static_cast<int>(rollbacks)));
+  CHECK_THAT(log.str(), Catch::Contains("back to the best model"));
+
+  // The rate in metrics.csv is the schedule's times the scale: after the first rollback it is
+  // half what the same iteration had without one.
+  TrainConfig plain = c;
+  plain.out = dir / "plain";
+  plain.rollback = 0;
+  train(plain, builtin_plugins());
+  const auto lr_at = [&](const std::filesystem::path& run, std::int64_t it) {
+    std::istringstream csv(read_file(run / "metrics.csv"));
+    std::string line;
+    while (std::getline(csv, line))
+      if (line.rfind(std::to_string(it) + ",", 0) == 0) {
+        std::vector<std::string> cols;
+        std::stringstream cells(line);
+        for (std::string cell; std::getline(cells, cell, ',');) cols.push_back(cell);
+        return std::stod(cols[4]);
+      }
+    return -1.0;
+  };
+  // (The row of iteration 60 shows the rate its step used, before a rollback at its validation.)
+  const double halvings = std::log2(lr_at(dir / "plain", 60) / lr_at(dir / "whole", 60));
+  CHECK(halvings == Approx(std::round(halvings)).margin(1e-9));
+  CHECK(halvings >= 1);
+  CHECK(halvings <= static_cast<double>(rollbacks));
+
+  // Interrupted after the first rollback and resumed: the same losses, exactly.
+  std::int64_t first_rollback = 0;
+  for (std::int64_t it = 5; it <= 60 && first_rollback == 0; it += 5) {
+    c.out = dir / ("probe-" + std::to_string(it));
+    c.max_iters = it;
+    train(c, builtin_plugins());
+    if (read_checkpoint(c.out / "last.ckpt").get_int("state.rollbacks") > 0) first_rollback = it;
+  }
+  REQUIRE(first_rollback > 0);
+  // At that moment the model is best.ckpt's, moments included.
+  const CheckpointData at_best = read_checkpoint(c.out / "best.ckpt");
+  const CheckpointData rolled = read_checkpoint(c.out / "last.ckpt");
+  CHECK(rolled.params == at_best.params);
+  CHECK(rolled.optimizer == at_best.optimizer);
+
+  c.max_iters = 60;
+  c.out = dir / "parts";
+  TrainHooks first;
+  first.on_step = [&](std::int64_t it, double loss) { parts[it] = loss; };
+  charnn::detail::TrainFaults interrupt;
+  interrupt.interrupt_after = first_rollback + 2;
+  charnn::detail::train_with_faults(c, builtin_plugins(), first, interrupt);
+  TrainConfig again;
+  again.resume = dir / "parts";
+  again.threads = 1;
+  again.progress = TrainConfig::ProgressMode::quiet;
+  TrainHooks second;
+  second.on_step = [&](std::int64_t it, double loss) { parts[it] = loss; };
+  const TrainResult b = train(again, builtin_plugins(), second);
+  REQUIRE(parts.size() == 60);
+  for (std::int64_t it = 1; it <= 60; ++it) {
+    INFO("iteration " << it);
+    REQUIRE(parts[it] == whole[it]);
+  }
+  CHECK(b.valid_loss == a.valid_loss);
 }
 
 TEST_CASE("settings left on auto are planned once, recorded, and kept by a resumed run",
@@ -383,6 +543,25 @@ TEST_CASE("--weight-decay-mode is kept in config.json and the checkpoint, and fi
   CHECK(train(again, builtin_plugins()).iterations == 5);
   CHECK(read_checkpoint(dir / "run" / "last.ckpt").get_string("config.weight_decay_mode") ==
         "decoupled");
+}
+
+TEST_CASE("the memory estimate is the right size for a real run and grows with the model",
+          "[trainer]") {
+  // The default 2 x 512 LSTM over Thai's 707 units, 32 x 64 batches, peaked at 230 MB of RSS
+  // (bench/quality.sh, including the libraries, the corpus and the vocabulary).
+  const TrainingShape thai{.parameters = 4'960'451, .layers = 2, .hidden = 512, .vocab = 707,
+                           .seq_len = 64, .batch = 32};
+  CHECK(training_bytes(thai) > 150e6);
+  CHECK(training_bytes(thai) < 400e6);
+  TrainingShape wider = thai;
+  wider.hidden = 1024;
+  wider.parameters = 4 * 1024 * (707 + 1024 + 1) + 4 * 1024 * (2 * 1024 + 1) + 1025 * 707;
+  CHECK(training_bytes(wider) > 2 * training_bytes(thai));
+  const auto free = available_memory_bytes();
+  if (free) CHECK(*free > 0);
+  CHECK(bytes_text(999) == "999 bytes");
+  CHECK(bytes_text(1.26e9) == "1.3 GB");
+  CHECK(bytes_text(3.2e12) == "3.2 TB");
 }
 
 TEST_CASE("durations parse with units", "[trainer]") {

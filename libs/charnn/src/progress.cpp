@@ -1,6 +1,8 @@
 // Live or periodic progress lines; see progress.hpp.
 #include "charnn/progress.hpp"
 
+#include <charnn/json.hpp>
+
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -64,7 +66,7 @@ std::size_t Progress::terminal_width(const std::ostream& out) {
 }
 
 void Progress::update(const std::string& status, bool force) {
-  if (mode_ == Mode::quiet) return;
+  if (mode_ == Mode::quiet || mode_ == Mode::json) return;
   const auto now = std::chrono::steady_clock::now();
   const double since = std::chrono::duration<double>(now - last_).count();
   if (mode_ == Mode::live) {
@@ -97,8 +99,16 @@ void Progress::clear() {
 
 void Progress::message(const std::string& line) {
   if (mode_ == Mode::quiet) return;
+  if (mode_ == Mode::json) {
+    out_ << R"({"event":"message","text":)" << json_string(line) << "}\n" << std::flush;
+    return;
+  }
   clear();
   out_ << line << "\n" << std::flush;
+}
+
+void Progress::record(const std::string& json_object) {
+  if (mode_ == Mode::json) out_ << json_object << "\n" << std::flush;
 }
 
 void Progress::finish() {

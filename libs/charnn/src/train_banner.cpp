@@ -52,6 +52,9 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
          to_string(c.optimizer.kind) + " lr " + short_num(c.schedule.lr) + " (" +
          to_string(c.schedule.kind) + "), clip " + short_num(c.clip) + ", " + f.precision +
          ", threads " + std::to_string(f.threads) + "\n  stop:" + stops +
+         (c.rollback > 0 ? "; back to the best model at half the rate after " +
+                               std::to_string(c.rollback) + " validation(s) without improvement"
+                         : std::string()) +
          (c.plan.empty() || f.resuming ? std::string() : "\n  plan: " + c.plan);
 }
 

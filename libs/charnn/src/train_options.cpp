@@ -19,7 +19,8 @@ TrainConfig::ProgressMode parse_progress(const std::string& s) {
   if (s == "live") return TrainConfig::ProgressMode::live;
   if (s == "plain") return TrainConfig::ProgressMode::plain;
   if (s == "quiet") return TrainConfig::ProgressMode::quiet;
-  throw error("unknown progress mode '" + s + "'", "use auto, live, plain or quiet", 2);
+  if (s == "json") return TrainConfig::ProgressMode::json;
+  throw error("unknown progress mode '" + s + "'", "use auto, live, plain, quiet or json", 2);
 }
 
 // "lstm, elman" -> {"lstm", "elman"}: the command line tolerates spaces after commas.
@@ -128,7 +129,7 @@ const TrainOption kOptions[] = {
      .value_name = "P|auto",
      .help = "dropout between layers and before the output layer, in [0, 1); auto: from how "
              "much the run can memorise (planned passes over the text x parameters per unit of "
-             "text), 0 for little, at most 0.3",
+             "text), 0 for little, at most 0.5",
      .get =
          [](const TrainConfig& c) {
            return c.dropout == kAutoDropout ? std::string("auto") : float_text(c.dropout);
@@ -297,6 +298,18 @@ const TrainOption kOptions[] = {
      .resumable = true,
      CHARNN_INTEGER(patience),
      CHARNN_ACCEPT_IF(c.patience >= 0, " must not be negative")},
+    {.flag = "rollback",
+     .key = "rollback",
+     .group = G::stopping,
+     .kind = K::integer,
+     .value_name = "N",
+     .help = "after N validations in a row worse than the best, go back to the best model "
+             "(weights and optimiser state) and halve the learning rate for the rest of the run, "
+             "so the budget is not spent overfitting (0 = off)",
+     .resumable = true,
+     CHARNN_INTEGER(rollback),
+     .missing = "0",  // runs from before rollbacks
+     CHARNN_ACCEPT_IF(c.rollback >= 0, " must not be negative")},
     {.flag = "eval-every",
      .key = "eval_every",
      .group = G::stopping,
@@ -326,6 +339,18 @@ const TrainOption kOptions[] = {
      .resumable = true,
      CHARNN_INTEGER(log_every),
      CHARNN_ACCEPT_IF(c.log_every >= 1, " must be at least 1")},
+    {.flag = "keep-every",
+     .key = "keep_every",
+     .group = G::stopping,
+     .kind = K::integer,
+     .value_name = "ITERS",
+     .help = "also validate every K iterations and keep that model as "
+             "iter-<K>-val-<loss>.ckpt in the run directory, to sample from mid-run models "
+             "(0 = off; best.ckpt and last.ckpt are kept either way)",
+     .resumable = true,
+     CHARNN_INTEGER(keep_every),
+     .missing = "0",  // runs from before snapshots
+     CHARNN_ACCEPT_IF(c.keep_every >= 0, " must not be negative")},
     {.flag = "out,o",
      .group = G::stopping,
      .value_name = "DIR",
@@ -371,10 +396,18 @@ const TrainOption kOptions[] = {
      .missing = "f32"},  // checkpoints from before --precision trained in float32
     {.flag = "progress",
      .group = G::stopping,
-     .value_name = "auto|live|plain|quiet",
-     .help = "auto (a live line on a terminal, plain lines otherwise), live, plain or quiet",
+     .value_name = "auto|live|plain|quiet|json",
+     .help = "auto (a live line on a terminal, plain lines otherwise), live, plain, quiet, or "
+             "json: one JSON object per line on stderr for scripts (\"event\": \"log\", "
+             "\"validation\", \"message\" or \"done\"; the fields of metrics.csv)",
      .set = [](TrainConfig& c, const std::string& s) { c.progress = parse_progress(s); },
      .shown = [](const TrainConfig&) { return std::string("auto"); }},
+    {.flag = "no-memory-check",
+     .group = G::stopping,
+     .kind = K::switch_,
+     .help = "train even when the model and batch seem to need more memory than the machine has "
+             "available (the estimate is printed when a run is refused)",
+     .set = [](TrainConfig& c, const std::string&) { c.check_memory = false; }},
 
     // Text (as in 'charnn vocab')
     {.flag = "units",

@@ -45,7 +45,7 @@ double planned_units(const PlanInput& in, const WidthCost& cost) {
 
 float planned_dropout(double exposure) {
   if (!(exposure >= kDropoutExposure)) return 0.0f;
-  const double d = std::min(0.3, 0.1 * (std::log2(exposure / kDropoutExposure) + 1));
+  const double d = std::min(kMaxDropout, 0.1 * (std::log2(exposure / kDropoutExposure) + 1));
   return static_cast<float>(std::round(d * 20) / 20);  // steps of 0.05
 }
 

@@ -5,6 +5,7 @@
 #include "train_banner.hpp"
 
 #include <charnn/error.hpp>
+#include <charnn/memory_estimate.hpp>
 #include <charnn/plugin_registry.hpp>
 #include <charnn/threads.hpp>
 
@@ -34,6 +35,8 @@ Progress::Mode progress_mode(TrainConfig::ProgressMode mode, std::ostream& log) 
       return Progress::Mode::plain;
     case TrainConfig::ProgressMode::quiet:
       return Progress::Mode::quiet;
+    case TrainConfig::ProgressMode::json:
+      return Progress::Mode::json;
   }
   return Progress::Mode::plain;
 }
@@ -100,6 +103,34 @@ void Trainer::prepare_data() {
                     " training units now, " + resume_data_.get_string("corpus.train_units") +
                     " then)",
                 "resume with the same corpus files (pass them again if they moved)");
+}
+
+// Before the first large allocation (the plan's speed probe builds the model): a model and batch
+// that cannot fit are refused with both figures, not left to fail inside an allocation.
+void Trainer::check_memory() const {
+  if (resuming_ || !config_.check_memory) return;
+  const auto available = available_memory_bytes();
+  if (!available) return;
+  ModelConfig mc;
+  mc.cells = config_.cells;
+  mc.hidden = config_.hidden == kAuto ? plan_widths().front() : config_.hidden;
+  mc.vocab_size = vocab_.size();
+  const std::int64_t parameters = Model::param_count(mc, plugins_);
+  const double need = training_bytes({.parameters = parameters,
+                                      .layers = static_cast<std::int64_t>(mc.cells.size()),
+                                      .hidden = mc.hidden,
+                                      .vocab = mc.vocab_size,
+                                      .seq_len = config_.seq_len,
+                                      .batch = config_.batch});
+  if (need <= *available) return;
+  throw error("a model of " + std::to_string(mc.cells.size()) + " x " + thousands(mc.hidden) +
+                  " (" + thousands(parameters) + " parameters) with " +
+                  std::to_string(config_.batch) + " x " + std::to_string(config_.seq_len) +
+                  " batches needs about " + bytes_text(need) +
+                  " of memory to train, and this machine has " + bytes_text(*available) +
+                  " available",
+              "lower " + option_name("hidden") + " (or " + option_name("batch") + ", " +
+                  option_name("seq_len") + "), or pass --no-memory-check to try anyway");
 }
 
 // The settings left on auto, chosen from the corpus, the budget and this machine's speed
@@ -225,6 +256,7 @@ void Trainer::restore_from_checkpoint() {
 // the banner.
 void Trainer::start() {
   prepare_data();
+  check_memory();
   plan_settings();
   build_model();
   // Only now that the corpus, model and batch shape are known to work: an error above leaves

@@ -12,6 +12,7 @@ void TrainState::save(CheckpointData& d) const {
 TrainState TrainState::load(const CheckpointData& d) {
   TrainState s;
   for_each_field(s, [&](const char* key, auto& v) {
+    if (optional_key(key) && !d.has(key)) return;
     if constexpr (std::is_same_v<std::remove_cvref_t<decltype(v)>, double>)
       v = d.get_double(key);
     else

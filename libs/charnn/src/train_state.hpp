@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 
 namespace charnn::detail {
 
@@ -23,6 +24,10 @@ struct TrainState {
   std::int64_t units_seen = 0;
   std::int64_t optimizer_steps = 0;  // Adam's bias correction continues from here
   std::int64_t streams = 0;          // N of the carried recurrent state
+  // --rollback: the factor on the scheduled learning rate (halved at each rollback) and how many
+  // rollbacks there were. Optional keys: a checkpoint from before them means 1 and 0.
+  double lr_scale = 1;
+  std::int64_t rollbacks = 0;
 
   // Calls f(key, field) for every field, in one fixed order.
   template <class State, class F>
@@ -39,6 +44,12 @@ struct TrainState {
     f("state.units_seen", s.units_seen);
     f("state.optimizer_steps", s.optimizer_steps);
     f("state.streams", s.streams);
+    f("state.lr_scale", s.lr_scale);
+    f("state.rollbacks", s.rollbacks);
+  }
+  // Keys a checkpoint written before them may lack; they keep their defaults.
+  static bool optional_key(const std::string& key) {
+    return key == "state.lr_scale" || key == "state.rollbacks";
   }
 
   void save(CheckpointData& d) const;

@@ -9,6 +9,7 @@
 #include "util.hpp"
 
 #include <charnn/error.hpp>
+#include <charnn/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -78,8 +79,9 @@ TrainResult Trainer::run() {
   std::string reason;
   while ((reason = stop_reason()).empty()) {
     next_batch();
-    const double lr = config_.schedule.at(
-        state_.iteration, batches_->epoch_fraction(state_.position), progress_fraction());
+    const double lr = state_.lr_scale * config_.schedule.at(state_.iteration,
+                                                            batches_->epoch_fraction(state_.position),
+                                                            progress_fraction());
     last_lr_ = lr;
     const double loss = forward_backward();
     const double norm = clip_by_global_norm(model_->grads(), config_.clip);
@@ -150,7 +152,7 @@ void Trainer::advance(double loss, double norm) {
 }
 
 void Trainer::log_validate_checkpoint(double lr) {
-  const bool eval = state_.iteration % config_.eval_every == 0;
+  const bool eval = state_.iteration % config_.eval_every == 0 || snapshot_due();
   const bool log = state_.iteration % config_.log_every == 0;
   if (eval)
     validate_and_save();
@@ -174,10 +176,11 @@ double Trainer::validate_now(bool full, std::int64_t* scored) {
 
 // The periodic validation, on the first --eval-units units of the split: it alone decides
 // best.ckpt and early stopping, so that models are always compared on the same text.
-void Trainer::validate_and_save() {
+void Trainer::validate_and_save(bool last) {
   if (!can_validate()) {
     last_eval_iteration_ = state_.iteration;
     save_checkpoint(run_dir_ / "last.ckpt");
+    if (snapshot_due()) keep_snapshot(kNaN);
     return;
   }
   std::int64_t scored = 0;
@@ -191,11 +194,56 @@ void Trainer::validate_and_save() {
   } else {
     ++state_.evals_since_best;
   }
+  // Before last.ckpt is written: a run resumed from it continues after the rollback.
+  // Not at the end of a run: the final figure is then the model's the run ends with.
+  const bool roll = !last && !better && config_.rollback > 0 && state_.best_iteration > 0 &&
+                    state_.evals_since_best % config_.rollback == 0;
+  if (roll) roll_back();
   metrics_row(last_lr_, window_.mean_loss(), window_.mean_norm(), v, scored);
   if (better) save_checkpoint(run_dir_ / "best.ckpt");
   save_checkpoint(run_dir_ / "last.ckpt");
+  if (snapshot_due()) keep_snapshot(v);
   progress_->message("iter " + thousands(state_.iteration) + " (" + format_duration(elapsed()) +
                      "): validation " + validation_text(v) + (better ? " (best)" : ""));
+  if (roll)
+    progress_->message("  " + std::to_string(config_.rollback) + " validation(s) without "
+                       "improvement: back to the best model (iteration " +
+                       std::to_string(state_.best_iteration) + "), learning rate x" +
+                       short_num(state_.lr_scale) + " from now on (" + option_name("rollback") +
+                       ")");
+}
+
+// The weights and optimiser moments of best.ckpt, read back from the file so that a resumed run
+// does the same; the iteration, clock and data position go on (the next batches are new ones).
+void Trainer::roll_back() {
+  const CheckpointData best = read_checkpoint(run_dir_ / "best.ckpt");
+  const auto params = model_->params();
+  if (best.params.size() != params.size() || best.optimizer.size() != optimizer_->state().size())
+    throw error((run_dir_ / "best.ckpt").string() + " does not hold this run's model",
+                "resume with " + option_name("rollback") + " 0, or start a new run");
+  std::copy(best.params.begin(), best.params.end(), params.begin());
+  std::copy(best.optimizer.begin(), best.optimizer.end(), optimizer_->state().begin());
+  optimizer_->set_steps(best.get_int("state.optimizer_steps"));
+  state_.lr_scale *= 0.5;
+  ++state_.rollbacks;
+}
+
+bool Trainer::snapshot_due() const {
+  return config_.keep_every > 0 && state_.iteration % config_.keep_every == 0;
+}
+
+// The checkpoint just written, kept under char-rnn's kind of name. A hard link costs nothing:
+// last.ckpt is replaced by a rename, so the link keeps this iteration's file.
+void Trainer::keep_snapshot(double valid) {
+  const std::string name = "iter-" + std::to_string(state_.iteration) +
+                           (std::isfinite(valid) ? "-val-" + fixed(valid, 3) : std::string()) +
+                           ".ckpt";
+  const auto target = run_dir_ / name;
+  std::error_code ec;
+  std::filesystem::remove(target, ec);
+  std::filesystem::create_hard_link(run_dir_ / "last.ckpt", target, ec);
+  if (ec) save_checkpoint(target);  // a file system without hard links
+  progress_->message("  kept " + target.string());
 }
 
 // At the end, the whole split as well, for the figure to report; the whole split is harder
@@ -232,16 +280,49 @@ void Trainer::save_checkpoint(const std::filesystem::path& file) {
 
 void Trainer::metrics_row(double lr, double train_loss, double norm, double valid,
                           std::int64_t valid_units) {
-  metrics_->write({.iteration = state_.iteration,
-                   .epoch = batches_->epoch_fraction(state_.position),
-                   .seconds = elapsed(),
-                   .units = state_.units_seen,
-                   .lr = lr,
-                   .train_loss = train_loss,
-                   .grad_norm = norm,
-                   .valid_loss = valid,
-                   .units_per_second = window_.rate,
-                   .valid_units = valid_units});
+  const MetricsLog::Row row{.iteration = state_.iteration,
+                            .epoch = batches_->epoch_fraction(state_.position),
+                            .seconds = elapsed(),
+                            .units = state_.units_seen,
+                            .lr = lr,
+                            .train_loss = train_loss,
+                            .grad_norm = norm,
+                            .valid_loss = valid,
+                            .units_per_second = window_.rate,
+                            .valid_units = valid_units};
+  metrics_->write(row);
+  if (!progress_->json()) return;
+  // The same fields as metrics.csv, NaN as null; a validation row also says whether it is the
+  // new best (the whole split at the end never is: it is not compared).
+  Json j{{"event", std::isnan(valid) ? "log" : "validation"},
+         {"iteration", row.iteration},
+         {"epoch", row.epoch},
+         {"seconds", row.seconds},
+         {"units", row.units},
+         {"lr", row.lr},
+         {"train_loss", row.train_loss},
+         {"grad_norm", row.grad_norm},
+         {"valid_loss", row.valid_loss},
+         {"units_per_second", row.units_per_second},
+         {"valid_units", row.valid_units}};
+  if (!std::isnan(valid))
+    j["best"] = state_.best_iteration == state_.iteration && valid == state_.best_valid;
+  progress_->record(json_text(j));
+}
+
+void Trainer::done_record(const std::string& reason, int signal) {
+  if (!progress_->json()) return;
+  const auto number = [](double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); };
+  progress_->record(json_text(Json{{"event", "done"},
+                                   {"reason", reason},
+                                   {"signal", signal},
+                                   {"iteration", state_.iteration},
+                                   {"epoch", batches_->epoch_fraction(state_.position)},
+                                   {"seconds", elapsed()},
+                                   {"valid_loss", number(state_.last_valid)},
+                                   {"best_valid_loss", number(state_.best_valid)},
+                                   {"best_iteration", state_.best_iteration},
+                                   {"run_dir", run_dir_.string()}}));
 }
 
 TrainResult Trainer::interrupt() {
@@ -254,6 +335,7 @@ TrainResult Trainer::interrupt() {
   progress_->message(what + " at iteration " + std::to_string(state_.iteration) + "; saved " +
                      (run_dir_ / "last.ckpt").string() + "\nresume with: charnn train " +
                      option_name("resume") + " " + run_dir_.string());
+  done_record("interrupted", sig);
   TrainResult r = result();
   r.stop_reason = "interrupted";
   r.signal = sig;
@@ -261,7 +343,7 @@ TrainResult Trainer::interrupt() {
 }
 
 TrainResult Trainer::finish(const std::string& reason) {
-  if (last_eval_iteration_ != state_.iteration) validate_and_save();
+  if (last_eval_iteration_ != state_.iteration) validate_and_save(true);
   if (can_validate() && eval_is_slice()) validate_whole_split();
   progress_->finish();
   const std::string why = reason == "max_iters" ? "reached " + option_name("max_iters")
@@ -278,6 +360,7 @@ TrainResult Trainer::finish(const std::string& reason) {
                      format_duration(elapsed()) + "); " + valid + "\n  run: " + run_dir_.string() +
                      (can_validate() ? " (best.ckpt, last.ckpt, metrics.csv)"
                                      : " (last.ckpt, metrics.csv; no best.ckpt without validation)"));
+  done_record(reason, 0);
   TrainResult r = result();
   r.stop_reason = reason;
   return r;

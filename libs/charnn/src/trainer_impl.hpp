@@ -59,6 +59,7 @@ class Trainer {
   // Setting up.
   void load_resume(const TrainConfig& given);
   void prepare_data();
+  void check_memory() const;
   void plan_settings();
   WidthCost measure_width(std::int64_t hidden, bool timed);
   void build_model();
@@ -74,9 +75,13 @@ class Trainer {
   bool stop_requested() const;
   // Validation, checkpoints and the end.
   double validate_now(bool full, std::int64_t* scored);
-  void validate_and_save();
+  void validate_and_save(bool last = false);
+  bool snapshot_due() const;
+  void roll_back();
+  void keep_snapshot(double valid);
   void validate_whole_split();
   void save_checkpoint(const std::filesystem::path& file);
+  void done_record(const std::string& reason, int signal);
   void metrics_row(double lr, double train_loss, double norm, double valid,
                    std::int64_t valid_units = 0);
   TrainResult interrupt();

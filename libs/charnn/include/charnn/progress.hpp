@@ -1,6 +1,7 @@
 // Progress output for long-running commands: on a terminal one live line rewritten in place and
 // cut to the terminal's width (so it never wraps and leaves stale lines behind); otherwise plain
-// lines at most every `interval` seconds, so logs stay readable.
+// lines at most every `interval` seconds, so logs stay readable; or, for scripts and notebooks,
+// one JSON object per line (json: records only, messages as {"event":"message","text":...}).
 #pragma once
 
 #include <chrono>
@@ -11,7 +12,7 @@ namespace charnn {
 
 class Progress {
  public:
-  enum class Mode { live, plain, quiet };
+  enum class Mode { live, plain, quiet, json };
   // live_interval: the least time between two live redraws (0 = every update); a caller that
   // reports thousands of times a second stays cheap and the line stays readable.
   Progress(std::ostream& out, Mode mode, double interval_seconds = 30.0,
@@ -27,6 +28,10 @@ class Progress {
   // A permanent line (validation results, warnings); a live line is cleared first and redrawn
   // on the next update.
   void message(const std::string& line);
+  // One JSON object, a whole line: written in json mode only (the other modes show status
+  // lines and messages instead).
+  void record(const std::string& json_object);
+  bool json() const { return mode_ == Mode::json; }
   // Ends the live line so later output starts on a fresh line.
   void finish();
   // Erases the live line, leaving the cursor at its start (for a status that should not stay).

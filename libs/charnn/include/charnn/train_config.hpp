@@ -56,6 +56,9 @@ struct TrainConfig {
   std::int64_t max_iters = 0;
   double time_limit = kDefaultTime;  // seconds of training (wall clock, summed over resumes)
   std::int64_t patience = 0;  // stop after this many validations without improvement; 0 = off
+  // After this many validations in a row without improvement, go back to best.ckpt (weights and
+  // optimiser moments) and halve the learning rate for the rest of the run; 0 = off.
+  std::int64_t rollback = 2;
 
   // Validate every K iterations (and always at the end); auto: about 12 times in the run.
   std::int64_t eval_every = kAuto;
@@ -63,6 +66,8 @@ struct TrainConfig {
   // that validation costs about 5% of the training time.
   std::int64_t eval_units = kAuto;
   std::int64_t log_every = 50;       // metrics.csv row every K iterations
+  // Every K iterations, validate and keep the model as iter-<K>-val-<loss>.ckpt; 0 = off.
+  std::int64_t keep_every = 0;
 
   std::filesystem::path out;     // run directory; empty = runs/<stem>-<YYYYmmdd-HHMMSS>
   std::filesystem::path resume;  // run directory or checkpoint to continue; empty = new run
@@ -72,10 +77,12 @@ struct TrainConfig {
 
   std::uint64_t seed = 1;
   int threads = 0;  // 0 = automatic: free CPUs at the start, fewer while others compete
+  // Refuse a new run whose estimated memory (memory_estimate.hpp) exceeds what is available.
+  bool check_memory = true;
   // What the plan chose and why (train_plan.hpp), for the banner, config.json and checkpoint.
   std::string plan;
 
-  enum class ProgressMode { automatic, live, plain, quiet };
+  enum class ProgressMode { automatic, live, plain, quiet, json };
   ProgressMode progress = ProgressMode::automatic;  // live line on a terminal, else plain lines
 };
 

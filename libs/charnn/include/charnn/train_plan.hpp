@@ -72,13 +72,16 @@ inline double memorisation(double passes, double parameters, double train_units)
 // 1e-2 stayed there for 500 iterations while 5e-3 left it after 350 (docs/training.md).
 double planned_lr(std::int64_t vocab_size);
 
-// --dropout auto starts at this exposure with 0.1, then adds 0.1 per doubling, up to 0.3. Thai
-// with a 2x256 model for 10 minutes (exposure 90) validated 2.929 without dropout and 2.965
-// with 0.3, still improving at the end either way; below 128 no run has called for dropout yet.
+// --dropout auto starts at this exposure with 0.1, then adds 0.1 per doubling, up to
+// kMaxDropout. Thai with a 2x256 model for 10 minutes (exposure 90) validated 2.929 without
+// dropout and 2.965 with 0.3, still improving at the end either way; below 128 no run has called
+// for dropout yet. With 2x512 for 30 minutes (exposure 1,177) dropout 0.3 was far too little:
+// validation was best at 6.5 minutes (2.821) and 3.119 at the end (docs/training.md).
 inline constexpr double kDropoutExposure = 128;
+inline constexpr double kMaxDropout = 0.5;
 
-// The dropout for that exposure: 0 below kDropoutExposure, then 0.1, 0.2 and 0.3 at 1, 2 and 4
-// times it.
+// The dropout for that exposure: 0 below kDropoutExposure, then 0.1, 0.2, 0.3, 0.4 and 0.5 at
+// 1, 2, 4, 8 and 16 times it.
 float planned_dropout(double exposure);
 
 // `cost(hidden)` is asked only for the widths the plan considers, widest first.
