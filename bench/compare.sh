@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # charnn against PyTorch on this machine, in one run: full training steps of a 2x512 LSTM and a
 # 2x512 Elman (T = N = 50), charnn in f32 and bf16, PyTorch with its fastest set-up (OpenBLAS,
-# openmp build) and with Debian's default BLAS; the sgemm peak; sampling with 1 and 16 streams;
+# openmp build) and with Debian's reference BLAS (what it runs on without OpenBLAS); the sgemm peak; sampling with 1 and 16 streams;
 # inspect; the peak RSS of each. Every job runs ROUNDS times, alternating, so that the machine's
 # drift hits all alike; the table gives each figure's median, min and max over the rounds, and the
 # ratios round by round. Run it on an idle machine. See bench/README.md.
@@ -31,7 +31,8 @@ for b in "$charnn" "$sgemm"; do
 done
 python=/usr/bin/python3
 openblas=/usr/lib/x86_64-linux-gnu/openblas-openmp
-"$root/scripts/install-deps.sh" python3-torch libopenblas0-openmp python3-icu time
+refblas=/usr/lib/x86_64-linux-gnu/blas
+"$root/scripts/install-deps.sh" python3-torch libopenblas0-openmp libblas3 python3-icu time
 record=${RECORD:-1}
 
 source_text=${CORPUS:-$root/../shared/corpora/warpeace.txt}
@@ -70,7 +71,7 @@ charnn_train() {  # charnn_train NAME CELL PRECISION ROUND
   local name=$1 cell=$2 precision=$3 r=$4 out=$work/$1-$4 t
   if ! t=$(timed "$out.log" "$charnn" train "$corpus" --cell "$cell" --layers 2 --hidden 512 \
         --dropout 0 --seq-len 50 --batch 50 --precision "$precision" --max-iters 30 \
-        --log-every 10 --eval-every 1000000 --split 1,0,0 --progress quiet --out "$out"); then
+        --log-every 10 --eval-every 1000000 --split 1,0,0 --progress plain --out "$out"); then
     grep -q "$name" "$work/notes" 2>/dev/null ||
       echo "$name: $(grep -m1 -i error "$out.log" | cut -c1-160)" >> "$work/notes"
     return 0
@@ -85,9 +86,14 @@ charnn_train() {  # charnn_train NAME CELL PRECISION ROUND
 peer_train() {  # peer_train NAME CELL BLAS ROUND ITERS WARMUP
   local name=$1 cell=$2 blas=$3 r=$4 t line
   local env=()
-  [ "$blas" = openblas ] && env=(env LD_LIBRARY_PATH=$openblas)
+  # Debian's libblas.so.3 follows the alternatives system (OpenBLAS once it is installed), so
+  # each set-up is named by its directory: the reference BLAS is libblas3's.
+  env=(env LD_LIBRARY_PATH=$openblas)
+  [ "$blas" = reference ] && env=(env LD_LIBRARY_PATH=$refblas)
+  local sgemm_flag=()
+  [ "$blas" = openblas ] && [ "$cell" = lstm ] && sgemm_flag=(--sgemm)
   t=$(timed "$work/$name-$r.log" "${env[@]}" "$python" "$here/peer_speed.py" "$corpus" \
-        --cell "$cell" --iters "$5" --warmup "$6") ||
+        --cell "$cell" --iters "$5" --warmup "$6" "${sgemm_flag[@]}") ||
     { echo "compare: the peer failed; see below" >&2; tail -5 "$work/$name-$r.log" >&2; exit 1; }
   line=$(grep '^# speed' "$work/stdout")
   figure "$name.units_per_s" "$(sed 's/.*units_per_s=\([0-9.]*\).*/\1/' <<< "$line")"
@@ -109,7 +115,9 @@ inspect() {  # inspect ROUND
   local t units
   t=$(timed "$work/inspect-$1.log" "$charnn" inspect -m "$model" --text "$work/inspect.txt") ||
     { echo "compare: charnn inspect failed:" >&2; tail -3 "$work/inspect-$1.log" >&2; exit 1; }
-  units=$(grep -o '[0-9,]* units' "$work/stdout" | head -1 | tr -dc 0-9)
+  # "text:  FILE, 197,314 of 197,314 grapheme units analysed"
+  units=$(sed -n 's/^text: .*, \([0-9,]*\) of [0-9,]* .*analysed.*/\1/p' "$work/stdout" | head -1 | tr -dc 0-9)
+  [ -n "$units" ] || { echo "compare: inspect printed no unit count:" >&2; head -3 "$work/stdout" >&2; exit 1; }
   figure "inspect.units_per_s" "$(awk -v n="$units" '{ printf "%.0f", n / $1 }' <<< "$t")"
   figure "inspect.rss_mb" "$(awk '{ printf "%.0f", $2 / 1024 }' <<< "$t")"
 }
@@ -124,8 +132,8 @@ for r in $(seq "$rounds"); do
   charnn_train charnn_elman_f32 elman f32 "$r"
   peer_train torch_elman elman openblas "$r" 20 3
   charnn_train charnn_elman_bf16 elman bf16 "$r"
-  peer_train torch_lstm_refblas lstm default "$r" 1 1
-  peer_train torch_elman_refblas elman default "$r" 2 1
+  peer_train torch_lstm_refblas lstm reference "$r" 1 1
+  peer_train torch_elman_refblas elman reference "$r" 2 1
   [ -e "$model" ] || { echo "compare: no model for sampling (see $work/notes)" >&2; exit 1; }
   sample sample_1 1 100000 "$r"
   sample sample_16 16 10000 "$r"
@@ -179,7 +187,8 @@ table=$(
        "before the start. Command: \`bench/compare.sh $rounds\` at $(git -C "$root" rev-parse --short HEAD)," \
        "on the first $(wc -c < "$corpus") bytes of $(basename "$source_text") ($vocab units)." \
        "Training: 2 layers x 512, T = N = 50, full steps (forward, backward, clip, Adam), units/s over" \
-       "the last 10 of 30 iterations (charnn) or 20 after 3 (PyTorch; 1-2 with the default BLAS)." \
+       "the last 10 of 30 iterations (charnn) or 20 after 3 (PyTorch; 1-2 with the reference BLAS, Debian's" \
+       "libblas3, which Debian's torch uses when OpenBLAS is not installed)." \
        "Sampling: 100,000 units with 1 stream and 10,000 x 16, whole process. Inspect: $(wc -c < "$work/inspect.txt")" \
        "bytes, whole process. RSS: the peak, median over the rounds."
   echo
@@ -190,11 +199,11 @@ table=$(
   row "charnn LSTM f32" charnn_lstm_f32.units_per_s units/s
   row "charnn LSTM bf16" charnn_lstm_bf16.units_per_s units/s
   row "PyTorch LSTM (OpenBLAS openmp)" torch_lstm.units_per_s units/s
-  row "PyTorch LSTM (default BLAS)" torch_lstm_refblas.units_per_s units/s
+  row "PyTorch LSTM (reference BLAS)" torch_lstm_refblas.units_per_s units/s
   row "charnn Elman f32" charnn_elman_f32.units_per_s units/s
   row "charnn Elman bf16" charnn_elman_bf16.units_per_s units/s
   row "PyTorch Elman (OpenBLAS openmp)" torch_elman.units_per_s units/s
-  row "PyTorch Elman (default BLAS)" torch_elman_refblas.units_per_s units/s
+  row "PyTorch Elman (reference BLAS)" torch_elman_refblas.units_per_s units/s
   row "charnn sample, 1 stream" sample_1.chars_per_s units/s
   row "charnn sample, 16 streams" sample_16.chars_per_s units/s
   row "charnn inspect" inspect.units_per_s units/s
@@ -206,7 +215,7 @@ table=$(
   echo "| --- | --- | --- | --- |"
   ratio_row "charnn LSTM f32 / PyTorch LSTM (OpenBLAS)" charnn_lstm_f32.units_per_s torch_lstm.units_per_s
   ratio_row "charnn LSTM bf16 / PyTorch LSTM (OpenBLAS)" charnn_lstm_bf16.units_per_s torch_lstm.units_per_s
-  ratio_row "charnn LSTM f32 / PyTorch LSTM (default BLAS)" charnn_lstm_f32.units_per_s torch_lstm_refblas.units_per_s
+  ratio_row "charnn LSTM f32 / PyTorch LSTM (reference BLAS)" charnn_lstm_f32.units_per_s torch_lstm_refblas.units_per_s
   ratio_row "charnn Elman f32 / PyTorch Elman (OpenBLAS)" charnn_elman_f32.units_per_s torch_elman.units_per_s
   ratio_row "charnn Elman bf16 / PyTorch Elman (OpenBLAS)" charnn_elman_bf16.units_per_s torch_elman.units_per_s
   ratio_row "charnn LSTM f32 training, of the sgemm peak" charnn_lstm_f32.units_per_s sgemm_gflops "$lstm_flops" 1e9

@@ -3,7 +3,7 @@
 stacked LSTM or Elman RNN over T x N segments of a corpus, the model and data of
 bench/train_peer.py. Prints one line for bench/compare.sh:
 
-  # speed units_per_s=U step_ms=S iterations=K vocab=V sgemm_gflops=G
+  # speed units_per_s=U step_ms=S iterations=K vocab=V sgemm_gflops=G (0 without --sgemm)
 
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \\
       /usr/bin/python3 bench/peer_speed.py CORPUS --cell lstm --iters 30
@@ -62,6 +62,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=3, help="untimed iterations first")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--units", choices=["grapheme", "codepoint"], default="grapheme")
+    ap.add_argument("--sgemm", action="store_true",
+                    help="also time a 2048^3 matmul (seconds with the reference BLAS: ask only "
+                         "with a fast one)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -93,7 +96,8 @@ def main():
     seconds = time.perf_counter() - start
     print(f"# speed units_per_s={args.iters * T * N / seconds:.0f} "
           f"step_ms={1000 * seconds / args.iters:.1f} iterations={args.iters} "
-          f"vocab={len(chars)} sgemm_gflops={sgemm_gflops():.0f} threads={torch.get_num_threads()}")
+          f"vocab={len(chars)} sgemm_gflops={sgemm_gflops() if args.sgemm else 0:.0f} "
+          f"threads={torch.get_num_threads()}")
 
 
 if __name__ == "__main__":
