@@ -3,6 +3,8 @@
 // recurrent states are gathered from their parents. See beam_search.hpp.
 #include "charnn/beam_search.hpp"
 
+#include "stream_priming.hpp"
+
 #include <charnn/error.hpp>
 #include <charnn/vocab.hpp>
 
@@ -79,9 +81,7 @@ BeamResult beam_search(Model& model, const Vocab& vocab, const PreparedSeed& see
   if (!std::isfinite(options.length_penalty) || options.length_penalty < 0)
     throw error("--length-penalty must be a number >= 0",
                 "0 compares total likelihoods, 1 the likelihood per unit", 2);
-  if (vocab.size() != model.vocab_size())
-    throw error("the vocabulary (" + std::to_string(vocab.size()) +
-                " units) does not match the model (" + std::to_string(model.vocab_size()) + ")");
+  detail::check_vocab_fits(model, vocab);
   BeamResult result;
   if (options.length == 0) return result;
   if (options.precision) prepare_step_path(model, *options.precision);
@@ -91,20 +91,8 @@ BeamResult beam_search(Model& model, const Vocab& vocab, const PreparedSeed& see
   const std::vector<std::int32_t> fallback{empty_seed_unit(vocab)};
   const std::vector<std::int32_t>& prime = seed.ids.empty() ? fallback : seed.ids;
 
-  // Prime one stream with all but the last unit, then give every row its state.
-  Model::State state = model.zero_state(N);
   std::vector<float> logits(static_cast<std::size_t>(N * V));
-  {
-    Model::State one = model.zero_state(1);
-    for (std::size_t i = 0; i + 1 < prime.size(); ++i)
-      model.step(std::span<const std::int32_t>(&prime[i], 1), one, logits.data());
-    for (std::size_t l = 0; l < one.layers.size(); ++l) {
-      const std::int64_t S = static_cast<std::int64_t>(one.layers[l].size()) / H;
-      for (std::int64_t s = 0; s < S; ++s)
-        for (std::int64_t n = 0; n < N; ++n)
-          std::copy_n(one.layers[l].begin() + s * H, H, state.layers[l].begin() + (s * N + n) * H);
-    }
-  }
+  Model::State state = detail::prime_streams(model, prime, N, false, 1, logits.data());
   Model::State previous = state;  // the rows before a step's reordering
 
   std::vector<std::int32_t> ids(static_cast<std::size_t>(N), prime.back());

@@ -1,5 +1,7 @@
 #include "charnn/sample_session.hpp"
 
+#include "stream_priming.hpp"
+
 #include <charnn/error.hpp>
 #include <charnn/vocab.hpp>
 
@@ -15,10 +17,7 @@ SampleSession::SampleSession(Model& model, const Vocab& vocab, const SamplingPol
       rng_(random_seed, 0),
       state_(model.zero_state(1)),
       logits_(static_cast<std::size_t>(model.vocab_size())) {
-  if (model.vocab_size() != vocab.size())
-    throw error("the model scores " + std::to_string(model.vocab_size()) +
-                    " units but its vocabulary has " + std::to_string(vocab.size()),
-                "the checkpoint is inconsistent; retrain or use another checkpoint");
+  detail::check_vocab_fits(model, vocab);
 }
 
 void SampleSession::feed(std::int32_t id) {

@@ -1,6 +1,8 @@
 // Sampling: preparing the seed, and the generation loop over parallel streams.
 #include "charnn/sampler.hpp"
 
+#include "stream_priming.hpp"
+
 #include "charnn/error.hpp"
 #include "charnn/json.hpp"
 #include "charnn/model.hpp"
@@ -117,19 +119,19 @@ std::int32_t empty_seed_unit(const Vocab& vocab) {
 // Sampler
 
 Sampler::Sampler(Model& model, const Vocab& vocab) : model_(model), vocab_(vocab) {
+  detail::check_vocab_fits(model, vocab);
+}
+
+void detail::check_vocab_fits(const Model& model, const Vocab& vocab) {
   if (model.vocab_size() != vocab.size())
     throw error("the model scores " + std::to_string(model.vocab_size()) +
                     " units but its vocabulary has " + std::to_string(vocab.size()),
                 "the checkpoint is inconsistent; retrain or use another checkpoint");
 }
 
-namespace {
-
-// Priming: every stream continues the same seed, so run it once (N = 1) and copy the state to
-// all N streams. All units of `prime` but the last only move the state; the last is each
-// stream's first input. logits: (N, V) scratch.
-Model::State prime_streams(Model& model, const std::vector<std::int32_t>& prime, std::int64_t N,
-                           bool tune_threads, int most_threads, float* logits) {
+Model::State detail::prime_streams(Model& model, const std::vector<std::int32_t>& prime,
+                                   std::int64_t N, bool tune_threads, int most_threads,
+                                   float* logits) {
   const std::int64_t H = model.hidden();
   Model::State state = model.zero_state(N);
   StepThreads threads(tune_threads, most_threads);
@@ -144,6 +146,8 @@ Model::State prime_streams(Model& model, const std::vector<std::int32_t>& prime,
   }
   return state;
 }
+
+namespace {
 
 // N empty samples with room for options.length units, so the loop does not reallocate.
 std::vector<Sample> empty_samples(std::int64_t N, const SampleOptions& options) {
@@ -197,7 +201,7 @@ std::vector<Sample> Sampler::run(const PreparedSeed& seed, const SampleOptions& 
   std::vector<float> logits(static_cast<std::size_t>(N * V));  // (N, V)
   const int most_threads = get_threads();
   Model::State state =
-      prime_streams(model_, prime, N, options.tune_threads, most_threads, logits.data());
+      detail::prime_streams(model_, prime, N, options.tune_threads, most_threads, logits.data());
 
   std::vector<std::int32_t> ids(static_cast<std::size_t>(N), prime.back());  // (N) next inputs
   std::vector<char> done(static_cast<std::size_t>(N), 0);
