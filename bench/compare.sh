@@ -45,13 +45,7 @@ head -c "${CORPUS_BYTES:-1000000}" "$source_text" | iconv -f UTF-8 -t UTF-8 -c >
 corpus=$work/corpus.txt
 head -c 200000 "$corpus" | iconv -f UTF-8 -t UTF-8 -c > "$work/inspect.txt"
 
-busy() {  # percent of the CPUs busy over 3 seconds
-  local a b
-  a=($(head -1 /proc/stat)); sleep 3; b=($(head -1 /proc/stat))
-  awk -v u=$((b[1] + b[2] + b[3] - a[1] - a[2] - a[3])) \
-      -v t=$((b[1] + b[2] + b[3] + b[4] + b[5] - a[1] - a[2] - a[3] - a[4] - a[5])) \
-      'BEGIN { printf "%.0f", (t > 0 ? 100 * u / t : 0) }'
-}
+source "$here/lib.sh"  # busy
 load=$(busy)
 echo "compare: $rounds rounds on $(nproc) CPUs, ${load}% busy before the start" \
      "$([ "$load" -gt 10 ] && echo "(NOT idle: figures will be off)")" >&2

@@ -57,14 +57,7 @@ fi
 
 boot=$(cat /proc/sys/kernel/random/boot_id)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-# How busy the CPUs are now, over 3 seconds (the load average still counts a job that just ended).
-busy() {
-  local a b
-  a=($(head -1 /proc/stat)); sleep 3; b=($(head -1 /proc/stat))
-  awk -v u=$((b[1] + b[2] + b[3] - a[1] - a[2] - a[3])) \
-      -v t=$((b[1] + b[2] + b[3] + b[4] + b[5] - a[1] - a[2] - a[3] - a[4] - a[5])) \
-      'BEGIN { printf "%.0f", (t > 0 ? 100 * u / t : 0) }'
-}
+source "$here/lib.sh"  # busy
 load=$(busy)
 echo "quality: ${names[*]} at $minutes minutes each; CPUs ${load}% busy before the start" \
      "$([ "$load" -gt 10 ] && echo "(NOT idle: figures will be off)")" >&2
