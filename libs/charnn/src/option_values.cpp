@@ -1,5 +1,6 @@
 // See option_values.hpp.
 #include "option_values.hpp"
+#include "util.hpp"
 
 #include <charnn/error.hpp>
 #include <charnn/train_config.hpp>
@@ -79,6 +80,22 @@ double parse_auto_real(const std::string& s, double sentinel) {
   } catch (const error&) {
     throw error("'" + s + "' is neither 'auto' nor a number", {}, 2);
   }
+}
+
+TrainConfig::ProgressMode parse_progress(const std::string& s) {
+  if (s == "auto") return TrainConfig::ProgressMode::automatic;
+  if (s == "live") return TrainConfig::ProgressMode::live;
+  if (s == "plain") return TrainConfig::ProgressMode::plain;
+  if (s == "quiet") return TrainConfig::ProgressMode::quiet;
+  if (s == "json") return TrainConfig::ProgressMode::json;
+  throw error("unknown progress mode '" + s + "'", "use auto, live, plain, quiet or json", 2);
+}
+
+std::vector<std::string> cell_list(const std::string& s) {
+  std::string compact;
+  for (char ch : s)
+    if (ch != ' ') compact.push_back(ch);
+  return split_string(compact, ',');
 }
 
 }  // namespace charnn::detail::option_values

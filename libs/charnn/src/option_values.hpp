@@ -1,9 +1,13 @@
 // How a training option's value is written to config.json and read back, strictly: the whole
-// text must be the value, in range (shared by the option table, train_options.cpp).
+// text must be the value, in range (shared by the option table, train_options.cpp). Numbers,
+// seeds, "auto", progress modes and cell lists; the table's rows only pick one.
 #pragma once
+
+#include <charnn/train_config.hpp>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace charnn::detail::option_values {
 
@@ -23,5 +27,10 @@ std::string auto_int_text(std::int64_t v);
 std::int64_t parse_auto_int(const std::string& s);
 std::string auto_real_text(double v, double sentinel);
 double parse_auto_real(const std::string& s, double sentinel);
+
+// --progress: auto, live, plain, quiet or json (exit 2 otherwise).
+TrainConfig::ProgressMode parse_progress(const std::string& s);
+// "lstm, elman" -> {"lstm", "elman"}: the command line tolerates spaces after commas.
+std::vector<std::string> cell_list(const std::string& s);
 
 }  // namespace charnn::detail::option_values

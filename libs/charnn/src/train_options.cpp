@@ -14,23 +14,6 @@ using namespace detail::option_values;
 
 namespace {
 
-TrainConfig::ProgressMode parse_progress(const std::string& s) {
-  if (s == "auto") return TrainConfig::ProgressMode::automatic;
-  if (s == "live") return TrainConfig::ProgressMode::live;
-  if (s == "plain") return TrainConfig::ProgressMode::plain;
-  if (s == "quiet") return TrainConfig::ProgressMode::quiet;
-  if (s == "json") return TrainConfig::ProgressMode::json;
-  throw error("unknown progress mode '" + s + "'", "use auto, live, plain, quiet or json", 2);
-}
-
-// "lstm, elman" -> {"lstm", "elman"}: the command line tolerates spaces after commas.
-std::vector<std::string> cell_list(const std::string& s) {
-  std::string compact;
-  for (char ch : s)
-    if (ch != ' ') compact.push_back(ch);
-  return detail::split_string(compact, ',');
-}
-
 // "lstm" for {"lstm", "lstm"}: --help shows the default as one name and a layer count.
 std::string common_cell(const TrainConfig& c) {
   for (const auto& name : c.cells)
