@@ -30,6 +30,16 @@ using charnn::test::write_file;
 
 namespace {
 
+// A resume of `run`: everything else comes from its checkpoint; one thread, so the losses
+// continue bit for bit.
+TrainConfig resume_of(const std::filesystem::path& run) {
+  TrainConfig c;
+  c.resume = run;
+  c.threads = 1;
+  c.progress = TrainConfig::ProgressMode::quiet;
+  return c;
+}
+
 std::size_t count_lines(const std::string& s) {
   return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
 }
@@ -202,10 +212,7 @@ TEST_CASE("an interrupted and resumed run gives the same losses as an uninterrup
   CHECK(b1.stop_reason == "interrupted");
   CHECK(b1.iterations == stop_at);
 
-  TrainConfig again;  // everything else comes from the checkpoint
-  again.resume = dir / "parts";
-  again.threads = 1;
-  again.progress = TrainConfig::ProgressMode::quiet;
+  TrainConfig again = resume_of(dir / "parts");
   TrainHooks second;
   second.on_step = [&](std::int64_t it, double loss) { parts[it] = loss; };
   const TrainResult b2 = train(again, builtin_plugins(), second);
@@ -255,6 +262,7 @@ TEST_CASE("--rollback returns to the best model with half the rate, and a resume
   record.log = &log;
   record.on_step = [&](std::int64_t it, double loss) { whole[it] = loss; };
   const TrainResult a = train(c, builtin_plugins(), record);
+  c.progress = TrainConfig::ProgressMode::quiet;  // the other runs print nothing
   const CheckpointData ca = read_checkpoint(dir / "whole" / "last.ckpt");
   const std::int64_t rollbacks = ca.get_int("state.rollbacks");
   INFO(log.str());
@@ -308,10 +316,7 @@ TEST_CASE("--rollback returns to the best model with half the rate, and a resume
   charnn::detail::TrainFaults interrupt;
   interrupt.interrupt_after = first_rollback + 2;
   charnn::detail::train_with_faults(c, builtin_plugins(), first, interrupt);
-  TrainConfig again;
-  again.resume = dir / "parts";
-  again.threads = 1;
-  again.progress = TrainConfig::ProgressMode::quiet;
+  TrainConfig again = resume_of(dir / "parts");
   TrainHooks second;
   second.on_step = [&](std::int64_t it, double loss) { parts[it] = loss; };
   const TrainResult b = train(again, builtin_plugins(), second);
@@ -359,10 +364,7 @@ TEST_CASE("settings left on auto are planned once, recorded, and kept by a resum
   charnn::detail::TrainFaults interrupt;
   interrupt.interrupt_after = 50;
   charnn::detail::train_with_faults(c, builtin_plugins(), first, interrupt);
-  TrainConfig again;
-  again.resume = dir / "parts";
-  again.threads = 1;
-  again.progress = TrainConfig::ProgressMode::quiet;
+  TrainConfig again = resume_of(dir / "parts");
   TrainHooks second;
   second.on_step = [&](std::int64_t it, double loss) { parts[it] = loss; };
   train(again, builtin_plugins(), second);
@@ -530,10 +532,7 @@ TEST_CASE("--weight-decay-mode is kept in config.json and the checkpoint, and fi
   const CheckpointData d = read_checkpoint(dir / "run" / "last.ckpt");
   CHECK(d.get_string("config.weight_decay_mode") == "decoupled");
 
-  TrainConfig again;
-  again.resume = dir / "run";
-  again.threads = 1;
-  again.progress = TrainConfig::ProgressMode::quiet;
+  TrainConfig again = resume_of(dir / "run");
   again.optimizer.weight_decay_mode = WeightDecayMode::l2;
   again.resume_overrides = {"weight_decay_mode"};
   CHECK_THROWS_WITH(train(again, builtin_plugins()),
