@@ -257,3 +257,25 @@ TEST_CASE("empty optional sections read as no optimiser state", "[checkpoint]") 
   CHECK(r.state.empty());
   CHECK(r.params == d.params);
 }
+
+TEST_CASE("the weight average's sections must hold one float per parameter", "[checkpoint]") {
+  ScratchDir dir("ckpt-average");
+  const Vocab vocab = small_vocab();
+  auto model = small_model(vocab);
+  CheckpointData d = sample_data(vocab, *model);
+  d.live = d.params;
+  d.average = d.params;
+  d.average[0] += 1.0f;
+  write_checkpoint(dir / "both.ckpt", d);
+  const CheckpointData r = read_checkpoint(dir / "both.ckpt");
+  CHECK(r.live == d.live);
+  CHECK(r.average == d.average);
+  // Readers use PARM, whatever the other two hold.
+  CHECK(load_model(dir / "both.ckpt", builtin_plugins()).model->params()[0] == d.params[0]);
+
+  d.average.pop_back();
+  write_checkpoint(dir / "short.ckpt", d);
+  const std::string msg = error_of([&] { read_checkpoint(dir / "short.ckpt"); });
+  CHECK_THAT(msg, Catch::Contains((dir / "short.ckpt").string()) &&
+                      Catch::Contains("section AVRG holds"));
+}

@@ -1,11 +1,13 @@
-// Optimisers against their closed forms, clipping by global norm, and the learning-rate
-// schedules.
+// Optimisers against their closed forms, clipping by global norm, the learning-rate schedules
+// and the running average of the weights.
 #include <charnn/error.hpp>
 #include <charnn/optimizer.hpp>
 #include <charnn/threads.hpp>
+#include <charnn/weight_average.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -172,4 +174,44 @@ TEST_CASE("learning-rate schedules", "[optimizer]") {
   CHECK_THROWS_WITH(parse_lr_schedule("linear"), Catch::Contains("linear"));
   CHECK(parse_optimizer("rmsprop") == OptimizerKind::rmsprop);
   CHECK_THROWS_WITH(parse_optimizer("adagrad"), Catch::Contains("adagrad"));
+}
+
+TEST_CASE("the weight average follows its formula, spans the recent steps and ignores threads",
+          "[optimizer]") {
+  const std::vector<float> start = {1.0f, -2.0f, 0.5f};
+  WeightAverage avg(0.99, start);
+  CHECK(std::vector<float>(avg.values().begin(), avg.values().end()) == start);
+  // Early on about the last 11% of the steps; then the given decay.
+  CHECK(avg.decay_at(1) == Approx(2.0 / 11));
+  CHECK(avg.decay_at(90) == Approx(91.0 / 100));
+  CHECK(avg.decay_at(100000) == 0.99);
+  std::vector<double> expect(start.begin(), start.end());
+  std::vector<float> w = start;
+  for (std::int64_t step = 1; step <= 50; ++step) {
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] += static_cast<float>(0.1 * (i + 1));
+    avg.update(w, step);
+    if (step % WeightAverage::kStride) continue;  // it looks at every 4th step only
+    const double d = std::pow(std::min(0.99, (1.0 + step) / (10.0 + step)), 4);
+    for (std::size_t i = 0; i < w.size(); ++i) expect[i] = d * expect[i] + (1 - d) * w[i];
+  }
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    CHECK_THAT(avg.values()[i], WithinRel(expect[i], 1e-5));
+    CHECK(avg.values()[i] < w[i]);  // it lags weights that rise
+  }
+
+  std::vector<float> big(200003);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(std::sin(i * 0.3));
+  const auto run = [&](int threads) {
+    set_threads(threads);
+    WeightAverage a(0.999, std::vector<float>(big.size(), 0.0f));
+    for (std::int64_t step = 1; step <= 12; ++step) a.update(big, step);
+    return std::vector<float>(a.values().begin(), a.values().end());
+  };
+  const auto one = run(1), two = run(2);
+  set_threads(0);
+  CHECK(one == two);
+
+  CHECK_THROWS_AS(WeightAverage(1.0, start), error);
+  CHECK_THROWS_AS(WeightAverage(0.0, start), error);
+  CHECK_THROWS_AS(avg.update(big, 52), error);
 }

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 namespace charnn {
 
@@ -186,12 +187,16 @@ void write_checkpoint(const fs::path& file, const CheckpointData& data) {
 
   std::string payload;
   payload.reserve(head.size() + vocab.size() +
-                  4 * (data.params.size() + data.optimizer.size() + data.state.size()) + 100);
+                  4 * (data.params.size() + data.optimizer.size() + data.state.size() +
+                       data.live.size() + data.average.size()) +
+                      100);
   put_section(payload, "HEAD", head.data(), head.size());
   put_section(payload, "VOCB", vocab.data(), vocab.size());
   put_floats(payload, "PARM", data.params);
   if (!data.optimizer.empty()) put_floats(payload, "OPTM", data.optimizer);
   if (!data.state.empty()) put_floats(payload, "STAT", data.state);
+  if (!data.live.empty()) put_floats(payload, "LIVE", data.live);
+  if (!data.average.empty()) put_floats(payload, "AVRG", data.average);
 
   std::string pre(kMagic, 8);
   put_u32(pre, kCheckpointFormatVersion);
@@ -264,8 +269,8 @@ void read_head(const fs::path& file, std::string_view text, CheckpointData& data
   }
 }
 
-// The sections of a checked payload into data: HEAD, VOCB and PARM are required, OPTM and
-// STAT optional, and unknown tags (a newer minor revision) skipped.
+// The sections of a checked payload into data: HEAD, VOCB and PARM are required, OPTM, STAT,
+// LIVE and AVRG optional, and unknown tags (a newer minor revision) skipped.
 void read_sections(const fs::path& file, std::string_view sections, CheckpointData& data) {
   const char* payload = sections.data();
   const std::uint64_t payload_size = sections.size();
@@ -303,6 +308,10 @@ void read_sections(const fs::path& file, std::string_view sections, CheckpointDa
       data.optimizer = floats(p, len, "OPTM");
     } else if (tag == "STAT") {
       data.state = floats(p, len, "STAT");
+    } else if (tag == "LIVE") {
+      data.live = floats(p, len, "LIVE");
+    } else if (tag == "AVRG") {
+      data.average = floats(p, len, "AVRG");
     }  // unknown sections: written by a newer minor revision; skipped
     pos += len;
   }
@@ -337,6 +346,10 @@ void read_model_config(const fs::path& file, CheckpointData& data) {
   if (data.get_int("model.params") != P)
     bad(file, "corrupt: the header announces " + data.get_string("model.params") +
                   " parameters but PARM holds " + std::to_string(data.params.size()));
+  for (const auto& [tag, floats] : {std::pair{"LIVE", &data.live}, std::pair{"AVRG", &data.average}})
+    if (!floats->empty() && static_cast<std::int64_t>(floats->size()) != P)
+      bad(file, std::string("corrupt: section ") + tag + " holds " +
+                    std::to_string(floats->size()) + " weights, PARM " + std::to_string(P));
   for (std::size_t l = 0; l < data.model.cells.size(); ++l) {
     const std::string k = "plugin." + std::to_string(l);
     data.plugins.push_back({data.get_string(k + ".name"), data.get_string(k + ".version")});

@@ -30,7 +30,7 @@ namespace {
 
 const char* const kMetricsHeader =
     "iteration,epoch,seconds,units,lr,train_loss,grad_norm,valid_loss,valid_bits,units_per_"
-    "second,valid_units";
+    "second,valid_units,trained_valid_loss";
 
 std::string timestamp() {
   const std::time_t now = std::time(nullptr);
@@ -211,7 +211,8 @@ void MetricsLog::write(const Row& r) {
        << opt(r.valid_loss, 5) << ","
        << opt(std::isnan(r.valid_loss) ? r.valid_loss : r.valid_loss / kLn2, 5) << ","
        << fixed(r.units_per_second, 0) << ","
-       << (r.valid_units > 0 ? std::to_string(r.valid_units) : std::string()) << "\n";
+       << (r.valid_units > 0 ? std::to_string(r.valid_units) : std::string()) << ","
+       << opt(r.trained_valid_loss, 5) << "\n";
   out_.flush();
 }
 

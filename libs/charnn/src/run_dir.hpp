@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -74,6 +75,8 @@ class MetricsLog {
   MetricsLog(const std::filesystem::path& run_dir, bool resuming, std::int64_t iteration);
 
   // NaN losses, norms and validations are left empty; valid_units 0 = not a validation row.
+  // With --ema, valid_loss is the better of the trained weights and their average (the model
+  // the checkpoint keeps) and trained_valid_loss the trained weights' alone.
   struct Row {
     std::int64_t iteration = 0;
     double epoch = 0;
@@ -85,6 +88,7 @@ class MetricsLog {
     double valid_loss = 0;
     double units_per_second = 0;
     std::int64_t valid_units = 0;
+    double trained_valid_loss = std::numeric_limits<double>::quiet_NaN();  // --ema: see below
   };
   void write(const Row& row);
 

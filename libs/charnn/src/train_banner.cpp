@@ -50,7 +50,8 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
          std::to_string(c.batch) + " streams x " + std::to_string(c.seq_len) + " steps (" +
          thousands(f.iterations_per_epoch) + " iterations per epoch), " +
          to_string(c.optimizer.kind) + " lr " + short_num(c.schedule.lr) + " (" +
-         to_string(c.schedule.kind) + "), clip " + short_num(c.clip) + ", " + f.precision +
+         to_string(c.schedule.kind) + "), clip " + short_num(c.clip) +
+         (c.ema > 0 ? ", weight average " + short_num(c.ema) : std::string()) + ", " + f.precision +
          ", threads " + std::to_string(f.threads) + "\n  stop:" + stops +
          (c.rollback > 0 ? "; back to the best model at half the rate after " +
                                std::to_string(c.rollback) + " validation(s) without improvement"

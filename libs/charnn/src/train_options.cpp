@@ -200,6 +200,17 @@ const TrainOption kOptions[] = {
      .resumable = true,
      CHARNN_REAL(clip),
      CHARNN_ACCEPT_IF(c.clip >= 0 && std::isfinite(c.clip), " must be >= 0 (0 = off)")},
+    {.flag = "ema",
+     .key = "ema",
+     .kind = K::real,
+     .value_name = "DECAY",
+     .help = "keep a running average of the weights, each step weighing them by 1 - DECAY (at "
+             "first more: the average spans about the last 11% of the steps); each validation "
+             "scores the trained weights and their average, and the checkpoints' model is the "
+             "better one (0 = off)",
+     CHARNN_REAL(ema),
+     .missing = "0",  // runs from before the weight average
+     CHARNN_ACCEPT_IF(c.ema == 0 || (c.ema > 0 && c.ema < 1), " must be in [0, 1) (0 = off)")},
     {.flag = "momentum",
      .key = "momentum",
      .kind = K::real,

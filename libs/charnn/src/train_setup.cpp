@@ -209,6 +209,9 @@ void Trainer::build_model() {
   const std::int64_t N = config_.batch, T = config_.seq_len;
   if (resuming_) {
     model_ = model_from_checkpoint(resume_data_, plugins_);
+    // PARM may be the weight average; training continues from the trained weights.
+    if (!resume_data_.live.empty())
+      std::copy(resume_data_.live.begin(), resume_data_.live.end(), model_->params().begin());
   } else {
     ModelConfig mc;
     mc.cells = config_.cells;
@@ -218,6 +221,11 @@ void Trainer::build_model() {
     model_ = std::make_unique<Model>(mc, plugins_);
     model_->init_params(config_.seed);
   }
+  if (config_.ema > 0)
+    average_ = std::make_unique<WeightAverage>(
+        config_.ema, resuming_ && !resume_data_.average.empty()
+                         ? std::span<const float>(resume_data_.average)
+                         : std::span<const float>(model_->params()));
   precision_ = model_->set_train_precision(config_.precision);
   optimizer_ = std::make_unique<Optimizer>(config_.optimizer,
                                            static_cast<std::int64_t>(model_->params().size()));

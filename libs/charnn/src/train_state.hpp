@@ -28,6 +28,9 @@ struct TrainState {
   // rollbacks there were. Optional keys: a checkpoint from before them means 1 and 0.
   double lr_scale = 1;
   std::int64_t rollbacks = 0;
+  // --ema: whether the average validated better than the trained weights at the last validation,
+  // and so is the model in the checkpoints' PARM (optional key: 0).
+  std::int64_t average_chosen = 0;
 
   // Calls f(key, field) for every field, in one fixed order.
   template <class State, class F>
@@ -46,10 +49,11 @@ struct TrainState {
     f("state.streams", s.streams);
     f("state.lr_scale", s.lr_scale);
     f("state.rollbacks", s.rollbacks);
+    f("state.average_chosen", s.average_chosen);
   }
   // Keys a checkpoint written before them may lack; they keep their defaults.
   static bool optional_key(const std::string& key) {
-    return key == "state.lr_scale" || key == "state.rollbacks";
+    return key == "state.lr_scale" || key == "state.rollbacks" || key == "state.average_chosen";
   }
 
   void save(CheckpointData& d) const;

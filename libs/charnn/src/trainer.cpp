@@ -87,6 +87,7 @@ TrainResult Trainer::run() {
     const double norm = clip_by_global_norm(model_->grads(), config_.clip);
     guard_divergence(loss, norm, lr);
     optimizer_->step(model_->params(), model_->grads(), lr);
+    if (average_) average_->update(model_->params(), state_.iteration + 1);
     advance(loss, norm);
     log_validate_checkpoint(lr);
     if (const std::string change = governor_->poll(); !change.empty())
@@ -167,11 +168,33 @@ bool Trainer::stop_requested() const {
          (faults_.interrupt_after > 0 && state_.iteration == faults_.interrupt_after);
 }
 
+// The periodic validation scores the trained weights and, with --ema, their average too, and
+// chooses the better as the run's model; the whole split at the end scores only that model.
 double Trainer::validate_now(bool full, std::int64_t* scored) {
   std::span<const std::int32_t> ids = split_.valid;
   if (!full && eval_is_slice()) ids = ids.first(static_cast<std::size_t>(config_.eval_units));
   last_eval_iteration_ = state_.iteration;
-  return evaluate_loss(*model_, ids, config_.batch, config_.seq_len, scored);
+  const auto score = [&] { return evaluate_loss(*model_, ids, config_.batch, config_.seq_len, scored); };
+  if (!average_) return score();
+  if (full) {
+    if (state_.average_chosen) swap_in_average();
+    const double v = score();
+    if (state_.average_chosen) swap_in_average();
+    return v;
+  }
+  trained_valid_ = score();
+  swap_in_average();
+  averaged_valid_ = score();
+  swap_in_average();
+  state_.average_chosen = averaged_valid_ < trained_valid_ ? 1 : 0;
+  return state_.average_chosen ? averaged_valid_ : trained_valid_;
+}
+
+// Exchanges the model's weights with the average: called in pairs, around a validation.
+void Trainer::swap_in_average() {
+  const auto params = model_->params();
+  const auto average = average_->values();
+  std::swap_ranges(params.begin(), params.end(), average.begin());
 }
 
 // The periodic validation, on the first --eval-units units of the split: it alone decides
@@ -199,12 +222,17 @@ void Trainer::validate_and_save(bool last) {
   const bool roll = !last && !better && config_.rollback > 0 && state_.best_iteration > 0 &&
                     state_.evals_since_best % config_.rollback == 0;
   if (roll) roll_back();
-  metrics_row(last_lr_, window_.mean_loss(), window_.mean_norm(), v, scored);
+  metrics_row(last_lr_, window_.mean_loss(), window_.mean_norm(), v, scored, trained_valid_);
   if (better) save_checkpoint(run_dir_ / "best.ckpt");
   save_checkpoint(run_dir_ / "last.ckpt");
   if (snapshot_due()) keep_snapshot(v);
   progress_->message("iter " + thousands(state_.iteration) + " (" + format_duration(elapsed()) +
-                     "): validation " + validation_text(v) + (better ? " (best)" : ""));
+                     "): validation " + validation_text(v) + (better ? " (best)" : "") +
+                     (!average_                ? std::string()
+                      : state_.average_chosen ? " (weight average; trained weights " +
+                                                    fixed(trained_valid_, 4) + ")"
+                                              : " (trained weights; weight average " +
+                                                    fixed(averaged_valid_, 4) + ")"));
   if (roll)
     progress_->message("  " + std::to_string(config_.rollback) + " validation(s) without "
                        "improvement: back to the best model (iteration " +
@@ -221,9 +249,16 @@ void Trainer::roll_back() {
   if (best.params.size() != params.size() || best.optimizer.size() != optimizer_->state().size())
     throw error((run_dir_ / "best.ckpt").string() + " does not hold this run's model",
                 "resume with " + option_name("rollback") + " 0, or start a new run");
-  std::copy(best.params.begin(), best.params.end(), params.begin());
+  const std::vector<float>& trained = best.live.empty() ? best.params : best.live;
+  std::copy(trained.begin(), trained.end(), params.begin());
   std::copy(best.optimizer.begin(), best.optimizer.end(), optimizer_->state().begin());
   optimizer_->set_steps(best.get_int("state.optimizer_steps"));
+  if (average_) {
+    // A best.ckpt without an average (not written by this run): the average restarts.
+    const std::vector<float>& avg = best.average.size() == params.size() ? best.average : trained;
+    std::copy(avg.begin(), avg.end(), average_->values().begin());
+    state_.average_chosen = best.has("state.average_chosen") ? best.get_int("state.average_chosen") : 0;
+  }
   state_.lr_scale *= 0.5;
   ++state_.rollbacks;
 }
@@ -272,6 +307,11 @@ void Trainer::save_checkpoint(const std::filesystem::path& file) {
   d.set("corpus.train_units", static_cast<std::int64_t>(split_.train.size()));
   d.vocab = vocab_;
   store_model(*model_, d);
+  if (average_) {
+    d.live = d.params;
+    d.average.assign(average_->values().begin(), average_->values().end());
+    if (state_.average_chosen) d.params = d.average;
+  }
   d.optimizer.assign(optimizer_->state().begin(), optimizer_->state().end());
   for (const auto& layer : carried_.layers)
     d.state.insert(d.state.end(), layer.begin(), layer.end());
@@ -279,7 +319,7 @@ void Trainer::save_checkpoint(const std::filesystem::path& file) {
 }
 
 void Trainer::metrics_row(double lr, double train_loss, double norm, double valid,
-                          std::int64_t valid_units) {
+                          std::int64_t valid_units, double trained_valid) {
   const MetricsLog::Row row{.iteration = state_.iteration,
                             .epoch = batches_->epoch_fraction(state_.position),
                             .seconds = elapsed(),
@@ -289,7 +329,8 @@ void Trainer::metrics_row(double lr, double train_loss, double norm, double vali
                             .grad_norm = norm,
                             .valid_loss = valid,
                             .units_per_second = window_.rate,
-                            .valid_units = valid_units};
+                            .valid_units = valid_units,
+                            .trained_valid_loss = trained_valid};
   metrics_->write(row);
   if (!progress_->json()) return;
   // The same fields as metrics.csv, NaN as null; a validation row also says whether it is the
@@ -304,7 +345,8 @@ void Trainer::metrics_row(double lr, double train_loss, double norm, double vali
          {"grad_norm", row.grad_norm},
          {"valid_loss", row.valid_loss},
          {"units_per_second", row.units_per_second},
-         {"valid_units", row.valid_units}};
+         {"valid_units", row.valid_units},
+         {"trained_valid_loss", row.trained_valid_loss}};
   if (!std::isnan(valid))
     j["best"] = state_.best_iteration == state_.iteration && valid == state_.best_valid;
   progress_->record(json_text(j));

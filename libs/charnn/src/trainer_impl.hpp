@@ -14,6 +14,7 @@
 #include <charnn/progress.hpp>
 #include <charnn/train_plan.hpp>
 #include <charnn/trainer.hpp>
+#include <charnn/weight_average.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -75,6 +76,7 @@ class Trainer {
   bool stop_requested() const;
   // Validation, checkpoints and the end.
   double validate_now(bool full, std::int64_t* scored);
+  void swap_in_average();
   void validate_and_save(bool last = false);
   bool snapshot_due() const;
   void roll_back();
@@ -83,7 +85,7 @@ class Trainer {
   void save_checkpoint(const std::filesystem::path& file);
   void done_record(const std::string& reason, int signal);
   void metrics_row(double lr, double train_loss, double norm, double valid,
-                   std::int64_t valid_units = 0);
+                   std::int64_t valid_units = 0, double trained_valid = kNaN);
   TrainResult interrupt();
   TrainResult finish(const std::string& reason);
   TrainResult result() const;
@@ -120,6 +122,9 @@ class Trainer {
   std::unique_ptr<Model> model_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<Batches> batches_;
+  std::unique_ptr<WeightAverage> average_;  // --ema; null when off
+  // With --ema, at the last periodic validation: the trained weights' loss and their average's.
+  double trained_valid_ = kNaN, averaged_valid_ = kNaN;
   Model::State carried_;               // recurrent state carried across segments, (S_l, N, H)
   std::vector<std::int32_t> inputs_;   // (T, N)
   std::vector<std::int32_t> targets_;  // (T, N)

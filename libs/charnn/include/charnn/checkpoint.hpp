@@ -12,6 +12,8 @@
 //   PARM  f32[P]     the model's flat parameter buffer
 //   OPTM  f32[...]   optimiser state (absent in a model-only file)
 //   STAT  f32[...]   carried recurrent state, layer by layer, each (S_l, N, H)
+//   LIVE  f32[P]     with --ema: the weights training continues from (PARM may be their average)
+//   AVRG  f32[P]     with --ema: the running average of the weights (weight_average.hpp)
 // Unknown sections are skipped, so a same-major reader tolerates additions.
 #pragma once
 
@@ -66,6 +68,10 @@ struct CheckpointData {
   std::vector<float> params;     // (P) Model::params()
   std::vector<float> optimizer;  // optimiser state; empty for a model-only checkpoint
   std::vector<float> state;      // carried state, all layers back to back; may be empty
+  // With a weight average (--ema), PARM is whichever of the trained weights and their average
+  // validated better, the model every reader uses; a resume needs both. Empty otherwise.
+  std::vector<float> live;     // (P) the trained weights
+  std::vector<float> average;  // (P) their running average
 
   // Typed header access; get_* throw charnn::error naming `file` when a key is missing or bad.
   void set(const std::string& key, const std::string& value) { header[key] = value; }

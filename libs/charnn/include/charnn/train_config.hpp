@@ -46,6 +46,9 @@ struct TrainConfig {
   // the warm-up keeps the start from stalling (docs/training.md).
   LrSchedule schedule{.kind = LrScheduleKind::cosine, .lr = kAutoLr, .warmup = 100};
   double clip = 5.0;  // max global gradient norm; 0 = off
+  // A running average of the weights (weight_average.hpp) with this decay per step; validation
+  // scores it beside the trained weights and the checkpoints keep the better; 0 = off.
+  double ema = 0.999;
   // Arithmetic of the cell layers' training passes: automatic = bf16 mixed precision where the
   // CPU runs bfloat16 natively (about 1.7x faster here, same loss per iteration), else f32.
   StepPrecision precision = StepPrecision::automatic;
