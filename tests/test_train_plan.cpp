@@ -181,6 +181,14 @@ TEST_CASE("validation: about 12 times per run, on a slice that costs about 5%", 
   const double share = 12 * p.eval_units / c.eval_units_per_second / 600;
   CHECK((share <= 0.055 || p.eval_units == 20000));
 
+  SECTION("with a weight average each validation scores two models, on half the slice") {
+    PlanInput in = auto_everything(3'000'000, 600);
+    in.models_scored = 2;
+    const TrainPlan two = plan_training(in, cost);
+    const double both = 2 * 12 * two.eval_units / c.eval_units_per_second / 600;
+    CHECK((both <= 0.055 || two.eval_units == 20000));
+    CHECK(two.eval_units <= p.eval_units);
+  }
   SECTION("a validation split smaller than the slice is scored whole") {
     PlanInput in = auto_everything(90'000, 600);  // 10,000 validation units
     const TrainPlan small = plan_training(in, cost);

@@ -129,7 +129,8 @@ TrainPlan plan_training(const PlanInput& in,
     const double speedup = chosen.train_units_per_second > 0 && chosen.eval_units_per_second > 0
                                ? chosen.eval_units_per_second / chosen.train_units_per_second
                                : kEvalSpeedup;
-    const double share = kValidationShare / kValidations * plan.planned_units * speedup;
+    const double share = kValidationShare / kValidations * plan.planned_units * speedup /
+                         static_cast<double>(std::max<std::int64_t>(1, in.models_scored));
     std::int64_t units = std::clamp(static_cast<std::int64_t>(std::round(share / 1000) * 1000),
                                     kMinEvalUnits, kMaxEvalUnits);
     if (plan.planned_units <= 0) units = kMaxEvalUnits;

@@ -149,6 +149,7 @@ void Trainer::plan_settings() {
                .choose_lr = config_.schedule.lr == kAutoLr,
                .choose_eval_every = config_.eval_every == kAuto,
                .choose_eval_units = config_.eval_units == kAuto,
+               .models_scored = config_.ema > 0 ? 2 : 1,
                .hidden = config_.hidden == kAuto ? plan_widths().front() : config_.hidden,
                .dropout = config_.dropout,
                .lr = config_.schedule.lr};

@@ -174,7 +174,9 @@ double Trainer::validate_now(bool full, std::int64_t* scored) {
   std::span<const std::int32_t> ids = split_.valid;
   if (!full && eval_is_slice()) ids = ids.first(static_cast<std::size_t>(config_.eval_units));
   last_eval_iteration_ = state_.iteration;
-  const auto score = [&] { return evaluate_loss(*model_, ids, config_.batch, config_.seq_len, scored); };
+  const auto score = [&] {
+    return evaluate_loss(*model_, ids, config_.batch, config_.seq_len, scored);
+  };
   if (!average_) return score();
   if (full) {
     if (state_.average_chosen) swap_in_average();
@@ -257,7 +259,8 @@ void Trainer::roll_back() {
     // A best.ckpt without an average (not written by this run): the average restarts.
     const std::vector<float>& avg = best.average.size() == params.size() ? best.average : trained;
     std::copy(avg.begin(), avg.end(), average_->values().begin());
-    state_.average_chosen = best.has("state.average_chosen") ? best.get_int("state.average_chosen") : 0;
+    state_.average_chosen =
+        best.has("state.average_chosen") ? best.get_int("state.average_chosen") : 0;
   }
   state_.lr_scale *= 0.5;
   ++state_.rollbacks;

@@ -12,8 +12,7 @@ namespace charnn {
 WeightAverage::WeightAverage(double decay, std::span<const float> weights)
     : decay_(decay), values_(weights.begin(), weights.end()) {
   if (!(decay > 0 && decay < 1))
-    throw error("the weight average's decay must be between 0 and 1, not " +
-                std::to_string(decay));
+    throw error("the weight average's decay must be between 0 and 1, not " + std::to_string(decay));
 }
 
 double WeightAverage::decay_at(std::int64_t step) const {
@@ -23,8 +22,8 @@ double WeightAverage::decay_at(std::int64_t step) const {
 
 void WeightAverage::update(std::span<const float> weights, std::int64_t step) {
   if (weights.size() != values_.size())
-    throw error("weight average: " + std::to_string(weights.size()) + " weights for an average of " +
-                std::to_string(values_.size()));
+    throw error("weight average: " + std::to_string(weights.size()) +
+                " weights for an average of " + std::to_string(values_.size()));
   if (step % kStride != 0) return;
   const float rate = static_cast<float>(1 - std::pow(decay_at(step), kStride));
   const std::int64_t n = static_cast<std::int64_t>(values_.size());

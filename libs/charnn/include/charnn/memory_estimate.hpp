@@ -18,7 +18,8 @@ struct TrainingShape {
   std::int64_t batch = 0;    // N
 };
 
-// Bytes for the weights with their gradients and two optimiser moments (float32), a bfloat16
+// Bytes for the weights with their gradients, two optimiser moments and their running average
+// (float32), a bfloat16
 // copy of the weights, what the forward pass keeps for the backward pass of one T x N segment
 // (about a dozen H-wide float vectors per layer and step, the LSTM's gates, cell and output with
 // their gradients) and the output layer's logits, probabilities and gradient. An upper estimate

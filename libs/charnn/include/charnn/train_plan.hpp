@@ -30,6 +30,9 @@ struct PlanInput {
   // What to choose. A width that is not chosen is `hidden`, and the plan only costs it.
   bool choose_hidden = false, choose_dropout = false, choose_lr = false;
   bool choose_eval_every = false, choose_eval_units = false;
+  // Models each validation scores: 2 with a weight average (--ema), which is scored beside the
+  // trained weights; the slice is sized so that all of them together keep to the share.
+  std::int64_t models_scored = 1;
   std::int64_t hidden = 512;  // the given width, or the largest candidate
   float dropout = 0;          // the given dropout
   double lr = 0;              // the given peak learning rate
