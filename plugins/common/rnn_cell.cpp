@@ -1,6 +1,8 @@
 // See rnn_cell.hpp.
 #include "rnn_cell.hpp"
 
+#include "sequence_args.hpp"
+
 #include <charnn/random.hpp>
 
 #include <algorithm>
@@ -10,21 +12,6 @@
 #include <string>
 
 namespace charnn_cells {
-
-namespace {
-
-// The args as the derived cells read them. src_index (ABI 1.2) is read only once the host has
-// switched it on: a host that predates it passes a struct that ends before the field.
-template <class Args>
-Args known_fields(const Args& a, bool index_input) {
-  if (index_input) return a;
-  Args c{};
-  std::memcpy(&c, &a, offsetof(Args, src_index));
-  return c;
-}
-
-}  // namespace
-
 
 RnnCell::RnnCell(std::int64_t input_size, std::int64_t hidden_size, std::int64_t gates,
                  std::int64_t states)
@@ -127,19 +114,7 @@ void RnnCell::trace(const charnn_trace_args& a) {
 void RnnCell::check_seq(std::int64_t T, std::int64_t N, const float* params, const float* src,
                         bool by_index, const std::int32_t* src_index, const float* dst,
                         const char* what) const {
-  if (T < 1 || N < 1)
-    throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": T and N must be at least 1 (got T=" +
-                                         std::to_string(T) + ", N=" + std::to_string(N) + ")");
-  if (!params || !dst || (by_index ? !src_index : !src))
-    throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": params, " +
-                                         (by_index ? "src_index" : "src") +
-                                         " and dst are required");
-  if (by_index)
-    for (std::int64_t r = 0; r < T * N; ++r)
-      if (src_index[r] < 0 || src_index[r] >= I_)
-        throw Error(CHARNN_ERR_ARGUMENT, std::string(what) + ": src_index[" + std::to_string(r) +
-                                             "] = " + std::to_string(src_index[r]) +
-                                             " is outside the input width " + std::to_string(I_));
+  check_sequence_args(I_, T, N, params, src, by_index, src_index, dst, what);
 }
 
 }  // namespace charnn_cells
