@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# charnn against PyTorch on this machine, in one run: full training steps of a 2x512 LSTM and a
-# 2x512 Elman (T = N = 50), charnn in f32 and bf16, PyTorch with its fastest set-up (OpenBLAS,
+# charnn against PyTorch on this machine, in one run: full training steps of a 2x512 LSTM, GRU and
+# Elman network (T = N = 50), charnn in f32 and bf16, PyTorch with its fastest set-up (OpenBLAS,
 # openmp build) and with Debian's reference BLAS (what it runs on without OpenBLAS); the sgemm peak; sampling with 1 and 16 streams;
 # inspect; the peak RSS of each. Every job runs ROUNDS times, alternating, so that the machine's
 # drift hits all alike; the table gives each figure's median, min and max over the rounds, and the
@@ -123,6 +123,9 @@ for r in $(seq "$rounds"); do
   charnn_train charnn_lstm_f32 lstm f32 "$r"
   peer_train torch_lstm lstm openblas "$r" 20 3
   charnn_train charnn_lstm_bf16 lstm bf16 "$r"
+  charnn_train charnn_gru_f32 gru f32 "$r"
+  peer_train torch_gru gru openblas "$r" 20 3
+  charnn_train charnn_gru_bf16 gru bf16 "$r"
   charnn_train charnn_elman_f32 elman f32 "$r"
   peer_train torch_elman elman openblas "$r" 20 3
   charnn_train charnn_elman_bf16 elman bf16 "$r"
@@ -142,6 +145,7 @@ flops_per_unit() {  # GATES
   awk -v g="$1" -v h=512 -v v="$vocab" 'BEGIN { printf "%.0f", 6 * (g * h * h * 2 + g * h * h + h * v) }'
 }
 lstm_flops=$(flops_per_unit 4)
+gru_flops=$(flops_per_unit 3)
 elman_flops=$(flops_per_unit 1)
 
 stats() {  # stats NAME: "median min max" over the rounds, or "- - -"
@@ -194,6 +198,9 @@ table=$(
   row "charnn LSTM bf16" charnn_lstm_bf16.units_per_s units/s
   row "PyTorch LSTM (OpenBLAS openmp)" torch_lstm.units_per_s units/s
   row "PyTorch LSTM (reference BLAS)" torch_lstm_refblas.units_per_s units/s
+  row "charnn GRU f32" charnn_gru_f32.units_per_s units/s
+  row "charnn GRU bf16" charnn_gru_bf16.units_per_s units/s
+  row "PyTorch GRU (OpenBLAS openmp)" torch_gru.units_per_s units/s
   row "charnn Elman f32" charnn_elman_f32.units_per_s units/s
   row "charnn Elman bf16" charnn_elman_bf16.units_per_s units/s
   row "PyTorch Elman (OpenBLAS openmp)" torch_elman.units_per_s units/s
@@ -210,10 +217,15 @@ table=$(
   ratio_row "charnn LSTM f32 / PyTorch LSTM (OpenBLAS)" charnn_lstm_f32.units_per_s torch_lstm.units_per_s
   ratio_row "charnn LSTM bf16 / PyTorch LSTM (OpenBLAS)" charnn_lstm_bf16.units_per_s torch_lstm.units_per_s
   ratio_row "charnn LSTM f32 / PyTorch LSTM (reference BLAS)" charnn_lstm_f32.units_per_s torch_lstm_refblas.units_per_s
+  ratio_row "charnn GRU f32 / PyTorch GRU (OpenBLAS)" charnn_gru_f32.units_per_s torch_gru.units_per_s
+  ratio_row "charnn GRU bf16 / PyTorch GRU (OpenBLAS)" charnn_gru_bf16.units_per_s torch_gru.units_per_s
+  ratio_row "charnn GRU f32 / charnn LSTM f32" charnn_gru_f32.units_per_s charnn_lstm_f32.units_per_s
+  ratio_row "charnn GRU bf16 / charnn LSTM bf16" charnn_gru_bf16.units_per_s charnn_lstm_bf16.units_per_s
   ratio_row "charnn Elman f32 / PyTorch Elman (OpenBLAS)" charnn_elman_f32.units_per_s torch_elman.units_per_s
   ratio_row "charnn Elman bf16 / PyTorch Elman (OpenBLAS)" charnn_elman_bf16.units_per_s torch_elman.units_per_s
   ratio_row "charnn LSTM f32 training, of the sgemm peak" charnn_lstm_f32.units_per_s sgemm_gflops "$lstm_flops" 1e9
   ratio_row "PyTorch LSTM training, of the sgemm peak" torch_lstm.units_per_s sgemm_gflops "$lstm_flops" 1e9
+  ratio_row "charnn GRU f32 training, of the sgemm peak" charnn_gru_f32.units_per_s sgemm_gflops "$gru_flops" 1e9
   if [ -s "$work/notes" ]; then
     echo
     echo "Not measured:"

@@ -30,7 +30,7 @@ class CharRNN(nn.Module):
     def __init__(self, cell, vocab, hidden, layers):
         super().__init__()
         self.vocab = vocab
-        kind = nn.LSTM if cell == "lstm" else nn.RNN  # nn.RNN: tanh Elman
+        kind = {"lstm": nn.LSTM, "gru": nn.GRU, "elman": nn.RNN}[cell]  # nn.RNN: tanh Elman
         self.rnn = kind(vocab, hidden, layers)
         self.out = nn.Linear(hidden, vocab)
 
@@ -53,7 +53,7 @@ def sgemm_gflops():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("corpus")
-    ap.add_argument("--cell", choices=["lstm", "elman"], default="lstm")
+    ap.add_argument("--cell", choices=["lstm", "gru", "elman"], default="lstm")
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--seq-len", type=int, default=50)

@@ -40,7 +40,8 @@ std::unique_ptr<Model> tiny_model(std::vector<std::string> cells, float dropout,
 TEST_CASE("model gradients match finite differences", "[model]") {
   charnn::set_threads(1);
   const auto cells =
-      GENERATE(std::vector<std::string>{"lstm", "lstm"}, std::vector<std::string>{"elman", "lstm"});
+      GENERATE(std::vector<std::string>{"lstm", "lstm"}, std::vector<std::string>{"elman", "lstm"},
+               std::vector<std::string>{"gru", "gru"});
   const float dropout = GENERATE(0.0f, 0.3f);
   CAPTURE(cells, dropout);
   auto model = tiny_model(cells, dropout);

@@ -109,7 +109,8 @@ TEST_CASE("side-by-side segments trace what one stream over the whole text trace
           "[trace]") {
   const auto cells = GENERATE(std::vector<std::string>{"lstm", "lstm"},
                               std::vector<std::string>{"elman", "elman"},
-                              std::vector<std::string>{"elman", "lstm"});
+                              std::vector<std::string>{"elman", "lstm"},
+                              std::vector<std::string>{"gru", "gru"});
   CAPTURE(cells);
   const std::int64_t H = 8;
   const std::int32_t V = 11;

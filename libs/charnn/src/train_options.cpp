@@ -57,8 +57,8 @@ const TrainOption kOptions[] = {
      .key = "cells",
      .group = G::model,
      .value_name = "CELL[,CELL...]",
-     .help = "cell plugin of every layer (lstm, elman, or a plugin's name), or one per layer as a "
-             "comma list, e.g. lstm,elman",
+     .help = "cell plugin of every layer (lstm, gru, elman, or a plugin's name), or one per "
+             "layer as a comma list, e.g. lstm,elman",
      .get = [](const TrainConfig& c) { return detail::join(c.cells, ","); },
      .set = [](TrainConfig& c, const std::string& s) { c.cells = detail::split_string(s, ','); },
      // One name keeps the layer count (--layers sets it); a list sets one cell per layer.
