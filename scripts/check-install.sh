@@ -2,7 +2,9 @@
 # Proves that an installed charnn is enough to write a cell plugin: installs a built tree into a
 # temporary prefix, builds the out-of-tree plugin project tests/consumer against it with
 # find_package(charnn), loads the result with the INSTALLED charnn program, installs the plugin
-# beside the built-in cells and checks charnn then finds it with no --plugin. When the tree's test
+# beside the built-in cells and checks charnn then finds it with no --plugin. On the way it runs
+# the installed `charnn check-cell` on it, and trains a model of it, resumes, samples and
+# inspects, as a cell author would. When the tree's test
 # program exists, it also runs the generic cell checks (finite-difference gradients, step and trace
 # against forward) on the new plugin.
 #   scripts/check-install.sh [BUILD_DIR]    (default: $CHARNN_BUILD_DIR or build)
@@ -62,6 +64,43 @@ for lib in "$prefix"/lib/charnn/plugins/*.so; do
   grep -qF "  $lib" <<<"$out" || fail "the installed built-in $lib is not listed"
 done
 grep -qxF "Skipped: none" <<<"$out" || fail "the installed charnn skipped a library"
+
+step "checking it with the installed charnn check-cell"
+env -u CHARNN_PLUGIN_PATH "$prefix/bin/charnn" check-cell --plugin "$plugin" >"$tmp/check-cell.log" 2>&1 \
+  || { cat "$tmp/check-cell.log" >&2; fail "charnn check-cell --plugin"; }
+tail -n 1 "$tmp/check-cell.log" | sed 's/^/  | /'
+
+# exercise PLUGIN CELL: what a cell author does with a new cell, with the installed charnn.
+exercise() {
+  local plugin=$1 cell=$2 run=$tmp/run-$2 log=$tmp/use-$2.log
+  use() { env -u CHARNN_PLUGIN_PATH "$prefix/bin/charnn" "$@" --plugin "$plugin" >>"$log" 2>&1 \
+            || { cat "$log" >&2; fail "charnn $*"; }; }
+  step "training a $cell model, resuming, sampling and inspecting"
+  local corpus=$src/corpora/tiny/english.txt
+  use train "$corpus" --cell "$cell" --hidden 16 --max-iters 20 --seq-len 16 --batch 4 \
+    --eval-every 10 --split 0.8,0.2,0 --out "$run" --progress plain
+  use train --resume "$run" --max-iters 30 --progress plain
+  grep -q "^30," "$run/metrics.csv" || fail "the resumed $cell run did not reach iteration 30"
+  use sample --model "$run" --seed "The " --length 40 --random-seed 1
+  use inspect --model "$run" --text "$corpus" --html "$run/report.html"
+  [ -s "$run/report.html" ] || fail "inspect wrote no report for $cell"
+}
+exercise "$plugin" leaky_tanh
+
+for dir in "$src"/examples/cells/*/; do
+  name=$(basename "$dir")
+  [ -f "$dir/CMakeLists.txt" ] || continue
+  step "building examples/cells/$name against the installed package"
+  cmake -S "$dir" -B "$tmp/example-$name" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF >"$tmp/example-$name.log" 2>&1 &&
+    cmake --build "$tmp/example-$name" >>"$tmp/example-$name.log" 2>&1 \
+    || { cat "$tmp/example-$name.log" >&2; fail "building examples/cells/$name"; }
+  example=$tmp/example-$name/charnn-cell-$name.so
+  (cd "$tmp/example-$name" && env -u CHARNN_PLUGIN_PATH ctest --output-on-failure >>"$tmp/example-$name.log" 2>&1) \
+    || { cat "$tmp/example-$name.log" >&2; fail "examples/cells/$name's ctest (check-cell)"; }
+  env -u CHARNN_PLUGIN_PATH "$prefix/bin/charnn" check-cell --plugin "$example" | tail -n 1 | sed 's/^/  | /'
+  exercise "$example" "$name"
+done
 
 step "installing the plugin beside the built-in cells"
 cmake --install "$tmp/consumer" >>"$tmp/consumer.log" 2>&1 || { cat "$tmp/consumer.log" >&2; fail "installing the consumer"; }

@@ -1,11 +1,13 @@
-// Cells: the built-in elman and lstm plugins against a double-precision reference
+// Cells: the built-in elman, lstm and gru plugins against a double-precision reference
 // (cell_reference.hpp), closed-form cases, and the checks every discovered plugin must pass
-// (finite-difference gradients, step and trace agreeing with forward, accumulation into
-// diff_params). A new plugin dropped into the plugin directory or CHARNN_PLUGIN_PATH is checked
-// by the generic cases with no new test code.
+// (charnn::check_cell, which `charnn check-cell` runs too: finite-difference gradients, step and
+// trace agreeing with forward, accumulation into diff_params, learning). A new plugin dropped
+// into the plugin directory or CHARNN_PLUGIN_PATH is checked by the generic cases with no new
+// test code; plugins built wrong on purpose show that the checks catch what they claim to.
 #include <catch2/catch.hpp>
 
 #include <charnn/cell.hpp>
+#include <charnn/cell_checks.hpp>
 #include <charnn/error.hpp>
 #include <charnn/plugin_registry.hpp>
 
@@ -17,7 +19,7 @@
 #include <vector>
 
 #include "cell_reference.hpp"
-#include "gradcheck.hpp"
+#include "test_data.hpp"
 
 using Catch::Matchers::WithinAbs;
 using charnn::test::RefKind;
@@ -36,7 +38,7 @@ const charnn::PluginRegistry& registry() {
     if (!std::filesystem::is_directory(CHARNN_PLUGIN_DIR))
       FAIL(CHARNN_PLUGIN_DIR
            " does not exist: build the plugins too (cmake --build <dir>, "
-           "or --target charnn_cell_elman charnn_cell_lstm)");
+           "or --target charnn_cell_elman charnn_cell_lstm charnn_cell_gru)");
     for (const auto& e : std::filesystem::directory_iterator(CHARNN_PLUGIN_DIR))
       if (e.path().extension() == ".so") search.files.push_back(e.path());
     std::sort(search.files.begin(), search.files.end());
@@ -81,16 +83,17 @@ std::vector<float> sum(const std::vector<double>& a, const std::vector<double>& 
 
 }  // namespace
 
-TEST_CASE("cell plugins are discovered, including the built-in elman and lstm", "[cell]") {
+TEST_CASE("cell plugins are discovered, including the built-in elman, lstm and gru", "[cell]") {
   const auto names = all_cell_names();
   CAPTURE(names);
   CHECK(std::find(names.begin(), names.end(), "elman") != names.end());
   CHECK(std::find(names.begin(), names.end(), "lstm") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "gru") != names.end());
 }
 
 TEST_CASE("built-in cells match the double-precision reference over shapes and two segments",
           "[cell][reference]") {
-  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm");
+  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm", "gru");
   const auto [T, N, I, H] = GENERATE(table<std::int64_t, std::int64_t, std::int64_t, std::int64_t>(
       {{1, 1, 1, 1}, {3, 2, 5, 7}, {7, 3, 4, 9}, {20, 4, 17, 16}, {2, 5, 65, 3}}));
   CAPTURE(name, T, N, I, H);
@@ -159,7 +162,7 @@ TEST_CASE("built-in cells' inference forward matches the reference, also when sp
           "[cell][reference]") {
   // Many streams make the LSTM's inference run in chunks of steps (512 rows each): N = 200
   // gives chunks of 2, 2 and 1 steps, N = 600 one step each.
-  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm");
+  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm", "gru");
   const auto [T, N, I, H] = GENERATE(table<std::int64_t, std::int64_t, std::int64_t, std::int64_t>(
       {{3, 2, 5, 7}, {5, 200, 3, 4}, {7, 130, 2, 5}, {3, 600, 2, 3}}));
   CAPTURE(name, T, N, I, H);
@@ -184,13 +187,71 @@ TEST_CASE("every cell plugin's gradients match finite differences", "[cell][grad
       {{1, 1, 1, 1}, {3, 2, 4, 5}, {4, 3, 6, 3}}));
   CAPTURE(name, T, N, I, H);
   charnn::Cell cell = registry().create_cell(name, I, H);
-  charnn::test::GradcheckOptions opt;
+  charnn::GradcheckOptions opt;
   opt.T = T;
   opt.N = N;
-  const auto r = charnn::test::gradcheck(cell, opt);
+  const auto r = charnn::gradcheck(cell, opt).overall();
   INFO("worst: " << r.worst);
   CHECK(r.checked > 0);
   CHECK(r.max_rel_error < 1e-2);
+}
+
+TEST_CASE("every cell plugin passes every check of charnn check-cell", "[cell][check-cell]") {
+  const std::string name = GENERATE(from_range(all_cell_names()));
+  CAPTURE(name);
+  const auto rows = charnn::check_cell(registry(), name);
+  REQUIRE(rows.size() >= 11);
+  for (const auto& r : rows) {
+    INFO(r.name << ": worst " << r.worst << ", tolerance " << r.tolerance << "; " << r.detail);
+    CHECK(r.passed);
+  }
+}
+
+TEST_CASE("the example cells pass every check of charnn check-cell", "[cell][check-cell]") {
+  charnn::PluginSearch search;
+  search.use_default_dir = false;
+  search.use_env = false;
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::filesystem::path(CHARNN_TEST_PLUGIN_DIR) / "examples"))
+    search.files.push_back(e.path());
+  const auto reg = charnn::PluginRegistry::discover(search);
+  REQUIRE(reg.skipped().empty());
+  REQUIRE_FALSE(reg.plugins().empty());
+  for (const auto& plugin : reg.plugins()) {
+    CAPTURE(plugin->name());
+    for (const auto& r : charnn::check_cell(reg, plugin->name())) {
+      INFO(r.name << ": worst " << r.worst << ", tolerance " << r.tolerance << "; " << r.detail);
+      CHECK(r.passed);
+    }
+  }
+}
+
+TEST_CASE("check-cell catches a cell built wrong and says what is wrong", "[cell][check-cell]") {
+  // tests/plugins: the linear test cell without its bias gradient, ignoring its initial state,
+  // or writing a NaN.
+  const auto [mistake, failing, says] = GENERATE(table<std::string, std::string, std::string>(
+      {{"gradient", "gradient: parameters", "param 'b'"},
+       {"state", "state carried across segments", "against"},
+       {"nan", "finite outputs", "is NaN"}}));
+  CAPTURE(mistake);
+  charnn::PluginSearch search;
+  search.use_default_dir = false;
+  search.use_env = false;
+  search.files = {std::filesystem::path(CHARNN_TEST_PLUGIN_DIR) / "wrong" /
+                  ("charnn-cell-test_wrong_" + mistake + ".so")};
+  const auto reg = charnn::PluginRegistry::discover(search);
+  const auto rows = charnn::check_cell(reg, "test_wrong_" + mistake);
+  const auto row = std::find_if(rows.begin(), rows.end(),
+                                [&](const charnn::CellCheck& r) { return r.name == failing; });
+  REQUIRE(row != rows.end());
+  INFO(row->detail);
+  CHECK_FALSE(row->passed);
+  CHECK_THAT(row->detail, Catch::Contains(says));
+  // The rest of the checks still ran.
+  CHECK(rows.size() >= 11);
+  CHECK(std::find_if(rows.begin(), rows.end(), [](const charnn::CellCheck& r) {
+          return r.name == "create and describe";
+        })->passed);
 }
 
 namespace {
@@ -383,6 +444,36 @@ TEST_CASE("lstm trace records c and the gates i, f, o, g as the reference comput
   expect_close("g", sig(5), gate[2], 2e-6, 1e-5);
 }
 
+TEST_CASE("gru trace records the gates r, z, n as the reference computes them",
+          "[cell][trace][gru]") {
+  const std::int64_t T = 4, N = 2, I = 5, H = 6;
+  charnn::Cell cell = registry().create_cell("gru", I, H);
+  REQUIRE(cell.signals() == std::vector<std::string>{"h", "r", "z", "n"});
+  REQUIRE(cell.states() == std::vector<std::string>{"h"});
+  const RefShape rs{RefKind::gru, T, N, I, H};
+  charnn::test::Rng rng(78);
+  const auto params = rng.uniform(rs.num_params(), 0.6f);
+  const auto src = rng.uniform(T * N * I, 1.0f);              // (T, N, I)
+  const auto state_in = rng.uniform(N * H, 0.8f);             // (1, N, H)
+  std::vector<float> dst(T * N * H), signals(4 * T * N * H);  // (T, N, H), (4, T, N, H)
+  cell.trace(
+      {T, N, params.data(), src.data(), state_in.data(), dst.data(), nullptr, signals.data()});
+  const auto f = charnn::test::ref_forward(rs, params.data(), src.data(), state_in.data());
+  const std::int64_t TNH = T * N * H;
+  std::vector<double> gate[3];  // the reference's act (T, N, 3, H) as r, z, n
+  for (auto& g : gate) g.resize(TNH);
+  for (std::int64_t tn = 0; tn < T * N; ++tn)
+    for (std::int64_t q = 0; q < 3; ++q)
+      for (std::int64_t j = 0; j < H; ++j) gate[q][tn * H + j] = f.act[(tn * 3 + q) * H + j];
+  auto sig = [&](std::int64_t k) {
+    return std::vector<float>(signals.begin() + k * TNH, signals.begin() + (k + 1) * TNH);
+  };
+  expect_close("h", sig(0), f.dst, 2e-6, 1e-5);
+  expect_close("r", sig(1), gate[0], 2e-6, 1e-5);
+  expect_close("z", sig(2), gate[1], 2e-6, 1e-5);
+  expect_close("n", sig(3), gate[2], 2e-6, 1e-5);
+}
+
 TEST_CASE("elman with zero weights and bias b outputs tanh(b) at every step",
           "[cell][elman][closed-form]") {
   const std::int64_t T = 4, N = 2, I = 3, H = 5;
@@ -518,7 +609,7 @@ TEST_CASE("every cell plugin adds its weight gradients into diff_params", "[cell
 
 TEST_CASE("built-in cells refuse backward without a matching training forward, and bad indices",
           "[cell][errors]") {
-  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm");
+  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm", "gru");
   CAPTURE(name);
   const std::int64_t T = 3, N = 2, I = 4, H = 3;
   charnn::Cell cell = registry().create_cell(name, I, H);
@@ -543,11 +634,13 @@ TEST_CASE("built-in cells refuse backward without a matching training forward, a
 }
 
 TEST_CASE("built-in cells initialise parameters deterministically in range", "[cell][init]") {
-  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm");
+  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm", "gru");
   CAPTURE(name);
   const std::int64_t I = 7, H = 16;
   charnn::Cell cell = registry().create_cell(name, I, H);
-  const std::int64_t G = name == "lstm" ? 4 : 1;
+  const std::int64_t G = name == "lstm" ? 4 : name == "gru" ? 3 : 1;
+  const std::int64_t biases = name == "gru" ? 2 : 1;  // the GRU's b_x and b_h
+  REQUIRE(cell.param_count() == (I + H) * G * H + biases * G * H);
   std::vector<float> a(cell.param_count()), b(cell.param_count()), c(cell.param_count());
   cell.init_params(a, 5);
   cell.init_params(b, 5);
@@ -561,7 +654,7 @@ TEST_CASE("built-in cells initialise parameters deterministically in range", "[c
     mean_abs += std::abs(a[k]) / double(nw);
   }
   CHECK_THAT(mean_abs, WithinAbs(0.125, 0.02));  // uniform(-a, a) has mean |x| = a/2
-  for (std::int64_t gh = 0; gh < G * H; ++gh) {
+  for (std::int64_t gh = 0; gh < biases * G * H; ++gh) {
     const bool forget = name == "lstm" && gh / H == 1;
     CHECK(a[nw + gh] == (forget ? 1.0f : 0.0f));
   }
@@ -571,7 +664,7 @@ TEST_CASE("built-in cells allow state and its gradient to be carried in place",
           "[cell][backward]") {
   // A trainer typically passes one state buffer as both state_in and state_out, and one
   // gradient buffer as both diff_state_out and diff_state_in.
-  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm");
+  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm", "gru");
   CAPTURE(name);
   const std::int64_t T = 3, N = 2, I = 4, H = 5;
   charnn::Cell cell = registry().create_cell(name, I, H);
@@ -600,12 +693,12 @@ TEST_CASE("built-in cells allow state and its gradient to be carried in place",
 
 TEST_CASE("built-in cells propagate NaN parameters through step instead of hiding them",
           "[cell][step]") {
-  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm");
+  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm", "gru");
   CAPTURE(name);
   const std::int64_t I = 3, H = 4;
   charnn::Cell cell = registry().create_cell(name, I, H);
   auto params = noisy_params(cell, 2);
-  params[(I + H) * (name == "lstm" ? 4 : 1) * H] = std::nanf("");  // the first bias
+  params[(I + H) * (name == "lstm" ? 4 : name == "gru" ? 3 : 1) * H] = std::nanf("");  // b[0]
   std::vector<float> state(cell.states().size() * H, 0.0f), dst(H);
   const std::int32_t idx = 1;
   cell.step({1, params.data(), nullptr, &idx, state.data(), dst.data()});

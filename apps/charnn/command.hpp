@@ -55,6 +55,7 @@ charnn::PluginRegistry load_plugins(const po::variables_map& vm);
 // Subcommands, one per file (cmd_<name>.cpp).
 int run_vocab(const std::vector<std::string>& args);
 int run_cells(const std::vector<std::string>& args);
+int run_check_cell(const std::vector<std::string>& args);
 int run_sample(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);

@@ -24,6 +24,8 @@ using charnn::app::Command;
 // One line per subcommand, in the order --help lists them.
 const std::vector<Command> kCommands = {
     {"cells", "list the cell plugins found and their tensor shapes", &charnn::app::run_cells},
+    {"check-cell", "check a cell plugin: gradients, state, step, trace, learning",
+     &charnn::app::run_check_cell},
     {"vocab", "build and show the vocabulary of a corpus", charnn::app::run_vocab},
     {"train", "train a model on a corpus (checkpoints, resume, metrics)", &charnn::app::run_train},
     {"sample", "continue a seed text with a trained model", &charnn::app::run_sample},

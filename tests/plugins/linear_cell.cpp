@@ -8,6 +8,8 @@
 // It has no prepared step (plugin.hpp's default prepare_step answers CHARNN_ERR_UNSUPPORTED).
 // TEST_CELL_ABI_1_0 builds it as a plugin from before ABI 1.1: its table says minor 0 and ends
 // before prepare_step (the pointer is still set in memory, so the host must honour struct_size).
+// TEST_CELL_BREAK_GRADIENT, _STATE and _NAN build it wrong on purpose, for `charnn check-cell` to
+// catch: no bias gradient; forward ignores state_in; a NaN in forward's last step.
 #include <charnn/plugin.hpp>
 #include <charnn/random.hpp>
 
@@ -77,7 +79,11 @@ class LinearCell final : public charnn::plugin::Cell {
       for (int64_t n = 0; n < N; ++n) {
         for (int64_t h = 0; h < H_; ++h) {
           const float g = dh[n * H_ + h];
+#ifndef TEST_CELL_BREAK_GRADIENT
           db[h] += g;
+#else
+          (void)db;
+#endif
           for (int64_t i = 0; i < I_; ++i) dwx[h * I_ + i] += g * x[n * I_ + i];
           if (hprev)
             for (int64_t j = 0; j < H_; ++j) dwh[h * H_ + j] += g * hprev[n * H_ + j];
@@ -141,6 +147,9 @@ class LinearCell final : public charnn::plugin::Cell {
     for (int64_t t = 0; t < T; ++t) {
       for (int64_t n = 0; n < N; ++n) {
         const float* x = src + (t * N + n) * I_;
+#ifdef TEST_CELL_BREAK_STATE
+        state_in = nullptr;
+#endif
         const float* hp =
             t > 0 ? dst + ((t - 1) * N + n) * H_ : (state_in ? state_in + n * H_ : nullptr);
         float* out = dst + (t * N + n) * H_;
@@ -151,6 +160,9 @@ class LinearCell final : public charnn::plugin::Cell {
           if (hp)
             for (int64_t j = 0; j < H_; ++j) rec += wh[r * H_ + j] * hp[j];
           out[r] = in + rec + b[r];
+#ifdef TEST_CELL_BREAK_NAN
+          if (t == T - 1 && n == N - 1 && r == H_ - 1) out[r] = std::nanf("");
+#endif
           if (signals) signals[(T + t) * N * H_ + n * H_ + r] = in;
         }
       }

@@ -20,6 +20,29 @@
  *   index order, each row-major with the dims given. The layout of each tensor is the plugin's
  *   choice (e.g. oneDNN's ldigo) and is opaque to the host except for its size.
  *
+ * The contract of every call (`charnn check-cell --plugin FILE` tests a plugin against it):
+ *   - Ownership: every buffer belongs to the host and is valid for the call only. A plugin keeps
+ *     no pointer to one after returning, except the params of prepare_step (see there). What it
+ *     allocates (workspace, copies) it frees in destroy.
+ *   - Aliasing: state_in may be the same buffer as state_out, and diff_state_out as diff_state_in
+ *     (a host carrying the state in place); read the one before writing the other. No other
+ *     buffers overlap.
+ *   - What may be cached: a training forward (training != 0) may keep what its backward needs
+ *     inside the instance; the host calls backward next, on the same instance, with the same T,
+ *     N, params, src and state_in, and the same dst the forward wrote (see the backward args).
+ *     Parameters must be read afresh on every call (the optimiser changes them between steps);
+ *     only prepare_step may keep a copy.
+ *   - Results: forward, step and trace are deterministic functions of their inputs; two
+ *     segments with the state carried equal one sequence of both; step() equals forward with
+ *     T = 1; trace's dst equals forward's. backward ADDS into diff_params (the host zeroes it
+ *     once per training step) and overwrites diff_src and diff_state_in.
+ *   - Threads: the host calls one instance from one thread at a time, and may use different
+ *     instances from different threads. Inside a call a plugin may run parallel work (OpenMP,
+ *     oneDNN), using at most omp_get_max_threads() threads, and its results must not depend on
+ *     that count beyond the order of additions.
+ *   - Errors: return a status and leave the reason for last_error (plugin.hpp does both for an
+ *     exception); never abort or exit the process.
+ *
  * History: 1.0 the first table; 1.1 appends the optional prepare_step (a prepared, possibly
  * reduced-precision copy of the weights for the one-step sampling path) and the optional
  * set_train_precision (mixed-precision training passes); 1.2 appends the optional

@@ -1,0 +1,541 @@
+// The checks of a cell plugin. See cell_checks.hpp.
+#include "charnn/cell_checks.hpp"
+
+#include <charnn/error.hpp>
+#include <charnn/model.hpp>
+#include <charnn/optimizer.hpp>
+#include <charnn/plugin_registry.hpp>
+#include <charnn/random.hpp>
+#include <charnn/threads.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace charnn {
+
+namespace {
+
+using Floats = std::vector<float>;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Deterministic data: the same on every machine.
+class Data {
+ public:
+  explicit Data(std::uint64_t seed) : mix_(seed) {}
+  float one(float a) { return mix_.uniform_sym(a); }
+  Floats uniform(std::int64_t n, float a) {
+    Floats v(static_cast<std::size_t>(n));
+    for (auto& x : v) x = one(a);
+    return v;
+  }
+  std::uint64_t next() { return mix_.next(); }
+
+ private:
+  SplitMix64 mix_;
+};
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+// The plugin's own initialisation plus noise, so that parts it sets to zero (biases) are
+// exercised away from zero too.
+Floats noisy_params(const Cell& cell, std::uint64_t seed, float noise) {
+  Floats p(static_cast<std::size_t>(cell.param_count()));
+  cell.init_params(p, seed);
+  Data d(seed ^ 0xABCDu);
+  for (auto& x : p) x += d.one(noise);
+  return p;
+}
+
+// The largest |got - want| beyond atol + rtol |want|, as a check's row: worst is that error,
+// tolerance the bound at the same element. NaN anywhere fails.
+struct Comparison {
+  double error = 0, tolerance = 0;
+  std::string where;
+  bool ok() const { return error <= tolerance; }
+};
+
+Comparison compare(const std::string& what, const Floats& got, const Floats& want, double atol,
+                   double rtol) {
+  Comparison c;
+  if (got.size() != want.size()) {
+    c.error = kNaN;
+    c.where =
+        what + ": " + std::to_string(got.size()) + " values against " + std::to_string(want.size());
+    return c;
+  }
+  double worst_ratio = -1;
+  for (std::size_t k = 0; k < got.size(); ++k) {
+    const double err = std::abs(double(got[k]) - double(want[k]));
+    const double tol = atol + rtol * std::abs(double(want[k]));
+    const double ratio = err / tol;
+    if (!(ratio <= worst_ratio)) {  // also NaN
+      worst_ratio = ratio;
+      c.error = err;
+      c.tolerance = tol;
+      c.where = what + "[" + std::to_string(k) + "]: " + num(got[k]) + " against " + num(want[k]);
+    }
+    if (std::isnan(ratio)) break;
+  }
+  return c;
+}
+
+// The worse of two comparisons (by error over tolerance).
+Comparison worse(const Comparison& a, const Comparison& b) {
+  const double ra = a.error / a.tolerance, rb = b.error / b.tolerance;
+  if (std::isnan(ra)) return a;
+  if (std::isnan(rb)) return b;
+  return rb > ra ? b : a;
+}
+
+CellCheck row(std::string name, const Comparison& c) {
+  return {std::move(name), c.error, c.tolerance, c.ok(), c.ok() ? std::string() : c.where};
+}
+
+// Where the first non-finite value of buf is, or "".
+std::string first_non_finite(const std::string& what, const Floats& buf) {
+  for (std::size_t k = 0; k < buf.size(); ++k)
+    if (!std::isfinite(buf[k]))
+      return what + "[" + std::to_string(k) + "] is " + (std::isnan(buf[k]) ? "NaN" : "infinite");
+  return {};
+}
+
+// A cell's inputs for T steps of N streams from one seed.
+struct Inputs {
+  std::int64_t T, N, I, H, S;
+  Floats params, src, state_in;
+  Inputs(const Cell& cell, std::int64_t T_, std::int64_t N_, std::uint64_t seed)
+      : T(T_),
+        N(N_),
+        I(cell.input_size()),
+        H(cell.hidden_size()),
+        S(static_cast<std::int64_t>(cell.states().size())) {
+    params = noisy_params(cell, seed, 0.2f);
+    Data d(seed + 1);
+    src = d.uniform(T * N * I, 1.0f);
+    state_in = d.uniform(S * N * H, 0.8f);
+  }
+};
+
+// Inference forward: dst (T, N, H) then state_out (S, N, H) in one buffer pair.
+std::pair<Floats, Floats> run_forward(Cell& cell, const Inputs& in, const float* src,
+                                      const float* state_in, std::int64_t T) {
+  Floats dst(static_cast<std::size_t>(T * in.N * in.H)), out(in.state_in.size());
+  cell.forward({T, in.N, in.params.data(), src, state_in, dst.data(), out.data(), 0, nullptr});
+  return {dst, out};
+}
+
+CellCheck describe(const PluginRegistry& plugins, std::string_view name,
+                   const CellCheckOptions& o) {
+  std::string detail;
+  for (const auto& [I, H] :
+       std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {o.input, o.hidden}, {65, 32}}) {
+    Cell cell = plugins.create_cell(name, I, H);
+    const std::string shape = "layer " + std::to_string(I) + " -> " + std::to_string(H) + ": ";
+    if (cell.param_count() < 1)
+      return {"create and describe", kNaN, kNaN, false, shape + "no parameters"};
+    std::set<std::string> seen;
+    for (const auto& t : cell.params())
+      if (t.name.empty() || !seen.insert(t.name).second)
+        return {"create and describe", kNaN, kNaN, false,
+                shape + "parameter tensor names must be distinct and not empty ('" + t.name + "')"};
+    if (cell.states().empty())
+      return {"create and describe", kNaN, kNaN, false, shape + "no state tensors"};
+    Floats a(static_cast<std::size_t>(cell.param_count())), b(a.size());
+    cell.init_params(a, 7);
+    cell.init_params(b, 7);
+    if (a != b)
+      return {"create and describe", kNaN, kNaN, false,
+              shape + "init_params gives different values for the same seed"};
+    if (const std::string bad = first_non_finite("init_params: parameter", a); !bad.empty())
+      return {"create and describe", kNaN, kNaN, false, shape + bad};
+    if (I == o.input && H == o.hidden) {
+      for (std::size_t k = 0; k < cell.params().size(); ++k) {
+        detail += (k ? ", " : "") + cell.params()[k].name + " (";
+        for (std::size_t d = 0; d < cell.params()[k].dims.size(); ++d)
+          detail += (d ? ", " : "") + std::to_string(cell.params()[k].dims[d]);
+        detail += ")";
+      }
+      detail += "; states";
+      for (const auto& s : cell.states()) detail += " " + s;
+      detail += "; signals";
+      for (const auto& s : cell.signals()) detail += " " + s;
+    }
+  }
+  return {"create and describe", kNaN, kNaN, true, detail};
+}
+
+CellCheck finite(Cell& cell, const CellCheckOptions& o) {
+  const Inputs in(cell, o.T, o.N, o.seed);
+  Floats dst(static_cast<std::size_t>(o.T * o.N * in.H)), out(in.state_in.size());
+  cell.forward({o.T, o.N, in.params.data(), in.src.data(), in.state_in.data(), dst.data(),
+                out.data(), 1, nullptr});
+  Data d(o.seed + 2);
+  const Floats w = d.uniform(static_cast<std::int64_t>(dst.size()), 1.0f);
+  Floats dparams(in.params.size(), 0.0f), dsrc(in.src.size()), dstate(in.state_in.size());
+  cell.backward({o.T, o.N, in.params.data(), in.src.data(), in.state_in.data(), dst.data(),
+                 w.data(), nullptr, dsrc.data(), dparams.data(), dstate.data(), nullptr});
+  const std::vector<std::pair<std::string, const Floats*>> outputs = {
+      {"forward dst", &dst},
+      {"forward state_out", &out},
+      {"backward diff_params", &dparams},
+      {"backward diff_src", &dsrc},
+      {"backward diff_state_in", &dstate}};
+  for (const auto& [what, buf] : outputs)
+    if (const std::string bad = first_non_finite(what, *buf); !bad.empty())
+      return {"finite outputs", kNaN, kNaN, false, bad + " for finite inputs"};
+  return {"finite outputs", kNaN, kNaN, true, {}};
+}
+
+CellCheck gradient_row(std::string name, const GradcheckResult& r) {
+  constexpr double kTolerance = 1e-2;
+  const bool ok = r.max_rel_error <= kTolerance;
+  return {std::move(name), r.max_rel_error, kTolerance, ok,
+          ok ? std::to_string(r.checked) + " elements" : r.worst};
+}
+
+// Two segments with the state carried between them are one sequence of 2T steps.
+CellCheck carry(Cell& cell, const CellCheckOptions& o) {
+  const Inputs in(cell, 2 * o.T, o.N, o.seed + 3);
+  const std::int64_t half = o.T * o.N * in.I;
+  const auto [dst1, state1] = run_forward(cell, in, in.src.data(), in.state_in.data(), o.T);
+  const auto [dst2, state2] = run_forward(cell, in, in.src.data() + half, state1.data(), o.T);
+  const auto [whole, whole_state] =
+      run_forward(cell, in, in.src.data(), in.state_in.data(), 2 * o.T);
+  const Floats tail(whole.begin() + static_cast<std::ptrdiff_t>(dst1.size()), whole.end());
+  return row("state carried across segments",
+             worse(compare("second segment dst", dst2, tail, 2e-6, 1e-5),
+                   compare("final state", state2, whole_state, 2e-6, 1e-5)));
+}
+
+// T calls of step() are forward over T steps, with a dense input and with one given by index.
+CellCheck step_matches(Cell& cell, const CellCheckOptions& o) {
+  const Inputs in(cell, o.T, o.N, o.seed + 4);
+  const std::int64_t NH = o.N * in.H;
+  const auto [dst, out] = run_forward(cell, in, in.src.data(), in.state_in.data(), o.T);
+  Floats state = in.state_in, sdst(dst.size());
+  for (std::int64_t t = 0; t < o.T; ++t)
+    cell.step({o.N, in.params.data(), in.src.data() + t * o.N * in.I, nullptr, state.data(),
+               sdst.data() + t * NH});
+  Comparison c = worse(compare("step dst", sdst, dst, 2e-6, 1e-5),
+                       compare("state after the steps", state, out, 2e-6, 1e-5));
+  // One-hot rows, given by index to step() and dense to forward.
+  Data d(o.seed + 5);
+  std::vector<std::int32_t> index(static_cast<std::size_t>(o.T * o.N));
+  Floats onehot(in.src.size(), 0.0f);
+  for (std::size_t k = 0; k < index.size(); ++k) {
+    index[k] = static_cast<std::int32_t>(d.next() % static_cast<std::uint64_t>(in.I));
+    onehot[k * static_cast<std::size_t>(in.I) + static_cast<std::size_t>(index[k])] = 1.0f;
+  }
+  const auto [odst, oout] = run_forward(cell, in, onehot.data(), in.state_in.data(), o.T);
+  state = in.state_in;
+  for (std::int64_t t = 0; t < o.T; ++t)
+    cell.step({o.N, in.params.data(), nullptr, index.data() + t * o.N, state.data(),
+               sdst.data() + t * NH});
+  c = worse(c, compare("one-hot step dst", sdst, odst, 2e-6, 1e-5));
+  c = worse(c, compare("one-hot state after the steps", state, oout, 2e-6, 1e-5));
+  return row("step equals forward", c);
+}
+
+// Training with the input given by index (where offered) equals training on dense one-hot rows.
+CellCheck index_input(const PluginRegistry& plugins, std::string_view name,
+                      const CellCheckOptions& o) {
+  Cell dense = plugins.create_cell(name, o.input, o.hidden);
+  Cell by_index = plugins.create_cell(name, o.input, o.hidden);
+  if (!by_index.set_index_input(true))
+    return {"one-hot input by index", kNaN, kNaN, true, "not offered: the host passes dense rows"};
+  const Inputs in(dense, o.T, o.N, o.seed + 6);
+  Data d(o.seed + 7);
+  std::vector<std::int32_t> index(static_cast<std::size_t>(o.T * o.N));
+  Floats onehot(in.src.size(), 0.0f);
+  for (std::size_t k = 0; k < index.size(); ++k) {
+    index[k] = static_cast<std::int32_t>(d.next() % static_cast<std::uint64_t>(in.I));
+    onehot[k * static_cast<std::size_t>(in.I) + static_cast<std::size_t>(index[k])] = 1.0f;
+  }
+  const Floats w = d.uniform(o.T * o.N * in.H, 1.0f);
+  auto train = [&](Cell& cell, const float* src, const std::int32_t* idx) {
+    Floats dst(w.size()), dparams(in.params.size(), 0.0f);
+    cell.forward(
+        {o.T, o.N, in.params.data(), src, in.state_in.data(), dst.data(), nullptr, 1, idx});
+    cell.backward({o.T, o.N, in.params.data(), src, in.state_in.data(), dst.data(), w.data(),
+                   nullptr, nullptr, dparams.data(), nullptr, idx});
+    return std::pair{dst, dparams};
+  };
+  const auto [ddst, dgrad] = train(dense, onehot.data(), nullptr);
+  const auto [idst, igrad] = train(by_index, nullptr, index.data());
+  return row("one-hot input by index", worse(compare("dst", idst, ddst, 2e-6, 1e-5),
+                                             compare("diff_params", igrad, dgrad, 1e-6, 1e-5)));
+}
+
+CellCheck trace_matches(Cell& cell, const CellCheckOptions& o) {
+  const Inputs in(cell, o.T, o.N, o.seed + 8);
+  const auto [dst, out] = run_forward(cell, in, in.src.data(), in.state_in.data(), o.T);
+  const std::int64_t K = static_cast<std::int64_t>(cell.signals().size());
+  const std::size_t TNH = dst.size();
+  Floats tdst(TNH), tout(out.size()), signals(static_cast<std::size_t>(K) * TNH, -7.0f);
+  cell.trace({o.T, o.N, in.params.data(), in.src.data(), in.state_in.data(), tdst.data(),
+              tout.data(), signals.data()});
+  Comparison c = worse(compare("trace dst", tdst, dst, 2e-6, 1e-5),
+                       compare("trace state_out", tout, out, 2e-6, 1e-5));
+  for (std::int64_t k = 0; k < K; ++k) {
+    const auto begin = signals.begin() + static_cast<std::ptrdiff_t>(k * TNH);
+    const Floats sig(begin, begin + static_cast<std::ptrdiff_t>(TNH));
+    const std::string signal = cell.signals()[static_cast<std::size_t>(k)];
+    if (const std::string bad = first_non_finite("signal '" + signal + "'", sig); !bad.empty())
+      return {"trace equals forward", kNaN, 0, false, bad + " (or not written)"};
+    if (signal == "h") c = worse(c, compare("signal 'h'", sig, dst, 2e-6, 1e-5));
+  }
+  return row("trace equals forward", c);
+}
+
+// The ABI adds gradients into diff_params: two backward passes give twice one.
+CellCheck accumulates(Cell& cell, const CellCheckOptions& o) {
+  const Inputs in(cell, o.T, o.N, o.seed + 9);
+  Data d(o.seed + 10);
+  const Floats w = d.uniform(o.T * o.N * in.H, 1.0f);
+  Floats dst(w.size()), once(in.params.size(), 0.0f), twice(in.params.size(), 0.0f);
+  auto pass = [&](Floats& into) {
+    cell.forward({o.T, o.N, in.params.data(), in.src.data(), in.state_in.data(), dst.data(),
+                  nullptr, 1, nullptr});
+    cell.backward({o.T, o.N, in.params.data(), in.src.data(), in.state_in.data(), dst.data(),
+                   w.data(), nullptr, nullptr, into.data(), nullptr, nullptr});
+  };
+  pass(once);
+  pass(twice);
+  pass(twice);
+  for (auto& x : once) x *= 2;
+  return row("backward adds into diff_params",
+             compare("diff_params after two passes", twice, once, 1e-6, 1e-5));
+}
+
+// Forward and backward on one thread and on several give the same numbers, up to the order of
+// additions in a matrix product.
+CellCheck threads(const PluginRegistry& plugins, std::string_view name, const CellCheckOptions& o) {
+  const std::int64_t T = 5, N = 7, I = 17, H = 33;
+  const int before = get_threads();
+  auto run = [&](int n) {
+    set_threads(n);
+    Cell cell = plugins.create_cell(name, I, H);
+    const Inputs in(cell, T, N, o.seed + 11);
+    Data d(o.seed + 12);
+    const Floats w = d.uniform(T * N * H, 1.0f);
+    Floats dst(w.size()), dparams(in.params.size(), 0.0f);
+    cell.forward({T, N, in.params.data(), in.src.data(), in.state_in.data(), dst.data(), nullptr, 1,
+                  nullptr});
+    cell.backward({T, N, in.params.data(), in.src.data(), in.state_in.data(), dst.data(), w.data(),
+                   nullptr, nullptr, dparams.data(), nullptr, nullptr});
+    return std::pair{dst, dparams};
+  };
+  std::pair<Floats, Floats> one, many;
+  try {
+    one = run(1);
+    many = run(std::max(2, before));
+  } catch (...) {
+    set_threads(before);
+    throw;
+  }
+  set_threads(before);
+  CellCheck r = row("same on 1 and " + std::to_string(std::max(2, before)) + " threads",
+                    worse(compare("dst", many.first, one.first, 1e-6, 1e-5),
+                          compare("diff_params", many.second, one.second, 1e-6, 1e-4)));
+  return r;
+}
+
+// A one-layer model of this cell learns a short repeating text: its loss must fall well below
+// where it starts within 150 Adam steps.
+CellCheck learns(const PluginRegistry& plugins, std::string_view name, const CellCheckOptions& o) {
+  constexpr double kMostRatio = 0.6;  // last losses / first loss
+  std::string text;
+  for (int k = 0; k < 12; ++k) text += "the quick brown fox jumps over the lazy dog. ";
+  std::vector<std::int32_t> ids;
+  std::vector<char> units;
+  for (const char ch : text) {
+    auto it = std::find(units.begin(), units.end(), ch);
+    if (it == units.end()) it = units.insert(units.end(), ch);
+    ids.push_back(static_cast<std::int32_t>(it - units.begin()));
+  }
+  ModelConfig mc;
+  mc.cells = {std::string(name)};
+  mc.hidden = 32;
+  mc.vocab_size = static_cast<std::int32_t>(units.size());
+  Model model(mc, plugins);
+  model.init_params(o.seed);
+  OptimizerConfig oc;
+  Optimizer adam(oc, static_cast<std::int64_t>(model.params().size()));
+  const std::int64_t T = 16, N = 8, steps = 150, L = static_cast<std::int64_t>(ids.size());
+  Model::State state = model.zero_state(N);
+  std::vector<std::int32_t> inputs(T * N), targets(T * N);
+  double first = kNaN, last = 0;
+  constexpr std::int64_t kLast = 20;
+  for (std::int64_t s = 0; s < steps; ++s) {
+    for (std::int64_t t = 0; t < T; ++t)
+      for (std::int64_t n = 0; n < N; ++n) {
+        const std::int64_t p = (n * (L / N) + s * T + t) % (L - 1);
+        inputs[static_cast<std::size_t>(t * N + n)] = ids[static_cast<std::size_t>(p)];
+        targets[static_cast<std::size_t>(t * N + n)] = ids[static_cast<std::size_t>(p + 1)];
+      }
+    const double loss =
+        model.train_step(inputs, targets, T, state, o.seed + static_cast<std::uint64_t>(s));
+    if (!std::isfinite(loss))
+      return {"learns a tiny text", kNaN, kMostRatio, false,
+              "the loss is " + num(loss) + " at step " + std::to_string(s + 1)};
+    if (s == 0) first = loss;
+    if (s >= steps - kLast) last += loss / kLast;
+    clip_by_global_norm(model.grads(), 5.0);
+    adam.step(model.params(), model.grads(), 1e-2);
+  }
+  const double ratio = last / first;
+  return {"learns a tiny text", ratio, kMostRatio, ratio <= kMostRatio,
+          "loss " + num(first) + " -> " + num(last) + " nats/unit in " + std::to_string(steps) +
+              " Adam steps (1 layer of 32, " + std::to_string(units.size()) + "-unit text)"};
+}
+
+}  // namespace
+
+GradcheckResult GradcheckReport::overall() const {
+  GradcheckResult r = params;
+  for (const GradcheckResult* p : {&input, &state}) {
+    if (!(p->max_rel_error <= r.max_rel_error)) {
+      r.max_rel_error = p->max_rel_error;
+      r.worst = p->worst;
+    }
+  }
+  r.checked = params.checked + input.checked + state.checked;
+  return r;
+}
+
+GradcheckReport gradcheck(Cell& cell, const GradcheckOptions& o) {
+  const std::int64_t T = o.T, N = o.N, I = cell.input_size(), H = cell.hidden_size();
+  const std::int64_t S = static_cast<std::int64_t>(cell.states().size());
+  Data rng(o.seed);
+  Floats params = noisy_params(cell, o.seed, 0.1f);
+  Floats src = rng.uniform(T * N * I, 1.0f);       // (T, N, I)
+  Floats state_in = rng.uniform(S * N * H, 0.5f);  // (S, N, H)
+  const Floats w = rng.uniform(T * N * H, 1.0f);   // (T, N, H) = diff_dst
+  const Floats v = rng.uniform(S * N * H, 1.0f);   // (S, N, H) = diff_state_out
+  Floats dst(static_cast<std::size_t>(T * N * H)), state_out(state_in.size());
+
+  auto loss = [&]() {
+    cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 0,
+                  nullptr});
+    double l = 0;
+    for (std::size_t k = 0; k < dst.size(); ++k) l += double(w[k]) * dst[k];
+    for (std::size_t k = 0; k < state_out.size(); ++k) l += double(v[k]) * state_out[k];
+    return l;
+  };
+
+  Floats diff_params(params.size(), 0.0f), diff_src(src.size()), diff_state_in(state_in.size());
+  cell.forward(
+      {T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 1, nullptr});
+  cell.backward({T, N, params.data(), src.data(), state_in.data(), dst.data(), w.data(), v.data(),
+                 diff_src.data(), diff_params.data(), diff_state_in.data(), nullptr});
+
+  // d L / d buf[offset + k] for the tensor `what` of `count` elements, into r.
+  auto check_tensor = [&](GradcheckResult& r, Floats& buf, std::int64_t offset, std::int64_t count,
+                          const Floats& analytic, const std::string& what) {
+    std::vector<std::int64_t> idx;
+    if (count <= o.max_per_tensor) {
+      for (std::int64_t k = 0; k < count; ++k) idx.push_back(k);
+    } else {
+      for (std::int64_t k = 0; k < o.max_per_tensor; ++k)
+        idx.push_back(static_cast<std::int64_t>(rng.next() % static_cast<std::uint64_t>(count)));
+    }
+    for (std::int64_t k : idx) {
+      float& x = buf[static_cast<std::size_t>(offset + k)];
+      const float x0 = x;
+      x = x0 + o.eps;
+      const float up = x;  // the perturbation actually applied, after float rounding
+      const double lp = loss();
+      x = x0 - o.eps;
+      const float down = x;
+      const double lm = loss();
+      x = x0;
+      const double numeric = (lp - lm) / (double(up) - double(down));
+      const double a = analytic[static_cast<std::size_t>(offset + k)];
+      const double rel =
+          std::abs(a - numeric) / std::max({std::abs(a), std::abs(numeric), o.floor});
+      ++r.checked;
+      if (!(rel <= r.max_rel_error)) {
+        r.max_rel_error = rel;
+        std::ostringstream s;
+        s << what << " index " << k << ": analytic " << a << ", numeric " << numeric << " (cell '"
+          << cell.type() << "', I=" << I << ", H=" << H << ", T=" << T << ", N=" << N << ")";
+        r.worst = s.str();
+      }
+    }
+  };
+
+  GradcheckReport report;
+  std::int64_t offset = 0;
+  for (const auto& t : cell.params()) {
+    check_tensor(report.params, params, offset, t.numel(), diff_params, "param '" + t.name + "'");
+    offset += t.numel();
+  }
+  check_tensor(report.input, src, 0, T * N * I, diff_src, "src");
+  for (std::int64_t s = 0; s < S; ++s)
+    check_tensor(report.state, state_in, s * N * H, N * H, diff_state_in,
+                 "initial state '" + cell.states()[static_cast<std::size_t>(s)] + "'");
+  return report;
+}
+
+std::vector<CellCheck> check_cell(const PluginRegistry& plugins, std::string_view name,
+                                  const CellCheckOptions& o) {
+  std::vector<CellCheck> rows;
+  // Each check on a fresh layer, so that one's failure cannot leave state for the next.
+  auto run = [&](const std::string& label, const std::function<void()>& body) {
+    try {
+      body();
+    } catch (const std::exception& e) {
+      rows.push_back({label, kNaN, kNaN, false, e.what()});
+    }
+  };
+  auto layer = [&] { return plugins.create_cell(name, o.input, o.hidden); };
+  run("create and describe", [&] { rows.push_back(describe(plugins, name, o)); });
+  run("finite outputs", [&] {
+    Cell c = layer();
+    rows.push_back(finite(c, o));
+  });
+  run("gradient", [&] {
+    Cell c = layer();
+    GradcheckOptions g;
+    g.T = o.T;
+    g.N = o.N;
+    g.seed = o.seed;
+    const GradcheckReport r = gradcheck(c, g);
+    rows.push_back(gradient_row("gradient: parameters", r.params));
+    rows.push_back(gradient_row("gradient: input", r.input));
+    rows.push_back(gradient_row("gradient: initial state", r.state));
+  });
+  run("state carried across segments", [&] {
+    Cell c = layer();
+    rows.push_back(carry(c, o));
+  });
+  run("step equals forward", [&] {
+    Cell c = layer();
+    rows.push_back(step_matches(c, o));
+  });
+  run("one-hot input by index", [&] { rows.push_back(index_input(plugins, name, o)); });
+  run("trace equals forward", [&] {
+    Cell c = layer();
+    rows.push_back(trace_matches(c, o));
+  });
+  run("backward adds into diff_params", [&] {
+    Cell c = layer();
+    rows.push_back(accumulates(c, o));
+  });
+  run("thread counts", [&] { rows.push_back(threads(plugins, name, o)); });
+  if (o.learning) run("learns a tiny text", [&] { rows.push_back(learns(plugins, name, o)); });
+  return rows;
+}
+
+}  // namespace charnn
