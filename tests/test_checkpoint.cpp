@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -278,4 +279,31 @@ TEST_CASE("the weight average's sections must hold one float per parameter", "[c
   const std::string msg = error_of([&] { read_checkpoint(dir / "short.ckpt"); });
   CHECK_THAT(msg, Catch::Contains((dir / "short.ckpt").string()) &&
                       Catch::Contains("section AVRG holds"));
+}
+
+TEST_CASE("a checkpoint whose cell plugin is missing names the plugin, its version and where "
+          "charnn looked",
+          "[checkpoint]") {
+  ScratchDir dir("ckpt-missing-plugin");
+  const Vocab vocab = small_vocab();
+  auto model = small_model(vocab);
+  CheckpointData d = sample_data(vocab, *model);
+  d.plugins[0] = {"mycell", "2.1.0"};
+  d.model.cells = {"mycell"};
+  write_checkpoint(dir / "mine.ckpt", d);
+  // The built-in cells found through CHARNN_PLUGIN_PATH, as a user's would be.
+  const char* before = std::getenv("CHARNN_PLUGIN_PATH");
+  const std::string saved = before ? before : "";
+  ::setenv("CHARNN_PLUGIN_PATH", CHARNN_PLUGIN_DIR, 1);
+  PluginSearch search;
+  search.use_default_dir = false;
+  const PluginRegistry reg = PluginRegistry::discover(search);
+  if (before)
+    ::setenv("CHARNN_PLUGIN_PATH", saved.c_str(), 1);
+  else
+    ::unsetenv("CHARNN_PLUGIN_PATH");
+  const std::string msg = error_of([&] { load_model(dir / "mine.ckpt", reg); });
+  CHECK_THAT(msg, Catch::Contains("needs the cell plugin 'mycell' (version 2.1.0)"));
+  CHECK_THAT(msg, Catch::Contains("found: elman, gru, lstm"));
+  CHECK_THAT(msg, Catch::Contains(std::string("searched ") + CHARNN_PLUGIN_DIR));
 }

@@ -388,12 +388,15 @@ std::unique_ptr<Model> model_from_checkpoint(const CheckpointData& data,
   for (std::size_t l = 0; l < data.plugins.size(); ++l) {
     const auto& use = data.plugins[l];
     if (!plugins.find(use.name)) {
-      std::string have;
+      std::string have, searched;
       for (const auto& p : plugins.plugins()) have += (have.empty() ? "" : ", ") + p->name();
+      for (const auto& d : plugins.searched_dirs())
+        searched += (searched.empty() ? "" : ", ") + d.string();
       throw error(
           data.file.string() + ": layer " + std::to_string(l) + " needs the cell plugin '" +
               use.name + "' (version " + use.version + "), which is not loaded" +
-              (have.empty() ? std::string(" (no plugins found)") : " (found: " + have + ")"),
+              (have.empty() ? std::string(" (no plugins found)") : " (found: " + have + ")") +
+              (searched.empty() ? std::string() : "; searched " + searched),
           "load it with --plugin FILE or put its directory in CHARNN_PLUGIN_PATH");
     }
   }
