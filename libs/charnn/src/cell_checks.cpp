@@ -1,6 +1,8 @@
 // The checks of a cell plugin. See cell_checks.hpp.
 #include "charnn/cell_checks.hpp"
 
+#include "cell_check_data.hpp"
+
 #include <charnn/error.hpp>
 #include <charnn/model.hpp>
 #include <charnn/optimizer.hpp>
@@ -22,39 +24,15 @@ namespace charnn {
 
 namespace {
 
-using Floats = std::vector<float>;
+using detail::Data;
+using detail::Floats;
+using detail::noisy_params;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// Deterministic data: the same on every machine.
-class Data {
- public:
-  explicit Data(std::uint64_t seed) : mix_(seed) {}
-  float one(float a) { return mix_.uniform_sym(a); }
-  Floats uniform(std::int64_t n, float a) {
-    Floats v(static_cast<std::size_t>(n));
-    for (auto& x : v) x = one(a);
-    return v;
-  }
-  std::uint64_t next() { return mix_.next(); }
-
- private:
-  SplitMix64 mix_;
-};
 
 std::string num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3g", v);
   return buf;
-}
-
-// The plugin's own initialisation plus noise, so that parts it sets to zero (biases) are
-// exercised away from zero too.
-Floats noisy_params(const Cell& cell, std::uint64_t seed, float noise) {
-  Floats p(static_cast<std::size_t>(cell.param_count()));
-  cell.init_params(p, seed);
-  Data d(seed ^ 0xABCDu);
-  for (auto& x : p) x += d.one(noise);
-  return p;
 }
 
 // The largest |got - want| beyond atol + rtol |want|, as a check's row: worst is that error,
@@ -108,6 +86,17 @@ std::string first_non_finite(const std::string& what, const Floats& buf) {
     if (!std::isfinite(buf[k]))
       return what + "[" + std::to_string(k) + "] is " + (std::isnan(buf[k]) ? "NaN" : "infinite");
   return {};
+}
+
+// `rows` random one-hot rows of width I: as indices, and as the dense (rows, I) matrix.
+std::pair<std::vector<std::int32_t>, Floats> one_hot(Data& d, std::int64_t rows, std::int64_t I) {
+  std::vector<std::int32_t> index(static_cast<std::size_t>(rows));
+  Floats dense(static_cast<std::size_t>(rows * I), 0.0f);
+  for (std::size_t k = 0; k < index.size(); ++k) {
+    index[k] = static_cast<std::int32_t>(d.next() % static_cast<std::uint64_t>(I));
+    dense[k * static_cast<std::size_t>(I) + static_cast<std::size_t>(index[k])] = 1.0f;
+  }
+  return {index, dense};
 }
 
 // A cell's inputs for T steps of N streams from one seed.
@@ -231,12 +220,7 @@ CellCheck step_matches(Cell& cell, const CellCheckOptions& o) {
                        compare("state after the steps", state, out, 2e-6, 1e-5));
   // One-hot rows, given by index to step() and dense to forward.
   Data d(o.seed + 5);
-  std::vector<std::int32_t> index(static_cast<std::size_t>(o.T * o.N));
-  Floats onehot(in.src.size(), 0.0f);
-  for (std::size_t k = 0; k < index.size(); ++k) {
-    index[k] = static_cast<std::int32_t>(d.next() % static_cast<std::uint64_t>(in.I));
-    onehot[k * static_cast<std::size_t>(in.I) + static_cast<std::size_t>(index[k])] = 1.0f;
-  }
+  const auto [index, onehot] = one_hot(d, o.T * o.N, in.I);
   const auto [odst, oout] = run_forward(cell, in, onehot.data(), in.state_in.data(), o.T);
   state = in.state_in;
   for (std::int64_t t = 0; t < o.T; ++t)
@@ -256,12 +240,7 @@ CellCheck index_input(const PluginRegistry& plugins, std::string_view name,
     return {"one-hot input by index", kNaN, kNaN, true, "not offered: the host passes dense rows"};
   const Inputs in(dense, o.T, o.N, o.seed + 6);
   Data d(o.seed + 7);
-  std::vector<std::int32_t> index(static_cast<std::size_t>(o.T * o.N));
-  Floats onehot(in.src.size(), 0.0f);
-  for (std::size_t k = 0; k < index.size(); ++k) {
-    index[k] = static_cast<std::int32_t>(d.next() % static_cast<std::uint64_t>(in.I));
-    onehot[k * static_cast<std::size_t>(in.I) + static_cast<std::size_t>(index[k])] = 1.0f;
-  }
+  const auto [index, onehot] = one_hot(d, o.T * o.N, in.I);
   const Floats w = d.uniform(o.T * o.N * in.H, 1.0f);
   auto train = [&](Cell& cell, const float* src, const std::int32_t* idx) {
     Floats dst(w.size()), dparams(in.params.size(), 0.0f);
@@ -402,96 +381,10 @@ CellCheck learns(const PluginRegistry& plugins, std::string_view name, const Cel
 
 }  // namespace
 
-GradcheckResult GradcheckReport::overall() const {
-  GradcheckResult r = params;
-  for (const GradcheckResult* p : {&input, &state}) {
-    if (!(p->max_rel_error <= r.max_rel_error)) {
-      r.max_rel_error = p->max_rel_error;
-      r.worst = p->worst;
-    }
-  }
-  r.checked = params.checked + input.checked + state.checked;
-  return r;
-}
-
-GradcheckReport gradcheck(Cell& cell, const GradcheckOptions& o) {
-  const std::int64_t T = o.T, N = o.N, I = cell.input_size(), H = cell.hidden_size();
-  const std::int64_t S = static_cast<std::int64_t>(cell.states().size());
-  Data rng(o.seed);
-  Floats params = noisy_params(cell, o.seed, 0.1f);
-  Floats src = rng.uniform(T * N * I, 1.0f);       // (T, N, I)
-  Floats state_in = rng.uniform(S * N * H, 0.5f);  // (S, N, H)
-  const Floats w = rng.uniform(T * N * H, 1.0f);   // (T, N, H) = diff_dst
-  const Floats v = rng.uniform(S * N * H, 1.0f);   // (S, N, H) = diff_state_out
-  Floats dst(static_cast<std::size_t>(T * N * H)), state_out(state_in.size());
-
-  auto loss = [&]() {
-    cell.forward({T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 0,
-                  nullptr});
-    double l = 0;
-    for (std::size_t k = 0; k < dst.size(); ++k) l += double(w[k]) * dst[k];
-    for (std::size_t k = 0; k < state_out.size(); ++k) l += double(v[k]) * state_out[k];
-    return l;
-  };
-
-  Floats diff_params(params.size(), 0.0f), diff_src(src.size()), diff_state_in(state_in.size());
-  cell.forward(
-      {T, N, params.data(), src.data(), state_in.data(), dst.data(), state_out.data(), 1, nullptr});
-  cell.backward({T, N, params.data(), src.data(), state_in.data(), dst.data(), w.data(), v.data(),
-                 diff_src.data(), diff_params.data(), diff_state_in.data(), nullptr});
-
-  // d L / d buf[offset + k] for the tensor `what` of `count` elements, into r.
-  auto check_tensor = [&](GradcheckResult& r, Floats& buf, std::int64_t offset, std::int64_t count,
-                          const Floats& analytic, const std::string& what) {
-    std::vector<std::int64_t> idx;
-    if (count <= o.max_per_tensor) {
-      for (std::int64_t k = 0; k < count; ++k) idx.push_back(k);
-    } else {
-      for (std::int64_t k = 0; k < o.max_per_tensor; ++k)
-        idx.push_back(static_cast<std::int64_t>(rng.next() % static_cast<std::uint64_t>(count)));
-    }
-    for (std::int64_t k : idx) {
-      float& x = buf[static_cast<std::size_t>(offset + k)];
-      const float x0 = x;
-      x = x0 + o.eps;
-      const float up = x;  // the perturbation actually applied, after float rounding
-      const double lp = loss();
-      x = x0 - o.eps;
-      const float down = x;
-      const double lm = loss();
-      x = x0;
-      const double numeric = (lp - lm) / (double(up) - double(down));
-      const double a = analytic[static_cast<std::size_t>(offset + k)];
-      const double rel =
-          std::abs(a - numeric) / std::max({std::abs(a), std::abs(numeric), o.floor});
-      ++r.checked;
-      if (!(rel <= r.max_rel_error)) {
-        r.max_rel_error = rel;
-        std::ostringstream s;
-        s << what << " index " << k << ": analytic " << a << ", numeric " << numeric << " (cell '"
-          << cell.type() << "', I=" << I << ", H=" << H << ", T=" << T << ", N=" << N << ")";
-        r.worst = s.str();
-      }
-    }
-  };
-
-  GradcheckReport report;
-  std::int64_t offset = 0;
-  for (const auto& t : cell.params()) {
-    check_tensor(report.params, params, offset, t.numel(), diff_params, "param '" + t.name + "'");
-    offset += t.numel();
-  }
-  check_tensor(report.input, src, 0, T * N * I, diff_src, "src");
-  for (std::int64_t s = 0; s < S; ++s)
-    check_tensor(report.state, state_in, s * N * H, N * H, diff_state_in,
-                 "initial state '" + cell.states()[static_cast<std::size_t>(s)] + "'");
-  return report;
-}
-
 std::vector<CellCheck> check_cell(const PluginRegistry& plugins, std::string_view name,
                                   const CellCheckOptions& o) {
   std::vector<CellCheck> rows;
-  // Each check on a fresh layer, so that one's failure cannot leave state for the next.
+  // A check that throws fails with the plugin's message; the others still run.
   auto run = [&](const std::string& label, const std::function<void()>& body) {
     try {
       body();
@@ -499,40 +392,28 @@ std::vector<CellCheck> check_cell(const PluginRegistry& plugins, std::string_vie
       rows.push_back({label, kNaN, kNaN, false, e.what()});
     }
   };
-  auto layer = [&] { return plugins.create_cell(name, o.input, o.hidden); };
+  // Each check on a fresh layer, so that one's failure cannot leave state for the next.
+  using LayerCheck = CellCheck (*)(Cell&, const CellCheckOptions&);
+  auto on_layer = [&](const std::string& label, LayerCheck check) {
+    run(label, [&] {
+      Cell c = plugins.create_cell(name, o.input, o.hidden);
+      rows.push_back(check(c, o));
+    });
+  };
   run("create and describe", [&] { rows.push_back(describe(plugins, name, o)); });
-  run("finite outputs", [&] {
-    Cell c = layer();
-    rows.push_back(finite(c, o));
-  });
+  on_layer("finite outputs", finite);
   run("gradient", [&] {
-    Cell c = layer();
-    GradcheckOptions g;
-    g.T = o.T;
-    g.N = o.N;
-    g.seed = o.seed;
-    const GradcheckReport r = gradcheck(c, g);
+    Cell c = plugins.create_cell(name, o.input, o.hidden);
+    const GradcheckReport r = gradcheck(c, {.T = o.T, .N = o.N, .seed = o.seed});
     rows.push_back(gradient_row("gradient: parameters", r.params));
     rows.push_back(gradient_row("gradient: input", r.input));
     rows.push_back(gradient_row("gradient: initial state", r.state));
   });
-  run("state carried across segments", [&] {
-    Cell c = layer();
-    rows.push_back(carry(c, o));
-  });
-  run("step equals forward", [&] {
-    Cell c = layer();
-    rows.push_back(step_matches(c, o));
-  });
+  on_layer("state carried across segments", carry);
+  on_layer("step equals forward", step_matches);
   run("one-hot input by index", [&] { rows.push_back(index_input(plugins, name, o)); });
-  run("trace equals forward", [&] {
-    Cell c = layer();
-    rows.push_back(trace_matches(c, o));
-  });
-  run("backward adds into diff_params", [&] {
-    Cell c = layer();
-    rows.push_back(accumulates(c, o));
-  });
+  on_layer("trace equals forward", trace_matches);
+  on_layer("backward adds into diff_params", accumulates);
   run("thread counts", [&] { rows.push_back(threads(plugins, name, o)); });
   if (o.learning) run("learns a tiny text", [&] { rows.push_back(learns(plugins, name, o)); });
   return rows;
