@@ -20,6 +20,7 @@
 
 #include "onednn_support.hpp"
 #include "prepared_step.hpp"
+#include "sequence_args.hpp"
 #include "step_gates.hpp"
 
 namespace charnn_cells {
@@ -62,20 +63,6 @@ class RnnCell : public charnn::plugin::Cell {
   // NULL, signal k for this step goes to signals + k*signal_stride, each (N, H).
   virtual void pointwise(float* gates, float* state, float* dst, std::int64_t N, float* signals,
                          std::int64_t signal_stride) const = 0;
-
-  // The inference forward that a traced sequence runs (src dense, no training).
-  static charnn_forward_args inference_args(const charnn_trace_args& a) {
-    charnn_forward_args f{};
-    f.T = a.T;
-    f.N = a.N;
-    f.params = a.params;
-    f.src = a.src;
-    f.state_in = a.state_in;
-    f.dst = a.dst;
-    f.state_out = a.state_out;
-    f.training = 0;
-    return f;
-  }
 
   const std::int64_t I_, H_, G_, S_;
 

@@ -1,4 +1,5 @@
-// The argument checks the built-in cells' sequence passes share (rnn_cell.cpp, gru/gru.cpp).
+// What the built-in cells' sequence passes share about their arguments (rnn_cell.cpp,
+// gru/gru.cpp): the fields a host switched on, the checks, and a trace as a forward.
 #pragma once
 
 #include <charnn/plugin.hpp>
@@ -17,6 +18,21 @@ Args known_fields(const Args& a, bool index_input) {
   Args c{};
   std::memcpy(&c, &a, offsetof(Args, src_index));
   return c;
+}
+
+// The inference forward a traced sequence runs: the trace's T, N, params, dense src and states,
+// no training.
+inline charnn_forward_args inference_args(const charnn_trace_args& a) {
+  charnn_forward_args f{};
+  f.T = a.T;
+  f.N = a.N;
+  f.params = a.params;
+  f.src = a.src;
+  f.state_in = a.state_in;
+  f.dst = a.dst;
+  f.state_out = a.state_out;
+  f.training = 0;
+  return f;
 }
 
 // Throws CHARNN_ERR_ARGUMENT, naming `what`, unless T, N >= 1, params and dst are given, and the

@@ -83,15 +83,7 @@ class GruCell final : public charnn::plugin::Cell {
   void trace(const charnn_trace_args& a) override {
     check_sequence_args(I_, a.T, a.N, a.params, a.src, false, nullptr, a.dst, "trace");
     if (!a.signals) throw Error(CHARNN_ERR_ARGUMENT, "trace: signals is required");
-    charnn_forward_args f{};
-    f.T = a.T;
-    f.N = a.N;
-    f.params = a.params;
-    f.src = a.src;
-    f.state_in = a.state_in;
-    f.dst = a.dst;
-    f.state_out = a.state_out;
-    backend_guard("trace", [&] { inference_.forward(f, a.signals); });
+    backend_guard("trace", [&] { inference_.forward(inference_args(a), a.signals); });
   }
 
   // bf16 products where this CPU runs them natively (see onednn_support.hpp).

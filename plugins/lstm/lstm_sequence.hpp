@@ -141,7 +141,7 @@ class LstmSequence {
     // Weight gradients over all T*N rows at once, added to the host's (the ABI accumulates).
     p.mm_dwh.run(stream_, hs(p, 0), p.das.data(), a.diff_params + wl);
     if (a.src_index)
-      scatter_input_grad(p, a.src_index, T * N, a.diff_params);
+      scatter_add_rows(a.src_index, T * N, p.das.data(), bf16_, G, a.diff_params);
     else
       p.mm_dwx.run(stream_, x_op(p, a.src), p.das.data(), a.diff_params);
     if (a.diff_src) p.mm_xt.run(stream_, p.das.data(), p.wxt.get_data_handle(), a.diff_src);
@@ -191,7 +191,7 @@ class LstmSequence {
     }
     float* gx = p.gx.data();  // (T, N, 4H)
     if (a.src_index)
-      gather_input(a.src_index, a.T * N, a.params, a.params + wl + wi, gx);
+      gather_rows(a.src_index, a.T * N, a.params, a.params + wl + wi, G, gx);
     else
       p.mm_x.run(stream_, x_op(p, a.src), p.wx.get_data_handle(), gx, a.params + wl + wi);
     for (std::int64_t t = 0; t < a.T; ++t) {
@@ -231,42 +231,6 @@ class LstmSequence {
     }
   }
 
-  // Gx = W_x[id] + b: the rows a one-hot X would pick, exactly what the f32 product gives.
-  void gather_input(const std::int32_t* ids, std::int64_t M, const float* wx, const float* b,
-                    float* gx) const {
-    const std::int64_t G = 4 * H_;
-#pragma omp parallel for schedule(static)
-    for (std::int64_t r = 0; r < M; ++r) {
-      const float* w = wx + static_cast<std::int64_t>(ids[r]) * G;
-      float* out = gx + r * G;
-      for (std::int64_t k = 0; k < G; ++k) out[k] = w[k] + b[k];
-    }
-  }
-
-  // dW_x[id_r] += dA_r, what X^T . dA adds for a one-hot X. Each thread owns a range of columns
-  // and adds the rows in order, so the sums are the same for any thread count.
-  void scatter_input_grad(Plan& p, const std::int32_t* ids, std::int64_t M, float* dwx) const {
-    const std::int64_t G = 4 * H_;
-    const int threads = omp_get_max_threads();
-    const std::int64_t chunk = ((G + threads - 1) / threads + 15) / 16 * 16;
-    const bool bf16 = bf16_;
-    const std::byte* das = p.das.data();
-#pragma omp parallel for schedule(static)
-    for (int k = 0; k < threads; ++k) {
-      const std::int64_t c0 = k * chunk, c1 = std::min(G, c0 + chunk);
-      for (std::int64_t r = 0; r < M && c0 < c1; ++r) {
-        float* d = dwx + static_cast<std::int64_t>(ids[r]) * G;
-        if (bf16) {
-          const auto* g = reinterpret_cast<const std::uint16_t*>(das) + r * G;
-          for (std::int64_t c = c0; c < c1; ++c) d[c] += bf16_to_f32(g[c]);
-        } else {
-          const auto* g = reinterpret_cast<const float*>(das) + r * G;
-          for (std::int64_t c = c0; c < c1; ++c) d[c] += g[c];
-        }
-      }
-    }
-  }
-
   std::size_t esize() const {
     return bf16_ ? 2 : 4;
   }
@@ -291,18 +255,6 @@ class LstmSequence {
       std::memcpy(to, from, n * sizeof(float));
   }
 
-  // A buffer for weights in the layout md, shared by every plan whose product chose the same
-  // layout: each forward reorders the host's weights into it before use, so sharing is safe,
-  // and tracing, which meets several (T, N), keeps one copy of each matrix instead of one per
-  // plan (~10 MB a layer at H = 512).
-  // `which` tells W_x (0) from W_h (1): with I = H their layouts are equal.
-  memory shared_weights(int which, const memory::desc& md) {
-    for (const auto& w : weights_)
-      if (w.which == which && w.desc == md) return w.mem;
-    weights_.push_back({which, md, memory(md, cpu_engine())});
-    return weights_.back().mem;
-  }
-
   Plan& plan(std::int64_t T, std::int64_t N) {
     auto& slot = plans_[{T, N}];
     if (slot) return *slot;
@@ -318,8 +270,8 @@ class LstmSequence {
     p->mm_x.init(plain({M, I}, o), any({I, G}, o), plain({M, G}, dt::f32), false, &bias);
     p->mm_h.init(plain({N, H}, o), any({H, G}, o), plain({N, G}, dt::f32), false);
     auto own = [](const memory::desc& md) { return memory(md, cpu_engine()); };
-    p->wx = shared_weights(0, p->mm_x.weights_desc);
-    p->wh = shared_weights(1, p->mm_h.weights_desc);
+    p->wx = weights_.get(0, p->mm_x.weights_desc);
+    p->wh = weights_.get(1, p->mm_h.weights_desc);
     p->r_wx.init(plain({I, G}, dt::f32), p->mm_x.weights_desc);
     p->r_wh.init(plain({H, G}, dt::f32), p->mm_h.weights_desc);
     p->gx.resize(M * G);
@@ -422,12 +374,7 @@ class LstmSequence {
   std::map<std::pair<std::int64_t, std::int64_t>, std::unique_ptr<Plan>> plans_;
   Plan* last_ = nullptr;  // the plan of the last training forward, which backward consumes
   std::vector<float> carry_;  // (2, N, H): the state between an inference forward's chunks
-  struct SharedWeights {
-    int which;
-    memory::desc desc;
-    memory mem;
-  };
-  std::vector<SharedWeights> weights_;  // see shared_weights
+  WeightBuffers weights_;  // of every plan, by layout
 };
 
 }  // namespace charnn_cells
