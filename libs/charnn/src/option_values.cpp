@@ -98,4 +98,14 @@ std::vector<std::string> cell_list(const std::string& s) {
   return split_string(compact, ',');
 }
 
+std::string common_cell(const TrainConfig& c) {
+  for (const auto& name : c.cells)
+    if (name != c.cells.front()) return detail::join(c.cells, ",");
+  return c.cells.empty() ? std::string() : c.cells.front();
+}
+
+std::string minutes_text(double seconds) {
+  return std::to_string(static_cast<long long>(seconds / 60)) + "m";
+}
+
 }  // namespace charnn::detail::option_values

@@ -1,6 +1,7 @@
 // How a training option's value is written to config.json and read back, strictly: the whole
 // text must be the value, in range (shared by the option table, train_options.cpp). Numbers,
-// seeds, "auto", progress modes and cell lists; the table's rows only pick one.
+// seeds, "auto", progress modes and cell lists, and how --help shows defaults; the table's rows
+// only pick one.
 #pragma once
 
 #include <charnn/train_config.hpp>
@@ -32,5 +33,10 @@ double parse_auto_real(const std::string& s, double sentinel);
 TrainConfig::ProgressMode parse_progress(const std::string& s);
 // "lstm, elman" -> {"lstm", "elman"}: the command line tolerates spaces after commas.
 std::vector<std::string> cell_list(const std::string& s);
+
+// How --help shows two defaults: "lstm" for {"lstm", "lstm"} (one name and a layer count), and
+// "15m" for 900 seconds.
+std::string common_cell(const TrainConfig& c);
+std::string minutes_text(double seconds);
 
 }  // namespace charnn::detail::option_values

@@ -12,22 +12,6 @@ namespace charnn {
 
 using namespace detail::option_values;
 
-namespace {
-
-// "lstm" for {"lstm", "lstm"}: --help shows the default as one name and a layer count.
-std::string common_cell(const TrainConfig& c) {
-  for (const auto& name : c.cells)
-    if (name != c.cells.front()) return detail::join(c.cells, ",");
-  return c.cells.empty() ? std::string() : c.cells.front();
-}
-
-// "15m" for 900: how --help shows the default time budget.
-std::string minutes_text(double seconds) {
-  return std::to_string(static_cast<long long>(seconds / 60)) + "m";
-}
-
-}  // namespace
-
 // Row shorthands: a field stored as an integer, a double or a float, read back strictly.
 #define CHARNN_INTEGER(field)                                          \
   .get = [](const TrainConfig& c) { return std::to_string(c.field); }, \
@@ -204,12 +188,10 @@ const TrainOption kOptions[] = {
      .key = "ema",
      .kind = K::real,
      .value_name = "DECAY",
-     .help = "keep a running average of the weights, each step weighing them by 1 - DECAY (at "
-             "first more: the average spans about the last 11% of the steps); each validation "
-             "scores the trained weights and their average, and the checkpoints' model is the "
-             "better one (0 = off)",
+     .help = "keep a running average of the weights (decay per step); validation scores it "
+             "beside the trained weights and the checkpoints keep the better (0 = off)",
      CHARNN_REAL(ema),
-     .missing = "0",  // runs from before the weight average
+     .missing = "0",  // runs from before the average
      CHARNN_ACCEPT_IF(c.ema == 0 || (c.ema > 0 && c.ema < 1), " must be in [0, 1) (0 = off)")},
     {.flag = "momentum",
      .key = "momentum",
