@@ -248,19 +248,19 @@ void Trainer::validate_and_save(bool last) {
 void Trainer::roll_back() {
   const CheckpointData best = read_checkpoint(run_dir_ / "best.ckpt");
   const auto params = model_->params();
-  if (best.params.size() != params.size() || best.optimizer.size() != optimizer_->state().size())
+  // With --ema (fixed for a run) best.ckpt holds the trained weights and the average as well.
+  const std::size_t average_size = average_ ? params.size() : 0;
+  if (best.params.size() != params.size() || best.optimizer.size() != optimizer_->state().size() ||
+      best.live.size() != average_size || best.average.size() != average_size)
     throw error((run_dir_ / "best.ckpt").string() + " does not hold this run's model",
                 "resume with " + option_name("rollback") + " 0, or start a new run");
-  const std::vector<float>& trained = best.live.empty() ? best.params : best.live;
+  const std::vector<float>& trained = average_ ? best.live : best.params;
   std::copy(trained.begin(), trained.end(), params.begin());
   std::copy(best.optimizer.begin(), best.optimizer.end(), optimizer_->state().begin());
   optimizer_->set_steps(best.get_int("state.optimizer_steps"));
   if (average_) {
-    // A best.ckpt without an average (not written by this run): the average restarts.
-    const std::vector<float>& avg = best.average.size() == params.size() ? best.average : trained;
-    std::copy(avg.begin(), avg.end(), average_->values().begin());
-    state_.average_chosen =
-        best.has("state.average_chosen") ? best.get_int("state.average_chosen") : 0;
+    std::copy(best.average.begin(), best.average.end(), average_->values().begin());
+    state_.average_chosen = TrainState::load(best).average_chosen;
   }
   state_.lr_scale *= 0.5;
   ++state_.rollbacks;
