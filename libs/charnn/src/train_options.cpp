@@ -134,7 +134,8 @@ const TrainOption kOptions[] = {
      .key = "lr",
      .value_name = "RATE|auto",
      .help = "peak learning rate; auto: 2e-2 for vocabularies of up to 128 units, lower for "
-             "larger ones (Adam with a high rate stalls over hundreds of output units)",
+             "larger ones (Adam with a high rate stalls over hundreds of output units), halved "
+             "while a short trial run from the initial weights diverges",
      .resumable = true,  // to recover from a divergence
      .get = [](const TrainConfig& c) { return auto_real_text(c.schedule.lr, kAutoLr); },
      .set = [](TrainConfig& c,

@@ -5,12 +5,14 @@
 #include "train_banner.hpp"
 
 #include <charnn/error.hpp>
+#include <charnn/lr_check.hpp>
 #include <charnn/memory_estimate.hpp>
 #include <charnn/plugin_registry.hpp>
 #include <charnn/threads.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <iostream>
 
 namespace charnn::detail {
@@ -163,14 +165,85 @@ void Trainer::plan_settings() {
       in.max_iters = std::max<std::int64_t>(1, in.max_iters - done.iteration);
   }
   const bool timed = in.time_limit > 0;
-  const TrainPlan plan =
+  TrainPlan plan =
       plan_training(in, [&](std::int64_t hidden) { return measure_width(hidden, timed); });
   if (in.choose_hidden) config_.hidden = plan.hidden;
   if (in.choose_dropout) config_.dropout = plan.dropout;
   if (in.choose_lr) config_.schedule.lr = plan.lr;
   if (in.choose_eval_every) config_.eval_every = plan.eval_every;
   if (in.choose_eval_units) config_.eval_units = plan.eval_units;
+  if (in.choose_lr && !resuming_) check_learning_rate(plan);
   if (!resuming_) config_.plan = plan.why;
+}
+
+// --lr auto (lr_check.hpp): trains the planned model from its initial weights over the warm-up
+// and a little more, and halves the rate while the training loss rises. The run then starts
+// afresh from the same initial weights; the check's seconds count against --time.
+void Trainer::check_learning_rate(TrainPlan& plan) {
+  const std::int64_t N = config_.batch, T = config_.seq_len;
+  const std::int64_t steps = lr_check_steps(config_.schedule.warmup);
+  const double planned_iterations = plan.planned_units / static_cast<double>(N * T);
+  if (plan.planned_units > 0 && planned_iterations < kLrCheckShare * static_cast<double>(steps))
+    return;
+  const auto t0 = std::chrono::steady_clock::now();
+  ModelConfig mc;
+  mc.cells = config_.cells;
+  mc.hidden = config_.hidden;
+  mc.vocab_size = vocab_.size();
+  mc.dropout = config_.dropout;
+  Model model(mc, plugins_);
+  model.set_train_precision(config_.precision);
+  const Batches batches(split_.train, N, T, config_.seed);
+  std::vector<std::int32_t> inputs(static_cast<std::size_t>(N * T)), targets(inputs.size());
+  std::vector<std::int32_t> fixed_inputs(inputs.size()), fixed_targets(inputs.size());
+  batches.fill(DataPosition{}, fixed_inputs.data(), fixed_targets.data());
+  const auto fixed_loss = [&] {
+    Model::State zero = model.zero_state(N);
+    return model.evaluate(fixed_inputs, fixed_targets, T, zero) / static_cast<double>(N * T);
+  };
+  std::string risen;
+  for (int halvings = 0;; ++halvings) {
+    model.init_params(config_.seed);
+    Optimizer optimizer(config_.optimizer, static_cast<std::int64_t>(model.params().size()));
+    Model::State state = model.zero_state(N);
+    DataPosition at;
+    LossRiseDetector detector;
+    for (std::int64_t i = 0; i < steps; ++i) {
+      progress_->update("checking the learning rate " + short_num(config_.schedule.lr) +
+                        ": step " + std::to_string(i + 1) + " of " + std::to_string(steps));
+      if (at.segment == 0)
+        for (auto& l : state.layers) std::fill(l.begin(), l.end(), 0.0f);
+      batches.fill(at, inputs.data(), targets.data());
+      const double loss =
+          model.train_step(inputs, targets, T, state, dropout_seed(config_.seed, i));
+      const double norm = clip_by_global_norm(model.grads(), config_.clip);
+      if (!std::isfinite(loss) || !std::isfinite(norm)) {
+        detector.add(i + 1, kNaN);
+        break;
+      }
+      optimizer.step(model.params(), model.grads(),
+                     config_.schedule.at(i, batches.epoch_fraction(at), 0));
+      at = batches.next(at);
+      if ((i + 1) % kLrCheckEvery != 0) continue;
+      double score = fixed_loss();
+      if (faults_.lr_check_rise_above > 0 && config_.schedule.lr > faults_.lr_check_rise_above &&
+          i + 1 > kLrCheckEvery)
+        score += 1;
+      if (detector.add(i + 1, score)) break;
+    }
+    if (!detector.risen()) break;
+    risen += (risen.empty() ? "" : "; ") + std::string("at ") + short_num(config_.schedule.lr) +
+             " " + detector.why();
+    if (halvings == kLrCheckHalvings) break;  // keep the lowest rate tried
+    config_.schedule.lr /= 2;
+  }
+  progress_->clear();
+  check_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  plan.lr = config_.schedule.lr;
+  plan.why += "; lr check (" + std::to_string(steps) + " steps, " +
+              format_duration(check_seconds_) + "): " +
+              (risen.empty() ? short_num(plan.lr) + " held"
+                             : risen + ", so " + short_num(plan.lr));
 }
 
 WidthCost Trainer::measure_width(std::int64_t hidden, bool timed) {
@@ -264,6 +337,7 @@ void Trainer::restore_from_checkpoint() {
 // Everything before the first step: data, model, run directory, metrics.csv, config.json and
 // the banner.
 void Trainer::start() {
+  progress_ = std::make_unique<Progress>(log_, progress_mode(config_.progress, log_));
   prepare_data();
   check_memory();
   plan_settings();
@@ -291,7 +365,6 @@ void Trainer::start() {
     lock_ = std::move(run.lock);
   }
 
-  progress_ = std::make_unique<Progress>(log_, progress_mode(config_.progress, log_));
   BannerFacts facts{.resuming = resuming_,
                     .run_dir = run_dir_.string(),
                     .iteration = state_.iteration,
@@ -313,6 +386,7 @@ void Trainer::start() {
                        " gives it 0 units): best.ckpt is not written, last.ckpt is the model");
   governor_ = std::make_unique<ThreadGovernor>(config_.threads <= 0);
   start_ = std::chrono::steady_clock::now();
+  if (!resuming_) state_.elapsed = check_seconds_;
   window_ = Window{};
   session_start_iteration_ = state_.iteration;
 }

@@ -111,13 +111,10 @@ void Trainer::next_batch() {
   batches_->fill(state_.position, inputs_.data(), targets_.data());
 }
 
-// Forward and backward over the segment; the gradients land in model_->grads(). The dropout
-// masks follow the iteration, not the session, so a resumed run draws the same ones.
+// Forward and backward over the segment; the gradients land in model_->grads().
 double Trainer::forward_backward() {
-  const std::uint64_t dropout_seed = splitmix64(config_.seed * 0x2545f4914f6cdd1dull +
-                                                static_cast<std::uint64_t>(state_.iteration));
-  const double loss =
-      model_->train_step(inputs_, targets_, config_.seq_len, carried_, dropout_seed);
+  const double loss = model_->train_step(inputs_, targets_, config_.seq_len, carried_,
+                                         dropout_seed(config_.seed, state_.iteration));
   if (faults_.inject_nan_at == state_.iteration + 1) return kNaN;
   return loss;
 }

@@ -10,6 +10,7 @@
 #include <charnn/checkpoint.hpp>
 #include <charnn/detail/train_faults.hpp>
 #include <charnn/model.hpp>
+#include <charnn/random.hpp>
 #include <charnn/optimizer.hpp>
 #include <charnn/progress.hpp>
 #include <charnn/train_plan.hpp>
@@ -28,6 +29,12 @@
 namespace charnn::detail {
 
 inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// The dropout masks of an iteration follow the iteration, not the session, so a resumed run
+// draws the same ones.
+inline std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t iteration) {
+  return splitmix64(seed * 0x2545f4914f6cdd1dull + static_cast<std::uint64_t>(iteration));
+}
 
 // The corpus fingerprint as the checkpoint stores it.
 inline std::string hex64(std::uint64_t v) {
@@ -62,6 +69,7 @@ class Trainer {
   void prepare_data();
   void check_memory() const;
   void plan_settings();
+  void check_learning_rate(TrainPlan& plan);
   WidthCost measure_width(std::int64_t hidden, bool timed);
   void build_model();
   void restore_from_checkpoint();
@@ -134,6 +142,7 @@ class Trainer {
   std::unique_ptr<Progress> progress_;
   std::unique_ptr<ThreadGovernor> governor_;  // follows the free CPUs when --threads is automatic
   Window window_;
+  double check_seconds_ = 0;  // the learning-rate check's, counted against --time
   double last_lr_ = 0;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::int64_t session_start_iteration_ = 0;

@@ -72,7 +72,8 @@ inline double memorisation(double passes, double parameters, double train_units)
 // War and Peace, 82 units), then falling as (128 / V)^0.8, at least 2e-3. Adam moves every output
 // weight by about the rate each step, also those of units that are rare in the batch, and with
 // hundreds of them a high rate holds the model at the unigram loss: on Thai (707 units) 2e-2 and
-// 1e-2 stayed there for 500 iterations while 5e-3 left it after 350 (docs/training.md).
+// 1e-2 stayed there for 500 iterations while 5e-3 left it after 350 (docs/training.md). The
+// trainer then checks it on the run's own cell (lr_check.hpp): the rule was tuned on the LSTM.
 double planned_lr(std::int64_t vocab_size);
 
 // --dropout auto starts at this exposure with 0.1, then adds 0.1 per doubling, up to

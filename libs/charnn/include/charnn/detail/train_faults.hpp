@@ -13,6 +13,9 @@ struct TrainFaults {
   std::int64_t interrupt_after = 0;
   // Pretends the loss of this iteration (1-based) is NaN. 0 = never.
   std::int64_t inject_nan_at = 0;
+  // Pretends the learning-rate check's loss jumps by 1 after its first score at rates above
+  // this. 0 = never.
+  double lr_check_rise_above = 0;
 };
 
 TrainResult train_with_faults(const TrainConfig& config, const PluginRegistry& plugins,
