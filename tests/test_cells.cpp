@@ -353,7 +353,8 @@ TEST_CASE(
   if (!prepared.prepare_step(params.data(), precision)) {
     // The prepared path is optional (a plugin may lack it, or bf16 on a CPU without it), but the
     // built-in cells always have f32.
-    CHECK_FALSE((precision == CHARNN_PRECISION_F32 && (name == "lstm" || name == "elman")));
+    CHECK_FALSE(
+        (precision == CHARNN_PRECISION_F32 && (name == "lstm" || name == "elman" || name == "gru")));
     WARN("cell '" << name << "' has no prepared step in precision " << precision << ": skipped");
     return;
   }
@@ -707,11 +708,11 @@ TEST_CASE("built-in cells propagate NaN parameters through step instead of hidin
 
 TEST_CASE("the prepared step propagates NaN weights and states instead of hiding them",
           "[cell][step][prepared]") {
-  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm");
+  const std::string name = GENERATE(as<std::string>{}, "elman", "lstm", "gru");
   const auto precision =
       GENERATE(CHARNN_PRECISION_F32, CHARNN_PRECISION_BF16, CHARNN_PRECISION_INT8);
   CAPTURE(name, precision);
-  const std::int64_t I = 3, H = 4, G = name == "lstm" ? 4 : 1;
+  const std::int64_t I = 3, H = 4, G = name == "lstm" ? 4 : name == "gru" ? 3 : 1;
   charnn::Cell cell = registry().create_cell(name, I, H);
   auto params = noisy_params(cell, 2);
   const std::int32_t idx = 1;

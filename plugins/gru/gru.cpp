@@ -6,14 +6,15 @@
 //   n = tanh   (x W_x[:,2] + b_x[2] + r * (h W_h[:,2] + b_h[2])) candidate
 //   h' = (1 - z) * n + z * h
 //
-// Everything runs on the matmul sequence passes of gru_sequence.hpp: training, validation,
-// tracing, and the one-step sampling path (a sequence of one step; there is no prepared
-// bf16/int8 copy as the LSTM and Elman cells have). State: h. Traced signals: h, r, z, n.
+// Sequences (training, validation, tracing) run on the matmul passes of gru_sequence.hpp; one
+// step is a sequence of one, or, once the host prepares the weights (sampling), the prepared
+// f32/bf16/int8 path of gru_prepared_step.hpp. State: h. Traced signals: h, r, z, n.
 #include <charnn/random.hpp>
 
 #include <algorithm>
 #include <cmath>
 
+#include "gru_prepared_step.hpp"
 #include "gru_sequence.hpp"
 #include "onednn_support.hpp"
 #include "sequence_args.hpp"
@@ -26,7 +27,8 @@ class GruCell final : public charnn::plugin::Cell {
       : I_(input_size),
         H_(hidden_size),
         trainer_(input_size, hidden_size, true),
-        inference_(input_size, hidden_size, false) {}
+        inference_(input_size, hidden_size, false),
+        prepared_(input_size, hidden_size) {}
 
   std::vector<charnn_tensor_info> params() const override {
     return {
@@ -61,13 +63,20 @@ class GruCell final : public charnn::plugin::Cell {
     backend_guard("backward", [&] { trainer_.backward(a); });
   }
 
-  // One step is a sequence of one: src_index (always allowed here) or src, state in place.
+  // One step: src_index (always allowed here) or src, state in place. On prepared weights the
+  // prepared path, else a sequence of one.
   void step(const charnn_step_args& a) override {
     if (a.N < 1 || !a.params || !a.state || !a.dst || (!a.src && !a.src_index))
       throw Error(CHARNN_ERR_ARGUMENT,
                   "step: N >= 1 and params, state, dst and src (or src_index) are required");
     if (a.src_index)
       check_sequence_args(I_, 1, a.N, a.params, nullptr, true, a.src_index, a.dst, "step");
+    if (prepared_.holds(a.params)) {
+      backend_guard("step", [&] {
+        prepared_.step(a.N, a.src_index ? nullptr : a.src, a.src_index, a.state, a.dst);
+      });
+      return;
+    }
     charnn_forward_args f{};
     f.T = 1;
     f.N = a.N;
@@ -78,6 +87,10 @@ class GruCell final : public charnn::plugin::Cell {
     f.dst = a.dst;
     f.state_out = a.state;
     backend_guard("step", [&] { inference_.forward(f); });
+  }
+
+  void prepare_step(const float* params, charnn_precision precision) override {
+    backend_guard("prepare_step", [&] { prepared_.prepare(params, precision); });
   }
 
   void trace(const charnn_trace_args& a) override {
@@ -100,6 +113,7 @@ class GruCell final : public charnn::plugin::Cell {
   bool index_input_ = false;
   GruSequence trainer_;
   GruSequence inference_;  // always f32, forward only
+  GruPreparedStep prepared_;
 };
 
 }  // namespace charnn_cells
