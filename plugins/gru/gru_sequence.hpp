@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "fast_math.hpp"
 #include "gru_unit.hpp"
 #include "matmul_parts.hpp"
 #include "onednn_support.hpp"
@@ -105,22 +106,25 @@ class GruSequence {
     const int threads = omp_get_max_threads();
     const std::int64_t chunk = (H + threads - 1) / threads;
     for (std::int64_t t = T - 1; t >= 0; --t) {
-      // The f32 gradients of the pre-activations: straight into dAx, dAh in f32, via the f32
-      // buffers in bf16.
-      float* dax = bf16_ ? p.dax_f.data() : reinterpret_cast<float*>(dax_op(p, t));
-      float* dah = bf16_ ? p.dah_f.data() : reinterpret_cast<float*>(dah_op(p, t));
-      // Split by units, not streams, so that each thread owns its slice of the bias gradients.
+      // The gradients of the pre-activations go straight into dAx and dAh in the products'
+      // type (bf16 rounded as they are written: no f32 buffer and conversion pass per step);
+      // the bias gradients sum them in f32. Split by units, not streams, so that each thread
+      // owns its slice of the bias gradients.
 #pragma omp parallel for schedule(static)
       for (int k = 0; k < threads; ++k) {
         const std::int64_t j0 = k * chunk, j1 = std::min(H, j0 + chunk);
-        for (std::int64_t n = 0; n < N && j0 < j1; ++n)
-          backward_row(gates + (t * N + n) * G, p.rn.data() + t * NH + n * H,
-                       p.hf.data() + t * NH + n * H, a.diff_dst + t * NH + n * H, dh + n * H,
-                       dax + n * G, dah + n * G, p.dbx.data(), p.dbh.data(), H, j0, j1);
-      }
-      if (bf16_) {
-        convert_bf16(dax, reinterpret_cast<std::uint16_t*>(dax_op(p, t)), N * G);
-        convert_bf16(dah, reinterpret_cast<std::uint16_t*>(dah_op(p, t)), N * G);
+        for (std::int64_t n = 0; n < N && j0 < j1; ++n) {
+          const RowBack r{gates + (t * N + n) * G, p.rn.data() + t * NH + n * H,
+                          p.hf.data() + t * NH + n * H, a.diff_dst + t * NH + n * H, dh + n * H,
+                          p.dbx.data(), p.dbh.data(), H, j0, j1};
+          const std::int64_t at = (t * N + n) * G + j0;
+          if (bf16_)
+            backward_units_bf16(r, reinterpret_cast<std::uint16_t*>(p.daxs.data()) + at,
+                                reinterpret_cast<std::uint16_t*>(p.dahs.data()) + at);
+          else
+            backward_units_f32(r, reinterpret_cast<float*>(p.daxs.data()) + at,
+                               reinterpret_cast<float*>(p.dahs.data()) + at);
+        }
       }
       // dh_{t-1} = dh_t * z (left in dh by backward_row) + dAh_t . W_h^T; for t = 0 only the
       // host may want it (diff_state_in).
@@ -158,7 +162,6 @@ class GruSequence {
     std::vector<float> hf;              // (T+1, N, H): h_{-1} .. h_{T-1} in f32
     std::vector<std::byte> xs, hb;      // bf16 plans: X (T, N, I) and hf in bf16
     std::vector<std::byte> daxs, dahs;  // operand type: dAx, dAh (T, N, 3H)
-    std::vector<float> dax_f, dah_f;    // (N, 3H): one step's dAx, dAh in f32 (bf16 plans)
     std::vector<float> dh, dbx, dbh;    // (N, H), (3H), (3H)
   };
 
@@ -288,10 +291,6 @@ class GruSequence {
       p->r_wxt.init(memory::desc({G, I}, dt::f32, dims{1, G}), p->mm_xt.weights_desc);
       p->daxs.resize(M * G * esize());
       p->dahs.resize(M * G * esize());
-      if (bf16_) {
-        p->dax_f.resize(N * G);
-        p->dah_f.resize(N * G);
-      }
       p->dh.resize(N * H);
       p->dbx.resize(G);
       p->dbh.resize(G);
@@ -324,25 +323,39 @@ class GruSequence {
 
   // One stream's step back, units [j0, j1): gates (3, H) and rn (H) as forward left them,
   // h_prev (H), dh_out the loss gradient of this step's h from above, dh (in: from later steps;
-  // out: dh * z, the direct part of dh_{t-1}), dax and dah (3, H) out, dbx and dbh accumulated.
-  static void backward_row(const float* gates, const float* rn, const float* h_prev,
-                           const float* dh_out, float* dh, float* dax, float* dah, float* dbx,
-                           float* dbh, std::int64_t H, std::int64_t j0, std::int64_t j1) {
-    const std::int64_t n = j1 - j0;
-    const float* g = gates + j0;
-    float* x = dax + j0;
-    float* y = dah + j0;
-    float* bx = dbx + j0;
-    float* by = dbh + j0;
-    backward_units(g, g + H, g + 2 * H, rn + j0, h_prev + j0, dh_out + j0, dh + j0, x, x + H,
-                   x + 2 * H, y, y + H, y + 2 * H, bx, bx + H, bx + 2 * H, by, by + H, by + 2 * H,
-                   n);
+  // out: dh * z, the direct part of dh_{t-1}), dbx and dbh (3, H) accumulated; the rows dAx and
+  // dAh (3, H) are the caller's, in the products' type, offset by j0.
+  struct RowBack {
+    const float *gates, *rn, *h_prev, *dh_out;
+    float *dh, *dbx, *dbh;
+    std::int64_t H, j0, j1;
+  };
+  CHARNN_CELL_CLONES static void backward_units_f32(const RowBack& r, float* dax, float* dah) {
+    backward_row(r, dax, dah);
   }
-  CHARNN_CELL_CLONES static void backward_units(
+  CHARNN_CELL_CLONES static void backward_units_bf16(const RowBack& r, std::uint16_t* dax,
+                                                     std::uint16_t* dah) {
+    backward_row(r, dax, dah);
+  }
+  // Inlined into each clone above, so that it is vectorised for that clone's ISA.
+  template <class Out>
+  [[gnu::always_inline]] static inline void backward_row(const RowBack& r, Out* dax, Out* dah) {
+    const std::int64_t H = r.H, j0 = r.j0;
+    const float* g = r.gates + j0;
+    float* bx = r.dbx + j0;
+    float* bh = r.dbh + j0;
+    backward_units(g, g + H, g + 2 * H, r.rn + j0, r.h_prev + j0, r.dh_out + j0, r.dh + j0, dax,
+                   dax + H, dax + 2 * H, dah, dah + H, dah + 2 * H, bx, bx + H, bx + 2 * H, bh,
+                   bh + H, bh + 2 * H, r.j1 - j0);
+  }
+  static float stored(float v, float) { return v; }
+  static std::uint16_t stored(float v, std::uint16_t) { return to_bf16(v); }
+  template <class Out>
+  [[gnu::always_inline]] static inline void backward_units(
       const float* __restrict gr, const float* __restrict gz, const float* __restrict gn,
       const float* __restrict rn, const float* __restrict h_prev, const float* __restrict dh_out,
-      float* __restrict dh, float* __restrict dxr, float* __restrict dxz, float* __restrict dxn,
-      float* __restrict dhr, float* __restrict dhz, float* __restrict dhn, float* __restrict bxr,
+      float* __restrict dh, Out* __restrict dxr, Out* __restrict dxz, Out* __restrict dxn,
+      Out* __restrict dhr, Out* __restrict dhz, Out* __restrict dhn, float* __restrict bxr,
       float* __restrict bxz, float* __restrict bxn, float* __restrict bhr, float* __restrict bhz,
       float* __restrict bhn, std::int64_t n) {
     for (std::int64_t j = 0; j < n; ++j) {
@@ -352,12 +365,12 @@ class GruSequence {
       const float vr = vn * rn[j] * r * (1.0f - r);
       const float vz = dht * (h_prev[j] - nn) * z * (1.0f - z);
       const float vhn = vn * r;
-      dxr[j] = vr;
-      dxz[j] = vz;
-      dxn[j] = vn;
-      dhr[j] = vr;
-      dhz[j] = vz;
-      dhn[j] = vhn;
+      dxr[j] = stored(vr, Out{});
+      dxz[j] = stored(vz, Out{});
+      dxn[j] = stored(vn, Out{});
+      dhr[j] = stored(vr, Out{});
+      dhz[j] = stored(vz, Out{});
+      dhn[j] = stored(vhn, Out{});
       bxr[j] += vr;
       bxz[j] += vz;
       bxn[j] += vn;
