@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdio>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -31,6 +32,11 @@ namespace {
 
 const fs::path kTestDir = fs::weakly_canonical(CHARNN_TEST_PLUGIN_DIR);
 const fs::path kLinear = kTestDir / "charnn-cell-test_linear.so";
+// This charnn's plugin ABI, and the one broken-abi-major.so claims (the next major).
+const std::string kOurAbi = std::to_string(CHARNN_PLUGIN_ABI_MAJOR) + "." +
+                            std::to_string(CHARNN_PLUGIN_ABI_MINOR);
+const std::string kNextMajor = std::to_string(CHARNN_PLUGIN_ABI_MAJOR + 1) + "." +
+                               std::to_string(CHARNN_PLUGIN_ABI_MINOR);
 
 // Sets CHARNN_PLUGIN_PATH for one test and restores the previous value afterwards.
 class PluginPathEnv {
@@ -101,7 +107,8 @@ TEST_CASE("each broken plugin is skipped with its own one-line reason and the va
       {"broken-unresolved.so", "undefined symbol: charnn_test_symbol_nobody_defines"},
       {"broken-no-entry.so", "does not export the entry point charnn_plugin_entry"},
       {"broken-null-entry.so", "its entry point returned NULL"},
-      {"broken-abi-major.so", "built for plugin ABI 2.2, this charnn loads ABI 1.2"},
+      {"broken-abi-major.so", "built for plugin ABI " + kNextMajor + ", this charnn loads ABI " +
+                                  kOurAbi},
       {"broken-struct-too-large.so", "larger than the " + std::to_string(sizeof(charnn_cell_api))},
       {"broken-struct-too-small.so", "ends before the required function 'last_error'"},
       {"broken-missing-function.so", "the required function 'backward' is NULL"},
@@ -146,7 +153,7 @@ TEST_CASE("a broken or missing --plugin file is an error, not a skip", "[plugin]
   search.files = {kTestDir / "broken-abi-major.so"};
   std::string msg = message_of([&] { charnn::PluginRegistry::discover(search); });
   CHECK_THAT(msg, Contains("--plugin " + (kTestDir / "broken-abi-major.so").string()));
-  CHECK_THAT(msg, Contains("built for plugin ABI 2.2"));
+  CHECK_THAT(msg, Contains("built for plugin ABI " + kNextMajor));
 
   search.files = {kTestDir / "no-such-plugin.so"};
   msg = message_of([&] { charnn::PluginRegistry::discover(search); });
@@ -248,6 +255,41 @@ TEST_CASE("an older plugin's shorter table is copied with the unknown trailing f
   CHECK(out.create == nullptr);  // nothing half-copied on failure
 
   CHECK_THAT(charnn::detail::adopt_api_table(nullptr, out), Contains("returned NULL"));
+}
+
+TEST_CASE("a cell's learning-rate limit (ABI 1.3) is read, checked, and absent from older tables",
+          "[plugin][loader]") {
+  const auto reg = discover_test_dir();
+  const charnn_cell_api& good = reg.get("test_linear")->api();
+  CHECK(good.max_learning_rate == 0);  // the class declares none
+  struct {
+    charnn_cell_api api;
+  } table{good};
+  charnn_cell_api out{};
+  table.api.max_learning_rate = 2.5e-3;
+  REQUIRE(charnn::detail::adopt_api_table(&table.api, out).empty());
+  CHECK(out.max_learning_rate == 2.5e-3);
+  // A 1.2 table ends before the field: whatever lies there in memory, there is no limit.
+  table.api.struct_size = offsetof(charnn_cell_api, max_learning_rate);
+  table.api.abi_minor = 2;
+  REQUIRE(charnn::detail::adopt_api_table(&table.api, out).empty());
+  CHECK(out.max_learning_rate == 0);
+  // Nor from a table that holds only part of it.
+  table.api.struct_size = offsetof(charnn_cell_api, max_learning_rate) + 4;
+  REQUIRE(charnn::detail::adopt_api_table(&table.api, out).empty());
+  CHECK(out.max_learning_rate == 0);
+  table.api.struct_size = sizeof(charnn_cell_api);
+  table.api.abi_minor = CHARNN_PLUGIN_ABI_MINOR;
+  for (const double bad : {-1.0, std::nan(""), HUGE_VAL}) {
+    table.api.max_learning_rate = bad;
+    CHECK_THAT(charnn::detail::adopt_api_table(&table.api, out),
+               Contains("its max_learning_rate is") && Contains("0 (no limit) or a positive rate"));
+    CHECK(out.create == nullptr);
+  }
+  // The built-in GRU declares one; the LSTM does not.
+  const auto builtin = charnn::PluginRegistry::discover();
+  CHECK(builtin.get("gru")->api().max_learning_rate == 2.5e-3);
+  CHECK(builtin.get("lstm")->api().max_learning_rate == 0);
 }
 
 TEST_CASE("an ABI 1.0 plugin loads and steps without a prepared path", "[plugin][loader][cell]") {
@@ -432,7 +474,8 @@ TEST_CASE("charnn cells --verbose lists the cells, the searched directories and 
   CHECK_THAT(out, Contains("CHARNN_PLUGIN_PATH  " + kTestDir.string()));
   CHECK_THAT(out, Contains("built-in            "));
   CHECK_THAT(out,
-             Contains((kTestDir / "broken-abi-major.so").string() + ": built for plugin ABI 2.2"));
+             Contains((kTestDir / "broken-abi-major.so").string() + ": built for plugin ABI " +
+                      kNextMajor));
   CHECK_THAT(out, Contains((kTestDir / "broken-not-a-library.so").string() +
                            ": not a shared library"));
   CHECK_THAT(out, Contains("Skipped (13), not valid cell plugins:"));

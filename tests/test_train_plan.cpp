@@ -72,6 +72,25 @@ TEST_CASE("--lr auto: 2e-2 up to 128 units, lower for larger vocabularies", "[pl
   CHECK(plan_training(in, [](std::int64_t H) { return lstm_cost(H, 1e11); }).lr == 0.03);
 }
 
+TEST_CASE("--lr auto keeps to the lowest limit the model's cells declare", "[plan]") {
+  const auto cost = [](std::int64_t H) { return lstm_cost(H, 1e11); };
+  PlanInput in = auto_everything(1'000'000, 600);
+  in.choose_lr = true;
+  in.vocab_size = 82;
+  in.max_lr = 2.5e-3;
+  in.max_lr_cell = "gru";
+  TrainPlan p = plan_training(in, cost);
+  CHECK(p.lr == 2.5e-3);
+  CHECK_THAT(p.why, Catch::Contains("lr 0.0025 (82-unit vocabulary: 0.02, above the gru cell's limit)"));
+  in.vocab_size = 6173;  // the vocabulary's rate is already lower: the limit says nothing
+  p = plan_training(in, cost);
+  CHECK(p.lr == Approx(2e-3));
+  CHECK_THAT(p.why, Catch::Contains("lr 0.002 (6,173-unit vocabulary)"));
+  in.choose_lr = false;  // an explicit rate wins over the limit
+  in.lr = 0.02;
+  CHECK(plan_training(in, cost).lr == 0.02);
+}
+
 TEST_CASE("--hidden auto takes the widest model the budget trains on enough text", "[plan]") {
   std::vector<std::int64_t> asked;
   const double slow = 1e10;  // units/s x parameters: 2,900 units/s at 512 wide

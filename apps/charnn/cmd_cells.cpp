@@ -56,6 +56,8 @@ bool print_plugin(std::ostream& out, const std::shared_ptr<const Plugin>& plugin
     for (std::size_t k = 0; k < cell.signals().size(); ++k)
       out << (k ? ", " : "") << cell.signals()[k];
     out << "\n";
+    if (const double lr = plugin->api().max_learning_rate; lr > 0)
+      out << "    max lr   " << lr << " (its author's limit: train --lr auto plans no higher)\n";
     return true;
   } catch (const charnn::error& e) {
     out << "  cannot create a layer of this size: " << e.what() << "\n";
@@ -70,7 +72,8 @@ int run_cells(const std::vector<std::string>& args) {
       "cells", "charnn cells [options]",
       "Lists the cell plugins charnn can load (the names 'charnn train --cell' accepts), each\n"
       "with its version, library file, description, and its state, parameter and trace-signal\n"
-      "shapes for an example layer size. Plugins are searched for in the --plugin files, then in\n"
+      "shapes for an example layer size, and the learning-rate limit a plugin declares.\n"
+      "Plugins are searched for in the --plugin files, then in\n"
       "the directories of CHARNN_PLUGIN_PATH (':'-separated), then in the built-in plugin\n"
       "directory beside the program. Libraries that are not valid plugins are skipped; --verbose\n"
       "says which and why.",

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <string>
@@ -80,9 +81,13 @@ constexpr std::size_t required_api_size() {
 static_assert(required_api_size() == offsetof(charnn_cell_api, prepare_step),
               "ABI 1.x: the 1.0 functions are required, later ones optional; update "
               "kApiFunctions when appending fields");
+// After the functions, the data fields (ABI 1.3): adopt_api_table checks each.
 static_assert(offsetof(charnn_cell_api, set_index_input) + sizeof(void*) ==
-                  sizeof(charnn_cell_api),
-              "every field of charnn_cell_api must be listed in kApiFunctions");
+                      offsetof(charnn_cell_api, max_learning_rate) &&
+                  offsetof(charnn_cell_api, max_learning_rate) + sizeof(double) ==
+                      sizeof(charnn_cell_api),
+              "every field of charnn_cell_api must be listed in kApiFunctions or checked as "
+              "data in adopt_api_table");
 
 bool is_null_function(const charnn_cell_api& api, std::size_t offset) {
   void (*fn)() = nullptr;  // all function pointers share one representation on our platforms
@@ -147,9 +152,12 @@ std::string adopt_api_table(const charnn_cell_api* table, charnn_cell_api& out,
     return "its table is " + std::to_string(size) + " bytes, need at least " +
            std::to_string(required_size);
   }
-  // Copy what the plugin has; the rest of `out` stays zero (the NULL of an unknown function).
+  // Copy what the plugin has; the rest of `out` stays zero (the NULL of an unknown function,
+  // the "no limit" of an unknown data field). A field the table holds only in part is unknown.
   std::memcpy(&out, table, size);
   out.struct_size = static_cast<std::uint32_t>(sizeof(charnn_cell_api));
+  if (size < offsetof(charnn_cell_api, max_learning_rate) + sizeof(double))
+    out.max_learning_rate = 0;
   // A function is required when it lies within required_size (by default: every function whose
   // kApiFunctions entry says required).
   for (const auto& f : kApiFunctions) {
@@ -162,6 +170,12 @@ std::string adopt_api_table(const charnn_cell_api* table, charnn_cell_api& out,
   if (std::string bad = check_name(out.name); !bad.empty()) {
     out = charnn_cell_api{};
     return bad;
+  }
+  if (!(std::isfinite(out.max_learning_rate) && out.max_learning_rate >= 0)) {
+    std::string reason = "its max_learning_rate is " + std::to_string(out.max_learning_rate) +
+                         ": it must be 0 (no limit) or a positive rate";
+    out = charnn_cell_api{};
+    return reason;
   }
   return {};
 }

@@ -112,8 +112,13 @@ TrainPlan plan_training(const PlanInput& in,
   plan.lr = in.lr;
   if (in.choose_lr) {
     plan.lr = planned_lr(in.vocab_size);
-    reasons.push_back("lr " + detail::short_num(plan.lr) + " (" + thousands(in.vocab_size) +
-                      "-unit vocabulary)");
+    std::string why = thousands(in.vocab_size) + "-unit vocabulary";
+    if (in.max_lr > 0 && in.max_lr < plan.lr) {
+      why += ": " + detail::short_num(plan.lr) + ", above the " + in.max_lr_cell +
+             " cell's limit";
+      plan.lr = in.max_lr;
+    }
+    reasons.push_back("lr " + detail::short_num(plan.lr) + " (" + why + ")");
   }
 
   const double iterations = in.units_per_iteration > 0

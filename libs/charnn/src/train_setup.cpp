@@ -158,6 +158,13 @@ void Trainer::plan_settings() {
   if (!(in.choose_hidden || in.choose_dropout || in.choose_lr || in.choose_eval_every ||
         in.choose_eval_units))
     return;
+  for (const std::string& cell : config_.cells) {
+    const double limit = plugins_.get(cell)->api().max_learning_rate;
+    if (limit > 0 && (in.max_lr == 0 || limit < in.max_lr)) {
+      in.max_lr = limit;
+      in.max_lr_cell = cell;
+    }
+  }
   if (resuming_) {  // only --lr and --eval-* may be auto on resume: plan what is left
     const TrainState done = TrainState::load(resume_data_);
     in.time_limit = std::max(0.0, config_.time_limit - done.elapsed);

@@ -60,7 +60,7 @@ extern "C" {
 #endif
 
 #define CHARNN_PLUGIN_ABI_MAJOR 1
-#define CHARNN_PLUGIN_ABI_MINOR 2
+#define CHARNN_PLUGIN_ABI_MINOR 3
 #define CHARNN_PLUGIN_ENTRY_NAME "charnn_plugin_entry"
 #define CHARNN_MAX_DIMS 4
 
@@ -217,6 +217,15 @@ typedef struct charnn_cell_api {
    * uses it for layer 0, whose input is one-hot over the vocabulary. enable == 0 switches back.
    * step and trace are not affected (step has its own src_index). */
   charnn_status (*set_index_input)(charnn_cell* cell, int32_t enable);
+
+  /* ---- ABI 1.3: optional; 0 (or absent) means no limit. ---- */
+
+  /* The highest peak learning rate (Adam, the host's warm-up and schedule) at which the cell's
+   * author found it to train stably; `charnn train --lr auto` plans no higher rate for a model with
+   * this cell. A finite number >= 0. The built-in GRU declares 2.5e-3: at a constant 1e-2 it got
+   * worse after ~700 iterations on two corpora and diverged on one, where the LSTM trains well at
+   * 2e-2 (docs/training.md). */
+  double max_learning_rate;
 } charnn_cell_api;
 
 typedef const charnn_cell_api* (*charnn_plugin_entry_fn)(void);

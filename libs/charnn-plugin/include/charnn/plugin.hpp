@@ -21,6 +21,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace charnn::plugin {
@@ -68,6 +69,8 @@ class Cell {
   virtual void set_index_input(bool enable) {
     if (enable) throw Error(CHARNN_ERR_UNSUPPORTED, "this cell reads a dense src only");
   }
+  // Optional (ABI 1.3), see max_learning_rate in plugin.h: a derived class that trains stably
+  // only below some peak rate declares `static constexpr double kMaxLearningRate = ...;`.
 };
 
 }  // namespace charnn::plugin
@@ -109,6 +112,17 @@ charnn_status guarded(charnn_cell* cell, F&& body) noexcept {
     return CHARNN_ERR_INTERNAL;
   }
 }
+
+// A cell class declares its learning-rate limit (ABI 1.3) as
+// `static constexpr double kMaxLearningRate = ...;`; without one there is none (0). C++17.
+template <class C, class = void>
+struct DeclaredMaxLearningRate {
+  static constexpr double value = 0.0;
+};
+template <class C>
+struct DeclaredMaxLearningRate<C, std::void_t<decltype(C::kMaxLearningRate)>> {
+  static constexpr double value = C::kMaxLearningRate;
+};
 
 template <class C>
 struct Adapter {
@@ -211,6 +225,8 @@ struct Adapter {
     return cell ? cell->last_error.c_str() : "";
   }
 
+  static constexpr double max_learning_rate() { return DeclaredMaxLearningRate<C>::value; }
+
   static charnn_cell_api make(const char* name, const char* version, const char* description) {
     charnn_cell_api api{};
     api.struct_size = sizeof(charnn_cell_api);
@@ -236,6 +252,7 @@ struct Adapter {
     api.prepare_step = &prepare_step;
     api.set_train_precision = &set_train_precision;
     api.set_index_input = &set_index_input;
+    api.max_learning_rate = max_learning_rate();
     return api;
   }
 };

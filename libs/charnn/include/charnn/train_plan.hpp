@@ -36,6 +36,9 @@ struct PlanInput {
   std::int64_t hidden = 512;  // the given width, or the largest candidate
   float dropout = 0;          // the given dropout
   double lr = 0;              // the given peak learning rate
+  // The lowest peak rate the model's cell plugins declare as their limit (0 = none), and whose.
+  double max_lr = 0;
+  std::string max_lr_cell{};
 };
 
 // The widths --hidden auto chooses among, largest first. The largest is the classic char-rnn
@@ -74,6 +77,8 @@ inline double memorisation(double passes, double parameters, double train_units)
 // hundreds of them a high rate holds the model at the unigram loss: on Thai (707 units) 2e-2 and
 // 1e-2 stayed there for 500 iterations while 5e-3 left it after 350 (docs/training.md). The
 // trainer then checks it on the run's own cell (lr_check.hpp): the rule was tuned on the LSTM.
+// A cell plugin may also declare a limit (charnn_cell_api.max_learning_rate), which plan_training
+// applies: the GRU's rises slowly at rates the check passes.
 double planned_lr(std::int64_t vocab_size);
 
 // --dropout auto starts at this exposure with 0.1, then adds 0.1 per doubling, up to
