@@ -27,80 +27,34 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <map>
-#include <memory>
-#include <utility>
 #include <vector>
 
 #include "lstm_unit.hpp"
-#include "matmul_parts.hpp"
-#include "onednn_support.hpp"
+#include "matmul_sequence.hpp"
 #include "vector_loops.hpp"
 
 namespace charnn_cells {
 
-class LstmSequence {
+// One (T, N)'s products (SequenceProducts) and the LSTM's own buffers.
+struct LstmPlan : SequenceProducts {
+  std::vector<float> rec;              // (N, 4H): h_{t-1} . W_h of one step
+  std::vector<float> gx;               // (T, N, 4H): pre-activations, then the gates i, f, g, o
+  std::vector<float> cs;               // (T+1, N, H): c_{-1} .. c_{T-1}
+  std::vector<std::byte> hs, das;      // operand type: h_{-1}.. (T+1, N, H), dA (T, N, 4H)
+  std::vector<float> da_f;             // (N, 4H): one step's dA in f32 (bf16 plans)
+  std::vector<float> dh, dc, db;       // (N, H), (N, H), (4H)
+};
+
+class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
  public:
-  // A sequence that never trains (validation, eval) keeps no backward buffers or products:
-  // for the 2x512 model on 32 x 64 batches that is ~50 MB less.
+  // forward's signals: (6, T, N, H) that also receives h, c, i, f, o, g of every step.
   LstmSequence(std::int64_t input_size, std::int64_t hidden_size, bool trains)
-      : I_(input_size), H_(hidden_size), trains_(trains), stream_(cpu_engine()) {}
-
-  // Plans are made per (T, N) for the current precision.
-  void set_bf16(bool bf16) {
-    if (bf16 == bf16_) return;
-    bf16_ = bf16;
-    plans_.clear();
-    weights_.clear();
-    last_ = nullptr;
-  }
-
-  // signals: NULL, or (6, T, N, H) that also receives h, c, i, f, o, g of every step (trace;
-  // inference sequences only).
-  void forward(const charnn_forward_args& a, float* signals = nullptr) {
-    if (trains_) {
-      Plan& p = plan(a.T, a.N);
-      load_weights(p, a.params);
-      run(p, a);
-      last_ = &p;
-      return;
-    }
-    // Without backward to feed, the steps run in chunks of about kInferenceRows rows, so
-    // that gates and states are kept for a chunk, not the whole sequence (for 32 x 64 batches
-    // of a 512-unit layer: 6 MB instead of 25 MB); the input product stays a large one.
-    const std::int64_t Tc = std::clamp<std::int64_t>(kInferenceRows / a.N, 1, a.T);
-    Plan& p = plan(Tc, a.N);
-    load_weights(p, a.params);
-    Plan* rest = nullptr;
-    if (a.T % Tc) {
-      rest = &plan(a.T % Tc, a.N);
-      load_weights(*rest, a.params);
-    }
-    carry_.resize(static_cast<std::size_t>(2 * a.N * H_));
-    for (std::int64_t t0 = 0; t0 < a.T; t0 += Tc) {
-      charnn_forward_args c = a;
-      c.T = std::min(Tc, a.T - t0);
-      c.src = a.src ? a.src + t0 * a.N * I_ : nullptr;
-      c.src_index = a.src_index ? a.src_index + t0 * a.N : nullptr;
-      c.dst = a.dst + t0 * a.N * H_;
-      c.state_in = t0 == 0 ? a.state_in : carry_.data();
-      c.state_out = t0 + c.T == a.T ? a.state_out : carry_.data();
-      Plan& used = c.T == Tc ? p : *rest;
-      run(used, c);
-      if (signals) keep_signals(used, c.dst, c.T, a.N, signals + t0 * a.N * H_, a.T * a.N * H_);
-    }
-  }
+      : MatmulSequence(input_size, hidden_size, trains, {.gates = 4, .states = 2}) {}
 
   void backward(const charnn_backward_args& a) {
-    if (!trains_) throw Error(CHARNN_ERR_INTERNAL, "backward on an inference-only sequence");
-    if (!last_ || last_->T != a.T || last_->N != a.N)
-      throw Error(CHARNN_ERR_STATE, "backward: no training forward with T=" + std::to_string(a.T) +
-                                        ", N=" + std::to_string(a.N) + " precedes it on this cell");
-    Plan& p = *last_;
+    LstmPlan& p = trained_plan(a);
     const std::int64_t T = a.T, N = a.N, H = H_, G = 4 * H_, NH = N * H;
-    const std::int64_t wl = I_ * G, wi = H * G;
-    p.r_wht.run(stream_, a.params + wl, p.wht.get_data_handle());
-    if (a.diff_src) p.r_wxt.run(stream_, a.params, p.wxt.get_data_handle());
+    p.load_transposed(stream_, a.params, I_, G, a.diff_src != nullptr);
     float* dh = p.dh.data();  // (N, H): dL/dh_t from the steps after t
     float* dc = p.dc.data();  // (N, H): dL/dc_t from the steps after t
     if (a.diff_state_out) {
@@ -138,40 +92,17 @@ class LstmSequence {
       std::memcpy(a.diff_state_in, dh, NH * sizeof(float));
       std::memcpy(a.diff_state_in + NH, dc, NH * sizeof(float));
     }
-    // Weight gradients over all T*N rows at once, added to the host's (the ABI accumulates).
-    p.mm_dwh.run(stream_, hs(p, 0), p.das.data(), a.diff_params + wl);
-    if (a.src_index)
-      scatter_add_rows(a.src_index, T * N, p.das.data(), bf16_, G, a.diff_params);
-    else
-      p.mm_dwx.run(stream_, x_op(p, a.src), p.das.data(), a.diff_params);
-    if (a.diff_src) p.mm_xt.run(stream_, p.das.data(), p.wxt.get_data_handle(), a.diff_src);
-    stream_.wait();
-    float* db = a.diff_params + wl + wi;
+    p.weight_gradients(stream_,
+                       {hs(p, 0), x_op(p, a.src), a.src_index, p.das.data(), p.das.data(),
+                        a.diff_params, a.diff_src},
+                       I_, G, T * N, bf16_);
+    float* db = a.diff_params + I_ * G + H * G;
     for (std::int64_t k = 0; k < G; ++k) db[k] += p.db[k];
   }
 
  private:
-  struct Plan {
-    std::int64_t T = 0, N = 0;
-    Gemm mm_x, mm_h, mm_ht, mm_xt, mm_dwh, mm_dwx;
-    Convert r_wx, r_wh, r_wht, r_wxt;
-    memory wx, wh, wht, wxt;             // owned: the weights in the products' layouts
-    std::vector<float> rec;              // (N, 4H): h_{t-1} . W_h of one step
-    std::vector<float> gx;               // (T, N, 4H): pre-activations, then the gates i, f, g, o
-    std::vector<float> cs;               // (T+1, N, H): c_{-1} .. c_{T-1}
-    std::vector<std::byte> xs;           // bf16 plans: X (T, N, I) in bf16
-    std::vector<std::byte> hs, das;      // operand type: h_{-1}.. (T+1, N, H), dA (T, N, 4H)
-    std::vector<float> da_f;             // (N, 4H): one step's dA in f32 (bf16 plans)
-    std::vector<float> dh, dc, db;       // (N, H), (N, H), (4H)
-  };
-
-  static constexpr std::int64_t kInferenceRows = 512;
-
-  // The weights in the products' own layout and type.
-  void load_weights(Plan& p, const float* params) {
-    p.r_wx.run(stream_, params, p.wx.get_data_handle());
-    p.r_wh.run(stream_, params + I_ * 4 * H_, p.wh.get_data_handle());
-  }
+  friend class MatmulSequence<LstmSequence, LstmPlan>;
+  using Plan = LstmPlan;
 
   // The steps of a, on a plan for a.T, a.N whose weights are loaded. The initial state is kept
   // for backward (a host that carries state in place has overwritten it by then), and so is X
@@ -179,8 +110,7 @@ class LstmSequence {
   void run(Plan& p, const charnn_forward_args& a) {
     const std::int64_t N = a.N, H = H_, G = 4 * H_, NH = N * H;
     const std::int64_t wl = I_ * G, wi = H * G;
-    if (bf16_ && !a.src_index)
-      convert_bf16(a.src, reinterpret_cast<std::uint16_t*>(p.xs.data()), a.T * N * I_);
+    keep_x(p, a);
     float* cs = p.cs.data();  // (T+1, N, H)
     if (a.state_in) {
       to_op(a.state_in, p.hs.data(), NH);
@@ -231,19 +161,8 @@ class LstmSequence {
     }
   }
 
-  std::size_t esize() const {
-    return bf16_ ? 2 : 4;
-  }
-  dt op() const {
-    return bf16_ ? dt::bf16 : dt::f32;
-  }
   void* hs(Plan& p, std::int64_t t) const {
     return p.hs.data() + t * p.N * H_ * esize();
-  }
-  // X as the products read it: the host's own src in f32 (the ABI gives backward the same
-  // src as forward), its bf16 copy otherwise.
-  const void* x_op(Plan& p, const float* src) const {
-    return bf16_ ? static_cast<const void*>(p.xs.data()) : src;
   }
   void* da_op(Plan& p, std::int64_t t) const {
     return p.das.data() + t * p.N * 4 * H_ * esize();
@@ -255,51 +174,19 @@ class LstmSequence {
       std::memcpy(to, from, n * sizeof(float));
   }
 
-  Plan& plan(std::int64_t T, std::int64_t N) {
-    auto& slot = plans_[{T, N}];
-    if (slot) return *slot;
-    auto p = std::make_unique<Plan>();
-    p->T = T;
-    p->N = N;
-    const std::int64_t I = I_, H = H_, G = 4 * H_, M = T * N;
-    const dt o = op();
-    using dims = memory::dims;
-    auto plain = [](dims d, dt type) { return memory::desc(d, type, tag::ab); };
-    auto any = [](dims d, dt type) { return memory::desc(d, type, tag::any); };
-    const memory::desc bias({1, G}, dt::f32, tag::ab);
-    p->mm_x.init(plain({M, I}, o), any({I, G}, o), plain({M, G}, dt::f32), false, &bias);
-    p->mm_h.init(plain({N, H}, o), any({H, G}, o), plain({N, G}, dt::f32), false);
-    auto own = [](const memory::desc& md) { return memory(md, cpu_engine()); };
-    p->wx = weights_.get(0, p->mm_x.weights_desc);
-    p->wh = weights_.get(1, p->mm_h.weights_desc);
-    p->r_wx.init(plain({I, G}, dt::f32), p->mm_x.weights_desc);
-    p->r_wh.init(plain({H, G}, dt::f32), p->mm_h.weights_desc);
-    p->gx.resize(M * G);
-    p->rec.resize(N * G);
-    p->cs.resize((T + 1) * N * H);
-    if (bf16_) p->xs.resize(M * I * 2);
-    p->hs.resize((T + 1) * N * H * esize());
+  void size_buffers(Plan& p) const {
+    const std::int64_t H = H_, G = G_, T = p.T, N = p.N, M = T * N;
+    p.gx.resize(M * G);
+    p.rec.resize(N * G);
+    p.cs.resize((T + 1) * N * H);
+    p.hs.resize((T + 1) * N * H * esize());
     if (trains_) {
-      p->mm_ht.init(plain({N, G}, o), any({G, H}, o), plain({N, H}, dt::f32), false);
-      p->mm_xt.init(plain({M, G}, o), any({G, I}, o), plain({M, I}, dt::f32), false);
-      // H_prev^T and X^T are strided views of the row-major (T*N, H) and (T*N, I) buffers.
-      p->mm_dwh.init(memory::desc({H, M}, o, dims{1, H}), plain({M, G}, o),
-                     plain({H, G}, dt::f32), true);
-      p->mm_dwx.init(memory::desc({I, M}, o, dims{1, I}), plain({M, G}, o),
-                     plain({I, G}, dt::f32), true);
-      p->wht = own(p->mm_ht.weights_desc);
-      p->wxt = own(p->mm_xt.weights_desc);
-      // W^T (G, H) is the host's row-major (H, G) read with swapped strides.
-      p->r_wht.init(memory::desc({G, H}, dt::f32, dims{1, G}), p->mm_ht.weights_desc);
-      p->r_wxt.init(memory::desc({G, I}, dt::f32, dims{1, G}), p->mm_xt.weights_desc);
-      p->das.resize(M * G * esize());
-      if (bf16_) p->da_f.resize(N * G);
-      p->dh.resize(N * H);
-      p->dc.resize(N * H);
-      p->db.resize(G);
+      p.das.resize(M * G * esize());
+      if (bf16_) p.da_f.resize(N * G);
+      p.dh.resize(N * H);
+      p.dc.resize(N * H);
+      p.db.resize(G);
     }
-    slot = std::move(p);
-    return *slot;
   }
 
   // One stream's step: a (4, H) the input part of the pre-activations (with the bias), r the
@@ -366,15 +253,6 @@ class LstmSequence {
       dc[j] = dct * f;
     }
   }
-
-  const std::int64_t I_, H_;
-  const bool trains_;
-  bool bf16_ = false;
-  dnnl::stream stream_;
-  std::map<std::pair<std::int64_t, std::int64_t>, std::unique_ptr<Plan>> plans_;
-  Plan* last_ = nullptr;  // the plan of the last training forward, which backward consumes
-  std::vector<float> carry_;  // (2, N, H): the state between an inference forward's chunks
-  WeightBuffers weights_;  // of every plan, by layout
 };
 
 }  // namespace charnn_cells
