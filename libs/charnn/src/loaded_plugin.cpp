@@ -207,9 +207,14 @@ std::shared_ptr<const Plugin> Plugin::load(const std::filesystem::path& file) {
 
   // RTLD_NOW: an unresolved symbol is reported here, not as a crash mid-training.
   // RTLD_LOCAL: two plugins' private helpers never bind to each other.
+  // RTLD_NODELETE: dlclose never unmaps it, so its code outlives every handler it registered
+  // with the host's exit (the C++ destructors of its statics). A damaged copy whose GOT bound
+  // __cxa_finalize to another function kept those handlers registered past an unmap, and the
+  // host crashed in exit() (scripts/attack-plugins.sh); the probe runs the finalisers as exit
+  // then does.
   // The path always contains a '/', so dlopen never searches LD_LIBRARY_PATH for it.
   dlerror();
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!handle)
     throw PluginLoadError(path, "cannot load it as a library: " + one_line_dlerror(path));
 

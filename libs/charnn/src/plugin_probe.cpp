@@ -22,9 +22,9 @@ namespace {
 constexpr unsigned kProbeSeconds = 20;  // a library that takes longer to load is broken too
 
 // What the loader runs for this library when the host exits: DT_FINI_ARRAY backwards, then
-// DT_FINI (the C++ destructors of its statics among them). A plugin with unique C++ symbols is
-// never unloaded (NODELETE: dlclose keeps it), so these run only at exit, after the host's
-// work; a damaged one crashed the host there (2 of 100 damaged lstm plugins did).
+// DT_FINI (the C++ destructors of its statics among them). The host loads plugins with
+// RTLD_NODELETE, so these run only at exit, after the host's work; a damaged one crashed the
+// host there (2 of 100 damaged lstm plugins did).
 void run_finalisers(void* handle) {
   link_map* map = nullptr;
   if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || !map || !map->l_ld) return;
