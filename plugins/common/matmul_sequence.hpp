@@ -135,6 +135,9 @@ class MatmulSequence {
     return bf16_ ? static_cast<const void*>(p.xs.data()) : src;
   }
 
+  // Where the biases start in the flat parameters (or their gradients): after W_x and W_h.
+  std::int64_t bias_offset() const { return (I_ + H_) * G_; }
+
   std::size_t esize() const { return bf16_ ? 2 : 4; }
   dt op() const { return bf16_ ? dt::bf16 : dt::f32; }
 

@@ -54,7 +54,7 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
 
   void backward(const charnn_backward_args& a) {
     GruPlan& p = trained_plan(a);
-    const std::int64_t T = a.T, N = a.N, H = H_, G = 3 * H_, NH = N * H;
+    const std::int64_t T = a.T, N = a.N, H = H_, G = G_, NH = N * H;
     p.load_transposed(stream_, a.params, I_, G, a.diff_src != nullptr);
     float* dh = p.dh.data();  // (N, H): dL/dh_t from the steps after t
     if (a.diff_state_out)
@@ -99,7 +99,7 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
                        {h_op(p, 0), x_op(p, a.src), a.src_index, p.dahs.data(), p.daxs.data(),
                         a.diff_params, a.diff_src},
                        I_, G, T * N, bf16_);
-    float* dbx = a.diff_params + I_ * G + H * G;
+    float* dbx = a.diff_params + bias_offset();
     float* dbh = dbx + G;
     for (std::int64_t k = 0; k < G; ++k) {
       dbx[k] += p.dbx[k];
@@ -115,9 +115,8 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
   // every h are kept in f32 for backward (a host that carries state in place has overwritten
   // it by then), and X in bf16.
   void run(Plan& p, const charnn_forward_args& a) {
-    const std::int64_t N = a.N, H = H_, G = 3 * H_, NH = N * H;
-    const std::int64_t wl = I_ * G, wi = H * G;
-    const float* bx = a.params + wl + wi;
+    const std::int64_t N = a.N, H = H_, G = G_, NH = N * H;
+    const float* bx = a.params + bias_offset();
     const float* bh = bx + G;
     keep_x(p, a);
     float* hf = p.hf.data();  // (T+1, N, H)
@@ -152,7 +151,7 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
   // signal k of step t and stream n goes to signals + k * stride + (t * N + n) * H.
   void keep_signals(const Plan& p, const float* h, std::int64_t T, std::int64_t N, float* signals,
                     std::int64_t stride) const {
-    const std::int64_t H = H_, G = 3 * H_;
+    const std::int64_t H = H_, G = G_;
     const std::size_t bytes = static_cast<std::size_t>(H) * sizeof(float);
 #pragma omp parallel for schedule(static)
     for (std::int64_t r = 0; r < T * N; ++r) {
@@ -171,7 +170,7 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
     return p.hf.data() + t * p.N * H_;
   }
   void* dah_op(Plan& p, std::int64_t t) const {
-    return p.dahs.data() + t * p.N * 3 * H_ * esize();
+    return p.dahs.data() + t * p.N * G_ * esize();
   }
 
   void size_buffers(Plan& p) const {

@@ -53,7 +53,7 @@ class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
 
   void backward(const charnn_backward_args& a) {
     LstmPlan& p = trained_plan(a);
-    const std::int64_t T = a.T, N = a.N, H = H_, G = 4 * H_, NH = N * H;
+    const std::int64_t T = a.T, N = a.N, H = H_, G = G_, NH = N * H;
     p.load_transposed(stream_, a.params, I_, G, a.diff_src != nullptr);
     float* dh = p.dh.data();  // (N, H): dL/dh_t from the steps after t
     float* dc = p.dc.data();  // (N, H): dL/dc_t from the steps after t
@@ -96,7 +96,7 @@ class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
                        {hs(p, 0), x_op(p, a.src), a.src_index, p.das.data(), p.das.data(),
                         a.diff_params, a.diff_src},
                        I_, G, T * N, bf16_);
-    float* db = a.diff_params + I_ * G + H * G;
+    float* db = a.diff_params + bias_offset();
     for (std::int64_t k = 0; k < G; ++k) db[k] += p.db[k];
   }
 
@@ -108,8 +108,8 @@ class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
   // for backward (a host that carries state in place has overwritten it by then), and so is X
   // in bf16.
   void run(Plan& p, const charnn_forward_args& a) {
-    const std::int64_t N = a.N, H = H_, G = 4 * H_, NH = N * H;
-    const std::int64_t wl = I_ * G, wi = H * G;
+    const std::int64_t N = a.N, H = H_, G = G_, NH = N * H;
+    const float* b = a.params + bias_offset();
     keep_x(p, a);
     float* cs = p.cs.data();  // (T+1, N, H)
     if (a.state_in) {
@@ -121,9 +121,9 @@ class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
     }
     float* gx = p.gx.data();  // (T, N, 4H)
     if (a.src_index)
-      gather_rows(a.src_index, a.T * N, a.params, a.params + wl + wi, G, gx);
+      gather_rows(a.src_index, a.T * N, a.params, b, G, gx);
     else
-      p.mm_x.run(stream_, x_op(p, a.src), p.wx.get_data_handle(), gx, a.params + wl + wi);
+      p.mm_x.run(stream_, x_op(p, a.src), p.wx.get_data_handle(), gx, b);
     for (std::int64_t t = 0; t < a.T; ++t) {
       float* at = gx + t * N * G;
       p.mm_h.run(stream_, hs(p, t), p.wh.get_data_handle(), p.rec.data());
@@ -146,7 +146,7 @@ class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
   // signal k of step t and stream n goes to signals + k * stride + (t * N + n) * H.
   void keep_signals(const Plan& p, const float* h, std::int64_t T, std::int64_t N, float* signals,
                     std::int64_t stride) const {
-    const std::int64_t H = H_, G = 4 * H_;
+    const std::int64_t H = H_, G = G_;
     const std::size_t bytes = static_cast<std::size_t>(H) * sizeof(float);
 #pragma omp parallel for schedule(static)
     for (std::int64_t r = 0; r < T * N; ++r) {
@@ -165,7 +165,7 @@ class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
     return p.hs.data() + t * p.N * H_ * esize();
   }
   void* da_op(Plan& p, std::int64_t t) const {
-    return p.das.data() + t * p.N * 4 * H_ * esize();
+    return p.das.data() + t * p.N * G_ * esize();
   }
   void to_op(const float* from, void* to, std::int64_t n) const {
     if (bf16_)

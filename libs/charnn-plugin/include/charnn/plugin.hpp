@@ -225,8 +225,6 @@ struct Adapter {
     return cell ? cell->last_error.c_str() : "";
   }
 
-  static constexpr double max_learning_rate() { return DeclaredMaxLearningRate<C>::value; }
-
   static charnn_cell_api make(const char* name, const char* version, const char* description) {
     charnn_cell_api api{};
     api.struct_size = sizeof(charnn_cell_api);
@@ -252,7 +250,7 @@ struct Adapter {
     api.prepare_step = &prepare_step;
     api.set_train_precision = &set_train_precision;
     api.set_index_input = &set_index_input;
-    api.max_learning_rate = max_learning_rate();
+    api.max_learning_rate = DeclaredMaxLearningRate<C>::value;
     return api;
   }
 };
