@@ -303,6 +303,8 @@ TEST_CASE("values a command cannot honour are usage errors naming the option (ex
       {" train " + quote(s.corpus) + " --random-seed -1", "is not a seed"},
       {" train " + quote(s.corpus) + " --hidden 0", "--hidden must be at least 1"},  // was 1
       {" train " + quote(s.corpus) + " --layers 0", "--layers must be at least 1"},
+      {" train " + quote(s.corpus) + " --more 5m", "--more extends a finished run"},
+      {" train --resume " + quote(s.run) + " --more 5m --time 1h", "--more sets the new budget"},
       {" sample" + model + " --greedy --temperature 0.5", "--greedy and --temperature"},
       {" sample" + model + " --greedy --top-k 3", "--greedy and --top-k"},
       {" sample" + model + " --seed a --seed-file " + quote(s.corpus), "--seed and --seed-file"},

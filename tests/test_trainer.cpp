@@ -476,6 +476,63 @@ TEST_CASE("resuming refuses to change what defines the run", "[trainer]") {
   CHECK(train(again, builtin_plugins()).iterations == 6);
 }
 
+TEST_CASE("--more trains a finished run longer at the rate its schedule ended on", "[trainer]") {
+  ScratchDir dir("more");
+  write_file(dir / "corpus.txt", repeating_corpus(2000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.max_iters = 20;
+  c.log_every = 1;
+  c.rollback = 0;  // the rate must stay where the schedule ended, not halve
+  // Not finished yet: --more is refused, and says how to finish.
+  charnn::detail::TrainFaults interrupt;
+  interrupt.interrupt_after = 10;
+  REQUIRE(charnn::detail::train_with_faults(c, builtin_plugins(), {}, interrupt).stop_reason ==
+          "interrupted");
+  TrainConfig more = resume_of(dir / "run");
+  more.more = 1.0;
+  try {
+    train(more, builtin_plugins());
+    FAIL("--more was accepted on an unfinished run");
+  } catch (const charnn::error& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains("has not finished"));
+    CHECK_THAT(e.hint(), Catch::Contains("without --more"));
+  }
+  REQUIRE(train(resume_of(dir / "run"), builtin_plugins()).stop_reason == "max_iters");
+
+  // --more with a stop condition of its own is refused: it sets the budget itself.
+  TrainConfig both = more;
+  both.max_iters = 50;
+  both.resume_overrides = {"max_iters"};
+  CHECK_THROWS_WITH(train(both, builtin_plugins()), Catch::Contains("sets the new budget"));
+
+  const TrainResult r = train(more, builtin_plugins());
+  CHECK(r.stop_reason == "time");
+  CHECK(r.iterations > 20);
+  const double floor = c.schedule.lr * c.schedule.min_factor;
+  const CheckpointData first = read_checkpoint(dir / "run" / "last.ckpt");
+  const double from = first.get_double("state.extended_from");
+  CHECK(from > 0);
+  // A second --more continues from where the first left, and the schedule stays ended.
+  const TrainResult r2 = train(more, builtin_plugins());
+  CHECK(r2.iterations > r.iterations);
+  CHECK(read_checkpoint(dir / "run" / "last.ckpt").get_double("state.extended_from") == from);
+  std::istringstream rows(read_file(dir / "run" / "metrics.csv"));
+  std::string row;
+  std::getline(rows, row);  // header
+  std::int64_t past = 0;
+  while (std::getline(rows, row)) {
+    const std::int64_t it = std::stoll(row.substr(0, row.find(',')));
+    std::string rest = row;
+    for (int k = 0; k < 4; ++k) rest = rest.substr(rest.find(',') + 1);
+    const double lr = std::stod(rest.substr(0, rest.find(',')));  // the fifth column
+    if (it <= 20) continue;
+    ++past;
+    INFO("iteration " << it);
+    CHECK(lr == Approx(floor).epsilon(1e-3));
+  }
+  CHECK(past >= r2.iterations - 20);
+}
+
 TEST_CASE("a NaN loss stops training, names the iteration and keeps best.ckpt", "[trainer]") {
   ScratchDir dir("nan");
   write_file(dir / "corpus.txt", repeating_corpus(3000));

@@ -339,6 +339,13 @@ const TrainOption kOptions[] = {
      .help = "continue a run exactly where its last.ckpt stopped; only the stop conditions, "
              "--eval-*, --log-every, --lr, --clip and --precision may change",
      .set = [](TrainConfig& c, const std::string& s) { c.resume = s; }},
+    {.flag = "more",
+     .group = G::stopping,
+     .value_name = "DURATION",
+     .help = "with --resume: train a finished run DURATION longer (10m, 1h) at the rate its "
+             "schedule ended on, where --time would start a second annealing cycle",
+     .set = [](TrainConfig& c, const std::string& s) { c.more = parse_duration(s); },
+     CHARNN_ACCEPT_IF(c.more >= 0, " must not be negative")},
     {.flag = "threads",
      .group = G::stopping,
      .kind = K::integer,

@@ -89,6 +89,32 @@ void Trainer::load_resume(const TrainConfig& given) {
   config_.resume = given.resume;
   run_dir_ = point.run_dir;
   resuming_ = true;
+  if (given.more > 0) extend(given);
+}
+
+// --more: the budget becomes the time trained so far plus `more`, and the schedule stays where
+// it ended (progress_fraction), so the rate does not climb back up as a longer --time would.
+void Trainer::extend(const TrainConfig& given) {
+  const std::string more = option_name("more");
+  for (const char* key : {"time_limit", "max_iters", "epochs"})
+    if (std::find(given.resume_overrides.begin(), given.resume_overrides.end(), key) !=
+        given.resume_overrides.end())
+      throw error(more + " sets the new budget itself", "give it without " + option_name(key),
+                  2);
+  const TrainState done = TrainState::load(resume_data_);
+  const bool has_stop = config_.time_limit > 0 || config_.max_iters > 0 || config_.epochs > 0 ||
+                        config_.patience > 0;
+  if (has_stop && stop_reached(config_, done, done.elapsed).empty())
+    throw error(resume_data_.file.string() + " is from a run that has not finished (" +
+                    format_duration(done.elapsed) + " trained" +
+                    (config_.time_limit > 0 ? " of " + format_duration(config_.time_limit)
+                                            : std::string()) +
+                    ", iteration " + thousands(done.iteration) + ")",
+                "resume without " + more + " to finish it first, then give it " + more, 2);
+  config_.time_limit = done.elapsed + given.more;
+  config_.max_iters = 0;
+  config_.epochs = 0;
+  extending_ = true;
 }
 
 void Trainer::prepare_data() {
@@ -339,6 +365,10 @@ void Trainer::restore_from_checkpoint() {
                 "resume from a checkpoint written by 'charnn train'");
   std::copy(d.optimizer.begin(), d.optimizer.end(), optimizer_->state().begin());
   state_ = TrainState::load(d);
+  if (extending_) {  // patience counts afresh; a second --more keeps where the schedule ended
+    state_.evals_since_best = 0;
+    if (state_.extended_from == 0) state_.extended_from = state_.elapsed;
+  }
   optimizer_->set_steps(state_.optimizer_steps);
   std::size_t want = 0;
   for (const auto& l : carried_.layers) want += l.size();
@@ -398,6 +428,14 @@ void Trainer::start() {
                     .precision = precision_,
                     .threads = get_threads()};
   progress_->message(training_banner(config_, facts));
+  if (state_.extended_from > 0)
+    progress_->message(
+        "  past its schedule since " + format_duration(state_.extended_from) + " (" +
+        option_name("more") + "): the rate stays at " +
+        short_num(state_.lr_scale * config_.schedule.at(state_.iteration,
+                                                        batches_->epoch_fraction(state_.position),
+                                                        1.0)) +
+        ", where the schedule ended, until " + format_duration(config_.time_limit));
   if (stale.count > 0)
     progress_->message("  removed " + std::to_string(stale.count) +
                        " temporary file(s) of an interrupted run (" +

@@ -31,6 +31,9 @@ struct TrainState {
   // --ema: whether the average validated better than the trained weights at the last validation,
   // and so is the model in the checkpoints' PARM (optional key: 0).
   std::int64_t average_chosen = 0;
+  // --more: the elapsed seconds at which the run was first given time past its schedule (0 =
+  // never). From there on the schedule stays where it ended (optional key: 0).
+  double extended_from = 0;
 
   // Calls f(key, field) for every field, in one fixed order.
   template <class State, class F>
@@ -50,10 +53,12 @@ struct TrainState {
     f("state.lr_scale", s.lr_scale);
     f("state.rollbacks", s.rollbacks);
     f("state.average_chosen", s.average_chosen);
+    f("state.extended_from", s.extended_from);
   }
   // Keys a checkpoint written before them may lack; they keep their defaults.
   static bool optional_key(const std::string& key) {
-    return key == "state.lr_scale" || key == "state.rollbacks" || key == "state.average_chosen";
+    return key == "state.lr_scale" || key == "state.rollbacks" || key == "state.average_chosen" ||
+           key == "state.extended_from";
   }
 
   void save(CheckpointData& d) const;

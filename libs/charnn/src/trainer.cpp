@@ -97,13 +97,15 @@ TrainResult Trainer::run() {
   return finish(reason);
 }
 
-std::string Trainer::stop_reason() const {
-  if (config_.max_iters > 0 && state_.iteration >= config_.max_iters) return "max_iters";
-  if (config_.epochs > 0 && state_.position.epoch >= config_.epochs) return "epochs";
-  if (config_.time_limit > 0 && elapsed() >= config_.time_limit) return "time";
-  if (config_.patience > 0 && state_.evals_since_best >= config_.patience) return "early_stopping";
+std::string stop_reached(const TrainConfig& c, const TrainState& s, double elapsed) {
+  if (c.max_iters > 0 && s.iteration >= c.max_iters) return "max_iters";
+  if (c.epochs > 0 && s.position.epoch >= c.epochs) return "epochs";
+  if (c.time_limit > 0 && elapsed >= c.time_limit) return "time";
+  if (c.patience > 0 && s.evals_since_best >= c.patience) return "early_stopping";
   return {};
 }
+
+std::string Trainer::stop_reason() const { return stop_reached(config_, state_, elapsed()); }
 
 void Trainer::next_batch() {
   if (state_.position.segment == 0)  // a new epoch: streams jump, so the carried state restarts
@@ -425,6 +427,7 @@ TrainResult Trainer::result() const {
 }
 
 double Trainer::progress_fraction() const {
+  if (state_.extended_from > 0) return 1;  // --more: the schedule has ended
   double f = 0;
   if (config_.max_iters > 0)
     f = std::max(f, static_cast<double>(state_.iteration) / static_cast<double>(config_.max_iters));

@@ -55,6 +55,10 @@ struct Window {
   void restart() { *this = Window{.rate = rate}; }
 };
 
+// Why a run with this config and state stops now ("time", "max_iters", "epochs",
+// "early_stopping"), or "" while it goes on.
+std::string stop_reached(const TrainConfig& config, const TrainState& state, double elapsed);
+
 class Trainer {
  public:
   // Reads the checkpoint's config when resuming, validates, sets the thread count.
@@ -66,6 +70,7 @@ class Trainer {
  private:
   // Setting up.
   void load_resume(const TrainConfig& given);
+  void extend(const TrainConfig& given);  // --more
   void prepare_data();
   void check_memory() const;
   void plan_settings();
@@ -118,6 +123,7 @@ class Trainer {
   std::ostream& log_;
   TrainConfig config_;
   bool resuming_ = false;
+  bool extending_ = false;  // --more on this resume
   CheckpointData resume_data_;
   std::filesystem::path run_dir_;
   RunLock lock_;  // of run_dir_, from before its checkpoint is read until training ends

@@ -74,6 +74,9 @@ struct TrainConfig {
 
   std::filesystem::path out;     // run directory; empty = runs/<stem>-<YYYYmmdd-HHMMSS>
   std::filesystem::path resume;  // run directory or checkpoint to continue; empty = new run
+  // With resume: seconds to train a finished run past its budget, at the rate its schedule ended
+  // on (not kept: the extended budget is kept as time_limit).
+  double more = 0;
   // Only these options may differ from the checkpoint on --resume; keys as in the table
   // (e.g. "max_iters", "time_limit", "lr"). Values come from this config.
   std::vector<std::string> resume_overrides;
