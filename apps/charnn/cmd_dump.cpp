@@ -1,5 +1,5 @@
-// charnn dump: writes a model's per-unit hidden signals over a text to disk (NPY by default),
-// with units.json lining each row up with the text. Thin: options -> DumpOptions, dump_trace.
+// charnn dump: writes a model's hidden signals (one value per neuron, per unit of text) to disk
+// (NPY by default), with units.json lining each row up with the text. Thin: options -> DumpOptions, dump_trace.
 #include <charnn/checkpoint.hpp>
 #include <charnn/dump.hpp>
 #include <charnn/error.hpp>
@@ -39,9 +39,9 @@ int run_dump(const std::vector<std::string>& args) {
   const CommandHelp help{
       "dump", "charnn dump [--model M] --out DIR [options] FILE...",
       "Runs a trained model over a text (as one stream, state carried from the start) and writes,\n"
-      "for every unit of the text, the signals each layer traces: h, and for an LSTM also the\n"
-      "cell c and the gates i, f, o, g. Formats: npy (default; DIR/layer<L>_<signal>.npy, float32\n"
-      "[units x hidden]), csv (DIR/layer<L>_<signal>.csv) or jsonl (DIR/trace.jsonl, one object\n"
+      "for every unit of the text, the signals each layer traces, one value per neuron: h, for an\n"
+      "LSTM also the cell c and the gates i, f, o, g, for a GRU the gates r, z, n. Formats: npy\n"
+      "(default; DIR/layer<L>_<signal>.npy, float32 [units of text x neurons]), csv (DIR/layer<L>_<signal>.csv) or jsonl (DIR/trace.jsonl, one object\n"
       "per unit). DIR/units.json lists the units (JSON-escaped) and their byte offsets in the\n"
       "cleaned text, so row i of every array is unit i. Streams: the text's trace is never\n"
       "held in memory whole. Files appear only once complete.\n"

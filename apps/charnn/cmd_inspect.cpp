@@ -1,4 +1,4 @@
-// charnn inspect: runs a trained model over a text and finds the hidden units that track
+// charnn inspect: runs a trained model over a text and finds the neurons that track
 // interpretable features (inside quotes, column in line, ...). Thin: options -> probes and
 // InspectOptions; the library's inspect_model and report writers do the work.
 #include <charnn/atomic_file.hpp>
@@ -40,9 +40,9 @@ void add_inspect_options(po::options_description& options, InspectFlags& f) {
   add_model_options(options, f.model);
   add_trace_options(options, f.trace);
   options.add_options()("probe", po::value(&f.probe_specs)->value_name("NAME=REGEX")->composing(),
-                        "add a probe: 1 on every unit inside a match of REGEX (repeatable)")(
+                        "add a probe: 1 on every unit of text inside a match of REGEX (repeatable)")(
       "no-builtin", po::bool_switch(&f.no_builtin), "only the --probe probes")(
-      "top,k", po::value(&f.top)->default_value(f.top)->value_name("K"), "units listed per probe")(
+      "top,k", po::value(&f.top)->default_value(f.top)->value_name("K"), "neurons listed per probe")(
       "max-units", po::value(&f.max_units)->default_value(f.max_units)->value_name("N"),
       "analyse only the first N units of the text (0 = all of it). A 2x512 LSTM trained on "
       "War and Peace remembers too far back for --streams and runs as one stream, about "
@@ -53,7 +53,7 @@ void add_inspect_options(po::options_description& options, InspectFlags& f) {
       "html-from", po::value(&f.html_from)->default_value(f.html_from)->value_name("UNIT"),
       "index of the excerpt's first unit")(
       "html-top", po::value(&f.html_top)->default_value(f.html_top)->value_name("K"),
-      "units drawn over the excerpt per probe");
+      "neurons drawn over the excerpt per probe");
 }
 
 // The built-in probes (unless no_builtin) and the user's, whose names must be new.
@@ -77,14 +77,15 @@ int run_inspect(const std::vector<std::string>& args) {
   const CommandHelp help{
       "inspect", "charnn inspect [--model M] --text FILE [options]",
       "Runs a trained model over a text (as one stream, state carried from the start) and finds,\n"
-      "for each probe, the hidden units whose activation best tracks it: Pearson r over every\n"
-      "analysed unit of text, and AUROC for yes/no probes. Every traced signal of every layer\n"
-      "is ranked (h; for an LSTM also the cell c and the gates i, f, o, g). Built-in probes:\n"
+      "for each probe, the neurons (hidden units) whose activation best tracks it: Pearson r over\n"
+      "every analysed unit of text, and AUROC for yes/no probes. Every traced signal of every\n"
+      "layer is ranked (h; for an LSTM also the cell c and the gates i, f, o, g; for a GRU the\n"
+      "gates r, z and n). Built-in probes:\n"
       "in_quotes, column, line_left, bracket_depth, word_start, after_sentence; add your own\n"
-      "with --probe NAME=REGEX (ICU syntax; every unit inside a match is 1). Prints a table and,\n"
-      "for LSTM layers, gate saturation (fraction of time each gate is < 0.1 or > 0.9, as in\n"
+      "with --probe NAME=REGEX (ICU syntax; every unit of text inside a match is 1). Prints a\n"
+      "table and, for gated layers, gate saturation (fraction of time each gate is < 0.1 or > 0.9, as in\n"
       "Karpathy, Johnson and Fei-Fei 2015). --html writes one self-contained page with the text\n"
-      "coloured by each top unit, the per-unit loss and the gate saturation.",
+      "coloured by each top neuron, the loss of each unit of text and the gate saturation.",
       "charnn inspect --model runs/latest --text corpus.txt --html report.html"};
 
   InspectFlags f;

@@ -30,7 +30,7 @@ const std::vector<Command> kCommands = {
     {"train", "train a model on a corpus (checkpoints, resume, metrics)", &charnn::app::run_train},
     {"sample", "continue a seed text with a trained model", &charnn::app::run_sample},
     {"eval", "score text with a model: nats, bits per unit, perplexity", &charnn::app::run_eval},
-    {"dump", "write hidden-unit activations over a text (npy/csv/jsonl)", &charnn::app::run_dump},
+    {"dump", "write neuron activations over a text (npy/csv/jsonl)", &charnn::app::run_dump},
     {"inspect", "find units that track quotes, line length...; HTML", &charnn::app::run_inspect},
     {"runs", "list the training runs under runs/: model, progress, best validation", &charnn::app::run_runs},
     {"completion", "print a bash completion script (source <(charnn completion bash))",

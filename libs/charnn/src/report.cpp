@@ -42,7 +42,7 @@ std::string level_class(int lv) {
   return cls;
 }
 
-// Maps a unit's activations onto [-1, 1] for colouring, like the paper's figures: gates from
+// Maps a neuron's activations onto [-1, 1] for colouring, like the paper's figures: gates from
 // [0, 1]; tanh-range signals as they are; unbounded ones (the LSTM cell c) through tanh.
 struct ColourMap {
   enum { gate, identity, squash } kind = identity;
@@ -156,7 +156,7 @@ void write_legend(std::ostream& out) {
 }
 
 // Gate saturation scatter for one layer, as in the paper's figure 3: x = fraction of time a
-// unit is left-saturated (< 0.1), y = right-saturated (> 0.9); one dot per unit and gate.
+// neuron is left-saturated (< 0.1), y = right-saturated (> 0.9); one dot per neuron and gate.
 void write_saturation_svg(std::ostream& out, const std::vector<const GateSaturation*>& gates,
                           std::int32_t layer) {
   const int W = 300, M = 36, S = W - 2 * M;
@@ -164,7 +164,7 @@ void write_saturation_svg(std::ostream& out, const std::vector<const GateSaturat
       << "\" role=img aria-label=\"gate saturation of layer " << layer << "\">"
       << "<rect x=" << M << " y=" << M << " width=" << S << " height=" << S
       << " fill=#fafafa stroke=#999 />"
-      // A unit cannot be saturated on both sides at once: dots lie below left + right = 1.
+      // A neuron cannot be saturated on both sides at once: dots lie below left + right = 1.
       << "<line x1=" << M << " y1=" << M << " x2=" << M + S << " y2=" << M + S << " stroke=#ddd />"
       << "<text x=" << W / 2 << " y=" << W - 6 << " text-anchor=middle>fraction left-saturated "
       << "(&lt; 0.1)</text><text transform=\"translate(12," << W / 2
@@ -225,8 +225,8 @@ void write_html_summary(std::ostream& out, const InspectReport& rep) {
 }
 
 void write_html_unit_table(std::ostream& out, const InspectReport& rep) {
-  out << "<h2>Units that track each probe</h2>\n<table>\n<tr><th class=l>probe</th>"
-         "<th class=l>kind</th><th>#</th><th>layer</th><th class=l>signal</th><th>unit</th>"
+  out << "<h2>Neurons that track each probe</h2>\n<table>\n<tr><th class=l>probe</th>"
+         "<th class=l>kind</th><th>#</th><th>layer</th><th class=l>signal</th><th>neuron</th>"
          "<th>r</th><th>AUROC</th></tr>\n";
   for (const auto& p : rep.probes) {
     if (constant_probe(p)) {
@@ -244,13 +244,13 @@ void write_html_unit_table(std::ostream& out, const InspectReport& rep) {
           << u.unit << "</td><td>" << fmt_r(u.r) << "</td><td>" << fmt_r(u.auroc) << "</td></tr>\n";
     }
   }
-  out << "</table>\n<p class=meta>r: Pearson correlation of the unit's value with the probe over "
-         "all analysed units. AUROC (binary probes): probability that the unit is higher on a "
-         "random unit where the probe is 1 than on one where it is 0 (0.5 = chance, values "
-         "below 0.5 mean the unit is lower inside), from 256-bin histograms.</p>\n";
+  out << "</table>\n<p class=meta>r: Pearson correlation of the neuron's value with the probe over "
+         "all analysed units of text. AUROC (binary probes): probability that the neuron is "
+         "higher on a random unit of text where the probe is 1 than on one where it is 0 (0.5 = "
+         "chance, values below 0.5 mean the neuron is lower inside), from 256-bin histograms.</p>\n";
 }
 
-// The probe itself, scaled to [-1, 1] over the excerpt, for comparison with its units.
+// The probe itself, scaled to [-1, 1] over the excerpt, for comparison with its neurons.
 void write_probe_view(std::ostream& out, const InspectReport& rep, const ReportProbe& p) {
   float lo = 0, hi = 0;
   if (!p.excerpt.empty()) {
@@ -266,7 +266,7 @@ void write_probe_view(std::ostream& out, const InspectReport& rep, const ReportP
   out << "</div>\n";
 }
 
-// The k-th (from 0) unit that tracks probe p, drawn over the excerpt.
+// The k-th (from 0) neuron that tracks probe p, drawn over the excerpt.
 void write_unit_view(std::ostream& out, const InspectReport& rep, const ReportProbe& p,
                      std::size_t k) {
   const auto& u = p.top[k];
@@ -291,7 +291,7 @@ void write_html_probe_panels(std::ostream& out, const InspectReport& rep) {
         << "</div>\n";
     out << "<div class=views>\n";
     write_probe_view(out, rep, p);
-    // Only the first html_top units carry an excerpt; the rest are in the table alone.
+    // Only the first html_top neurons carry an excerpt; the rest are in the table alone.
     for (std::size_t k = 0; k < p.top.size(); ++k)
       if (!p.top[k].excerpt.empty()) write_unit_view(out, rep, p, k);
     out << "</div>\n";  // views
@@ -316,11 +316,11 @@ void write_html_loss(std::ostream& out, const InspectReport& rep) {
 
 void write_html_saturation(std::ostream& out, const InspectReport& rep) {
   if (rep.saturation.empty()) return;  // no gated layer
-  out << "<h2>Gate saturation</h2>\n<div class=meta>For each gate unit, the fraction of the "
+  out << "<h2>Gate saturation</h2>\n<div class=meta>For each gate neuron, the fraction of the "
          "text during which it is left-saturated (&lt; 0.1) or right-saturated (&gt; 0.9), "
          "as in Karpathy, Johnson and Fei-Fei (2015), figure 3.</div>\n<table>\n<tr><th>layer"
-         "</th><th class=l>gate</th><th>mean left</th><th>mean right</th><th>units left "
-         "&gt; 50%</th><th>units right &gt; 50%</th></tr>\n";
+         "</th><th class=l>gate</th><th>mean left</th><th>mean right</th><th>neurons left "
+         "&gt; 50%</th><th>neurons right &gt; 50%</th></tr>\n";
   for (const auto& g : rep.saturation)
     out << "<tr><td>" << g.layer << "</td><td class=l>" << html_escape(g.gate) << "</td><td>"
         << fmt("%.3f", g.mean_left()) << "</td><td>" << fmt("%.3f", g.mean_right()) << "</td><td>"
@@ -377,7 +377,7 @@ void write_terminal_report(std::ostream& out, const InspectReport& rep) {
   if (rep.trace.streams > 1) out << "trace: " << describe(rep.trace) << "\n";
   out << "\n";
   out << pad("probe", 16) << pad("kind", 11) << pad("#", 3, true) << pad("layer", 7, true) << "  "
-      << pad("signal", 7) << pad("unit", 6, true) << pad("r", 9, true) << pad("AUROC", 8, true)
+      << pad("signal", 7) << pad("neuron", 7, true) << pad("r", 9, true) << pad("AUROC", 8, true)
       << "\n";
   for (const auto& p : rep.probes) {
     if (constant_probe(p)) {
@@ -388,21 +388,21 @@ void write_terminal_report(std::ostream& out, const InspectReport& rep) {
       const auto& u = p.top[k];
       out << pad(k == 0 ? p.name : "", 16) << pad(k == 0 ? kind_name(p.kind) : "", 11)
           << pad(std::to_string(k + 1), 3, true) << pad(std::to_string(u.layer), 7, true) << "  "
-          << pad(u.signal, 7) << pad(std::to_string(u.unit), 6, true) << pad(fmt_r(u.r), 9, true)
+          << pad(u.signal, 7) << pad(std::to_string(u.unit), 7, true) << pad(fmt_r(u.r), 9, true)
           << pad(fmt_r(u.auroc), 8, true) << "\n";
     }
   }
   if (!rep.saturation.empty()) {
-    out << "\ngate saturation (fraction of time < 0.1 | > 0.9, mean over units; units "
-           "saturated more than half the time)\n"
+    out << "\ngate saturation (fraction of time < 0.1 | > 0.9, mean over neurons; "
+           "neurons saturated more than half the time)\n"
         << pad("layer", 5, true) << "  " << pad("gate", 5) << pad("left", 8, true)
-        << pad("right", 8, true) << pad("units>50%left", 15, true)
-        << pad("units>50%right", 16, true) << "\n";
+        << pad("right", 8, true) << pad("neurons>50%left", 17, true)
+        << pad("neurons>50%right", 18, true) << "\n";
     for (const auto& g : rep.saturation) {
       out << pad(std::to_string(g.layer), 5, true) << "  " << pad(g.gate, 5)
           << pad(fmt("%.3f", g.mean_left()), 8, true) << pad(fmt("%.3f", g.mean_right()), 8, true)
-          << pad(std::to_string(g.count_left()) + "/" + std::to_string(g.left.size()), 15, true)
-          << pad(std::to_string(g.count_right()) + "/" + std::to_string(g.right.size()), 16, true)
+          << pad(std::to_string(g.count_left()) + "/" + std::to_string(g.left.size()), 17, true)
+          << pad(std::to_string(g.count_right()) + "/" + std::to_string(g.right.size()), 18, true)
           << "\n";
     }
   }

@@ -85,7 +85,7 @@ const TrainOption kOptions[] = {
      .key = "hidden",
      .group = G::model,
      .value_name = "N|auto",
-     .help = "hidden units per layer (H); auto: the widest of 512, 384, 256, 192, 128 that the "
+     .help = "neurons (hidden units) per layer (H); auto: the widest of 512, 384, 256, 192, 128 that the "
              "budget can train on enough text, at the speed measured at the start (the banner's "
              "plan line says what was chosen and why)",
      CHARNN_AUTO_INTEGER(hidden),
