@@ -227,10 +227,10 @@ TEST_CASE("the example cells pass every check of charnn check-cell", "[cell][che
 }
 
 TEST_CASE("check-cell catches a cell built wrong and says what is wrong", "[cell][check-cell]") {
-  // tests/plugins: the linear test cell without its bias gradient, ignoring its initial state,
-  // or writing a NaN.
+  // tests/plugins: the linear test cell without its bias gradient and with half its W_h gradient
+  // (the worse hides neither), ignoring its initial state, or writing a NaN.
   const auto [mistake, failing, says] = GENERATE(table<std::string, std::string, std::string>(
-      {{"gradient", "gradient: parameters", "param 'b'"},
+      {{"gradient", "gradient: parameters", "also over the tolerance: param 'w_h'"},
        {"state", "state carried across segments", "against"},
        {"nan", "finite outputs", "is NaN"}}));
   CAPTURE(mistake);

@@ -9,7 +9,8 @@
 // TEST_CELL_ABI_1_0 builds it as a plugin from before ABI 1.1: its table says minor 0 and ends
 // before prepare_step (the pointer is still set in memory, so the host must honour struct_size).
 // TEST_CELL_BREAK_GRADIENT, _STATE and _NAN build it wrong on purpose, for `charnn check-cell` to
-// catch: no bias gradient; forward ignores state_in; a NaN in forward's last step.
+// catch: no bias gradient and half the W_h gradient (two wrong tensors, so that the report must
+// name both); forward ignores state_in; a NaN in forward's last step.
 #include <charnn/plugin.hpp>
 #include <charnn/random.hpp>
 
@@ -85,8 +86,13 @@ class LinearCell final : public charnn::plugin::Cell {
           (void)db;
 #endif
           for (int64_t i = 0; i < I_; ++i) dwx[h * I_ + i] += g * x[n * I_ + i];
+#ifndef TEST_CELL_BREAK_GRADIENT
+          const float wh_scale = 1.0f;
+#else
+          const float wh_scale = 0.5f;
+#endif
           if (hprev)
-            for (int64_t j = 0; j < H_; ++j) dwh[h * H_ + j] += g * hprev[n * H_ + j];
+            for (int64_t j = 0; j < H_; ++j) dwh[h * H_ + j] += wh_scale * g * hprev[n * H_ + j];
         }
         if (a.diff_src) {
           float* dx = a.diff_src + (t * N + n) * I_;

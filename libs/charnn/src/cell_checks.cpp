@@ -189,8 +189,18 @@ CellCheck finite(Cell& cell, const CellCheckOptions& o) {
 CellCheck gradient_row(std::string name, const GradcheckResult& r) {
   constexpr double kTolerance = 1e-2;
   const bool ok = r.max_rel_error <= kTolerance;
-  return {std::move(name), r.max_rel_error, kTolerance, ok,
-          ok ? std::to_string(r.checked) + " elements" : r.worst};
+  if (ok) return {std::move(name), r.max_rel_error, kTolerance, ok, std::to_string(r.checked) + " elements"};
+  // The worst element first, then every other tensor that is wrong too: one bug must not hide
+  // another.
+  std::string detail = r.worst, others;
+  for (const auto& [what, worst] : r.tensors)
+    if (!(worst <= kTolerance) && r.worst.rfind(what + " ", 0) != 0) {
+      char e[32];
+      std::snprintf(e, sizeof e, "%.2e", worst);
+      others += (others.empty() ? "" : ", ") + what + " (worst " + e + ")";
+    }
+  if (!others.empty()) detail += "; also over the tolerance: " + others;
+  return {std::move(name), r.max_rel_error, kTolerance, ok, detail};
 }
 
 // Two segments with the state carried between them are one sequence of 2T steps.
@@ -202,9 +212,17 @@ CellCheck carry(Cell& cell, const CellCheckOptions& o) {
   const auto [whole, whole_state] =
       run_forward(cell, in, in.src.data(), in.state_in.data(), 2 * o.T);
   const Floats tail(whole.begin() + static_cast<std::ptrdiff_t>(dst1.size()), whole.end());
+  // The host may carry the state in place (state_in == state_out): the second segment again so.
+  Floats in_place = state1, dst3(dst2.size());
+  cell.forward({o.T, o.N, in.params.data(), in.src.data() + half, in_place.data(), dst3.data(),
+                in_place.data(), 0, nullptr});
   return row("state carried across segments",
-             worse(compare("second segment dst", dst2, tail, 2e-6, 1e-5),
-                   compare("final state", state2, whole_state, 2e-6, 1e-5)));
+             worse(worse(compare("second segment dst", dst2, tail, 2e-6, 1e-5),
+                         compare("final state", state2, whole_state, 2e-6, 1e-5)),
+                   worse(compare("second segment dst, state carried in place", dst3, tail, 2e-6,
+                                 1e-5),
+                         compare("final state, carried in place", in_place, whole_state, 2e-6,
+                                 1e-5))));
 }
 
 // T calls of step() are forward over T steps, with a dense input and with one given by index.

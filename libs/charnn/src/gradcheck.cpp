@@ -24,6 +24,8 @@ GradcheckResult GradcheckReport::overall() const {
     }
   }
   r.checked = params.checked + input.checked + state.checked;
+  for (const GradcheckResult* p : {&input, &state})
+    r.tensors.insert(r.tensors.end(), p->tensors.begin(), p->tensors.end());
   return r;
 }
 
@@ -63,6 +65,7 @@ GradcheckReport gradcheck(Cell& cell, const GradcheckOptions& o) {
       for (std::int64_t k = 0; k < o.max_per_tensor; ++k)
         idx.push_back(static_cast<std::int64_t>(rng.next() % static_cast<std::uint64_t>(count)));
     }
+    double tensor_worst = 0;
     for (std::int64_t k : idx) {
       float& x = buf[static_cast<std::size_t>(offset + k)];
       const float x0 = x;
@@ -78,6 +81,7 @@ GradcheckReport gradcheck(Cell& cell, const GradcheckOptions& o) {
       const double rel =
           std::abs(a - numeric) / std::max({std::abs(a), std::abs(numeric), o.floor});
       ++r.checked;
+      if (!(rel <= tensor_worst)) tensor_worst = rel;
       if (!(rel <= r.max_rel_error)) {
         r.max_rel_error = rel;
         std::ostringstream s;
@@ -86,6 +90,7 @@ GradcheckReport gradcheck(Cell& cell, const GradcheckOptions& o) {
         r.worst = s.str();
       }
     }
+    r.tensors.emplace_back(what, tensor_worst);
   };
 
   GradcheckReport report;

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace charnn {
 
@@ -27,6 +29,9 @@ struct GradcheckResult {
   double max_rel_error = 0;  // over every element checked
   std::string worst;         // which element, with both values
   std::int64_t checked = 0;  // elements checked
+  // Each tensor's own worst relative error, in the order checked ("param 'w_h'", ...), so that a
+  // report can name every wrong tensor and not only the worst.
+  std::vector<std::pair<std::string, double>> tensors;
 };
 
 struct GradcheckReport {
