@@ -220,8 +220,13 @@ void Trainer::check_learning_rate(TrainPlan& plan) {
   const std::int64_t N = config_.batch, T = config_.seq_len;
   const std::int64_t steps = lr_check_steps(config_.schedule.warmup);
   const double planned_iterations = plan.planned_units / static_cast<double>(N * T);
-  if (plan.planned_units > 0 && planned_iterations < kLrCheckShare * static_cast<double>(steps))
+  if (plan.planned_units > 0 && planned_iterations < kLrCheckShare * static_cast<double>(steps)) {
+    // Said, not silent: a short first run of a new cell is where an untested rate bites.
+    plan.why += "; lr not checked (" + thousands(static_cast<std::int64_t>(planned_iterations)) +
+                " iterations planned, the check needs " +
+                thousands(static_cast<std::int64_t>(kLrCheckShare) * steps) + ")";
     return;
+  }
   const auto t0 = std::chrono::steady_clock::now();
   ModelConfig mc;
   mc.cells = config_.cells;

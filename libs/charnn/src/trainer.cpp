@@ -387,7 +387,10 @@ TrainResult Trainer::interrupt() {
 }
 
 TrainResult Trainer::finish(const std::string& reason) {
-  if (last_eval_iteration_ != state_.iteration) validate_and_save(true);
+  if (last_eval_iteration_ != state_.iteration)
+    validate_and_save(true);
+  else  // saved before the stop: again, with the time of the stop, so that the run reads finished
+    save_checkpoint(run_dir_ / "last.ckpt");
   if (can_validate() && eval_is_slice()) validate_whole_split();
   progress_->finish();
   const std::string why = reason == "max_iters" ? "reached " + option_name("max_iters")
