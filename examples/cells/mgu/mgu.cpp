@@ -171,7 +171,8 @@ class MguCell final : public charnn::plugin::Cell {
     const int64_t I = I_, H = H_;
     f_.resize(static_cast<size_t>(T * N * H));
     n_.resize(static_cast<size_t>(T * N * H));
-    std::vector<float> g(H);
+    g_.resize(static_cast<size_t>(H));  // kept: step() runs this once per character
+    float* g = g_.data();
     for (int64_t t = 0; t < T; ++t) {
       for (int64_t n = 0; n < N; ++n) {
         const int64_t row = t * N + n;
@@ -214,6 +215,7 @@ class MguCell final : public charnn::plugin::Cell {
   int64_t I_, H_;
   std::vector<float> f_, n_;  // (T, N, H) gates and candidates of the last run: the workspace
   std::vector<float> x_, h_;  // step(): the one-hot rows and a copy of the state
+  std::vector<float> g_;      // run(): f * h_{t-1} of one stream (H)
   int64_t trained_T_ = 0, trained_N_ = 0;
 };
 

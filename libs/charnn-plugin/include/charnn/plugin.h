@@ -47,7 +47,8 @@
  * reduced-precision copy of the weights for the one-step sampling path) and the optional
  * set_train_precision (mixed-precision training passes); 1.2 appends the optional
  * set_index_input and the src_index fields of charnn_forward_args and charnn_backward_args (a
- * one-hot input given by index: layer 0 over a large vocabulary).
+ * one-hot input given by index: layer 0 over a large vocabulary); 1.3 appends the optional data
+ * field max_learning_rate (the highest peak rate the cell trains stably at; 0 = no limit).
  */
 #ifndef CHARNN_PLUGIN_H
 #define CHARNN_PLUGIN_H
