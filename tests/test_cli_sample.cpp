@@ -131,6 +131,12 @@ TEST_CASE("charnn sample continues a seed with the model just trained", "[sample
     const Run bad = m.sample("--seed the --beam 2 --temperature 0.5");
     CHECK(bad.exit_code == 2);
     CHECK_THAT(bad.err, Catch::Contains("--beam and --temperature"));
+    const Run looped = m.sample("--seed 'the quick ' --length 80 --beam 2 --no-repeat 4 --json");
+    REQUIRE(looped.exit_code == 0);
+    CHECK(nlohmann::json::parse(looped.out).at("no_repeat") == 4);
+    const Run alone = m.sample("--seed the --no-repeat 4");
+    CHECK(alone.exit_code == 2);
+    CHECK_THAT(alone.err, Catch::Contains("--no-repeat works with --beam"));
   }
   SECTION("--interactive continues each line read, keeping the state across turns") {
     // Through a pipe: two lines, two greedy turns of 12 units each.

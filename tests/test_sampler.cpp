@@ -2,7 +2,6 @@
 // preparation (unknown units) and the generation loop on a small model. The `charnn sample`
 // command is tested in test_cli_sample.cpp.
 #include <charnn/json.hpp>
-#include <charnn/beam_search.hpp>
 #include <charnn/checkpoint.hpp>
 #include <charnn/error.hpp>
 #include <charnn/model.hpp>
@@ -13,6 +12,8 @@
 #include <charnn/vocab.hpp>
 
 #include <catch2/catch.hpp>
+
+#include "sampling_support.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -27,6 +28,9 @@ using charnn::Draw;
 using charnn::Rng;
 using charnn::SamplingPolicy;
 using charnn::UnitPicker;
+using charnn::test::kText;
+using charnn::test::random_model;
+using charnn::test::vocab_of;
 
 namespace {
 
@@ -323,43 +327,7 @@ TEST_CASE("command-line escapes in a stop string are undone", "[sampler]") {
 // ---------------------------------------------------------------------------------------------
 // Seeds and the generation loop on a small model with random weights.
 
-namespace {
-
-charnn::Vocab vocab_of(std::string_view text, charnn::VocabOptions options = {}) {
-  charnn::UnitCounter counter(charnn::UnitKind::grapheme);
-  counter.add_text(charnn::clean_text(text, {}));
-  return charnn::Vocab::build(counter, {}, options);
-}
-
-const charnn::PluginRegistry& lstm_plugins() {
-  static const charnn::PluginRegistry reg = [] {
-    charnn::PluginSearch search;
-    search.use_default_dir = false;
-    search.use_env = false;
-    search.files.push_back(std::filesystem::path(CHARNN_PLUGIN_DIR) / "charnn-cell-lstm.so");
-    return charnn::PluginRegistry::discover(search);
-  }();
-  return reg;
-}
-
-// A two-layer LSTM with random weights, scaled up so its next-unit distributions are far from
-// uniform (the text is meaningless, but every code path runs).
-std::unique_ptr<charnn::Model> random_model(const charnn::Vocab& vocab, std::int64_t hidden = 24) {
-  charnn::ModelConfig config;
-  config.cells = {"lstm", "lstm"};
-  config.hidden = hidden;
-  config.vocab_size = vocab.size();
-  auto model = std::make_unique<charnn::Model>(config, lstm_plugins());
-  model->init_params(12345);
-  for (auto& w : model->params()) w *= 4.0f;
-  return model;
-}
-
-const char* kText =
-    "It was in July, 1805, and the speaker was the well-known Anna Pavlovna Scherer.\n"
-    "\"Well, Prince, so Genoa and Lucca are now just family estates of the Buonapartes.\"\n";
-
-}  // namespace
+// vocab_of, random_model and kText: sampling_support.hpp.
 
 TEST_CASE("seed units not in the vocabulary are an error, skipped or mapped", "[sampler][seed]") {
   const auto vocab = vocab_of(kText);  // no unknown symbol; no 'z', '!' or tab
@@ -676,108 +644,4 @@ TEST_CASE("an empty seed samples from the zero state", "[sampler][loop]") {
   // Equivalent to a seed of one line break, which is what an empty seed stands for.
   const auto nl = charnn::prepare_seed("\n", vocab, charnn::UnknownUnits::error);
   CHECK(sampler.run(nl, options)[0].text == s.text);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Beam search
-
-namespace {
-
-// -log p of `continuation` after `prime` under the model, one unit at a time on one stream: an
-// account independent of the beam's batched rows.
-double continuation_nats(charnn::Model& model, const std::vector<std::int32_t>& prime,
-                         const std::vector<std::int32_t>& continuation) {
-  const std::int64_t V = model.vocab_size();
-  std::vector<float> logits(static_cast<std::size_t>(V));
-  charnn::Model::State state = model.zero_state(1);
-  for (const std::int32_t id : prime) model.step(std::span<const std::int32_t>(&id, 1), state, logits.data());
-  double nats = 0;
-  for (const std::int32_t id : continuation) {
-    const double max = *std::max_element(logits.begin(), logits.end());
-    double sum = 0;
-    for (const float l : logits) sum += std::exp(static_cast<double>(l) - max);
-    nats -= static_cast<double>(logits[static_cast<std::size_t>(id)]) - max - std::log(sum);
-    model.step(std::span<const std::int32_t>(&id, 1), state, logits.data());
-  }
-  return nats;
-}
-
-}  // namespace
-
-TEST_CASE("beam 1 is greedy decoding; wider beams are never less likely", "[sampler][beam]") {
-  const auto vocab = vocab_of(kText);
-  auto model = random_model(vocab);
-  const auto seed = charnn::prepare_seed("Prince", vocab, charnn::UnknownUnits::error);
-  charnn::SampleOptions greedy;
-  greedy.length = 60;
-  greedy.policy.greedy = true;
-  greedy.precision = std::nullopt;  // the plain f32 step on both sides
-  charnn::Sampler sampler(*model, vocab);
-  const auto g = sampler.run(seed, greedy)[0];
-
-  charnn::BeamOptions beam;
-  beam.length = 60;
-  beam.precision = std::nullopt;
-  beam.width = 1;
-  const auto one = charnn::beam_search(*model, vocab, seed, beam);
-  CHECK(one.text == g.text);
-  CHECK(one.ids.size() == 60);
-  const double greedy_nats = continuation_nats(*model, seed.ids, g.ids);
-  CHECK(one.nats == Approx(greedy_nats).epsilon(1e-5));
-  for (const std::int64_t width : {2, 4, 8}) {
-    CAPTURE(width);
-    beam.width = width;
-    const auto r = charnn::beam_search(*model, vocab, seed, beam);
-    REQUIRE(r.ids.size() == 60);
-    CHECK(vocab.decode(r.ids) == r.text);
-    const double nats = continuation_nats(*model, seed.ids, r.ids);
-    CHECK(r.nats == Approx(nats).epsilon(1e-5));
-    CHECK(nats <= greedy_nats + 1e-6);
-  }
-}
-
-TEST_CASE("a beam as wide as the vocabulary finds the most likely two units exactly",
-          "[sampler][beam]") {
-  const auto vocab = vocab_of(kText);
-  auto model = random_model(vocab);
-  const auto seed = charnn::prepare_seed("Genoa", vocab, charnn::UnknownUnits::error);
-  const auto V = static_cast<std::int32_t>(vocab.size());
-  double best = 1e300;
-  for (std::int32_t a = 0; a < V; ++a)
-    for (std::int32_t b = 0; b < V; ++b)
-      best = std::min(best, continuation_nats(*model, seed.ids, {a, b}));
-  charnn::BeamOptions beam;
-  beam.length = 2;
-  beam.width = V;
-  beam.precision = std::nullopt;
-  const auto r = charnn::beam_search(*model, vocab, seed, beam);
-  CHECK(r.nats == Approx(best).epsilon(1e-6));
-}
-
-TEST_CASE("beam search ends a hypothesis at the stop string and checks its options",
-          "[sampler][beam]") {
-  const auto vocab = vocab_of(kText);
-  auto model = random_model(vocab);
-  const auto seed = charnn::prepare_seed("Prince", vocab, charnn::UnknownUnits::error);
-  charnn::BeamOptions beam;
-  beam.length = 60;
-  beam.width = 3;
-  beam.precision = std::nullopt;
-  const auto free = charnn::beam_search(*model, vocab, seed, beam);
-  // A stop string the unstopped result contains ends some hypothesis no later than it does;
-  // compared by total likelihood (penalty 0), a text of 12 units or fewer beats any of 60.
-  beam.stop = free.text.substr(10, 2);
-  beam.length_penalty = 0;
-  const auto stopped = charnn::beam_search(*model, vocab, seed, beam);
-  CHECK(stopped.stopped);
-  CHECK(stopped.text.ends_with(beam.stop));
-  CHECK(stopped.text.find(beam.stop) == stopped.text.size() - beam.stop.size());
-  beam.width = 0;
-  CHECK_THROWS_WITH(charnn::beam_search(*model, vocab, seed, beam), Catch::Contains("--beam 0"));
-  beam.width = 2;
-  beam.length_penalty = -1;
-  CHECK_THROWS_AS(charnn::beam_search(*model, vocab, seed, beam), charnn::error);
-  beam.length_penalty = 1;
-  beam.length = 0;
-  CHECK(charnn::beam_search(*model, vocab, seed, beam).text.empty());
 }

@@ -223,6 +223,7 @@ int write_beam(Model& model, const Vocab& vocab, const std::filesystem::path& ch
       doc["seed"] = seed.text;
       doc["beam"] = options.width;
       doc["length_penalty"] = options.length_penalty;
+      doc["no_repeat"] = options.no_repeat;
       doc["length"] = options.length;
       doc["stop"] = options.stop.empty() ? Json(nullptr) : Json(options.stop);
       doc["text"] = r.text;
@@ -261,6 +262,7 @@ struct SampleFlags {
   std::int32_t top_k = 0;
   std::int64_t beam = 0;
   double length_penalty = BeamOptions{}.length_penalty;
+  std::int64_t no_repeat = BeamOptions{}.no_repeat;
   ModelFlags model;
 };
 
@@ -288,11 +290,16 @@ void add_sample_options(po::options_description& options, SampleFlags& f) {
       "the vocabulary's unknown symbol")(
       "beam", po::value(&f.beam)->value_name("K"),
       "beam search instead of drawing: the most likely continuation the model finds keeping K "
-      "hypotheses at each step (deterministic; the greedy line is always a candidate, so it is "
-      "never less likely than --greedy); stderr reports its bits per unit under the model")(
+      "hypotheses at each step, under --no-repeat (deterministic; the greedy line under the same "
+      "rule is always a candidate, so the result is never less likely than it); stderr reports "
+      "its bits per unit under the model")(
       "length-penalty", po::value(&f.length_penalty)->default_value(f.length_penalty)->value_name("A"),
       "with --beam and --stop: hypotheses of different lengths compete by log p / units^A "
       "(0 = total likelihood, which favours short texts; 1 = likelihood per unit)")(
+      "no-repeat", po::value(&f.no_repeat)->default_value(f.no_repeat)->value_name("N"),
+      "with --beam: no sequence of N units may occur twice in the continuation (0 = off: the "
+      "most likely text, which for a character model loops, e.g. \"the countess, and the "
+      "countess, and ...\")")(
       "interactive,i",
       "after the seed (if any), read lines from standard input: each line is fed to the model, "
       "which continues it for --length units or until --stop; the state carries over, so each "
@@ -348,6 +355,11 @@ int run_sample(const std::vector<std::string>& args) {
                             "--beam searches for the one most likely continuation; it draws "
                             "nothing at random",
                             2);
+  if (!vm.count("beam"))
+    for (const char* flag : {"no-repeat", "length-penalty"})
+      if (vm.count(flag) && !vm[flag].defaulted())
+        throw charnn::error(std::string("--") + flag + " works with --beam",
+                            "add --beam K (--beam 1 is greedy decoding)", 2);
   if (vm.count("interactive"))
     for (const char* flag : {"count", "json", "beam"})
       if (vm.count(flag) && !vm[flag].defaulted())
@@ -418,6 +430,7 @@ int run_sample(const std::vector<std::string>& args) {
     beam.width = f.beam;
     beam.length = f.length;
     beam.length_penalty = f.length_penalty;
+    beam.no_repeat = f.no_repeat;
     beam.stop = opts.stop;
     beam.precision = std::nullopt;  // prepared above
     return write_beam(*loaded.model, vocab, loaded.file, seed, beam, json, print_seed);

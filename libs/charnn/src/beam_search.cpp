@@ -63,6 +63,20 @@ bool ends_with_stop(const std::string& tail, const std::string& stop) {
          tail.compare(tail.size() - stop.size(), stop.size(), stop) == 0;
 }
 
+// Whether seq followed by id ends with an n-unit sequence that already occurs in seq.
+bool repeats(const std::vector<std::int32_t>& seq, std::int32_t id, std::int64_t n) {
+  const auto L = static_cast<std::int64_t>(seq.size());
+  if (n <= 0 || L < n) return false;  // an earlier n-gram and the new one need n + 1 units
+  for (std::int64_t i = n - 2; i < L - 1; ++i) {  // seq[i - n + 2 .. i] then seq[i + 1]
+    if (seq[static_cast<std::size_t>(i + 1)] != id) continue;
+    std::int64_t k = 0;
+    while (k < n - 1 && seq[static_cast<std::size_t>(i - k)] == seq[static_cast<std::size_t>(L - 1 - k)])
+      ++k;
+    if (k == n - 1) return true;
+  }
+  return false;
+}
+
 // The last bytes of text that a stop string check needs.
 void keep_tail(std::string& tail, std::size_t stop_size) {
   if (tail.size() > 2 * stop_size + 16) tail.erase(0, tail.size() - stop_size - 8);
@@ -81,6 +95,9 @@ BeamResult beam_search(Model& model, const Vocab& vocab, const PreparedSeed& see
   if (!std::isfinite(options.length_penalty) || options.length_penalty < 0)
     throw error("--length-penalty must be a number >= 0",
                 "0 compares total likelihoods, 1 the likelihood per unit", 2);
+  if (options.no_repeat < 0 || options.no_repeat == 1)
+    throw error("--no-repeat " + std::to_string(options.no_repeat) + " is not allowed",
+                "0 (off), or a length of 2 or more units", 2);
   detail::check_vocab_fits(model, vocab);
   BeamResult result;
   if (options.length == 0) return result;
@@ -98,6 +115,10 @@ BeamResult beam_search(Model& model, const Vocab& vocab, const PreparedSeed& see
   std::vector<std::int32_t> ids(static_cast<std::size_t>(N), prime.back());
   std::vector<double> logp(static_cast<std::size_t>(K), 0.0), row_lp;
   std::vector<std::string> tails(static_cast<std::size_t>(K)), new_tails(tails.size());
+  // With --no-repeat, each row's units so far (reordered with the rows, like the tails).
+  const std::int64_t no_repeat = options.no_repeat;
+  std::vector<std::vector<std::int32_t>> seqs(static_cast<std::size_t>(no_repeat > 0 ? K : 0)),
+      new_seqs(seqs.size());
   std::vector<std::vector<Link>> history;  // history[t][row]
   history.reserve(static_cast<std::size_t>(options.length));
   std::vector<Candidate> candidates;
@@ -120,7 +141,15 @@ BeamResult beam_search(Model& model, const Vocab& vocab, const PreparedSeed& see
     if (!greedy_done) {
       const float* row = logits.data() + G * V;
       log_softmax(row, V, row_lp);
-      const auto arg = static_cast<std::int32_t>(std::max_element(row, row + V) - row);
+      auto arg = static_cast<std::int32_t>(std::max_element(row, row + V) - row);
+      if (repeats(greedy_ids, arg, no_repeat)) {  // the most likely unit that repeats nothing
+        double top = -std::numeric_limits<double>::infinity();
+        for (std::int32_t v = 0; v < V; ++v)
+          if (row_lp[static_cast<std::size_t>(v)] > top && !repeats(greedy_ids, v, no_repeat)) {
+            top = row_lp[static_cast<std::size_t>(v)];
+            arg = v;
+          }
+      }
       greedy_lp += row_lp[static_cast<std::size_t>(arg)];
       greedy_ids.push_back(arg);
       greedy_tail += vocab.unit(arg);
@@ -136,17 +165,25 @@ BeamResult beam_search(Model& model, const Vocab& vocab, const PreparedSeed& see
     for (std::int64_t r = 0; r < live; ++r) {
       log_softmax(logits.data() + r * V, V, row_lp);
       std::iota(order.begin(), order.end(), 0);
-      const auto keep = std::min<std::int64_t>(K, V);
-      std::partial_sort(order.begin(), order.begin() + keep, order.end(),
-                        [&](std::int32_t a, std::int32_t b) {
-                          const double la = row_lp[static_cast<std::size_t>(a)];
-                          const double lb = row_lp[static_cast<std::size_t>(b)];
-                          return la != lb ? la > lb : a < b;
-                        });
-      for (std::int64_t j = 0; j < keep; ++j) {
+      const auto by_logp = [&](std::int32_t a, std::int32_t b) {
+        const double la = row_lp[static_cast<std::size_t>(a)];
+        const double lb = row_lp[static_cast<std::size_t>(b)];
+        return la != lb ? la > lb : a < b;
+      };
+      // The row's K best extensions that repeat nothing: sorted as far as needed (units that
+      // --no-repeat forbids are skipped, so a few more may have to be looked at).
+      std::int64_t sorted = 0, taken = 0;
+      for (std::int64_t j = 0; j < V && taken < K; ++j) {
+        if (j == sorted) {
+          const std::int64_t upto = std::min<std::int64_t>(V, std::max<std::int64_t>(2 * K, 2 * j));
+          std::partial_sort(order.begin() + j, order.begin() + upto, order.end(), by_logp);
+          sorted = upto;
+        }
         const std::int32_t id = order[static_cast<std::size_t>(j)];
+        if (no_repeat > 0 && repeats(seqs[static_cast<std::size_t>(r)], id, no_repeat)) continue;
         candidates.push_back(
             {logp[static_cast<std::size_t>(r)] + row_lp[static_cast<std::size_t>(id)], r, id});
+        ++taken;
       }
     }
     const auto chosen = std::min<std::int64_t>(K, static_cast<std::int64_t>(candidates.size()));
@@ -168,6 +205,10 @@ BeamResult beam_search(Model& model, const Vocab& vocab, const PreparedSeed& see
         continue;
       }
       links.push_back({cand.parent, cand.id});
+      if (no_repeat > 0) {
+        new_seqs[static_cast<std::size_t>(next)] = seqs[static_cast<std::size_t>(cand.parent)];
+        new_seqs[static_cast<std::size_t>(next)].push_back(cand.id);
+      }
       new_tails[static_cast<std::size_t>(next)] = std::move(tail);
       logp[static_cast<std::size_t>(next)] = cand.logp;
       ids[static_cast<std::size_t>(next)] = cand.id;
@@ -185,6 +226,7 @@ BeamResult beam_search(Model& model, const Vocab& vocab, const PreparedSeed& see
                       H, state.layers[l].begin() + (s * N + j) * H);
     }
     std::swap(tails, new_tails);
+    std::swap(seqs, new_seqs);
     // A complete hypothesis already scores above anything the live rows can reach when the
     // score is a total (penalty 0): each further unit only lowers log p.
     live = alpha == 0 && next > 0 && best.step >= 0 && logp[0] <= best.logp ? 0 : next;
