@@ -164,5 +164,6 @@ TEST_CASE("--no-repeat N: no N units occur twice, in the beam and the greedy lin
     CHECK(vocab.decode(r.ids) == r.text);
   }
   beam.no_repeat = 1;
-  CHECK_THROWS_WITH(charnn::beam_search(*model, vocab, seed, beam), Catch::Contains("--no-repeat 1"));
+  CHECK_THROWS_WITH(charnn::beam_search(*model, vocab, seed, beam),
+                    Catch::Contains("--no-repeat 1"));
 }

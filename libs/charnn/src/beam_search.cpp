@@ -67,11 +67,11 @@ bool ends_with_stop(const std::string& tail, const std::string& stop) {
 bool repeats(const std::vector<std::int32_t>& seq, std::int32_t id, std::int64_t n) {
   const auto L = static_cast<std::int64_t>(seq.size());
   if (n <= 0 || L < n) return false;  // an earlier n-gram and the new one need n + 1 units
+  const auto at = [&](std::int64_t j) { return seq[static_cast<std::size_t>(j)]; };
   for (std::int64_t i = n - 2; i < L - 1; ++i) {  // seq[i - n + 2 .. i] then seq[i + 1]
-    if (seq[static_cast<std::size_t>(i + 1)] != id) continue;
+    if (at(i + 1) != id) continue;
     std::int64_t k = 0;
-    while (k < n - 1 && seq[static_cast<std::size_t>(i - k)] == seq[static_cast<std::size_t>(L - 1 - k)])
-      ++k;
+    while (k < n - 1 && at(i - k) == at(L - 1 - k)) ++k;
     if (k == n - 1) return true;
   }
   return false;

@@ -189,7 +189,9 @@ CellCheck finite(Cell& cell, const CellCheckOptions& o) {
 CellCheck gradient_row(std::string name, const GradcheckResult& r) {
   constexpr double kTolerance = 1e-2;
   const bool ok = r.max_rel_error <= kTolerance;
-  if (ok) return {std::move(name), r.max_rel_error, kTolerance, ok, std::to_string(r.checked) + " elements"};
+  if (ok)
+    return {std::move(name), r.max_rel_error, kTolerance, ok,
+            std::to_string(r.checked) + " elements"};
   // The worst element first, then every other tensor that is wrong too: one bug must not hide
   // another.
   std::string detail = r.worst, others;
