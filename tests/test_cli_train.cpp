@@ -21,15 +21,8 @@
 #include "training_support.hpp"
 
 using namespace charnn;
-using namespace charnn::test;  // builtin_plugins, ScratchDir, tiny_config, read/write_file
-
-namespace {
-
-std::size_t count_lines(const std::string& s) {
-  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
-}
-
-}  // namespace
+using namespace charnn::test;  // builtin_plugins, ScratchDir, tiny_config, read/write_file,
+                                // count_lines
 
 TEST_CASE("SIGTERM makes charnn train checkpoint, say how to resume and exit 143",
           "[trainer][cli]") {

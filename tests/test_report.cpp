@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <regex>
 #include <sstream>
@@ -92,9 +93,12 @@ TEST_CASE("the HTML report is self-contained, escaped and shows every excerpt un
   CHECK_THAT(s, Catch::Contains(">&lt;</span>") && Catch::Contains(">&amp;</span>") &&
                     Catch::Contains(">&quot;</span>") && Catch::Contains(">&#39;</span>"));
   CHECK(s.find("<b>.txt") == std::string::npos);
-  // Newline shown as a return sign followed by a real line break; tab escaped.
+  // Newline shown as a return sign followed by a real line break; a tab as itself (columns
+  // kept) with the class that draws its arrow.
   CHECK_THAT(s, Catch::Contains("\u21B5</span>\n"));
-  CHECK_THAT(s, Catch::Contains(">\\t</span>"));
+  CHECK_THAT(s, Catch::Contains(" t\" title=") || Catch::Contains("class=t title="));
+  CHECK_THAT(s, Catch::Contains(">\t</span>"));
+  CHECK(s.find(">\\t</span>") == std::string::npos);
   // Views: per probe its own values plus each unit with an excerpt (2 + 2), plus the loss view.
   const std::size_t views = 5;
   CHECK(count(s, "<div class=text>") == views);
@@ -117,4 +121,49 @@ TEST_CASE("html_escape handles every markup character", "[inspect][report]") {
   CHECK(charnn::html_escape("<a href=\"x\">&'</a>") ==
         "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
   CHECK(charnn::html_escape("\u00E9\u4E2D") == "\u00E9\u4E2D");
+}
+
+namespace {
+
+// The colour classes of the spans of the view whose label contains `label`, in order.
+std::vector<std::string> view_colours(const std::string& html, const std::string& label) {
+  const auto at = html.find(label);
+  REQUIRE(at != std::string::npos);
+  const auto begin = html.find("<div class=text>", at), end = html.find("</div>", begin);
+  const std::string view = html.substr(begin, end - begin);
+  std::vector<std::string> classes;
+  const std::regex span("<span(?: class=\"?([a-z0-9]+)[^>]*)?[^>]*>");
+  for (auto it = std::sregex_iterator(view.begin(), view.end(), span); it != std::sregex_iterator();
+       ++it)
+    classes.push_back((*it)[1].str());
+  return classes;
+}
+
+}  // namespace
+
+TEST_CASE("a neuron whose values vary is drawn in varying colours, even far from 0",
+          "[inspect][report]") {
+  auto rep = sample_report();
+  // An LSTM cell state that sits near 3 and moves by 0.2: through tanh it is one red.
+  charnn::ReportUnit c{1, "c", 40, 0.7, 0.9, {}};
+  for (std::size_t i = 0; i < rep.excerpt.size(); ++i)
+    c.excerpt.push_back(3.0f + 0.02f * static_cast<float>(i));
+  rep.probes[0].top.insert(rep.probes[0].top.begin(), c);
+  const auto distinct = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return static_cast<std::size_t>(std::unique(v.begin(), v.end()) - v.begin());
+  };
+  std::ostringstream scaled, raw;
+  charnn::write_html_report(scaled, rep);
+  charnn::write_html_report(raw, rep, charnn::ReportColours::raw);
+  const auto s = view_colours(scaled.str(), "c[40]");
+  REQUIRE(s.size() == rep.excerpt.size());
+  CHECK(distinct(s) >= rep.excerpt.size() - 1);  // ten values, ten (or nine) colours
+  CHECK(s.front() == "n10");
+  CHECK(s.back() == "p10");
+  CHECK_THAT(scaled.str(), Catch::Contains("3 blue") && Catch::Contains("3.18 red"));
+  // The raw view is the saturated one the scaling replaces.
+  CHECK(distinct(view_colours(raw.str(), "c[40]")) == 1);
+  // A constant neuron is drawn white, and its label says so.
+  CHECK_THAT(scaled.str(), Catch::Contains("colour: constant 0.5, white"));
 }

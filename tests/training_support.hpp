@@ -121,4 +121,18 @@ inline TrainConfig tiny_config(const std::filesystem::path& corpus,
   return c;
 }
 
+// A resume of `run`: everything else comes from its checkpoint; one thread, so the losses
+// continue bit for bit.
+inline TrainConfig resume_of(const std::filesystem::path& run) {
+  TrainConfig c;
+  c.resume = run;
+  c.threads = 1;
+  c.progress = TrainConfig::ProgressMode::quiet;
+  return c;
+}
+
+inline std::size_t count_lines(const std::string& s) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
+
 }  // namespace charnn::test

@@ -5,6 +5,8 @@
 #include <charnn/checkpoint.hpp>
 #include <charnn/error.hpp>
 #include <charnn/inspect.hpp>
+#include <charnn/loss_curves.hpp>
+#include <charnn/metrics_file.hpp>
 #include <charnn/plugin_registry.hpp>
 #include <charnn/probes.hpp>
 #include <charnn/report.hpp>
@@ -26,7 +28,7 @@ namespace {
 // The command line of charnn inspect; defaults from the library's InspectOptions.
 struct InspectFlags {
   std::vector<std::string> probe_specs;
-  std::string html;
+  std::string html, colours = "scaled";
   std::size_t top = InspectOptions{}.top, html_top = InspectOptions{}.html_top;
   std::int64_t max_units = InspectOptions{}.max_units;
   std::int64_t html_units = InspectOptions{}.excerpt_units;
@@ -53,7 +55,12 @@ void add_inspect_options(po::options_description& options, InspectFlags& f) {
       "html-from", po::value(&f.html_from)->default_value(f.html_from)->value_name("UNIT"),
       "index of the excerpt's first unit")(
       "html-top", po::value(&f.html_top)->default_value(f.html_top)->value_name("K"),
-      "neurons drawn over the excerpt per probe");
+      "neurons drawn over the excerpt per probe")(
+      "colours", po::value(&f.colours)->default_value(f.colours)->value_name("scaled|raw"),
+      "how the HTML report colours a neuron: scaled (blue to red over its own 2nd to 98th "
+      "percentile in the excerpt, so that an LSTM cell state far from 0 still shows its "
+      "variation) or raw (gates 0 to 1, other signals -1 to +1, unbounded ones through tanh, as "
+      "in Karpathy et al.)");
 }
 
 // The built-in probes (unless no_builtin) and the user's, whose names must be new.
@@ -101,6 +108,8 @@ int run_inspect(const std::vector<std::string>& args) {
   if (f.top < 1) throw error("--top must be at least 1", {}, 2);
   if (f.max_units < 0 || f.html_units < 0 || f.html_from < 0)
     throw error("--max-units, --html-units and --html-from must be >= 0", {}, 2);
+  if (f.colours != "scaled" && f.colours != "raw")
+    throw error("--colours " + f.colours + " is not a colouring", "use scaled or raw", 2);
   const TraceOptions trace = trace_options(f.trace);
   const UnknownUnits unknown = parse_unknown_units(f.trace.unknown);
   // Check probes before the (slow) model run.
@@ -139,10 +148,14 @@ int run_inspect(const std::vector<std::string>& args) {
   report.model = loaded.file.string();
   report.text = source;
   report.unit_kind = to_string(loaded.vocab.unit_kind());
+  // A model from a run directory: that run's curves go into the report.
+  const MetricsFile metrics = read_metrics_file(loaded.file.parent_path() / "metrics.csv");
+  if (!metrics.rows.empty()) report.curves_svg = loss_curves_svg(metrics.rows, false);
 
   write_terminal_report(std::cout, report);
   if (html_out) {
-    write_html_report(html_out->stream(), report);
+    write_html_report(html_out->stream(), report,
+                      f.colours == "raw" ? ReportColours::raw : ReportColours::scaled);
     html_out->commit();
     std::cout << "\nHTML report: " << std::filesystem::absolute(f.html).lexically_normal().string()
               << "\n";

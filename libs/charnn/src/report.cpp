@@ -42,12 +42,16 @@ std::string level_class(int lv) {
   return cls;
 }
 
-// Maps a neuron's activations onto [-1, 1] for colouring, like the paper's figures: gates from
-// [0, 1]; tanh-range signals as they are; unbounded ones (the LSTM cell c) through tanh.
+// Maps a neuron's activations onto [-1, 1] for colouring (ReportColours): its own robust range
+// (scaled), or as the paper's figures do (raw): gates from [0, 1], tanh-range signals as they
+// are, unbounded ones (the LSTM cell c) through tanh.
 struct ColourMap {
-  enum { gate, identity, squash } kind = identity;
+  enum { scaled, gate, identity, squash } kind = identity;
+  double lo = 0, hi = 0;  // scaled: the values drawn blue and red
   double operator()(double v) const {
     switch (kind) {
+      case scaled:
+        return hi > lo ? -1.0 + 2.0 * (v - lo) / (hi - lo) : 0.0;
       case gate:
         return 2.0 * v - 1.0;
       case squash:
@@ -56,8 +60,12 @@ struct ColourMap {
         return v;
     }
   }
-  const char* label() const {
+  std::string label() const {
     switch (kind) {
+      case scaled:
+        if (!(hi > lo)) return "colour: constant " + fmt("%.3g", lo) + ", white";
+        return "colour: its 2nd to 98th percentile here, " + fmt("%.3g", lo) + " blue, " +
+               fmt("%.3g", (lo + hi) / 2) + " white, " + fmt("%.3g", hi) + " red";
       case gate:
         return "colour: 0 blue, 0.5 white, 1 red";
       case squash:
@@ -68,9 +76,21 @@ struct ColourMap {
   }
 };
 
-ColourMap colour_map_for(const ReportUnit& u) {
+ColourMap colour_map_for(const ReportUnit& u, ReportColours colours) {
   ColourMap m;
-  if (is_gate_signal(u.signal)) {
+  if (colours == ReportColours::scaled) {
+    std::vector<float> v;
+    for (float x : u.excerpt)
+      if (std::isfinite(x)) v.push_back(x);
+    m.kind = ColourMap::scaled;
+    if (v.empty()) return m;
+    std::sort(v.begin(), v.end());
+    const double last = static_cast<double>(v.size() - 1);
+    m.lo = v[static_cast<std::size_t>(std::floor(0.02 * last))];
+    m.hi = v[static_cast<std::size_t>(std::ceil(0.98 * last))];
+    // A range within float rounding of its values is a constant, drawn white.
+    if (m.hi - m.lo <= 1e-6 * std::max(1.0, std::fabs(m.hi))) m.hi = m.lo;
+  } else if (is_gate_signal(u.signal)) {
     m.kind = ColourMap::gate;
   } else {
     float peak = 0;
@@ -80,10 +100,13 @@ ColourMap colour_map_for(const ReportUnit& u) {
   return m;
 }
 
-// One unit of text as HTML: visible, escaped, newline kept as a line break.
+// One unit of text as HTML: visible, escaped, newline kept as a line break, a tab as itself (its
+// span's class t draws the quiet arrow over it, taking no width, so columns stay).
 void write_unit_text(std::ostream& out, const std::string& unit) {
   if (unit == "\n") {
     out << "\u21B5";  // the line break itself follows the closing tag
+  } else if (unit == "\t") {
+    out << '\t';
   } else if (unit == " ") {
     out << ' ';
   } else {
@@ -97,9 +120,13 @@ void write_coloured_text(std::ostream& out, const InspectReport& rep, const std:
   out << "<div class=text>";
   for (std::size_t i = 0; i < rep.excerpt.size(); ++i) {
     const double v = i < raw.size() ? raw[i] : std::nan("");
-    const std::string cls = level_class(level(i < mapped.size() ? mapped[i] : 0.0));
+    std::string cls = level_class(level(i < mapped.size() ? mapped[i] : 0.0));
+    if (rep.excerpt[i] == "\t") cls += cls.empty() ? "t" : " t";
     out << "<span";
-    if (!cls.empty()) out << " class=" << cls;
+    if (cls.find(' ') != std::string::npos)
+      out << " class=\"" << cls << '"';
+    else if (!cls.empty())
+      out << " class=" << cls;
     out << " title=\"" << (std::isnan(v) ? std::string("-") : fmt("%.3g", v)) << "\">";
     write_unit_text(out, rep.excerpt[i]);
     out << "</span>";
@@ -121,13 +148,15 @@ std::string css() {
       ".text{font-family:ui-monospace,'DejaVu Sans Mono',Menlo,Consolas,monospace;"
       "font-size:13px;line-height:1.55;white-space:pre-wrap;word-break:break-all;"
       "border:1px solid #ccc;padding:8px;background:#fff;max-height:420px;overflow:auto}"
-      ".text span{padding:1px 0}"
+      ".text span{padding:1px 0}.text{tab-size:8}"
+      ".t{position:relative}.t::before{content:'\\2192';position:absolute;left:1px;color:#999}"
       "table{border-collapse:collapse;font-size:13px;margin:6px 0}"
       "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}"
       "th{background:#f2f2f2}td.l,th.l{text-align:left}"
       ".legend span{display:inline-block;width:18px;height:12px;vertical-align:middle}"
       ".note{background:#fff8e0;border:1px solid #e8d9a0;padding:6px 10px;font-size:13px}"
-      "svg text{font-size:11px;font-family:system-ui,sans-serif}";
+      "svg text{font-size:11px;font-family:system-ui,sans-serif}"
+      ".curves svg{max-width:100%;height:auto}";
   // Diverging palette: white to blue (33,102,172) for n1..n10, to red (178,24,43) for p1..p10.
   for (int lv = 1; lv <= 10; ++lv) {
     const double a = lv / 10.0;
@@ -145,14 +174,15 @@ std::string css() {
 }
 
 void write_legend(std::ostream& out) {
-  out << "<div class=\"legend meta\">-1 ";
+  out << "<div class=\"legend meta\">low ";
   for (int lv = -10; lv <= 10; lv += 2) {
     const std::string cls = level_class(lv);
     out << "<span"
         << (cls.empty() ? std::string(" style=\"border:1px solid #ccc\"") : " class=" + cls)
         << "></span>";
   }
-  out << " +1 &nbsp; (hover over a character for its value)</div>\n";
+  out << " high &nbsp; (each view's label gives its scale; hover over a character for its "
+         "value)</div>\n";
 }
 
 // Gate saturation scatter for one layer, as in the paper's figure 3: x = fraction of time a
@@ -268,9 +298,9 @@ void write_probe_view(std::ostream& out, const InspectReport& rep, const ReportP
 
 // The k-th (from 0) neuron that tracks probe p, drawn over the excerpt.
 void write_unit_view(std::ostream& out, const InspectReport& rep, const ReportProbe& p,
-                     std::size_t k) {
+                     std::size_t k, ReportColours colours) {
   const auto& u = p.top[k];
-  const ColourMap cmap = colour_map_for(u);
+  const ColourMap cmap = colour_map_for(u, colours);
   std::vector<double> m(u.excerpt.size());
   for (std::size_t i = 0; i < u.excerpt.size(); ++i) m[i] = cmap(u.excerpt[i]);
   out << "<div class=view><div class=label>#" << k + 1 << ": layer " << u.layer << ' '
@@ -281,7 +311,7 @@ void write_unit_view(std::ostream& out, const InspectReport& rep, const ReportPr
   out << "</div>\n";
 }
 
-void write_html_probe_panels(std::ostream& out, const InspectReport& rep) {
+void write_html_probe_panels(std::ostream& out, const InspectReport& rep, ReportColours colours) {
   out << "<h2>Probes on the text</h2>\n";
   write_legend(out);
   for (const auto& p : rep.probes) {
@@ -293,7 +323,7 @@ void write_html_probe_panels(std::ostream& out, const InspectReport& rep) {
     write_probe_view(out, rep, p);
     // Only the first html_top neurons carry an excerpt; the rest are in the table alone.
     for (std::size_t k = 0; k < p.top.size(); ++k)
-      if (!p.top[k].excerpt.empty()) write_unit_view(out, rep, p, k);
+      if (!p.top[k].excerpt.empty()) write_unit_view(out, rep, p, k, colours);
     out << "</div>\n";  // views
   }
 }
@@ -408,13 +438,18 @@ void write_terminal_report(std::ostream& out, const InspectReport& rep) {
   }
 }
 
-void write_html_report(std::ostream& out, const InspectReport& rep) {
+void write_html_report(std::ostream& out, const InspectReport& rep, ReportColours colours) {
   write_html_head(out, rep);
   write_html_summary(out, rep);
   write_html_unit_table(out, rep);
-  write_html_probe_panels(out, rep);
+  write_html_probe_panels(out, rep, colours);
   write_html_loss(out, rep);
   write_html_saturation(out, rep);
+  if (!rep.curves_svg.empty())
+    out << "<h2>How the model was trained</h2>\n<div class=meta>From the run's metrics.csv: "
+           "training and validation loss against minutes and units seen, the best validation "
+           "ringed.</div>\n<div class=curves>"
+        << rep.curves_svg << "</div>\n";
   out << "<p class=meta>Written by charnn inspect.</p>\n</body>\n</html>\n";
 }
 

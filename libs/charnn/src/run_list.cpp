@@ -4,13 +4,12 @@
 
 #include <charnn/error.hpp>
 #include <charnn/json.hpp>
+#include <charnn/metrics_file.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
-#include <map>
-#include <sstream>
 
 namespace charnn {
 
@@ -22,46 +21,17 @@ namespace {
 // whole-split figure a run adds at its end (more units than the periodic slice) is not compared
 // with the others, as in training.
 void read_metrics(const fs::path& file, std::int64_t eval_units, RunSummary& r) {
-  std::ifstream in(file);
-  std::string line;
-  if (!std::getline(in, line)) {
-    r.problem = "no metrics.csv";
-    return;
-  }
-  std::map<std::string, std::size_t> col;
-  {
-    std::stringstream header(line);
-    std::size_t i = 0;
-    for (std::string name; std::getline(header, name, ',');) col[name] = i++;
-  }
-  for (const char* need : {"iteration", "epoch", "seconds", "valid_loss", "valid_units"})
-    if (!col.count(need)) {
-      r.problem = "metrics.csv has no " + std::string(need) + " column";
-      return;
-    }
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::stringstream row(line);
-    for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
-    const auto at = [&](const char* name) -> std::string {
-      const std::size_t i = col[name];
-      return i < cells.size() ? cells[i] : std::string();
-    };
-    try {
-      r.iterations = std::stoll(at("iteration"));
-      r.epochs = std::stod(at("epoch"));
-      r.seconds = std::stod(at("seconds"));
-      const std::string valid = at("valid_loss");
-      const std::string units = at("valid_units");
-      if (valid.empty()) continue;
-      const bool slice_row = eval_units <= 0 || units.empty() || std::stoll(units) <= eval_units;
-      const double v = std::stod(valid);
-      if (slice_row && (std::isnan(r.best_valid) || v < r.best_valid)) {
-        r.best_valid = v;
-        r.best_iteration = r.iterations;
-      }
-    } catch (const std::exception&) {
-      r.problem = "metrics.csv has a damaged row";
+  const MetricsFile m = read_metrics_file(file);
+  if (!m.problem.empty()) r.problem = m.problem;
+  for (const MetricsRow& row : m.rows) {
+    r.iterations = row.iteration;
+    r.epochs = row.epoch;
+    r.seconds = row.seconds;
+    if (std::isnan(row.valid_loss)) continue;
+    const bool slice_row = eval_units <= 0 || row.valid_units == 0 || row.valid_units <= eval_units;
+    if (slice_row && (std::isnan(r.best_valid) || row.valid_loss < r.best_valid)) {
+      r.best_valid = row.valid_loss;
+      r.best_iteration = row.iteration;
     }
   }
 }

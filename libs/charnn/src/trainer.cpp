@@ -10,6 +10,7 @@
 
 #include <charnn/error.hpp>
 #include <charnn/json.hpp>
+#include <charnn/loss_curves.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -95,14 +96,6 @@ TrainResult Trainer::run() {
     if (stop_requested()) return interrupt();
   }
   return finish(reason);
-}
-
-std::string stop_reached(const TrainConfig& c, const TrainState& s, double elapsed) {
-  if (c.max_iters > 0 && s.iteration >= c.max_iters) return "max_iters";
-  if (c.epochs > 0 && s.position.epoch >= c.epochs) return "epochs";
-  if (c.time_limit > 0 && elapsed >= c.time_limit) return "time";
-  if (c.patience > 0 && s.evals_since_best >= c.patience) return "early_stopping";
-  return {};
 }
 
 std::string Trainer::stop_reason() const { return stop_reached(config_, state_, elapsed()); }
@@ -205,6 +198,7 @@ void Trainer::validate_and_save(bool last) {
     last_eval_iteration_ = state_.iteration;
     save_checkpoint(run_dir_ / "last.ckpt");
     if (snapshot_due()) keep_snapshot(kNaN);
+    write_loss_curves(run_dir_);
     return;
   }
   std::int64_t scored = 0;
@@ -227,6 +221,7 @@ void Trainer::validate_and_save(bool last) {
   if (better) save_checkpoint(run_dir_ / "best.ckpt");
   save_checkpoint(run_dir_ / "last.ckpt");
   if (snapshot_due()) keep_snapshot(v);
+  write_loss_curves(run_dir_);
   progress_->message("iter " + thousands(state_.iteration) + " (" + format_duration(elapsed()) +
                      "): validation " + validation_text(v) + (better ? " (best)" : "") +
                      (!average_                ? std::string()
@@ -391,7 +386,10 @@ TrainResult Trainer::finish(const std::string& reason) {
     validate_and_save(true);
   else  // saved before the stop: again, with the time of the stop, so that the run reads finished
     save_checkpoint(run_dir_ / "last.ckpt");
-  if (can_validate() && eval_is_slice()) validate_whole_split();
+  if (can_validate() && eval_is_slice()) {
+    validate_whole_split();
+    write_loss_curves(run_dir_);
+  }
   progress_->finish();
   const std::string why = reason == "max_iters" ? "reached " + option_name("max_iters")
                           : reason == "epochs"  ? "reached " + option_name("epochs")

@@ -57,7 +57,13 @@ struct Window {
 
 // Why a run with this config and state stops now ("time", "max_iters", "epochs",
 // "early_stopping"), or "" while it goes on.
-std::string stop_reached(const TrainConfig& config, const TrainState& state, double elapsed);
+inline std::string stop_reached(const TrainConfig& c, const TrainState& s, double elapsed) {
+  if (c.max_iters > 0 && s.iteration >= c.max_iters) return "max_iters";
+  if (c.epochs > 0 && s.position.epoch >= c.epochs) return "epochs";
+  if (c.time_limit > 0 && elapsed >= c.time_limit) return "time";
+  if (c.patience > 0 && s.evals_since_best >= c.patience) return "early_stopping";
+  return {};
+}
 
 class Trainer {
  public:

@@ -49,15 +49,24 @@ struct InspectReport {
   std::vector<ReportProbe> probes;
   std::vector<GateSaturation> saturation;
   TraceStats trace;                  // how the trace ran (streams, seams re-run)
+  std::string curves_svg;            // the model's loss curves (loss_curves.hpp); empty = none
 };
 
 // Fixed-width table: per probe its top units (layer, signal, unit, r, AUROC), then the gate
 // saturation per layer and gate. Plain ASCII apart from the probe names the user chose.
 void write_terminal_report(std::ostream& out, const InspectReport& report);
 
-// The HTML page. Units are HTML-escaped; control characters, tabs and lone combining marks
-// are shown escaped (escape_unit), a newline as a visible return sign and a line break.
-void write_html_report(std::ostream& out, const InspectReport& report);
+// How a neuron's values become colours in the HTML page. scaled: each drawn neuron from blue to
+// red over its own 2nd to 98th percentile in the excerpt, so that one whose values sit far from
+// 0 (an LSTM cell state) still shows its variation; raw: gates 0 blue to 1 red, tanh-range
+// signals -1 to +1, unbounded ones through tanh (the paper's figures).
+enum class ReportColours { scaled, raw };
+
+// The HTML page. Units are HTML-escaped; control characters and lone combining marks are shown
+// escaped (escape_unit), a tab as itself (columns kept) under a quiet arrow, a newline as a
+// visible return sign and a line break.
+void write_html_report(std::ostream& out, const InspectReport& report,
+                       ReportColours colours = ReportColours::scaled);
 
 // The escaped form of any UTF-8 string for HTML text and attribute values (& < > " ').
 std::string html_escape(std::string_view s);

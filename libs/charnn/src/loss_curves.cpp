@@ -1,0 +1,176 @@
+// See loss_curves.hpp. Two panels side by side, each a loss axis on the left and the learning
+// rate's own scale on the right; the first minutes' loss (far above the rest) is clipped so that
+// the part a reader compares is not squeezed flat.
+#include "charnn/loss_curves.hpp"
+
+#include <charnn/atomic_file.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <sstream>
+
+namespace charnn {
+namespace {
+
+constexpr int kPanelW = 560, kPanelH = 280, kLeft = 56, kRight = 48, kTop = 30, kBottom = 40;
+
+std::string num(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+// About n round tick values covering [lo, hi].
+std::vector<double> ticks(double lo, double hi, int n) {
+  std::vector<double> t;
+  if (!(hi > lo)) return {lo};
+  const double raw = (hi - lo) / n, mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = mag;
+  for (const double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (m * mag >= raw) {
+      step = m * mag;
+      break;
+    }
+  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) t.push_back(v);
+  return t;
+}
+
+struct Axis {
+  double lo, hi;
+  int from, to;  // pixels
+  double operator()(double v) const {
+    return hi > lo ? from + (to - from) * (std::clamp(v, lo, hi) - lo) / (hi - lo) : from;
+  }
+};
+
+struct Series {
+  std::vector<double> x, train_y, valid_x, valid_y, lr_x, lr_y;
+  double whole_x = NAN, whole_y = NAN, best_x = NAN, best_y = NAN;
+};
+
+void polyline(std::ostream& out, const std::vector<double>& xs, const std::vector<double>& ys,
+              const Axis& ax, const Axis& ay, const char* style) {
+  out << "<polyline fill=\"none\" " << style << " points=\"";
+  for (std::size_t i = 0; i < xs.size(); ++i)
+    if (std::isfinite(ys[i])) out << num("%.1f", ax(xs[i])) << ',' << num("%.1f", ay(ys[i])) << ' ';
+  out << "\"/>";
+}
+
+void panel(std::ostream& out, int x0, const Series& s, double ylo, double yhi, double lr_hi,
+           const std::string& xlabel, const char* xformat) {
+  double xhi = 0;
+  for (const double v : s.x) xhi = std::max(xhi, v);
+  if (std::isfinite(s.whole_x)) xhi = std::max(xhi, s.whole_x);
+  const Axis ax{0, xhi, x0 + kLeft, x0 + kPanelW - kRight};
+  const Axis ay{ylo, yhi, kTop + kPanelH - kTop - kBottom, kTop};
+  const Axis alr{0, lr_hi, ay.from, ay.to};
+  out << "<rect x=\"" << ax.from << "\" y=\"" << kTop << "\" width=\"" << ax.to - ax.from
+      << "\" height=\"" << ay.from - kTop << "\" fill=\"#fafafa\" stroke=\"#bbb\"/>";
+  for (const double t : ticks(ylo, yhi, 5))
+    out << "<line x1=\"" << ax.from << "\" x2=\"" << ax.to << "\" y1=\"" << num("%.1f", ay(t))
+        << "\" y2=\"" << num("%.1f", ay(t)) << "\" stroke=\"#e6e6e6\"/><text x=\"" << ax.from - 4
+        << "\" y=\"" << num("%.1f", ay(t) + 4) << "\" text-anchor=\"end\">" << num("%.2f", t)
+        << "</text>";
+  for (const double t : ticks(0, xhi, 6))
+    out << "<text x=\"" << num("%.1f", ax(t)) << "\" y=\"" << ay.from + 15 << "\" text-anchor=\"middle\">"
+        << num(xformat, t) << "</text>";
+  if (lr_hi > 0)
+    for (const double t : ticks(0, lr_hi, 3))
+      out << "<text x=\"" << ax.to + 4 << "\" y=\"" << num("%.1f", alr(t) + 4) << "\" fill=\"#999\">"
+          << num("%.2g", t) << "</text>";
+  out << "<text x=\"" << (ax.from + ax.to) / 2 << "\" y=\"" << ay.from + 32
+      << "\" text-anchor=\"middle\">" << xlabel << "</text>";
+  polyline(out, s.lr_x, s.lr_y, ax, alr, "stroke=\"#bbb\" stroke-dasharray=\"4 3\"");
+  polyline(out, s.x, s.train_y, ax, ay, "stroke=\"#4a7ab5\" stroke-width=\"1.3\"");
+  polyline(out, s.valid_x, s.valid_y, ax, ay, "stroke=\"#c0392b\" stroke-width=\"1.6\"");
+  for (std::size_t i = 0; i < s.valid_x.size(); ++i)
+    out << "<circle cx=\"" << num("%.1f", ax(s.valid_x[i])) << "\" cy=\""
+        << num("%.1f", ay(s.valid_y[i])) << "\" r=\"2.5\" fill=\"#c0392b\"/>";
+  if (std::isfinite(s.best_y))
+    out << "<circle cx=\"" << num("%.1f", ax(s.best_x)) << "\" cy=\"" << num("%.1f", ay(s.best_y))
+        << "\" r=\"6\" fill=\"none\" stroke=\"#000\" stroke-width=\"1.5\"/>";
+  if (std::isfinite(s.whole_y))
+    out << "<rect x=\"" << num("%.1f", ax(s.whole_x) - 4) << "\" y=\"" << num("%.1f", ay(s.whole_y) - 4)
+        << "\" width=\"8\" height=\"8\" fill=\"#2e8b57\"/>";
+}
+
+}  // namespace
+
+std::string loss_curves_svg(const std::vector<MetricsRow>& rows, bool standalone) {
+  std::int64_t slice = 0;  // the fewest units a validation scored: the periodic slice
+  for (const MetricsRow& r : rows)
+    if (std::isfinite(r.valid_loss) && r.valid_units > 0 && (slice == 0 || r.valid_units < slice))
+      slice = r.valid_units;
+  const int width = 2 * kPanelW, height = kPanelH;
+  std::ostringstream out;
+  out << "<svg" << (standalone ? " xmlns=\"http://www.w3.org/2000/svg\"" : "") << " width=\"" << width << "\" height=\"" << height
+      << "\" viewBox=\"0 0 " << width << ' ' << height
+      << "\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\" aria-label=\"loss curves\">";
+  Series by_time, by_units;
+  double lr_hi = 0, best = INFINITY;
+  std::vector<double> ys;  // every loss drawn, for the scale
+  for (const MetricsRow& r : rows) {
+    const double minutes = r.seconds / 60.0, munits = static_cast<double>(r.units) / 1e6;
+    const bool whole = std::isfinite(r.valid_loss) && r.valid_units > slice;
+    if (std::isfinite(r.train_loss)) {
+      by_time.x.push_back(minutes);
+      by_units.x.push_back(munits);
+      by_time.train_y.push_back(r.train_loss);
+      by_units.train_y.push_back(r.train_loss);
+      ys.push_back(r.train_loss);
+    }
+    if (std::isfinite(r.lr) && std::isfinite(r.train_loss)) {
+      for (Series* s : {&by_time, &by_units}) s->lr_y.push_back(r.lr);
+      by_time.lr_x.push_back(minutes);
+      by_units.lr_x.push_back(munits);
+      lr_hi = std::max(lr_hi, r.lr);
+    }
+    if (!std::isfinite(r.valid_loss)) continue;
+    if (whole) {
+      by_time.whole_x = minutes, by_time.whole_y = r.valid_loss;
+      by_units.whole_x = munits, by_units.whole_y = r.valid_loss;
+    } else {
+      by_time.valid_x.push_back(minutes);
+      by_units.valid_x.push_back(munits);
+      by_time.valid_y.push_back(r.valid_loss);
+      by_units.valid_y.push_back(r.valid_loss);
+      if (r.valid_loss < best) {
+        best = r.valid_loss;
+        by_time.best_x = minutes, by_units.best_x = munits;
+        by_time.best_y = by_units.best_y = r.valid_loss;
+      }
+    }
+    ys.push_back(r.valid_loss);
+  }
+  if (ys.empty()) {
+    out << "<text x=\"20\" y=\"40\">no training rows yet</text></svg>";
+    return out.str();
+  }
+  // The scale: the lowest loss to the highest after the first tenth of the rows (the start of a
+  // run is far above everything after it and would flatten the rest).
+  const double ylo = *std::min_element(ys.begin(), ys.end());
+  double yhi = ylo;
+  for (std::size_t i = ys.size() / 10; i < ys.size(); ++i) yhi = std::max(yhi, ys[i]);
+  const double pad = std::max(0.02, (yhi - ylo) * 0.05);
+  out << "<text x=\"" << kLeft << "\" y=\"16\"><tspan fill=\"#4a7ab5\">\u2014 training loss</tspan>"
+      << "  <tspan fill=\"#c0392b\">\u25CF validation (nats per unit)</tspan>  \u25CB best "
+      << num("%.4f", best) << "  ";
+  if (std::isfinite(by_time.whole_y))
+    out << "<tspan fill=\"#2e8b57\">\u25A0 whole validation split " << num("%.4f", by_time.whole_y)
+        << "</tspan>  ";
+  out << "<tspan fill=\"#999\">- - learning rate (right scale)</tspan></text>";
+  panel(out, 0, by_time, ylo - pad, yhi + pad, lr_hi, "minutes", "%g");
+  panel(out, kPanelW, by_units, ylo - pad, yhi + pad, lr_hi, "units seen (millions)", "%g");
+  out << "</svg>";
+  return out.str();
+}
+
+void write_loss_curves(const std::filesystem::path& run_dir) {
+  AtomicFile file(run_dir / "curves.svg");
+  file.stream() << loss_curves_svg(read_metrics_file(run_dir / "metrics.csv").rows);
+  file.commit();
+}
+
+}  // namespace charnn

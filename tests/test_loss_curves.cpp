@@ -1,0 +1,83 @@
+// The loss curves (loss_curves.hpp) from hand-made metrics rows, and metrics.csv read back
+// (metrics_file.hpp): the SVG is well formed, fetches nothing, draws every row and marks the best
+// validation and the whole split. Training writing curves.svg is checked in test_trainer.cpp.
+#include <charnn/loss_curves.hpp>
+#include <charnn/metrics_file.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "training_support.hpp"
+
+namespace {
+
+std::size_t count(const std::string& s, const std::string& what) {
+  std::size_t n = 0;
+  for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + what.size())) ++n;
+  return n;
+}
+
+std::vector<charnn::MetricsRow> rows() {
+  std::vector<charnn::MetricsRow> r;
+  const double nan = std::nan("");
+  for (int i = 1; i <= 40; ++i) {
+    // Training loss falls from 4 towards 1; validation every 10 rows, best at row 30.
+    charnn::MetricsRow row{i * 50, i * 0.1, i * 15.0, i * 160000, 2e-3, 1.0 + 3.0 / i, nan, 0};
+    if (i % 10 == 0) {
+      row.valid_loss = i == 30 ? 1.20 : 1.25 + 0.01 * i / 10;
+      row.valid_units = 20000;
+    }
+    r.push_back(row);
+  }
+  charnn::MetricsRow whole{2000, 4.0, 605, 6400000, 2e-3, nan, 1.31, 300000};
+  r.push_back(whole);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("the loss curves draw every row, ring the best validation and mark the whole split",
+          "[curves]") {
+  const std::string svg = charnn::loss_curves_svg(rows());
+  CHECK_THAT(svg, Catch::StartsWith("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+  CHECK_THAT(svg, Catch::EndsWith("</svg>"));
+  // XML: every attribute quoted (a standalone .svg is parsed as XML), tags balanced.
+  CHECK_FALSE(std::regex_search(svg, std::regex("=[^\"\\s>]")));
+  for (const std::string tag : {"svg", "text", "tspan"})
+    CHECK(count(svg, "<" + tag + ">") + count(svg, "<" + tag + " ") == count(svg, "</" + tag + ">"));
+  // Two panels, each with the training, validation and learning-rate lines.
+  CHECK(count(svg, "<polyline") == 6);
+  CHECK(count(svg, "r=\"2.5\"") == 2 * 4);  // four periodic validations per panel
+  CHECK(count(svg, "r=\"6\"") == 2);        // the best, ringed in each panel
+  CHECK_THAT(svg, Catch::Contains("best 1.2000") && Catch::Contains("whole validation split 1.3100"));
+  CHECK_THAT(svg, Catch::Contains(">minutes<") && Catch::Contains(">units seen (millions)<"));
+  // Inline in a page: no namespace URL, nothing fetched.
+  const std::string inline_svg = charnn::loss_curves_svg(rows(), false);
+  CHECK_FALSE(std::regex_search(inline_svg, std::regex("https?:|<script|href")));
+  // Nothing to draw yet.
+  CHECK_THAT(charnn::loss_curves_svg({}), Catch::Contains("no training rows yet"));
+}
+
+TEST_CASE("metrics.csv reads back by column name, empty cells as NaN", "[curves]") {
+  charnn::test::ScratchDir dir("metrics-read");
+  charnn::test::write_file(dir / "metrics.csv",
+                           "iteration,epoch,seconds,units,lr,train_loss,grad_norm,valid_loss,"
+                           "valid_bits,units_per_second,valid_units\n"
+                           "50,0.1,2.5,102400,0.01,3.2,1.1,,,40000,\n"
+                           "100,0.2,5.0,204800,0.02,2.9,0.9,2.8,4.04,41000,20000\n"
+                           "100,0.2,5.5,204800,0.02,,,2.7,3.9,41000,300000\n"
+                           "oops\n");
+  const charnn::MetricsFile m = charnn::read_metrics_file(dir / "metrics.csv");
+  REQUIRE(m.rows.size() == 3);
+  CHECK(std::isnan(m.rows[0].valid_loss));
+  CHECK(m.rows[1].valid_loss == 2.8);
+  CHECK(m.rows[1].valid_units == 20000);
+  CHECK(std::isnan(m.rows[2].train_loss));
+  CHECK(m.rows[2].units == 204800);
+  CHECK(m.problem == "metrics.csv has a damaged row");
+  CHECK(charnn::read_metrics_file(dir / "none.csv").problem == "no metrics.csv");
+}
