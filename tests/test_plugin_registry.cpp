@@ -292,6 +292,39 @@ TEST_CASE("a cell's learning-rate limit (ABI 1.3) is read, checked, and absent f
   CHECK(builtin.get("lstm")->api().max_learning_rate == 0);
 }
 
+TEST_CASE("a cell's dropout start (ABI 1.4) is read, checked, and absent from older tables",
+          "[plugin][loader]") {
+  const auto reg = discover_test_dir();
+  const charnn_cell_api& good = reg.get("test_linear")->api();
+  CHECK(good.dropout_exposure == 0);  // the class declares none
+  struct {
+    charnn_cell_api api;
+  } table{good};
+  charnn_cell_api out{};
+  table.api.dropout_exposure = 8;
+  REQUIRE(charnn::detail::adopt_api_table(&table.api, out).empty());
+  CHECK(out.dropout_exposure == 8);
+  // A 1.3 table ends before the field: the host's default.
+  table.api.struct_size = offsetof(charnn_cell_api, dropout_exposure);
+  table.api.abi_minor = 3;
+  REQUIRE(charnn::detail::adopt_api_table(&table.api, out).empty());
+  CHECK(out.dropout_exposure == 0);
+  table.api.struct_size = offsetof(charnn_cell_api, dropout_exposure) + 4;
+  REQUIRE(charnn::detail::adopt_api_table(&table.api, out).empty());
+  CHECK(out.dropout_exposure == 0);
+  table.api.struct_size = sizeof(charnn_cell_api);
+  table.api.abi_minor = CHARNN_PLUGIN_ABI_MINOR;
+  for (const double bad : {-1.0, std::nan(""), HUGE_VAL}) {
+    table.api.dropout_exposure = bad;
+    CHECK_THAT(charnn::detail::adopt_api_table(&table.api, out),
+               Contains("its dropout_exposure is") && Contains("or a positive exposure"));
+    CHECK(out.create == nullptr);
+  }
+  const auto builtin = charnn::PluginRegistry::discover();
+  CHECK(builtin.get("gru")->api().dropout_exposure == 8);
+  CHECK(builtin.get("lstm")->api().dropout_exposure == 0);
+}
+
 TEST_CASE("an ABI 1.0 plugin loads and steps without a prepared path", "[plugin][loader][cell]") {
   const auto plugin = charnn::Plugin::load(kTestDir / "abi10" / "charnn-cell-test_abi10.so");
   CHECK(plugin->api().prepare_step == nullptr);

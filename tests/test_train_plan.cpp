@@ -50,6 +50,22 @@ TEST_CASE("planned dropout: none below kDropoutExposure, 0.1 per doubling, at mo
   CHECK(planned_dropout(1e3 * k) == Approx(0.5f));
 }
 
+TEST_CASE("a cell's declared dropout start moves where --dropout auto begins", "[plan]") {
+  CHECK(planned_dropout(7.5, 8) == 0.0f);             // War and Peace, GRU, 10 minutes
+  CHECK(planned_dropout(14.5, 8) == Approx(0.2f));    // the C headers: 0.186, to steps of 0.05
+  CHECK(planned_dropout(682, 8) == Approx(0.5f));     // Thai
+  CHECK(planned_dropout(14.5) == 0.0f);               // the LSTM's start, 128
+  const auto cost = [](std::int64_t H) { return lstm_cost(H, 1e11); };
+  PlanInput in = auto_everything(1'000'000, 600);
+  TrainPlan p = plan_training(in, cost);
+  CHECK_THAT(p.why, Catch::Contains(", under 128)"));
+  in.dropout_exposure = 8;
+  in.dropout_exposure_cell = "gru";
+  p = plan_training(in, cost);
+  CHECK(p.dropout == planned_dropout(p.exposure, 8));
+  CHECK_THAT(p.why, Catch::Contains("; the gru cell starts dropout at 8)"));
+}
+
 TEST_CASE("--lr auto: 2e-2 up to 128 units, lower for larger vocabularies", "[plan]") {
   CHECK(planned_lr(82) == 2e-2);
   CHECK(planned_lr(128) == 2e-2);

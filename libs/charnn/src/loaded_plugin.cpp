@@ -81,10 +81,12 @@ constexpr std::size_t required_api_size() {
 static_assert(required_api_size() == offsetof(charnn_cell_api, prepare_step),
               "ABI 1.x: the 1.0 functions are required, later ones optional; update "
               "kApiFunctions when appending fields");
-// After the functions, the data fields (ABI 1.3): adopt_api_table checks each.
+// After the functions, the data fields (ABI 1.3, 1.4): adopt_api_table checks each.
 static_assert(offsetof(charnn_cell_api, set_index_input) + sizeof(void*) ==
                       offsetof(charnn_cell_api, max_learning_rate) &&
                   offsetof(charnn_cell_api, max_learning_rate) + sizeof(double) ==
+                      offsetof(charnn_cell_api, dropout_exposure) &&
+                  offsetof(charnn_cell_api, dropout_exposure) + sizeof(double) ==
                       sizeof(charnn_cell_api),
               "every field of charnn_cell_api must be listed in kApiFunctions or checked as "
               "data in adopt_api_table");
@@ -158,6 +160,8 @@ std::string adopt_api_table(const charnn_cell_api* table, charnn_cell_api& out,
   out.struct_size = static_cast<std::uint32_t>(sizeof(charnn_cell_api));
   if (size < offsetof(charnn_cell_api, max_learning_rate) + sizeof(double))
     out.max_learning_rate = 0;
+  if (size < offsetof(charnn_cell_api, dropout_exposure) + sizeof(double))
+    out.dropout_exposure = 0;
   // A function is required when it lies within required_size (by default: every function whose
   // kApiFunctions entry says required).
   for (const auto& f : kApiFunctions) {
@@ -174,6 +178,12 @@ std::string adopt_api_table(const charnn_cell_api* table, charnn_cell_api& out,
   if (!(std::isfinite(out.max_learning_rate) && out.max_learning_rate >= 0)) {
     std::string reason = "its max_learning_rate is " + std::to_string(out.max_learning_rate) +
                          ": it must be 0 (no limit) or a positive rate";
+    out = charnn_cell_api{};
+    return reason;
+  }
+  if (!(std::isfinite(out.dropout_exposure) && out.dropout_exposure >= 0)) {
+    std::string reason = "its dropout_exposure is " + std::to_string(out.dropout_exposure) +
+                         ": it must be 0 (the host's default) or a positive exposure";
     out = charnn_cell_api{};
     return reason;
   }

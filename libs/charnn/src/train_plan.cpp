@@ -43,9 +43,9 @@ double planned_units(const PlanInput& in, const WidthCost& cost) {
 
 }  // namespace
 
-float planned_dropout(double exposure) {
-  if (!(exposure >= kDropoutExposure)) return 0.0f;
-  const double d = std::min(kMaxDropout, 0.1 * (std::log2(exposure / kDropoutExposure) + 1));
+float planned_dropout(double exposure, double start) {
+  if (!(exposure >= start)) return 0.0f;
+  const double d = std::min(kMaxDropout, 0.1 * (std::log2(exposure / start) + 1));
   return static_cast<float>(std::round(d * 20) / 20);  // steps of 0.05
 }
 
@@ -96,17 +96,24 @@ TrainPlan plan_training(const PlanInput& in,
                                static_cast<double>(in.train_units));
   plan.dropout = in.dropout;
   if (in.choose_dropout) {
-    plan.dropout = planned_dropout(plan.exposure);
-    const double per_unit =
-        static_cast<double>(chosen.parameters) / static_cast<double>(std::max<std::int64_t>(1, in.train_units));
+    const bool declared = in.dropout_exposure > 0;
+    const double start = declared ? in.dropout_exposure : kDropoutExposure;
+    plan.dropout = planned_dropout(plan.exposure, start);
+    const double per_unit = static_cast<double>(chosen.parameters) /
+                            static_cast<double>(std::max<std::int64_t>(1, in.train_units));
+    // "... = 14.5; the gru cell starts dropout at 8)" or "... = 8.4, under 128)"
+    std::string exposure = detail::fixed(plan.exposure, 1);
+    if (declared)
+      exposure += "; the " + in.dropout_exposure_cell + " cell starts dropout at " +
+                  detail::fixed(start, 0);
+    else if (plan.dropout == 0)
+      exposure += ", under " + detail::fixed(start, 0);
     reasons.push_back("dropout " + detail::short_num(plan.dropout) +
                       (plan.planned_units <= 0
                            ? std::string(" (no planned length)")
                            : " (" + detail::fixed(plan.planned_passes, 1) + " passes x " +
                                  detail::fixed(per_unit, 2) + " parameters per unit = " +
-                                 detail::fixed(plan.exposure, 1) +
-                                 (plan.dropout == 0 ? ", under " + detail::fixed(kDropoutExposure, 0) + ")"
-                                                     : std::string(")"))));
+                                 exposure + ")"));
   }
 
   plan.lr = in.lr;

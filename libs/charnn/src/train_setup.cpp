@@ -194,6 +194,11 @@ void Trainer::plan_settings() {
       in.max_lr = limit;
       in.max_lr_cell = cell;
     }
+    const double start = plugins_.get(cell)->api().dropout_exposure;
+    if (start > 0 && (in.dropout_exposure == 0 || start < in.dropout_exposure)) {
+      in.dropout_exposure = start;
+      in.dropout_exposure_cell = cell;
+    }
   }
   if (resuming_) {  // only --lr and --eval-* may be auto on resume: plan what is left
     const TrainState done = TrainState::load(resume_data_);

@@ -48,7 +48,8 @@
  * set_train_precision (mixed-precision training passes); 1.2 appends the optional
  * set_index_input and the src_index fields of charnn_forward_args and charnn_backward_args (a
  * one-hot input given by index: layer 0 over a large vocabulary); 1.3 appends the optional data
- * field max_learning_rate (the highest peak rate the cell trains stably at; 0 = no limit).
+ * field max_learning_rate (the highest peak rate the cell trains stably at; 0 = no limit); 1.4
+ * appends the optional data field dropout_exposure (how soon the cell needs dropout).
  */
 #ifndef CHARNN_PLUGIN_H
 #define CHARNN_PLUGIN_H
@@ -61,7 +62,7 @@ extern "C" {
 #endif
 
 #define CHARNN_PLUGIN_ABI_MAJOR 1
-#define CHARNN_PLUGIN_ABI_MINOR 3
+#define CHARNN_PLUGIN_ABI_MINOR 4
 #define CHARNN_PLUGIN_ENTRY_NAME "charnn_plugin_entry"
 #define CHARNN_MAX_DIMS 4
 
@@ -227,6 +228,14 @@ typedef struct charnn_cell_api {
    * worse after ~700 iterations on two corpora and diverged on one, where the LSTM trains well at
    * 2e-2 (docs/training.md). */
   double max_learning_rate;
+
+  /* ---- ABI 1.4: optional; 0 (or absent) means the host's default. ---- */
+
+  /* The memorisation exposure (planned passes over the text x parameters per unit of text) at
+   * which `charnn train --dropout auto` starts dropout, at 0.1, adding 0.1 per doubling up to 0.5.
+   * The host's default, 128, was measured on the LSTM. A finite number >= 0. The built-in GRU
+   * declares 8: trained at its lower rate it overfits much sooner (docs/training.md). */
+  double dropout_exposure;
 } charnn_cell_api;
 
 typedef const charnn_cell_api* (*charnn_plugin_entry_fn)(void);

@@ -71,6 +71,9 @@ class Cell {
   }
   // Optional (ABI 1.3), see max_learning_rate in plugin.h: a derived class that trains stably
   // only below some peak rate declares `static constexpr double kMaxLearningRate = ...;`.
+  // Optional (ABI 1.4), see dropout_exposure in plugin.h: a derived class that needs dropout
+  // sooner (or later) than the host's default declares `static constexpr double
+  // kDropoutExposure = ...;`.
 };
 
 }  // namespace charnn::plugin
@@ -122,6 +125,16 @@ struct DeclaredMaxLearningRate {
 template <class C>
 struct DeclaredMaxLearningRate<C, std::void_t<decltype(C::kMaxLearningRate)>> {
   static constexpr double value = C::kMaxLearningRate;
+};
+
+// Likewise `static constexpr double kDropoutExposure = ...;` (ABI 1.4); without one, 0.
+template <class C, class = void>
+struct DeclaredDropoutExposure {
+  static constexpr double value = 0.0;
+};
+template <class C>
+struct DeclaredDropoutExposure<C, std::void_t<decltype(C::kDropoutExposure)>> {
+  static constexpr double value = C::kDropoutExposure;
 };
 
 template <class C>
@@ -251,6 +264,7 @@ struct Adapter {
     api.set_train_precision = &set_train_precision;
     api.set_index_input = &set_index_input;
     api.max_learning_rate = DeclaredMaxLearningRate<C>::value;
+    api.dropout_exposure = DeclaredDropoutExposure<C>::value;
     return api;
   }
 };

@@ -39,6 +39,10 @@ struct PlanInput {
   // The lowest peak rate the model's cell plugins declare as their limit (0 = none), and whose.
   double max_lr = 0;
   std::string max_lr_cell{};
+  // The lowest exposure at which the model's cells declare they need dropout (0 = none declared:
+  // kDropoutExposure), and whose.
+  double dropout_exposure = 0;
+  std::string dropout_exposure_cell{};
 };
 
 // The widths --hidden auto chooses among, largest first. The largest is the classic char-rnn
@@ -89,9 +93,10 @@ double planned_lr(std::int64_t vocab_size);
 inline constexpr double kDropoutExposure = 128;
 inline constexpr double kMaxDropout = 0.5;
 
-// The dropout for that exposure: 0 below kDropoutExposure, then 0.1, 0.2, 0.3, 0.4 and 0.5 at
-// 1, 2, 4, 8 and 16 times it.
-float planned_dropout(double exposure);
+// The dropout for that exposure: 0 below `start`, then 0.1, 0.2, 0.3, 0.4 and 0.5 at 1, 2, 4, 8
+// and 16 times it. A cell plugin may declare its own start (charnn_cell_api.dropout_exposure):
+// the GRU, trained at a tenth of the LSTM's rate, declares 8.
+float planned_dropout(double exposure, double start = kDropoutExposure);
 
 // `cost(hidden)` is asked only for the widths the plan considers, widest first.
 TrainPlan plan_training(const PlanInput& input,
