@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compares two builds of charnn in one session, alternating them round by round so that drift of
-# the machine's speed hits both alike: the default 2x512 LSTM's training speed (80 iterations on
+# the machine's speed hits both alike: the default 2x512 model's training speed (80 iterations on
 # War and Peace), and sampling speed with 1 and 16 streams from a checkpoint. Also checks that
 # both builds write the same text for the same random seed. Run it on an idle machine.
 #   bench/ab_builds.sh OLD_BUILD_DIR NEW_BUILD_DIR CHECKPOINT [ROUNDS]

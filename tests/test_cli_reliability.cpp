@@ -231,10 +231,10 @@ TEST_CASE("charnn runs lists each run with its model, progress and best validati
   for (std::string line; std::getline(lines, line);) rows.push_back(line);
   REQUIRE(rows.size() == 3);
   CHECK_THAT(rows[0], Catch::StartsWith("run") && Catch::Contains("best valid"));
-  CHECK_THAT(rows[1], Catch::StartsWith("  corpus-") && Catch::Contains("lstm x 16") &&
+  CHECK_THAT(rows[1], Catch::StartsWith("  corpus-") && Catch::Contains("gru x 16") &&
                           Catch::Contains(" 10 ") && Catch::Contains("2 snapshots") &&
                           Catch::Contains("corpus.txt"));
-  CHECK_THAT(rows[2], Catch::StartsWith("* corpus-") && Catch::Contains("lstm x 8"));
+  CHECK_THAT(rows[2], Catch::StartsWith("* corpus-") && Catch::Contains("gru x 8"));
 
   // A run being trained into says so, with the pid; --json gives one object per run.
   fs::path first;

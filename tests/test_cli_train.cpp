@@ -135,7 +135,7 @@ TEST_CASE("charnn train --help lists every flag of the option table with its def
   }
   CHECK_THAT(out, Catch::Contains("--weight-decay-mode l2|decoupled (=l2)") &&
                       Catch::Contains("--time DURATION (=15m)") &&
-                      Catch::Contains("--cell CELL[,CELL...] (=lstm)") &&
+                      Catch::Contains("--cell CELL[,CELL...] (=gru)") &&
                       Catch::Contains("--split TRAIN,VALID,TEST (=0.9,0.05,0.05)") &&
                       Catch::Contains("--hidden N|auto (=auto)") && !Catch::Contains(" arg "));
 }

@@ -50,7 +50,7 @@ int run_train(const std::vector<std::string>& given_args) {
       "train", "charnn train [options] CORPUS...",
       "Trains a character-level model on the text files (concatenated; cleaned as 'charnn vocab' "
       "shows) and writes a run directory with best.ckpt, last.ckpt, metrics.csv and config.json. "
-      "The defaults (a 2-layer LSTM, 32 streams x 64 steps, Adam after 100 warm-up "
+      "The defaults (a 2-layer GRU, 32 streams x 64 steps, Adam after 100 warm-up "
       "iterations with a cosine decay over the budget, clip 5, bf16 mixed precision where the "
       "CPU has it, 15 minutes) are chosen for a 2-core CPU; the width, dropout, learning rate "
       "and validation cadence are planned per run from the corpus, the budget and the speed "

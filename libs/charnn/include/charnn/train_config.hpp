@@ -33,7 +33,7 @@ struct TrainConfig {
   VocabOptions vocab;
   SplitFractions split;  // train / validation / test, contiguous
 
-  std::vector<std::string> cells = {"lstm", "lstm"};  // one cell name per layer
+  std::vector<std::string> cells = {"gru", "gru"};  // one cell name per layer
   std::int64_t hidden = kAuto;   // auto: the widest of 512, 384, ... the budget can train
   float dropout = kAutoDropout;  // auto: from the planned passes over the training text
 
