@@ -26,14 +26,27 @@ std::vector<charnn::MetricsRow> rows() {
   const double nan = std::nan("");
   for (int i = 1; i <= 40; ++i) {
     // Training loss falls from 4 towards 1; validation every 10 rows, best at row 30.
-    charnn::MetricsRow row{i * 50, i * 0.1, i * 15.0, i * 160000, 2e-3, 1.0 + 3.0 / i, nan, 0};
+    charnn::MetricsRow row{.iteration = i * 50,
+                           .epoch = i * 0.1,
+                           .seconds = i * 15.0,
+                           .units = i * 160000,
+                           .lr = 2e-3,
+                           .train_loss = 1.0 + 3.0 / i,
+                           .valid_loss = nan};
     if (i % 10 == 0) {
       row.valid_loss = i == 30 ? 1.20 : 1.25 + 0.01 * i / 10;
       row.valid_units = 20000;
     }
     r.push_back(row);
   }
-  charnn::MetricsRow whole{2000, 4.0, 605, 6400000, 2e-3, nan, 1.31, 300000};
+  charnn::MetricsRow whole{.iteration = 2000,
+                           .epoch = 4.0,
+                           .seconds = 605,
+                           .units = 6400000,
+                           .lr = 2e-3,
+                           .train_loss = nan,
+                           .valid_loss = 1.31,
+                           .valid_units = 300000};
   r.push_back(whole);
   return r;
 }

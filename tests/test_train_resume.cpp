@@ -76,6 +76,14 @@ TEST_CASE("an interrupted and resumed run gives the same losses as an uninterrup
   // The metrics file reads as one run: same rows apart from timings.
   CHECK(count_lines(read_file(dir / "parts" / "metrics.csv")) ==
         count_lines(read_file(dir / "whole" / "metrics.csv")));
+  // The curves of the resumed run hold the first session's rows too (read back once).
+  const auto circles = [](const std::string& s) {
+    std::size_t n = 0;
+    for (auto p = s.find("<circle"); p != std::string::npos; p = s.find("<circle", p + 1)) ++n;
+    return n;
+  };
+  CHECK(circles(read_file(dir / "parts" / "curves.svg")) ==
+        circles(read_file(dir / "whole" / "curves.svg")));
 }
 
 TEST_CASE("settings left on auto are planned once, recorded, and kept by a resumed run",

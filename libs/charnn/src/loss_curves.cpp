@@ -167,9 +167,9 @@ std::string loss_curves_svg(const std::vector<MetricsRow>& rows, bool standalone
   return out.str();
 }
 
-void write_loss_curves(const std::filesystem::path& run_dir) {
+void write_loss_curves(const std::filesystem::path& run_dir, const std::vector<MetricsRow>& rows) {
   AtomicFile file(run_dir / "curves.svg");
-  file.stream() << loss_curves_svg(read_metrics_file(run_dir / "metrics.csv").rows);
+  file.stream() << loss_curves_svg(rows);
   file.commit();
 }
 

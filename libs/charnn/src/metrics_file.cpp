@@ -53,8 +53,11 @@ MetricsFile read_metrics_file(const std::filesystem::path& file) {
       r.units = integer("units");
       r.lr = real("lr");
       r.train_loss = real("train_loss");
+      r.grad_norm = real("grad_norm");
       r.valid_loss = real("valid_loss");
+      r.units_per_second = real("units_per_second");
       r.valid_units = integer("valid_units");
+      r.trained_valid_loss = real("trained_valid_loss");
       m.rows.push_back(r);
     } catch (const std::exception&) {
       m.problem = "metrics.csv has a damaged row";

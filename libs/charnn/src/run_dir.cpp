@@ -195,6 +195,7 @@ MetricsLog::MetricsLog(const fs::path& run_dir, bool resuming, std::int64_t iter
     }
     in.close();
     write_text_file(file, kept);
+    rows_ = read_metrics_file(file).rows;
     out_.open(file, std::ios::app);
   } else {
     out_.open(file, std::ios::trunc);
@@ -204,7 +205,7 @@ MetricsLog::MetricsLog(const fs::path& run_dir, bool resuming, std::int64_t iter
   out_.flush();
 }
 
-void MetricsLog::write(const Row& r) {
+void MetricsLog::write(const MetricsRow& r) {
   auto opt = [](double v, int digits) { return std::isnan(v) ? std::string() : fixed(v, digits); };
   out_ << r.iteration << "," << fixed(r.epoch, 4) << "," << fixed(r.seconds, 2) << "," << r.units
        << "," << short_num(r.lr) << "," << opt(r.train_loss, 5) << "," << opt(r.grad_norm, 4) << ","
@@ -214,6 +215,7 @@ void MetricsLog::write(const Row& r) {
        << (r.valid_units > 0 ? std::to_string(r.valid_units) : std::string()) << ","
        << opt(r.trained_valid_loss, 5) << "\n";
   out_.flush();
+  rows_.push_back(r);
 }
 
 }  // namespace charnn::detail

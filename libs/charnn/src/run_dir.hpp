@@ -2,6 +2,7 @@
 // runs/latest pointing at it), which checkpoint a resume continues from, and metrics.csv.
 #pragma once
 
+#include <charnn/metrics_file.hpp>
 #include <charnn/train_config.hpp>
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <limits>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace charnn::detail {
 
@@ -67,7 +69,8 @@ ResumePoint find_resume_point(const std::filesystem::path& resume);
 // Replaces a small text file whole (config.json, a trimmed metrics.csv).
 void write_text_file(const std::filesystem::path& file, const std::string& text);
 
-// metrics.csv: one row per --log-every iterations and per validation.
+// metrics.csv: one row per --log-every iterations and per validation. The rows are kept in
+// memory as well, for the loss curves, so the file is read once (when resuming) and not again.
 class MetricsLog {
  public:
   // A new run writes the header. A resumed run keeps the rows up to `iteration` (rows after the
@@ -75,25 +78,13 @@ class MetricsLog {
   MetricsLog(const std::filesystem::path& run_dir, bool resuming, std::int64_t iteration);
 
   // NaN losses, norms and validations are left empty; valid_units 0 = not a validation row.
-  // With --ema, valid_loss is the better of the trained weights and their average (the model
-  // the checkpoint keeps) and trained_valid_loss the trained weights' alone.
-  struct Row {
-    std::int64_t iteration = 0;
-    double epoch = 0;
-    double seconds = 0;
-    std::int64_t units = 0;
-    double lr = 0;
-    double train_loss = 0;
-    double grad_norm = 0;
-    double valid_loss = 0;
-    double units_per_second = 0;
-    std::int64_t valid_units = 0;
-    double trained_valid_loss = std::numeric_limits<double>::quiet_NaN();  // --ema: see below
-  };
-  void write(const Row& row);
+  void write(const MetricsRow& row);
+  // Every row of the run so far, earlier sessions' too.
+  const std::vector<MetricsRow>& rows() const { return rows_; }
 
  private:
   std::ofstream out_;
+  std::vector<MetricsRow> rows_;
 };
 
 }  // namespace charnn::detail

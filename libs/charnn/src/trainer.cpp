@@ -198,7 +198,7 @@ void Trainer::validate_and_save(bool last) {
     last_eval_iteration_ = state_.iteration;
     save_checkpoint(run_dir_ / "last.ckpt");
     if (snapshot_due()) keep_snapshot(kNaN);
-    write_loss_curves(run_dir_);
+    write_loss_curves(run_dir_, metrics_->rows());
     return;
   }
   std::int64_t scored = 0;
@@ -221,7 +221,7 @@ void Trainer::validate_and_save(bool last) {
   if (better) save_checkpoint(run_dir_ / "best.ckpt");
   save_checkpoint(run_dir_ / "last.ckpt");
   if (snapshot_due()) keep_snapshot(v);
-  write_loss_curves(run_dir_);
+  write_loss_curves(run_dir_, metrics_->rows());
   progress_->message("iter " + thousands(state_.iteration) + " (" + format_duration(elapsed()) +
                      "): validation " + validation_text(v) + (better ? " (best)" : "") +
                      (!average_                ? std::string()
@@ -317,17 +317,17 @@ void Trainer::save_checkpoint(const std::filesystem::path& file) {
 
 void Trainer::metrics_row(double lr, double train_loss, double norm, double valid,
                           std::int64_t valid_units, double trained_valid) {
-  const MetricsLog::Row row{.iteration = state_.iteration,
-                            .epoch = batches_->epoch_fraction(state_.position),
-                            .seconds = elapsed(),
-                            .units = state_.units_seen,
-                            .lr = lr,
-                            .train_loss = train_loss,
-                            .grad_norm = norm,
-                            .valid_loss = valid,
-                            .units_per_second = window_.rate,
-                            .valid_units = valid_units,
-                            .trained_valid_loss = trained_valid};
+  const MetricsRow row{.iteration = state_.iteration,
+                       .epoch = batches_->epoch_fraction(state_.position),
+                       .seconds = elapsed(),
+                       .units = state_.units_seen,
+                       .lr = lr,
+                       .train_loss = train_loss,
+                       .grad_norm = norm,
+                       .valid_loss = valid,
+                       .units_per_second = window_.rate,
+                       .valid_units = valid_units,
+                       .trained_valid_loss = trained_valid};
   metrics_->write(row);
   if (!progress_->json()) return;
   // The same fields as metrics.csv, NaN as null; a validation row also says whether it is the
@@ -388,7 +388,7 @@ TrainResult Trainer::finish(const std::string& reason) {
     save_checkpoint(run_dir_ / "last.ckpt");
   if (can_validate() && eval_is_slice()) {
     validate_whole_split();
-    write_loss_curves(run_dir_);
+    write_loss_curves(run_dir_, metrics_->rows());
   }
   progress_->finish();
   const std::string why = reason == "max_iters" ? "reached " + option_name("max_iters")

@@ -19,7 +19,7 @@ namespace charnn {
 // (with the SVG namespace, which XML needs); otherwise for inline use in an HTML page.
 std::string loss_curves_svg(const std::vector<MetricsRow>& rows, bool standalone = true);
 
-// run_dir/curves.svg from run_dir/metrics.csv, replaced atomically.
-void write_loss_curves(const std::filesystem::path& run_dir);
+// run_dir/curves.svg from the run's rows, replaced atomically.
+void write_loss_curves(const std::filesystem::path& run_dir, const std::vector<MetricsRow>& rows);
 
 }  // namespace charnn

@@ -1,23 +1,32 @@
-// Reading a run's metrics.csv back (the trainer writes it: run_dir.hpp's MetricsLog), for
-// `charnn runs` and the loss curves. Columns are found by name, so files from older runs with
-// fewer columns read too.
+// One row of a run's metrics.csv, as the trainer writes it (run_dir.hpp's MetricsLog) and as it
+// reads back for `charnn runs` and the loss curves. Columns are found by name, so files from
+// older runs with fewer columns read too.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
 namespace charnn {
 
-// One row; NaN where the cell is empty (train_loss on the end-of-run row, valid_loss on rows
-// that did not validate).
+// One row, in the file's column order; NaN where a cell is empty (train_loss and grad_norm on
+// the end-of-run row, valid_loss on rows that did not validate). With --ema, valid_loss is the
+// better of the trained weights and their average (the model the checkpoint keeps) and
+// trained_valid_loss the trained weights' alone.
 struct MetricsRow {
   std::int64_t iteration = 0;
-  double epoch = 0, seconds = 0;
+  double epoch = 0;
+  double seconds = 0;
   std::int64_t units = 0;  // training units seen
-  double lr = 0, train_loss = 0, valid_loss = 0;
+  double lr = 0;
+  double train_loss = 0;
+  double grad_norm = 0;
+  double valid_loss = 0;
+  double units_per_second = 0;
   std::int64_t valid_units = 0;  // how many units the validation scored; 0 = none
+  double trained_valid_loss = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct MetricsFile {
