@@ -69,6 +69,23 @@ constexpr ApiFunction kApiFunctions[] = {
 };
 #undef CHARNN_API_FN
 
+// The data fields after the functions (ABI 1.3 on): each a double, 0 when the table ends
+// before it, and otherwise finite and >= 0.
+struct ApiData {
+  const char* name;
+  std::size_t offset;
+  double charnn_cell_api::*field;
+  const char* zero_means;  // for the message that refuses a bad value
+  const char* otherwise;
+};
+#define CHARNN_API_DATA(field, zero, other) \
+  ApiData { #field, offsetof(charnn_cell_api, field), &charnn_cell_api::field, zero, other }
+const ApiData kApiData[] = {
+    CHARNN_API_DATA(max_learning_rate, "no limit", "a positive rate"),               // ABI 1.3
+    CHARNN_API_DATA(dropout_exposure, "the host's default", "a positive exposure"),  // ABI 1.4
+};
+#undef CHARNN_API_DATA
+
 constexpr std::size_t kApiHeaderSize = offsetof(charnn_cell_api, create);
 
 constexpr std::size_t required_api_size() {
@@ -81,7 +98,7 @@ constexpr std::size_t required_api_size() {
 static_assert(required_api_size() == offsetof(charnn_cell_api, prepare_step),
               "ABI 1.x: the 1.0 functions are required, later ones optional; update "
               "kApiFunctions when appending fields");
-// After the functions, the data fields (ABI 1.3, 1.4): adopt_api_table checks each.
+// After the functions, the data fields (kApiData): adopt_api_table checks each.
 static_assert(offsetof(charnn_cell_api, set_index_input) + sizeof(void*) ==
                       offsetof(charnn_cell_api, max_learning_rate) &&
                   offsetof(charnn_cell_api, max_learning_rate) + sizeof(double) ==
@@ -158,10 +175,8 @@ std::string adopt_api_table(const charnn_cell_api* table, charnn_cell_api& out,
   // the "no limit" of an unknown data field). A field the table holds only in part is unknown.
   std::memcpy(&out, table, size);
   out.struct_size = static_cast<std::uint32_t>(sizeof(charnn_cell_api));
-  if (size < offsetof(charnn_cell_api, max_learning_rate) + sizeof(double))
-    out.max_learning_rate = 0;
-  if (size < offsetof(charnn_cell_api, dropout_exposure) + sizeof(double))
-    out.dropout_exposure = 0;
+  for (const auto& d : kApiData)
+    if (size < d.offset + sizeof(double)) out.*d.field = 0;
   // A function is required when it lies within required_size (by default: every function whose
   // kApiFunctions entry says required).
   for (const auto& f : kApiFunctions) {
@@ -175,15 +190,11 @@ std::string adopt_api_table(const charnn_cell_api* table, charnn_cell_api& out,
     out = charnn_cell_api{};
     return bad;
   }
-  if (!(std::isfinite(out.max_learning_rate) && out.max_learning_rate >= 0)) {
-    std::string reason = "its max_learning_rate is " + std::to_string(out.max_learning_rate) +
-                         ": it must be 0 (no limit) or a positive rate";
-    out = charnn_cell_api{};
-    return reason;
-  }
-  if (!(std::isfinite(out.dropout_exposure) && out.dropout_exposure >= 0)) {
-    std::string reason = "its dropout_exposure is " + std::to_string(out.dropout_exposure) +
-                         ": it must be 0 (the host's default) or a positive exposure";
+  for (const auto& d : kApiData) {
+    const double v = out.*d.field;
+    if (std::isfinite(v) && v >= 0) continue;
+    std::string reason = std::string("its ") + d.name + " is " + std::to_string(v) +
+                         ": it must be 0 (" + d.zero_means + ") or " + d.otherwise;
     out = charnn_cell_api{};
     return reason;
   }
