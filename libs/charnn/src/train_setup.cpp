@@ -442,9 +442,7 @@ void Trainer::start() {
     progress_->message(
         "  past its schedule since " + format_duration(state_.extended_from) + " (" +
         option_name("more") + "): the rate stays at " +
-        short_num(state_.lr_scale * config_.schedule.at(state_.iteration,
-                                                        batches_->epoch_fraction(state_.position),
-                                                        1.0)) +
+        short_num(scheduled_lr()) +
         ", where the schedule ended, until " + format_duration(config_.time_limit));
   if (stale.count > 0)
     progress_->message("  removed " + std::to_string(stale.count) +

@@ -80,9 +80,7 @@ TrainResult Trainer::run() {
   std::string reason;
   while ((reason = stop_reason()).empty()) {
     next_batch();
-    const double lr = state_.lr_scale * config_.schedule.at(state_.iteration,
-                                                            batches_->epoch_fraction(state_.position),
-                                                            progress_fraction());
+    const double lr = scheduled_lr();
     last_lr_ = lr;
     const double loss = forward_backward();
     const double norm = clip_by_global_norm(model_->grads(), config_.clip);
@@ -425,6 +423,12 @@ TrainResult Trainer::result() const {
       (state_.iteration - session_start_iteration_) * config_.batch * config_.seq_len;
   r.units_per_second = session > 0 ? static_cast<double>(units) / session : 0;
   return r;
+}
+
+double Trainer::scheduled_lr() const {
+  return state_.lr_scale * config_.schedule.at(state_.iteration,
+                                               batches_->epoch_fraction(state_.position),
+                                               progress_fraction());
 }
 
 double Trainer::progress_fraction() const {

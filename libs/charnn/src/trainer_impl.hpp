@@ -114,6 +114,8 @@ class Trainer {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
   double progress_fraction() const;
+  // The rate of the next step: the schedule at progress_fraction(), times the rollbacks' scale.
+  double scheduled_lr() const;
   std::string status_line() const;
   std::string describe_best() const;
   std::string validation_text(double v) const;
