@@ -50,6 +50,34 @@ struct Series {
   double whole_x = NAN, whole_y = NAN, best_x = NAN, best_y = NAN;
 };
 
+// One panel's points, x from each row by x_of: training loss and rate on the rows that trained,
+// the periodic validations (the best marked), and the whole split (a validation that scored more
+// than `slice` units) apart.
+Series series_of(const std::vector<MetricsRow>& rows, std::int64_t slice,
+                 double (*x_of)(const MetricsRow&)) {
+  Series s;
+  for (const MetricsRow& r : rows) {
+    const double x = x_of(r);
+    if (std::isfinite(r.train_loss)) {
+      s.x.push_back(x);
+      s.train_y.push_back(r.train_loss);
+      if (std::isfinite(r.lr)) {
+        s.lr_x.push_back(x);
+        s.lr_y.push_back(r.lr);
+      }
+    }
+    if (!std::isfinite(r.valid_loss)) continue;
+    if (r.valid_units > slice) {
+      s.whole_x = x, s.whole_y = r.valid_loss;
+      continue;
+    }
+    s.valid_x.push_back(x);
+    s.valid_y.push_back(r.valid_loss);
+    if (!(r.valid_loss >= s.best_y)) s.best_x = x, s.best_y = r.valid_loss;  // best_y starts NaN
+  }
+  return s;
+}
+
 void polyline(std::ostream& out, const std::vector<double>& xs, const std::vector<double>& ys,
               const Axis& ax, const Axis& ay, const char* style) {
   out << "<polyline fill=\"none\" " << style << " points=\"";
@@ -105,45 +133,21 @@ std::string loss_curves_svg(const std::vector<MetricsRow>& rows, bool standalone
       slice = r.valid_units;
   const int width = 2 * kPanelW, height = kPanelH;
   std::ostringstream out;
-  out << "<svg" << (standalone ? " xmlns=\"http://www.w3.org/2000/svg\"" : "") << " width=\"" << width << "\" height=\"" << height
+  out << "<svg" << (standalone ? " xmlns=\"http://www.w3.org/2000/svg\"" : "")
+      << " width=\"" << width << "\" height=\"" << height
       << "\" viewBox=\"0 0 " << width << ' ' << height
       << "\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\" aria-label=\"loss curves\">";
-  Series by_time, by_units;
-  double lr_hi = 0, best = INFINITY;
-  std::vector<double> ys;  // every loss drawn, for the scale
-  for (const MetricsRow& r : rows) {
-    const double minutes = r.seconds / 60.0, munits = static_cast<double>(r.units) / 1e6;
-    const bool whole = std::isfinite(r.valid_loss) && r.valid_units > slice;
-    if (std::isfinite(r.train_loss)) {
-      by_time.x.push_back(minutes);
-      by_units.x.push_back(munits);
-      by_time.train_y.push_back(r.train_loss);
-      by_units.train_y.push_back(r.train_loss);
-      ys.push_back(r.train_loss);
-    }
-    if (std::isfinite(r.lr) && std::isfinite(r.train_loss)) {
-      for (Series* s : {&by_time, &by_units}) s->lr_y.push_back(r.lr);
-      by_time.lr_x.push_back(minutes);
-      by_units.lr_x.push_back(munits);
-      lr_hi = std::max(lr_hi, r.lr);
-    }
-    if (!std::isfinite(r.valid_loss)) continue;
-    if (whole) {
-      by_time.whole_x = minutes, by_time.whole_y = r.valid_loss;
-      by_units.whole_x = munits, by_units.whole_y = r.valid_loss;
-    } else {
-      by_time.valid_x.push_back(minutes);
-      by_units.valid_x.push_back(munits);
-      by_time.valid_y.push_back(r.valid_loss);
-      by_units.valid_y.push_back(r.valid_loss);
-      if (r.valid_loss < best) {
-        best = r.valid_loss;
-        by_time.best_x = minutes, by_units.best_x = munits;
-        by_time.best_y = by_units.best_y = r.valid_loss;
-      }
-    }
-    ys.push_back(r.valid_loss);
-  }
+  const Series by_time =
+      series_of(rows, slice, [](const MetricsRow& r) { return r.seconds / 60.0; });
+  const Series by_units = series_of(
+      rows, slice, [](const MetricsRow& r) { return static_cast<double>(r.units) / 1e6; });
+  const double best = by_time.best_y;
+  double lr_hi = 0;
+  for (const double lr : by_time.lr_y) lr_hi = std::max(lr_hi, lr);
+  std::vector<double> ys;  // every loss drawn, in row order, for the scale
+  for (const MetricsRow& r : rows)
+    for (const double v : {r.train_loss, r.valid_loss})
+      if (std::isfinite(v)) ys.push_back(v);
   if (ys.empty()) {
     out << "<text x=\"20\" y=\"40\">no training rows yet</text></svg>";
     return out.str();
@@ -155,8 +159,8 @@ std::string loss_curves_svg(const std::vector<MetricsRow>& rows, bool standalone
   for (std::size_t i = ys.size() / 10; i < ys.size(); ++i) yhi = std::max(yhi, ys[i]);
   const double pad = std::max(0.02, (yhi - ylo) * 0.05);
   out << "<text x=\"" << kLeft << "\" y=\"16\"><tspan fill=\"#4a7ab5\">\u2014 training loss</tspan>"
-      << "  <tspan fill=\"#c0392b\">\u25CF validation (nats per unit)</tspan>  \u25CB best "
-      << num("%.4f", best) << "  ";
+      << "  <tspan fill=\"#c0392b\">\u25CF validation (nats per unit)</tspan>  ";
+  if (std::isfinite(best)) out << "\u25CB best " << num("%.4f", best) << "  ";
   if (std::isfinite(by_time.whole_y))
     out << "<tspan fill=\"#2e8b57\">\u25A0 whole validation split " << num("%.4f", by_time.whole_y)
         << "</tspan>  ";
