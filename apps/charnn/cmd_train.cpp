@@ -65,8 +65,6 @@ int run_train(const std::vector<std::string>& given_args) {
   auto given = [&](const std::string& name) { return vm.count(name) && !vm[name].defaulted(); };
   if (!given("file") && !given("resume"))
     throw error("no corpus file given", "usage: charnn train [options] CORPUS...", 2);
-  if (given("more") && !given("resume"))
-    throw error("--more extends a finished run", "give it with --resume RUN", 2);
   if (given("resume") && given("out"))
     throw error("--out cannot be combined with --resume (the run stays in its directory)", {}, 2);
 

@@ -53,7 +53,11 @@ Trainer::Trainer(const TrainConfig& given, const PluginRegistry& plugins, const 
                  const TrainFaults& faults)
     : plugins_(plugins), hooks_(hooks), faults_(faults), log_(hooks.log ? *hooks.log : std::cerr) {
   config_ = given;
-  if (!given.resume.empty()) load_resume(given);
+  if (!given.resume.empty())
+    load_resume(given);
+  else if (given.more > 0)
+    throw error(option_name("more") + " extends a finished run", "give it with " +
+                option_name("resume") + " RUN", 2);
   validate(config_);
   // --time not given: 15 minutes, unless another stop condition is; --time 0 means none.
   if (config_.time_limit == kDefaultTime)
