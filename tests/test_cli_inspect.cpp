@@ -55,6 +55,20 @@ TEST_CASE("inspect and dump give one clear line for bad input and leave no parti
   one_error_line(r);
   CHECK_THAT(r.err, Catch::Contains("bad"));
 
+  r = run_charnn("inspect " + model + "--text text.txt --select-span 9:3", dir);
+  one_error_line(r);
+  CHECK_THAT(r.err, Catch::Contains("9:3") && Catch::Contains("0:17"));
+  r = run_charnn("inspect " + model + "--text text.txt --select zzz", dir);
+  one_error_line(r);
+  CHECK_THAT(r.err, Catch::Contains("/zzz/") && Catch::Contains("marks no unit"));
+  r = run_charnn("inspect " + model +
+                     "--text text.txt --no-builtin --select '\\(e\\)' "
+                     "--html sel.html",
+                 dir);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("selection /\\(e\\)/") && !Catch::Contains("in_quotes"));
+  CHECK_THAT(slurp(dir / "sel.html"), Catch::Contains("id=selection-1"));
+
   untrained_checkpoint(dir, vocab_text, "nosuchcell");
   r = run_charnn("inspect --model model-nosuchcell.ckpt --text text.txt", dir);
   one_error_line(r);

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -270,4 +271,136 @@ TEST_CASE("the ranker rejects chunks that do not fit its signals or probes", "[i
   CHECK_THROWS_AS(ranker.add(0, 5, spans), charnn::error);  // the probe has 4 units
   CHECK_NOTHROW(ranker.add(0, 4, spans));
   CHECK(std::isnan(ranker.pearson(0, 0, 0)));  // constant probe and unit: no r
+}
+
+namespace {
+
+// The fractions a neuron's on/off split gives, computed directly from its values.
+charnn::OnOff direct_on_off(const std::vector<float>& x, const std::vector<float>& label,
+                            double threshold, bool above) {
+  charnn::OnOff o;
+  o.threshold = threshold;
+  o.above = above;
+  double pos = 0, neg = 0, on_in = 0, off_out = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const bool on = o.on(x[i]);
+    if (label[i] >= 0.5f) {
+      pos += 1;
+      on_in += on;
+    } else {
+      neg += 1;
+      off_out += !on;
+    }
+  }
+  o.inside_on = on_in / pos;
+  o.outside_off = off_out / neg;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("on/off matching picks the threshold a direct search picks and ranks by it",
+          "[inspect][ranking]") {
+  const std::int64_t n = 4000;
+  std::mt19937 rng(5);
+  std::normal_distribution<double> noise(0.0, 0.1);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  charnn::Probe sel{"sel", "", charnn::ProbeKind::binary, {}};
+  for (std::int64_t t = 0; t < n; ++t) sel.values.push_back((t / 50) % 4 == 1 ? 1.0f : 0.0f);
+  // Neuron 0 follows the selection but for 2% stray spikes; 1 is also on 30% of the time
+  // outside; 2 is low inside (except 10% of the time) and high outside; 3 never moves.
+  const std::vector<charnn::TracedSignal> sigs = {{0, "h", 4}};
+  std::vector<float> data;
+  for (std::int64_t t = 0; t < n; ++t) {
+    const bool in = sel.values[t] >= 0.5f;
+    const double spike = u01(rng), loose = u01(rng), miss = u01(rng);
+    data.push_back(static_cast<float>((in || spike < 0.02 ? 0.8 : -0.6) + noise(rng)));
+    data.push_back(static_cast<float>((in || loose < 0.3 ? 0.7 : -0.5) + noise(rng)));
+    data.push_back(static_cast<float>((in && miss >= 0.1 ? -0.9 : 0.2) + noise(rng)));
+    data.push_back(0.25f);
+  }
+  charnn::UnitRanker ranker(sigs, {&sel});
+  for (std::int64_t begin = 0; begin < n; begin += 1000)
+    ranker.add(
+        begin, 1000,
+        std::vector<std::span<const float>>{std::span<const float>(data.data() + begin * 4, 4000)});
+
+  for (std::int64_t h = 0; h < 4; ++h) {
+    INFO("neuron " << h);
+    std::vector<float> x;
+    for (std::int64_t t = 0; t < n; ++t) x.push_back(data[t * 4 + h]);
+    const charnn::OnOff got = ranker.on_off(0, 0, h);
+    // The fractions are those of the threshold it reports, counted directly.
+    const charnn::OnOff direct = direct_on_off(x, sel.values, got.threshold, got.above);
+    CHECK_THAT(got.inside_on, Catch::Matchers::WithinAbs(direct.inside_on, 1e-9));
+    CHECK_THAT(got.outside_off, Catch::Matchers::WithinAbs(direct.outside_off, 1e-9));
+    // No threshold at all does better than the histogram's bin edges by more than the values
+    // falling in one bin can account for: sweep every cut between two sorted values.
+    std::vector<std::size_t> order(x.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::sort(order.begin(), order.end(), [&](auto a, auto b) { return x[a] < x[b]; });
+    double pos = 0, neg = 0;
+    for (float l : sel.values) (l >= 0.5f ? pos : neg) += 1;
+    double pos_below = 0, neg_below = 0, best = 0;
+    for (std::size_t i = 0; i + 1 < order.size(); ++i) {
+      (sel.values[order[i]] >= 0.5f ? pos_below : neg_below) += 1;
+      if (x[order[i]] == x[order[i + 1]]) continue;
+      best = std::max({best, std::min((pos - pos_below) / pos, neg_below / neg),
+                       std::min(pos_below / pos, (neg - neg_below) / neg)});
+    }
+    CHECK(got.score() <= best + 1e-9);
+    CHECK(got.score() >= best - 0.01);
+  }
+  CHECK(ranker.on_off(0, 0, 3).score() == 0.0);  // a constant separates nothing
+
+  const auto top = ranker.top_on_off(0, 4);
+  REQUIRE(top.size() == 4);
+  CHECK(top[0].unit == 0);
+  CHECK(top[0].on_off.above);
+  CHECK(top[0].on_off.score() > 0.97);
+  CHECK(top[1].unit == 2);  // on below its threshold
+  CHECK_FALSE(top[1].on_off.above);
+  CHECK_THAT(top[1].on_off.score(), Catch::Matchers::WithinAbs(0.9, 0.03));
+  CHECK(top[2].unit == 1);
+  // Inside and its 30% outside share one distribution: a threshold that keeps a fraction a of
+  // them on scores min(a, 0.7 + 0.3 (1 - a)), best at a = 1 / 1.3.
+  CHECK_THAT(top[2].on_off.score(), Catch::Matchers::WithinAbs(1 / 1.3, 0.03));
+  CHECK(top[3].unit == 3);
+  CHECK(top[0].r > 0.8);
+  CHECK(top[0].auroc > 0.97);
+  // Not a binary probe: nothing to match.
+  charnn::Probe cont{"cont", "", charnn::ProbeKind::continuous, std::vector<float>(n, 1.0f)};
+  charnn::UnitRanker only_cont(sigs, {&cont});
+  CHECK(only_cont.on_off(0, 0, 0).score() == 0.0);
+}
+
+TEST_CASE("selections mark a span or a pattern and name what is wrong with bad ones",
+          "[inspect][probes]") {
+  const auto span = charnn::select_span("3:6", 10);
+  CHECK(show(span.values) == "0001110000");
+  CHECK(span.kind == charnn::ProbeKind::binary);
+  CHECK(span.name == "units 3:6");
+  for (const char* bad : {"3", "a:5", "5:3", "3:3", "3:11", "-1:4", ":4", "3:", "1:2:3"}) {
+    INFO(bad);
+    try {
+      charnn::select_span(bad, 10);
+      FAIL("accepted");
+    } catch (const charnn::error& e) {
+      CHECK_THAT(e.what(), Catch::Contains(bad));
+      CHECK(e.exit_code() == 2);
+      CHECK_THAT(e.hint(), Catch::Contains("0:10"));
+    }
+  }
+  const std::string text = "ab (cd) e (f)";
+  const auto b = charnn::unit_boundaries(text, charnn::UnitKind::codepoint);
+  const auto parens = charnn::select_regex("\\([^)]*\\)", text, b);
+  CHECK(show(parens.values) == "0001111000111");
+  CHECK(parens.name == "/\\([^)]*\\)/");
+  try {
+    charnn::select_regex("a(b", text, b);
+    FAIL("accepted");
+  } catch (const charnn::error& e) {
+    CHECK_THAT(e.what(), Catch::StartsWith("--select /a(b/"));
+  }
+  CHECK_THROWS_AS(charnn::select_regex("", text, b), charnn::error);
 }

@@ -103,8 +103,8 @@ TEST_CASE("the HTML report is self-contained, escaped and shows every excerpt un
   const std::size_t views = 5;
   CHECK(count(s, "<div class=text>") == views);
   CHECK(count(s, "<span") >= views * rep.excerpt.size());
-  // Values on hover; the strongest activation is red, the most negative blue.
-  CHECK_THAT(s, Catch::Contains("title=\"5\"") && Catch::Contains("title=\"-4\""));
+  // Index and value on hover; the strongest activation is red, the most negative blue.
+  CHECK_THAT(s, Catch::Contains("title=\"unit 9: 5\"") && Catch::Contains("title=\"unit 0: -4\""));
   CHECK_THAT(s, Catch::Contains("class=p10") && Catch::Contains("class=n10"));
   // The table of units, the loss view and the saturation scatter (one dot per unit).
   CHECK_THAT(s, Catch::Contains("<td>17</td>") && Catch::Contains("<td>0.934</td>") &&

@@ -13,6 +13,7 @@
 #include <charnn/text.hpp>
 #include <charnn/threads.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -27,9 +28,10 @@ namespace {
 
 // The command line of charnn inspect; defaults from the library's InspectOptions.
 struct InspectFlags {
-  std::vector<std::string> probe_specs;
+  std::vector<std::string> probe_specs, select_regexes, select_spans;
   std::string html, colours = "scaled";
   std::size_t top = InspectOptions{}.top, html_top = InspectOptions{}.html_top;
+  std::size_t match_neurons = InspectOptions{}.match_neurons;
   std::int64_t max_units = InspectOptions{}.max_units;
   std::int64_t html_units = InspectOptions{}.excerpt_units;
   std::int64_t html_from = InspectOptions{}.excerpt_begin;
@@ -41,15 +43,26 @@ struct InspectFlags {
 void add_inspect_options(po::options_description& options, InspectFlags& f) {
   add_model_options(options, f.model);
   add_trace_options(options, f.trace);
-  options.add_options()("probe", po::value(&f.probe_specs)->value_name("NAME=REGEX")->composing(),
-                        "add a probe: 1 on every unit of text inside a match of REGEX (repeatable)")(
+  options.add_options()(
+      "probe", po::value(&f.probe_specs)->value_name("NAME=REGEX")->composing(),
+      "add a probe: 1 on every unit of text inside a match of REGEX (repeatable)")(
       "no-builtin", po::bool_switch(&f.no_builtin), "only the --probe probes")(
-      "top,k", po::value(&f.top)->default_value(f.top)->value_name("K"), "neurons listed per probe")(
+      "select", po::value(&f.select_regexes)->value_name("REGEX")->composing(),
+      "hypothesis search: mark every unit of text inside a match of REGEX and rank the neurons "
+      "that are on there and off elsewhere; then find the other stretches of text where the "
+      "best of them are on together (a second pass over the text). Repeatable: one search each")(
+      "select-span", po::value(&f.select_spans)->value_name("FROM:TO")->composing(),
+      "hypothesis search over units FROM to TO of the text (TO not included; the HTML report "
+      "shows a unit's index on hover). Repeatable")(
+      "match-neurons", po::value(&f.match_neurons)->default_value(f.match_neurons)->value_name("K"),
+      "a stretch matches a selection when its best K neurons (those scoring within 0.1 of the "
+      "best) are on together")("top,k", po::value(&f.top)->default_value(f.top)->value_name("K"),
+                               "neurons listed per probe")(
       "max-units", po::value(&f.max_units)->default_value(f.max_units)->value_name("N"),
       "analyse only the first N units of the text (0 = all of it). A 2x512 LSTM trained on "
       "War and Peace remembers too far back for --streams and runs as one stream, about "
-      "10,000 units/s on an idle 2-core machine: the whole book takes about 6 minutes")("html", po::value(&f.html)->value_name("FILE"),
-                                                   "write the HTML report to FILE")(
+      "10,000 units/s on an idle 2-core machine: the whole book takes about 6 minutes")(
+      "html", po::value(&f.html)->value_name("FILE"), "write the HTML report to FILE")(
       "html-units", po::value(&f.html_units)->default_value(f.html_units)->value_name("N"),
       "length of the text excerpt drawn in the HTML report")(
       "html-from", po::value(&f.html_from)->default_value(f.html_from)->value_name("UNIT"),
@@ -78,6 +91,15 @@ std::vector<Probe> make_probes(const TracedText& text, bool no_builtin,
   return probes;
 }
 
+// Where the HTML excerpt starts when the user did not say: a little before the first selected
+// unit, so that the selection is drawn with some text that leads up to it.
+std::int64_t excerpt_start(const Probe& selection, std::int64_t analysed, std::int64_t units) {
+  std::int64_t first = 0;
+  while (first < analysed && selection.values[static_cast<std::size_t>(first)] < 0.5f) ++first;
+  const std::int64_t lead = std::min<std::int64_t>(200, units / 4);
+  return std::clamp<std::int64_t>(first - lead, 0, std::max<std::int64_t>(0, analysed - 1));
+}
+
 }  // namespace
 
 int run_inspect(const std::vector<std::string>& args) {
@@ -90,10 +112,15 @@ int run_inspect(const std::vector<std::string>& args) {
       "gates r, z and n). Built-in probes:\n"
       "in_quotes, column, line_left, bracket_depth, word_start, after_sentence; add your own\n"
       "with --probe NAME=REGEX (ICU syntax; every unit of text inside a match is 1). Prints a\n"
-      "table and, for gated layers, gate saturation (fraction of time each gate is < 0.1 or > 0.9, as in\n"
-      "Karpathy, Johnson and Fei-Fei 2015). --html writes one self-contained page with the text\n"
-      "coloured by each top neuron, the loss of each unit of text and the gate saturation.",
-      "charnn inspect --model runs/latest --text corpus.txt --html report.html"};
+      "table and, for gated layers, gate saturation (fraction of time each gate is < 0.1 or\n"
+      "> 0.9, as in Karpathy, Johnson and Fei-Fei 2015). --html writes one self-contained page\n"
+      "with the text coloured by each top neuron, the loss of each unit of text and the gate\n"
+      "saturation.\n"
+      "Hypothesis search (as in LSTMVis): mark what you think a neuron tracks with --select REGEX\n"
+      "or --select-span FROM:TO; charnn ranks the neurons that are on there and off elsewhere and\n"
+      "finds other stretches of the text where the best of them switch on together.",
+      "charnn inspect --model runs/latest --text corpus.txt --html report.html\n"
+      "  charnn inspect --text corpus.txt --select '\\([^)]*\\)' --html parens.html"};
 
   InspectFlags f;
   po::options_description options("Options");
@@ -115,8 +142,11 @@ int run_inspect(const std::vector<std::string>& args) {
   // Check probes before the (slow) model run.
   std::vector<ProbeSpec> user_probes;
   for (const auto& s : f.probe_specs) user_probes.push_back(parse_probe_spec(s));
-  if (f.no_builtin && user_probes.empty())
-    throw error("--no-builtin leaves no probe", "add at least one --probe NAME=REGEX", 2);
+  const bool searching = !f.select_regexes.empty() || !f.select_spans.empty();
+  if (f.no_builtin && user_probes.empty() && !searching)
+    throw error("--no-builtin leaves no probe",
+                "add at least one --probe NAME=REGEX, --select REGEX or --select-span FROM:TO", 2);
+  if (f.match_neurons < 1) throw error("--match-neurons must be at least 1", {}, 2);
   // Fail on an unwritable report path now, not after the model has run.
   std::unique_ptr<AtomicFile> html_out;
   if (!f.html.empty()) html_out = std::make_unique<AtomicFile>(f.html);
@@ -128,13 +158,18 @@ int run_inspect(const std::vector<std::string>& args) {
   const std::int64_t analysed =
       f.max_units > 0 ? std::min(f.max_units, text.units()) : text.units();
   if (!f.html.empty() && f.html_from >= analysed)
-    throw error("--html-from " + std::to_string(f.html_from) + " is past the " +
-                    std::to_string(analysed) + " units analysed",
-                "the excerpt must start inside them: --html-from 0 to " +
-                    std::to_string(analysed - 1),
-                2);
+    throw error(
+        "--html-from " + std::to_string(f.html_from) + " is past the " + std::to_string(analysed) +
+            " units analysed",
+        "the excerpt must start inside them: --html-from 0 to " + std::to_string(analysed - 1), 2);
 
   const std::vector<Probe> probes = make_probes(text, f.no_builtin, user_probes);
+  std::vector<Probe> selections;
+  for (const auto& spec : f.select_spans) selections.push_back(select_span(spec, analysed));
+  for (const auto& re : f.select_regexes)
+    selections.push_back(select_regex(re, text.text, text.boundaries));
+  if (!f.html.empty() && vm["html-from"].defaulted() && !selections.empty())
+    f.html_from = excerpt_start(selections.front(), analysed, f.html_units);
 
   InspectOptions io;
   io.top = f.top;
@@ -142,9 +177,10 @@ int run_inspect(const std::vector<std::string>& args) {
   io.max_units = f.max_units;
   io.excerpt_begin = f.html_from;
   io.excerpt_units = f.html.empty() ? 0 : f.html_units;
+  io.match_neurons = f.match_neurons;
   io.trace = trace;
   io.progress = trace_progress("inspect");
-  InspectReport report = inspect_model(*loaded.model, text, probes, io);
+  InspectReport report = inspect_model(*loaded.model, text, probes, io, selections);
   report.model = loaded.file.string();
   report.text = source;
   report.unit_kind = to_string(loaded.vocab.unit_kind());

@@ -186,12 +186,13 @@ ProbeSpec parse_probe_spec(std::string_view spec) {
 }
 
 Probe regex_probe(const ProbeSpec& spec, std::string_view text,
-                  std::span<const std::uint64_t> boundaries) {
+                  std::span<const std::uint64_t> boundaries, const std::string& option) {
   struct UTextCloser {
     void operator()(UText* t) const { utext_close(t); }
   };
   using UTextPtr = std::unique_ptr<UText, UTextCloser>;
 
+  const std::string who = option.empty() ? "--probe " + spec.name : option;
   UErrorCode status = U_ZERO_ERROR;
   UParseError where{};
   UTextPtr pattern_text(utext_openUTF8(nullptr, spec.pattern.data(),
@@ -200,7 +201,7 @@ Probe regex_probe(const ProbeSpec& spec, std::string_view text,
       U_SUCCESS(status) ? icu::RegexPattern::compile(pattern_text.get(), 0, where, status)
                         : nullptr);
   if (U_FAILURE(status) || !pattern) {
-    throw error("--probe " + spec.name + ": the pattern '" + spec.pattern + "' does not compile (" +
+    throw error(who + ": the pattern '" + spec.pattern + "' does not compile (" +
                     u_errorName(status) + " at line " + std::to_string(where.line) + ", offset " +
                     std::to_string(where.offset) + ")",
                 "use ICU regular expression syntax (like Perl's); quote the option in the shell");
@@ -209,7 +210,7 @@ Probe regex_probe(const ProbeSpec& spec, std::string_view text,
       utext_openUTF8(nullptr, text.data(), static_cast<int64_t>(text.size()), &status));
   std::unique_ptr<icu::RegexMatcher> matcher(pattern->matcher(status));
   if (U_FAILURE(status) || !matcher)
-    throw error("--probe " + spec.name + ": cannot run the pattern (" + u_errorName(status) + ")");
+    throw error(who + ": cannot run the pattern (" + u_errorName(status) + ")");
   matcher->reset(subject.get());
 
   const std::size_t n = unit_count(boundaries);
@@ -225,8 +226,51 @@ Probe regex_probe(const ProbeSpec& spec, std::string_view text,
     for (; u < n && boundaries[u] < end; ++u) p.values[u] = 1.0f;
   }
   if (U_FAILURE(status))
-    throw error("--probe " + spec.name + ": matching failed (" + u_errorName(status) + ")",
+    throw error(who + ": matching failed (" + u_errorName(status) + ")",
                 "simplify the pattern (ICU stops runaway backtracking)");
+  return p;
+}
+
+Probe select_regex(std::string_view pattern, std::string_view text,
+                   std::span<const std::uint64_t> boundaries) {
+  if (pattern.empty())
+    throw error("--select has an empty pattern",
+                "give the text to look for as a regex, e.g. "
+                "--select '\\([^)]*\\)' for text in parentheses",
+                2);
+  std::string slashed(1, '/');  // appended: GCC 12 warns (-Wrestrict) on "/" + string
+  slashed.append(pattern).push_back('/');
+  Probe p = regex_probe({slashed, std::string(pattern)}, text, boundaries, "--select " + slashed);
+  p.description = "units inside a match of " + slashed;
+  return p;
+}
+
+Probe select_span(std::string_view spec, std::int64_t units) {
+  const std::string range = "0:" + std::to_string(units);
+  const std::string hint = "write --select-span FROM:TO with unit indices, FROM < TO, within " +
+                           range + " (the HTML report shows a unit's index on hover)";
+  const auto colon = spec.find(':');
+  auto number = [&](std::string_view s, std::int64_t& out) {
+    if (s.empty() || s.size() > 18) return false;
+    out = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + (c - '0');
+    }
+    return true;
+  };
+  std::int64_t from = 0, to = 0;
+  if (colon == std::string_view::npos || !number(spec.substr(0, colon), from) ||
+      !number(spec.substr(colon + 1), to))
+    throw error("--select-span '" + std::string(spec) + "' is not FROM:TO", hint, 2);
+  if (from >= to || to > units)
+    throw error("--select-span " + std::string(spec) + " is not a span of units inside the " +
+                    std::to_string(units) + " analysed",
+                hint, 2);
+  Probe p{"units " + std::string(spec),
+          "units " + std::to_string(from) + " to " + std::to_string(to) + " of the text",
+          ProbeKind::binary, std::vector<float>(static_cast<std::size_t>(units))};
+  std::fill(p.values.begin() + from, p.values.begin() + to, 1.0f);
   return p;
 }
 

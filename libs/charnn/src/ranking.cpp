@@ -22,6 +22,13 @@ inline float squash(float x) {
   return std::copysign(2.0f - 1.0f / a, x);
 }
 
+// The inverse of squash on (-2, 2).
+double unsquash(double v) {
+  const double a = std::fabs(v);
+  if (a <= 1.0) return v;
+  return std::copysign(1.0 / (2.0 - a), v);
+}
+
 }  // namespace
 
 bool is_gate_signal(std::string_view name) {
@@ -196,10 +203,14 @@ double UnitRanker::pearson(std::size_t probe, std::size_t signal, std::int64_t u
   return std::clamp(cov / std::sqrt(vx * vy), -1.0, 1.0);
 }
 
+std::size_t UnitRanker::binary_index(std::size_t probe) const {
+  return static_cast<std::size_t>(std::find(binary_.begin(), binary_.end(), probe) -
+                                  binary_.begin());
+}
+
 double UnitRanker::auroc(std::size_t probe, std::size_t signal, std::int64_t unit) const {
-  const auto it = std::find(binary_.begin(), binary_.end(), probe);
-  if (it == binary_.end()) return kNaN;
-  const auto b = static_cast<std::size_t>(it - binary_.begin());
+  const std::size_t b = binary_index(probe);
+  if (b == binary_.size()) return kNaN;
   const double pos = static_cast<double>(pos_count_[b]);
   const double neg = static_cast<double>(n_) - pos;
   if (pos == 0 || neg == 0) return kNaN;
@@ -216,6 +227,69 @@ double UnitRanker::auroc(std::size_t probe, std::size_t signal, std::int64_t uni
     below_neg += n_i;
   }
   return wins / (pos * neg);
+}
+
+OnOff UnitRanker::on_off(std::size_t probe, std::size_t signal, std::int64_t unit) const {
+  OnOff best;
+  const std::size_t b = binary_index(probe);
+  if (b == binary_.size()) return best;
+  const double pos = static_cast<double>(pos_count_[b]);
+  const double neg = static_cast<double>(n_) - pos;
+  if (pos == 0 || neg == 0) return best;
+  const auto bins = static_cast<std::size_t>(options_.bins);
+  const std::size_t d = column(signal, unit);
+  const std::uint32_t* all = hist_all_.data() + d * bins;
+  const std::uint32_t* hp = hist_pos_.data() + (b * D_ + d) * bins;
+  // Walking the edges upwards: pos_below and neg_below count the units in the bins under edge i,
+  // which are off when on means "above" and on when on means "below".
+  double pos_below = 0, neg_below = 0, best_sum = -1;
+  const double bin_width = 4.0 / static_cast<double>(bins);
+  for (std::size_t i = 0; i < bins; ++i) {
+    if (i > 0) {
+      for (const bool above : {true, false}) {
+        OnOff c;
+        c.above = above;
+        c.inside_on = (above ? pos - pos_below : pos_below) / pos;
+        c.outside_off = (above ? neg_below : neg - neg_below) / neg;
+        const double sum = c.inside_on + c.outside_off;
+        if (c.score() > best.score() || (c.score() == best.score() && sum > best_sum)) {
+          c.threshold = unsquash(static_cast<double>(i) * bin_width - 2.0);
+          best = c;
+          best_sum = sum;
+        }
+      }
+    }
+    pos_below += hp[i];
+    neg_below += static_cast<double>(all[i]) - hp[i];
+  }
+  return best;
+}
+
+std::vector<UnitScore> UnitRanker::top_on_off(std::size_t probe, std::size_t k) const {
+  std::vector<UnitScore> all;
+  all.reserve(D_);
+  for (std::size_t s = 0; s < signals_.size(); ++s)
+    for (std::int64_t h = 0; h < signals_[s].hidden; ++h) {
+      UnitScore u{probe, s, h, kNaN, kNaN};
+      u.on_off = on_off(probe, s, h);
+      all.push_back(u);
+    }
+  auto better = [](const UnitScore& a, const UnitScore& b) {
+    const double sa = a.on_off.score(), sb = b.on_off.score();
+    if (sa != sb) return sa > sb;
+    const double ta = a.on_off.inside_on + a.on_off.outside_off;
+    const double tb = b.on_off.inside_on + b.on_off.outside_off;
+    if (ta != tb) return ta > tb;
+    return a.signal != b.signal ? a.signal < b.signal : a.unit < b.unit;  // a stable order
+  };
+  k = std::min(k, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(), better);
+  all.resize(k);
+  for (auto& u : all) {
+    u.r = pearson(u.probe, u.signal, u.unit);
+    u.auroc = auroc(u.probe, u.signal, u.unit);
+  }
+  return all;
 }
 
 UnitScore UnitRanker::score(std::size_t probe, std::size_t signal, std::int64_t unit) const {

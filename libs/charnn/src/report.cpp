@@ -9,9 +9,10 @@
 #include <ostream>
 
 #include "charnn/text.hpp"
+#include "report_parts.hpp"
 
 namespace charnn {
-namespace {
+namespace detail {
 
 std::string fmt(const char* format, double v) {
   char buf[64];
@@ -23,11 +24,19 @@ std::string fmt_r(double v) {
   return std::isnan(v) ? "-" : fmt("%.3f", v);
 }
 
-std::string pad(std::string s, std::size_t width, bool right = false) {
+std::string pad(std::string s, std::size_t width, bool right) {
   if (s.size() >= width) return s;
   const std::string fill(width - s.size(), ' ');
   return right ? fill + s : s + fill;
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::fmt;
+using detail::fmt_r;
+using detail::pad;
 
 // Colour level in [-10, 10] for a value already mapped to [-1, 1].
 int level(double v) {
@@ -114,27 +123,6 @@ void write_unit_text(std::ostream& out, const std::string& unit) {
   }
 }
 
-// The excerpt with each unit's background from mapped[i] in [-1, 1] and raw[i] on hover.
-void write_coloured_text(std::ostream& out, const InspectReport& rep, const std::vector<float>& raw,
-                         const std::vector<double>& mapped) {
-  out << "<div class=text>";
-  for (std::size_t i = 0; i < rep.excerpt.size(); ++i) {
-    const double v = i < raw.size() ? raw[i] : std::nan("");
-    std::string cls = level_class(level(i < mapped.size() ? mapped[i] : 0.0));
-    if (rep.excerpt[i] == "\t") cls += cls.empty() ? "t" : " t";
-    out << "<span";
-    if (cls.find(' ') != std::string::npos)
-      out << " class=\"" << cls << '"';
-    else if (!cls.empty())
-      out << " class=" << cls;
-    out << " title=\"" << (std::isnan(v) ? std::string("-") : fmt("%.3g", v)) << "\">";
-    write_unit_text(out, rep.excerpt[i]);
-    out << "</span>";
-    if (rep.excerpt[i] == "\n") out << "\n";
-  }
-  out << "</div>\n";
-}
-
 std::string css() {
   std::string s =
       "body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;"
@@ -142,16 +130,20 @@ std::string css() {
       "h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px;"
       "border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:16px;margin:18px 0 6px}"
       ".meta{color:#555;font-size:14px;line-height:1.5}"
-      ".views{display:grid;grid-template-columns:repeat(auto-fill,minmax(600px,1fr));gap:0 16px}"
+      // On a phone the views stack and wide tables scroll inside themselves, not the page.
+      ".views{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(600px,100%),1fr));"
+      "gap:0 16px}"
       ".view{margin:10px 0 16px;min-width:0}.label{font-size:13px;color:#333;margin:0 0 3px;"
+      "overflow-wrap:anywhere;"
       "font-family:ui-monospace,Menlo,Consolas,monospace}"
       ".text{font-family:ui-monospace,'DejaVu Sans Mono',Menlo,Consolas,monospace;"
       "font-size:13px;line-height:1.55;white-space:pre-wrap;word-break:break-all;"
       "border:1px solid #ccc;padding:8px;background:#fff;max-height:420px;overflow:auto}"
       ".text span{padding:1px 0}.text{tab-size:8}"
       ".t{position:relative}.t::before{content:'\\2192';position:absolute;left:1px;color:#999}"
-      "table{border-collapse:collapse;font-size:13px;margin:6px 0}"
-      "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+      "table{border-collapse:collapse;font-size:13px;margin:6px 0;display:block;overflow-x:auto;"
+      "max-width:100%}"
+      "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}"
       "th{background:#f2f2f2}td.l,th.l{text-align:left}"
       ".legend span{display:inline-block;width:18px;height:12px;vertical-align:middle}"
       ".note{background:#fff8e0;border:1px solid #e8d9a0;padding:6px 10px;font-size:13px}"
@@ -171,18 +163,6 @@ std::string css() {
     s += buf;
   }
   return s;
-}
-
-void write_legend(std::ostream& out) {
-  out << "<div class=\"legend meta\">low ";
-  for (int lv = -10; lv <= 10; lv += 2) {
-    const std::string cls = level_class(lv);
-    out << "<span"
-        << (cls.empty() ? std::string(" style=\"border:1px solid #ccc\"") : " class=" + cls)
-        << "></span>";
-  }
-  out << " high &nbsp; (each view's label gives its scale; hover over a character for its "
-         "value)</div>\n";
 }
 
 // Gate saturation scatter for one layer, as in the paper's figure 3: x = fraction of time a
@@ -255,6 +235,7 @@ void write_html_summary(std::ostream& out, const InspectReport& rep) {
 }
 
 void write_html_unit_table(std::ostream& out, const InspectReport& rep) {
+  if (rep.probes.empty()) return;
   out << "<h2>Neurons that track each probe</h2>\n<table>\n<tr><th class=l>probe</th>"
          "<th class=l>kind</th><th>#</th><th>layer</th><th class=l>signal</th><th>neuron</th>"
          "<th>r</th><th>AUROC</th></tr>\n";
@@ -277,53 +258,24 @@ void write_html_unit_table(std::ostream& out, const InspectReport& rep) {
   out << "</table>\n<p class=meta>r: Pearson correlation of the neuron's value with the probe over "
          "all analysed units of text. AUROC (binary probes): probability that the neuron is "
          "higher on a random unit of text where the probe is 1 than on one where it is 0 (0.5 = "
-         "chance, values below 0.5 mean the neuron is lower inside), from 256-bin histograms.</p>\n";
-}
-
-// The probe itself, scaled to [-1, 1] over the excerpt, for comparison with its neurons.
-void write_probe_view(std::ostream& out, const InspectReport& rep, const ReportProbe& p) {
-  float lo = 0, hi = 0;
-  if (!p.excerpt.empty()) {
-    lo = *std::min_element(p.excerpt.begin(), p.excerpt.end());
-    hi = *std::max_element(p.excerpt.begin(), p.excerpt.end());
-  }
-  std::vector<double> mapped(p.excerpt.size());
-  for (std::size_t i = 0; i < p.excerpt.size(); ++i)
-    mapped[i] = hi > lo ? -1.0 + 2.0 * (p.excerpt[i] - lo) / (hi - lo) : 0.0;
-  out << "<div class=view><div class=label>the probe itself (min " << fmt("%.3g", lo)
-      << " blue, max " << fmt("%.3g", hi) << " red)</div>\n";
-  write_coloured_text(out, rep, p.excerpt, mapped);
-  out << "</div>\n";
-}
-
-// The k-th (from 0) neuron that tracks probe p, drawn over the excerpt.
-void write_unit_view(std::ostream& out, const InspectReport& rep, const ReportProbe& p,
-                     std::size_t k, ReportColours colours) {
-  const auto& u = p.top[k];
-  const ColourMap cmap = colour_map_for(u, colours);
-  std::vector<double> m(u.excerpt.size());
-  for (std::size_t i = 0; i < u.excerpt.size(); ++i) m[i] = cmap(u.excerpt[i]);
-  out << "<div class=view><div class=label>#" << k + 1 << ": layer " << u.layer << ' '
-      << html_escape(u.signal) << '[' << u.unit << "]  r = " << fmt_r(u.r);
-  if (p.kind == ProbeKind::binary) out << "  AUROC = " << fmt_r(u.auroc);
-  out << "  (" << cmap.label() << ")</div>\n";
-  write_coloured_text(out, rep, u.excerpt, m);
-  out << "</div>\n";
+         "chance, values below 0.5 mean the neuron is lower inside), from 256-bin "
+         "histograms.</p>\n";
 }
 
 void write_html_probe_panels(std::ostream& out, const InspectReport& rep, ReportColours colours) {
+  if (rep.probes.empty()) return;
   out << "<h2>Probes on the text</h2>\n";
-  write_legend(out);
+  detail::write_legend(out);
   for (const auto& p : rep.probes) {
     if (constant_probe(p)) continue;
     out << "<h3 id=\"probe-" << html_escape(p.name) << "\">" << html_escape(p.name) << "</h3>\n"
         << "<div class=meta>" << html_escape(p.description) << "; mean " << fmt("%.3g", p.mean)
         << "</div>\n";
     out << "<div class=views>\n";
-    write_probe_view(out, rep, p);
+    detail::write_probe_view(out, rep, p);
     // Only the first html_top neurons carry an excerpt; the rest are in the table alone.
     for (std::size_t k = 0; k < p.top.size(); ++k)
-      if (!p.top[k].excerpt.empty()) write_unit_view(out, rep, p, k, colours);
+      if (!p.top[k].excerpt.empty()) detail::write_unit_view(out, rep, p, k, colours);
     out << "</div>\n";  // views
   }
 }
@@ -340,7 +292,7 @@ void write_html_loss(std::ostream& out, const InspectReport& rep) {
     mapped[i] = std::isnan(bits[i]) ? 0.0 : std::min(1.0, bits[i] / 8.0);
   }
   out << "<div class=view>";
-  write_coloured_text(out, rep, bits, mapped);
+  detail::write_coloured_text(out, rep.excerpt, rep.excerpt_begin, bits, mapped);
   out << "</div>\n";
 }
 
@@ -370,6 +322,75 @@ void write_html_saturation(std::ostream& out, const InspectReport& rep) {
 }
 
 }  // namespace
+
+namespace detail {
+
+void write_coloured_text(std::ostream& out, const std::vector<std::string>& units,
+                         std::int64_t first_unit, const std::vector<float>& raw,
+                         const std::vector<double>& mapped) {
+  out << "<div class=text>";
+  for (std::size_t i = 0; i < units.size(); ++i) {
+    const double v = i < raw.size() ? raw[i] : std::nan("");
+    std::string cls = level_class(level(i < mapped.size() ? mapped[i] : 0.0));
+    if (units[i] == "\t") cls += cls.empty() ? "t" : " t";
+    out << "<span";
+    if (cls.find(' ') != std::string::npos)
+      out << " class=\"" << cls << '"';
+    else if (!cls.empty())
+      out << " class=" << cls;
+    out << " title=\"unit " << first_unit + static_cast<std::int64_t>(i) << ": "
+        << (std::isnan(v) ? std::string("-") : fmt("%.3g", v)) << "\">";
+    write_unit_text(out, units[i]);
+    out << "</span>";
+    if (units[i] == "\n") out << "\n";
+  }
+  out << "</div>\n";
+}
+
+void write_legend(std::ostream& out) {
+  out << "<div class=\"legend meta\">low ";
+  for (int lv = -10; lv <= 10; lv += 2) {
+    const std::string cls = level_class(lv);
+    out << "<span"
+        << (cls.empty() ? std::string(" style=\"border:1px solid #ccc\"") : " class=" + cls)
+        << "></span>";
+  }
+  out << " high &nbsp; (each view's label gives its scale; hover over a character for its index "
+         "and "
+         "value)</div>\n";
+}
+
+void write_probe_view(std::ostream& out, const InspectReport& rep, const ReportProbe& p,
+                      const char* what) {
+  float lo = 0, hi = 0;
+  if (!p.excerpt.empty()) {
+    lo = *std::min_element(p.excerpt.begin(), p.excerpt.end());
+    hi = *std::max_element(p.excerpt.begin(), p.excerpt.end());
+  }
+  std::vector<double> mapped(p.excerpt.size());
+  for (std::size_t i = 0; i < p.excerpt.size(); ++i)
+    mapped[i] = hi > lo ? -1.0 + 2.0 * (p.excerpt[i] - lo) / (hi - lo) : 0.0;
+  out << "<div class=view><div class=label>" << what << " itself (min " << fmt("%.3g", lo)
+      << " blue, max " << fmt("%.3g", hi) << " red)</div>\n";
+  write_coloured_text(out, rep.excerpt, rep.excerpt_begin, p.excerpt, mapped);
+  out << "</div>\n";
+}
+
+void write_unit_view(std::ostream& out, const InspectReport& rep, const ReportProbe& p,
+                     std::size_t k, ReportColours colours, const std::string& label_extra) {
+  const auto& u = p.top[k];
+  const ColourMap cmap = colour_map_for(u, colours);
+  std::vector<double> m(u.excerpt.size());
+  for (std::size_t i = 0; i < u.excerpt.size(); ++i) m[i] = cmap(u.excerpt[i]);
+  out << "<div class=view><div class=label>#" << k + 1 << ": layer " << u.layer << ' '
+      << html_escape(u.signal) << '[' << u.unit << "]  r = " << fmt_r(u.r);
+  if (p.kind == ProbeKind::binary) out << "  AUROC = " << fmt_r(u.auroc);
+  out << label_extra << "  (" << cmap.label() << ")</div>\n";
+  write_coloured_text(out, rep.excerpt, rep.excerpt_begin, u.excerpt, m);
+  out << "</div>\n";
+}
+
+}  // namespace detail
 
 std::string html_escape(std::string_view s) {
   std::string out;
@@ -406,9 +427,10 @@ void write_terminal_report(std::ostream& out, const InspectReport& rep) {
       << " nats = " << fmt("%.4f", rep.mean_loss / std::log(2.0)) << " bits per unit\n";
   if (rep.trace.streams > 1) out << "trace: " << describe(rep.trace) << "\n";
   out << "\n";
-  out << pad("probe", 16) << pad("kind", 11) << pad("#", 3, true) << pad("layer", 7, true) << "  "
-      << pad("signal", 7) << pad("neuron", 7, true) << pad("r", 9, true) << pad("AUROC", 8, true)
-      << "\n";
+  if (!rep.probes.empty())  // --no-builtin with selections alone
+    out << pad("probe", 16) << pad("kind", 11) << pad("#", 3, true) << pad("layer", 7, true) << "  "
+        << pad("signal", 7) << pad("neuron", 7, true) << pad("r", 9, true) << pad("AUROC", 8, true)
+        << "\n";
   for (const auto& p : rep.probes) {
     if (constant_probe(p)) {
       out << pad(p.name, 16) << pad(kind_name(p.kind), 11) << "   " << kConstantNote << "\n";
@@ -436,11 +458,13 @@ void write_terminal_report(std::ostream& out, const InspectReport& rep) {
           << "\n";
     }
   }
+  detail::write_terminal_selections(out, rep);  // last: what the user asked about
 }
 
 void write_html_report(std::ostream& out, const InspectReport& rep, ReportColours colours) {
   write_html_head(out, rep);
   write_html_summary(out, rep);
+  detail::write_html_selections(out, rep, colours);  // first: what the user asked about
   write_html_unit_table(out, rep);
   write_html_probe_panels(out, rep, colours);
   write_html_loss(out, rep);

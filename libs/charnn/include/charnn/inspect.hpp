@@ -1,7 +1,7 @@
 // Inspection: run a trained model over a text (as one stream carried from the zero state across
 // the whole text computes it; trace.hpp) and rank every traced unit (h, c, gates of every layer)
-// against the probes. Memory is bounded by the trace's block, the ranking sums and the HTML excerpt,
-// never by the length of the text.
+// against the probes. Memory is bounded by the trace's block, the ranking sums and the HTML
+// excerpt, never by the length of the text.
 #pragma once
 
 #include <charnn/model.hpp>
@@ -50,7 +50,13 @@ struct InspectOptions {
   std::int64_t max_units = 0;         // analyse only the first N units of the text; 0 = all
   std::int64_t excerpt_begin = 0;     // first unit of the excerpt shown in the HTML report
   std::int64_t excerpt_units = 2000;  // its length (clipped to the analysed units)
-  TraceOptions trace;                 // how the text is traced (trace.hpp)
+  // Hypothesis search (selections): of each selection's top neurons, up to match_neurons whose
+  // on/off score is within 0.1 of the best (and above 0.5) must be on together for a stretch of
+  // text to match; the longest `matches` stretches are kept with match_context units each side.
+  std::size_t match_neurons = 3;
+  std::size_t matches = 5;
+  std::int64_t match_context = 30;
+  TraceOptions trace;  // how the text is traced (trace.hpp)
   RankingOptions ranking;
   // Called after each chunk with units done and units to do.
   std::function<void(std::int64_t done, std::int64_t total)> progress;
@@ -60,7 +66,11 @@ struct InspectOptions {
 // regex_probe). Fills everything in InspectReport except model and text, which name the inputs
 // and are the caller's. The excerpt keeps every traced column for its units (excerpt_units x
 // total hidden units floats) so that the winners, known only at the end, can be drawn.
+// selections (select_regex, select_span) rank every neuron by on/off matching; finding where a
+// selection's neurons are on together then takes a second pass over the text, which holds one
+// byte per unit of text and selection.
 InspectReport inspect_model(Model& model, const TracedText& text, const std::vector<Probe>& probes,
-                            const InspectOptions& options);
+                            const InspectOptions& options,
+                            const std::vector<Probe>& selections = {});
 
 }  // namespace charnn

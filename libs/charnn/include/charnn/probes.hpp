@@ -68,8 +68,19 @@ struct ProbeSpec {
 ProbeSpec parse_probe_spec(std::string_view spec);
 // Binary probe: 1 for every unit that overlaps a match of the pattern (ICU RegexMatcher over the
 // whole text, so a pattern may span lines with (?s) or \n). Empty matches mark nothing. Throws
-// charnn::error naming the probe and the position in the pattern when it does not compile.
+// charnn::error naming the probe (as `option`, by default "--probe NAME") and the position in
+// the pattern when it does not compile.
 Probe regex_probe(const ProbeSpec& spec, std::string_view text,
-                  std::span<const std::uint64_t> boundaries);
+                  std::span<const std::uint64_t> boundaries, const std::string& option = {});
+
+// Selections for the hypothesis search (inspect --select, --select-span): binary probes marking
+// what the user thinks a neuron tracks, ranked by thresholded on/off matching (ranking.hpp).
+// --select REGEX: 1 on every unit overlapping a match, as regex_probe; named "/REGEX/".
+Probe select_regex(std::string_view pattern, std::string_view text,
+                   std::span<const std::uint64_t> boundaries);
+// --select-span FROM:TO: 1 on units [FROM, TO) of a text of `units` units; named "units FROM:TO".
+// Throws charnn::error (exit 2) naming the spec and the valid range unless it is two decimal
+// integers with 0 <= FROM < TO <= units.
+Probe select_span(std::string_view spec, std::int64_t units);
 
 }  // namespace charnn

@@ -3,7 +3,9 @@
 // For every (layer, signal, unit) and every probe: Pearson r (exact, from running sums in
 // double), and for binary probes AUROC (approximate, from activation histograms: see below).
 // Gate saturation (Karpathy, Johnson, Fei-Fei 2015, "Visualizing and understanding recurrent
-// networks", fig. 3): per gate unit, the fraction of time it is < 0.1 and > 0.9.
+// networks", fig. 3): per gate unit, the fraction of time it is < 0.1 and > 0.9. Thresholded
+// on/off matching against a binary probe (a selection), as LSTMVis ranks neurons (Strobelt et
+// al. 2018), from the same histograms as AUROC.
 #pragma once
 
 #include <charnn/probes.hpp>
@@ -35,12 +37,26 @@ struct RankingOptions {
   std::int32_t bins = 256;
 };
 
+// A neuron thresholded into on and off, matched against a binary probe: `on` is the side of
+// `threshold` where the neuron sits while the probe is 1. The threshold is the one that makes the
+// smaller of inside_on and outside_off largest, so score() = s says: on for at least s of the
+// units where the probe is 1 and off for at least s of the others.
+struct OnOff {
+  double threshold = 0;
+  bool above = true;       // on means >= threshold; otherwise on means < threshold
+  double inside_on = 0;    // fraction of the probe's 1s where the neuron is on
+  double outside_off = 0;  // fraction of the probe's 0s where it is off
+  double score() const { return inside_on < outside_off ? inside_on : outside_off; }
+  bool on(float x) const { return above ? x >= threshold : x < threshold; }
+};
+
 struct UnitScore {
   std::size_t probe = 0;   // index into the ranker's probes
   std::size_t signal = 0;  // index into the ranker's signals
   std::int64_t unit = 0;   // hidden unit index within the signal
   double r = 0;            // Pearson correlation; NaN when either side is constant
   double auroc = 0;        // binary probes; NaN for continuous probes or a one-class probe
+  OnOff on_off{};          // top_on_off only
 };
 
 struct GateSaturation {
@@ -75,12 +91,20 @@ class UnitRanker {
   UnitScore score(std::size_t probe, std::size_t signal, std::int64_t unit) const;
   // The k units with the largest |r| for a probe over all signals, best first; NaN r last.
   std::vector<UnitScore> top(std::size_t probe, std::size_t k) const;
+  // Binary probes with both classes present; otherwise score 0. The threshold lies on a bin edge
+  // (RankingOptions::bins), so it is exact for the counts the histograms hold.
+  OnOff on_off(std::size_t probe, std::size_t signal, std::int64_t unit) const;
+  // The k units with the best on/off score for a binary probe, best first (ties: the larger
+  // inside_on + outside_off), with r and AUROC filled in.
+  std::vector<UnitScore> top_on_off(std::size_t probe, std::size_t k) const;
   // One entry per traced gate signal (is_gate_signal), in signal order.
   std::vector<GateSaturation> saturation() const;
 
  private:
   void flush();
   std::size_t column(std::size_t signal, std::int64_t unit) const;
+  // Index into binary_ of a binary probe; binary_.size() when the probe is not binary.
+  std::size_t binary_index(std::size_t probe) const;
 
   std::vector<TracedSignal> signals_;
   std::vector<const Probe*> probes_;
@@ -96,10 +120,10 @@ class UnitRanker {
   bool have_shift_ = false;
 
   std::int64_t n_ = 0;
-  std::vector<double> sx_, sxx_;         // (D)
-  std::vector<double> sy_, syy_;         // (P)
-  std::vector<double> sxy_;              // (P, D)
-  std::vector<float> chunk_sxy_;         // (P, D): float partial sums, flushed every chunk
+  std::vector<double> sx_, sxx_;  // (D)
+  std::vector<double> sy_, syy_;  // (P)
+  std::vector<double> sxy_;       // (P, D)
+  std::vector<float> chunk_sxy_;  // (P, D): float partial sums, flushed every chunk
   // Columns in tiles of at most kTile units of one signal: the unit of work of one thread.
   static constexpr std::size_t kTile = 64;
   struct Tile {

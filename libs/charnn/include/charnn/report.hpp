@@ -25,6 +25,7 @@ struct ReportUnit {
   double auroc = 0;  // NaN for continuous probes
   // (excerpt units) activation over the excerpt; empty when not drawn in the HTML report.
   std::vector<float> excerpt;
+  OnOff on_off{};  // selections only: the neuron thresholded against the selection
 };
 
 struct ReportProbe {
@@ -33,6 +34,25 @@ struct ReportProbe {
   double mean = 0;              // over the analysed units (fraction of 1s for binary probes)
   std::vector<float> excerpt;   // (excerpt units) the probe's own values
   std::vector<ReportUnit> top;  // best first by |r|
+};
+
+// A stretch of text outside a selection where the selection's neurons are on together.
+struct ReportMatch {
+  std::int64_t begin = 0, end = 0;  // the stretch: units [begin, end) of the text
+  std::int64_t context_begin = 0;   // first unit of `units`
+  std::vector<std::string> units;   // the stretch with some context on each side, raw UTF-8
+};
+
+// The hypothesis search for one selection (--select, --select-span).
+struct ReportSelection {
+  ReportProbe probe;          // the selection as a binary probe; top ranked by on/off score
+  std::int64_t selected = 0;  // units marked
+  // The first `together` neurons of probe.top, each on its own side of its threshold, define
+  // "on together"; the fractions of the selection and of the rest of the text where they are.
+  std::size_t together = 0;
+  double together_inside = 0, together_outside = 0;
+  std::int64_t stretches = 0;        // stretches of 2 or more units on together outside it
+  std::vector<ReportMatch> matches;  // the longest of them, longest first
 };
 
 struct InspectReport {
@@ -47,13 +67,15 @@ struct InspectReport {
   std::vector<std::string> excerpt;  // (excerpt units) the units themselves, raw UTF-8
   std::vector<float> excerpt_loss;   // (excerpt units) nats; NaN where nothing predicted it
   std::vector<ReportProbe> probes;
+  std::vector<ReportSelection> selections;
   std::vector<GateSaturation> saturation;
-  TraceStats trace;                  // how the trace ran (streams, seams re-run)
-  std::string curves_svg;            // the model's loss curves (loss_curves.hpp); empty = none
+  TraceStats trace;        // how the trace ran (streams, seams re-run)
+  std::string curves_svg;  // the model's loss curves (loss_curves.hpp); empty = none
 };
 
-// Fixed-width table: per probe its top units (layer, signal, unit, r, AUROC), then the gate
-// saturation per layer and gate. Plain ASCII apart from the probe names the user chose.
+// Fixed-width table: per probe its top units (layer, signal, unit, r, AUROC), then each
+// selection's neurons and matches, then the gate saturation per layer and gate. Plain ASCII apart
+// from the probe names the user chose.
 void write_terminal_report(std::ostream& out, const InspectReport& report);
 
 // How a neuron's values become colours in the HTML page. scaled: each drawn neuron from blue to
