@@ -36,7 +36,9 @@ std::string train_args(const fs::path& corpus, int iterations, int hidden = 16) 
          std::to_string(iterations);
 }
 
-std::string exe() { return quote(CHARNN_EXE); }
+std::string exe() {
+  return quote(CHARNN_EXE);
+}
 
 // Holds RUN/.lock as a training process would, with this test's pid in it.
 class HeldLock {
@@ -126,7 +128,7 @@ TEST_CASE("two runs started together into one --out: exactly one trains",
 TEST_CASE("temporary files of a killed run are removed when the run is opened again",
           "[trainer][cli][reliability]") {
   const Scratch s("run-stale", 5);
-  const fs::path &run = s.run;
+  const fs::path& run = s.run;
   std::string out;
   // What SIGKILL in the middle of a checkpoint, or a full disk at config.json, leaves behind.
   write_file(run / "last.ckpt.tmp-999999", std::string(1000, 'x'));
@@ -186,9 +188,8 @@ TEST_CASE("a run that cannot even be set up leaves no directory and runs/latest 
   const fs::path &dir = s.dir.path(), &corpus = s.corpus;
   std::string out;
   // No file may grow at all: metrics.csv and config.json cannot be written.
-  const int code = run_command("cd " + quote(dir) + " && ulimit -f 0 && exec " + exe() +
-                                   train_args(corpus, 5),
-                               out);
+  const int code = run_command(
+      "cd " + quote(dir) + " && ulimit -f 0 && exec " + exe() + train_args(corpus, 5), out);
   INFO(out);
   CHECK(code == 1);
   CHECK_THAT(out, Catch::Contains("cannot write"));
@@ -258,6 +259,21 @@ TEST_CASE("charnn runs lists each run with its model, progress and best validati
   }
   CHECK(objects == 2);
   CHECK(training == 1);
+
+  // --html: both runs in the table and on one chart; --run picks runs and names unknown ones.
+  REQUIRE(run_command("cd " + quote(dir) + " && " + exe() + " runs --html page.html", out) == 0);
+  CHECK_THAT(out, Catch::Contains("HTML page: ") && Catch::Contains("page.html"));
+  const std::string page = read_file(dir / "page.html");
+  CHECK_THAT(page, Catch::StartsWith("<!DOCTYPE html>") && Catch::EndsWith("</html>\n") &&
+                       Catch::Contains("<svg") && Catch::Contains(first.filename().string()));
+  REQUIRE(run_command("cd " + quote(dir) + " && " + exe() + " runs --html one.html --run " +
+                          first.filename().string(),
+                      out) == 0);
+  CHECK_THAT(read_file(dir / "one.html"), Catch::Contains(first.filename().string()));
+  CHECK(run_command("cd " + quote(dir) + " && " + exe() + " runs --html x.html --run nosuch",
+                    out) == 2);
+  CHECK_THAT(out, Catch::Contains("nosuch") && Catch::Contains(first.filename().string()));
+  CHECK_FALSE(fs::exists(dir / "x.html"));
   CHECK(run_command(exe() + " runs " + quote(dir / "nothing-here"), out) == 1);
   CHECK_THAT(out, Catch::Contains("not a directory"));
 }
@@ -270,11 +286,12 @@ TEST_CASE("the bash completion completes commands, flags and the listed choices 
   // What TAB offers after the words typed so far (the last one is the word being completed).
   const auto offered = [&](const std::string& words) {
     std::string result;
-    const std::string script = "source " + quote(dir / "charnn.bash") + "; COMP_WORDS=(" +
-                               exe() + " " + words + "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); " +
+    const std::string script = "source " + quote(dir / "charnn.bash") + "; COMP_WORDS=(" + exe() +
+                               " " + words + "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); " +
                                "_charnn; echo \"${COMPREPLY[*]}\"";
     write_file(dir / "ask.sh", script);
-    REQUIRE(run_command("cd " + quote(dir.path()) + " && bash " + quote(dir / "ask.sh"), result) == 0);
+    REQUIRE(run_command("cd " + quote(dir.path()) + " && bash " + quote(dir / "ask.sh"), result) ==
+            0);
     while (!result.empty() && result.back() == '\n') result.pop_back();
     return result;
   };
@@ -323,8 +340,7 @@ TEST_CASE("values a command cannot honour are usage errors naming the option (ex
   }
 }
 
-TEST_CASE("charnn help COMMAND, a seed from standard input and positional dump text",
-          "[cli]") {
+TEST_CASE("charnn help COMMAND, a seed from standard input and positional dump text", "[cli]") {
   const Scratch s("cli-conventions", 5);
   std::string help, direct;
   REQUIRE(run_command(exe() + " help train", help) == 0);
@@ -335,8 +351,8 @@ TEST_CASE("charnn help COMMAND, a seed from standard input and positional dump t
                         " --seed-file - --length 5 --random-seed 1",
                     out) == 0);
   CHECK_THAT(out, Catch::Contains("the qu"));  // the seed from stdin, then the sample
-  CHECK(run_command(exe() + " dump --model " + quote(s.run) + " --out " +
-                        quote(s.dir / "dump") + " --layer 0 --signal h " + quote(s.corpus),
+  CHECK(run_command(exe() + " dump --model " + quote(s.run) + " --out " + quote(s.dir / "dump") +
+                        " --layer 0 --signal h " + quote(s.corpus),
                     out) == 0);
   CHECK(fs::exists(s.dir / "dump" / "layer0_h.npy"));
   // An output path that is a directory fails before the work, not at the end.

@@ -61,18 +61,39 @@ TEST_CASE("the loss curves draw every row, ring the best validation and mark the
   // XML: every attribute quoted (a standalone .svg is parsed as XML), tags balanced.
   CHECK_FALSE(std::regex_search(svg, std::regex("=[^\"\\s>]")));
   for (const std::string tag : {"svg", "text", "tspan"})
-    CHECK(count(svg, "<" + tag + ">") + count(svg, "<" + tag + " ") == count(svg, "</" + tag + ">"));
+    CHECK(count(svg, "<" + tag + ">") + count(svg, "<" + tag + " ") ==
+          count(svg, "</" + tag + ">"));
   // Two panels, each with the training, validation and learning-rate lines.
   CHECK(count(svg, "<polyline") == 6);
   CHECK(count(svg, "r=\"2.5\"") == 2 * 4);  // four periodic validations per panel
   CHECK(count(svg, "r=\"6\"") == 2);        // the best, ringed in each panel
-  CHECK_THAT(svg, Catch::Contains("best 1.2000") && Catch::Contains("whole validation split 1.3100"));
+  CHECK_THAT(svg,
+             Catch::Contains("best 1.2000") && Catch::Contains("whole validation split 1.3100"));
   CHECK_THAT(svg, Catch::Contains(">minutes<") && Catch::Contains(">units seen (millions)<"));
   // Inline in a page: no namespace URL, nothing fetched.
   const std::string inline_svg = charnn::loss_curves_svg(rows(), false);
   CHECK_FALSE(std::regex_search(inline_svg, std::regex("https?:|<script|href")));
   // Nothing to draw yet.
   CHECK_THAT(charnn::loss_curves_svg({}), Catch::Contains("no training rows yet"));
+}
+
+TEST_CASE("several runs share one chart, a colour and a legend row each", "[curves]") {
+  auto second = rows();
+  for (auto& r : second) r.valid_loss -= 0.05;  // NaN stays NaN
+  const std::string svg = charnn::compare_curves_svg({{"base", rows()}, {"a<b", second}});
+  CHECK_THAT(svg, Catch::StartsWith("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+  CHECK_FALSE(std::regex_search(svg, std::regex("=[^\"\\s>]")));
+  for (const std::string tag : {"svg", "text"})
+    CHECK(count(svg, "<" + tag + ">") + count(svg, "<" + tag + " ") ==
+          count(svg, "</" + tag + ">"));
+  CHECK(count(svg, "<polyline") == 2 * 2 * 2);  // two panels x two runs x training, validation
+  CHECK(count(svg, "r=\"5\"") == 2 * 2);        // each run's best, ringed in each panel
+  // The legend names each run (escaped) with its best; the whole split is not a "best".
+  CHECK_THAT(svg, Catch::Contains(">base: best 1.2000 at 7.5 min of 10.0<") &&
+                      Catch::Contains(">a&lt;b: best 1.1500 at 7.5 min"));
+  CHECK_THAT(svg, Catch::Contains("#1f77b4") && Catch::Contains("#d62728"));
+  CHECK_THAT(charnn::compare_curves_svg({{"empty", {}}}),
+             Catch::Contains("no run has validated yet"));
 }
 
 TEST_CASE("metrics.csv reads back by column name, empty cells as NaN", "[curves]") {

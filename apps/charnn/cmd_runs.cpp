@@ -1,9 +1,13 @@
 // charnn runs: the training runs under runs/ (or DIR), one line each: corpus, model, how far it
-// trained, its best validation, time and size, and whether a process is training into it now.
+// trained, its best validation, time and size, and whether a process is training into it now;
+// with --html, a page that draws their loss curves on one chart.
+#include <charnn/atomic_file.hpp>
 #include <charnn/error.hpp>
 #include <charnn/json.hpp>
 #include <charnn/memory_estimate.hpp>
+#include <charnn/metrics_file.hpp>
 #include <charnn/run_list.hpp>
+#include <charnn/runs_page.hpp>
 #include <charnn/train_config.hpp>
 
 #include <algorithm>
@@ -32,13 +36,50 @@ std::string status(const RunSummary& r) {
   return r.problem;
 }
 
+// The runs named by --run, in the order given; all of them when none is named.
+std::vector<RunSummary> chosen_runs(const std::vector<RunSummary>& runs,
+                                    const std::vector<std::string>& names) {
+  if (names.empty()) return runs;
+  std::vector<RunSummary> out;
+  for (const auto& n : names) {
+    const auto it =
+        std::find_if(runs.begin(), runs.end(), [&](const auto& r) { return r.name == n; });
+    if (it == runs.end()) {
+      std::string known;
+      for (const auto& r : runs) known += (known.empty() ? "" : ", ") + r.name;
+      throw error("--run " + n + ": no such run",
+                  "the runs here: " + (known.empty() ? "none" : known), 2);
+    }
+    out.push_back(*it);
+  }
+  return out;
+}
+
+void write_page(const std::string& file, const std::filesystem::path& dir,
+                const std::vector<RunSummary>& runs) {
+  AtomicFile page(file);
+  std::vector<RunCurves> curves;
+  for (const auto& r : runs)
+    curves.push_back({r.name, read_metrics_file(r.dir / "metrics.csv").rows});
+  write_runs_page(page.stream(), dir.string(), runs, curves);
+  page.commit();
+  std::cout << "HTML page: " << std::filesystem::absolute(file).lexically_normal().string() << "\n";
+}
+
 }  // namespace
 
 int run_runs(const std::vector<std::string>& args) {
   std::vector<std::string> dirs;
+  std::vector<std::string> names;
+  std::string html;
   bool json = false;
   po::options_description desc("Options");
-  desc.add_options()("json", po::bool_switch(&json), "one JSON object per run, a line each");
+  desc.add_options()("json", po::bool_switch(&json), "one JSON object per run, a line each")(
+      "html", po::value(&html)->value_name("FILE"),
+      "write a page with the runs' table and their validation and training loss against "
+      "minutes and units seen, every run on one chart")(
+      "run", po::value(&names)->value_name("NAME")->composing(),
+      "only this run (repeatable), e.g. to compare two settings");
   po::options_description hidden;
   po::positional_options_description pos;
   add_file_arguments(hidden, pos, dirs);
@@ -48,13 +89,18 @@ int run_runs(const std::vector<std::string>& args) {
       "first: the corpus, the model, iterations and epochs trained, the best validation loss "
       "(nats per unit, and the iteration of best.ckpt), training time and size on disk. The run "
       "runs/latest points at is marked with *, a run being trained now says so, and snapshots "
-      "kept by --keep-every are counted.",
-      "charnn runs"};
+      "kept by --keep-every are counted. --html draws their loss curves on one chart.",
+      "charnn runs --html runs.html"};
   po::variables_map vm;
   if (!parse_options(help, desc, hidden, pos, args, vm)) return 0;
   if (dirs.size() > 1) throw error("one directory at a time", "usage: charnn runs [DIR]", 2);
   const std::filesystem::path dir = dirs.empty() ? "runs" : dirs[0];
-  const std::vector<RunSummary> runs = list_runs(dir);
+  const std::vector<RunSummary> runs = chosen_runs(list_runs(dir), names);
+  if (!html.empty()) {
+    if (runs.empty()) throw error("no runs in " + dir.string() + " to draw", {}, 1);
+    write_page(html, dir, runs);
+    return 0;
+  }
 
   if (json) {
     for (const auto& r : runs) {
@@ -82,13 +128,11 @@ int run_runs(const std::vector<std::string>& args) {
   }
   // Columns sized to their widest cell; the corpus and the status go last, as they vary most.
   std::vector<std::vector<std::string>> rows = {
-      {"run", "model", "iterations", "epochs", "best valid (iter)", "time", "size", "corpus",
-       ""}};
+      {"run", "model", "iterations", "epochs", "best valid (iter)", "time", "size", "corpus", ""}};
   for (const auto& r : runs) {
-    const std::string best =
-        std::isnan(r.best_valid) ? "-"
-                                 : fixed(r.best_valid, 4) + " (" + std::to_string(r.best_iteration) +
-                                       ")";
+    const std::string best = std::isnan(r.best_valid) ? "-"
+                                                      : fixed(r.best_valid, 4) + " (" +
+                                                            std::to_string(r.best_iteration) + ")";
     std::string name = (r.latest ? "* " : "  ") + r.name;
     std::string corpus = std::filesystem::path(r.corpus).filename().string();
     std::string extra = status(r);

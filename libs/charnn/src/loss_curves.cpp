@@ -22,6 +22,30 @@ std::string num(const char* format, double v) {
   return buf;
 }
 
+// Text for SVG: run names are the user's directory names.
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 // About n round tick values covering [lo, hi].
 std::vector<double> ticks(double lo, double hi, int n) {
   std::vector<double> t;
@@ -40,8 +64,10 @@ std::vector<double> ticks(double lo, double hi, int n) {
 struct Axis {
   double lo, hi;
   int from, to;  // pixels
-  double operator()(double v) const {
-    return hi > lo ? from + (to - from) * (std::clamp(v, lo, hi) - lo) / (hi - lo) : from;
+  // Values outside [lo, hi] on the edge; unclamped, they are left to a clip path.
+  double operator()(double v) const { return unclamped(std::clamp(v, lo, hi)); }
+  double unclamped(double v) const {
+    return hi > lo ? from + (to - from) * (v - lo) / (hi - lo) : from;
   }
 };
 
@@ -79,10 +105,12 @@ Series series_of(const std::vector<MetricsRow>& rows, std::int64_t slice,
 }
 
 void polyline(std::ostream& out, const std::vector<double>& xs, const std::vector<double>& ys,
-              const Axis& ax, const Axis& ay, const char* style) {
+              const Axis& ax, const Axis& ay, const char* style, bool clamp = true) {
   out << "<polyline fill=\"none\" " << style << " points=\"";
   for (std::size_t i = 0; i < xs.size(); ++i)
-    if (std::isfinite(ys[i])) out << num("%.1f", ax(xs[i])) << ',' << num("%.1f", ay(ys[i])) << ' ';
+    if (std::isfinite(ys[i]))
+      out << num("%.1f", ax(xs[i])) << ',' << num("%.1f", clamp ? ay(ys[i]) : ay.unclamped(ys[i]))
+          << ' ';
   out << "\"/>";
 }
 
@@ -102,12 +130,12 @@ void panel(std::ostream& out, int x0, const Series& s, double ylo, double yhi, d
         << "\" y=\"" << num("%.1f", ay(t) + 4) << "\" text-anchor=\"end\">" << num("%.2f", t)
         << "</text>";
   for (const double t : ticks(0, xhi, 6))
-    out << "<text x=\"" << num("%.1f", ax(t)) << "\" y=\"" << ay.from + 15 << "\" text-anchor=\"middle\">"
-        << num(xformat, t) << "</text>";
+    out << "<text x=\"" << num("%.1f", ax(t)) << "\" y=\"" << ay.from + 15
+        << "\" text-anchor=\"middle\">" << num(xformat, t) << "</text>";
   if (lr_hi > 0)
     for (const double t : ticks(0, lr_hi, 3))
-      out << "<text x=\"" << ax.to + 4 << "\" y=\"" << num("%.1f", alr(t) + 4) << "\" fill=\"#999\">"
-          << num("%.2g", t) << "</text>";
+      out << "<text x=\"" << ax.to + 4 << "\" y=\"" << num("%.1f", alr(t) + 4)
+          << "\" fill=\"#999\">" << num("%.2g", t) << "</text>";
   out << "<text x=\"" << (ax.from + ax.to) / 2 << "\" y=\"" << ay.from + 32
       << "\" text-anchor=\"middle\">" << xlabel << "</text>";
   polyline(out, s.lr_x, s.lr_y, ax, alr, "stroke=\"#bbb\" stroke-dasharray=\"4 3\"");
@@ -120,22 +148,79 @@ void panel(std::ostream& out, int x0, const Series& s, double ylo, double yhi, d
     out << "<circle cx=\"" << num("%.1f", ax(s.best_x)) << "\" cy=\"" << num("%.1f", ay(s.best_y))
         << "\" r=\"6\" fill=\"none\" stroke=\"#000\" stroke-width=\"1.5\"/>";
   if (std::isfinite(s.whole_y))
-    out << "<rect x=\"" << num("%.1f", ax(s.whole_x) - 4) << "\" y=\"" << num("%.1f", ay(s.whole_y) - 4)
-        << "\" width=\"8\" height=\"8\" fill=\"#2e8b57\"/>";
+    out << "<rect x=\"" << num("%.1f", ax(s.whole_x) - 4) << "\" y=\""
+        << num("%.1f", ay(s.whole_y) - 4) << "\" width=\"8\" height=\"8\" fill=\"#2e8b57\"/>";
+}
+
+// The periodic slice of a run: the fewest units any of its validations scored.
+std::int64_t slice_units(const std::vector<MetricsRow>& rows) {
+  std::int64_t slice = 0;
+  for (const MetricsRow& r : rows)
+    if (std::isfinite(r.valid_loss) && r.valid_units > 0 && (slice == 0 || r.valid_units < slice))
+      slice = r.valid_units;
+  return slice;
+}
+
+// Distinct for the first ten runs; then the colours repeat with a dashed line.
+const char* const kRunColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
+                                   "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+constexpr std::size_t kColours = sizeof kRunColours / sizeof kRunColours[0];
+
+std::string run_style(std::size_t i, const char* width) {
+  std::string s =
+      "stroke=\"" + std::string(kRunColours[i % kColours]) + "\" stroke-width=\"" + width + "\"";
+  if (i >= kColours) s += " stroke-dasharray=\"6 3\"";
+  return s;
+}
+
+// One panel of the comparison: every run's series (x chosen by the caller) on shared axes.
+void compare_panel(std::ostream& out, int x0, const std::vector<Series>& runs, double ylo,
+                   double yhi, const std::string& xlabel) {
+  double xhi = 0;
+  for (const Series& s : runs)
+    for (const double v : s.x) xhi = std::max(xhi, v);
+  const Axis ax{0, xhi, x0 + kLeft, x0 + kPanelW - kRight};
+  const Axis ay{ylo, yhi, kTop + kPanelH - kTop - kBottom, kTop};
+  out << "<rect x=\"" << ax.from << "\" y=\"" << kTop << "\" width=\"" << ax.to - ax.from
+      << "\" height=\"" << ay.from - kTop << "\" fill=\"#fafafa\" stroke=\"#bbb\"/>";
+  for (const double t : ticks(ylo, yhi, 5))
+    out << "<line x1=\"" << ax.from << "\" x2=\"" << ax.to << "\" y1=\"" << num("%.1f", ay(t))
+        << "\" y2=\"" << num("%.1f", ay(t)) << "\" stroke=\"#e6e6e6\"/><text x=\"" << ax.from - 4
+        << "\" y=\"" << num("%.1f", ay(t) + 4) << "\" text-anchor=\"end\">" << num("%.2f", t)
+        << "</text>";
+  for (const double t : ticks(0, xhi, 6))
+    out << "<text x=\"" << num("%.1f", ax(t)) << "\" y=\"" << ay.from + 15
+        << "\" text-anchor=\"middle\">" << num("%g", t) << "</text>";
+  out << "<text x=\"" << (ax.from + ax.to) / 2 << "\" y=\"" << ay.from + 32
+      << "\" text-anchor=\"middle\">" << xlabel << "</text>";
+  // Lines leave the plot where they go off the scale (the first minutes, training loss below
+  // every validation) instead of running along its edge.
+  const std::string clip = "runs-plot-" + std::to_string(x0);
+  out << "<clipPath id=\"" << clip << "\"><rect x=\"" << ax.from << "\" y=\"" << kTop
+      << "\" width=\"" << ax.to - ax.from << "\" height=\"" << ay.from - kTop
+      << "\"/></clipPath><g clip-path=\"url(#" << clip << ")\">";
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    polyline(out, runs[i].x, runs[i].train_y, ax, ay,
+             (run_style(i, "1") + " stroke-opacity=\"0.25\"").c_str(), false);
+    polyline(out, runs[i].valid_x, runs[i].valid_y, ax, ay, run_style(i, "1.8").c_str(), false);
+  }
+  out << "</g>";
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const Series& s = runs[i];
+    if (std::isfinite(s.best_y))
+      out << "<circle cx=\"" << num("%.1f", ax(s.best_x)) << "\" cy=\"" << num("%.1f", ay(s.best_y))
+          << "\" r=\"5\" fill=\"none\" " << run_style(i, "1.5") << "/>";
+  }
 }
 
 }  // namespace
 
 std::string loss_curves_svg(const std::vector<MetricsRow>& rows, bool standalone) {
-  std::int64_t slice = 0;  // the fewest units a validation scored: the periodic slice
-  for (const MetricsRow& r : rows)
-    if (std::isfinite(r.valid_loss) && r.valid_units > 0 && (slice == 0 || r.valid_units < slice))
-      slice = r.valid_units;
+  const std::int64_t slice = slice_units(rows);
   const int width = 2 * kPanelW, height = kPanelH;
   std::ostringstream out;
-  out << "<svg" << (standalone ? " xmlns=\"http://www.w3.org/2000/svg\"" : "")
-      << " width=\"" << width << "\" height=\"" << height
-      << "\" viewBox=\"0 0 " << width << ' ' << height
+  out << "<svg" << (standalone ? " xmlns=\"http://www.w3.org/2000/svg\"" : "") << " width=\""
+      << width << "\" height=\"" << height << "\" viewBox=\"0 0 " << width << ' ' << height
       << "\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\" aria-label=\"loss curves\">";
   const Series by_time =
       series_of(rows, slice, [](const MetricsRow& r) { return r.seconds / 60.0; });
@@ -167,6 +252,53 @@ std::string loss_curves_svg(const std::vector<MetricsRow>& rows, bool standalone
   out << "<tspan fill=\"#999\">- - learning rate (right scale)</tspan></text>";
   panel(out, 0, by_time, ylo - pad, yhi + pad, lr_hi, "minutes", "%g");
   panel(out, kPanelW, by_units, ylo - pad, yhi + pad, lr_hi, "units seen (millions)", "%g");
+  out << "</svg>";
+  return out.str();
+}
+
+std::string compare_curves_svg(const std::vector<RunCurves>& runs, bool standalone) {
+  std::vector<Series> by_time, by_units;
+  std::vector<double> ys;  // each run's validations after its first tenth, for the scale
+  double ylo = INFINITY;
+  for (const RunCurves& run : runs) {
+    const std::int64_t slice = slice_units(run.rows);
+    by_time.push_back(
+        series_of(run.rows, slice, [](const MetricsRow& r) { return r.seconds / 60.0; }));
+    by_units.push_back(series_of(
+        run.rows, slice, [](const MetricsRow& r) { return static_cast<double>(r.units) / 1e6; }));
+    const auto& v = by_time.back().valid_y;
+    for (std::size_t i = v.size() / 10; i < v.size(); ++i) ys.push_back(v[i]);
+    for (const double y : v) ylo = std::min(ylo, y);
+  }
+  const int rows_h = 18;
+  const int width = 2 * kPanelW, height = kPanelH + 10 + rows_h * static_cast<int>(runs.size());
+  std::ostringstream out;
+  out << "<svg" << (standalone ? " xmlns=\"http://www.w3.org/2000/svg\"" : "") << " width=\""
+      << width << "\" height=\"" << height << "\" viewBox=\"0 0 " << width << ' ' << height
+      << "\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\" aria-label=\"loss curves "
+         "of several runs\">";
+  if (ys.empty()) {
+    out << "<text x=\"20\" y=\"40\">no run has validated yet</text></svg>";
+    return out.str();
+  }
+  const double yhi = *std::max_element(ys.begin(), ys.end());
+  const double pad = std::max(0.02, (yhi - ylo) * 0.05);
+  out << "<text x=\"" << kLeft
+      << "\" y=\"16\">validation loss (nats per unit; the best of each "
+         "run ringed) and, faint, training loss</text>";
+  compare_panel(out, 0, by_time, ylo - pad, yhi + pad, "minutes");
+  compare_panel(out, kPanelW, by_units, ylo - pad, yhi + pad, "units seen (millions)");
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const int y = kPanelH + 6 + rows_h * static_cast<int>(i);
+    const Series& s = by_time[i];
+    double minutes = 0;
+    for (const double x : s.x) minutes = std::max(minutes, x);
+    out << "<line x1=\"" << kLeft << "\" x2=\"" << kLeft + 28 << "\" y1=\"" << y - 4 << "\" y2=\""
+        << y - 4 << "\" " << run_style(i, "2.5") << "/><text x=\"" << kLeft + 36 << "\" y=\"" << y
+        << "\">" << xml_escape(runs[i].name) << ": best "
+        << (std::isfinite(s.best_y) ? num("%.4f", s.best_y) : std::string("-")) << " at "
+        << num("%.1f", s.best_x) << " min of " << num("%.1f", minutes) << "</text>";
+  }
   out << "</svg>";
   return out.str();
 }
