@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -35,10 +36,10 @@ std::string bracketed_text(std::size_t units, std::uint32_t seed) {
     std::string word;
     if (!close && pick(30) == 0) {
       close = ')';
-      word = "(";
+      word.push_back('(');  // not word = "(": GCC 12 warns (-Wrestrict)
     } else if (!close && pick(50) == 0) {
       close = ']';
-      word = "[";
+      word.push_back('[');
     }
     if (word.size()) left = 2 + static_cast<int>(pick(4));
     for (std::uint32_t i = 0, len = 2 + pick(5); i < len; ++i) word += "abcdefgh"[pick(8)];
@@ -145,6 +146,8 @@ TEST_CASE("the search finds the planted parenthesis neuron first, from a pattern
     CHECK(s.probe.top[1].unit == 1);  // the decoy, also on inside brackets
     CHECK(s.probe.top[1].on_off.score() < s.probe.top[0].on_off.score());
     CHECK(s.together >= 1);
+    REQUIRE(s.by_r.size() == 4);  // the correlation ranking, for comparison
+    CHECK(std::fabs(s.by_r[0].r) >= std::fabs(s.by_r[3].r));
     CHECK(s.probe.top[0].excerpt.size() == 400);
   }
   // The pattern covers every parenthesis: nothing outside it to match. Its closing ')' is
@@ -169,7 +172,7 @@ TEST_CASE("the search finds the planted parenthesis neuron first, from a pattern
     CHECK(m.units[static_cast<std::size_t>(m.begin - m.context_begin)] == "(");
   }
   CHECK_THAT(table.str(), Catch::Contains("selection /\\([^)]*\\)/") && Catch::Contains("[[(") &&
-                              Catch::Contains("on together"));
+                              Catch::Contains("on together") && Catch::Contains("by |r|: 0 h["));
 
   // The page draws each selection with its neurons and its matches.
   std::ostringstream html;

@@ -316,6 +316,9 @@ InspectReport inspect_model(Model& model, const TracedText& text, const std::vec
     ReportSelection rs;
     rs.probe = report_probe(selections[s], top, signals, excerpt, n, options.html_top);
     rs.selected = count_selected(selections[s], n);
+    rs.by_r = report_probe(selections[s], ranker.top(probes.size() + s, options.top), signals,
+                           excerpt, n, 0)
+                  .top;
     together.push_back({together_set(top, options.match_neurons), {}});
     if (!together.back().set.empty()) {
       together.back().on.assign(static_cast<std::size_t>(n), 0);

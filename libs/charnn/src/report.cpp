@@ -426,9 +426,9 @@ void write_terminal_report(std::ostream& out, const InspectReport& rep) {
       << "loss:  " << fmt("%.4f", rep.mean_loss)
       << " nats = " << fmt("%.4f", rep.mean_loss / std::log(2.0)) << " bits per unit\n";
   if (rep.trace.streams > 1) out << "trace: " << describe(rep.trace) << "\n";
-  out << "\n";
-  if (!rep.probes.empty())  // --no-builtin with selections alone
-    out << pad("probe", 16) << pad("kind", 11) << pad("#", 3, true) << pad("layer", 7, true) << "  "
+  if (!rep.probes.empty())  // --no-builtin with selections alone has none
+    out << "\n"
+        << pad("probe", 16) << pad("kind", 11) << pad("#", 3, true) << pad("layer", 7, true) << "  "
         << pad("signal", 7) << pad("neuron", 7, true) << pad("r", 9, true) << pad("AUROC", 8, true)
         << "\n";
   for (const auto& p : rep.probes) {

@@ -39,6 +39,17 @@ std::string together_summary(const ReportSelection& s) {
          " stretch" + (s.stretches == 1 ? "" : "es") + " of 2 or more units outside the selection";
 }
 
+// The neurons ranked by correlation instead, for comparison: "by |r|: 1 h[396] 0.899, ...".
+std::string by_r_line(const ReportSelection& s) {
+  std::string line = "by |r|:";
+  for (std::size_t k = 0; k < s.by_r.size(); ++k) {
+    const auto& u = s.by_r[k];
+    line += std::string(k ? ", " : " ") + std::to_string(u.layer) + " " + u.signal + "[" +
+            std::to_string(u.unit) + "] " + fmt_r(u.r);
+  }
+  return line;
+}
+
 // A match on one line: the context escaped, the stretch between [[ and ]], a long stretch
 // shortened in its middle.
 std::string match_line(const ReportMatch& m) {
@@ -60,8 +71,7 @@ std::string match_line(const ReportMatch& m) {
 
 void write_terminal_selection(std::ostream& out, const InspectReport& rep,
                               const ReportSelection& s) {
-  out << "\nselection " << s.probe.name << ": " << s.probe.description << "; "
-      << count_of(s.selected, rep.units) << "\n"
+  out << "\nselection " << s.probe.name << ": " << count_of(s.selected, rep.units) << "\n"
       << pad("#", 4, true) << pad("layer", 7, true) << "  " << pad("signal", 7)
       << pad("neuron", 7, true) << "  " << pad("on when", 12) << pad("score", 7, true)
       << pad("in on", 8, true) << pad("out off", 9, true) << pad("r", 8, true)
@@ -75,7 +85,7 @@ void write_terminal_selection(std::ostream& out, const InspectReport& rep,
         << pad(fmt("%.3f", u.on_off.outside_off), 9, true) << pad(fmt_r(u.r), 8, true)
         << pad(fmt_r(u.auroc), 8, true) << "\n";
   }
-  out << together_summary(s) << "\n";
+  out << by_r_line(s) << "\n" << together_summary(s) << "\n";
   if (s.matches.empty()) return;
   out << "the longest, [[marked]] in their context:\n";
   for (const auto& m : s.matches)
@@ -115,7 +125,9 @@ void write_html_selection(std::ostream& out, const InspectReport& rep, const Rep
         << fmt("%.3f", u.on_off.outside_off) << "</td><td>" << fmt_r(u.r) << "</td><td>"
         << fmt_r(u.auroc) << "</td></tr>\n";
   }
-  out << "</table>\n<p class=meta>Each neuron is cut into on and off at the threshold that makes "
+  out << "</table>\n<p class=meta>" << html_escape(by_r_line(s))
+      << " (layer, signal[neuron], r).</p>\n<p class=meta>Each neuron is cut into on and off at "
+         "the threshold that makes "
          "the smaller of two fractions largest: the selection's units where it is on, and the "
          "other units where it is off. That smaller fraction is its score (1 = on exactly "
          "where the selection is), as LSTMVis ranks neurons; r and AUROC as in the probe "

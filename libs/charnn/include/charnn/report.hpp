@@ -45,8 +45,9 @@ struct ReportMatch {
 
 // The hypothesis search for one selection (--select, --select-span).
 struct ReportSelection {
-  ReportProbe probe;          // the selection as a binary probe; top ranked by on/off score
-  std::int64_t selected = 0;  // units marked
+  ReportProbe probe;             // the selection as a binary probe; top ranked by on/off score
+  std::int64_t selected = 0;     // units marked
+  std::vector<ReportUnit> by_r;  // the same number of neurons ranked by |r| instead
   // The first `together` neurons of probe.top, each on its own side of its threshold, define
   // "on together"; the fractions of the selection and of the rest of the text where they are.
   std::size_t together = 0;
