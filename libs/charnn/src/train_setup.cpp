@@ -456,7 +456,6 @@ void Trainer::start() {
     progress_->message("  no validation split (" + option_name("split") +
                        " gives it 0 units): best.ckpt is not written, last.ckpt is the model");
   governor_ = std::make_unique<ThreadGovernor>(config_.threads <= 0);
-  start_spike_guard();
   start_ = std::chrono::steady_clock::now();
   if (!resuming_) state_.elapsed = check_seconds_;
   window_ = Window{};

@@ -10,9 +10,9 @@
 #include <charnn/checkpoint.hpp>
 #include <charnn/detail/train_faults.hpp>
 #include <charnn/model.hpp>
+#include <charnn/random.hpp>
 #include <charnn/optimizer.hpp>
 #include <charnn/progress.hpp>
-#include <charnn/random.hpp>
 #include <charnn/train_plan.hpp>
 #include <charnn/trainer.hpp>
 #include <charnn/weight_average.hpp>
@@ -65,24 +65,6 @@ inline std::string stop_reached(const TrainConfig& c, const TrainState& s, doubl
   return {};
 }
 
-// The spike guard (spike_guard.cpp), on while --rollback is: every kSpikeEvery iterations and at
-// every checkpoint the model scores the first training batch, as the learning-rate check does. A
-// score more than kSpikeMargin nats above the lowest so far means a step knocked the run off
-// course, and the trainer goes back to the weights of the last healthy score at half the rate.
-// On Thai a GRU at 2.5e-3, equal to an earlier run of the same seed to four decimals at
-// iteration 100, trained 0.58 nats worse at 150 and then crawled: 3.38 after 10 minutes, where
-// the earlier run had reached 2.74. The training loss itself is no guide: its 50-iteration
-// windows rose up to 0.63 above their lowest in a healthy run on Chinese fortunes, from harder
-// text alone.
-inline constexpr std::int64_t kSpikeEvery = 50;
-inline constexpr double kSpikeMargin = 0.25;
-
-// The last healthy point of the run, in memory: what the spike guard goes back to.
-struct SpikeSnapshot {
-  std::int64_t iteration = 0, optimizer_steps = 0;
-  std::vector<float> params, optimizer, average;  // average: --ema only
-};
-
 class Trainer {
  public:
   // Reads the checkpoint's config when resuming, validates, sets the thread count.
@@ -111,12 +93,6 @@ class Trainer {
   void advance(double loss, double norm);
   void log_validate_checkpoint(double lr);
   bool stop_requested() const;
-  bool checkpoint_due() const;  // a validation (or --keep-every checkpoint) after this iteration
-  // The spike guard (spike_guard.cpp).
-  void start_spike_guard();
-  void guard_spikes();
-  double fixed_batch_loss();
-  void take_snapshot();
   // Validation, checkpoints and the end.
   double validate_now(bool full, std::int64_t* scored);
   void swap_in_average();
@@ -180,8 +156,6 @@ class Trainer {
   std::unique_ptr<Progress> progress_;
   std::unique_ptr<ThreadGovernor> governor_;  // follows the free CPUs when --threads is automatic
   Window window_;
-  std::vector<std::int32_t> fixed_inputs_, fixed_targets_;  // the spike guard's batch, (T, N)
-  SpikeSnapshot healthy_;
   double check_seconds_ = 0;  // the learning-rate check's, counted against --time
   double last_lr_ = 0;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
