@@ -34,8 +34,7 @@ PlanInput auto_everything(std::int64_t train_units, double seconds) {
 
 }  // namespace
 
-TEST_CASE("planned dropout: none below kDropoutExposure, 0.1 per doubling, at most 0.5",
-          "[plan]") {
+TEST_CASE("planned dropout: none below kDropoutExposure, 0.1 per doubling, at most 0.5", "[plan]") {
   const double k = kDropoutExposure;
   CHECK(memorisation(4, 1e6, 2e6) == Approx(2));
   CHECK(memorisation(4, 1e6, 0) == 0);
@@ -51,10 +50,10 @@ TEST_CASE("planned dropout: none below kDropoutExposure, 0.1 per doubling, at mo
 }
 
 TEST_CASE("a cell's declared dropout start moves where --dropout auto begins", "[plan]") {
-  CHECK(planned_dropout(7.5, 8) == 0.0f);             // War and Peace, GRU, 10 minutes
-  CHECK(planned_dropout(14.5, 8) == Approx(0.2f));    // the C headers: 0.186, to steps of 0.05
-  CHECK(planned_dropout(682, 8) == Approx(0.5f));     // Thai
-  CHECK(planned_dropout(14.5) == 0.0f);               // the LSTM's start, 128
+  CHECK(planned_dropout(7.5, 8) == 0.0f);           // War and Peace, GRU, 10 minutes
+  CHECK(planned_dropout(14.5, 8) == Approx(0.2f));  // the C headers: 0.186, to steps of 0.05
+  CHECK(planned_dropout(682, 8) == Approx(0.5f));   // Thai
+  CHECK(planned_dropout(14.5) == 0.0f);             // the LSTM's start, 128
   const auto cost = [](std::int64_t H) { return lstm_cost(H, 1e11); };
   PlanInput in = auto_everything(1'000'000, 600);
   TrainPlan p = plan_training(in, cost);
@@ -64,6 +63,21 @@ TEST_CASE("a cell's declared dropout start moves where --dropout auto begins", "
   p = plan_training(in, cost);
   CHECK(p.dropout == planned_dropout(p.exposure, 8));
   CHECK_THAT(p.why, Catch::Contains("; the gru cell starts dropout at 8)"));
+}
+
+TEST_CASE("--warmup auto: 100 up to 164 units, 100 more per doubling of the vocabulary beyond",
+          "[plan]") {
+  CHECK(planned_warmup(1) == 100);
+  CHECK(planned_warmup(82) == 100);   // War and Peace
+  CHECK(planned_warmup(165) == 100);  // the Russian fortunes: as before
+  CHECK(planned_warmup(246) == 200);
+  CHECK(planned_warmup(707) == 300);   // Thai: 100 collapsed to the unigram level, 300 never
+  CHECK(planned_warmup(6173) == 600);  // the Chinese fortunes
+  std::int64_t last = 0;
+  for (std::int64_t v = 2; v < 100000; v = v * 3 / 2 + 1) {
+    CHECK(planned_warmup(v) >= last);
+    last = planned_warmup(v);
+  }
 }
 
 TEST_CASE("--lr auto: 2e-2 up to 128 units, lower for larger vocabularies", "[plan]") {
@@ -97,7 +111,8 @@ TEST_CASE("--lr auto keeps to the lowest limit the model's cells declare", "[pla
   in.max_lr_cell = "gru";
   TrainPlan p = plan_training(in, cost);
   CHECK(p.lr == 2.5e-3);
-  CHECK_THAT(p.why, Catch::Contains("lr 0.0025 (82-unit vocabulary: 0.02, above the gru cell's limit)"));
+  CHECK_THAT(p.why,
+             Catch::Contains("lr 0.0025 (82-unit vocabulary: 0.02, above the gru cell's limit)"));
   in.vocab_size = 6173;  // the vocabulary's rate is already lower: the limit says nothing
   p = plan_training(in, cost);
   CHECK(p.lr == Approx(2e-3));
@@ -137,9 +152,8 @@ TEST_CASE("--hidden auto takes the widest model the budget trains on enough text
   }
   SECTION("a faster machine gets a wider model for the same budget") {
     const TrainPlan slow_plan = plan_training(auto_everything(3'000'000, 600), cost);
-    const TrainPlan fast_plan = plan_training(auto_everything(3'000'000, 600), [&](std::int64_t H) {
-      return lstm_cost(H, 5 * slow);
-    });
+    const TrainPlan fast_plan = plan_training(
+        auto_everything(3'000'000, 600), [&](std::int64_t H) { return lstm_cost(H, 5 * slow); });
     CHECK(fast_plan.hidden > slow_plan.hidden);
   }
   SECTION("an iteration budget needs no speed") {
@@ -241,7 +255,8 @@ TEST_CASE("validation: about 12 times per run, on a slice that costs about 5%", 
     in.units_per_iteration = 64;
     in.max_iters = 10;
     in.hidden = 32;
-    const TrainPlan none = plan_training(in, [](std::int64_t) { return WidthCost{.parameters = 1}; });
+    const TrainPlan none =
+        plan_training(in, [](std::int64_t) { return WidthCost{.parameters = 1}; });
     CHECK(none.why.empty());
     CHECK(none.hidden == 32);
   }

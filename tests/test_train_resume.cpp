@@ -96,6 +96,7 @@ TEST_CASE("settings left on auto are planned once, recorded, and kept by a resum
   c.eval_every = kAuto;
   c.eval_units = kAuto;
   c.schedule.lr = kAutoLr;
+  c.schedule.warmup = kAuto;
   c.max_iters = 0;
   c.epochs = 4;  // a few thousand units: the narrowest model, seen 4 times: dropout 0.3
 
@@ -111,6 +112,9 @@ TEST_CASE("settings left on auto are planned once, recorded, and kept by a resum
   CHECK(std::stoll(ca.header.at("config.eval_every")) >= 10);
   CHECK(ca.header.at("config.eval_units") == "0");  // the split is smaller than any slice
   CHECK_THAT(ca.header.at("config.plan"), Catch::Contains("4.0 passes"));
+  CHECK(ca.header.at("config.warmup") == "100");  // a vocabulary of a few dozen units
+  CHECK_THAT(ca.header.at("config.plan"),
+             Catch::Contains(", warmup 100 (") && Catch::EndsWith("-unit vocabulary)"));
   const std::string json = read_file(dir / "whole" / "config.json");
   CHECK_THAT(json, Catch::Contains("\"hidden\": " + std::to_string(plan_widths().back())));
   CHECK_THAT(json, Catch::Contains("\"dropout\": 0.3"));

@@ -49,6 +49,12 @@ float planned_dropout(double exposure, double start) {
   return static_cast<float>(std::round(d * 20) / 20);  // steps of 0.05
 }
 
+std::int64_t planned_warmup(std::int64_t vocab_size) {
+  constexpr double kUnits = 82;
+  const double doublings = std::round(std::log2(static_cast<double>(vocab_size) / kUnits));
+  return 100 * std::max<std::int64_t>(1, static_cast<std::int64_t>(doublings));
+}
+
 double planned_lr(std::int64_t vocab_size) {
   constexpr double kPeak = 2e-2, kFloor = 2e-3, kUnits = 128;
   if (vocab_size <= kUnits) return kPeak;
@@ -109,11 +115,10 @@ TrainPlan plan_training(const PlanInput& in,
     else if (plan.dropout == 0)
       exposure += ", under " + detail::fixed(start, 0);
     reasons.push_back("dropout " + detail::short_num(plan.dropout) +
-                      (plan.planned_units <= 0
-                           ? std::string(" (no planned length)")
-                           : " (" + detail::fixed(plan.planned_passes, 1) + " passes x " +
-                                 detail::fixed(per_unit, 2) + " parameters per unit = " +
-                                 exposure + ")"));
+                      (plan.planned_units <= 0 ? std::string(" (no planned length)")
+                                               : " (" + detail::fixed(plan.planned_passes, 1) +
+                                                     " passes x " + detail::fixed(per_unit, 2) +
+                                                     " parameters per unit = " + exposure + ")"));
   }
 
   plan.lr = in.lr;
@@ -121,8 +126,7 @@ TrainPlan plan_training(const PlanInput& in,
     plan.lr = planned_lr(in.vocab_size);
     std::string why = thousands(in.vocab_size) + "-unit vocabulary";
     if (in.max_lr > 0 && in.max_lr < plan.lr) {
-      why += ": " + detail::short_num(plan.lr) + ", above the " + in.max_lr_cell +
-             " cell's limit";
+      why += ": " + detail::short_num(plan.lr) + ", above the " + in.max_lr_cell + " cell's limit";
       plan.lr = in.max_lr;
     }
     reasons.push_back("lr " + detail::short_num(plan.lr) + " (" + why + ")");
@@ -161,8 +165,8 @@ TrainPlan plan_training(const PlanInput& in,
   std::string head;
   if (plan.planned_units > 0) {
     head = units_text(plan.planned_units) + " units planned (" +
-           detail::fixed(plan.planned_passes, plan.planned_passes < 10 ? 1 : 0) +
-           " passes over " + units_text(static_cast<double>(in.train_units));
+           detail::fixed(plan.planned_passes, plan.planned_passes < 10 ? 1 : 0) + " passes over " +
+           units_text(static_cast<double>(in.train_units));
     if (in.time_limit > 0 && chosen.train_units_per_second > 0 &&
         plan.planned_units >= in.time_limit * chosen.train_units_per_second * 0.999)
       head += ", " + format_duration(in.time_limit) + " at " +

@@ -189,6 +189,14 @@ void Trainer::plan_settings() {
                .hidden = config_.hidden == kAuto ? plan_widths().front() : config_.hidden,
                .dropout = config_.dropout,
                .lr = config_.schedule.lr};
+  // The warm-up needs no measurement: the vocabulary decides it (planned_warmup).
+  std::string warmup_why;
+  if (config_.schedule.warmup == kAuto) {
+    config_.schedule.warmup = planned_warmup(vocab_.size());
+    warmup_why = "warmup " + std::to_string(config_.schedule.warmup) + " (" +
+                 thousands(vocab_.size()) + "-unit vocabulary)";
+    if (!resuming_) config_.plan = warmup_why;
+  }
   if (!(in.choose_hidden || in.choose_dropout || in.choose_lr || in.choose_eval_every ||
         in.choose_eval_units))
     return;
@@ -219,7 +227,7 @@ void Trainer::plan_settings() {
   if (in.choose_eval_every) config_.eval_every = plan.eval_every;
   if (in.choose_eval_units) config_.eval_units = plan.eval_units;
   if (in.choose_lr && !resuming_) check_learning_rate(plan);
-  if (!resuming_) config_.plan = plan.why;
+  if (!resuming_) config_.plan = plan.why + (warmup_why.empty() ? "" : ", " + warmup_why);
 }
 
 // --lr auto (lr_check.hpp): trains the planned model from its initial weights over the warm-up

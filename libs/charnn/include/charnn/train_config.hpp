@@ -44,7 +44,7 @@ struct TrainConfig {
   // 100 warm-up iterations, cosine to the end of the budget: measured on War and Peace with the
   // default model and batch, where peaks from 1.2e-2 to 3e-2 all beat 4e-3 and 2e-3 by far, and
   // the warm-up keeps the start from stalling (docs/training.md).
-  LrSchedule schedule{.kind = LrScheduleKind::cosine, .lr = kAutoLr, .warmup = 100};
+  LrSchedule schedule{.kind = LrScheduleKind::cosine, .lr = kAutoLr, .warmup = kAuto};
   double clip = 5.0;  // max global gradient norm; 0 = off
   // A running average of the weights (weight_average.hpp) with this decay per step; validation
   // scores it beside the trained weights and the checkpoints keep the better; 0 = off.

@@ -85,6 +85,15 @@ inline double memorisation(double passes, double parameters, double train_units)
 // applies: the GRU's rises slowly at rates the check passes.
 double planned_lr(std::int64_t vocab_size);
 
+// The learning-rate warm-up for a vocabulary of this size: 100 iterations times the number of
+// doublings of 82 units (War and Peace) it takes to reach it, rounded, at least one: 100 up to
+// 164 units, 300 for Thai's 707, 600 for 6,173. Large vocabularies sit on the unigram plateau
+// longest and leave it in a jump: with 100 the GRU at its 2.5e-3 on Thai fell back to the unigram
+// level (or worse) in 3 of 5 ten-minute runs and 1 of 6 short ones; with 300 in none of 6 short
+// ones (docs/training.md). Independent of the budget and the machine, so --warmup auto needs no
+// measurement.
+std::int64_t planned_warmup(std::int64_t vocab_size);
+
 // --dropout auto starts at this exposure with 0.1, then adds 0.1 per doubling, up to
 // kMaxDropout. Thai with a 2x256 model for 10 minutes (exposure 90) validated 2.929 without
 // dropout and 2.965 with 0.3, still improving at the end either way; below 128 no run has called
