@@ -4,6 +4,7 @@
 #include "charnn/loss_curves.hpp"
 
 #include <charnn/atomic_file.hpp>
+#include <charnn/html_escape.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -20,30 +21,6 @@ std::string num(const char* format, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, v);
   return buf;
-}
-
-// Text for SVG: run names are the user's directory names.
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (const char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 // About n round tick values covering [lo, hi].
@@ -114,6 +91,23 @@ void polyline(std::ostream& out, const std::vector<double>& xs, const std::vecto
   out << "\"/>";
 }
 
+// A panel's plot area: its background, the loss grid and scale, the x scale and its label.
+void frame(std::ostream& out, const Axis& ax, const Axis& ay, const std::string& xlabel,
+           const char* xformat) {
+  out << "<rect x=\"" << ax.from << "\" y=\"" << kTop << "\" width=\"" << ax.to - ax.from
+      << "\" height=\"" << ay.from - kTop << "\" fill=\"#fafafa\" stroke=\"#bbb\"/>";
+  for (const double t : ticks(ay.lo, ay.hi, 5))
+    out << "<line x1=\"" << ax.from << "\" x2=\"" << ax.to << "\" y1=\"" << num("%.1f", ay(t))
+        << "\" y2=\"" << num("%.1f", ay(t)) << "\" stroke=\"#e6e6e6\"/><text x=\"" << ax.from - 4
+        << "\" y=\"" << num("%.1f", ay(t) + 4) << "\" text-anchor=\"end\">" << num("%.2f", t)
+        << "</text>";
+  for (const double t : ticks(0, ax.hi, 6))
+    out << "<text x=\"" << num("%.1f", ax(t)) << "\" y=\"" << ay.from + 15
+        << "\" text-anchor=\"middle\">" << num(xformat, t) << "</text>";
+  out << "<text x=\"" << (ax.from + ax.to) / 2 << "\" y=\"" << ay.from + 32
+      << "\" text-anchor=\"middle\">" << xlabel << "</text>";
+}
+
 void panel(std::ostream& out, int x0, const Series& s, double ylo, double yhi, double lr_hi,
            const std::string& xlabel, const char* xformat) {
   double xhi = 0;
@@ -122,22 +116,11 @@ void panel(std::ostream& out, int x0, const Series& s, double ylo, double yhi, d
   const Axis ax{0, xhi, x0 + kLeft, x0 + kPanelW - kRight};
   const Axis ay{ylo, yhi, kTop + kPanelH - kTop - kBottom, kTop};
   const Axis alr{0, lr_hi, ay.from, ay.to};
-  out << "<rect x=\"" << ax.from << "\" y=\"" << kTop << "\" width=\"" << ax.to - ax.from
-      << "\" height=\"" << ay.from - kTop << "\" fill=\"#fafafa\" stroke=\"#bbb\"/>";
-  for (const double t : ticks(ylo, yhi, 5))
-    out << "<line x1=\"" << ax.from << "\" x2=\"" << ax.to << "\" y1=\"" << num("%.1f", ay(t))
-        << "\" y2=\"" << num("%.1f", ay(t)) << "\" stroke=\"#e6e6e6\"/><text x=\"" << ax.from - 4
-        << "\" y=\"" << num("%.1f", ay(t) + 4) << "\" text-anchor=\"end\">" << num("%.2f", t)
-        << "</text>";
-  for (const double t : ticks(0, xhi, 6))
-    out << "<text x=\"" << num("%.1f", ax(t)) << "\" y=\"" << ay.from + 15
-        << "\" text-anchor=\"middle\">" << num(xformat, t) << "</text>";
+  frame(out, ax, ay, xlabel, xformat);
   if (lr_hi > 0)
     for (const double t : ticks(0, lr_hi, 3))
       out << "<text x=\"" << ax.to + 4 << "\" y=\"" << num("%.1f", alr(t) + 4)
           << "\" fill=\"#999\">" << num("%.2g", t) << "</text>";
-  out << "<text x=\"" << (ax.from + ax.to) / 2 << "\" y=\"" << ay.from + 32
-      << "\" text-anchor=\"middle\">" << xlabel << "</text>";
   polyline(out, s.lr_x, s.lr_y, ax, alr, "stroke=\"#bbb\" stroke-dasharray=\"4 3\"");
   polyline(out, s.x, s.train_y, ax, ay, "stroke=\"#4a7ab5\" stroke-width=\"1.3\"");
   polyline(out, s.valid_x, s.valid_y, ax, ay, "stroke=\"#c0392b\" stroke-width=\"1.6\"");
@@ -181,18 +164,7 @@ void compare_panel(std::ostream& out, int x0, const std::vector<Series>& runs, d
     for (const double v : s.x) xhi = std::max(xhi, v);
   const Axis ax{0, xhi, x0 + kLeft, x0 + kPanelW - kRight};
   const Axis ay{ylo, yhi, kTop + kPanelH - kTop - kBottom, kTop};
-  out << "<rect x=\"" << ax.from << "\" y=\"" << kTop << "\" width=\"" << ax.to - ax.from
-      << "\" height=\"" << ay.from - kTop << "\" fill=\"#fafafa\" stroke=\"#bbb\"/>";
-  for (const double t : ticks(ylo, yhi, 5))
-    out << "<line x1=\"" << ax.from << "\" x2=\"" << ax.to << "\" y1=\"" << num("%.1f", ay(t))
-        << "\" y2=\"" << num("%.1f", ay(t)) << "\" stroke=\"#e6e6e6\"/><text x=\"" << ax.from - 4
-        << "\" y=\"" << num("%.1f", ay(t) + 4) << "\" text-anchor=\"end\">" << num("%.2f", t)
-        << "</text>";
-  for (const double t : ticks(0, xhi, 6))
-    out << "<text x=\"" << num("%.1f", ax(t)) << "\" y=\"" << ay.from + 15
-        << "\" text-anchor=\"middle\">" << num("%g", t) << "</text>";
-  out << "<text x=\"" << (ax.from + ax.to) / 2 << "\" y=\"" << ay.from + 32
-      << "\" text-anchor=\"middle\">" << xlabel << "</text>";
+  frame(out, ax, ay, xlabel, "%g");
   // Lines leave the plot where they go off the scale (the first minutes, training loss below
   // every validation) instead of running along its edge.
   const std::string clip = "runs-plot-" + std::to_string(x0);
@@ -295,7 +267,7 @@ std::string compare_curves_svg(const std::vector<RunCurves>& runs, bool standalo
     for (const double x : s.x) minutes = std::max(minutes, x);
     out << "<line x1=\"" << kLeft << "\" x2=\"" << kLeft + 28 << "\" y1=\"" << y - 4 << "\" y2=\""
         << y - 4 << "\" " << run_style(i, "2.5") << "/><text x=\"" << kLeft + 36 << "\" y=\"" << y
-        << "\">" << xml_escape(runs[i].name) << ": best "
+        << "\">" << html_escape(runs[i].name) << ": best "
         << (std::isfinite(s.best_y) ? num("%.4f", s.best_y) : std::string("-")) << " at "
         << num("%.1f", s.best_x) << " min of " << num("%.1f", minutes) << "</text>";
   }

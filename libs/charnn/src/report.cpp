@@ -392,33 +392,6 @@ void write_unit_view(std::ostream& out, const InspectReport& rep, const ReportPr
 
 }  // namespace detail
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 void write_terminal_report(std::ostream& out, const InspectReport& rep) {
   out << "model: " << rep.model << " (" << rep.layers << ")\n"
       << "text:  " << rep.text << ", " << rep.units << " of " << rep.text_units << " "

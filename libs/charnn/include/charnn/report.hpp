@@ -5,6 +5,7 @@
 // per unit, a table of units and the gate saturation of LSTM layers.
 #pragma once
 
+#include <charnn/html_escape.hpp>
 #include <charnn/probes.hpp>
 #include <charnn/ranking.hpp>
 #include <charnn/trace.hpp>
@@ -91,7 +92,5 @@ enum class ReportColours { scaled, raw };
 void write_html_report(std::ostream& out, const InspectReport& report,
                        ReportColours colours = ReportColours::scaled);
 
-// The escaped form of any UTF-8 string for HTML text and attribute values (& < > " ').
-std::string html_escape(std::string_view s);
 
 }  // namespace charnn
