@@ -80,6 +80,13 @@ void check_inputs(const TracedText& text, const std::vector<Probe>& probes,
   }
 }
 
+// A chunk's signals in layer then signal order, as traced_signals lists them.
+void flatten(const TraceChunk& chunk, std::vector<std::span<const float>>& flat) {
+  flat.clear();
+  for (const auto& layer : chunk.signals)
+    for (const auto& s : layer) flat.push_back(s);
+}
+
 // In layer then signal order, the order of TraceChunk::signals once flattened.
 std::vector<TracedSignal> traced_signals(const Model& model) {
   std::vector<TracedSignal> signals;
@@ -152,6 +159,21 @@ void add_loss(const TraceChunk& chunk, const TracedText& text, std::int64_t n, s
   }
 }
 
+// Scores with their names resolved; the first html_top carry their excerpt.
+std::vector<ReportUnit> report_units(const std::vector<UnitScore>& top,
+                                     const std::vector<TracedSignal>& signals,
+                                     const Excerpt& excerpt, std::size_t html_top) {
+  std::vector<ReportUnit> units;
+  for (std::size_t k = 0; k < top.size(); ++k) {
+    const auto& sc = top[k];
+    ReportUnit ru{
+        signals[sc.signal].layer, signals[sc.signal].name, sc.unit, sc.r, sc.auroc, {}, sc.on_off};
+    if (k < html_top) ru.excerpt = excerpt.column(sc.signal, sc.unit);
+    units.push_back(std::move(ru));
+  }
+  return units;
+}
+
 ReportProbe report_probe(const Probe& probe, const std::vector<UnitScore>& top,
                          const std::vector<TracedSignal>& signals, const Excerpt& excerpt,
                          std::int64_t n, std::size_t html_top) {
@@ -162,13 +184,7 @@ ReportProbe report_probe(const Probe& probe, const std::vector<UnitScore>& top,
   rp.mean =
       std::accumulate(probe.values.begin(), probe.values.begin() + n, 0.0) / static_cast<double>(n);
   rp.excerpt.assign(probe.values.begin() + excerpt.begin, probe.values.begin() + excerpt.end);
-  for (std::size_t k = 0; k < top.size(); ++k) {
-    const auto& sc = top[k];
-    ReportUnit ru{
-        signals[sc.signal].layer, signals[sc.signal].name, sc.unit, sc.r, sc.auroc, {}, sc.on_off};
-    if (k < html_top) ru.excerpt = excerpt.column(sc.signal, sc.unit);
-    rp.top.push_back(std::move(ru));
-  }
+  rp.top = report_units(top, signals, excerpt, html_top);
   return rp;
 }
 
@@ -191,25 +207,19 @@ struct Together {
 
 // The second pass: which units of text have every neuron of each set on.
 void mark_together(Model& model, const TracedText& text, std::int64_t n,
-                   std::vector<Together>& together, const InspectOptions& options) {
+                   const std::vector<TracedSignal>& signals, std::vector<Together>& together,
+                   const InspectOptions& options) {
   std::vector<std::span<const float>> flat;
-  std::vector<std::int64_t> hidden;
   trace_text(
       model, std::span<const std::int32_t>(text.ids.data(), static_cast<std::size_t>(n)),
       [&](const TraceChunk& chunk) {
-        flat.clear();
-        hidden.clear();
-        for (std::size_t l = 0; l < chunk.signals.size(); ++l)
-          for (const auto& s : chunk.signals[l]) {
-            flat.push_back(s);
-            hidden.push_back(model.layer(static_cast<std::int32_t>(l)).hidden_size());
-          }
+        flatten(chunk, flat);
         for (auto& tg : together) {
           if (tg.set.empty()) continue;
           for (std::int64_t t = 0; t < chunk.T; ++t) {
             bool all = true;
             for (const auto& u : tg.set) {
-              const auto at = static_cast<std::size_t>(t * hidden[u.signal] + u.unit);
+              const auto at = static_cast<std::size_t>(t * signals[u.signal].hidden + u.unit);
               all = all && u.on_off.on(flat[u.signal][at]);
             }
             tg.on[static_cast<std::size_t>(chunk.begin + t)] = all;
@@ -286,9 +296,7 @@ InspectReport inspect_model(Model& model, const TracedText& text, const std::vec
   const TraceStats traced = trace_text(
       model, std::span<const std::int32_t>(text.ids.data(), static_cast<std::size_t>(n)),
       [&](const TraceChunk& chunk) {
-        flat.clear();
-        for (const auto& layer : chunk.signals)
-          for (const auto& s : layer) flat.push_back(s);
+        flatten(chunk, flat);
         ranker.add(chunk.begin, chunk.T, flat);
         add_loss(chunk, text, n, V, loss, excerpt);
         excerpt.add_rows(chunk, flat, signals);
@@ -316,9 +324,7 @@ InspectReport inspect_model(Model& model, const TracedText& text, const std::vec
     ReportSelection rs;
     rs.probe = report_probe(selections[s], top, signals, excerpt, n, options.html_top);
     rs.selected = count_selected(selections[s], n);
-    rs.by_r = report_probe(selections[s], ranker.top(probes.size() + s, options.top), signals,
-                           excerpt, n, 0)
-                  .top;
+    rs.by_r = report_units(ranker.top(probes.size() + s, options.top), signals, excerpt, 0);
     together.push_back({together_set(top, options.match_neurons), {}});
     if (!together.back().set.empty()) {
       together.back().on.assign(static_cast<std::size_t>(n), 0);
@@ -327,7 +333,7 @@ InspectReport inspect_model(Model& model, const TracedText& text, const std::vec
     rep.selections.push_back(std::move(rs));
   }
   if (second_pass)
-    mark_together(model, text, n, together, options);
+    mark_together(model, text, n, signals, together, options);
   else if (options.progress && work > n)
     options.progress(work, work);
   for (std::size_t s = 0; s < selections.size(); ++s)

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include "charnn/error.hpp"
 
@@ -208,16 +209,26 @@ std::size_t UnitRanker::binary_index(std::size_t probe) const {
                                   binary_.begin());
 }
 
-double UnitRanker::auroc(std::size_t probe, std::size_t signal, std::int64_t unit) const {
+std::optional<UnitRanker::ClassHistograms> UnitRanker::class_histograms(std::size_t probe,
+                                                                        std::size_t signal,
+                                                                        std::int64_t unit) const {
   const std::size_t b = binary_index(probe);
-  if (b == binary_.size()) return kNaN;
-  const double pos = static_cast<double>(pos_count_[b]);
-  const double neg = static_cast<double>(n_) - pos;
-  if (pos == 0 || neg == 0) return kNaN;
-  const auto bins = static_cast<std::size_t>(options_.bins);
+  if (b == binary_.size()) return std::nullopt;
+  ClassHistograms h;
+  h.pos = static_cast<double>(pos_count_[b]);
+  h.neg = static_cast<double>(n_) - h.pos;
+  if (h.pos == 0 || h.neg == 0) return std::nullopt;
+  h.bins = static_cast<std::size_t>(options_.bins);
   const std::size_t d = column(signal, unit);
-  const std::uint32_t* all = hist_all_.data() + d * bins;
-  const std::uint32_t* hp = hist_pos_.data() + (b * D_ + d) * bins;
+  h.all = hist_all_.data() + d * h.bins;
+  h.positive = hist_pos_.data() + (b * D_ + d) * h.bins;
+  return h;
+}
+
+double UnitRanker::auroc(std::size_t probe, std::size_t signal, std::int64_t unit) const {
+  const auto h = class_histograms(probe, signal, unit);
+  if (!h) return kNaN;
+  const auto [all, hp, pos, neg, bins] = *h;
   // P(x_pos > x_neg) + P(same bin) / 2, walking the bins upwards.
   double below_neg = 0, wins = 0;
   for (std::size_t i = 0; i < bins; ++i) {
@@ -231,15 +242,9 @@ double UnitRanker::auroc(std::size_t probe, std::size_t signal, std::int64_t uni
 
 OnOff UnitRanker::on_off(std::size_t probe, std::size_t signal, std::int64_t unit) const {
   OnOff best;
-  const std::size_t b = binary_index(probe);
-  if (b == binary_.size()) return best;
-  const double pos = static_cast<double>(pos_count_[b]);
-  const double neg = static_cast<double>(n_) - pos;
-  if (pos == 0 || neg == 0) return best;
-  const auto bins = static_cast<std::size_t>(options_.bins);
-  const std::size_t d = column(signal, unit);
-  const std::uint32_t* all = hist_all_.data() + d * bins;
-  const std::uint32_t* hp = hist_pos_.data() + (b * D_ + d) * bins;
+  const auto h = class_histograms(probe, signal, unit);
+  if (!h) return best;
+  const auto [all, hp, pos, neg, bins] = *h;
   // Walking the edges upwards: pos_below and neg_below count the units in the bins under edge i,
   // which are off when on means "above" and on when on means "below".
   double pos_below = 0, neg_below = 0, best_sum = -1;

@@ -11,6 +11,7 @@
 #include <charnn/probes.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -105,6 +106,16 @@ class UnitRanker {
   std::size_t column(std::size_t signal, std::int64_t unit) const;
   // Index into binary_ of a binary probe; binary_.size() when the probe is not binary.
   std::size_t binary_index(std::size_t probe) const;
+  // One column's histograms for a binary probe (all units, and those where it is 1) with the
+  // class sizes, which AUROC and on/off both walk; none for another probe or a one-class one.
+  struct ClassHistograms {
+    const std::uint32_t* all = nullptr;
+    const std::uint32_t* positive = nullptr;
+    double pos = 0, neg = 0;
+    std::size_t bins = 0;
+  };
+  std::optional<ClassHistograms> class_histograms(std::size_t probe, std::size_t signal,
+                                                  std::int64_t unit) const;
 
   std::vector<TracedSignal> signals_;
   std::vector<const Probe*> probes_;
