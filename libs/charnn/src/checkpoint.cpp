@@ -96,7 +96,6 @@ std::string join(const std::vector<std::string>& parts, char sep) {
   return out;
 }
 
-
 [[noreturn]] void bad(const fs::path& file, const std::string& what, std::string hint = {}) {
   if (hint.empty())
     hint =
@@ -162,7 +161,7 @@ void store_model(const Model& model, CheckpointData& data) {
   data.params.assign(model.params().begin(), model.params().end());
 }
 
-void write_checkpoint(const fs::path& file, const CheckpointData& data) {
+std::string checkpoint_bytes(const CheckpointData& data) {
   // The model and plugin entries are derived from the typed fields so they can never disagree.
   std::map<std::string, std::string> header = data.header;
   header["model.cells"] = join(data.model.cells, ',');
@@ -185,26 +184,32 @@ void write_checkpoint(const fs::path& file, const CheckpointData& data) {
   data.vocab.save(vocab_bytes);
   const std::string vocab = vocab_bytes.str();
 
-  std::string payload;
-  payload.reserve(head.size() + vocab.size() +
-                  4 * (data.params.size() + data.optimizer.size() + data.state.size() +
-                       data.live.size() + data.average.size()) +
-                      100);
-  put_section(payload, "HEAD", head.data(), head.size());
-  put_section(payload, "VOCB", vocab.data(), vocab.size());
-  put_floats(payload, "PARM", data.params);
-  if (!data.optimizer.empty()) put_floats(payload, "OPTM", data.optimizer);
-  if (!data.state.empty()) put_floats(payload, "STAT", data.state);
-  if (!data.live.empty()) put_floats(payload, "LIVE", data.live);
-  if (!data.average.empty()) put_floats(payload, "AVRG", data.average);
+  // One buffer, framed in place: a checkpoint is tens of MB, and a copy would double that.
+  std::string out(kMagic, 8);
+  put_u32(out, kCheckpointFormatVersion);
+  put_u32(out, 0);
+  put_u64(out, 0);  // the payload's size, set below
+  out.reserve(kPreamble + head.size() + vocab.size() +
+              4 * (data.params.size() + data.optimizer.size() + data.state.size() +
+                   data.live.size() + data.average.size()) +
+              100 + kTrailer);
+  put_section(out, "HEAD", head.data(), head.size());
+  put_section(out, "VOCB", vocab.data(), vocab.size());
+  put_floats(out, "PARM", data.params);
+  if (!data.optimizer.empty()) put_floats(out, "OPTM", data.optimizer);
+  if (!data.state.empty()) put_floats(out, "STAT", data.state);
+  if (!data.live.empty()) put_floats(out, "LIVE", data.live);
+  if (!data.average.empty()) put_floats(out, "AVRG", data.average);
+  const std::size_t payload = out.size() - kPreamble;
+  std::string size;
+  put_u64(size, payload);
+  out.replace(16, 8, size);
+  put_u64(out, fnv1a64(out.data() + kPreamble, payload));
+  return out;
+}
 
-  std::string pre(kMagic, 8);
-  put_u32(pre, kCheckpointFormatVersion);
-  put_u32(pre, 0);
-  put_u64(pre, payload.size());
-  std::string post;
-  put_u64(post, fnv1a64(payload.data(), payload.size()));
-
+void write_checkpoint(const fs::path& file, const CheckpointData& data) {
+  const std::string bytes = checkpoint_bytes(data);
   AtomicFile::Options durable;
   durable.durable = true;
   durable.what = "checkpoint";
@@ -213,7 +218,7 @@ void write_checkpoint(const fs::path& file, const CheckpointData& data) {
       "free some disk space (or raise the file size limit, ulimit -f); the previous checkpoint "
       "is untouched";
   AtomicFile out(file, durable);
-  out.stream() << pre << payload << post;
+  out.stream() << bytes;
   out.commit();
 }
 
@@ -242,8 +247,8 @@ std::string_view checked_payload(const fs::path& file, const std::string& bytes)
   const std::uint64_t after_preamble = bytes.size() - kPreamble;
   if (after_preamble < kTrailer || payload_size > after_preamble - kTrailer)
     bad(file, "truncated: " + std::to_string(bytes.size()) +
-                  " bytes where the header promises a payload of " +
-                  std::to_string(payload_size) + " (an interrupted copy?)");
+                  " bytes where the header promises a payload of " + std::to_string(payload_size) +
+                  " (an interrupted copy?)");
   if (payload_size < after_preamble - kTrailer)
     bad(file, "corrupt: " + std::to_string(after_preamble - kTrailer - payload_size) +
                   " unexpected bytes after the end of the checkpoint");
@@ -337,16 +342,16 @@ void read_model_config(const fs::path& file, CheckpointData& data) {
   const auto P = static_cast<std::int64_t>(data.params.size());
   const std::int64_t V = data.model.vocab_size, H = data.model.hidden;
   if (V < 1 || H < 1 || H > (P - V) / V)
-    bad(file, "corrupt: a model of hidden size " + std::to_string(H) + " and " +
-                  std::to_string(V) + " units cannot fit the " + std::to_string(P) +
-                  " parameters of PARM");
+    bad(file, "corrupt: a model of hidden size " + std::to_string(H) + " and " + std::to_string(V) +
+                  " units cannot fit the " + std::to_string(P) + " parameters of PARM");
   if (data.model.cells.size() > static_cast<std::size_t>(P))
     bad(file, "corrupt: " + std::to_string(data.model.cells.size()) + " layers in a model of " +
                   std::to_string(P) + " parameters");
   if (data.get_int("model.params") != P)
     bad(file, "corrupt: the header announces " + data.get_string("model.params") +
                   " parameters but PARM holds " + std::to_string(data.params.size()));
-  for (const auto& [tag, floats] : {std::pair{"LIVE", &data.live}, std::pair{"AVRG", &data.average}})
+  for (const auto& [tag, floats] :
+       {std::pair{"LIVE", &data.live}, std::pair{"AVRG", &data.average}})
     if (!floats->empty() && static_cast<std::int64_t>(floats->size()) != P)
       bad(file, std::string("corrupt: section ") + tag + " holds " +
                     std::to_string(floats->size()) + " weights, PARM " + std::to_string(P));

@@ -76,8 +76,9 @@ std::int64_t Model::param_count(const ModelConfig& config, const PluginRegistry&
   check_config(config);
   const std::int64_t H = config.hidden, V = config.vocab_size;
   constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-  if (H > (kMax - V) / V) throw error("a model of hidden size " + std::to_string(H) + " and " +
-                                      std::to_string(V) + " units overflows");
+  if (H > (kMax - V) / V)
+    throw error("a model of hidden size " + std::to_string(H) + " and " + std::to_string(V) +
+                " units overflows");
   std::int64_t n = H * V + V;  // out.w, out.b
   for (std::size_t l = 0; l < config.cells.size(); ++l) {
     // Creating a cell only asks the plugin for its shapes; buffers come with the first pass.
@@ -196,16 +197,25 @@ void fill_one_hot(std::span<const std::int32_t> ids, std::int64_t V, float* out)
   for (std::size_t r = 0; r < ids.size(); ++r) out[r * static_cast<std::size_t>(V) + ids[r]] = 1.0f;
 }
 
-// Inverted dropout: out = in * mask, mask = 0 with probability p, else 1/(1-p). The mask is a
-// pure function of (seed, element), so the same seed always drops the same units.
-void dropout_forward(const float* in, float* out, float* mask, std::int64_t n, float p,
-                     std::uint64_t seed) {
+// Inverted dropout over (T, N, H): out = in * mask, mask = 0 with probability p, else 1/(1-p).
+// The mask is a pure function of (seed, the element's index in the whole batch's (T, total, H)),
+// so the same seed always drops the same units, however the batch's streams are shared out.
+void dropout_forward(const float* in, float* out, float* mask, std::int64_t T, std::int64_t N,
+                     std::int64_t H, float p, std::uint64_t seed, Model::Streams streams) {
   const float keep = 1.0f / (1.0f - p);
-#pragma omp parallel for simd schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float m = unit_float(splitmix64(seed + static_cast<std::uint64_t>(i))) < p ? 0.0f : keep;
-    mask[i] = m;
-    out[i] = in[i] * m;
+  const std::int64_t total = streams.total > 0 ? streams.total : N;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t row = 0; row < T * N; ++row) {
+    const std::int64_t t = row / N, n = row % N;
+    const std::uint64_t at = static_cast<std::uint64_t>((t * total + streams.first + n) * H);
+    const std::int64_t i0 = row * H;
+#pragma omp simd
+    for (std::int64_t h = 0; h < H; ++h) {
+      const float m =
+          unit_float(splitmix64(seed + at + static_cast<std::uint64_t>(h))) < p ? 0.0f : keep;
+      mask[i0 + h] = m;
+      out[i0 + h] = in[i0 + h] * m;
+    }
   }
 }
 
@@ -250,12 +260,12 @@ void layer_forward(Cell& cell, const float* params, detail::SequenceBuffers& s, 
 
 double Model::train_step(std::span<const std::int32_t> inputs,
                          std::span<const std::int32_t> targets, std::int64_t T, State& state,
-                         std::uint64_t dropout_seed) {
+                         std::uint64_t dropout_seed, Streams streams) {
   check_state(state, "train_step");
   check_segment(inputs, targets, T, state.N, config_.vocab_size, "train_step");
   std::fill(grads_.begin(), grads_.end(), 0.0f);  // cells accumulate into their slice
   detail::SequenceBuffers& s = impl_->train;
-  const float* y = forward_layers(s, inputs, state, T, true, dropout_seed);  // (T*N, H)
+  const float* y = forward_layers(s, inputs, state, T, true, dropout_seed, true, streams);
   // The output layer leaves d loss / d y in s.ddst, where backward_layers starts.
   const double loss = impl_->out.train(
       y, params_.data() + out_w_offset_, params_.data() + out_b_offset_, targets, s.logits.data(),
@@ -266,7 +276,7 @@ double Model::train_step(std::span<const std::int32_t> inputs,
 
 const float* Model::forward_layers(detail::SequenceBuffers& s, std::span<const std::int32_t> inputs,
                                    State& state, std::int64_t T, bool training,
-                                   std::uint64_t dropout_seed, bool logits) {
+                                   std::uint64_t dropout_seed, bool logits, Streams streams) {
   const std::int64_t N = state.N, H = config_.hidden, V = config_.vocab_size;
   const float p = config_.dropout;
   const bool drop = training && p > 0.0f;
@@ -280,8 +290,8 @@ const float* Model::forward_layers(detail::SequenceBuffers& s, std::span<const s
                   l == 0 ? s.x0_index : nullptr, state.layers[l], T, N, training);
     src = s.dst[l].data();
     if (drop) {
-      dropout_forward(s.dst[l].data(), s.dropped[l].data(), s.mask[l].data(), T * N * H, p,
-                      splitmix64(dropout_seed ^ (0x9e3779b97f4a7c15ull * (l + 1))));
+      dropout_forward(s.dst[l].data(), s.dropped[l].data(), s.mask[l].data(), T, N, H, p,
+                      splitmix64(dropout_seed ^ (0x9e3779b97f4a7c15ull * (l + 1))), streams);
       src = s.dropped[l].data();
     }
   }

@@ -87,6 +87,9 @@ struct CheckpointData {
 // Writes atomically: a temporary file in the same directory, fsync, rename over `file`, fsync
 // the directory. A crash at any moment leaves either the old or the new file, never a torn one.
 void write_checkpoint(const std::filesystem::path& file, const CheckpointData& data);
+// The bytes write_checkpoint writes (what parse_checkpoint reads): for a checkpoint that travels
+// without a file, such as the root rank's start sent to the other ranks (ranks.hpp).
+std::string checkpoint_bytes(const CheckpointData& data);
 
 // Reads and verifies a whole checkpoint (magic, version, sizes, checksum, sections). Every
 // problem is one charnn::error naming the file and what is wrong.

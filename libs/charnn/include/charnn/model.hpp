@@ -25,6 +25,12 @@ namespace detail {
 struct SequenceBuffers;  // model.cpp: the buffers of one (T, N) training or evaluation pass
 }
 
+// Where a training step's N streams sit in the whole batch when ranks share it (ranks.hpp).
+struct BatchStreams {
+  std::int64_t first = 0;  // the first of these streams in the batch
+  std::int64_t total = 0;  // streams in the batch; 0 = all of them are these N
+};
+
 struct ModelConfig {
   std::vector<std::string> cells;  // cell plugin name per layer, e.g. {"lstm","lstm"}
   std::int64_t hidden = 512;       // H of every layer
@@ -85,10 +91,14 @@ class Model {
   //   state: in = the state carried from the previous segment, out = the state after it.
   //   dropout_seed: the dropout masks are a pure function of it, so a resumed run draws the same
   //   masks (the trainer derives it from the run seed and the iteration).
+  //   streams: where these N streams sit in the whole batch when ranks share it (ranks.hpp): the
+  //   masks follow each stream's place in the batch, so K ranks draw the masks one process would.
+  //   The default ({0, 0}) is the whole batch.
   // Overwrites grads() with d(mean loss)/d(params). Returns the mean cross-entropy in nats per
   // unit (may be NaN/Inf if training diverged; the caller checks).
+  using Streams = BatchStreams;
   double train_step(std::span<const std::int32_t> inputs, std::span<const std::int32_t> targets,
-                    std::int64_t T, State& state, std::uint64_t dropout_seed);
+                    std::int64_t T, State& state, std::uint64_t dropout_seed, Streams streams = {});
 
   // Forward only, no dropout, same layout as train_step. Returns the SUM of nats over all T*N
   // units; state is carried. Used for validation and `charnn eval`.
@@ -140,7 +150,7 @@ class Model {
   // needs room for an output layer's (T*N, V) logits.
   const float* forward_layers(detail::SequenceBuffers& s, std::span<const std::int32_t> inputs,
                               State& state, std::int64_t T, bool training,
-                              std::uint64_t dropout_seed, bool logits = true);
+                              std::uint64_t dropout_seed, bool logits = true, Streams streams = {});
   // Back through the stack from s.ddst = d loss / d (output layer's input), into grads().
   void backward_layers(detail::SequenceBuffers& s, std::int64_t T, std::int64_t N);
 
