@@ -25,7 +25,7 @@ done
 
 scripts/install-deps.sh clang-14 libfuzzer-14-dev
 build=${CHARNN_FUZZ_BUILD_DIR:-build-fuzz}
-CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHARNN_MPI=OFF \
   -DCHARNN_FUZZ=ON -DCHARNN_BUILD_TESTS=OFF -DCHARNN_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target charnn_fuzz_seeds \
   $(printf 'charnn_fuzz_%s ' "${targets[@]}") >/dev/null

@@ -9,6 +9,7 @@ packages=(
   libboost-program-options-dev libicu-dev catch2
   nlohmann-json3-dev                  # every JSON charnn writes or reads
   fortunes                            # the default corpus is assembled from it
+  libopenmpi-dev openmpi-bin          # training on several ranks (docs/multi-machine.md)
 )
 extra=("$@")  # optional extra packages, e.g. chromium for the report screenshot
 

@@ -2,6 +2,7 @@
 // (charnn::train_options()), fills a TrainConfig and calls charnn::train. Ctrl-C and SIGTERM
 // make the library finish its step and checkpoint; the exit code is then 130 / 143.
 #include <charnn/error.hpp>
+#include <charnn/ranks.hpp>
 #include <charnn/trainer.hpp>
 
 #include <csignal>
@@ -11,10 +12,10 @@
 #include <vector>
 
 #include "command.hpp"
+#include "launch_ranks.hpp"
 #include "table_options.hpp"
 
 namespace charnn::app {
-
 
 // train's random seed was --seed, which sample uses for the text to continue: the old name
 // still works, with a note.
@@ -40,8 +41,14 @@ int run_train(const std::vector<std::string>& given_args) {
       {TrainOptionGroup::text, &text},
       {TrainOptionGroup::positional, &hidden}};
   for (const auto& [group, options] : groups) add_table_options(*options, group, defaults);
+  po::options_description ranks("Ranks (several processes, one model: docs/multi-machine.md)");
+  ranks.add_options()(
+      "ranks", po::value<int>()->default_value(1)->value_name("K"),
+      "processes to train with on this machine, started through mpirun (on several machines, "
+      "run mpirun yourself: mpirun -np K --hostfile FILE charnn train ...); the banner says "
+      "'K ranks x T threads, global batch N'");
   po::options_description desc;
-  desc.add(model).add(opt).add(stop).add(text);
+  desc.add(model).add(opt).add(stop).add(text).add(ranks);
   add_plugin_options(desc);
   po::positional_options_description pos;
   pos.add("file", -1);
@@ -67,6 +74,10 @@ int run_train(const std::vector<std::string>& given_args) {
     throw error("no corpus file given", "usage: charnn train [options] CORPUS...", 2);
   if (given("resume") && given("out"))
     throw error("--out cannot be combined with --resume (the run stays in its directory)", {}, 2);
+  if (const int k = vm["ranks"].as<int>(); k < 1)
+    throw error("--ranks must be at least 1 (got " + std::to_string(k) + ")", {}, 2);
+  else if (k > 1)
+    launch_ranks(k, args);
 
   // Only what the user typed is applied, group by group in table order; the rest keeps the
   // library default (the time budget's default is applied by the library, when no other stop is
@@ -75,14 +86,19 @@ int run_train(const std::vector<std::string>& given_args) {
   TrainConfig c;
   for (const auto& [group, options] : groups) {
     auto keys = apply_table_options(vm, group, c);
-    if (given("resume")) c.resume_overrides.insert(c.resume_overrides.end(), keys.begin(), keys.end());
+    if (given("resume"))
+      c.resume_overrides.insert(c.resume_overrides.end(), keys.begin(), keys.end());
   }
 
   const PluginRegistry plugins = load_plugins(vm);
+  // Under mpirun: joins the job (main ends it on every rank if this one fails). Before the
+  // signal handlers, so that MPI's start-up cannot replace them.
+  Ranks& job = Ranks::world();
   install_stop_signals();
   TrainHooks hooks;
   hooks.watch_signals = true;
   const TrainResult r = train(c, plugins, hooks);
+  job.finish();
   if (r.signal != 0) return 128 + r.signal;
   return 0;
 }

@@ -1,6 +1,7 @@
 // charnn: git-style subcommands. This file only dispatches and turns errors into messages and
 // exit codes (0 ok, 1 failure or bad input, 2 bad command line); the work lives in libs/charnn.
 #include <charnn/error.hpp>
+#include <charnn/ranks.hpp>
 
 #include <unistd.h>
 
@@ -32,7 +33,8 @@ const std::vector<Command> kCommands = {
     {"eval", "score text with a model: nats, bits per unit, perplexity", &charnn::app::run_eval},
     {"dump", "write neuron activations over a text (npy/csv/jsonl)", &charnn::app::run_dump},
     {"inspect", "find units that track quotes, line length...; HTML", &charnn::app::run_inspect},
-    {"runs", "list the training runs under runs/: model, progress, best validation", &charnn::app::run_runs},
+    {"runs", "list the training runs under runs/: model, progress, best validation",
+     &charnn::app::run_runs},
     {"completion", "print a bash completion script (source <(charnn completion bash))",
      &charnn::app::run_completion},
 };
@@ -83,10 +85,40 @@ int checked_stdout_exit(const std::string& name, int code, const charnn::app::St
   if (!sink && (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout))
     e = errno ? errno : EIO;
   if (e == 0) return code;
-  std::cerr << "charnn " << name << ": error: cannot write to standard output: "
-            << std::strerror(e) << "\n"
+  std::cerr << "charnn " << name << ": error: cannot write to standard output: " << std::strerror(e)
+            << "\n"
             << "  hint: the output is incomplete; free space where it goes, or redirect it\n";
   return code == 0 ? 1 : code;
+}
+
+// Runs the command and turns its errors into messages and exit codes. Under mpirun a rank other
+// than the root names itself, since every rank may say the same.
+int run_reporting_errors(const Command& command, const std::vector<std::string>& args,
+                         const charnn::app::StdoutSink* sink) {
+  const std::string name(command.name);
+  const auto who = [&] {
+    const charnn::Ranks* job = charnn::Ranks::job();
+    return "charnn " + name +
+           (job && !job->root() ? " (rank " + std::to_string(job->rank()) + ")" : std::string());
+  };
+  try {
+    return checked_stdout_exit(name, command.run(args), sink);
+  } catch (const charnn::app::po::error& e) {
+    std::cerr << who() << ": " << e.what() << "\n"
+              << "Run 'charnn " << name << " --help' for the options.\n";
+    return 2;
+  } catch (const charnn::error& e) {
+    std::cerr << who() << ": error: " << e.what() << "\n";
+    if (!e.hint().empty()) std::cerr << "  hint: " << e.hint() << "\n";
+    return e.exit_code();
+  } catch (const std::bad_alloc&) {
+    std::cerr << who() << ": error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << who() << ": internal error: " << e.what() << "\n"
+              << "  hint: this is a bug in charnn; please report it with the command line.\n";
+    return 1;
+  }
 }
 
 }  // namespace
@@ -134,22 +166,9 @@ int main(int argc, char** argv) {
       std::cout.rdbuf(old);
     }
   } restore{original};
-  try {
-    return checked_stdout_exit(name, it->run(args), sink ? &*sink : nullptr);
-  } catch (const charnn::app::po::error& e) {
-    std::cerr << "charnn " << name << ": " << e.what() << "\n"
-              << "Run 'charnn " << name << " --help' for the options.\n";
-    return 2;
-  } catch (const charnn::error& e) {
-    std::cerr << "charnn " << name << ": error: " << e.what() << "\n";
-    if (!e.hint().empty()) std::cerr << "  hint: " << e.hint() << "\n";
-    return e.exit_code();
-  } catch (const std::bad_alloc&) {
-    std::cerr << "charnn " << name << ": error: out of memory\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "charnn " << name << ": internal error: " << e.what() << "\n"
-              << "  hint: this is a bug in charnn; please report it with the command line.\n";
-    return 1;
-  }
+  const int code = run_reporting_errors(*it, args, sink ? &*sink : nullptr);
+  // A rank that failed alone would leave the others waiting for it: end them all.
+  if (charnn::Ranks* job = charnn::Ranks::job(); job && code != 0 && code != 130 && code != 143)
+    job->abort(code);
+  return code;
 }

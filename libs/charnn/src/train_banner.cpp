@@ -41,6 +41,13 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
   if (c.epochs > 0) stops += " epochs " + std::to_string(c.epochs);
   if (c.patience > 0) stops += " patience " + std::to_string(c.patience);
   if (stops.empty()) stops = " none (Ctrl-C stops and checkpoints)";
+  const std::string threads = std::to_string(f.threads) + (f.threads == 1 ? " thread" : " threads");
+  const std::string workers =
+      f.ranks > 1 ? std::to_string(f.ranks) + " ranks x " + threads + ", global batch " +
+                        std::to_string(c.batch) + " (" + std::to_string(c.batch / f.ranks) +
+                        (c.batch % f.ranks ? "-" + std::to_string(c.batch / f.ranks + 1) : "") +
+                        " streams per rank)"
+                  : "threads " + std::to_string(f.threads);
   return std::string(f.resuming ? "resuming " : "training ") + f.run_dir + " at iteration " +
          std::to_string(f.iteration) + "\n  corpus: " + thousands(f.corpus_units) + " units (" +
          to_string(c.text.units) + "), vocabulary " + std::to_string(f.vocab_size) + "; train " +
@@ -52,7 +59,7 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
          to_string(c.optimizer.kind) + " lr " + short_num(c.schedule.lr) + " (" +
          to_string(c.schedule.kind) + "), clip " + short_num(c.clip) +
          (c.ema > 0 ? ", weight average " + short_num(c.ema) : std::string()) + ", " + f.precision +
-         ", threads " + std::to_string(f.threads) + "\n  stop:" + stops +
+         ", " + workers + "\n  stop:" + stops +
          (c.rollback > 0 ? "; back to the best model at half the rate after " +
                                std::to_string(c.rollback) + " validation(s) without improvement"
                          : std::string()) +

@@ -25,7 +25,8 @@ struct BannerFacts {
   std::int64_t parameters = 0;
   std::int64_t iterations_per_epoch = 0;
   std::string precision;  // what the model resolved config.precision to
-  int threads = 0;
+  int threads = 0;  // per rank
+  int ranks = 1;    // processes training together (ranks.hpp)
 };
 
 // "training runs/x at iteration 0\n  corpus: ...\n  model: ...\n  batch ...\n  stop: ..."

@@ -2,6 +2,7 @@
 // optimiser, the restored state, the run directory, metrics.csv, config.json and the banner.
 #include "trainer_impl.hpp"
 
+#include "cpu_load.hpp"
 #include "train_banner.hpp"
 
 #include <charnn/error.hpp>
@@ -53,17 +54,24 @@ Trainer::Trainer(const TrainConfig& given, const PluginRegistry& plugins, const 
                  const TrainFaults& faults)
     : plugins_(plugins), hooks_(hooks), faults_(faults), log_(hooks.log ? *hooks.log : std::cerr) {
   config_ = given;
+  // With several ranks, each takes its share of this machine's CPUs (oneDNN's threads would
+  // otherwise fight over them), and only the root reads the run: the others get it from the
+  // root (share_start).
+  if (ranks_.size() > 1) {
+    set_threads(given.threads > 0 ? given.threads
+                                  : std::max(1, usable_cpus() / ranks_.local_size()));
+    if (!ranks_.root()) return;
+  }
   if (!given.resume.empty())
     load_resume(given);
   else if (given.more > 0)
-    throw error(option_name("more") + " extends a finished run", "give it with " +
-                option_name("resume") + " RUN", 2);
+    throw error(option_name("more") + " extends a finished run",
+                "give it with " + option_name("resume") + " RUN", 2);
   validate(config_);
   // --time not given: 15 minutes, unless another stop condition is; --time 0 means none.
   if (config_.time_limit == kDefaultTime)
-    config_.time_limit =
-        config_.epochs == 0 && config_.max_iters == 0 ? kDefaultTimeLimit : 0;
-  set_threads(given.threads);
+    config_.time_limit = config_.epochs == 0 && config_.max_iters == 0 ? kDefaultTimeLimit : 0;
+  if (ranks_.size() == 1) set_threads(given.threads);
 }
 
 void Trainer::load_resume(const TrainConfig& given) {
@@ -82,8 +90,8 @@ void Trainer::load_resume(const TrainConfig& given) {
     if (stored != keys.end() && stored->second == now.at(key)) continue;
     if (!resumable(key))
       throw error(option_name(key) + " cannot change when resuming: it is " +
-                      (stored == keys.end() ? std::string("not set") : stored->second) +
-                      " in " + point.checkpoint.string() + ", and " + now.at(key) + " was given",
+                      (stored == keys.end() ? std::string("not set") : stored->second) + " in " +
+                      point.checkpoint.string() + ", and " + now.at(key) + " was given",
                   "resume without it, or start a new run", 2);
     keys[key] = now.at(key);
   }
@@ -103,11 +111,10 @@ void Trainer::extend(const TrainConfig& given) {
   for (const char* key : {"time_limit", "max_iters", "epochs"})
     if (std::find(given.resume_overrides.begin(), given.resume_overrides.end(), key) !=
         given.resume_overrides.end())
-      throw error(more + " sets the new budget itself", "give it without " + option_name(key),
-                  2);
+      throw error(more + " sets the new budget itself", "give it without " + option_name(key), 2);
   const TrainState done = TrainState::load(resume_data_);
-  const bool has_stop = config_.time_limit > 0 || config_.max_iters > 0 || config_.epochs > 0 ||
-                        config_.patience > 0;
+  const bool has_stop =
+      config_.time_limit > 0 || config_.max_iters > 0 || config_.epochs > 0 || config_.patience > 0;
   if (has_stop && stop_reached(config_, done, done.elapsed).empty())
     throw error(resume_data_.file.string() + " is from a run that has not finished (" +
                     format_duration(done.elapsed) + " trained" +
@@ -159,14 +166,13 @@ void Trainer::check_memory() const {
                                       .seq_len = config_.seq_len,
                                       .batch = config_.batch});
   if (need <= *available) return;
-  throw error("a model of " + std::to_string(mc.cells.size()) + " x " + thousands(mc.hidden) +
-                  " (" + thousands(parameters) + " parameters) with " +
-                  std::to_string(config_.batch) + " x " + std::to_string(config_.seq_len) +
-                  " batches needs about " + bytes_text(need) +
-                  " of memory to train, and this machine has " + bytes_text(*available) +
-                  " available",
-              "lower " + option_name("hidden") + " (or " + option_name("batch") + ", " +
-                  option_name("seq_len") + "), or pass --no-memory-check to try anyway");
+  throw error(
+      "a model of " + std::to_string(mc.cells.size()) + " x " + thousands(mc.hidden) + " (" +
+          thousands(parameters) + " parameters) with " + std::to_string(config_.batch) + " x " +
+          std::to_string(config_.seq_len) + " batches needs about " + bytes_text(need) +
+          " of memory to train, and this machine has " + bytes_text(*available) + " available",
+      "lower " + option_name("hidden") + " (or " + option_name("batch") + ", " +
+          option_name("seq_len") + "), or pass --no-memory-check to try anyway");
 }
 
 // The settings left on auto, chosen from the corpus, the budget and this machine's speed
@@ -215,8 +221,7 @@ void Trainer::plan_settings() {
   if (resuming_) {  // only --lr and --eval-* may be auto on resume: plan what is left
     const TrainState done = TrainState::load(resume_data_);
     in.time_limit = std::max(0.0, config_.time_limit - done.elapsed);
-    if (in.max_iters > 0)
-      in.max_iters = std::max<std::int64_t>(1, in.max_iters - done.iteration);
+    if (in.max_iters > 0) in.max_iters = std::max<std::int64_t>(1, in.max_iters - done.iteration);
   }
   const bool timed = in.time_limit > 0;
   TrainPlan plan =
@@ -268,8 +273,8 @@ void Trainer::check_learning_rate(TrainPlan& plan) {
     DataPosition at;
     LossRiseDetector detector;
     for (std::int64_t i = 0; i < steps; ++i) {
-      progress_->update("checking the learning rate " + short_num(config_.schedule.lr) +
-                        ": step " + std::to_string(i + 1) + " of " + std::to_string(steps));
+      progress_->update("checking the learning rate " + short_num(config_.schedule.lr) + ": step " +
+                        std::to_string(i + 1) + " of " + std::to_string(steps));
       if (at.segment == 0)
         for (auto& l : state.layers) std::fill(l.begin(), l.end(), 0.0f);
       batches.fill(at, inputs.data(), targets.data());
@@ -299,10 +304,9 @@ void Trainer::check_learning_rate(TrainPlan& plan) {
   progress_->clear();
   check_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   plan.lr = config_.schedule.lr;
-  plan.why += "; lr check (" + std::to_string(steps) + " steps, " +
-              format_duration(check_seconds_) + "): " +
-              (risen.empty() ? short_num(plan.lr) + " held"
-                             : risen + ", so " + short_num(plan.lr));
+  plan.why +=
+      "; lr check (" + std::to_string(steps) + " steps, " + format_duration(check_seconds_) +
+      "): " + (risen.empty() ? short_num(plan.lr) + " held" : risen + ", so " + short_num(plan.lr));
 }
 
 WidthCost Trainer::measure_width(std::int64_t hidden, bool timed) {
@@ -315,11 +319,14 @@ WidthCost Trainer::measure_width(std::int64_t hidden, bool timed) {
   if (!timed) return cost;
   model.init_params(config_.seed);
   model.set_train_precision(config_.precision);
+  // Each rank trains and validates its share of the streams: the step of the largest share is
+  // the step of the whole batch (the sum of the gradients is not counted).
   const std::int64_t N = config_.batch, T = config_.seq_len;
-  const Batches batches(split_.train, N, T, config_.seed);
-  std::vector<std::int32_t> inputs(static_cast<std::size_t>(N * T)), targets(inputs.size());
+  const std::int64_t n = stream_share(N, 0, ranks_.size()).count;
+  const Batches batches(split_.train, n, T, config_.seed);
+  std::vector<std::int32_t> inputs(static_cast<std::size_t>(n * T)), targets(inputs.size());
   batches.fill(DataPosition{}, inputs.data(), targets.data());
-  Model::State state = model.zero_state(N);
+  Model::State state = model.zero_state(n);
   using clock = std::chrono::steady_clock;
   const auto seconds = [](clock::time_point a, clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
@@ -365,10 +372,10 @@ void Trainer::build_model() {
     model_->init_params(config_.seed);
   }
   if (config_.ema > 0)
-    average_ = std::make_unique<WeightAverage>(
-        config_.ema, resuming_ && !resume_data_.average.empty()
-                         ? std::span<const float>(resume_data_.average)
-                         : std::span<const float>(model_->params()));
+    average_ = std::make_unique<WeightAverage>(config_.ema,
+                                               resuming_ && !resume_data_.average.empty()
+                                                   ? std::span<const float>(resume_data_.average)
+                                                   : std::span<const float>(model_->params()));
   precision_ = model_->set_train_precision(config_.precision);
   optimizer_ = std::make_unique<Optimizer>(config_.optimizer,
                                            static_cast<std::int64_t>(model_->params().size()));
@@ -410,11 +417,31 @@ void Trainer::restore_from_checkpoint() {
 // Everything before the first step: data, model, run directory, metrics.csv, config.json and
 // the banner.
 void Trainer::start() {
-  progress_ = std::make_unique<Progress>(log_, progress_mode(config_.progress, log_));
-  prepare_data();
-  check_memory();
-  plan_settings();
-  build_model();
+  progress_ = std::make_unique<Progress>(
+      log_, ranks_.root() ? progress_mode(config_.progress, log_) : Progress::Mode::quiet);
+  if (ranks_.size() > 1 && config_.batch < ranks_.size())
+    throw error(std::to_string(ranks_.size()) + " ranks need at least as many streams, and " +
+                    option_name("batch") + " is " + std::to_string(config_.batch),
+                "give " + option_name("batch") + " " + std::to_string(ranks_.size()) +
+                    " or more, or start fewer ranks",
+                2);
+  if (ranks_.root()) {
+    prepare_data();
+    check_memory();
+    plan_settings();
+    build_model();
+    open_run();
+  }
+  governor_ = std::make_unique<ThreadGovernor>(config_.threads <= 0 && ranks_.size() == 1);
+  start_ = std::chrono::steady_clock::now();
+  if (!resuming_) state_.elapsed = check_seconds_;
+  share_start();
+  window_ = Window{};
+  session_start_iteration_ = state_.iteration;
+}
+
+// The root's run directory (new, or the resumed one), metrics.csv, config.json and banner.
+void Trainer::open_run() {
   // Only now that the corpus, model and batch shape are known to work: an error above leaves
   // no empty run directory behind (and runs/latest keeps pointing at a usable run).
   StaleFiles stale;
@@ -448,14 +475,13 @@ void Trainer::start() {
                     .parameters = static_cast<std::int64_t>(model_->params().size()),
                     .iterations_per_epoch = batches_->segments_per_epoch(),
                     .precision = precision_,
-                    .threads = get_threads()};
+                    .threads = get_threads(),
+                    .ranks = ranks_.size()};
   progress_->message(training_banner(config_, facts));
   if (state_.extended_from > 0)
-    progress_->message(
-        "  past its schedule since " + format_duration(state_.extended_from) + " (" +
-        option_name("more") + "): the rate stays at " +
-        short_num(scheduled_lr()) +
-        ", where the schedule ended, until " + format_duration(config_.time_limit));
+    progress_->message("  past its schedule since " + format_duration(state_.extended_from) + " (" +
+                       option_name("more") + "): the rate stays at " + short_num(scheduled_lr()) +
+                       ", where the schedule ended, until " + format_duration(config_.time_limit));
   if (stale.count > 0)
     progress_->message("  removed " + std::to_string(stale.count) +
                        " temporary file(s) of an interrupted run (" +
@@ -463,10 +489,5 @@ void Trainer::start() {
   if (!can_validate())
     progress_->message("  no validation split (" + option_name("split") +
                        " gives it 0 units): best.ckpt is not written, last.ckpt is the model");
-  governor_ = std::make_unique<ThreadGovernor>(config_.threads <= 0);
-  start_ = std::chrono::steady_clock::now();
-  if (!resuming_) state_.elapsed = check_seconds_;
-  window_ = Window{};
-  session_start_iteration_ = state_.iteration;
 }
 }  // namespace charnn::detail

@@ -13,6 +13,7 @@
 #include <charnn/loss_curves.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -45,33 +46,6 @@ int pending_stop_signal() {
   return static_cast<int>(g_stop_signal);
 }
 
-double evaluate_loss(Model& model, std::span<const std::int32_t> ids, std::int64_t N,
-                     std::int64_t T, std::int64_t* scored) {
-  const std::int64_t n = static_cast<std::int64_t>(ids.size());
-  if (scored) *scored = 0;
-  if (n < 2) return kNaN;
-  N = std::max<std::int64_t>(1, std::min(N, (n - 1) / std::max<std::int64_t>(T, 1)));
-  const std::int64_t L = (n - 1) / N;  // units per stream
-  T = std::min(T, L);
-  const std::int64_t segments = L / T;
-  std::vector<std::int32_t> inputs(static_cast<std::size_t>(T * N));   // (T, N)
-  std::vector<std::int32_t> targets(static_cast<std::size_t>(T * N));  // (T, N)
-  Model::State state = model.zero_state(N);
-  double total = 0;
-  for (std::int64_t s = 0; s < segments; ++s) {
-    for (std::int64_t t = 0; t < T; ++t)
-      for (std::int64_t k = 0; k < N; ++k) {
-        const std::int64_t p = k * L + s * T + t;
-        inputs[static_cast<std::size_t>(t * N + k)] = ids[static_cast<std::size_t>(p)];
-        targets[static_cast<std::size_t>(t * N + k)] = ids[static_cast<std::size_t>(p + 1)];
-      }
-    total += model.evaluate(inputs, targets, T, state);
-  }
-  const std::int64_t count = segments * T * N;
-  if (scored) *scored = count;
-  return total / static_cast<double>(count);
-}
-
 namespace detail {
 
 // The loop, as in a textbook: batch, forward, backward, clip, update, log.
@@ -96,20 +70,32 @@ TrainResult Trainer::run() {
   return finish(reason);
 }
 
-std::string Trainer::stop_reason() const { return stop_reached(config_, state_, elapsed()); }
+std::string Trainer::stop_reason() const {
+  return stop_reached(config_, state_, elapsed());
+}
 
 void Trainer::next_batch() {
   if (state_.position.segment == 0)  // a new epoch: streams jump, so the carried state restarts
     for (auto& l : carried_.layers) std::fill(l.begin(), l.end(), 0.0f);
-  batches_->fill(state_.position, inputs_.data(), targets_.data());
+  if (ranks_.size() == 1) {
+    batches_->fill(state_.position, inputs_.data(), targets_.data());
+    return;
+  }
+  batches_->fill(state_.position, batch_inputs_.data(), batch_targets_.data());
+  const std::int64_t N = share_.total, n = share_.count;
+  for (std::int64_t t = 0; t < config_.seq_len; ++t) {
+    std::copy_n(batch_inputs_.begin() + t * N + share_.first, n, inputs_.begin() + t * n);
+    std::copy_n(batch_targets_.begin() + t * N + share_.first, n, targets_.begin() + t * n);
+  }
 }
 
 // Forward and backward over the segment; the gradients land in model_->grads().
 double Trainer::forward_backward() {
-  const double loss = model_->train_step(inputs_, targets_, config_.seq_len, carried_,
-                                         dropout_seed(config_.seed, state_.iteration));
-  if (faults_.inject_nan_at == state_.iteration + 1) return kNaN;
-  return loss;
+  double loss = model_->train_step(inputs_, targets_, config_.seq_len, carried_,
+                                   dropout_seed(config_.seed, state_.iteration),
+                                   {.first = share_.first, .total = share_.total});
+  if (faults_.inject_nan_at == state_.iteration + 1) loss = kNaN;
+  return ranks_.size() > 1 ? combine_ranks(loss) : loss;
 }
 
 void Trainer::guard_divergence(double loss, double norm, double lr) {
@@ -154,8 +140,9 @@ void Trainer::log_validate_checkpoint(double lr) {
 }
 
 bool Trainer::stop_requested() const {
-  return (hooks_.watch_signals && pending_stop_signal() != 0) ||
-         (faults_.interrupt_after > 0 && state_.iteration == faults_.interrupt_after);
+  if (faults_.interrupt_after > 0 && state_.iteration == faults_.interrupt_after) return true;
+  if (ranks_.size() > 1) return agreed_signal_ != 0;
+  return hooks_.watch_signals && pending_stop_signal() != 0;
 }
 
 // The periodic validation scores the trained weights and, with --ema, their average too, and
@@ -164,8 +151,15 @@ double Trainer::validate_now(bool full, std::int64_t* scored) {
   std::span<const std::int32_t> ids = split_.valid;
   if (!full && eval_is_slice()) ids = ids.first(static_cast<std::size_t>(config_.eval_units));
   last_eval_iteration_ = state_.iteration;
+  // With several ranks, each scores its share of the streams (one rank: evaluate_loss).
+  const EvalLayout at =
+      eval_layout(static_cast<std::int64_t>(ids.size()), config_.batch, config_.seq_len);
+  const StreamShare mine = stream_share(at.N, ranks_.rank(), ranks_.size());
+  if (scored) *scored = at.units();
   const auto score = [&] {
-    return evaluate_loss(*model_, ids, config_.batch, config_.seq_len, scored);
+    std::array<double, 1> total{evaluate_streams(*model_, ids, at, mine.first, mine.count)};
+    ranks_.sum(total);
+    return at.units() > 0 ? total[0] / static_cast<double>(at.units()) : kNaN;
   };
   if (!average_) return score();
   if (full) {
@@ -192,11 +186,12 @@ void Trainer::swap_in_average() {
 // The periodic validation, on the first --eval-units units of the split: it alone decides
 // best.ckpt and early stopping, so that models are always compared on the same text.
 void Trainer::validate_and_save(bool last) {
+  check_same_weights();
   if (!can_validate()) {
     last_eval_iteration_ = state_.iteration;
     save_checkpoint(run_dir_ / "last.ckpt");
     if (snapshot_due()) keep_snapshot(kNaN);
-    write_loss_curves(run_dir_, metrics_->rows());
+    write_curves();
     return;
   }
   std::int64_t scored = 0;
@@ -219,16 +214,17 @@ void Trainer::validate_and_save(bool last) {
   if (better) save_checkpoint(run_dir_ / "best.ckpt");
   save_checkpoint(run_dir_ / "last.ckpt");
   if (snapshot_due()) keep_snapshot(v);
-  write_loss_curves(run_dir_, metrics_->rows());
-  progress_->message("iter " + thousands(state_.iteration) + " (" + format_duration(elapsed()) +
-                     "): validation " + validation_text(v) + (better ? " (best)" : "") +
-                     (!average_                ? std::string()
-                      : state_.average_chosen ? " (weight average; trained weights " +
-                                                    fixed(trained_valid_, 4) + ")"
-                                              : " (trained weights; weight average " +
-                                                    fixed(averaged_valid_, 4) + ")"));
+  write_curves();
+  progress_->message(
+      "iter " + thousands(state_.iteration) + " (" + format_duration(elapsed()) + "): validation " +
+      validation_text(v) + (better ? " (best)" : "") +
+      (!average_ ? std::string()
+       : state_.average_chosen
+           ? " (weight average; trained weights " + fixed(trained_valid_, 4) + ")"
+           : " (trained weights; weight average " + fixed(averaged_valid_, 4) + ")"));
   if (roll)
-    progress_->message("  " + std::to_string(config_.rollback) + " validation(s) without "
+    progress_->message("  " + std::to_string(config_.rollback) +
+                       " validation(s) without "
                        "improvement: back to the best model (iteration " +
                        std::to_string(state_.best_iteration) + "), learning rate x" +
                        short_num(state_.lr_scale) + " from now on (" + option_name("rollback") +
@@ -237,7 +233,15 @@ void Trainer::validate_and_save(bool last) {
 
 // The weights and optimiser moments of best.ckpt, read back from the file so that a resumed run
 // does the same; the iteration, clock and data position go on (the next batches are new ones).
+// The root reads the file and sends what it read to the other ranks.
 void Trainer::roll_back() {
+  if (ranks_.root()) read_best();
+  share_weights();
+  state_.lr_scale *= 0.5;
+  ++state_.rollbacks;
+}
+
+void Trainer::read_best() {
   const CheckpointData best = read_checkpoint(run_dir_ / "best.ckpt");
   const auto params = model_->params();
   // With --ema (fixed for a run) best.ckpt holds the trained weights and the average as well.
@@ -254,8 +258,6 @@ void Trainer::roll_back() {
     std::copy(best.average.begin(), best.average.end(), average_->values().begin());
     state_.average_chosen = TrainState::load(best).average_chosen;
   }
-  state_.lr_scale *= 0.5;
-  ++state_.rollbacks;
 }
 
 bool Trainer::snapshot_due() const {
@@ -265,6 +267,7 @@ bool Trainer::snapshot_due() const {
 // The checkpoint just written, kept under char-rnn's kind of name. A hard link costs nothing:
 // last.ckpt is replaced by a rename, so the link keeps this iteration's file.
 void Trainer::keep_snapshot(double valid) {
+  if (!ranks_.root()) return;
   const std::string name = "iter-" + std::to_string(state_.iteration) +
                            (std::isfinite(valid) ? "-val-" + fixed(valid, 3) : std::string()) +
                            ".ckpt";
@@ -272,7 +275,9 @@ void Trainer::keep_snapshot(double valid) {
   std::error_code ec;
   std::filesystem::remove(target, ec);
   std::filesystem::create_hard_link(run_dir_ / "last.ckpt", target, ec);
-  if (ec) save_checkpoint(target);  // a file system without hard links
+  if (ec)  // a file system without hard links
+    std::filesystem::copy_file(run_dir_ / "last.ckpt", target,
+                               std::filesystem::copy_options::overwrite_existing);
   progress_->message("  kept " + target.string());
 }
 
@@ -289,14 +294,24 @@ void Trainer::validate_whole_split() {
                      validation_text(v));
 }
 
+void Trainer::write_curves() const {
+  if (metrics_) write_loss_curves(run_dir_, metrics_->rows());
+}
+
 void Trainer::save_checkpoint(const std::filesystem::path& file) {
+  std::vector<float> state = whole_state();
+  if (ranks_.root()) write_checkpoint(file, checkpoint(std::move(state)));
+}
+
+// The run as a checkpoint, with `state` the carried state of all N streams.
+CheckpointData Trainer::checkpoint(std::vector<float> state) const {
   CheckpointData d;
   for (const auto& [k, v] : config_to_keys(config_)) d.header["config." + k] = v;
   d.header["charnn.version"] = CHARNN_VERSION;
   TrainState now = state_;
   now.elapsed = elapsed();
   now.optimizer_steps = optimizer_->steps();
-  now.streams = carried_.N;
+  now.streams = config_.batch;
   now.save(d);
   d.header["corpus.fingerprint"] = hex64(fingerprint_);
   d.set("corpus.train_units", static_cast<std::int64_t>(split_.train.size()));
@@ -308,13 +323,13 @@ void Trainer::save_checkpoint(const std::filesystem::path& file) {
     if (state_.average_chosen) d.params = d.average;
   }
   d.optimizer.assign(optimizer_->state().begin(), optimizer_->state().end());
-  for (const auto& layer : carried_.layers)
-    d.state.insert(d.state.end(), layer.begin(), layer.end());
-  write_checkpoint(file, d);
+  d.state = std::move(state);
+  return d;
 }
 
 void Trainer::metrics_row(double lr, double train_loss, double norm, double valid,
                           std::int64_t valid_units, double trained_valid) {
+  if (!metrics_) return;  // a rank other than the root
   const MetricsRow row{.iteration = state_.iteration,
                        .epoch = batches_->epoch_fraction(state_.position),
                        .seconds = elapsed(),
@@ -365,7 +380,9 @@ void Trainer::done_record(const std::string& reason, int signal) {
 TrainResult Trainer::interrupt() {
   save_checkpoint(run_dir_ / "last.ckpt");
   progress_->finish();
-  const int sig = hooks_.watch_signals ? pending_stop_signal() : 0;
+  const int sig = ranks_.size() > 1      ? agreed_signal_
+                  : hooks_.watch_signals ? pending_stop_signal()
+                                         : 0;
   const std::string what = sig == SIGINT    ? "interrupted (SIGINT)"
                            : sig == SIGTERM ? "terminated (SIGTERM)"
                                             : "interrupted";
@@ -386,7 +403,7 @@ TrainResult Trainer::finish(const std::string& reason) {
     save_checkpoint(run_dir_ / "last.ckpt");
   if (can_validate() && eval_is_slice()) {
     validate_whole_split();
-    write_loss_curves(run_dir_, metrics_->rows());
+    write_curves();
   }
   progress_->finish();
   const std::string why = reason == "max_iters" ? "reached " + option_name("max_iters")
@@ -401,8 +418,9 @@ TrainResult Trainer::finish(const std::string& reason) {
   progress_->message("done: " + why + " after " + thousands(state_.iteration) + " iterations (" +
                      fixed(batches_->epoch_fraction(state_.position), 2) + " epochs, " +
                      format_duration(elapsed()) + "); " + valid + "\n  run: " + run_dir_.string() +
-                     (can_validate() ? " (best.ckpt, last.ckpt, metrics.csv)"
-                                     : " (last.ckpt, metrics.csv; no best.ckpt without validation)"));
+                     (can_validate()
+                          ? " (best.ckpt, last.ckpt, metrics.csv)"
+                          : " (last.ckpt, metrics.csv; no best.ckpt without validation)"));
   done_record(reason, 0);
   TrainResult r = result();
   r.stop_reason = reason;
@@ -441,42 +459,6 @@ double Trainer::progress_fraction() const {
                  batches_->epoch_fraction(state_.position) / static_cast<double>(config_.epochs));
   if (config_.time_limit > 0) f = std::max(f, elapsed() / config_.time_limit);
   return std::min(f, 1.0);
-}
-
-std::string Trainer::validation_text(double v) const {
-  return fixed(v, 4) + " nats/unit, " + fixed(v / kLn2, 4) + " bits/unit";
-}
-
-std::string Trainer::describe_best() const {
-  if (!std::isfinite(state_.best_valid)) return "no validation yet";
-  return "best validation " + fixed(state_.best_valid, 4) + " nats/unit (" +
-         fixed(state_.best_valid / kLn2, 4) + " bits" +
-         (eval_is_slice() ? ", first " + thousands(config_.eval_units) + " units of the split"
-                          : std::string()) +
-         ") at iteration " + std::to_string(state_.best_iteration);
-}
-
-std::string Trainer::status_line() const {
-  const double rate = window_.rate;
-  const double epoch = batches_->epoch_fraction(state_.position);
-  std::string s =
-      "iter " + thousands(state_.iteration) + " | epoch " + fixed(epoch, 2) + " | train " +
-      (std::isnan(state_.train_ema) ? std::string("-") : fixed(state_.train_ema, 3)) + " | val " +
-      (std::isnan(state_.last_valid) ? std::string("-") : fixed(state_.last_valid, 3)) + " | " +
-      rate_text(rate) + " units/s | lr " + short_num(last_lr_);
-  // ETA: the nearest of the stop conditions that are set.
-  double left = std::numeric_limits<double>::infinity();
-  const double per_iter = state_.iteration > 0 && rate > 0
-                              ? static_cast<double>(config_.batch * config_.seq_len) / rate
-                              : 0;
-  if (config_.time_limit > 0) left = std::min(left, config_.time_limit - elapsed());
-  if (config_.max_iters > 0 && per_iter > 0)
-    left = std::min(left, static_cast<double>(config_.max_iters - state_.iteration) * per_iter);
-  if (config_.epochs > 0 && per_iter > 0)
-    left = std::min(left, (static_cast<double>(config_.epochs) - epoch) *
-                              static_cast<double>(batches_->segments_per_epoch()) * per_iter);
-  if (std::isfinite(left)) s += " | " + format_duration(left) + " left";
-  return s;
 }
 
 }  // namespace detail

@@ -10,9 +10,10 @@
 #include <charnn/checkpoint.hpp>
 #include <charnn/detail/train_faults.hpp>
 #include <charnn/model.hpp>
-#include <charnn/random.hpp>
 #include <charnn/optimizer.hpp>
 #include <charnn/progress.hpp>
+#include <charnn/random.hpp>
+#include <charnn/ranks.hpp>
 #include <charnn/train_plan.hpp>
 #include <charnn/trainer.hpp>
 #include <charnn/weight_average.hpp>
@@ -35,6 +36,18 @@ inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 inline std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t iteration) {
   return splitmix64(seed * 0x2545f4914f6cdd1dull + static_cast<std::uint64_t>(iteration));
 }
+
+// How evaluate_loss lays a text out: N streams of L units each, scored in `segments` segments
+// of T steps with the state carried. All zero when the text is too short to score.
+struct EvalLayout {
+  std::int64_t N = 0, T = 0, L = 0, segments = 0;
+  std::int64_t units() const { return segments * T * N; }  // units scored
+};
+EvalLayout eval_layout(std::int64_t units, std::int64_t N, std::int64_t T);
+// The summed nats of streams [first, first + count) of the layout: one rank's share of a
+// validation (ranks.hpp), or with (0, N) the whole of it.
+double evaluate_streams(Model& model, std::span<const std::int32_t> ids, const EvalLayout& at,
+                        std::int64_t first, std::int64_t count);
 
 // The corpus fingerprint as the checkpoint stores it.
 inline std::string hex64(std::uint64_t v) {
@@ -84,11 +97,20 @@ class Trainer {
   WidthCost measure_width(std::int64_t hidden, bool timed);
   void build_model();
   void restore_from_checkpoint();
+  void open_run();
   void start();
+  // Ranks (ranks.hpp): the root sets up alone and sends its start to the others, which continue
+  // from it as from a checkpoint; each rank then keeps its share of the streams.
+  void share_start();
+  void join_root(const std::string& start_bytes);
+  void share_weights();              // the root's weights, moments and average to every rank
+  void check_same_weights();         // every rank holds the root's parameters, or training stops
+  std::vector<float> whole_state();  // the carried state of all N streams (the root's copy)
   // The steps of one iteration.
   std::string stop_reason() const;
   void next_batch();
   double forward_backward();
+  double combine_ranks(double loss);
   void guard_divergence(double loss, double norm, double lr);
   void advance(double loss, double norm);
   void log_validate_checkpoint(double lr);
@@ -99,9 +121,12 @@ class Trainer {
   void validate_and_save(bool last = false);
   bool snapshot_due() const;
   void roll_back();
+  void read_best();  // the root's part of roll_back
   void keep_snapshot(double valid);
   void validate_whole_split();
-  void save_checkpoint(const std::filesystem::path& file);
+  void write_curves() const;  // the loss curves page, from the root
+  CheckpointData checkpoint(std::vector<float> state) const;
+  void save_checkpoint(const std::filesystem::path& file);  // collective: every rank calls it
   void done_record(const std::string& reason, int signal);
   void metrics_row(double lr, double train_loss, double norm, double valid,
                    std::int64_t valid_units = 0, double trained_valid = kNaN);
@@ -109,7 +134,11 @@ class Trainer {
   TrainResult finish(const std::string& reason);
   TrainResult result() const;
   // Reporting.
-  double elapsed() const { return state_.elapsed + session_seconds(); }
+  // Training seconds; with several ranks, the root's clock as of the last step, so that every
+  // rank sees the same time budget and learning-rate schedule.
+  double elapsed() const {
+    return state_.elapsed + (ranks_.size() > 1 ? root_seconds_ : session_seconds());
+  }
   double session_seconds() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
@@ -125,6 +154,12 @@ class Trainer {
            static_cast<std::int64_t>(split_.valid.size()) > config_.eval_units;
   }
 
+  Ranks& ranks_ = Ranks::world();
+  StreamShare share_;                       // this rank's streams of the batch
+  std::vector<std::int32_t> batch_inputs_;  // (T, N) the whole batch, with several ranks
+  std::vector<std::int32_t> batch_targets_;
+  double root_seconds_ = 0;  // the root's session seconds, agreed at the last step
+  int agreed_signal_ = 0;    // SIGINT / SIGTERM on any rank, agreed at the last step
   const PluginRegistry& plugins_;
   const TrainHooks& hooks_;
   const TrainFaults& faults_;
@@ -147,10 +182,12 @@ class Trainer {
   std::unique_ptr<WeightAverage> average_;  // --ema; null when off
   // With --ema, at the last periodic validation: the trained weights' loss and their average's.
   double trained_valid_ = kNaN, averaged_valid_ = kNaN;
-  Model::State carried_;               // recurrent state carried across segments, (S_l, N, H)
-  std::vector<std::int32_t> inputs_;   // (T, N)
-  std::vector<std::int32_t> targets_;  // (T, N)
-  std::string precision_;              // what config_.precision resolved to
+  // Recurrent state carried across segments, (S_l, n, H), and the segment's ids, (T, n), for
+  // this rank's n = share_.count streams (all N with one rank).
+  Model::State carried_;
+  std::vector<std::int32_t> inputs_;
+  std::vector<std::int32_t> targets_;
+  std::string precision_;  // what config_.precision resolved to
   TrainState state_;
   std::unique_ptr<MetricsLog> metrics_;
   std::unique_ptr<Progress> progress_;
