@@ -81,7 +81,7 @@ table=$(
   echo "| set-up | units/s | against 1 x 2 |"
   echo "| --- | --- | --- |"
   echo "| 1 rank x 2 threads | $threads | 1.00 |"
-  echo "| 2 ranks x 1 thread (mpirun) | $ranks | $(awk -v a="$ranks" -v b="$threads" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }') |"
+  echo "| 2 ranks x 1 thread (mpirun) | $ranks | $(awk -v a="$ranks" -v b="$threads" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') |"
   echo
   echo "One allreduce of a 3.4M-float gradient between 2 ranks: over shared memory \`$reduce\`;"
   echo "over TCP loopback \`$reduce_tcp\`."
