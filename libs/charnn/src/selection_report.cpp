@@ -33,8 +33,9 @@ std::string together_summary(const ReportSelection& s) {
   if (s.together == 0)
     return "no neuron is on for more than half of the selection while off for more than half of "
            "the rest, so nothing is matched";
-  return "the top " + together_names(s.together) + " (score within 0.1 of the best) are on " +
-         "together at " + percent(s.together_inside) + " of the selection and " +
+  return "the top " + together_names(s.together) + " (score within 0.1 of the best) " +
+         (s.together == 1 ? "is on" : "are on together") + " at " +
+         percent(s.together_inside) + " of the selection and " +
          percent(s.together_outside) + " of the rest of the text; " + std::to_string(s.stretches) +
          " stretch" + (s.stretches == 1 ? "" : "es") + " of 2 or more units outside the selection";
 }
