@@ -23,12 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string quote(const fs::path& p) {
-  std::string q = "'";
-  for (char c : p.string()) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 // A tiny run: a few iterations, no time probe, one thread.
 std::string train_args(const fs::path& corpus, int iterations, int hidden = 16) {
   return " train " + quote(corpus) + " --layers 1 --hidden " + std::to_string(hidden) +

@@ -29,12 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string quote(const fs::path& p) {
-  std::string q = "'";
-  for (char c : p.string()) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 // (T, N) ids -> the (T, n) columns of one share.
 std::vector<std::int32_t> columns(const std::vector<std::int32_t>& ids, std::int64_t T,
                                   const StreamShare& share) {

@@ -75,6 +75,13 @@ inline std::string read_file(const std::filesystem::path& file) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// A path as one shell word: in single quotes, with any ' inside closed, escaped and reopened.
+inline std::string quote(const std::filesystem::path& p) {
+  std::string q = "'";
+  for (char c : p.string()) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
 // Runs a shell command; returns its exit code (128 + N when signal N ended it) and captures
 // its stdout and stderr, interleaved.
 inline int run_command(const std::string& cmd, std::string& output) {
