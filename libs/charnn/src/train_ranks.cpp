@@ -40,7 +40,8 @@ void Trainer::share_start() {
   const std::int64_t H = config_.hidden, N = share_.total, n = share_.count;
   Model::State mine = model_->zero_state(n);
   for (std::size_t l = 0; l < mine.layers.size(); ++l) {
-    const std::int64_t S = static_cast<std::int64_t>(mine.layers[l].size()) / (n * H);
+    const auto S =
+        static_cast<std::int64_t>(model_->layer(static_cast<std::int32_t>(l)).states().size());
     for (std::int64_t k = 0; k < S; ++k)
       std::copy_n(carried_.layers[l].begin() + (k * N + share_.first) * H, n * H,
                   mine.layers[l].begin() + k * n * H);
@@ -135,12 +136,10 @@ std::vector<float> Trainer::whole_state() {
   if (!ranks_.root()) return {};
   const std::int64_t H = config_.hidden, N = share_.total;
   std::vector<std::int64_t> states;  // S_l
-  std::int64_t per_stream = 0;
-  for (const auto& layer : carried_.layers) {
-    states.push_back(static_cast<std::int64_t>(layer.size()) / (share_.count * H));
-    per_stream += states.back() * H;
-  }
-  std::vector<float> whole(static_cast<std::size_t>(per_stream * N));
+  for (std::int32_t l = 0; l < model_->num_layers(); ++l)
+    states.push_back(static_cast<std::int64_t>(model_->layer(l).states().size()));
+  std::vector<float> whole(mine.size() / static_cast<std::size_t>(share_.count) *
+                           static_cast<std::size_t>(N));
   auto from = all.begin();
   for (int r = 0; r < ranks_.size(); ++r) {
     const StreamShare theirs = stream_share(N, r, ranks_.size());

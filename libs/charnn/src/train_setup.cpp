@@ -57,11 +57,10 @@ Trainer::Trainer(const TrainConfig& given, const PluginRegistry& plugins, const 
   // With several ranks, each takes its share of this machine's CPUs (oneDNN's threads would
   // otherwise fight over them), and only the root reads the run: the others get it from the
   // root (share_start).
-  if (ranks_.size() > 1) {
-    set_threads(given.threads > 0 ? given.threads
-                                  : std::max(1, usable_cpus() / ranks_.local_size()));
-    if (!ranks_.root()) return;
-  }
+  set_threads(ranks_.size() > 1 && given.threads <= 0
+                  ? std::max(1, usable_cpus() / ranks_.local_size())
+                  : given.threads);
+  if (!ranks_.root()) return;
   if (!given.resume.empty())
     load_resume(given);
   else if (given.more > 0)
@@ -71,7 +70,6 @@ Trainer::Trainer(const TrainConfig& given, const PluginRegistry& plugins, const 
   // --time not given: 15 minutes, unless another stop condition is; --time 0 means none.
   if (config_.time_limit == kDefaultTime)
     config_.time_limit = config_.epochs == 0 && config_.max_iters == 0 ? kDefaultTimeLimit : 0;
-  if (ranks_.size() == 1) set_threads(given.threads);
 }
 
 void Trainer::load_resume(const TrainConfig& given) {
