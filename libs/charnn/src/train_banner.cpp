@@ -60,9 +60,11 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
          to_string(c.schedule.kind) + "), clip " + short_num(c.clip) +
          (c.ema > 0 ? ", weight average " + short_num(c.ema) : std::string()) + ", " + f.precision +
          ", " + workers + "\n  stop:" + stops +
-         (c.rollback > 0 ? "; back to the best model at half the rate after " +
-                               std::to_string(c.rollback) + " validation(s) without improvement"
-                         : std::string()) +
+         (c.rollback > 0
+              ? "; back to the best model at half the rate after " + std::to_string(c.rollback) +
+                    " validation(s) without improvement, and to the last healthy weights after a "
+                    "loss spike"
+              : std::string()) +
          (c.plan.empty() || f.resuming ? std::string() : "\n  plan: " + c.plan);
 }
 

@@ -284,7 +284,9 @@ const TrainOption kOptions[] = {
      .value_name = "N",
      .help = "after N validations in a row worse than the best, go back to the best model "
              "(weights and optimiser state) and halve the learning rate for the rest of the run, "
-             "so the budget is not spent overfitting (0 = off)",
+             "so the budget is not spent overfitting; and when the loss on the first training "
+             "batch (scored every 50 iterations) rises 0.25 nats above its lowest, go back to "
+             "the last healthy weights at half the rate (0 = neither)",
      .resumable = true,
      CHARNN_INTEGER(rollback),
      .missing = "0",  // runs from before rollbacks

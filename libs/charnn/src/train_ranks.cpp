@@ -50,8 +50,22 @@ void Trainer::share_start() {
   const std::size_t T = static_cast<std::size_t>(config_.seq_len);
   batch_inputs_.assign(T * static_cast<std::size_t>(N), 0);
   batch_targets_.assign(batch_inputs_.size(), 0);
-  inputs_.assign(T * static_cast<std::size_t>(n), 0);
-  targets_.assign(inputs_.size(), 0);
+}
+
+void Trainer::fill_share(DataPosition at, std::vector<std::int32_t>& inputs,
+                         std::vector<std::int32_t>& targets) {
+  const std::int64_t T = config_.seq_len, N = share_.total, n = share_.count;
+  inputs.resize(static_cast<std::size_t>(T * n));
+  targets.resize(inputs.size());
+  if (ranks_.size() == 1) {
+    batches_->fill(at, inputs.data(), targets.data());
+    return;
+  }
+  batches_->fill(at, batch_inputs_.data(), batch_targets_.data());
+  for (std::int64_t t = 0; t < T; ++t) {
+    std::copy_n(batch_inputs_.begin() + t * N + share_.first, n, inputs.begin() + t * n);
+    std::copy_n(batch_targets_.begin() + t * N + share_.first, n, targets.begin() + t * n);
+  }
 }
 
 // A rank other than the root: the run the root set up, from its bytes and the corpus it sent.

@@ -434,6 +434,7 @@ void Trainer::start() {
   start_ = std::chrono::steady_clock::now();
   if (!resuming_) state_.elapsed = check_seconds_;
   share_start();
+  start_spike_guard();
   window_ = Window{};
   session_start_iteration_ = state_.iteration;
 }

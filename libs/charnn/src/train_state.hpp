@@ -34,6 +34,10 @@ struct TrainState {
   // --more: the elapsed seconds at which the run was first given time past its schedule (0 =
   // never). From there on the schedule stays where it ended (optional key: 0).
   double extended_from = 0;
+  // The spike guard (trainer_impl.hpp): the lowest score of the fixed batch, and how many times
+  // it went back (counted in rollbacks too). Optional keys: infinity and 0.
+  double spike_lowest = std::numeric_limits<double>::infinity();
+  std::int64_t spikes = 0;
 
   // Calls f(key, field) for every field, in one fixed order.
   template <class State, class F>
@@ -54,11 +58,13 @@ struct TrainState {
     f("state.rollbacks", s.rollbacks);
     f("state.average_chosen", s.average_chosen);
     f("state.extended_from", s.extended_from);
+    f("state.spike_lowest", s.spike_lowest);
+    f("state.spikes", s.spikes);
   }
   // Keys a checkpoint written before them may lack; they keep their defaults.
   static bool optional_key(const std::string& key) {
     return key == "state.lr_scale" || key == "state.rollbacks" || key == "state.average_chosen" ||
-           key == "state.extended_from";
+           key == "state.extended_from" || key == "state.spike_lowest" || key == "state.spikes";
   }
 
   void save(CheckpointData& d) const;

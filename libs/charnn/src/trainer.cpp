@@ -62,6 +62,7 @@ TrainResult Trainer::run() {
     optimizer_->step(model_->params(), model_->grads(), lr);
     if (average_) average_->update(model_->params(), state_.iteration + 1);
     advance(loss, norm);
+    guard_spikes();
     log_validate_checkpoint(lr);
     if (const std::string change = governor_->poll(); !change.empty())
       progress_->message("  " + change);
@@ -77,16 +78,7 @@ std::string Trainer::stop_reason() const {
 void Trainer::next_batch() {
   if (state_.position.segment == 0)  // a new epoch: streams jump, so the carried state restarts
     for (auto& l : carried_.layers) std::fill(l.begin(), l.end(), 0.0f);
-  if (ranks_.size() == 1) {
-    batches_->fill(state_.position, inputs_.data(), targets_.data());
-    return;
-  }
-  batches_->fill(state_.position, batch_inputs_.data(), batch_targets_.data());
-  const std::int64_t N = share_.total, n = share_.count;
-  for (std::int64_t t = 0; t < config_.seq_len; ++t) {
-    std::copy_n(batch_inputs_.begin() + t * N + share_.first, n, inputs_.begin() + t * n);
-    std::copy_n(batch_targets_.begin() + t * N + share_.first, n, targets_.begin() + t * n);
-  }
+  fill_share(state_.position, inputs_, targets_);
 }
 
 // Forward and backward over the segment; the gradients land in model_->grads().
@@ -128,8 +120,12 @@ void Trainer::advance(double loss, double norm) {
   if (hooks_.on_step) hooks_.on_step(state_.iteration, loss);
 }
 
+bool Trainer::checkpoint_due() const {
+  return state_.iteration % config_.eval_every == 0 || snapshot_due();
+}
+
 void Trainer::log_validate_checkpoint(double lr) {
-  const bool eval = state_.iteration % config_.eval_every == 0 || snapshot_due();
+  const bool eval = checkpoint_due();
   const bool log = state_.iteration % config_.log_every == 0;
   if (eval)
     validate_and_save();
@@ -239,6 +235,9 @@ void Trainer::roll_back() {
   share_weights();
   state_.lr_scale *= 0.5;
   ++state_.rollbacks;
+  // The spike guard's healthy point is now the best model, as it is for a run resumed from the
+  // checkpoint written next.
+  if (!healthy_.params.empty()) take_snapshot();
 }
 
 void Trainer::read_best() {

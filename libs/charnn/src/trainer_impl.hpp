@@ -78,6 +78,24 @@ inline std::string stop_reached(const TrainConfig& c, const TrainState& s, doubl
   return {};
 }
 
+// The spike guard (spike_guard.cpp), on while --rollback is: every kSpikeEvery iterations and at
+// every checkpoint the model scores the first training batch, as the learning-rate check does. A
+// score more than kSpikeMargin nats above the lowest so far means steps knocked the run off
+// course, and the trainer goes back to the weights of the last healthy score at half the rate.
+// War and Peace for 2 hours (2x512 GRU at 2.5e-3, 2026-12-03): the gradients exploded at
+// iterations 18,750-19,050 and the training loss went from 1.3 to 4.2 and stayed above 2.4, but
+// validation only went back to the best model 20,000 iterations later, 28 of the 120 minutes
+// lost. The training loss itself is no guide: its 50-iteration windows rose up to 0.63 above
+// their lowest in a healthy run on Chinese fortunes, from harder text alone.
+inline constexpr std::int64_t kSpikeEvery = 50;
+inline constexpr double kSpikeMargin = 0.25;
+
+// The last healthy point of the run, in memory: what the spike guard goes back to.
+struct SpikeSnapshot {
+  std::int64_t iteration = 0, optimizer_steps = 0;
+  std::vector<float> params, optimizer, average;  // average: --ema only
+};
+
 class Trainer {
  public:
   // Reads the checkpoint's config when resuming, validates, sets the thread count.
@@ -106,6 +124,9 @@ class Trainer {
   void share_weights();              // the root's weights, moments and average to every rank
   void check_same_weights();         // every rank holds the root's parameters, or training stops
   std::vector<float> whole_state();  // the carried state of all N streams (the root's copy)
+  // The batch at `at` as this rank's (T, n) share of the streams (all of it with one rank).
+  void fill_share(DataPosition at, std::vector<std::int32_t>& inputs,
+                  std::vector<std::int32_t>& targets);
   // The steps of one iteration.
   std::string stop_reason() const;
   void next_batch();
@@ -115,6 +136,12 @@ class Trainer {
   void advance(double loss, double norm);
   void log_validate_checkpoint(double lr);
   bool stop_requested() const;
+  bool checkpoint_due() const;  // a validation (or --keep-every checkpoint) after this iteration
+  // The spike guard (spike_guard.cpp).
+  void start_spike_guard();
+  void guard_spikes();
+  double fixed_batch_loss();
+  void take_snapshot();
   // Validation, checkpoints and the end.
   double validate_now(bool full, std::int64_t* scored);
   void swap_in_average();
@@ -193,6 +220,8 @@ class Trainer {
   std::unique_ptr<Progress> progress_;
   std::unique_ptr<ThreadGovernor> governor_;  // follows the free CPUs when --threads is automatic
   Window window_;
+  std::vector<std::int32_t> fixed_inputs_, fixed_targets_;  // the spike guard's batch, (T, n)
+  SpikeSnapshot healthy_;
   double check_seconds_ = 0;  // the learning-rate check's, counted against --time
   double last_lr_ = 0;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();

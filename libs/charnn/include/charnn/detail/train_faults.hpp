@@ -16,6 +16,8 @@ struct TrainFaults {
   // Pretends the learning-rate check's loss jumps by 1 after its first score at rates above
   // this. 0 = never.
   double lr_check_rise_above = 0;
+  // Pretends the spike guard's score of this iteration is 1 nat higher. 0 = never.
+  std::int64_t spike_at = 0;
 };
 
 TrainResult train_with_faults(const TrainConfig& config, const PluginRegistry& plugins,

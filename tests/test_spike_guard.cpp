@@ -1,0 +1,195 @@
+// The spike guard (trainer_impl.hpp): a rise of the fixed batch's loss sends the run back to the
+// weights, moments and average of its last healthy score at half the rate; a resumed run does
+// the same as an uninterrupted one; --rollback 0 turns it off.
+#include <charnn/checkpoint.hpp>
+#include <charnn/detail/train_faults.hpp>
+#include <charnn/trainer.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "training_support.hpp"
+
+using namespace charnn;
+using charnn::test::builtin_plugins;
+using charnn::test::repeating_corpus;
+using charnn::test::resume_of;
+using charnn::test::ScratchDir;
+using charnn::test::tiny_config;
+using charnn::test::write_file;
+
+namespace {
+
+// Validations every 50 iterations, none of them sending the run back on their own.
+TrainConfig guarded_config(const std::filesystem::path& corpus, const std::filesystem::path& out) {
+  TrainConfig c = tiny_config(corpus, out);
+  c.schedule.lr = 3e-3;
+  c.max_iters = 200;
+  c.eval_every = 50;
+  c.patience = 0;
+  c.rollback = 1000;
+  c.progress = TrainConfig::ProgressMode::plain;  // the messages, into the hooks' log
+  return c;
+}
+
+struct Ran {
+  TrainResult result;
+  std::string log;
+  std::map<std::int64_t, double> losses;
+};
+
+Ran run(const TrainConfig& c, std::int64_t spike_at, std::int64_t interrupt_after = 0) {
+  Ran r;
+  std::ostringstream log;
+  TrainHooks hooks;
+  hooks.log = &log;
+  hooks.on_step = [&](std::int64_t it, double loss) { r.losses[it] = loss; };
+  detail::TrainFaults faults;
+  faults.spike_at = spike_at;
+  faults.interrupt_after = interrupt_after;
+  r.result = detail::train_with_faults(c, builtin_plugins(), hooks, faults);
+  r.log = log.str();
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a loss spike sends the run back to its last healthy weights at half the rate",
+          "[trainer][spike]") {
+  ScratchDir dir("spike");
+  write_file(dir / "corpus.txt", repeating_corpus(3000));
+
+  // The weights at iteration 100, the last healthy score before the spike at 150.
+  const Ran healthy = run(guarded_config(dir / "corpus.txt", dir / "at100"), 0, 100);
+  REQUIRE(healthy.result.stop_reason == "interrupted");
+  const CheckpointData at100 = read_checkpoint(dir / "at100" / "last.ckpt");
+  CHECK(at100.get_double("state.lr_scale") == 1.0);
+
+  // The same run with a spike at 150, stopped just after it: back to iteration 100's weights,
+  // moments and average, at half the rate, while the iteration and the data go on.
+  const Ran spiked = run(guarded_config(dir / "corpus.txt", dir / "spiked"), 150, 150);
+  INFO(spiked.log);
+  CHECK_THAT(spiked.log,
+             Catch::Contains("iter 150: the loss on the first training batch rose to") &&
+                 Catch::Contains("back to the weights of iteration 100, learning rate "
+                                 "x0.5 from now on (--rollback)"));
+  const CheckpointData at150 = read_checkpoint(dir / "spiked" / "last.ckpt");
+  CHECK(at150.get_int("state.iteration") == 150);
+  CHECK(at150.get_double("state.lr_scale") == 0.5);
+  CHECK(at150.get_int("state.spikes") == 1);
+  CHECK(at150.get_int("state.rollbacks") == 1);
+  CHECK(at150.live == at100.live);  // the trained weights (PARM holds the chosen model)
+  CHECK(at150.optimizer == at100.optimizer);
+  CHECK(at150.average == at100.average);
+  CHECK(at150.get_int("state.optimizer_steps") == at100.get_int("state.optimizer_steps"));
+  for (std::int64_t it = 1; it <= 150; ++it) {
+    INFO("iteration " << it);
+    if (it <= 100) REQUIRE(spiked.losses.at(it) == healthy.losses.at(it));
+  }
+
+  // Without a spike the guard only watches: the healthy run's losses are a plain run's.
+  TrainConfig off = guarded_config(dir / "corpus.txt", dir / "off");
+  off.rollback = 0;
+  const Ran unguarded = run(off, 150, 100);
+  for (std::int64_t it = 1; it <= 100; ++it)
+    REQUIRE(unguarded.losses.at(it) == healthy.losses.at(it));
+  // --rollback 0 turns it off.
+  off.out = dir / "off-spike";
+  const Ran ignored = run(off, 150, 150);
+  CHECK(ignored.log.find("rose to") == std::string::npos);
+  CHECK(read_checkpoint(dir / "off-spike" / "last.ckpt").get_double("state.lr_scale") == 1.0);
+}
+
+TEST_CASE("a run resumed before a spike goes back exactly as the uninterrupted run does",
+          "[trainer][spike]") {
+  ScratchDir dir("spike-resume");
+  write_file(dir / "corpus.txt", repeating_corpus(3000));
+  const Ran whole = run(guarded_config(dir / "corpus.txt", dir / "whole"), 150);
+  REQUIRE(whole.result.stop_reason == "max_iters");
+  CHECK_THAT(whole.log, Catch::Contains("rose to"));
+
+  // Interrupted at a validation (a checkpoint the guard scored), resumed with the same spike.
+  Ran parts = run(guarded_config(dir / "corpus.txt", dir / "parts"), 150, 100);
+  REQUIRE(parts.result.stop_reason == "interrupted");
+  std::ostringstream log;
+  TrainHooks hooks;
+  hooks.log = &log;
+  hooks.on_step = [&](std::int64_t it, double loss) { parts.losses[it] = loss; };
+  detail::TrainFaults faults;
+  faults.spike_at = 150;
+  TrainConfig again = resume_of(dir / "parts");
+  again.progress = TrainConfig::ProgressMode::plain;
+  const TrainResult resumed = detail::train_with_faults(again, builtin_plugins(), hooks, faults);
+  CHECK(resumed.stop_reason == "max_iters");
+  CHECK_THAT(log.str(), Catch::Contains("back to the weights of iteration 100"));
+  REQUIRE(parts.losses.size() == 200);
+  for (std::int64_t it = 1; it <= 200; ++it) {
+    INFO("iteration " << it);
+    REQUIRE(parts.losses.at(it) == whole.losses.at(it));
+  }
+  const CheckpointData a = read_checkpoint(dir / "whole" / "last.ckpt");
+  const CheckpointData b = read_checkpoint(dir / "parts" / "last.ckpt");
+  CHECK(a.params == b.params);
+  CHECK(a.optimizer == b.optimizer);
+  CHECK(a.get_double("state.spike_lowest") == b.get_double("state.spike_lowest"));
+}
+
+TEST_CASE("after a validation's rollback the guard goes back to the best model, as on resume",
+          "[trainer][spike]") {
+  ScratchDir dir("spike-after-rollback");
+  // Random letters: validation soon stops improving and the run rolls back (as in test_trainer).
+  std::string text;
+  std::uint32_t x = 7;
+  for (int i = 0; i < 4000; ++i) {
+    x = x * 1664525u + 1013904223u;
+    text += static_cast<char>('a' + (x >> 24) % 12);
+    if (i % 60 == 59) text += '\n';
+  }
+  write_file(dir / "corpus.txt", text);
+  TrainConfig c = guarded_config(dir / "corpus.txt", dir / "probe");
+  c.split = {0.7, 0.3, 0};
+  c.hidden = 32;
+  c.schedule.lr = 3e-2;
+  c.schedule.kind = LrScheduleKind::constant;
+  c.max_iters = 80;
+  c.eval_every = 5;
+  c.rollback = 2;  // the validation after a rollback does not roll back again
+
+  // The first validation that rolls back, from the checkpoints of a run without spikes.
+  std::int64_t rolled_at = 0;
+  for (std::int64_t it = 5; it <= 60 && rolled_at == 0; it += 5) {
+    c.out = dir / ("probe-" + std::to_string(it));
+    const Ran probe = run(c, 0, it);
+    if (read_checkpoint(c.out / "last.ckpt").get_int("state.rollbacks") > 0) rolled_at = it;
+  }
+  REQUIRE(rolled_at > 0);
+  const std::int64_t spike = rolled_at + 5;
+
+  c.out = dir / "whole";
+  const Ran whole = run(c, spike);
+  INFO(whole.log);
+  CHECK_THAT(whole.log, Catch::Contains("iter " + std::to_string(spike) +
+                                        ": the loss on the first training batch rose to"));
+  // Stopped just after the rollback (its checkpoint holds the best model) and resumed.
+  c.out = dir / "parts";
+  Ran parts = run(c, spike, rolled_at);
+  std::ostringstream log;
+  TrainHooks hooks;
+  hooks.log = &log;
+  hooks.on_step = [&](std::int64_t it, double loss) { parts.losses[it] = loss; };
+  detail::TrainFaults faults;
+  faults.spike_at = spike;
+  TrainConfig again = resume_of(dir / "parts");
+  again.progress = TrainConfig::ProgressMode::plain;
+  detail::train_with_faults(again, builtin_plugins(), hooks, faults);
+  REQUIRE(parts.losses.size() == whole.losses.size());
+  for (const auto& [it, loss] : whole.losses) {
+    INFO("iteration " << it);
+    REQUIRE(parts.losses.at(it) == loss);
+  }
+  CHECK(read_checkpoint(dir / "whole" / "last.ckpt").params ==
+        read_checkpoint(dir / "parts" / "last.ckpt").params);
+}
