@@ -1,6 +1,6 @@
 // The spike guard (trainer_impl.hpp): a rise of the fixed batch's loss sends the run back to the
-// weights, moments and average of its last healthy score at half the rate; a resumed run does
-// the same as an uninterrupted one; --rollback 0 turns it off.
+// best model at half the rate; a resumed run does the same as an uninterrupted one; before the
+// first best model it only says so; --rollback 0 turns it off.
 #include <charnn/checkpoint.hpp>
 #include <charnn/detail/train_faults.hpp>
 #include <charnn/trainer.hpp>
@@ -57,24 +57,25 @@ Ran run(const TrainConfig& c, std::int64_t spike_at, std::int64_t interrupt_afte
 
 }  // namespace
 
-TEST_CASE("a loss spike sends the run back to its last healthy weights at half the rate",
+TEST_CASE("a loss spike sends the run back to its best model at half the rate",
           "[trainer][spike]") {
   ScratchDir dir("spike");
   write_file(dir / "corpus.txt", repeating_corpus(3000));
 
-  // The weights at iteration 100, the last healthy score before the spike at 150.
+  // The weights at iteration 100, the best model (validated every 50) before the spike at 150.
   const Ran healthy = run(guarded_config(dir / "corpus.txt", dir / "at100"), 0, 100);
   REQUIRE(healthy.result.stop_reason == "interrupted");
   const CheckpointData at100 = read_checkpoint(dir / "at100" / "last.ckpt");
   CHECK(at100.get_double("state.lr_scale") == 1.0);
+  REQUIRE(at100.get_int("state.best_iteration") == 100);
 
-  // The same run with a spike at 150, stopped just after it: back to iteration 100's weights,
+  // The same run with a spike at 150, stopped just after it: back to the best model's weights,
   // moments and average, at half the rate, while the iteration and the data go on.
   const Ran spiked = run(guarded_config(dir / "corpus.txt", dir / "spiked"), 150, 150);
   INFO(spiked.log);
   CHECK_THAT(spiked.log,
              Catch::Contains("iter 150: the loss on the first training batch rose to") &&
-                 Catch::Contains("back to the weights of iteration 100, learning rate "
+                 Catch::Contains("back to the best model (iteration 100), learning rate "
                                  "x0.5 from now on (--rollback)"));
   const CheckpointData at150 = read_checkpoint(dir / "spiked" / "last.ckpt");
   CHECK(at150.get_int("state.iteration") == 150);
@@ -124,7 +125,7 @@ TEST_CASE("a run resumed before a spike goes back exactly as the uninterrupted r
   again.progress = TrainConfig::ProgressMode::plain;
   const TrainResult resumed = detail::train_with_faults(again, builtin_plugins(), hooks, faults);
   CHECK(resumed.stop_reason == "max_iters");
-  CHECK_THAT(log.str(), Catch::Contains("back to the weights of iteration 100"));
+  CHECK_THAT(log.str(), Catch::Contains("back to the best model (iteration 100)"));
   REQUIRE(parts.losses.size() == 200);
   for (std::int64_t it = 1; it <= 200; ++it) {
     INFO("iteration " << it);
@@ -137,59 +138,17 @@ TEST_CASE("a run resumed before a spike goes back exactly as the uninterrupted r
   CHECK(a.get_double("state.spike_lowest") == b.get_double("state.spike_lowest"));
 }
 
-TEST_CASE("after a validation's rollback the guard goes back to the best model, as on resume",
+TEST_CASE("a spike before the first validation is reported, and training goes on",
           "[trainer][spike]") {
-  ScratchDir dir("spike-after-rollback");
-  // Random letters: validation soon stops improving and the run rolls back (as in test_trainer).
-  std::string text;
-  std::uint32_t x = 7;
-  for (int i = 0; i < 4000; ++i) {
-    x = x * 1664525u + 1013904223u;
-    text += static_cast<char>('a' + (x >> 24) % 12);
-    if (i % 60 == 59) text += '\n';
-  }
-  write_file(dir / "corpus.txt", text);
-  TrainConfig c = guarded_config(dir / "corpus.txt", dir / "probe");
-  c.split = {0.7, 0.3, 0};
-  c.hidden = 32;
-  c.schedule.lr = 3e-2;
-  c.schedule.kind = LrScheduleKind::constant;
-  c.max_iters = 80;
-  c.eval_every = 5;
-  c.rollback = 2;  // the validation after a rollback does not roll back again
-
-  // The first validation that rolls back, from the checkpoints of a run without spikes.
-  std::int64_t rolled_at = 0;
-  for (std::int64_t it = 5; it <= 60 && rolled_at == 0; it += 5) {
-    c.out = dir / ("probe-" + std::to_string(it));
-    const Ran probe = run(c, 0, it);
-    if (read_checkpoint(c.out / "last.ckpt").get_int("state.rollbacks") > 0) rolled_at = it;
-  }
-  REQUIRE(rolled_at > 0);
-  const std::int64_t spike = rolled_at + 5;
-
-  c.out = dir / "whole";
-  const Ran whole = run(c, spike);
-  INFO(whole.log);
-  CHECK_THAT(whole.log, Catch::Contains("iter " + std::to_string(spike) +
-                                        ": the loss on the first training batch rose to"));
-  // Stopped just after the rollback (its checkpoint holds the best model) and resumed.
-  c.out = dir / "parts";
-  Ran parts = run(c, spike, rolled_at);
-  std::ostringstream log;
-  TrainHooks hooks;
-  hooks.log = &log;
-  hooks.on_step = [&](std::int64_t it, double loss) { parts.losses[it] = loss; };
-  detail::TrainFaults faults;
-  faults.spike_at = spike;
-  TrainConfig again = resume_of(dir / "parts");
-  again.progress = TrainConfig::ProgressMode::plain;
-  detail::train_with_faults(again, builtin_plugins(), hooks, faults);
-  REQUIRE(parts.losses.size() == whole.losses.size());
-  for (const auto& [it, loss] : whole.losses) {
-    INFO("iteration " << it);
-    REQUIRE(parts.losses.at(it) == loss);
-  }
-  CHECK(read_checkpoint(dir / "whole" / "last.ckpt").params ==
-        read_checkpoint(dir / "parts" / "last.ckpt").params);
+  ScratchDir dir("spike-early");
+  write_file(dir / "corpus.txt", repeating_corpus(3000));
+  TrainConfig c = guarded_config(dir / "corpus.txt", dir / "run");
+  c.eval_every = 150;  // the first score (50) sets the lowest; the spike comes before a best
+  const Ran early = run(c, 100, 110);
+  INFO(early.log);
+  CHECK_THAT(early.log, Catch::Contains("iter 100: the loss on the first training batch rose to") &&
+                            Catch::Contains("no validation has kept a best model to go back to"));
+  const CheckpointData last = read_checkpoint(dir / "run" / "last.ckpt");
+  CHECK(last.get_double("state.lr_scale") == 1.0);
+  CHECK(last.get_int("state.spikes") == 0);
 }

@@ -11,9 +11,8 @@ namespace charnn {
 double training_bytes(const TrainingShape& s) {
   const double P = static_cast<double>(s.parameters);
   const double steps = static_cast<double>(s.seq_len) * static_cast<double>(s.batch);
-  // w, grad, adam m and v, the weight average (--ema), the spike guard's copy of w, m, v and
-  // the average; a bf16 copy
-  const double weights = P * (9 * 4 + 2);
+  // w, grad, adam m and v, the weight average (--ema); a bf16 copy
+  const double weights = P * (5 * 4 + 2);
   const double activations = steps * static_cast<double>(s.layers) *
                              static_cast<double>(s.hidden) * 12 * 4;
   const double output = steps * static_cast<double>(s.vocab) * 3 * 4;

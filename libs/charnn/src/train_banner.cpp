@@ -62,8 +62,7 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
          ", " + workers + "\n  stop:" + stops +
          (c.rollback > 0
               ? "; back to the best model at half the rate after " + std::to_string(c.rollback) +
-                    " validation(s) without improvement, and to the last healthy weights after a "
-                    "loss spike"
+                    " validation(s) without improvement or after a loss spike"
               : std::string()) +
          (c.plan.empty() || f.resuming ? std::string() : "\n  plan: " + c.plan);
 }

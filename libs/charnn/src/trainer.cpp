@@ -235,9 +235,6 @@ void Trainer::roll_back() {
   share_weights();
   state_.lr_scale *= 0.5;
   ++state_.rollbacks;
-  // The spike guard's healthy point is now the best model, as it is for a run resumed from the
-  // checkpoint written next.
-  if (!healthy_.params.empty()) take_snapshot();
 }
 
 void Trainer::read_best() {

@@ -78,10 +78,10 @@ inline std::string stop_reached(const TrainConfig& c, const TrainState& s, doubl
   return {};
 }
 
-// The spike guard (spike_guard.cpp), on while --rollback is: every kSpikeEvery iterations and at
-// every checkpoint the model scores the first training batch, as the learning-rate check does. A
-// score more than kSpikeMargin nats above the lowest so far means steps knocked the run off
-// course, and the trainer goes back to the weights of the last healthy score at half the rate.
+// The spike guard (spike_guard.cpp), on while --rollback is: every kSpikeEvery iterations the
+// model scores the first training batch, as the learning-rate check does. A score more than
+// kSpikeMargin nats above the lowest so far means steps knocked the run off course, and the
+// trainer goes back to the best model at half the rate, as after --rollback's validations.
 // War and Peace for 2 hours (2x512 GRU at 2.5e-3, 2026-12-03): the gradients exploded at
 // iterations 18,750-19,050 and the training loss went from 1.3 to 4.2 and stayed above 2.4, but
 // validation only went back to the best model 20,000 iterations later, 28 of the 120 minutes
@@ -89,12 +89,6 @@ inline std::string stop_reached(const TrainConfig& c, const TrainState& s, doubl
 // their lowest in a healthy run on Chinese fortunes, from harder text alone.
 inline constexpr std::int64_t kSpikeEvery = 50;
 inline constexpr double kSpikeMargin = 0.25;
-
-// The last healthy point of the run, in memory: what the spike guard goes back to.
-struct SpikeSnapshot {
-  std::int64_t iteration = 0, optimizer_steps = 0;
-  std::vector<float> params, optimizer, average;  // average: --ema only
-};
 
 class Trainer {
  public:
@@ -141,7 +135,6 @@ class Trainer {
   void start_spike_guard();
   void guard_spikes();
   double fixed_batch_loss();
-  void take_snapshot();
   // Validation, checkpoints and the end.
   double validate_now(bool full, std::int64_t* scored);
   void swap_in_average();
@@ -221,7 +214,6 @@ class Trainer {
   std::unique_ptr<ThreadGovernor> governor_;  // follows the free CPUs when --threads is automatic
   Window window_;
   std::vector<std::int32_t> fixed_inputs_, fixed_targets_;  // the spike guard's batch, (T, n)
-  SpikeSnapshot healthy_;
   double check_seconds_ = 0;  // the learning-rate check's, counted against --time
   double last_lr_ = 0;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
