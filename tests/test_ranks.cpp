@@ -1,7 +1,8 @@
 // Training on several ranks (ranks.hpp, docs/multi-machine.md): how a batch is shared out, that
 // shares trained apart add up to the batch (dropout included), and, on the real program under
 // mpirun, 2 ranks against 1 process: the same losses and weights, a resume on 1 process that
-// continues the same curve, SIGTERM to mpirun, and a rank killed outright.
+// continues the same curve, SIGTERM to mpirun or to charnn train --ranks, and a rank killed
+// outright.
 #include <charnn/checkpoint.hpp>
 #include <charnn/metrics_file.hpp>
 #include <charnn/model.hpp>
@@ -266,9 +267,10 @@ TEST_CASE(
   // Waits (up to 60 s) for a file of the run, then signals: mpirun itself, or one rank (found
   // by its command line, which starts with the program's path; mpirun's does not).
   const auto run_and_signal = [&](const fs::path& run, const std::string& wait_for,
-                                  const std::string& kill) {
-    return run_command("cd " + quote(dir.path()) + " && { " + mpirun(2) +
-                           train_args(corpus, run, 1000000) + " --time 2m & pid=$!; " +
+                                  const std::string& kill, bool ranks_option = false) {
+    return run_command("cd " + quote(dir.path()) + " && { " + (ranks_option ? exe() : mpirun(2)) +
+                           train_args(corpus, run, 1000000) + " --time 2m" +
+                           (ranks_option ? " --ranks 2" : "") + " & pid=$!; " +
                            "for i in $(seq 600); do [ -e " + quote(run / wait_for) +
                            " ] && break; sleep 0.1; done; sleep 0.5; " + kill + "; wait $pid; }",
                        out);
@@ -295,6 +297,14 @@ TEST_CASE(
     REQUIRE(run_command(exe() + " train --resume " + quote(dir / "term") + " --max-iters " +
                             std::to_string(last.get_int("state.iteration") + 5) + " --threads 1",
                         out) == 0);
+  }
+  // --ranks runs mpirun as a child and passes the signal on to the ranks themselves.
+  SECTION("SIGTERM to charnn train --ranks") {
+    const int code = run_and_signal(dir / "launched", "metrics.csv", "kill -TERM $pid", true);
+    INFO(out);
+    CHECK(code == 143);
+    CHECK_THAT(out, Catch::Contains("terminated (SIGTERM) at iteration"));
+    CHECK(read_checkpoint(dir / "launched" / "last.ckpt").get_int("state.iteration") > 0);
   }
   SECTION("SIGKILL to one rank") {
     const fs::path run = dir / "killed";

@@ -77,7 +77,7 @@ int run_train(const std::vector<std::string>& given_args) {
   if (const int k = vm["ranks"].as<int>(); k < 1)
     throw error("--ranks must be at least 1 (got " + std::to_string(k) + ")", {}, 2);
   else if (k > 1)
-    launch_ranks(k, args);
+    return launch_ranks(k, args);
 
   // Only what the user typed is applied, group by group in table order; the rest keeps the
   // library default (the time budget's default is applied by the library, when no other stop is

@@ -7,9 +7,11 @@
 
 namespace charnn::app {
 
-// Replaces this process with `mpirun -np K ... charnn train ARGS` (ARGS without --ranks); returns
-// only by throwing charnn::error (no MPI in this build, no mpirun, exec failed).
-[[noreturn]] void launch_ranks(int ranks, const std::vector<std::string>& train_args);
+// Runs `mpirun -np K ... charnn train ARGS` (ARGS without --ranks) and returns its exit status,
+// passing SIGINT and SIGTERM on to the ranks, so that a stopped job saves its checkpoint and
+// exits 130 or 143 as one process does. Throws charnn::error when it cannot start (no MPI in
+// this build, no mpirun, fork failed).
+int launch_ranks(int ranks, const std::vector<std::string>& train_args);
 
 // The train arguments without --ranks K / --ranks=K.
 std::vector<std::string> without_ranks_option(const std::vector<std::string>& args);
