@@ -20,7 +20,7 @@ using namespace detail::option_values;
   .get = [](const TrainConfig& c) { return real_text(c.field); }, \
   .set = [](TrainConfig& c, const std::string& s) { c.field = parse_real(s); }
 // An integer field that may be left to the plan: "auto" or a number.
-#define CHARNN_AUTO_INTEGER(field)                                    \
+#define CHARNN_AUTO_INTEGER(field)                                          \
   .get = [](const TrainConfig& c) { return auto_int_text(c.field); }, \
   .set = [](TrainConfig& c, const std::string& s) { c.field = parse_auto_int(s); }
 // A check that names the option: `cond` must hold, else "<name><message>".
@@ -85,8 +85,7 @@ const TrainOption kOptions[] = {
      .key = "hidden",
      .group = G::model,
      .value_name = "N|auto",
-     .help = "neurons (hidden units) per layer (H); auto: the widest of 512, 384, 256, 192, 128 "
-             "that the "
+     .help = "neurons (hidden units) per layer (H); auto: the widest of 512, 384, 256, 192, 128 that the "
              "budget can train on enough text, at the speed measured at the start (the banner's "
              "plan line says what was chosen and why)",
      CHARNN_AUTO_INTEGER(hidden),
@@ -141,9 +140,9 @@ const TrainOption kOptions[] = {
      .get = [](const TrainConfig& c) { return auto_real_text(c.schedule.lr, kAutoLr); },
      .set = [](TrainConfig& c,
                const std::string& s) { c.schedule.lr = parse_auto_real(s, kAutoLr); },
-     CHARNN_ACCEPT_IF(
-         (c.schedule.lr > 0 && std::isfinite(c.schedule.lr)) || c.schedule.lr == kAutoLr,
-         " must be a positive number, or auto")},
+     CHARNN_ACCEPT_IF((c.schedule.lr > 0 && std::isfinite(c.schedule.lr)) ||
+                          c.schedule.lr == kAutoLr,
+                      " must be a positive number, or auto")},
     {.flag = "lr-schedule",
      .key = "lr_schedule",
      .value_name = "constant|epoch|cosine",
@@ -226,7 +225,8 @@ const TrainOption kOptions[] = {
      .value_name = "N",
      .help = "seed for the initial weights, dropout and epoch offsets",
      .get = [](const TrainConfig& c) { return std::to_string(c.seed); },
-     .set = [](TrainConfig& c, const std::string& s) { c.seed = parse_seed(s); }},
+     .set = [](TrainConfig& c,
+               const std::string& s) { c.seed = parse_seed(s); }},
     // Not on the command line: what the plan chose and why, for whoever reads config.json.
     {.key = "plan",
      .get = [](const TrainConfig& c) { return c.plan; },
@@ -285,8 +285,8 @@ const TrainOption kOptions[] = {
      .help = "after N validations in a row worse than the best, go back to the best model "
              "(weights and optimiser state) and halve the learning rate for the rest of the run, "
              "so the budget is not spent overfitting; and when the loss on the first training "
-             "batch (scored every 50 iterations) rises 0.25 nats above its lowest, do the same (0 "
-             "= neither)",
+             "batch (scored every 50 iterations) rises 0.25 nats above its lowest, do the same "
+             "(0 = neither)",
      .resumable = true,
      CHARNN_INTEGER(rollback),
      .missing = "0",  // runs from before rollbacks
@@ -378,7 +378,8 @@ const TrainOption kOptions[] = {
            c.precision = parse_step_precision(s);
            // int8 is a sampling arithmetic: training would record it and run in f32.
            if (c.precision == StepPrecision::int8)
-             throw error("--precision int8 is for sampling", "training takes auto, f32 or bf16", 2);
+             throw error("--precision int8 is for sampling", "training takes auto, f32 or bf16",
+                         2);
          },
      .missing = "f32"},  // checkpoints from before --precision trained in float32
     {.flag = "progress",

@@ -120,12 +120,8 @@ void Trainer::advance(double loss, double norm) {
   if (hooks_.on_step) hooks_.on_step(state_.iteration, loss);
 }
 
-bool Trainer::checkpoint_due() const {
-  return state_.iteration % config_.eval_every == 0 || snapshot_due();
-}
-
 void Trainer::log_validate_checkpoint(double lr) {
-  const bool eval = checkpoint_due();
+  const bool eval = state_.iteration % config_.eval_every == 0 || snapshot_due();
   const bool log = state_.iteration % config_.log_every == 0;
   if (eval)
     validate_and_save();

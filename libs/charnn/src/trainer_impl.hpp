@@ -130,7 +130,6 @@ class Trainer {
   void advance(double loss, double norm);
   void log_validate_checkpoint(double lr);
   bool stop_requested() const;
-  bool checkpoint_due() const;  // a validation (or --keep-every checkpoint) after this iteration
   // The spike guard (spike_guard.cpp).
   void start_spike_guard();
   void guard_spikes();
