@@ -33,8 +33,13 @@ double Trainer::fixed_batch_loss() {
 // earlier run sent back to its best model (0.026 nats in 62 minutes against 0.058 in 40).
 // Adam's second moments remember a burst for ~1,000 steps, so a point that scores well can
 // still be damaged. best.ckpt also makes a resumed run go back exactly as the run before it.
+// Not at a validation's iteration: the validation judges the model there, and a spike's
+// rollback just before it would count as a validation without improvement and could make the
+// validation roll back a second time in the same iteration.
 void Trainer::guard_spikes() {
-  if (config_.rollback <= 0 || state_.iteration % kSpikeEvery != 0) return;
+  if (config_.rollback <= 0 || state_.iteration % kSpikeEvery != 0 ||
+      state_.iteration % config_.eval_every == 0)
+    return;
   double score = fixed_batch_loss();
   if (faults_.spike_at == state_.iteration) score += 1;
   if (std::isfinite(score) && !(score > state_.spike_lowest + kSpikeMargin)) {
@@ -50,9 +55,6 @@ void Trainer::guard_spikes() {
   }
   roll_back();
   ++state_.spikes;
-  // The best model may score the batch well above the lowest, which a later model reached:
-  // the guard judges from where the run now is.
-  state_.spike_lowest = fixed_batch_loss();
   progress_->message(rose + ": back to the best model (iteration " +
                      thousands(state_.best_iteration) + "), learning rate x" +
                      short_num(state_.lr_scale) + " from now on (" + option_name("rollback") + ")");

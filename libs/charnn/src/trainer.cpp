@@ -231,6 +231,9 @@ void Trainer::roll_back() {
   share_weights();
   state_.lr_scale *= 0.5;
   ++state_.rollbacks;
+  // The spike guard judges from where the run now is: the best model may score its batch well
+  // above the lowest a later model reached, and would otherwise be sent back again at once.
+  if (config_.rollback > 0) state_.spike_lowest = fixed_batch_loss();
 }
 
 void Trainer::read_best() {
