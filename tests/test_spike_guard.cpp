@@ -36,24 +36,13 @@ TrainConfig guarded_config(const std::filesystem::path& corpus, const std::files
   return c;
 }
 
-struct Ran {
-  TrainResult result;
-  std::string log;
-  std::map<std::int64_t, double> losses;
-};
+using Ran = charnn::test::FaultyRun;
 
 Ran run(const TrainConfig& c, std::int64_t spike_at, std::int64_t interrupt_after = 0) {
-  Ran r;
-  std::ostringstream log;
-  TrainHooks hooks;
-  hooks.log = &log;
-  hooks.on_step = [&](std::int64_t it, double loss) { r.losses[it] = loss; };
   detail::TrainFaults faults;
   faults.spike_at = spike_at;
   faults.interrupt_after = interrupt_after;
-  r.result = detail::train_with_faults(c, builtin_plugins(), hooks, faults);
-  r.log = log.str();
-  return r;
+  return charnn::test::run_with_faults(c, faults);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // and small synthetic corpora and configs that train in well under a second.
 #pragma once
 
+#include <charnn/detail/train_faults.hpp>
 #include <charnn/plugin_registry.hpp>
 #include <charnn/trainer.hpp>
 
@@ -14,7 +15,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -136,6 +139,23 @@ inline TrainConfig resume_of(const std::filesystem::path& run) {
   c.threads = 1;
   c.progress = TrainConfig::ProgressMode::quiet;
   return c;
+}
+
+// A run with simulated faults: its result, what it printed and the loss of every step.
+struct FaultyRun {
+  TrainResult result;
+  std::string log;
+  std::map<std::int64_t, double> losses;
+};
+inline FaultyRun run_with_faults(const TrainConfig& c, const detail::TrainFaults& faults) {
+  FaultyRun r;
+  std::ostringstream log;
+  TrainHooks hooks;
+  hooks.log = &log;
+  hooks.on_step = [&](std::int64_t it, double loss) { r.losses[it] = loss; };
+  r.result = detail::train_with_faults(c, builtin_plugins(), hooks, faults);
+  r.log = log.str();
+  return r;
 }
 
 inline std::size_t count_lines(const std::string& s) {

@@ -1,8 +1,10 @@
-// The run's guard against loss spikes (trainer_impl.hpp, kSpikeEvery): the learning-rate check's
-// fixed batch, scored all run long. Why a fixed batch and not the training loss: lr_check.hpp.
+// The run's guards: against loss spikes (trainer_impl.hpp, kSpikeEvery), the learning-rate
+// check's fixed batch scored all run long (why a fixed batch and not the training loss:
+// lr_check.hpp); and against gradient bursts (gradient_bursts.hpp), steps skipped.
 #include "train_banner.hpp"
 #include "trainer_impl.hpp"
 
+#include <charnn/gradient_bursts.hpp>
 #include <charnn/train_config.hpp>
 
 #include <algorithm>
@@ -58,6 +60,28 @@ void Trainer::guard_spikes() {
   progress_->message(rose + ": back to the best model (iteration " +
                      thousands(state_.best_iteration) + "), learning rate x" +
                      short_num(state_.lr_scale) + " from now on (" + option_name("rollback") + ")");
+}
+
+// Every rank holds the summed gradient, so all of them skip the same steps.
+bool Trainer::skip_burst(double norm) {
+  if (config_.skip_bursts <= 0) return false;
+  const double level = std::exp(state_.grad_log_level);
+  if (!GradientBursts::step(state_.grad_log_level, norm, config_.skip_bursts, state_.iteration))
+    return false;
+  ++state_.bursts;
+  ++window_.bursts;
+  window_.burst_ratio = std::max(window_.burst_ratio, norm / level);
+  return true;
+}
+
+// Once per metrics row, not per step: one passage makes several in a row.
+void Trainer::report_bursts() {
+  if (window_.bursts == 0) return;
+  progress_->message(
+      "  iter " + thousands(state_.iteration) + ": skipped " + thousands(window_.bursts) + " step" +
+      (window_.bursts > 1 ? "s" : "") + " since the last report, gradient norms up to " +
+      fixed(window_.burst_ratio, 0) + "x their running level of " +
+      fixed(std::exp(state_.grad_log_level), 2) + " (" + option_name("skip_bursts") + ")");
 }
 
 }  // namespace charnn::detail

@@ -2,6 +2,7 @@
 // column means; train_config.cpp derives the config keys, config.json and validation from it.
 #include "charnn/train_config.hpp"
 #include "option_values.hpp"
+#include "train_option_rows.hpp"
 #include "util.hpp"
 
 #include <charnn/error.hpp>
@@ -11,24 +12,6 @@
 namespace charnn {
 
 using namespace detail::option_values;
-
-// Row shorthands: a field stored as an integer, a double or a float, read back strictly.
-#define CHARNN_INTEGER(field)                                          \
-  .get = [](const TrainConfig& c) { return std::to_string(c.field); }, \
-  .set = [](TrainConfig& c, const std::string& s) { c.field = parse_int(s); }
-#define CHARNN_REAL(field)                                        \
-  .get = [](const TrainConfig& c) { return real_text(c.field); }, \
-  .set = [](TrainConfig& c, const std::string& s) { c.field = parse_real(s); }
-// An integer field that may be left to the plan: "auto" or a number.
-#define CHARNN_AUTO_INTEGER(field)                                          \
-  .get = [](const TrainConfig& c) { return auto_int_text(c.field); }, \
-  .set = [](TrainConfig& c, const std::string& s) { c.field = parse_auto_int(s); }
-// A check that names the option: `cond` must hold, else "<name><message>".
-#define CHARNN_ACCEPT_IF(cond, message)                                              \
-  .check = [](const TrainConfig& c, const std::string& name) -> TrainOptionProblem { \
-    if (cond) return {};                                                             \
-    return {name + (message), {}};                                                   \
-  }
 
 namespace {
 
@@ -187,6 +170,18 @@ const TrainOption kOptions[] = {
      .resumable = true,
      CHARNN_REAL(clip),
      CHARNN_ACCEPT_IF(c.clip >= 0 && std::isfinite(c.clip), " must be >= 0 (0 = off)")},
+    {.flag = "skip-bursts",
+     .key = "skip_bursts",
+     .kind = K::real,
+     .value_name = "FACTOR",
+     .help = "skip the step (clipping is not enough) when the gradient norm is more than FACTOR "
+             "times its running level: a rare passage the model is sure of and wrong about makes "
+             "bursts that set a run back (0 = off)",
+     .resumable = true,
+     CHARNN_REAL(skip_bursts),
+     .missing = "0",  // runs from before the skipping
+     CHARNN_ACCEPT_IF(c.skip_bursts == 0 || (c.skip_bursts > 1 && std::isfinite(c.skip_bursts)),
+                      " must be above 1 (0 = off)")},
     {.flag = "ema",
      .key = "ema",
      .kind = K::real,
@@ -341,7 +336,7 @@ const TrainOption kOptions[] = {
      .group = G::stopping,
      .value_name = "RUN_DIR|FILE",
      .help = "continue a run exactly where its last.ckpt stopped; only the stop conditions, "
-             "--eval-*, --log-every, --lr, --clip and --precision may change",
+             "--eval-*, --log-every, --lr, --clip, --skip-bursts and --precision may change",
      .set = [](TrainConfig& c, const std::string& s) { c.resume = s; }},
     {.flag = "more",
      .group = G::stopping,
@@ -482,11 +477,6 @@ const TrainOption kOptions[] = {
        return {};
      }},
 };
-
-#undef CHARNN_INTEGER
-#undef CHARNN_AUTO_INTEGER
-#undef CHARNN_REAL
-#undef CHARNN_ACCEPT_IF
 
 }  // namespace
 

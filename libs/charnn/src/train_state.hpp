@@ -38,6 +38,10 @@ struct TrainState {
   // it went back (counted in rollbacks too). Optional keys: infinity and 0.
   double spike_lowest = std::numeric_limits<double>::infinity();
   std::int64_t spikes = 0;
+  // Gradient bursts (gradient_bursts.hpp): the running level of log gradient norms, and how many
+  // steps were skipped. Optional keys: NaN (a new level) and 0.
+  double grad_log_level = std::numeric_limits<double>::quiet_NaN();
+  std::int64_t bursts = 0;
 
   // Calls f(key, field) for every field, in one fixed order.
   template <class State, class F>
@@ -60,11 +64,14 @@ struct TrainState {
     f("state.extended_from", s.extended_from);
     f("state.spike_lowest", s.spike_lowest);
     f("state.spikes", s.spikes);
+    f("state.grad_log_level", s.grad_log_level);
+    f("state.bursts", s.bursts);
   }
   // Keys a checkpoint written before them may lack; they keep their defaults.
   static bool optional_key(const std::string& key) {
     return key == "state.lr_scale" || key == "state.rollbacks" || key == "state.average_chosen" ||
-           key == "state.extended_from" || key == "state.spike_lowest" || key == "state.spikes";
+           key == "state.extended_from" || key == "state.spike_lowest" || key == "state.spikes" ||
+           key == "state.grad_log_level" || key == "state.bursts";
   }
 
   void save(CheckpointData& d) const;

@@ -59,8 +59,10 @@ TrainResult Trainer::run() {
     const double loss = forward_backward();
     const double norm = clip_by_global_norm(model_->grads(), config_.clip);
     guard_divergence(loss, norm, lr);
-    optimizer_->step(model_->params(), model_->grads(), lr);
-    if (average_) average_->update(model_->params(), state_.iteration + 1);
+    if (!skip_burst(norm)) {
+      optimizer_->step(model_->params(), model_->grads(), lr);
+      if (average_) average_->update(model_->params(), state_.iteration + 1);
+    }
     advance(loss, norm);
     guard_spikes();
     log_validate_checkpoint(lr);
@@ -87,6 +89,8 @@ double Trainer::forward_backward() {
                                    dropout_seed(config_.seed, state_.iteration),
                                    {.first = share_.first, .total = share_.total});
   if (faults_.inject_nan_at == state_.iteration + 1) loss = kNaN;
+  if (faults_.burst_at == state_.iteration + 1)
+    for (float& g : model_->grads()) g *= 1e4f;
   return ranks_.size() > 1 ? combine_ranks(loss) : loss;
 }
 
@@ -127,6 +131,7 @@ void Trainer::log_validate_checkpoint(double lr) {
     validate_and_save();
   else if (log)
     metrics_row(lr, window_.mean_loss(), window_.mean_norm(), kNaN);
+  if (eval || log) report_bursts();
   if (eval || log) window_.restart();
   progress_->update(status_line());
 }

@@ -62,6 +62,8 @@ struct Window {
   std::int64_t steps = 0;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   double rate = 0;  // units per second over the window
+  std::int64_t bursts = 0;  // steps skipped (gradient_bursts.hpp), and their largest norm
+  double burst_ratio = 0;   // over the running level
 
   double mean_loss() const { return steps ? loss / static_cast<double>(steps) : kNaN; }
   double mean_norm() const { return steps ? norm / static_cast<double>(steps) : kNaN; }
@@ -134,6 +136,9 @@ class Trainer {
   void start_spike_guard();
   void guard_spikes();
   double fixed_batch_loss();
+  // Gradient bursts (gradient_bursts.hpp): whether to skip this step's update; the message.
+  bool skip_burst(double norm);
+  void report_bursts();
   // Validation, checkpoints and the end.
   double validate_now(bool full, std::int64_t* scored);
   void swap_in_average();

@@ -46,6 +46,9 @@ struct TrainConfig {
   // the warm-up keeps the start from stalling (docs/training.md).
   LrSchedule schedule{.kind = LrScheduleKind::cosine, .lr = kAutoLr, .warmup = kAuto};
   double clip = 5.0;  // max global gradient norm; 0 = off
+  // Skip the optimiser step when the gradient norm is more than this many times its running
+  // level (gradient_bursts.hpp); 0 = off.
+  double skip_bursts = 10;
   // A running average of the weights (weight_average.hpp) with this decay per step; validation
   // scores it beside the trained weights and the checkpoints keep the better; 0 = off.
   double ema = 0.999;

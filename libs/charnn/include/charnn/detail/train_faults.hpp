@@ -18,6 +18,8 @@ struct TrainFaults {
   double lr_check_rise_above = 0;
   // Pretends the spike guard's score of this iteration is 1 nat higher. 0 = never.
   std::int64_t spike_at = 0;
+  // Multiplies the gradients of this iteration (1-based) by 10,000, before clipping. 0 = never.
+  std::int64_t burst_at = 0;
 };
 
 TrainResult train_with_faults(const TrainConfig& config, const PluginRegistry& plugins,

@@ -1,0 +1,21 @@
+// Shorthands for the rows of the training option table (train_options.cpp), its only user: a
+// field stored as an integer, a double or "auto", read back strictly, and a check that names the
+// option. Macros because a designated initializer cannot be built by a function.
+#pragma once
+
+#define CHARNN_INTEGER(field)                                          \
+  .get = [](const TrainConfig& c) { return std::to_string(c.field); }, \
+  .set = [](TrainConfig& c, const std::string& s) { c.field = parse_int(s); }
+#define CHARNN_REAL(field)                                        \
+  .get = [](const TrainConfig& c) { return real_text(c.field); }, \
+  .set = [](TrainConfig& c, const std::string& s) { c.field = parse_real(s); }
+// An integer field that may be left to the plan: "auto" or a number.
+#define CHARNN_AUTO_INTEGER(field)                                    \
+  .get = [](const TrainConfig& c) { return auto_int_text(c.field); }, \
+  .set = [](TrainConfig& c, const std::string& s) { c.field = parse_auto_int(s); }
+// A check that names the option: `cond` must hold, else "<name><message>".
+#define CHARNN_ACCEPT_IF(cond, message)                                              \
+  .check = [](const TrainConfig& c, const std::string& name) -> TrainOptionProblem { \
+    if (cond) return {};                                                             \
+    return {name + (message), {}};                                                   \
+  }
