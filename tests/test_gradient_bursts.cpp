@@ -10,14 +10,11 @@
 
 #include <cmath>
 #include <limits>
-#include <map>
-#include <sstream>
 #include <string>
 
 #include "training_support.hpp"
 
 using namespace charnn;
-using charnn::test::builtin_plugins;
 using charnn::test::repeating_corpus;
 using charnn::test::resume_of;
 using charnn::test::ScratchDir;
@@ -143,16 +140,13 @@ TEST_CASE("a run resumed before a burst skips it as the uninterrupted run does",
 
   Ran parts = run(burst_config(corpus, dir / "parts"), 250, 230);
   REQUIRE(parts.result.stop_reason == "interrupted");
-  TrainHooks hooks;
-  std::ostringstream log;
-  hooks.log = &log;
-  hooks.on_step = [&](std::int64_t it, double loss) { parts.losses[it] = loss; };
   detail::TrainFaults faults;
   faults.burst_at = 250;
   TrainConfig again = resume_of(dir / "parts");
   again.progress = TrainConfig::ProgressMode::plain;
-  CHECK(detail::train_with_faults(again, builtin_plugins(), hooks, faults).stop_reason ==
-        "max_iters");
+  const Ran resumed = charnn::test::run_with_faults(again, faults);
+  CHECK(resumed.result.stop_reason == "max_iters");
+  parts.losses.insert(resumed.losses.begin(), resumed.losses.end());
   for (std::int64_t it = 1; it <= 300; ++it) {
     INFO("iteration " << it);
     REQUIRE(parts.losses.at(it) == whole.losses.at(it));

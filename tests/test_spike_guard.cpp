@@ -7,14 +7,11 @@
 
 #include <catch2/catch.hpp>
 
-#include <map>
-#include <sstream>
 #include <string>
 
 #include "training_support.hpp"
 
 using namespace charnn;
-using charnn::test::builtin_plugins;
 using charnn::test::repeating_corpus;
 using charnn::test::resume_of;
 using charnn::test::ScratchDir;
@@ -105,17 +102,14 @@ TEST_CASE("a run resumed before a spike goes back exactly as the uninterrupted r
   // Interrupted at a validation, resumed with the same spike.
   Ran parts = run(guarded_config(dir / "corpus.txt", dir / "parts"), 150, 100);
   REQUIRE(parts.result.stop_reason == "interrupted");
-  std::ostringstream log;
-  TrainHooks hooks;
-  hooks.log = &log;
-  hooks.on_step = [&](std::int64_t it, double loss) { parts.losses[it] = loss; };
   detail::TrainFaults faults;
   faults.spike_at = 150;
   TrainConfig again = resume_of(dir / "parts");
   again.progress = TrainConfig::ProgressMode::plain;
-  const TrainResult resumed = detail::train_with_faults(again, builtin_plugins(), hooks, faults);
-  CHECK(resumed.stop_reason == "max_iters");
-  CHECK_THAT(log.str(), Catch::Contains("back to the best model (iteration 100)"));
+  const Ran resumed = charnn::test::run_with_faults(again, faults);
+  CHECK(resumed.result.stop_reason == "max_iters");
+  CHECK_THAT(resumed.log, Catch::Contains("back to the best model (iteration 100)"));
+  parts.losses.insert(resumed.losses.begin(), resumed.losses.end());
   REQUIRE(parts.losses.size() == 200);
   for (std::int64_t it = 1; it <= 200; ++it) {
     INFO("iteration " << it);

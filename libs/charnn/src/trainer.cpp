@@ -131,8 +131,10 @@ void Trainer::log_validate_checkpoint(double lr) {
     validate_and_save();
   else if (log)
     metrics_row(lr, window_.mean_loss(), window_.mean_norm(), kNaN);
-  if (eval || log) report_bursts();
-  if (eval || log) window_.restart();
+  if (eval || log) {
+    report_bursts();
+    window_.restart();
+  }
   progress_->update(status_line());
 }
 

@@ -19,11 +19,11 @@ struct TrainingShape {
 };
 
 // Bytes for the weights with their gradients, two optimiser moments and their running average
-// (float32), a bfloat16
-// copy of the weights, what the forward pass keeps for the backward pass of one T x N segment
-// (about a dozen H-wide float vectors per layer and step, the LSTM's gates, cell and output with
-// their gradients) and the output layer's logits, probabilities and gradient. An upper estimate
-// for the built-in cells, meant to catch sizes off by orders of magnitude.
+// (float32), a bfloat16 copy of the weights, what the forward pass keeps for the backward pass of
+// one T x N segment (about a dozen H-wide float vectors per layer and step, the LSTM's gates,
+// cell and output with their gradients) and the output layer's logits, probabilities and
+// gradient. An upper estimate for the built-in cells, meant to catch sizes off by orders of
+// magnitude.
 double training_bytes(const TrainingShape& shape);
 
 // Bytes this process could still allocate: MemAvailable from /proc/meminfo, lowered by a cgroup
