@@ -58,6 +58,8 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
          thousands(f.iterations_per_epoch) + " iterations per epoch), " +
          to_string(c.optimizer.kind) + " lr " + short_num(c.schedule.lr) + " (" +
          to_string(c.schedule.kind) + "), clip " + short_num(c.clip) +
+         (c.skip_bursts > 0 ? ", bursts above " + short_num(c.skip_bursts) + "x skipped"
+                            : std::string()) +
          (c.ema > 0 ? ", weight average " + short_num(c.ema) : std::string()) + ", " + f.precision +
          ", " + workers + "\n  stop:" + stops +
          (c.rollback > 0
