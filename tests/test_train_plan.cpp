@@ -122,6 +122,51 @@ TEST_CASE("--lr auto keeps to the lowest limit the model's cells declare", "[pla
   CHECK(plan_training(in, cost).lr == 0.02);
 }
 
+TEST_CASE("--lr auto starts a long run lower: x (20,000 / steps)^(1/3) beyond 20,000 steps",
+          "[plan]") {
+  CHECK(long_run_lr(2.5e-3, 0) == 2.5e-3);      // no planned length: nothing to go by
+  CHECK(long_run_lr(2.5e-3, 12000) == 2.5e-3);  // War and Peace, 10 minutes: the full rate
+  CHECK(long_run_lr(2.5e-3, kLongRunSteps) == 2.5e-3);
+  CHECK(long_run_lr(2.5e-3, 8 * kLongRunSteps) == Approx(1.3e-3));  // 1.25e-3, two digits
+  CHECK(long_run_lr(2.5e-3, 121000) == Approx(1.4e-3));  // War and Peace, 2 hours: 1.37e-3
+  CHECK(long_run_lr(2e-2, 1e9) == Approx(5.4e-4));
+  CHECK(long_run_lr(2.5e-3, 150000) == 0.0013);  // exactly the literal: config.json says 0.0013
+  CHECK(planned_lr(707) == 0.0051);
+  double last = 1;
+  for (double steps = 1000; steps < 1e8; steps *= 1.7) {
+    CHECK(long_run_lr(2.5e-3, steps) <= last);
+    last = long_run_lr(2.5e-3, steps);
+  }
+
+  // 2 hours of War and Peace at 34k units/s: 121,000 steps of 32 x 64 units.
+  const auto cost = [](std::int64_t H) {
+    WidthCost c = lstm_cost(H, 1e11);
+    c.train_units_per_second = 34400;
+    return c;
+  };
+  PlanInput in = auto_everything(2'876'593, 7200);
+  in.choose_lr = true;
+  in.vocab_size = 82;
+  in.max_lr = 2.5e-3;
+  in.max_lr_cell = "gru";
+  TrainPlan p = plan_training(in, cost);
+  CHECK(p.lr == Approx(1.4e-3));
+  CHECK_THAT(p.why, Catch::Contains("lr 0.0014 (82-unit vocabulary: 0.02, above the gru cell's "
+                                    "limit; 0.0025 x 0.56 for 121k planned steps)"));
+  in.time_limit = 600;  // 10 minutes: 10,000 steps
+  p = plan_training(in, cost);
+  CHECK(p.lr == 2.5e-3);
+  CHECK_THAT(p.why, Catch::Contains("lr 0.0025 (82-unit vocabulary: 0.02, above the gru cell's "
+                                    "limit), "));
+  in.time_limit = 0;  // no planned length
+  p = plan_training(in, cost);
+  CHECK(p.lr == 2.5e-3);
+  in.time_limit = 7200;
+  in.choose_lr = false;  // an explicit rate wins
+  in.lr = 2.5e-3;
+  CHECK(plan_training(in, cost).lr == 2.5e-3);
+}
+
 TEST_CASE("--hidden auto takes the widest model the budget trains on enough text", "[plan]") {
   std::vector<std::int64_t> asked;
   const double slow = 1e10;  // units/s x parameters: 2,900 units/s at 512 wide

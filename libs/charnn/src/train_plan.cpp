@@ -41,6 +41,16 @@ double planned_units(const PlanInput& in, const WidthCost& cost) {
   return std::isfinite(units) ? units : 0;
 }
 
+// Two significant digits, so that the banner and config.json show 5.1e-3, not 5.0887...e-3.
+// Dividing by an exact power of ten keeps 0.0013 from becoming 0.0013000000000000002.
+double two_digits(double v) {
+  if (!(v > 0)) return v;
+  const double e = std::floor(std::log10(v)) - 1;
+  if (e >= 0) return std::round(v / std::pow(10.0, e)) * std::pow(10.0, e);
+  const double inverse = std::pow(10.0, -e);
+  return std::round(v * inverse) / inverse;
+}
+
 }  // namespace
 
 float planned_dropout(double exposure, double start) {
@@ -59,9 +69,12 @@ double planned_lr(std::int64_t vocab_size) {
   constexpr double kPeak = 2e-2, kFloor = 2e-3, kUnits = 128;
   if (vocab_size <= kUnits) return kPeak;
   const double lr = kPeak * std::pow(kUnits / static_cast<double>(vocab_size), 0.8);
-  // Two significant digits: the banner and config.json show 5.1e-3, not 5.0887...e-3.
-  const double scale = std::pow(10.0, std::floor(std::log10(lr)) - 1);
-  return std::max(kFloor, std::round(lr / scale) * scale);
+  return std::max(kFloor, two_digits(lr));
+}
+
+double long_run_lr(double lr, double steps) {
+  if (!(steps > kLongRunSteps)) return lr;
+  return two_digits(lr * std::pow(kLongRunSteps / steps, kLongRunPower));
 }
 
 TrainPlan plan_training(const PlanInput& in,
@@ -94,6 +107,9 @@ TrainPlan plan_training(const PlanInput& in,
                    detail::fixed(plan.planned_units / static_cast<double>(chosen.parameters), 1) +
                    " units per parameter; a wider model would see under " +
                    detail::fixed(kUnitsPerParameter, 0) + ")"));
+  const double iterations = in.units_per_iteration > 0
+                                ? plan.planned_units / static_cast<double>(in.units_per_iteration)
+                                : 0;
   plan.planned_passes = in.train_units > 0 && plan.planned_units > 0
                             ? plan.planned_units / static_cast<double>(in.train_units)
                             : 0;
@@ -129,12 +145,14 @@ TrainPlan plan_training(const PlanInput& in,
       why += ": " + detail::short_num(plan.lr) + ", above the " + in.max_lr_cell + " cell's limit";
       plan.lr = in.max_lr;
     }
+    const double peak = plan.lr;
+    plan.lr = long_run_lr(peak, iterations);
+    if (plan.lr != peak)  // "...; 0.0025 x 0.56 for 121k planned steps"
+      why += "; " + detail::short_num(peak) + " x " + detail::fixed(plan.lr / peak, 2) + " for " +
+             units_text(iterations) + " planned steps";
     reasons.push_back("lr " + detail::short_num(plan.lr) + " (" + why + ")");
   }
 
-  const double iterations = in.units_per_iteration > 0
-                                ? plan.planned_units / static_cast<double>(in.units_per_iteration)
-                                : 0;
   if (in.choose_eval_every) {
     plan.eval_every = iterations > 0
                           ? std::max<std::int64_t>(

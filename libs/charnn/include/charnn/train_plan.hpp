@@ -85,6 +85,18 @@ inline double memorisation(double passes, double parameters, double train_units)
 // applies: the GRU's rises slowly at rates the check passes.
 double planned_lr(std::int64_t vocab_size);
 
+// A long run starts lower: the peak rate (the vocabulary's, or a cell's limit) times
+// (kLongRunSteps / steps)^kLongRunPower for a run planned at more than kLongRunSteps optimiser
+// steps, unchanged for a shorter one, rounded to two significant digits. The cosine holds a
+// long run near its peak for many epochs: a 2x512 GRU on War and Peace at 2.5e-3 for 2 hours
+// (121,000 steps) stopped improving 9 epochs in and went unstable 12.5-14 epochs in, in all
+// three runs; at half the rate it was lower throughout and ended 0.018-0.032 nats below on the
+// whole split. A 10-minute run (11,000 steps) anneals first, and there the full rate was 0.005
+// ahead; at 30 minutes on ru (29,000) half was 0.002 ahead (docs/training.md).
+inline constexpr double kLongRunSteps = 20000;
+inline constexpr double kLongRunPower = 1.0 / 3;
+double long_run_lr(double lr, double steps);
+
 // The learning-rate warm-up for a vocabulary of this size: 100 iterations times the number of
 // doublings of 82 units (War and Peace) it takes to reach it, rounded, at least one: 100 up to
 // 164 units, 300 for Thai's 707, 600 for 6,173. Large vocabularies sit on the unigram plateau
