@@ -32,6 +32,15 @@ PlanInput auto_everything(std::int64_t train_units, double seconds) {
           .choose_eval_units = true};
 }
 
+// --lr auto for a 2-layer GRU on War and Peace: 82 units, under the GRU's declared limit.
+PlanInput gru_on_warpeace(PlanInput in) {
+  in.choose_lr = true;
+  in.vocab_size = 82;
+  in.max_lr = 2.5e-3;
+  in.max_lr_cell = "gru";
+  return in;
+}
+
 }  // namespace
 
 TEST_CASE("planned dropout: none below kDropoutExposure, 0.1 per doubling, at most 0.5", "[plan]") {
@@ -104,11 +113,7 @@ TEST_CASE("--lr auto: 2e-2 up to 128 units, lower for larger vocabularies", "[pl
 
 TEST_CASE("--lr auto keeps to the lowest limit the model's cells declare", "[plan]") {
   const auto cost = [](std::int64_t H) { return lstm_cost(H, 1e11); };
-  PlanInput in = auto_everything(1'000'000, 600);
-  in.choose_lr = true;
-  in.vocab_size = 82;
-  in.max_lr = 2.5e-3;
-  in.max_lr_cell = "gru";
+  PlanInput in = gru_on_warpeace(auto_everything(1'000'000, 600));
   TrainPlan p = plan_training(in, cost);
   CHECK(p.lr == 2.5e-3);
   CHECK_THAT(p.why,
@@ -144,11 +149,7 @@ TEST_CASE("--lr auto starts a long run lower: x (20,000 / steps)^(1/3) beyond 20
     c.train_units_per_second = 34400;
     return c;
   };
-  PlanInput in = auto_everything(2'876'593, 7200);
-  in.choose_lr = true;
-  in.vocab_size = 82;
-  in.max_lr = 2.5e-3;
-  in.max_lr_cell = "gru";
+  PlanInput in = gru_on_warpeace(auto_everything(2'876'593, 7200));
   TrainPlan p = plan_training(in, cost);
   CHECK(p.lr == Approx(1.4e-3));
   CHECK_THAT(p.why, Catch::Contains("lr 0.0014 (82-unit vocabulary: 0.02, above the gru cell's "

@@ -118,7 +118,7 @@ const TrainOption kOptions[] = {
      .value_name = "RATE|auto",
      .help = "peak learning rate; auto: 2e-2 for vocabularies of up to 128 units, lower for "
              "larger ones (Adam with a high rate stalls over hundreds of output units), no "
-             "higher than the cells' declared limit (the GRU's: 2.5e-3), lower for a run "
+             "higher than the cells' declared limit (`charnn cells` lists it), lower for a run "
              "planned at more than 20,000 steps (x (20,000 / steps)^(1/3): a long run spends "
              "many epochs near its peak), halved while a short trial run from the initial "
              "weights diverges",

@@ -46,9 +46,8 @@ double planned_units(const PlanInput& in, const WidthCost& cost) {
 double two_digits(double v) {
   if (!(v > 0)) return v;
   const double e = std::floor(std::log10(v)) - 1;
-  if (e >= 0) return std::round(v / std::pow(10.0, e)) * std::pow(10.0, e);
-  const double inverse = std::pow(10.0, -e);
-  return std::round(v * inverse) / inverse;
+  const double scale = std::pow(10.0, std::fabs(e));
+  return e >= 0 ? std::round(v / scale) * scale : std::round(v * scale) / scale;
 }
 
 }  // namespace
