@@ -223,6 +223,64 @@ TEST_CASE("--hidden auto takes the widest model the budget trains on enough text
   }
 }
 
+TEST_CASE("--max-exposure ends a run before its budget when it would learn the text by heart",
+          "[plan]") {
+  CHECK(planned_max_exposure(8) == 256);  // the GRU's declared dropout start
+  CHECK(planned_max_exposure() == 4096);  // kDropoutExposure, the LSTM's
+  CHECK(planned_dropout(planned_max_exposure(8) / 2, 8) == Approx(kMaxDropout));
+  CHECK(planned_dropout(planned_max_exposure(8) / 4, 8) < kMaxDropout);
+
+  // Thai for 30 minutes: 326,991 training units, a 2x512 GRU over 707 units (3.8M parameters)
+  // at 35.5k units/s, which would see the text 195 times (exposure 2,278).
+  const std::int64_t U = 326'991, P = 3'812'000;
+  std::vector<std::int64_t> asked;
+  const auto thai = [&](std::int64_t H) {
+    asked.push_back(H);
+    WidthCost c = lstm_cost(H, 1e11);
+    if (H == 512) c = {.parameters = P, .train_units_per_second = 35500};
+    return c;
+  };
+  PlanInput in = auto_everything(U, 1800);
+  in.dropout_exposure = 8;
+  in.dropout_exposure_cell = "gru";
+  TrainPlan p = plan_training(in, thai);
+  CHECK(p.max_iters == 0);  // no limit given
+  CHECK(p.exposure == Approx(2278).epsilon(0.01));
+
+  in.max_exposure = planned_max_exposure(8);
+  asked.clear();
+  p = plan_training(in, thai);
+  // The width is judged on the budget: the limit leaves 512 under 2 units per parameter, but a
+  // narrower model at the same exposure ended worse.
+  CHECK(p.hidden == 512);
+  CHECK(asked == std::vector<std::int64_t>{512});
+  CHECK(p.exposure == Approx(256));
+  const double units = 256 * U * static_cast<double>(U) / P;
+  CHECK(p.planned_units == Approx(units));
+  CHECK(p.max_iters == static_cast<std::int64_t>(std::ceil(units / (32 * 64))));
+  CHECK(p.dropout == Approx(0.5f));
+  CHECK(p.eval_every == static_cast<std::int64_t>(std::ceil(units / (32 * 64) / 12)));
+  CHECK_THAT(p.why, Catch::StartsWith("7.2M units planned (22 passes over 327k): "));
+  CHECK_THAT(p.why, Catch::Contains("hidden 512 (the widest), stop at exposure 256 (3m22s of the "
+                                    "30m00s at 35.5k units/s measured; a longer run learns the "
+                                    "text by heart), "));
+
+  SECTION("a budget that ends first is not limited") {
+    in.time_limit = 180;  // 3 minutes: exposure 228
+    p = plan_training(in, thai);
+    CHECK(p.max_iters == 0);
+    CHECK(p.exposure < 256);
+    CHECK_THAT(p.why, !Catch::Contains("stop at exposure"));
+  }
+  SECTION("with epochs it says how much of them") {
+    in.time_limit = 0;
+    in.epochs = 200;
+    p = plan_training(in, thai);
+    CHECK(p.planned_units == Approx(units));
+    CHECK_THAT(p.why, Catch::Contains("stop at exposure 256 (7.2M of the 65.4M units; "));
+  }
+}
+
 TEST_CASE("--dropout auto follows how much the run can memorise", "[plan]") {
   auto fast = [](std::int64_t H) { return lstm_cost(H, 1e12); };  // every width is affordable
   SECTION("a big corpus seen a few times: no dropout") {

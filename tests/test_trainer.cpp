@@ -24,9 +24,11 @@
 using namespace charnn;
 using charnn::test::builtin_plugins;
 using charnn::test::count_lines;
+using charnn::test::FaultyRun;
 using charnn::test::read_file;
-using charnn::test::resume_of;
 using charnn::test::repeating_corpus;
+using charnn::test::resume_of;
+using charnn::test::run_with_faults;
 using charnn::test::ScratchDir;
 using charnn::test::tiny_config;
 using charnn::test::write_file;
@@ -474,6 +476,47 @@ TEST_CASE("--weight-decay-mode is kept in config.json and the checkpoint, and fi
   CHECK(train(again, builtin_plugins()).iterations == 5);
   CHECK(read_checkpoint(dir / "run" / "last.ckpt").get_string("config.weight_decay_mode") ==
         "decoupled");
+}
+
+TEST_CASE("--max-exposure stops a timed run at that exposure and says so", "[trainer][config]") {
+  ScratchDir dir("exposure");
+  write_file(dir / "corpus.txt", repeating_corpus(3000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.max_iters = 0;
+  c.time_limit = 600;
+  c.max_exposure = 2;
+  c.progress = TrainConfig::ProgressMode::plain;  // the banner and the end, into the log
+  const FaultyRun r = run_with_faults(c, {});
+  INFO(r.log);
+  CHECK(r.result.stop_reason == "max_iters");
+  CHECK_THAT(r.log, Catch::Contains("done: reached --max-exposure 2 (a longer run learns the text "
+                                    "by heart) after "));
+  CHECK_THAT(r.log, Catch::Contains("stop at exposure 2 ("));
+  // The first iteration at which passes x parameters per training unit reach 2.
+  const auto at = r.log.find("; train ");
+  REQUIRE(at != std::string::npos);
+  std::string digits;
+  for (std::size_t i = at + 8; std::isdigit(r.log[i]) || r.log[i] == ','; ++i)
+    if (r.log[i] != ',') digits += r.log[i];
+  const double units = std::stod(digits);
+  const CheckpointData d = read_checkpoint(dir / "run" / "last.ckpt");
+  const double params = static_cast<double>(
+      load_model(dir / "run" / "last.ckpt", builtin_plugins()).model->params().size());
+  const double per_iteration = static_cast<double>(c.batch * c.seq_len);
+  const auto iterations =
+      static_cast<std::int64_t>(std::ceil(2 * units * units / params / per_iteration));
+  CHECK(r.result.iterations == iterations);
+  CHECK(d.get_string("config.max_iters") == std::to_string(iterations));
+  CHECK(d.get_string("config.max_exposure") == "2");
+  CHECK_THAT(read_file(dir / "run" / "config.json"), Catch::Contains("\"max_exposure\": 2,"));
+
+  // auto: none when the user gives the length
+  ScratchDir dir2("exposure-auto");
+  TrainConfig given = tiny_config(dir / "corpus.txt", dir2 / "run");
+  given.max_iters = 3;
+  CHECK(given.max_exposure == kAutoMaxExposure);
+  CHECK(train(given, builtin_plugins()).iterations == 3);
+  CHECK(read_checkpoint(dir2 / "run" / "last.ckpt").get_string("config.max_exposure") == "0");
 }
 
 TEST_CASE("the memory estimate is the right size for a real run and grows with the model",

@@ -4,6 +4,7 @@
 #include <charnn/cell.hpp>
 #include <charnn/error.hpp>
 #include <charnn/plugin_registry.hpp>
+#include <charnn/train_plan.hpp>
 
 #include <cstdint>
 #include <cstdlib>
@@ -58,6 +59,11 @@ bool print_plugin(std::ostream& out, const std::shared_ptr<const Plugin>& plugin
     out << "\n";
     if (const double lr = plugin->api().max_learning_rate; lr > 0)
       out << "    max lr   " << lr << " (its author's limit: train --lr auto plans no higher)\n";
+    if (const double start = plugin->api().dropout_exposure; start > 0)
+      out << "    dropout  from exposure " << start
+          << " (its author's start: train --dropout auto begins there, and --max-exposure auto "
+             "ends a run at "
+          << charnn::planned_max_exposure(start) << ")\n";
     return true;
   } catch (const charnn::error& e) {
     out << "  cannot create a layer of this size: " << e.what() << "\n";
@@ -72,7 +78,8 @@ int run_cells(const std::vector<std::string>& args) {
       "cells", "charnn cells [options]",
       "Lists the cell plugins charnn can load (the names 'charnn train --cell' accepts), each\n"
       "with its version, library file, description, and its state, parameter and trace-signal\n"
-      "shapes for an example layer size, and the learning-rate limit a plugin declares.\n"
+      "shapes for an example layer size, and the learning-rate limit and dropout start a plugin\n"
+      "declares.\n"
       "Plugins are searched for in the --plugin files, then in\n"
       "the directories of CHARNN_PLUGIN_PATH (':'-separated), then in the built-in plugin\n"
       "directory beside the program. Libraries that are not valid plugins are skipped; --verbose\n"

@@ -39,6 +39,7 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
   if (c.time_limit > 0) stops += " time " + format_duration(c.time_limit);
   if (c.max_iters > 0) stops += " max-iters " + std::to_string(c.max_iters);
   if (c.epochs > 0) stops += " epochs " + std::to_string(c.epochs);
+  if (c.max_exposure > 0) stops += " max-exposure " + short_num(c.max_exposure);
   if (c.patience > 0) stops += " patience " + std::to_string(c.patience);
   if (stops.empty()) stops = " none (Ctrl-C stops and checkpoints)";
   const std::string threads = std::to_string(f.threads) + (f.threads == 1 ? " thread" : " threads");

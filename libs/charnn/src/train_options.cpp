@@ -266,6 +266,25 @@ const TrainOption kOptions[] = {
      .resumable = true,
      CHARNN_INTEGER(max_iters),
      CHARNN_ACCEPT_IF(c.max_iters >= 0, " must not be negative")},
+    {.flag = "max-exposure",
+     .key = "max_exposure",
+     .group = G::stopping,
+     .value_name = "E|auto",
+     .help = "stop once the run has seen its text this much for its size: passes x parameters "
+             "per unit of text, the exposure of the banner's plan line. Beyond a point a model "
+             "learns the text by heart and validation rises, whatever its dropout; auto: five "
+             "doublings past the exposure where the cells start dropout (charnn cells shows it), "
+             "one past where dropout reaches its most, when only --time limits the run, so that "
+             "a small corpus ends before the budget; none with --epochs or --max-iters; 0 = none",
+     .get = [](const TrainConfig& c) { return auto_real_text(c.max_exposure, kAutoMaxExposure); },
+     .set =
+         [](TrainConfig& c, const std::string& s) {
+           c.max_exposure = parse_auto_real(s, kAutoMaxExposure);
+         },
+     .missing = "0",  // runs from before the limit
+     CHARNN_ACCEPT_IF((c.max_exposure >= 0 && std::isfinite(c.max_exposure)) ||
+                          c.max_exposure == kAutoMaxExposure,
+                      " must not be negative, or auto")},
     {.flag = "patience",
      .key = "patience",
      .group = G::stopping,

@@ -197,9 +197,6 @@ void Trainer::plan_settings() {
                  thousands(vocab_.size()) + "-unit vocabulary)";
     if (!resuming_) config_.plan = warmup_why;
   }
-  if (!(in.choose_hidden || in.choose_dropout || in.choose_lr || in.choose_eval_every ||
-        in.choose_eval_units))
-    return;
   for (const std::string& cell : config_.cells) {
     const double limit = plugins_.get(cell)->api().max_learning_rate;
     if (limit > 0 && (in.max_lr == 0 || limit < in.max_lr)) {
@@ -212,6 +209,15 @@ void Trainer::plan_settings() {
       in.dropout_exposure_cell = cell;
     }
   }
+  if (config_.max_exposure == kAutoMaxExposure)  // explicit lengths are the user's to choose
+    config_.max_exposure =
+        config_.epochs == 0 && config_.max_iters == 0 && config_.time_limit > 0
+            ? planned_max_exposure(in.dropout_exposure > 0 ? in.dropout_exposure : kDropoutExposure)
+            : 0;
+  in.max_exposure = resuming_ ? 0 : config_.max_exposure;  // on resume, max_iters holds it
+  if (!(in.choose_hidden || in.choose_dropout || in.choose_lr || in.choose_eval_every ||
+        in.choose_eval_units || in.max_exposure > 0))
+    return;
   if (resuming_) {  // only --lr and --eval-* may be auto on resume: plan what is left
     const TrainState done = TrainState::load(resume_data_);
     in.time_limit = std::max(0.0, config_.time_limit - done.elapsed);
@@ -225,6 +231,7 @@ void Trainer::plan_settings() {
   if (in.choose_lr) config_.schedule.lr = plan.lr;
   if (in.choose_eval_every) config_.eval_every = plan.eval_every;
   if (in.choose_eval_units) config_.eval_units = plan.eval_units;
+  if (plan.max_iters > 0) config_.max_iters = plan.max_iters;
   if (in.choose_lr && !resuming_) check_learning_rate(plan);
   if (!resuming_) config_.plan = plan.why + (warmup_why.empty() ? "" : ", " + warmup_why);
 }

@@ -408,10 +408,19 @@ TrainResult Trainer::finish(const std::string& reason) {
     write_curves();
   }
   progress_->finish();
-  const std::string why = reason == "max_iters" ? "reached " + option_name("max_iters")
-                          : reason == "epochs"  ? "reached " + option_name("epochs")
-                          : reason == "time"
-                              ? std::string("time budget used")
+  // The plan turns --max-exposure into --max-iters (train_plan.hpp); say which one stopped it.
+  const double units = static_cast<double>(split_.train.size());
+  const double exposure =
+      memorisation(static_cast<double>(state_.iteration * config_.batch * config_.seq_len) / units,
+                   static_cast<double>(model_->params().size()), units);
+  const bool exposed = config_.max_exposure > 0 && exposure >= 0.999 * config_.max_exposure;
+  const std::string why =
+      reason == "max_iters" && exposed
+          ? "reached " + option_name("max_exposure") + " " + short_num(config_.max_exposure) +
+                " (a longer run learns the text by heart)"
+      : reason == "max_iters" ? "reached " + option_name("max_iters")
+      : reason == "epochs"    ? "reached " + option_name("epochs")
+      : reason == "time"      ? std::string("time budget used")
                               : "validation stopped improving (" + option_name("patience") + ")";
   const std::string valid = can_validate() ? "validation " + validation_text(state_.last_valid) +
                                                  (eval_is_slice() ? " (whole split)" : "") + "; " +

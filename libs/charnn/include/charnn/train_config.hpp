@@ -25,6 +25,7 @@ inline constexpr std::int64_t kAuto = -1;
 inline constexpr float kAutoDropout = -1.0f;
 inline constexpr double kAutoLr = -1;
 inline constexpr double kDefaultTime = -1;  // --time not given (see time_limit)
+inline constexpr double kAutoMaxExposure = -1;
 
 // The defaults are the tool's choice for a 2-core CPU (see docs/training.md for why).
 struct TrainConfig {
@@ -61,6 +62,10 @@ struct TrainConfig {
   std::int64_t epochs = 0;
   std::int64_t max_iters = 0;
   double time_limit = kDefaultTime;  // seconds of training (wall clock, summed over resumes)
+  // Stop at this exposure (train_plan.hpp's memorisation: passes x parameters per unit of
+  // text); auto: kMaxExposure when only the time limits the run, else none; 0 = none. The plan
+  // turns it into max_iters.
+  double max_exposure = kAutoMaxExposure;
   std::int64_t patience = 0;  // stop after this many validations without improvement; 0 = off
   // After this many validations in a row without improvement, go back to best.ckpt (weights and
   // optimiser moments) and halve the learning rate for the rest of the run; 0 = off.

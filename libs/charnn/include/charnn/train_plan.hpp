@@ -1,7 +1,7 @@
 // The training plan: the settings a user left on `auto` (--hidden, --dropout, --lr,
-// --eval-every, --eval-units), chosen from the corpus size, the budget and how fast this machine trains. A
-// pure function of its inputs; the trainer measures the speeds (a few timed steps) and passes
-// them in. docs/training.md gives the measurements behind each rule.
+// --eval-every, --eval-units, --max-exposure), chosen from the corpus size, the budget and how
+// fast this machine trains. A pure function of its inputs; the trainer measures the speeds (a few
+// timed steps) and passes them in. docs/training.md gives the measurements behind each rule.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,8 @@ struct PlanInput {
   std::int64_t max_iters = 0;
   std::int64_t epochs = 0;
   double time_limit = 0;  // seconds
+  // A stop condition too: the run ends at this exposure (memorisation below); 0 = none.
+  double max_exposure = 0;
   // What to choose. A width that is not chosen is `hidden`, and the plan only costs it.
   bool choose_hidden = false, choose_dropout = false, choose_lr = false;
   bool choose_eval_every = false, choose_eval_units = false;
@@ -62,6 +64,9 @@ struct TrainPlan {
   double lr = 0;
   std::int64_t eval_every = 0;
   std::int64_t eval_units = 0;
+  // The iteration at which the run reaches max_exposure, when that comes before the other stop
+  // conditions; 0 when it does not.
+  std::int64_t max_iters = 0;
   double planned_units = 0;   // training units the run will see
   double planned_passes = 0;  // planned_units / train_units
   double exposure = 0;        // memorisation(planned_passes, parameters, train_units)
@@ -118,6 +123,19 @@ inline constexpr double kMaxDropout = 0.5;
 // and 16 times it. A cell plugin may declare its own start (charnn_cell_api.dropout_exposure):
 // the GRU, trained at a tenth of the LSTM's rate, declares 8.
 float planned_dropout(double exposure, double start = kDropoutExposure);
+
+// --max-exposure auto, for a run that only a time budget stops: kStopDoublings doublings past
+// the dropout start, one beyond the exposure at which dropout reaches kMaxDropout. From there
+// on the model learns the text by heart faster than dropout holds it back, and more of the
+// budget only makes the final model worse: 256 for the GRU (start 8), 4,096 for the LSTM (128).
+// Thai (327k training units) with a 2x512 GRU at dropout 0.5 and a 30-minute budget, best /
+// final validation: the whole budget (exposure 2,278) 2.8127 / 2.8843; stopped at 700 2.7395 /
+// 2.7705 in 12 minutes, at 350 2.7489 / 2.7564 in 6, at 200 2.7465 / 2.7491 in 4
+// (docs/training.md). The LSTM's 30 minutes on Thai (exposure 1,177, dropout 0.4) were best at
+// 26 minutes. Large corpora never reach it: War and Peace for 2 hours is about 90, and at the
+// default 15 minutes a 2x512 GRU stops early on text of under about 650k units.
+inline constexpr double kStopDoublings = 5;
+double planned_max_exposure(double start = kDropoutExposure);
 
 // `cost(hidden)` is asked only for the widths the plan considers, widest first.
 TrainPlan plan_training(const PlanInput& input,
