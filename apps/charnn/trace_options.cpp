@@ -22,14 +22,13 @@ void add_unknown_option(po::options_description& options, std::string& unknown) 
 void add_trace_run_options(po::options_description& options, TraceFlags& f) {
   options.add_options()(
       "streams", po::value(&f.streams)->default_value(f.streams)->value_name("N"),
-      "segments of the text traced side by side (many times faster than one stream). Each "
-      "starts from a warm-up, and any whose start differs from where the segment before it "
-      "ended is traced again from there, so the values are those of one stream over the whole "
-      "text; a model that remembers further back than the warm-up runs as one stream. 1 = one "
-      "stream")(
+      "segments of the text traced side by side (faster than one stream). A first pass finds "
+      "each segment's starting state, from a warm-up that is run again from where the stream "
+      "before it ended until the two agree, so the values are those of one stream over the "
+      "whole text. 1 = one stream")(
       "warmup", po::value(&f.warmup)->default_value(f.warmup)->value_name("UNITS"),
-      "units run before each segment to find its starting state (speed, not results: a "
-      "segment whose warm-up falls short is traced again)")(
+      "units run before each first-pass stream to find its starting state (speed, not "
+      "results: a stream whose warm-up falls short runs again)")(
       "trace-memory", po::value(&f.memory_mb)->default_value(f.memory_mb)->value_name("MB"),
       "memory for the traces of the segments that run side by side; less means shorter "
       "segments, so more warm-up work")(

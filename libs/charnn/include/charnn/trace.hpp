@@ -3,22 +3,19 @@
 // delivered to a sink chunk by chunk and in order. dump and inspect read their traces here.
 //
 // One stream runs one unit per step, and each step's recurrent product is then a matrix-vector
-// product that reads every weight for a single unit. So the text is cut into blocks of
-// `streams` consecutive segments, which run side by side as one batch:
-//   - segment 0 of a block starts from the true state, where the previous block ended;
-//   - every other segment starts from the state a warm-up over the `warmup` units before it
-//     reaches from the zero state (most units forget within a few hundred units);
-//   - after the block, each seam is checked: the state segment n started from against the state
-//     segment n-1 ended in, which is the true one. Where any state value differs by more than
-//     `tolerance` (relative to max(1, |value|)), segment n runs again from the true state, and
-//     so on until every seam agrees;
-//   - where most seams of a block disagree, the model remembers further back than the warm-up
-//     (a trained LSTM's cell state can carry a quote or a count over thousands of units), and
-//     re-runs would cost more than they save: the rest of the text runs as one stream, from
-//     where the last agreeing segment ended.
-// So each segment starts within the tolerance of its true state, whatever the model remembers;
-// a model that does not forget costs speed, never accuracy. Memory is bounded by one block's
-// trace (memory_mb), never by the length of the text.
+// product that reads every weight for a single unit. So the text is cut into segments that run
+// `streams` at a time as one batch, in two passes over stretches of up to streams x 64 segments:
+//   - the states (trace_states.hpp): the stretch runs in `streams` long streams of the state
+//     alone, each but the first from a `warmup` from the zero state, and keeps the state at
+//     every segment's start. A stream whose start differs from where the one before it ended
+//     (by more than `tolerance`, relative to max(1, |value|)) runs again from there until its
+//     states agree with what it found before. A model that remembers further back than a
+//     whole stream has the rest of the text's states found one stream after the other;
+//   - the trace: the segments, `streams` at a time, from those states, every signal kept; each
+//     seam is checked again and a segment that disagrees is traced again from the true state.
+// So each segment starts within the tolerance of its true state, whatever the model remembers.
+// Memory is bounded by one block's trace (memory_mb) and one state per segment of a stretch,
+// never by the length of the text.
 #pragma once
 
 #include <charnn/model.hpp>
@@ -50,17 +47,17 @@ struct TraceOptions {
 struct TraceStats {
   std::int64_t units = 0;         // units of the text delivered
   std::int64_t streams = 0;       // the most segments one block ran side by side
-  std::int64_t seams = 0;         // seams checked
-  std::int64_t reruns = 0;        // segments run again from the true state
+  std::int64_t seams = 0;         // first-pass seams checked
+  std::int64_t reruns = 0;        // streams or segments run again from the true state
   std::int64_t warmup_units = 0;  // units run for warm-ups
-  std::int64_t rerun_units = 0;   // units run again, or run and dropped before one stream
-  std::int64_t one_stream_from = -1;  // where the rest of the text began to run as one stream
+  std::int64_t rerun_units = 0;   // units run again
+  std::int64_t one_stream_from = -1;  // where the first pass began to run one stream at a time
   std::int64_t warmup = 0;        // the options' warm-up, for describe()
 };
 
-// For logs and reports: "one stream", "32 segments side by side; 97 seams, 2 traced again;
-// warm-ups and re-runs added 12% to the work", or "one stream from unit 336: the model
-// remembers further back than a 256-unit warm-up, so ...".
+// For logs and reports: "one stream", or "32 segments side by side; 97 seams, 2 run again;
+// warm-ups and re-runs added 12% to the work", with "; their start states found one after the
+// other from unit 336: ..." when the first pass had to.
 std::string describe(const TraceStats& stats);
 
 // Throws charnn::error for options out of range and for ids outside the vocabulary.

@@ -1,0 +1,159 @@
+// The states a trace's segments start from; see trace_states.hpp.
+#include "trace_states.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace charnn::detail {
+
+namespace {
+
+// Rows per pass (steps x streams), as trace.cpp's passes.
+constexpr std::int64_t kPassRows = 1024;
+
+}  // namespace
+
+void copy_stream(const Model::State& from, std::int64_t i, Model::State& to, std::int64_t j,
+                 std::int64_t H) {
+  for (std::size_t l = 0; l < from.layers.size(); ++l) {
+    const auto S = static_cast<std::int64_t>(from.layers[l].size()) / (from.N * H);
+    for (std::int64_t s = 0; s < S; ++s)
+      std::memcpy(to.layers[l].data() + (s * to.N + j) * H,
+                  from.layers[l].data() + (s * from.N + i) * H,
+                  static_cast<std::size_t>(H) * sizeof(float));
+  }
+}
+
+bool same_stream(const Model::State& a, std::int64_t i, const Model::State& b, std::int64_t j,
+                 std::int64_t H, float tol) {
+  for (std::size_t l = 0; l < a.layers.size(); ++l) {
+    const auto S = static_cast<std::int64_t>(a.layers[l].size()) / (a.N * H);
+    for (std::int64_t s = 0; s < S; ++s) {
+      const float* x = a.layers[l].data() + (s * a.N + i) * H;
+      const float* y = b.layers[l].data() + (s * b.N + j) * H;
+      for (std::int64_t h = 0; h < H; ++h) {
+        if (std::isnan(x[h]) && std::isnan(y[h])) continue;
+        if (!(std::fabs(x[h] - y[h]) <= tol * std::max(1.0f, std::fabs(y[h])))) return false;
+      }
+    }
+  }
+  return true;
+}
+
+bool StateFinder::find(std::int64_t begin, std::int64_t spacing, std::int64_t count,
+                       std::int64_t streams, std::int64_t warmup, float tolerance,
+                       const Model::State& first, TraceStats& stats) {
+  const std::int64_t H = model_.hidden();
+  begin_ = begin;
+  spacing_ = spacing;
+  count_ = count;
+  per_stream_ = (count + std::clamp<std::int64_t>(streams, 1, count) - 1) /
+                std::clamp<std::int64_t>(streams, 1, count);
+  const std::int64_t n = (count + per_stream_ - 1) / per_stream_;
+  table_.assign(static_cast<std::size_t>(count + 1), model_.zero_state(1));
+  end_.assign(static_cast<std::size_t>(n), model_.zero_state(1));
+  copy_stream(first, 0, table_[0], 0, H);
+
+  // Warm-ups for streams 1.., side by side: as long as the text before the first of them allows
+  // (a warm-up from the text's start is exact).
+  const std::int64_t W = n > 1 ? std::min(warmup, begin + per_stream_ * spacing) : 0;
+  if (W > 0) {
+    Model::State st = model_.zero_state(n - 1);
+    const std::int64_t T = std::max<std::int64_t>(1, kPassRows / (n - 1));
+    for (std::int64_t t0 = 0; t0 < W; t0 += T) {
+      const std::int64_t Tp = std::min(T, W - t0);
+      pass_ids_.resize(static_cast<std::size_t>(Tp * (n - 1)));
+      for (std::int64_t t = 0; t < Tp; ++t)
+        for (std::int64_t j = 1; j < n; ++j)
+          pass_ids_[static_cast<std::size_t>(t * (n - 1) + j - 1)] =
+              id(begin + j * per_stream_ * spacing - W + t0 + t);
+      model_.advance(pass_ids_, Tp, st);
+    }
+    for (std::int64_t j = 1; j < n; ++j)
+      copy_stream(st, j - 1, table_[static_cast<std::size_t>(j * per_stream_)], 0, H);
+    stats.warmup_units += W * (n - 1);
+  }
+  std::vector<std::int64_t> all(static_cast<std::size_t>(n));
+  for (std::int64_t j = 0; j < n; ++j) all[static_cast<std::size_t>(j)] = j;
+  std::int64_t units = 0;
+  run(all, false, tolerance, units);
+  stats.seams += n - 1;
+
+  // Rounds over the seams that disagree, until none does; one stream at a time once a stream
+  // has run its whole length without agreeing (each round then fixes the first for good).
+  bool agreed = true;
+  for (;;) {
+    std::vector<std::int64_t> redo;
+    for (std::int64_t j = 1; j < n; ++j)
+      if (!same_stream(table_[static_cast<std::size_t>(j * per_stream_)], 0,
+                       end_[static_cast<std::size_t>(j - 1)], 0, H, tolerance))
+        redo.push_back(j);
+    if (redo.empty()) break;
+    if (!agreed) redo.erase(redo.begin() + 1, redo.end());
+    for (std::int64_t j : redo)
+      copy_stream(end_[static_cast<std::size_t>(j - 1)], 0,
+                  table_[static_cast<std::size_t>(j * per_stream_)], 0, H);
+    stats.reruns += static_cast<std::int64_t>(redo.size());
+    if (!run(redo, true, tolerance, stats.rerun_units)) agreed = false;
+  }
+  return agreed;
+}
+
+bool StateFinder::run(const std::vector<std::int64_t>& which, bool check, float tolerance,
+                      std::int64_t& units) {
+  const std::int64_t H = model_.hidden();
+  const auto m = static_cast<std::int64_t>(which.size());
+  Model::State st = model_.zero_state(m);
+  std::vector<std::int64_t> length(static_cast<std::size_t>(m));  // intervals of each stream
+  std::vector<char> done(static_cast<std::size_t>(m), 0);
+  for (std::int64_t i = 0; i < m; ++i) {
+    const std::int64_t j = which[static_cast<std::size_t>(i)];
+    copy_stream(table_[static_cast<std::size_t>(j * per_stream_)], 0, st, i, H);
+    length[static_cast<std::size_t>(i)] = std::min(per_stream_, count_ - j * per_stream_);
+  }
+  bool agreed = true;
+  const std::int64_t T = std::min(spacing_, std::max<std::int64_t>(1, kPassRows / m));
+  for (std::int64_t c = 0; c < per_stream_; ++c) {
+    for (std::int64_t t0 = 0; t0 < spacing_; t0 += T) {
+      const std::int64_t Tp = std::min(T, spacing_ - t0);
+      pass_ids_.resize(static_cast<std::size_t>(Tp * m));
+      for (std::int64_t t = 0; t < Tp; ++t)
+        for (std::int64_t i = 0; i < m; ++i)
+          pass_ids_[static_cast<std::size_t>(t * m + i)] = id(
+              begin_ + (which[static_cast<std::size_t>(i)] * per_stream_ + c) * spacing_ + t0 + t);
+      model_.advance(pass_ids_, Tp, st);
+      units += Tp * m;
+    }
+    bool all_done = true;
+    for (std::int64_t i = 0; i < m; ++i) {
+      auto& d = done[static_cast<std::size_t>(i)];
+      if (d) continue;
+      const std::int64_t j = which[static_cast<std::size_t>(i)];
+      const std::int64_t k = j * per_stream_ + c + 1;
+      const bool last = c + 1 == length[static_cast<std::size_t>(i)];
+      // A stream's end is the next stream's start, which the seam check compares: kept apart.
+      Model::State& slot =
+          last ? end_[static_cast<std::size_t>(j)] : table_[static_cast<std::size_t>(k)];
+      if (check && same_stream(st, i, slot, 0, H, tolerance)) {
+        d = 1;
+        continue;
+      }
+      copy_stream(st, i, slot, 0, H);
+      if (last && k == count_) copy_stream(st, i, table_[static_cast<std::size_t>(k)], 0, H);
+      if (last) {
+        d = 1;
+        if (check) agreed = false;
+      }
+      all_done = all_done && d;
+    }
+    if (all_done) break;
+  }
+  return agreed;
+}
+
+void StateFinder::copy_to(std::int64_t k, Model::State& to, std::int64_t j) const {
+  copy_stream(table_[static_cast<std::size_t>(k)], 0, to, j, model_.hidden());
+}
+
+}  // namespace charnn::detail

@@ -1,0 +1,66 @@
+// The first of a trace's two passes (trace.hpp): the state one stream carried over the whole
+// text has at every `spacing`-th unit of a stretch, found by running the state alone (no
+// signals, no output layer) in several streams side by side. Internal to the library.
+//
+// Each stream but the first starts from a warm-up over the units before it. Where that start
+// differs from the end the stream before reached (beyond `tolerance`, relative to
+// max(1, |value|)), the stream runs again from that end, side by side with the others that
+// differ, until its states agree with the ones it found before: from there on they were right.
+// Rounds repeat until every seam agrees, so each state is within the tolerance of the true one
+// whatever the model remembers. A stream that runs its whole length without agreeing means a
+// model that remembers further back than a stream is long: the rest of the stretch then runs
+// one stream after the other, and trace_text runs later stretches as one stream.
+#pragma once
+
+#include <charnn/model.hpp>
+#include <charnn/trace.hpp>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace charnn::detail {
+
+// Stream i of `from` into stream j of `to`; both states of one model (layer l: (S_l, N, H)).
+void copy_stream(const Model::State& from, std::int64_t i, Model::State& to, std::int64_t j,
+                 std::int64_t H);
+// Whether stream i of a and stream j of b agree within tol relative to max(1, |b|). Two NaNs
+// agree: a model that produces them would otherwise never converge.
+bool same_stream(const Model::State& a, std::int64_t i, const Model::State& b, std::int64_t j,
+                 std::int64_t H, float tol);
+
+class StateFinder {
+ public:
+  StateFinder(Model& model, std::span<const std::int32_t> ids) : model_(model), ids_(ids) {}
+
+  // The states at begin + k * spacing for k = 0 .. count (the last one where the stretch ends,
+  // which may lie past the text: then it is not meaningful), from `first`, the true state at
+  // begin. `streams` side by side (1 = one stream); the stats count seams, re-runs and
+  // warm-ups. Returns false when a stream ran its whole length without agreeing.
+  bool find(std::int64_t begin, std::int64_t spacing, std::int64_t count, std::int64_t streams,
+            std::int64_t warmup, float tolerance, const Model::State& first, TraceStats& stats);
+
+  // The state at checkpoint k, into stream j of `to`.
+  void copy_to(std::int64_t k, Model::State& to, std::int64_t j) const;
+
+ private:
+  // Runs the given streams side by side from their first checkpoint, storing the states at
+  // their checkpoints. With `check`, a stream stops storing once a state agrees with the one
+  // stored (it was right from there on). Returns whether every stream agreed before its end
+  // (always true without `check`), and adds the units run to `units`.
+  bool run(const std::vector<std::int64_t>& which, bool check, float tolerance,
+           std::int64_t& units);
+  std::int32_t id(std::int64_t u) const {
+    return u < static_cast<std::int64_t>(ids_.size()) ? ids_[static_cast<std::size_t>(u)] : 0;
+  }
+
+  Model& model_;
+  std::span<const std::int32_t> ids_;
+  std::int64_t begin_ = 0, spacing_ = 0, count_ = 0, per_stream_ = 0;
+  // table_[k]: the state at checkpoint k; end_[j]: where stream j ended (checkpoint
+  // (j + 1) * per_stream_, as stream j found it).
+  std::vector<Model::State> table_, end_;
+  std::vector<std::int32_t> pass_ids_;
+};
+
+}  // namespace charnn::detail
