@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <numeric>
 #include <string>
 
 #include "charnn/error.hpp"
@@ -15,11 +16,9 @@ namespace charnn {
 namespace {
 
 using detail::copy_stream;
+using detail::kPassRows;
 using detail::same_stream;
 
-// Rows per batched pass (steps x streams): enough for the products to be matrix products, few
-// enough that a pass's own buffers stay a few MB per layer.
-constexpr std::int64_t kPassRows = 1024;
 // Segments per stream of the first pass: its stretches are S times this many segments long, and
 // it keeps one state per segment (2x512 GRU: 4 KB each).
 constexpr std::int64_t kCheckpointsPerStream = 64;
@@ -260,7 +259,7 @@ TraceStats trace_text(Model& model, std::span<const std::int32_t> ids,
         block.set_start(k, one);
       }
       std::vector<std::int64_t> all(static_cast<std::size_t>(n));
-      for (std::int64_t k = 0; k < n; ++k) all[static_cast<std::size_t>(k)] = k;
+      std::iota(all.begin(), all.end(), std::int64_t{0});
       block.run(all);
       // The first pass's states agree; a difference here is the two passes' arithmetic.
       for (auto redo = block.disagreeing(options.tolerance); !redo.empty();

@@ -4,15 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 
 namespace charnn::detail {
-
-namespace {
-
-// Rows per pass (steps x streams), as trace.cpp's passes.
-constexpr std::int64_t kPassRows = 1024;
-
-}  // namespace
 
 void copy_stream(const Model::State& from, std::int64_t i, Model::State& to, std::int64_t j,
                  std::int64_t H) {
@@ -48,9 +42,9 @@ bool StateFinder::find(std::int64_t begin, std::int64_t spacing, std::int64_t co
   begin_ = begin;
   spacing_ = spacing;
   count_ = count;
-  per_stream_ = (count + std::clamp<std::int64_t>(streams, 1, count) - 1) /
-                std::clamp<std::int64_t>(streams, 1, count);
-  const std::int64_t n = (count + per_stream_ - 1) / per_stream_;
+  const std::int64_t asked = std::clamp<std::int64_t>(streams, 1, count);
+  per_stream_ = (count + asked - 1) / asked;
+  const std::int64_t n = (count + per_stream_ - 1) / per_stream_;  // no empty stream
   table_.assign(static_cast<std::size_t>(count + 1), model_.zero_state(1));
   end_.assign(static_cast<std::size_t>(n), model_.zero_state(1));
   copy_stream(first, 0, table_[0], 0, H);
@@ -59,25 +53,18 @@ bool StateFinder::find(std::int64_t begin, std::int64_t spacing, std::int64_t co
   // (a warm-up from the text's start is exact).
   const std::int64_t W = n > 1 ? std::min(warmup, begin + per_stream_ * spacing) : 0;
   if (W > 0) {
+    std::vector<std::int64_t> from;
+    for (std::int64_t j = 1; j < n; ++j) from.push_back(begin + j * per_stream_ * spacing - W);
     Model::State st = model_.zero_state(n - 1);
-    const std::int64_t T = std::max<std::int64_t>(1, kPassRows / (n - 1));
-    for (std::int64_t t0 = 0; t0 < W; t0 += T) {
-      const std::int64_t Tp = std::min(T, W - t0);
-      pass_ids_.resize(static_cast<std::size_t>(Tp * (n - 1)));
-      for (std::int64_t t = 0; t < Tp; ++t)
-        for (std::int64_t j = 1; j < n; ++j)
-          pass_ids_[static_cast<std::size_t>(t * (n - 1) + j - 1)] =
-              id(begin + j * per_stream_ * spacing - W + t0 + t);
-      model_.advance(pass_ids_, Tp, st);
-    }
+    advance(from, W, st);
     for (std::int64_t j = 1; j < n; ++j)
       copy_stream(st, j - 1, table_[static_cast<std::size_t>(j * per_stream_)], 0, H);
     stats.warmup_units += W * (n - 1);
   }
   std::vector<std::int64_t> all(static_cast<std::size_t>(n));
-  for (std::int64_t j = 0; j < n; ++j) all[static_cast<std::size_t>(j)] = j;
-  std::int64_t units = 0;
-  run(all, false, tolerance, units);
+  std::iota(all.begin(), all.end(), std::int64_t{0});
+  std::int64_t first_pass_units = 0;  // the pass itself, not extra work
+  run(all, false, tolerance, first_pass_units);
   stats.seams += n - 1;
 
   // Rounds over the seams that disagree, until none does; one stream at a time once a stream
@@ -113,18 +100,13 @@ bool StateFinder::run(const std::vector<std::int64_t>& which, bool check, float 
     length[static_cast<std::size_t>(i)] = std::min(per_stream_, count_ - j * per_stream_);
   }
   bool agreed = true;
-  const std::int64_t T = std::min(spacing_, std::max<std::int64_t>(1, kPassRows / m));
+  std::vector<std::int64_t> from(static_cast<std::size_t>(m));
   for (std::int64_t c = 0; c < per_stream_; ++c) {
-    for (std::int64_t t0 = 0; t0 < spacing_; t0 += T) {
-      const std::int64_t Tp = std::min(T, spacing_ - t0);
-      pass_ids_.resize(static_cast<std::size_t>(Tp * m));
-      for (std::int64_t t = 0; t < Tp; ++t)
-        for (std::int64_t i = 0; i < m; ++i)
-          pass_ids_[static_cast<std::size_t>(t * m + i)] = id(
-              begin_ + (which[static_cast<std::size_t>(i)] * per_stream_ + c) * spacing_ + t0 + t);
-      model_.advance(pass_ids_, Tp, st);
-      units += Tp * m;
-    }
+    for (std::int64_t i = 0; i < m; ++i)
+      from[static_cast<std::size_t>(i)] =
+          begin_ + (which[static_cast<std::size_t>(i)] * per_stream_ + c) * spacing_;
+    advance(from, spacing_, st);
+    units += spacing_ * m;
     bool all_done = true;
     for (std::int64_t i = 0; i < m; ++i) {
       auto& d = done[static_cast<std::size_t>(i)];
@@ -150,6 +132,21 @@ bool StateFinder::run(const std::vector<std::int64_t>& which, bool check, float 
     if (all_done) break;
   }
   return agreed;
+}
+
+void StateFinder::advance(const std::vector<std::int64_t>& from, std::int64_t length,
+                          Model::State& st) {
+  const auto m = static_cast<std::int64_t>(from.size());
+  const std::int64_t T = std::max<std::int64_t>(1, kPassRows / m);
+  for (std::int64_t t0 = 0; t0 < length; t0 += T) {
+    const std::int64_t Tp = std::min(T, length - t0);
+    pass_ids_.resize(static_cast<std::size_t>(Tp * m));
+    for (std::int64_t t = 0; t < Tp; ++t)
+      for (std::int64_t i = 0; i < m; ++i)
+        pass_ids_[static_cast<std::size_t>(t * m + i)] =
+            id(from[static_cast<std::size_t>(i)] + t0 + t);
+    model_.advance(pass_ids_, Tp, st);
+  }
 }
 
 void StateFinder::copy_to(std::int64_t k, Model::State& to, std::int64_t j) const {

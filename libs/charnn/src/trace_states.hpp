@@ -21,6 +21,10 @@
 
 namespace charnn::detail {
 
+// Rows per batched pass (steps x streams): enough for the products to be matrix products, few
+// enough that a pass's own buffers stay a few MB per layer.
+inline constexpr std::int64_t kPassRows = 1024;
+
 // Stream i of `from` into stream j of `to`; both states of one model (layer l: (S_l, N, H)).
 void copy_stream(const Model::State& from, std::int64_t i, Model::State& to, std::int64_t j,
                  std::int64_t H);
@@ -50,6 +54,8 @@ class StateFinder {
   // (always true without `check`), and adds the units run to `units`.
   bool run(const std::vector<std::int64_t>& which, bool check, float tolerance,
            std::int64_t& units);
+  // Advances stream i of `st` over the `length` units from unit from[i], all side by side.
+  void advance(const std::vector<std::int64_t>& from, std::int64_t length, Model::State& st);
   std::int32_t id(std::int64_t u) const {
     return u < static_cast<std::int64_t>(ids_.size()) ? ids_[static_cast<std::size_t>(u)] : 0;
   }
