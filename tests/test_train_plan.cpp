@@ -265,6 +265,22 @@ TEST_CASE("--max-exposure ends a run before its budget when it would learn the t
                                     "30m00s at 35.5k units/s measured; a longer run learns the "
                                     "text by heart), "));
 
+  SECTION("auto chooses the limit from the cells' dropout start when only the time stops the run") {
+    PlanInput chosen = in;
+    chosen.max_exposure = 0;
+    chosen.choose_max_exposure = true;
+    const TrainPlan q = plan_training(chosen, thai);
+    CHECK(q.max_exposure == 256);
+    CHECK(q.max_iters == p.max_iters);
+    CHECK(q.why == p.why);
+    chosen.dropout_exposure = 0;  // no cell declares one: kDropoutExposure's 4,096, never reached
+    CHECK(plan_training(chosen, thai).max_exposure == planned_max_exposure());
+    CHECK(plan_training(chosen, thai).max_iters == 0);
+    chosen.dropout_exposure = 8;
+    chosen.epochs = 200;  // a length the user chose: no limit
+    CHECK(plan_training(chosen, thai).max_exposure == 0);
+    CHECK(plan_training(chosen, thai).max_iters == 0);
+  }
   SECTION("a budget that ends first is not limited") {
     in.time_limit = 180;  // 3 minutes: exposure 228
     p = plan_training(in, thai);

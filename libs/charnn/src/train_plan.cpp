@@ -58,6 +58,17 @@ double planned_units(const PlanInput& in, const WidthCost& cost) {
   return std::isfinite(units) ? units : 0;
 }
 
+// Whether the time budget, at this width's measured speed, is what ends a run of `units`.
+bool time_ends(const PlanInput& in, const WidthCost& cost, double units) {
+  return in.time_limit > 0 && cost.train_units_per_second > 0 &&
+         units >= in.time_limit * cost.train_units_per_second * 0.999;
+}
+
+// Where --dropout auto starts: the lowest start the model's cells declare, or kDropoutExposure.
+double dropout_start(const PlanInput& in) {
+  return in.dropout_exposure > 0 ? in.dropout_exposure : kDropoutExposure;
+}
+
 // Two significant digits, so that the banner and config.json show 5.1e-3, not 5.0887...e-3.
 // Dividing by an exact power of ten keeps 0.0013 from becoming 0.0013000000000000002.
 double two_digits(double v) {
@@ -97,10 +108,16 @@ double long_run_lr(double lr, double steps) {
   return two_digits(lr * std::pow(kLongRunSteps / steps, kLongRunPower));
 }
 
-TrainPlan plan_training(const PlanInput& in,
+TrainPlan plan_training(const PlanInput& given,
                         const std::function<WidthCost(std::int64_t hidden)>& cost) {
   TrainPlan plan;
   std::vector<std::string> reasons;
+  PlanInput in = given;
+  if (in.choose_max_exposure)  // explicit lengths are the user's to choose
+    in.max_exposure = in.time_limit > 0 && in.max_iters == 0 && in.epochs == 0
+                          ? planned_max_exposure(dropout_start(in))
+                          : 0;
+  plan.max_exposure = in.max_exposure;
 
   plan.hidden = in.hidden;
   WidthCost chosen;
@@ -137,8 +154,7 @@ TrainPlan plan_training(const PlanInput& in,
         std::ceil(plan.planned_units / static_cast<double>(in.units_per_iteration)));
     // "stop at exposure 700 (9m12s of the 30m00s at 35.5k units/s measured; ...)"
     std::string of;
-    if (in.time_limit > 0 && chosen.train_units_per_second > 0 &&
-        budget >= in.time_limit * chosen.train_units_per_second * 0.999)
+    if (time_ends(in, chosen, budget))
       of = format_duration(plan.planned_units / chosen.train_units_per_second) + " of the " +
            format_duration(in.time_limit) + " at " + rate_text(chosen.train_units_per_second) +
            " units/s measured";
@@ -160,7 +176,7 @@ TrainPlan plan_training(const PlanInput& in,
   plan.dropout = in.dropout;
   if (in.choose_dropout) {
     const bool declared = in.dropout_exposure > 0;
-    const double start = declared ? in.dropout_exposure : kDropoutExposure;
+    const double start = dropout_start(in);
     plan.dropout = planned_dropout(plan.exposure, start);
     const double per_unit = static_cast<double>(chosen.parameters) /
                             static_cast<double>(std::max<std::int64_t>(1, in.train_units));
@@ -226,8 +242,7 @@ TrainPlan plan_training(const PlanInput& in,
     head = units_text(plan.planned_units) + " units planned (" +
            detail::fixed(plan.planned_passes, plan.planned_passes < 10 ? 1 : 0) + " passes over " +
            units_text(static_cast<double>(in.train_units));
-    if (in.time_limit > 0 && chosen.train_units_per_second > 0 &&
-        plan.planned_units >= in.time_limit * chosen.train_units_per_second * 0.999)
+    if (time_ends(in, chosen, plan.planned_units))
       head += ", " + format_duration(in.time_limit) + " at " +
               rate_text(chosen.train_units_per_second) + " units/s measured";
     head += "): ";

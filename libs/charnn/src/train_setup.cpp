@@ -180,11 +180,15 @@ void Trainer::plan_settings() {
                .max_iters = config_.max_iters,
                .epochs = config_.epochs,
                .time_limit = config_.time_limit,
+               .max_exposure =
+                   resuming_ || config_.max_exposure == kAutoMaxExposure ? 0 : config_.max_exposure,
                .choose_hidden = config_.hidden == kAuto,
                .choose_dropout = config_.dropout == kAutoDropout,
                .choose_lr = config_.schedule.lr == kAutoLr,
                .choose_eval_every = config_.eval_every == kAuto,
                .choose_eval_units = config_.eval_units == kAuto,
+               // On resume the first plan's max_iters holds the limit.
+               .choose_max_exposure = !resuming_ && config_.max_exposure == kAutoMaxExposure,
                .models_scored = config_.ema > 0 ? 2 : 1,
                .hidden = config_.hidden == kAuto ? plan_widths().front() : config_.hidden,
                .dropout = config_.dropout,
@@ -209,14 +213,8 @@ void Trainer::plan_settings() {
       in.dropout_exposure_cell = cell;
     }
   }
-  if (config_.max_exposure == kAutoMaxExposure)  // explicit lengths are the user's to choose
-    config_.max_exposure =
-        config_.epochs == 0 && config_.max_iters == 0 && config_.time_limit > 0
-            ? planned_max_exposure(in.dropout_exposure > 0 ? in.dropout_exposure : kDropoutExposure)
-            : 0;
-  in.max_exposure = resuming_ ? 0 : config_.max_exposure;  // on resume, max_iters holds it
   if (!(in.choose_hidden || in.choose_dropout || in.choose_lr || in.choose_eval_every ||
-        in.choose_eval_units || in.max_exposure > 0))
+        in.choose_eval_units || in.choose_max_exposure || in.max_exposure > 0))
     return;
   if (resuming_) {  // only --lr and --eval-* may be auto on resume: plan what is left
     const TrainState done = TrainState::load(resume_data_);
@@ -231,6 +229,7 @@ void Trainer::plan_settings() {
   if (in.choose_lr) config_.schedule.lr = plan.lr;
   if (in.choose_eval_every) config_.eval_every = plan.eval_every;
   if (in.choose_eval_units) config_.eval_units = plan.eval_units;
+  if (in.choose_max_exposure) config_.max_exposure = plan.max_exposure;
   if (plan.max_iters > 0) config_.max_iters = plan.max_iters;
   if (in.choose_lr && !resuming_) check_learning_rate(plan);
   if (!resuming_) config_.plan = plan.why + (warmup_why.empty() ? "" : ", " + warmup_why);

@@ -63,8 +63,8 @@ struct TrainConfig {
   std::int64_t max_iters = 0;
   double time_limit = kDefaultTime;  // seconds of training (wall clock, summed over resumes)
   // Stop at this exposure (train_plan.hpp's memorisation: passes x parameters per unit of
-  // text); auto: kMaxExposure when only the time limits the run, else none; 0 = none. The plan
-  // turns it into max_iters.
+  // text); auto: planned_max_exposure when only the time limits the run, else none; 0 = none.
+  // The plan turns it into max_iters.
   double max_exposure = kAutoMaxExposure;
   std::int64_t patience = 0;  // stop after this many validations without improvement; 0 = off
   // After this many validations in a row without improvement, go back to best.ckpt (weights and

@@ -32,6 +32,9 @@ struct PlanInput {
   // What to choose. A width that is not chosen is `hidden`, and the plan only costs it.
   bool choose_hidden = false, choose_dropout = false, choose_lr = false;
   bool choose_eval_every = false, choose_eval_units = false;
+  // max_exposure: planned_max_exposure of the dropout start when only time_limit stops the run,
+  // else none.
+  bool choose_max_exposure = false;
   // Models each validation scores: 2 with a weight average (--ema), which is scored beside the
   // trained weights; the slice is sized so that all of them together keep to the share.
   std::int64_t models_scored = 1;
@@ -64,6 +67,7 @@ struct TrainPlan {
   double lr = 0;
   std::int64_t eval_every = 0;
   std::int64_t eval_units = 0;
+  double max_exposure = 0;  // the given limit, or the chosen one (0 = none)
   // The iteration at which the run reaches max_exposure, when that comes before the other stop
   // conditions; 0 when it does not.
   std::int64_t max_iters = 0;
