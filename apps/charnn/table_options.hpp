@@ -1,6 +1,7 @@
 // Command-line options built from the library's table of training settings
 // (charnn::train_options()): `train` declares every row, `vocab` the text rows, so each flag,
-// default and help text is written once, in libs/charnn/src/train_options.cpp.
+// default and help text is written once, in libs/charnn/src/train_options.cpp (the text rows in
+// train_text_options.cpp).
 #pragma once
 
 #include <charnn/train_config.hpp>

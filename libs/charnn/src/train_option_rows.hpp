@@ -1,7 +1,12 @@
-// Shorthands for the rows of the training option table (train_options.cpp), its only user: a
-// field stored as an integer, a double or "auto", read back strictly, and a check that names the
-// option. Macros because a designated initializer cannot be built by a function.
+// Shorthands for the rows of the training option table (train_options.cpp and
+// train_text_options.cpp, its only users): a field stored as an integer, a double or "auto",
+// read back strictly, and a check that names the option. Macros because a designated
+// initializer cannot be built by a function.
 #pragma once
+
+#include <charnn/train_config.hpp>
+
+#include <span>
 
 #define CHARNN_INTEGER(field)                                          \
   .get = [](const TrainConfig& c) { return std::to_string(c.field); }, \
@@ -19,3 +24,8 @@
     if (cond) return {};                                                             \
     return {name + (message), {}};                                                   \
   }
+
+namespace charnn::detail {
+// The text's and the corpus's rows (train_text_options.cpp); train_options() puts them last.
+std::span<const TrainOption> text_option_rows();
+}  // namespace charnn::detail
