@@ -24,7 +24,9 @@ bin="$work/tree/bin/charnn"
 export LD_LIBRARY_PATH="$build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 "$bin" cells --plugin "$plugin" >/dev/null || { echo "attack-plugins: the intact plugin does not load" >&2; exit 1; }
 size=$(stat -c %s "$plugin")
-big_random() { echo $(( (RANDOM << 15 | RANDOM) % $1 )); }
+# Every draw in this shell: a subshell ($(...)) reseeds RANDOM, and the damage would not follow
+# the seed (bash 5.2 damaged different bytes on every run, and one CI run in four crashed).
+big_random() { pick=$(( (RANDOM << 15 | RANDOM) % $1 )); }
 
 loaded=0 refused=0 crashed=0
 : > "$work/reasons"
@@ -32,10 +34,12 @@ for ((i = 1; i <= copies; i++)); do
   copy="$work/charnn-cell-lstm.so"
   cp "$plugin" "$copy"
   for ((f = 0; f <= RANDOM % 4; f++)); do
-    printf "\\x$(printf %02x $((RANDOM % 256)))" |
-      dd of="$copy" bs=1 seek="$(big_random "$size")" conv=notrunc status=none
+    byte=$((RANDOM % 256))
+    big_random "$size"
+    printf "\\x$(printf %02x $byte)" |
+      dd of="$copy" bs=1 seek="$pick" conv=notrunc status=none
   done
-  [ $((RANDOM % 8)) -eq 0 ] && truncate -s "$(big_random "$size")" "$copy"
+  if [ $((RANDOM % 8)) -eq 0 ]; then big_random "$size"; truncate -s "$pick" "$copy"; fi
   set +e
   out=$("$bin" cells --plugin "$copy" 2>&1 </dev/null)
   rc=$?
