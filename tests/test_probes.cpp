@@ -404,3 +404,43 @@ TEST_CASE("selections mark a span or a pattern and name what is wrong with bad o
   }
   CHECK_THROWS_AS(charnn::select_regex("", text, b), charnn::error);
 }
+
+TEST_CASE("a retracted chunk leaves the ranker as it was without it", "[inspect][ranking]") {
+  // The one-pass trace hands over values it later takes back (TraceChunk::retract).
+  const std::int64_t n = 600, H = 3;
+  charnn::Probe bin{"bin", "", charnn::ProbeKind::binary, {}};
+  charnn::Probe cont{"cont", "", charnn::ProbeKind::continuous, {}};
+  std::vector<float> right(n * H), wrong(n * H);
+  for (std::int64_t t = 0; t < n; ++t) {
+    bin.values.push_back(t % 7 < 3 ? 1.0f : 0.0f);
+    cont.values.push_back(static_cast<float>(t % 13));
+    for (std::int64_t h = 0; h < H; ++h) {
+      right[t * H + h] = std::sin(0.1f * static_cast<float>(t * (h + 1))) * (h == 2 ? 3.0f : 1.0f);
+      wrong[t * H + h] = std::cos(0.7f * static_cast<float>(t + h));
+    }
+  }
+  const std::vector<charnn::TracedSignal> sigs = {{0, "z", H}};
+  charnn::UnitRanker plain(sigs, {&bin, &cont}), taken_back(sigs, {&bin, &cont});
+  auto add = [&](charnn::UnitRanker& r, const std::vector<float>& v, std::int64_t begin,
+                 std::int64_t T, bool retract = false) {
+    const std::vector<std::span<const float>> spans{
+        std::span<const float>(v.data() + begin * H, static_cast<std::size_t>(T * H))};
+    r.add(begin, T, spans, retract);
+  };
+  for (std::int64_t b = 0; b < n; b += 50) add(plain, right, b, 50);
+  // Wrong values for units 100..300 in pieces, taken back in other pieces after the right ones.
+  for (std::int64_t b = 0; b < 100; b += 50) add(taken_back, right, b, 50);
+  for (std::int64_t b = 100; b < 300; b += 40) add(taken_back, wrong, b, 40);
+  for (std::int64_t b = 100; b < n; b += 50) add(taken_back, right, b, 50);
+  for (std::int64_t b = 100; b < 300; b += 40) add(taken_back, wrong, b, 40, true);
+  CHECK(taken_back.units() == n);
+  for (std::size_t p = 0; p < 2; ++p)
+    for (std::int64_t h = 0; h < H; ++h) {
+      CHECK_THAT(taken_back.pearson(p, 0, h),
+                 Catch::Matchers::WithinAbs(plain.pearson(p, 0, h), 1e-6));
+      if (p == 0) CHECK(taken_back.auroc(p, 0, h) == plain.auroc(p, 0, h));  // counts are exact
+    }
+  const auto a = plain.saturation(), b = taken_back.saturation();
+  CHECK(a[0].left == b[0].left);
+  CHECK(a[0].right == b[0].right);
+}

@@ -80,8 +80,9 @@ class UnitRanker {
 
   // One chunk of the trace, units [begin, begin + T) of the text: values[s] is (T, H_s), row t
   // holding signal s after reading unit begin + t. Chunks may come in any order but each unit
-  // must come once.
-  void add(std::int64_t begin, std::int64_t T, std::span<const std::span<const float>> values);
+  // must come once. `retract` takes back a chunk added before, given the same values.
+  void add(std::int64_t begin, std::int64_t T, std::span<const std::span<const float>> values,
+           bool retract = false);
 
   const std::vector<TracedSignal>& signals() const { return signals_; }
   const std::vector<const Probe*>& probes() const { return probes_; }
@@ -134,9 +135,10 @@ class UnitRanker {
   std::vector<double> sx_, sxx_;  // (D)
   std::vector<double> sy_, syy_;  // (P)
   std::vector<double> sxy_;       // (P, D)
-  std::vector<float> chunk_sxy_;  // (P, D): float partial sums, flushed every chunk
-  // Columns in tiles of at most kTile units of one signal: the unit of work of one thread.
-  static constexpr std::size_t kTile = 64;
+  std::vector<float> chunk_sxy_;  // (P, D): float partial sums of the last rows_pending_ rows
+  std::int64_t rows_pending_ = 0;
+  static constexpr std::int64_t kFlushRows = 128;
+  // Columns in tiles of a signal's units (ranking.cpp's kTile): the unit of work of one thread.
   struct Tile {
     std::size_t signal, begin, end;  // units [begin, end) of the signal
   };
