@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "training_support.hpp"
@@ -86,6 +87,80 @@ void expect_same(const Gathered& got, const Gathered& want, std::int64_t H, std:
     for (std::size_t k = 0; k < got.signals[l].size(); ++k)
       close(got.signals[l][k], want.signals[l][k], "a signal", H);
   close(got.logits, want.logits, "the logits", V);
+}
+
+// The same from trace_text_any_order: each chunk put in its place, and every unit delivered
+// exactly once once the retracted chunks are taken off (counted again after a restart). A
+// retracted chunk must hold exactly the values of a delivery of its units still standing.
+Gathered gather_any_order(Model& model, const std::vector<std::int32_t>& ids,
+                          const TraceOptions& options, charnn::TraceStats* stats,
+                          std::int64_t* restarts, std::int64_t* retracted = nullptr) {
+  const auto n = static_cast<std::size_t>(ids.size());
+  const auto H = static_cast<std::size_t>(model.hidden());
+  const auto V = static_cast<std::size_t>(model.vocab_size());
+  Gathered g;
+  std::vector<std::vector<std::uint64_t>> live(n);  // a hash of each standing delivery
+  g.signals.resize(static_cast<std::size_t>(model.num_layers()));
+  for (std::int32_t l = 0; l < model.num_layers(); ++l)
+    g.signals[static_cast<std::size_t>(l)].assign(model.layer(l).signals().size(),
+                                                  std::vector<float>(n * H));
+  g.logits.resize(n * V);
+  *restarts = 0;
+  std::int64_t taken_back = 0;
+  auto hash_row = [&](const TraceChunk& c, std::size_t t) {
+    std::uint64_t h = 1469598103934665603ull;
+    auto mix = [&](std::span<const float> all, std::size_t width) {
+      for (std::size_t k = 0; k < width; ++k) {
+        std::uint32_t bits;
+        std::memcpy(&bits, &all[t * width + k], sizeof bits);
+        h = (h ^ bits) * 1099511628211ull;
+      }
+    };
+    for (const auto& layer : c.signals)
+      for (const auto& sig : layer) mix(sig, H);
+    mix(c.logits, V);
+    return h;
+  };
+  const auto s = charnn::trace_text_any_order(
+      model, ids,
+      [&](const TraceChunk& c) {
+        REQUIRE(c.T >= 1);
+        REQUIRE(c.T <= options.chunk);
+        REQUIRE(c.begin >= 0);
+        REQUIRE(static_cast<std::size_t>(c.begin + c.T) <= n);
+        const auto b = static_cast<std::size_t>(c.begin), T = static_cast<std::size_t>(c.T);
+        for (std::size_t t = 0; t < T; ++t) {
+          auto& l = live[b + t];
+          const std::uint64_t h = hash_row(c, t);
+          if (c.retract) {
+            const auto it = std::find(l.begin(), l.end(), h);
+            REQUIRE(it != l.end());
+            l.erase(it);
+          } else {
+            l.push_back(h);
+          }
+        }
+        if (c.retract) {
+          taken_back += c.T;
+          return;
+        }
+        for (std::size_t l = 0; l < c.signals.size(); ++l)
+          for (std::size_t k = 0; k < c.signals[l].size(); ++k)
+            std::copy(c.signals[l][k].begin(), c.signals[l][k].end(),
+                      g.signals[l][k].begin() + static_cast<std::ptrdiff_t>(b * H));
+        std::copy(c.logits.begin(), c.logits.end(),
+                  g.logits.begin() + static_cast<std::ptrdiff_t>(b * V));
+        ++g.chunks;
+      },
+      [&] {
+        ++*restarts;
+        for (auto& l : live) l.clear();
+      },
+      options);
+  CHECK(std::all_of(live.begin(), live.end(), [](const auto& l) { return l.size() == 1; }));
+  if (stats) *stats = s;
+  if (retracted) *retracted = taken_back;
+  return g;
 }
 
 TraceOptions one_stream() {
@@ -192,6 +267,101 @@ TEST_CASE("a model that never forgets has its start states found one stream at a
   CHECK(stats.one_stream_from < 3000);
   CHECK_THAT(charnn::describe(stats), Catch::Contains("remembers further back than a 50-unit"));
   expect_same(got, want, 3, 4, 1e-5);
+}
+
+TEST_CASE("one pass in any order traces what one stream over the whole text traces", "[trace]") {
+  const auto cells =
+      GENERATE(std::vector<std::string>{"lstm", "lstm"}, std::vector<std::string>{"elman", "lstm"},
+               std::vector<std::string>{"gru", "gru"});
+  CAPTURE(cells);
+  const std::int64_t H = 8;
+  const std::int32_t V = 11;
+  auto model = model_of(cells, H, V);
+  const auto ids = random_ids(40000, V, 3);
+
+  // 4 regions of 10,000 units in passes of 256 rows; 7-unit chunks split the passes' rows.
+  charnn::TraceStats stats;
+  std::int64_t restarts = 0;
+  const Gathered got = gather_any_order(*model, ids, side_by_side(4, 300, 7), &stats, &restarts);
+  INFO(charnn::describe(stats));
+  CHECK(restarts == 0);
+  CHECK(stats.one_pass);
+  CHECK(stats.restarted_at == -1);
+  CHECK(stats.units == 40000);
+  CHECK(stats.streams == 4);
+  CHECK(stats.reruns == 3);
+  // The untrained cells forget within a pass or two: each region holds back a few passes.
+  CHECK(stats.rerun_units >= 3 * 512);
+  CHECK(stats.rerun_units <= 3 * 2048);
+  CHECK_THAT(charnn::describe(stats), Catch::Contains("one pass, 4 regions side by side"));
+  expect_same(got, gather(*model, ids, one_stream()), H, V, 2e-5);
+
+  // A text too short for 4 regions of 8,192 units takes the two passes, in order.
+  const auto short_ids = random_ids(30000, V, 5);
+  const Gathered short_got =
+      gather_any_order(*model, short_ids, side_by_side(4, 300, 128), &stats, &restarts);
+  CHECK_FALSE(stats.one_pass);
+  CHECK(restarts == 0);
+  expect_same(short_got, gather(*model, short_ids, one_stream()), H, V, 2e-5);
+}
+
+TEST_CASE(
+    "one pass mends a region that remembers past its hold, and restarts where it never "
+    "forgets",
+    "[trace]") {
+  auto ids = random_ids(40000, 4, 9);
+  for (auto& id : ids) id = 1 + id % 3;
+  charnn::TraceStats stats;
+  std::int64_t restarts = 0, retracted = 0;
+  auto resetting = summing_model(true);
+  {
+    INFO("resets every 20 units: the probe agrees after one pass, so two are held back");
+    auto reset_ids = ids;
+    for (std::size_t u = 0; u < reset_ids.size(); u += 20) reset_ids[u] = 0;
+    const Gathered got =
+        gather_any_order(*resetting, reset_ids, side_by_side(4, 50, 64), &stats, &restarts);
+    INFO(charnn::describe(stats));
+    CHECK(restarts == 0);
+    CHECK(stats.one_pass);
+    CHECK(stats.mended == 0);
+    CHECK(stats.rerun_units == 3 * 512);
+    expect_same(got, gather(*resetting, reset_ids, one_stream()), 3, 4, 1e-5);
+  }
+  {
+    INFO(
+        "no warm-up, and no reset for 700 units from the second region's start: the probe is "
+        "the pass itself and agrees at once, but the true start differs until unit 10700");
+    auto gap_ids = ids;
+    for (std::size_t u = 0; u < gap_ids.size(); u += 20)
+      if (u < 9990 || u >= 10700) gap_ids[u] = 0;
+    const Gathered got = gather_any_order(*resetting, gap_ids, side_by_side(4, 0, 64), &stats,
+                                          &restarts, &retracted);
+    INFO(charnn::describe(stats));
+    CHECK(restarts == 0);
+    CHECK(stats.one_pass);
+    CHECK(stats.mended == 1);
+    // Held back 512 units, mended from there to the pass boundary after 10700: 768.
+    CHECK(retracted == 256);
+    CHECK_THAT(charnn::describe(stats), Catch::Contains("1 mended where the model remembered"));
+    expect_same(got, gather(*resetting, gap_ids, one_stream()), 3, 4, 1e-5);
+  }
+  {
+    INFO("never forgets: the probes never agree, so the pass gives way an eighth of a region in");
+    auto model = summing_model(false);
+    const Gathered got = gather_any_order(*model, ids, side_by_side(4, 50, 64), &stats, &restarts);
+    CHECK(restarts == 1);
+    CHECK_FALSE(stats.one_pass);
+    CHECK(stats.restarted_at == 10000);
+    CHECK_THAT(charnn::describe(stats), Catch::Contains("gave way to this at unit 10000"));
+    expect_same(got, gather(*model, ids, one_stream()), 3, 4, 1e-5);
+    INFO("and without a warm-up its probe agrees at once, wrongly: mending runs out instead");
+    const Gathered cold =
+        gather_any_order(*model, ids, side_by_side(4, 0, 64), &stats, &restarts, &retracted);
+    CHECK(restarts == 1);
+    CHECK(retracted >= 2500);  // a quarter of the 10,000-unit region
+    CHECK(stats.restarted_at == 10000);
+    expect_same(cold, gather(*model, ids, one_stream()), 3, 4, 1e-5);
+  }
 }
 
 TEST_CASE("trace_text takes short texts and refuses bad options and ids", "[trace]") {

@@ -22,16 +22,18 @@ void add_unknown_option(po::options_description& options, std::string& unknown) 
 void add_trace_run_options(po::options_description& options, TraceFlags& f) {
   options.add_options()(
       "streams", po::value(&f.streams)->default_value(f.streams)->value_name("N"),
-      "segments of the text traced side by side (faster than one stream). A first pass finds "
-      "each segment's starting state, from a warm-up that is run again from where the stream "
-      "before it ended until the two agree, so the values are those of one stream over the "
-      "whole text. 1 = one stream")(
+      "parts of the text traced side by side (faster than one stream), with the values of one "
+      "stream over the whole text. eval and inspect run one pass over N regions, each but the "
+      "first from a warm-up, and run each region's start again from where the region before "
+      "it ended, as far as the model takes to forget; dump, which writes in order, and texts "
+      "shorter than N x 8,192 units take two passes: the states first, then the trace. 1 = one "
+      "stream")(
       "warmup", po::value(&f.warmup)->default_value(f.warmup)->value_name("UNITS"),
-      "units run before each first-pass stream to find its starting state (speed, not "
-      "results: a stream whose warm-up falls short runs again)")(
+      "units run before each region or first-pass stream to guess its starting state (speed, "
+      "not results: a wrong guess is run again)")(
       "trace-memory", po::value(&f.memory_mb)->default_value(f.memory_mb)->value_name("MB"),
-      "memory for the traces of the segments that run side by side; less means shorter "
-      "segments, so more warm-up work")(
+      "two passes: memory for the traces of the segments that run side by side; less means "
+      "shorter segments, so more warm-up work")(
       "seam-tolerance", po::value(&f.tolerance)->default_value(f.tolerance)->value_name("X"),
       "largest state difference (relative to max(1, |value|)) accepted where a segment starts");
 }

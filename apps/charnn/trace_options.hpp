@@ -1,6 +1,6 @@
 // Options of the commands that run a trained model over a text (dump, inspect): --text,
-// --unknown, and how the trace runs (--chunk, --streams, --warmup, --trace-memory, with defaults
-// from the library's TraceOptions), and their progress line.
+// --unknown, and how the trace runs (--chunk, --streams, --warmup, --trace-memory,
+// with defaults from the library's TraceOptions), and their progress line.
 #pragma once
 
 #include <charnn/trace.hpp>

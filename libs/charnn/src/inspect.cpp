@@ -144,7 +144,8 @@ struct LossSum {
   std::int64_t count = 0;
 };
 
-// Row t of the chunk predicts unit begin + t + 1; the last analysed unit predicts nothing.
+// Row t of the chunk predicts unit begin + t + 1; the last analysed unit predicts nothing. A
+// retracted chunk comes off the sum and leaves the excerpt to the right rows.
 void add_loss(const TraceChunk& chunk, const TracedText& text, std::int64_t n, std::int32_t V,
               LossSum& sum, Excerpt& excerpt) {
   for (std::int64_t t = 0; t < chunk.T; ++t) {
@@ -152,6 +153,11 @@ void add_loss(const TraceChunk& chunk, const TracedText& text, std::int64_t n, s
     if (target >= n) break;
     const double nats =
         unit_nats(chunk.logits.data() + t * V, V, text.ids[static_cast<std::size_t>(target)]);
+    if (chunk.retract) {
+      sum.nats -= nats;
+      --sum.count;
+      continue;
+    }
     sum.nats += nats;
     ++sum.count;
     if (target >= excerpt.begin && target < excerpt.end)
@@ -210,9 +216,14 @@ void mark_together(Model& model, const TracedText& text, std::int64_t n,
                    const std::vector<TracedSignal>& signals, std::vector<Together>& together,
                    const InspectOptions& options) {
   std::vector<std::span<const float>> flat;
-  trace_text(
+  std::int64_t done = 0;  // units delivered, which come in any order
+  trace_text_any_order(
       model, std::span<const std::int32_t>(text.ids.data(), static_cast<std::size_t>(n)),
       [&](const TraceChunk& chunk) {
+        if (chunk.retract) {  // each unit's flags are written in place by the right rows
+          done -= chunk.T;
+          return;
+        }
         flatten(chunk, flat);
         for (auto& tg : together) {
           if (tg.set.empty()) continue;
@@ -225,8 +236,10 @@ void mark_together(Model& model, const TracedText& text, std::int64_t n,
             tg.on[static_cast<std::size_t>(chunk.begin + t)] = all;
           }
         }
-        if (options.progress) options.progress(n + chunk.begin + chunk.T, 2 * n);
+        done += chunk.T;
+        if (options.progress) options.progress(n + done, 2 * n);
       },
+      [&] { done = 0; },  // every unit is written again
       options.trace);
 }
 
@@ -293,14 +306,25 @@ InspectReport inspect_model(Model& model, const TracedText& text, const std::vec
   const std::int64_t work = selections.empty() ? n : 2 * n;
 
   std::vector<std::span<const float>> flat;  // chunk.signals flattened in `signals` order
-  const TraceStats traced = trace_text(
+  std::int64_t done = 0;                     // units delivered, which come in any order
+  const TraceStats traced = trace_text_any_order(
       model, std::span<const std::int32_t>(text.ids.data(), static_cast<std::size_t>(n)),
       [&](const TraceChunk& chunk) {
         flatten(chunk, flat);
-        ranker.add(chunk.begin, chunk.T, flat);
+        ranker.add(chunk.begin, chunk.T, flat, chunk.retract);
         add_loss(chunk, text, n, V, loss, excerpt);
+        if (chunk.retract) {  // the right rows come in another chunk
+          done -= chunk.T;
+          return;
+        }
         excerpt.add_rows(chunk, flat, signals);
-        if (options.progress) options.progress(chunk.begin + chunk.T, work);
+        done += chunk.T;
+        if (options.progress) options.progress(done, work);
+      },
+      [&] {  // the excerpt's rows and losses are all written again
+        ranker = UnitRanker(signals, probe_ptrs, options.ranking);
+        loss = {};
+        done = 0;
       },
       options.trace);
 

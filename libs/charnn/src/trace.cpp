@@ -9,6 +9,7 @@
 #include <string>
 
 #include "charnn/error.hpp"
+#include "trace_one_pass.hpp"
 #include "trace_states.hpp"
 
 namespace charnn {
@@ -35,6 +36,13 @@ void check_options(const TraceOptions& o) {
   at_least(o.memory_mb, 1, "memory_mb");
   if (!(o.tolerance >= 0.0f && std::isfinite(o.tolerance)))
     throw error("trace: tolerance must be a finite number >= 0");
+}
+
+void check_ids(const Model& model, std::span<const std::int32_t> ids) {
+  for (std::size_t u = 0; u < ids.size(); ++u)
+    if (ids[u] < 0 || ids[u] >= model.vocab_size())
+      throw error("trace: unit id " + std::to_string(ids[u]) + " at " + std::to_string(u) +
+                  " is outside the vocabulary (size " + std::to_string(model.vocab_size()) + ")");
 }
 
 // The block being traced: its segments' places in the text, their start and end states, and
@@ -176,6 +184,18 @@ std::string describe(const TraceStats& s) {
                        static_cast<double>(std::max<std::int64_t>(1, s.units));
   char added[32];
   std::snprintf(added, sizeof added, "%.0f%%", extra);
+  if (s.one_pass) {
+    char again[32];
+    std::snprintf(again, sizeof again, "%.1f%%",
+                  100.0 * static_cast<double>(s.rerun_units) /
+                      static_cast<double>(std::max<std::int64_t>(1, s.units)));
+    std::string text = "one pass, " + std::to_string(s.streams) +
+                       " regions side by side; their starts run again from the true states (" +
+                       again + " of the text";
+    if (s.mended > 0)
+      text += "; " + std::to_string(s.mended) + " mended where the model remembered further";
+    return text + "); warm-ups, probes and re-runs added " + added + " to the work";
+  }
   std::string text = std::to_string(s.streams) + " segments side by side; " +
                      std::to_string(s.seams) + " seams, " + std::to_string(s.reruns) +
                      " run again; warm-ups and re-runs added " + added + " to the work";
@@ -183,6 +203,9 @@ std::string describe(const TraceStats& s) {
     text += "; their start states found one after the other from unit " +
             std::to_string(s.one_stream_from) + ": the model remembers further back than a " +
             std::to_string(s.warmup) + "-unit warm-up and a stretch of text";
+  if (s.restarted_at >= 0)
+    text += "; a one-pass trace gave way to this at unit " + std::to_string(s.restarted_at) +
+            ", whose start the model remembered too far back for one pass";
   return text;
 }
 
@@ -194,10 +217,7 @@ TraceStats trace_text(Model& model, std::span<const std::int32_t> ids,
   stats.warmup = options.warmup;
   const auto total = static_cast<std::int64_t>(ids.size());
   if (total == 0) return stats;
-  for (std::size_t u = 0; u < ids.size(); ++u)
-    if (ids[u] < 0 || ids[u] >= model.vocab_size())
-      throw error("trace: unit id " + std::to_string(ids[u]) + " at " + std::to_string(u) +
-                  " is outside the vocabulary (size " + std::to_string(model.vocab_size()) + ")");
+  check_ids(model, ids);
 
   // The longest segment the memory allows for a full block: the store holds every signal and
   // the logits of each of its units.
@@ -278,6 +298,25 @@ TraceStats trace_text(Model& model, std::span<const std::int32_t> ids,
   return stats;
 }
 
+TraceStats trace_text_any_order(Model& model, std::span<const std::int32_t> ids,
+                                const std::function<void(const TraceChunk&)>& sink,
+                                const std::function<void()>& restart, const TraceOptions& options) {
+  check_options(options);
+  const auto total = static_cast<std::int64_t>(ids.size());
+  if (!detail::one_pass_fits(total, options)) return trace_text(model, ids, sink, options);
+  check_ids(model, ids);
+  TraceStats stats;
+  stats.warmup = options.warmup;
+  if (detail::trace_one_pass(model, ids, sink, options, stats)) return stats;
+  restart();
+  TraceStats again = trace_text(model, ids, sink, options);
+  again.restarted_at = stats.restarted_at;
+  // The abandoned pass was work too.
+  again.rerun_units += total + stats.rerun_units;
+  again.warmup_units += stats.warmup_units;
+  return again;
+}
+
 double unit_nats(const float* z, std::int32_t V, std::int32_t id) {
   const float zmax = *std::max_element(z, z + V);
   double sum = 0;
@@ -296,13 +335,16 @@ TextScore score_text(Model& model, std::span<const std::int32_t> ids,
   const std::int32_t V = model.vocab_size();
   double sum = 0;
   // Row t of a chunk predicts unit begin + t + 1; the last unit predicts nothing.
-  score.trace = trace_text(
-      model, ids.first(static_cast<std::size_t>(n)),
+  score.trace = trace_text_any_order(
+      model, ids,
       [&](const TraceChunk& c) {
+        double chunk_sum = 0;
         for (std::int64_t t = 0; t < c.T && c.begin + t + 1 < n; ++t)
-          sum += unit_nats(c.logits.data() + t * V, V, ids[static_cast<std::size_t>(c.begin + t + 1)]);
+          chunk_sum +=
+              unit_nats(c.logits.data() + t * V, V, ids[static_cast<std::size_t>(c.begin + t + 1)]);
+        sum += c.retract ? -chunk_sum : chunk_sum;
       },
-      options);
+      [&] { sum = 0; }, options);
   score.scored = n - 1;
   score.nats = sum / static_cast<double>(n - 1);
   return score;

@@ -33,6 +33,12 @@ void copy_stream(const Model::State& from, std::int64_t i, Model::State& to, std
 bool same_stream(const Model::State& a, std::int64_t i, const Model::State& b, std::int64_t j,
                  std::int64_t H, float tol);
 
+// Advances stream i of `st` over the `length` units of `ids` from unit from[i], all side by side
+// in passes of kPassRows rows (units past the text read as id 0). scratch: the passes' ids.
+void advance_streams(Model& model, std::span<const std::int32_t> ids,
+                     const std::vector<std::int64_t>& from, std::int64_t length, Model::State& st,
+                     std::vector<std::int32_t>& scratch);
+
 class StateFinder {
  public:
   StateFinder(Model& model, std::span<const std::int32_t> ids) : model_(model), ids_(ids) {}
@@ -54,10 +60,8 @@ class StateFinder {
   // (always true without `check`), and adds the units run to `units`.
   bool run(const std::vector<std::int64_t>& which, bool check, float tolerance,
            std::int64_t& units);
-  // Advances stream i of `st` over the `length` units from unit from[i], all side by side.
-  void advance(const std::vector<std::int64_t>& from, std::int64_t length, Model::State& st);
-  std::int32_t id(std::int64_t u) const {
-    return u < static_cast<std::int64_t>(ids_.size()) ? ids_[static_cast<std::size_t>(u)] : 0;
+  void advance(const std::vector<std::int64_t>& from, std::int64_t length, Model::State& st) {
+    advance_streams(model_, ids_, from, length, st, pass_ids_);
   }
 
   Model& model_;

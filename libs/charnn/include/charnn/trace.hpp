@@ -16,6 +16,13 @@
 // So each segment starts within the tolerance of its true state, whatever the model remembers.
 // Memory is bounded by one block's trace (memory_mb) and one state per segment of a stretch,
 // never by the length of the text.
+//
+// A sink that takes the units in any order (inspect's statistics, eval's loss) needs only one
+// pass: trace_text_any_order runs `streams` long regions side by side and delivers every signal
+// as it is computed, except each region's start, held back for about as long as the model takes
+// to forget it and run again at the end from where the region before it ended; values the pass
+// delivered past a hold that fell short are taken back and delivered again
+// (trace_one_pass.hpp). About half the work of two passes, and no store.
 #pragma once
 
 #include <charnn/model.hpp>
@@ -34,6 +41,10 @@ struct TraceChunk {
   // signals[l][k]: (T, H) values of layer l's k-th signal (names: model.layer(l).signals()[k])
   std::vector<std::vector<std::span<const float>>> signals;
   std::span<const float> logits;  // (T, V): row t predicts unit begin + t + 1
+  // trace_text_any_order only: these exact values were delivered before for these units and are
+  // taken back (the right ones come in another chunk, before or after). A sink that adds up
+  // subtracts them; one that writes each unit in its place ignores the chunk.
+  bool retract = false;
 };
 
 struct TraceOptions {
@@ -53,6 +64,11 @@ struct TraceStats {
   std::int64_t rerun_units = 0;   // units run again
   std::int64_t one_stream_from = -1;  // where the first pass began to run one stream at a time
   std::int64_t warmup = 0;        // the options' warm-up, for describe()
+  bool one_pass = false;          // trace_text_any_order's one pass delivered the trace
+  std::int64_t mended = 0;        // one pass: regions whose start reached past their hold
+  // Where a region began whose start the model remembered too far back for one pass (which then
+  // gave way to two passes from the start); -1 when none did.
+  std::int64_t restarted_at = -1;
 };
 
 // For logs and reports: "one stream", or "32 segments side by side; 97 seams, 2 run again;
@@ -64,6 +80,16 @@ std::string describe(const TraceStats& stats);
 TraceStats trace_text(Model& model, std::span<const std::int32_t> ids,
                       const std::function<void(const TraceChunk&)>& sink,
                       const TraceOptions& options = {});
+
+// The same values, each unit delivered once but in any order, in one pass where the text is long
+// enough (regions of at least 8,192 units; shorter texts take trace_text's two passes). Chunks
+// with `retract` take back values given before. When the model remembers a region's start too
+// far (an eighth of a region for its probe, a quarter to mend it), `restart` is called: the sink
+// forgets everything it was given, and the whole text comes again, in order, from trace_text.
+TraceStats trace_text_any_order(Model& model, std::span<const std::int32_t> ids,
+                                const std::function<void(const TraceChunk&)>& sink,
+                                const std::function<void()>& restart,
+                                const TraceOptions& options = {});
 
 // -log softmax(logits)[id] for one row of V logits, in nats (shifted by the largest logit).
 double unit_nats(const float* logits, std::int32_t V, std::int32_t id);
