@@ -86,17 +86,13 @@ class Block {
     const auto n = static_cast<std::int64_t>(which.size());
     Model::State st = model_.zero_state(n);
     for (std::int64_t j = 0; j < n; ++j) copy_stream(start_, which[j], st, j, H_);
-    const std::int64_t L = len(), T = std::max<std::int64_t>(1, kPassRows / n);
+    const std::int64_t L = len(), T = detail::rows_per_pass(n);
+    std::vector<std::int64_t> from;
+    for (std::int64_t j : which) from.push_back(begin_[j]);
     for (std::int64_t t0 = 0; t0 < L; t0 += T) {
       const std::int64_t Tp = std::min(T, L - t0);
-      pass_ids_.resize(static_cast<std::size_t>(Tp * n));
-      // A shorter last segment reads on past the text's end: any valid id, its rows unused.
-      for (std::int64_t t = 0; t < Tp; ++t)
-        for (std::int64_t j = 0; j < n; ++j) {
-          const std::int64_t u = begin_[which[j]] + t0 + t;
-          pass_ids_[static_cast<std::size_t>(t * n + j)] =
-              u < static_cast<std::int64_t>(ids_.size()) ? id(u) : 0;
-        }
+      // A shorter last segment reads on past the text's end: its rows are unused.
+      detail::fill_pass_ids(ids_, from, t0, Tp, pass_ids_);
       const Model::TraceOutput& out = model_.trace(pass_ids_, Tp, st);
       keep(out, which, t0, Tp);
     }
@@ -143,8 +139,6 @@ class Block {
   void end_of(std::int64_t n, Model::State& out) const { copy_stream(end_, n, out, 0, H_); }
 
  private:
-  std::int32_t id(std::int64_t u) const { return ids_[static_cast<std::size_t>(u)]; }
-
   // Rows t0.. of a pass over the segments `which` into their stores: the pass is (T, n, .)
   // with stream j at row t * n + j.
   void keep(const Model::TraceOutput& out, const std::vector<std::int64_t>& which, std::int64_t t0,

@@ -61,24 +61,6 @@ class Gather {
   TraceChunk chunk_;
 };
 
-// The pass's rows: `count` rows for each of n streams, stream i over the units from from[i] on
-// (past the text: id 0, never delivered).
-void pass_ids(std::span<const std::int32_t> ids, const std::vector<std::int64_t>& from,
-              std::int64_t t0, std::int64_t count, std::vector<std::int32_t>& out) {
-  const auto n = static_cast<std::int64_t>(from.size());
-  const auto total = static_cast<std::int64_t>(ids.size());
-  out.resize(static_cast<std::size_t>(count * n));
-  for (std::int64_t t = 0; t < count; ++t)
-    for (std::int64_t i = 0; i < n; ++i) {
-      const std::int64_t u = from[static_cast<std::size_t>(i)] + t0 + t;
-      out[static_cast<std::size_t>(t * n + i)] = u < total ? ids[static_cast<std::size_t>(u)] : 0;
-    }
-}
-
-std::int64_t rows_per_pass(std::int64_t n) {
-  return std::max<std::int64_t>(1, kPassRows / n);
-}
-
 // Stream i of `from` for each i in `keep`, as a state of keep.size() streams.
 Model::State keep_streams(const Model& model, const Model::State& from,
                           const std::vector<std::int64_t>& keep) {
@@ -137,7 +119,7 @@ bool trace_one_pass(Model& model, std::span<const std::int32_t> ids,
       if (hold[static_cast<std::size_t>(j)] == t0)
         at_hold[static_cast<std::size_t>(j)] = keep_streams(model, st, {j});
     const std::int64_t Tp = std::min(T, R - t0);
-    pass_ids(ids, from, t0, Tp, scratch);
+    fill_pass_ids(ids, from, t0, Tp, scratch);
     const Model::TraceOutput& out = model.trace(scratch, Tp, st);
     for (std::int64_t j = 0; j < n; ++j) {
       const std::int64_t h = hold[static_cast<std::size_t>(j)];
@@ -188,14 +170,10 @@ bool trace_one_pass(Model& model, std::span<const std::int32_t> ids,
     truth_from[static_cast<std::size_t>(j)] = j * R;
     phase[static_cast<std::size_t>(j)] = kHeld;
   }
-  auto active = [&] {
-    return std::count(phase.begin(), phase.end(), kHeld) +
-           std::count(phase.begin(), phase.end(), kMending);
-  };
-  for (std::int64_t t0 = 0; active() > 0; t0 += T) {
+  for (std::int64_t t0 = 0; std::count(phase.begin(), phase.end(), kDone) < n; t0 += T) {
     const std::int64_t Tp = std::min(T, R - t0);
     auto rows_of = [&](std::int64_t j) { return std::min(Tp, region_end(j) - (j * R + t0)); };
-    pass_ids(ids, truth_from, t0, Tp, scratch);
+    fill_pass_ids(ids, truth_from, t0, Tp, scratch);
     const Model::TraceOutput& out = model.trace(scratch, Tp, truth);
     for (std::int64_t j = 1; j < n; ++j)
       if (phase[static_cast<std::size_t>(j)] != kDone) {
@@ -203,7 +181,7 @@ bool trace_one_pass(Model& model, std::span<const std::int32_t> ids,
         stats.rerun_units += rows_of(j);
       }
     if (std::count(phase.begin(), phase.end(), kMending) > 0) {
-      pass_ids(ids, redo_from, t0, Tp, scratch);
+      fill_pass_ids(ids, redo_from, t0, Tp, scratch);
       const Model::TraceOutput& again = model.trace(scratch, Tp, redo);
       for (std::int64_t j = 1; j < n; ++j)
         if (phase[static_cast<std::size_t>(j)] == kMending) {

@@ -134,20 +134,25 @@ bool StateFinder::run(const std::vector<std::int64_t>& which, bool check, float 
   return agreed;
 }
 
+void fill_pass_ids(std::span<const std::int32_t> ids, const std::vector<std::int64_t>& from,
+                   std::int64_t t0, std::int64_t count, std::vector<std::int32_t>& out) {
+  const auto n = static_cast<std::int64_t>(from.size());
+  const auto total = static_cast<std::int64_t>(ids.size());
+  out.resize(static_cast<std::size_t>(count * n));
+  for (std::int64_t t = 0; t < count; ++t)
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t u = from[static_cast<std::size_t>(i)] + t0 + t;
+      out[static_cast<std::size_t>(t * n + i)] = u < total ? ids[static_cast<std::size_t>(u)] : 0;
+    }
+}
+
 void advance_streams(Model& model, std::span<const std::int32_t> ids,
                      const std::vector<std::int64_t>& from, std::int64_t length, Model::State& st,
                      std::vector<std::int32_t>& scratch) {
-  const auto m = static_cast<std::int64_t>(from.size());
-  const auto n = static_cast<std::int64_t>(ids.size());
-  const std::int64_t T = std::max<std::int64_t>(1, kPassRows / m);
+  const std::int64_t T = rows_per_pass(static_cast<std::int64_t>(from.size()));
   for (std::int64_t t0 = 0; t0 < length; t0 += T) {
     const std::int64_t Tp = std::min(T, length - t0);
-    scratch.resize(static_cast<std::size_t>(Tp * m));
-    for (std::int64_t t = 0; t < Tp; ++t)
-      for (std::int64_t i = 0; i < m; ++i) {
-        const std::int64_t u = from[static_cast<std::size_t>(i)] + t0 + t;
-        scratch[static_cast<std::size_t>(t * m + i)] = u < n ? ids[static_cast<std::size_t>(u)] : 0;
-      }
+    fill_pass_ids(ids, from, t0, Tp, scratch);
     model.advance(scratch, Tp, st);
   }
 }

@@ -24,6 +24,14 @@ namespace charnn::detail {
 // Rows per batched pass (steps x streams): enough for the products to be matrix products, few
 // enough that a pass's own buffers stay a few MB per layer.
 inline constexpr std::int64_t kPassRows = 1024;
+// Rows each of n streams runs per batched pass.
+inline std::int64_t rows_per_pass(std::int64_t n) {
+  return n >= kPassRows ? 1 : kPassRows / n;
+}
+// The ids of `count` rows of a pass, time-major: stream i reads units from[i] + t0 .. (units
+// past the text read as id 0, their rows unused).
+void fill_pass_ids(std::span<const std::int32_t> ids, const std::vector<std::int64_t>& from,
+                   std::int64_t t0, std::int64_t count, std::vector<std::int32_t>& out);
 
 // Stream i of `from` into stream j of `to`; both states of one model (layer l: (S_l, N, H)).
 void copy_stream(const Model::State& from, std::int64_t i, Model::State& to, std::int64_t j,

@@ -141,6 +141,7 @@ class UnitRanker {
   // Columns in tiles of a signal's units (ranking.cpp's kTile): the unit of work of one thread.
   struct Tile {
     std::size_t signal, begin, end;  // units [begin, end) of the signal
+    bool gate;                       // is_gate_signal: saturation is counted
   };
   std::vector<Tile> tiles_;
   std::vector<float> yc_;                // (T, P): one chunk's centred probe values, scratch
