@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -208,4 +209,53 @@ TEST_CASE("the model prepares the step precision it is given and leaves automati
                     Catch::Contains("prepare_step_path"));
   CHECK(m->prepare_inference(charnn::StepPrecision::f32) == "f32");
   m->release_inference();
+}
+
+TEST_CASE("a bf16 training step stays close to the f32 one; evaluation and f32 steps are unchanged",
+          "[model][bf16]") {
+  charnn::set_threads(1);
+  // A vocabulary wide enough that the output layer's products round many terms.
+  auto model = tiny_model({"lstm", "gru"}, 0.0f, 32, 300);
+  const std::int64_t T = 6, N = 4;
+  const auto in = random_ids(T * N, 300, 11), out = random_ids(T * N, 300, 12);
+  auto run = [&]() {
+    Model::State s = model->zero_state(N);
+    const double loss = model->train_step(in, out, T, s, 1);
+    return std::make_pair(loss, std::vector<float>(model->grads().begin(), model->grads().end()));
+  };
+  auto evaluate = [&]() {
+    Model::State s = model->zero_state(N);
+    return model->evaluate(in, out, T, s);
+  };
+  REQUIRE(model->set_train_precision(charnn::StepPrecision::f32) == "f32");
+  const auto f32 = run();
+  const double valid = evaluate();
+  if (model->set_train_precision(charnn::StepPrecision::bf16) != "bf16") {
+    WARN("no native bf16 on this CPU: not tested");
+    return;
+  }
+  const auto bf16 = run();
+  CHECK(bf16.first == Approx(f32.first).epsilon(1e-2));
+  double err = 0, ref = 0;
+  for (std::size_t i = 0; i < f32.second.size(); ++i) {
+    err += std::pow(double(bf16.second[i]) - double(f32.second[i]), 2);
+    ref += std::pow(double(f32.second[i]), 2);
+  }
+  INFO("relative L2 error of the bf16 gradient against f32 = " << std::sqrt(err / ref));
+  CHECK(std::sqrt(err / ref) < 2e-2);
+  CHECK(err > 0);
+  // The output layer's weight gradient on its own.
+  const auto& views = model->views();
+  const auto w =
+      std::find_if(views.begin(), views.end(), [](const auto& v) { return v.name == "out.w"; });
+  REQUIRE(w != views.end());
+  double werr = 0, wref = 0;
+  for (std::size_t i = std::size_t(w->offset); i < std::size_t(w->offset + w->size); ++i) {
+    werr += std::pow(double(bf16.second[i]) - double(f32.second[i]), 2);
+    wref += std::pow(double(f32.second[i]), 2);
+  }
+  CHECK(std::sqrt(werr / wref) < 2e-2);
+  CHECK(evaluate() == valid);  // validation always runs in f32
+  REQUIRE(model->set_train_precision(charnn::StepPrecision::f32) == "f32");
+  CHECK(run() == f32);  // and an f32 step after bf16 ones is bit for bit what it was
 }

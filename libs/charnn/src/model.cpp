@@ -349,6 +349,8 @@ std::string Model::set_train_precision(StepPrecision precision) {
       layer.set_train_precision(CHARNN_PRECISION_F32);  // every cell trains in f32
   }
   const std::size_t L = layers_.size();
+  // A cell takes bf16 only where the CPU runs it natively; the output layer follows.
+  impl_->out.set_train_bf16(bf16 > 0);
   if (bf16 == 0) return "f32";
   if (bf16 == L) return "bf16";
   return "bf16 (" + std::to_string(bf16) + " of " + std::to_string(L) + " layers; others f32)";

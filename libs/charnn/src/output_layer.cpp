@@ -3,6 +3,7 @@
 #include "output_layer.hpp"
 
 #include "charnn/error.hpp"
+#include "charnn/fast_math.hpp"
 #include "charnn/onednn_compat.hpp"
 
 #include <omp.h>
@@ -21,9 +22,6 @@ using tag = dnnl::memory::format_tag;
 
 dnnl::memory::desc plain(dnnl::memory::dims dims) {
   return {dims, dt::f32, tag::ab};
-}
-dnnl::memory::desc strided(dnnl::memory::dims dims, dnnl::memory::dims strides) {
-  return {dims, dt::f32, strides};
 }
 
 // oneDNN 3 dropped matmul::desc: the adapter makes every matmul descriptor.
@@ -80,6 +78,10 @@ void small_linear(const float* y, const float* w, const float* b, float* logits,
 // Up to this many streams step() computes the output layer with small_linear.
 constexpr std::int64_t kSmallStepN = 8;
 
+// Above this many multiply-adds a sampling step's output layer is worth every thread: a 512 x
+// 6,173 layer (Chinese) on one thread was most of the step while the other thread spun.
+constexpr std::int64_t kOneThreadMacs = 1 << 20;
+
 // Runs the enclosed oneDNN calls on the calling thread only. For ~50k multiply-adds a parallel
 // region costs more than the work, and on a busy machine waking the other OpenMP thread took
 // 3-12 ms per step (bench/RESULTS.md). omp_set_num_threads only changes the calling thread's
@@ -101,10 +103,12 @@ class OneThread {
 
 // Log-softmax cross-entropy per row, numerically stable (max subtracted before exp).
 // logits is overwritten: with grad_scale * (softmax - onehot(target)) when grad_scale != 0
-// (the gradient of grad_scale * loss), else with unnormalised exps. Returns the summed loss in
-// nats; NaN logits propagate into it, which is what the trainer's divergence guard checks.
+// (the gradient of grad_scale * loss), else with unnormalised exps; grad16, when given, gets the
+// gradient rounded to bfloat16 as well. Returns the summed loss in nats; NaN logits propagate into
+// it, which is what the trainer's divergence guard checks. fast_exp, not std::exp: over thousands
+// of units the scalar exp took half of the softmax's time.
 double softmax_xent(float* logits, std::span<const std::int32_t> targets, std::int64_t V,
-                    double grad_scale) {
+                    double grad_scale, std::uint16_t* grad16 = nullptr) {
   const std::int64_t rows = static_cast<std::int64_t>(targets.size());
   double total = 0.0;
   const float scale = static_cast<float>(grad_scale);
@@ -113,14 +117,15 @@ double softmax_xent(float* logits, std::span<const std::int32_t> targets, std::i
     float* x = logits + r * V;
     const std::int32_t y = targets[static_cast<std::size_t>(r)];
     float mx = x[0];
-    for (std::int64_t v = 1; v < V; ++v) mx = std::max(mx, x[v]);
+#pragma omp simd reduction(max : mx)
+    for (std::int64_t v = 1; v < V; ++v) mx = x[v] > mx ? x[v] : mx;
     const float xy = x[y];
     // Each term is in (0, 1] and there are at most a few thousand, so a float sum is exact
     // enough; the log is taken in double.
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (std::int64_t v = 0; v < V; ++v) {
-      const float e = std::exp(x[v] - mx);
+      const float e = math::fast_exp(x[v] - mx);
       x[v] = e;
       sum += e;
     }
@@ -130,9 +135,35 @@ double softmax_xent(float* logits, std::span<const std::int32_t> targets, std::i
 #pragma omp simd
       for (std::int64_t v = 0; v < V; ++v) x[v] *= k;
       x[y] -= scale;
+      if (grad16) {
+        std::uint16_t* g = grad16 + r * V;
+#pragma omp simd
+        for (std::int64_t v = 0; v < V; ++v) g[v] = math::to_bf16(x[v]);
+      }
     }
   }
   return total;
+}
+
+// db (V) += the column sums of g (M, V). Each thread owns a range of columns and adds the rows in
+// order, so the sums do not depend on the thread count.
+void add_column_sums(const float* g, std::int64_t M, std::int64_t V, float* db) {
+  constexpr std::int64_t kCols = 256;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t c0 = 0; c0 < V; c0 += kCols) {
+    const std::int64_t c1 = std::min(V, c0 + kCols);
+    for (std::int64_t r = 0; r < M; ++r) {
+      const float* row = g + r * V;
+#pragma omp simd
+      for (std::int64_t c = c0; c < c1; ++c) db[c] += row[c];
+    }
+  }
+}
+
+// dst = src rounded to bfloat16, n values.
+void round_bf16(const float* src, std::uint16_t* dst, std::int64_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) dst[i] = math::to_bf16(src[i]);
 }
 
 void* mut(const float* p) {
@@ -141,34 +172,55 @@ void* mut(const float* p) {
 
 }  // namespace
 
+// The products for one row count M. Their operands (y, w and dlogits) are f32, or bf16 for
+// training in bf16; the bias, the logits and the gradients written are always f32.
 struct OutputLayer::Shape {
   dnnl::memory y, w, b, logits;  // (M,H) (H,V) (1,V) (M,V)
   dnnl::memory yT, dlogits, dw;  // (H,M) view of y, (M,V), (H,V)
   dnnl::memory wT, dy;           // (V,H) view of out.w, (M,H)
   Op fwd, bwd_w, bwd_d;          // logits = y w + b; dw = yT dlogits; dy = dlogits wT
+  std::vector<std::uint16_t> y16, dlogits16;  // bf16 only: the rounded y and dlogits
 
-  Shape(const dnnl::engine& eng, std::int64_t M, std::int64_t H, std::int64_t V)
-      : y(plain({M, H}), eng, DNNL_MEMORY_NONE),
-        w(plain({H, V}), eng, DNNL_MEMORY_NONE),
+  Shape(const dnnl::engine& eng, std::int64_t M, std::int64_t H, std::int64_t V, dt op)
+      : y({{M, H}, op, tag::ab}, eng, DNNL_MEMORY_NONE),
+        w({{H, V}, op, tag::ab}, eng, DNNL_MEMORY_NONE),
         b(plain({1, V}), eng, DNNL_MEMORY_NONE),
         logits(plain({M, V}), eng, DNNL_MEMORY_NONE),
-        yT(strided({H, M}, {1, H}), eng, DNNL_MEMORY_NONE),
-        dlogits(plain({M, V}), eng, DNNL_MEMORY_NONE),
+        yT({{H, M}, op, {1, H}}, eng, DNNL_MEMORY_NONE),
+        dlogits({{M, V}, op, tag::ab}, eng, DNNL_MEMORY_NONE),
         dw(plain({H, V}), eng, DNNL_MEMORY_NONE),
-        wT(strided({V, H}, {1, V}), eng, DNNL_MEMORY_NONE),
+        wT({{V, H}, op, {1, V}}, eng, DNNL_MEMORY_NONE),
         dy(plain({M, H}), eng, DNNL_MEMORY_NONE),
         fwd(eng, y, w, &b, logits),
         bwd_w(eng, yT, dlogits, nullptr, dw),
-        bwd_d(eng, dlogits, wT, nullptr, dy) {}
+        bwd_d(eng, dlogits, wT, nullptr, dy) {
+    if (op == dt::bf16) {
+      y16.resize(static_cast<std::size_t>(M * H));
+      dlogits16.resize(static_cast<std::size_t>(M * V));
+    }
+  }
 
-  // The one place the forward matmul runs.
-  void run_forward(dnnl::stream& strm, const float* y_, const float* w_, const float* b_,
+  // The one place the forward matmul runs (y and w of the operand type).
+  void run_forward(dnnl::stream& strm, const void* y_, const void* w_, const float* b_,
                    float* logits_) {
-    y.set_data_handle(mut(y_));
-    w.set_data_handle(mut(w_));
+    y.set_data_handle(const_cast<void*>(y_));
+    w.set_data_handle(const_cast<void*>(w_));
     b.set_data_handle(mut(b_));
     logits.set_data_handle(logits_);
     fwd.run(strm);
+    strm.wait();
+  }
+
+  // dw = y^T dlogits, dy = dlogits w^T (operands of the operand type).
+  void run_backward(dnnl::stream& strm, const void* y_, const void* w_, const void* dlogits_,
+                    float* dw_, float* dy_) {
+    yT.set_data_handle(const_cast<void*>(y_));
+    dlogits.set_data_handle(const_cast<void*>(dlogits_));
+    dw.set_data_handle(dw_);
+    bwd_w.run(strm);
+    wT.set_data_handle(const_cast<void*>(w_));
+    dy.set_data_handle(dy_);
+    bwd_d.run(strm);
     strm.wait();
   }
 };
@@ -176,20 +228,29 @@ struct OutputLayer::Shape {
 OutputLayer::OutputLayer(std::int64_t H, std::int64_t V) : H_(H), V_(V) {}
 OutputLayer::~OutputLayer() = default;
 
-OutputLayer::Shape& OutputLayer::shape(std::int64_t M) {
-  auto it = shapes_.find(M);
-  if (it == shapes_.end()) it = shapes_.emplace(M, std::make_unique<Shape>(eng_, M, H_, V_)).first;
+OutputLayer::Shape& OutputLayer::shape(std::int64_t M, bool bf16) {
+  auto& shapes = bf16 ? shapes_bf16_ : shapes_;
+  auto it = shapes.find(M);
+  if (it == shapes.end())
+    it = shapes.emplace(M, std::make_unique<Shape>(eng_, M, H_, V_, bf16 ? dt::bf16 : dt::f32))
+             .first;
   return *it->second;
+}
+
+void OutputLayer::set_train_bf16(bool bf16) {
+  train_bf16_ = bf16;
+  if (bf16) w16_.resize(static_cast<std::size_t>(H_ * V_));
 }
 
 void OutputLayer::forward(const float* y, const float* w, const float* b, float* logits,
                           std::int64_t M) {
-  shape(M).run_forward(strm_, y, w, b, logits);
+  shape(M, false).run_forward(strm_, y, w, b, logits);
 }
 
 void OutputLayer::step(const float* y, const float* w, const float* b, float* logits,
                        std::int64_t M) {
   if (M > kSmallStepN) return forward(y, w, b, logits, M);
+  if (M * H_ * V_ > kOneThreadMacs) return small_linear(y, w, b, logits, M, H_, V_);
   const OneThread one_thread;
   small_linear(y, w, b, logits, M, H_, V_);
 }
@@ -204,24 +265,22 @@ double OutputLayer::train(const float* y, const float* w, const float* b,
                           std::span<const std::int32_t> targets, float* logits, float* dw,
                           float* db, float* dy) {
   const std::int64_t M = static_cast<std::int64_t>(targets.size());
-  Shape& s = shape(M);
-  s.run_forward(strm_, y, w, b, logits);
+  Shape& s = shape(M, train_bf16_);
   const double rows = static_cast<double>(M);
-  const double loss = softmax_xent(logits, targets, V_, 1.0 / rows) / rows;
-
-  // d out.w = y^T dlogits, dy = dlogits out.w^T, d out.b = column sums.
-  s.yT.set_data_handle(mut(y));
-  s.dlogits.set_data_handle(logits);
-  s.dw.set_data_handle(dw);
-  s.bwd_w.run(strm_);
-  s.wT.set_data_handle(mut(w));
-  s.dy.set_data_handle(dy);
-  s.bwd_d.run(strm_);
-  strm_.wait();
-  for (std::int64_t r = 0; r < M; ++r) {
-    const float* g = logits + r * V_;
-    for (std::int64_t v = 0; v < V_; ++v) db[v] += g[v];
+  double loss = 0.0;
+  if (train_bf16_) {
+    // The operands rounded once per step; the products accumulate in f32.
+    round_bf16(y, s.y16.data(), M * H_);
+    round_bf16(w, w16_.data(), H_ * V_);
+    s.run_forward(strm_, s.y16.data(), w16_.data(), b, logits);
+    loss = softmax_xent(logits, targets, V_, 1.0 / rows, s.dlogits16.data()) / rows;
+    s.run_backward(strm_, s.y16.data(), w16_.data(), s.dlogits16.data(), dw, dy);
+  } else {
+    s.run_forward(strm_, y, w, b, logits);
+    loss = softmax_xent(logits, targets, V_, 1.0 / rows) / rows;
+    s.run_backward(strm_, y, w, logits, dw, dy);
   }
+  add_column_sums(logits, M, V_, db);
   return loss;
 }
 

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <vector>
 
 namespace charnn::detail {
 
@@ -33,6 +34,11 @@ class OutputLayer {
   double loss(const float* y, const float* w, const float* b, std::span<const std::int32_t> targets,
               float* logits);
 
+  // Training in bf16 rounds the products' operands (y, out.w and dlogits) to bfloat16, as the
+  // cells do; their sums, the softmax and every gradient written stay f32. Validation, sampling
+  // and traces always run in f32.
+  void set_train_bf16(bool bf16);
+
   // Training: returns the MEAN cross-entropy over the M rows and writes the gradients of it:
   // dw (H, V) = y^T dlogits (overwritten), db (V) += column sums of dlogits (the caller zeroes
   // it), dy (M, H) = dlogits w^T (overwritten). logits (M, V) ends holding dlogits.
@@ -42,12 +48,14 @@ class OutputLayer {
 
  private:
   struct Shape;  // the matmuls and their arguments for one M
-  Shape& shape(std::int64_t M);
+  Shape& shape(std::int64_t M, bool bf16);
 
   std::int64_t H_, V_;
+  bool train_bf16_ = false;
+  std::vector<std::uint16_t> w16_;  // out.w rounded to bf16, once per training step
   dnnl::engine eng_{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm_{eng_};
-  std::map<std::int64_t, std::unique_ptr<Shape>> shapes_;  // by row count M
+  std::map<std::int64_t, std::unique_ptr<Shape>> shapes_, shapes_bf16_;  // by row count M
 };
 
 }  // namespace charnn::detail
