@@ -294,7 +294,22 @@ TEST_CASE("one pass in any order traces what one stream over the whole text trac
   CHECK(stats.rerun_units >= 3 * 512);
   CHECK(stats.rerun_units <= 3 * 2048);
   CHECK_THAT(charnn::describe(stats), Catch::Contains("one pass, 4 regions side by side"));
-  expect_same(got, gather(*model, ids, one_stream()), H, V, 2e-5);
+  Gathered want = gather(*model, ids, one_stream());
+  expect_same(got, want, H, V, 2e-5);
+
+  // The logits alone (eval), from the cells' forward pass: the same logits and no signals, in
+  // one pass and in two.
+  TraceOptions bare = side_by_side(4, 300, 7);
+  bare.signals = false;
+  Gathered bare_any = gather_any_order(*model, ids, bare, &stats, &restarts);
+  CHECK(stats.one_pass);
+  Gathered bare_ordered = gather(*model, ids, bare);
+  CHECK(bare_ordered.signals == std::vector<std::vector<std::vector<float>>>(cells.size()));
+  want.signals.clear();
+  bare_any.signals.clear();
+  bare_ordered.signals.clear();
+  expect_same(bare_any, want, H, V, 2e-5);
+  expect_same(bare_ordered, want, H, V, 2e-5);
 
   // A text too short for 4 regions of 8,192 units takes the two passes, in order.
   const auto short_ids = random_ids(30000, V, 5);

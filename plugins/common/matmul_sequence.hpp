@@ -75,7 +75,7 @@ class MatmulSequence {
   void forward(const charnn_forward_args& a, float* signals = nullptr) {
     if (trains_) {
       Plan& p = plan(a.T, a.N);
-      load_weights(p, a.params);
+      load_weights(p, a);
       cell().run(p, a);
       last_ = &p;
       return;
@@ -83,7 +83,7 @@ class MatmulSequence {
     forward_in_chunks(a, I_, H_, layout_.states * a.N * H_, carry_,
                       [&](const charnn_forward_args& c, std::int64_t t0, bool first_of_plan) {
                         Plan& p = plan(c.T, c.N);
-                        if (first_of_plan) load_weights(p, a.params);
+                        if (first_of_plan) load_weights(p, a);
                         cell().run(p, c);
                         if (signals)
                           cell().keep_signals(p, c.dst, c.T, c.N, signals + t0 * c.N * H_,
@@ -148,7 +148,9 @@ class MatmulSequence {
 
  private:
   Cell& cell() { return static_cast<Cell&>(*this); }
-  void load_weights(Plan& p, const float* params) { p.load_weights(stream_, params, I_, G_); }
+  void load_weights(Plan& p, const charnn_forward_args& a) {
+    p.load_weights(stream_, a.params, I_, G_, a.src_index == nullptr);
+  }
 
   const SequenceLayout layout_;
   std::map<std::pair<std::int64_t, std::int64_t>, std::unique_ptr<Plan>> plans_;

@@ -34,8 +34,8 @@ void SequenceProducts::init(const Shape& s, WeightBuffers& weights) {
 }
 
 void SequenceProducts::load_weights(dnnl::stream& s, const float* params, std::int64_t I,
-                                    std::int64_t G) {
-  r_wx.run(s, params, wx.get_data_handle());
+                                    std::int64_t G, bool with_x) {
+  if (with_x) r_wx.run(s, params, wx.get_data_handle());
   r_wh.run(s, params + I * G, wh.get_data_handle());
 }
 

@@ -35,8 +35,11 @@ struct SequenceProducts {
   std::vector<std::byte> xs;  // bf16 plans: X (T, N, I) in bf16, sized by the owner
 
   void init(const Shape& s, WeightBuffers& weights);
-  // The host's W_x (I, G) at params and W_h (H, G) after it, for forward.
-  void load_weights(dnnl::stream& s, const float* params, std::int64_t I, std::int64_t G);
+  // The host's W_x (I, G) at params and W_h (H, G) after it, for forward. with_x = false leaves
+  // W_x alone: an input given by index gathers its rows from params (for a vocabulary of
+  // thousands the copy was a 5,000 x 1,536 reorder on every call).
+  void load_weights(dnnl::stream& s, const float* params, std::int64_t I, std::int64_t G,
+                    bool with_x);
   // W_h^T and, when dX is wanted, W_x^T, for backward.
   void load_transposed(dnnl::stream& s, const float* params, std::int64_t I, std::int64_t G,
                        bool with_x);

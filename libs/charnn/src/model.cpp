@@ -43,7 +43,7 @@ struct detail::SequenceBuffers {
 
 struct Model::Impl {
   detail::OutputLayer out;
-  detail::SequenceBuffers train, eval, advance;
+  detail::SequenceBuffers train, eval, advance, score;  // score: trace() without signals
   // step(): (N, H) per layer.
   std::int64_t step_N = 0;
   std::vector<std::vector<float>> step_dst;  // [l] (N, H)
@@ -445,13 +445,23 @@ void Model::advance(std::span<const std::int32_t> ids, std::int64_t T, State& st
 }
 
 const Model::TraceOutput& Model::trace(std::span<const std::int32_t> ids, std::int64_t T,
-                                       State& state) {
+                                       State& state, bool signals) {
   check_state(state, "trace");
   const std::int64_t N = state.N, H = config_.hidden, V = config_.vocab_size;
   if (T < 1 || static_cast<std::int64_t>(ids.size()) != T * N)
     throw error("trace: ids must hold T*N = " + std::to_string(T * N) + " ids");
   check_ids(ids, V, "trace");
   Impl& im = *impl_;
+  TraceOutput& out = im.trace_out;
+  if (!signals) {
+    detail::SequenceBuffers& s = im.score;
+    const float* y = forward_layers(s, ids, state, T, false, 0);
+    im.out.forward(y, params_.data() + out_w_offset_, params_.data() + out_b_offset_,
+                   s.logits.data(), T * N);
+    out.signals.assign(layers_.size(), {});
+    out.logits = std::span<const float>(s.logits.data(), static_cast<std::size_t>(T * N * V));
+    return out;
+  }
   if (im.trace_T != T || im.trace_N != N) {
     im.trace_T = T;
     im.trace_N = N;
@@ -466,7 +476,6 @@ const Model::TraceOutput& Model::trace(std::span<const std::int32_t> ids, std::i
     }
     im.trace_logits.assign(tn * static_cast<std::size_t>(V), 0.0f);
   }
-  TraceOutput& out = im.trace_out;
   out.signals.resize(layers_.size());
   // The trace ABI takes a dense input (the index input is for forward and backward).
   fill_one_hot(ids, V, im.trace_x0.data());

@@ -15,10 +15,10 @@ namespace {
 // (T, .) blocks and handed to the sink as one chunk.
 class Gather {
  public:
-  Gather(const Model& model, std::int64_t chunk)
+  Gather(const Model& model, std::int64_t chunk, bool signals)
       : H_(model.hidden()), V_(model.vocab_size()), chunk_units_(chunk) {
     for (std::int32_t l = 0; l < model.num_layers(); ++l)
-      signals_.emplace_back(model.layer(l).signals().size());
+      signals_.emplace_back(signal_count(model, l, signals));
     chunk_.signals.resize(signals_.size());
   }
 
@@ -86,7 +86,7 @@ bool trace_one_pass(Model& model, std::span<const std::int32_t> ids,
   const float tol = options.tolerance;
   auto region_end = [&](std::int64_t j) { return std::min((j + 1) * R, total); };
   std::vector<std::int32_t> scratch;
-  Gather gather(model, options.chunk);
+  Gather gather(model, options.chunk, options.signals);
   stats.streams = n;
   stats.units = total;
   stats.one_pass = true;
@@ -120,7 +120,7 @@ bool trace_one_pass(Model& model, std::span<const std::int32_t> ids,
         at_hold[static_cast<std::size_t>(j)] = keep_streams(model, st, {j});
     const std::int64_t Tp = std::min(T, R - t0);
     fill_pass_ids(ids, from, t0, Tp, scratch);
-    const Model::TraceOutput& out = model.trace(scratch, Tp, st);
+    const Model::TraceOutput& out = model.trace(scratch, Tp, st, options.signals);
     for (std::int64_t j = 0; j < n; ++j) {
       const std::int64_t h = hold[static_cast<std::size_t>(j)];
       if (h >= 0 && t0 >= h)
@@ -174,7 +174,7 @@ bool trace_one_pass(Model& model, std::span<const std::int32_t> ids,
     const std::int64_t Tp = std::min(T, R - t0);
     auto rows_of = [&](std::int64_t j) { return std::min(Tp, region_end(j) - (j * R + t0)); };
     fill_pass_ids(ids, truth_from, t0, Tp, scratch);
-    const Model::TraceOutput& out = model.trace(scratch, Tp, truth);
+    const Model::TraceOutput& out = model.trace(scratch, Tp, truth, options.signals);
     for (std::int64_t j = 1; j < n; ++j)
       if (phase[static_cast<std::size_t>(j)] != kDone) {
         gather.deliver(out, n, j, rows_of(j), j * R + t0, false, sink);
@@ -182,7 +182,7 @@ bool trace_one_pass(Model& model, std::span<const std::int32_t> ids,
       }
     if (std::count(phase.begin(), phase.end(), kMending) > 0) {
       fill_pass_ids(ids, redo_from, t0, Tp, scratch);
-      const Model::TraceOutput& again = model.trace(scratch, Tp, redo);
+      const Model::TraceOutput& again = model.trace(scratch, Tp, redo, options.signals);
       for (std::int64_t j = 1; j < n; ++j)
         if (phase[static_cast<std::size_t>(j)] == kMending) {
           gather.deliver(again, n, j, rows_of(j), j * R + t0, true, sink);

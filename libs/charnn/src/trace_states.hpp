@@ -28,6 +28,11 @@ inline constexpr std::int64_t kPassRows = 1024;
 inline std::int64_t rows_per_pass(std::int64_t n) {
   return n >= kPassRows ? 1 : kPassRows / n;
 }
+// How many signals of layer l a trace's chunks carry: every one, or none when only the logits
+// are wanted (TraceOptions::signals).
+inline std::size_t signal_count(const Model& model, std::int32_t l, bool signals) {
+  return signals ? model.layer(l).signals().size() : 0;
+}
 // The ids of `count` rows of a pass, time-major: stream i reads units from[i] + t0 .. (units
 // past the text read as id 0, their rows unused).
 void fill_pass_ids(std::span<const std::int32_t> ids, const std::vector<std::int64_t>& from,

@@ -133,12 +133,15 @@ class Model {
   // Inspection's pass over N streams: ids (T, N) time-major, state carried (N = state.N), no
   // dropout. Returns every layer's signals, each (T, N, H) in layer(l).signals() order, and the
   // logits (T, N, V) (row (t, n) predicts the unit after ids[t][n]), valid until the next call.
+  // With signals = false only the logits (signals[l] empty): the cells run their forward pass,
+  // as in evaluate(), which takes layer 0's input by index where the trace needs it dense.
   // trace.hpp runs it over a whole text.
   struct TraceOutput {
     std::vector<std::vector<std::span<const float>>> signals;  // [l][k]
     std::span<const float> logits;
   };
-  const TraceOutput& trace(std::span<const std::int32_t> ids, std::int64_t T, State& state);
+  const TraceOutput& trace(std::span<const std::int32_t> ids, std::int64_t T, State& state,
+                           bool signals = true);
   // The same pass for the state alone (no signals, no output layer): a trace's warm-ups.
   void advance(std::span<const std::int32_t> ids, std::int64_t T, State& state);
 

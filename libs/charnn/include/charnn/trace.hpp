@@ -53,6 +53,9 @@ struct TraceOptions {
   std::int64_t chunk = 128;     // units per sink call (and per batched pass)
   std::int64_t memory_mb = 256; // for one block's trace; sets the segment length
   float tolerance = 1e-5f;      // largest state difference accepted at a seam
+  // false: the chunks carry the logits alone (signals[l] empty), and the cells run their forward
+  // pass instead of their trace (Model::trace's signals), which is all that scoring a text needs
+  bool signals = true;
 };
 
 struct TraceStats {
