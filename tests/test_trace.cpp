@@ -344,6 +344,23 @@ TEST_CASE(
   }
   {
     INFO(
+        "no reset for 2,000 units from the third region's start: its probe agrees only after "
+        "them, past an eighth of the region, but the other two agreed at once, so it probes on");
+    auto late_ids = ids;
+    for (std::size_t u = 0; u < late_ids.size(); u += 20)
+      if (u < 20000 || u >= 22000) late_ids[u] = 0;
+    const Gathered got =
+        gather_any_order(*resetting, late_ids, side_by_side(4, 50, 64), &stats, &restarts);
+    INFO(charnn::describe(stats));
+    CHECK(restarts == 0);
+    CHECK(stats.one_pass);
+    CHECK(stats.mended == 0);
+    // Two regions hold back 512 units; the third agreed at 2,048 and holds the cap, 2,304.
+    CHECK(stats.rerun_units == 2 * 512 + 2304);
+    expect_same(got, gather(*resetting, late_ids, one_stream()), 3, 4, 1e-5);
+  }
+  {
+    INFO(
         "no warm-up, and no reset for 700 units from the second region's start: the probe is "
         "the pass itself and agrees at once, but the true start differs until unit 10700");
     auto gap_ids = ids;

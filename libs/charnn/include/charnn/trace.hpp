@@ -87,8 +87,9 @@ TraceStats trace_text(Model& model, std::span<const std::int32_t> ids,
 // The same values, each unit delivered once but in any order, in one pass where the text is long
 // enough (regions of at least 8,192 units; shorter texts take trace_text's two passes). Chunks
 // with `retract` take back values given before. When the model remembers a region's start too
-// far (an eighth of a region for its probe, a quarter to mend it), `restart` is called: the sink
-// forgets everything it was given, and the whole text comes again, in order, from trace_text.
+// far (an eighth of a region for its probe, or half a region once most probes have agreed; a
+// quarter to mend it), `restart` is called: the sink forgets everything it was given, and the
+// whole text comes again, in order, from trace_text.
 TraceStats trace_text_any_order(Model& model, std::span<const std::int32_t> ids,
                                 const std::function<void(const TraceChunk&)>& sink,
                                 const std::function<void()>& restart,
