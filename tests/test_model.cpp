@@ -259,3 +259,39 @@ TEST_CASE("a bf16 training step stays close to the f32 one; evaluation and f32 s
   REQUIRE(model->set_train_precision(charnn::StepPrecision::f32) == "f32");
   CHECK(run() == f32);  // and an f32 step after bf16 ones is bit for bit what it was
 }
+
+TEST_CASE("a large output layer steps on a bf16 copy when the cells step rounded",
+          "[model][prepared]") {
+  // 256 x 4,200: past the 2^20 multiply-adds per row where the copy pays.
+  auto big = tiny_model({"gru"}, 0.0f, 256, 4200);
+  const std::vector<std::int32_t> ids{17, 4000};
+  auto step_logits = [&]() {
+    Model::State s = big->zero_state(2);
+    std::vector<float> logits(2 * 4200);
+    big->step(ids, s, logits.data());
+    return logits;
+  };
+  const auto f32 = step_logits();
+  CHECK(big->prepare_inference(charnn::StepPrecision::f32) == "f32");
+  CHECK_FALSE(big->output_step_bf16());
+  if (big->prepare_inference(charnn::StepPrecision::bf16) != "bf16") {
+    WARN("no native bf16 on this CPU: not tested");
+    return;
+  }
+  CHECK(big->output_step_bf16());
+  const auto bf16 = step_logits();
+  double err = 0, ref = 0;
+  for (std::size_t i = 0; i < f32.size(); ++i) {
+    err += std::pow(double(bf16[i]) - double(f32[i]), 2);
+    ref += std::pow(double(f32[i]), 2);
+  }
+  CHECK(err > 0);
+  CHECK(std::sqrt(err / ref) < 2e-2);
+  big->release_inference();
+  CHECK_FALSE(big->output_step_bf16());
+  CHECK(step_logits() == f32);
+  // A small output layer keeps f32 whatever the cells do.
+  auto small = tiny_model({"gru"}, 0.0f);
+  REQUIRE(small->prepare_inference(charnn::StepPrecision::bf16) == "bf16");
+  CHECK_FALSE(small->output_step_bf16());
+}

@@ -382,6 +382,8 @@ std::string Model::prepare_inference(StepPrecision precision) {
     release_inference();
     throw;
   }
+  // The output layer follows a rounded step where it is large (thousands of units).
+  impl_->out.prepare_step(params_.data() + out_w_offset_, precision != StepPrecision::f32);
   // Summary: the precision every layer got, or the mix.
   std::size_t plain = 0;
   std::vector<std::string> kinds;
@@ -403,7 +405,12 @@ std::string Model::prepare_inference(StepPrecision precision) {
   return s;
 }
 
+bool Model::output_step_bf16() const {
+  return impl_->out.step_prepared();
+}
+
 void Model::release_inference() {
+  impl_->out.release_step();
   if (prepared_.empty()) return;
   for (std::size_t l = 0; l < layers_.size(); ++l)
     if (prepared_[l] != StepPrecision::automatic) layers_[l].release_step();

@@ -5,6 +5,7 @@
 #include "charnn/error.hpp"
 #include "charnn/fast_math.hpp"
 #include "charnn/onednn_compat.hpp"
+#include "prepared_product.hpp"
 
 #include <omp.h>
 
@@ -78,8 +79,9 @@ void small_linear(const float* y, const float* w, const float* b, float* logits,
 // Up to this many streams step() computes the output layer with small_linear.
 constexpr std::int64_t kSmallStepN = 8;
 
-// Above this many multiply-adds a sampling step's output layer is worth every thread: a 512 x
-// 6,173 layer (Chinese) on one thread was most of the step while the other thread spun.
+// Above this many multiply-adds per row a sampling step's output layer is worth every thread
+// (a 512 x 6,173 layer, Chinese, on one thread was most of the step while the other thread
+// spun) and a bf16 copy of its weights (prepare_step).
 constexpr std::int64_t kOneThreadMacs = 1 << 20;
 
 // Runs the enclosed oneDNN calls on the calling thread only. For ~50k multiply-adds a parallel
@@ -250,9 +252,32 @@ void OutputLayer::forward(const float* y, const float* w, const float* b, float*
 void OutputLayer::step(const float* y, const float* w, const float* b, float* logits,
                        std::int64_t M) {
   if (M > kSmallStepN) return forward(y, w, b, logits, M);
-  if (M * H_ * V_ > kOneThreadMacs) return small_linear(y, w, b, logits, M, H_, V_);
+  if (step_w_) {
+    for (std::int64_t n = 0; n < M; ++n)
+      std::memcpy(logits + n * V_, b, static_cast<std::size_t>(V_) * sizeof(float));
+    return step_w_->add_to(M, {{y, H_}}, logits);
+  }
+  if (H_ * V_ > kOneThreadMacs) return small_linear(y, w, b, logits, M, H_, V_);
   const OneThread one_thread;
   small_linear(y, w, b, logits, M, H_, V_);
+}
+
+bool OutputLayer::prepare_step(const float* w, bool bf16) {
+  release_step();
+  if (!bf16 || H_ * V_ <= kOneThreadMacs) return false;
+  try {
+    const auto type = charnn_cells::prepared_type(CHARNN_PRECISION_BF16, "the output layer");
+    step_w_ = std::make_unique<charnn_cells::PreparedProduct>(H_, V_);
+    step_w_->prepare(w, type, "out.w");
+  } catch (const charnn::plugin::Error&) {  // no native bf16 here: the f32 step stays
+    step_w_.reset();
+    return false;
+  }
+  return true;
+}
+
+void OutputLayer::release_step() {
+  step_w_.reset();
 }
 
 double OutputLayer::loss(const float* y, const float* w, const float* b,

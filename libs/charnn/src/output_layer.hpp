@@ -13,6 +13,10 @@
 #include <span>
 #include <vector>
 
+namespace charnn_cells {
+class PreparedProduct;
+}
+
 namespace charnn::detail {
 
 class OutputLayer {
@@ -28,6 +32,14 @@ class OutputLayer {
   // The same for one sampling step of M streams. A few rows take a cheaper route with the same
   // products (see the .cpp), so its results may differ from forward()'s in the last bit.
   void step(const float* y, const float* w, const float* b, float* logits, std::int64_t M);
+
+  // Sampling: a bf16 copy of w (H, V) in oneDNN's fastest layout for step() with a few rows,
+  // made when `bf16` asks for it, the CPU runs bf16 natively and the layer is large enough for
+  // the bytes it streams per step to matter (thousands of units). Returns whether it was made.
+  // release_step() drops it; the copy goes stale if w changes.
+  bool prepare_step(const float* w, bool bf16);
+  void release_step();
+  bool step_prepared() const { return step_w_ != nullptr; }
 
   // Validation: the summed cross-entropy in nats of the M = targets.size() rows. logits (M, V)
   // is scratch (left holding unnormalised exps).
@@ -53,6 +65,7 @@ class OutputLayer {
   std::int64_t H_, V_;
   bool train_bf16_ = false;
   std::vector<std::uint16_t> w16_;  // out.w rounded to bf16, once per training step
+  std::unique_ptr<charnn_cells::PreparedProduct> step_w_;  // prepare_step's copy
   dnnl::engine eng_{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm_{eng_};
   std::map<std::int64_t, std::unique_ptr<Shape>> shapes_, shapes_bf16_;  // by row count M

@@ -86,7 +86,9 @@ StepPrecision default_step_precision() {
   return (isa & need) == need ? StepPrecision::bf16 : StepPrecision::f32;
 }
 
-std::string prepare_step_path(Model& model, StepPrecision precision, double int8_limit) {
+namespace {
+
+std::string choose_step_path(Model& model, StepPrecision precision, double int8_limit) {
   if (precision != StepPrecision::automatic) return model.prepare_inference(precision);
   // The plugins refuse int8 without fast int8 (AVX512 VNNI) and bf16 without native bfloat16, so
   // asking for int8 gives what this CPU does best; anything short of int8 in every layer is the
@@ -104,6 +106,13 @@ std::string prepare_step_path(Model& model, StepPrecision precision, double int8
   return model.prepare_inference(StepPrecision::bf16) + " (int8 moved the predictions by " +
          format_nats(kl) + " nats/unit on a " + units + "-unit probe, over the " +
          format_nats(int8_limit) + " limit)";
+}
+
+}  // namespace
+
+std::string prepare_step_path(Model& model, StepPrecision precision, double int8_limit) {
+  const std::string path = choose_step_path(model, precision, int8_limit);
+  return model.output_step_bf16() ? path + "; output layer bf16" : path;
 }
 
 }  // namespace charnn

@@ -129,6 +129,9 @@ class Model {
   // prepare_step_path (step_precision.hpp) resolves it.
   std::string prepare_inference(StepPrecision precision);
   void release_inference();  // back to the plain path; frees the copies
+  // Whether prepare_inference also gave the output layer a bf16 copy: it does for a rounded
+  // precision (bf16, int8) where the layer is large (thousands of units) and the CPU runs bf16.
+  bool output_step_bf16() const;
 
   // Inspection's pass over N streams: ids (T, N) time-major, state carried (N = state.N), no
   // dropout. Returns every layer's signals, each (T, N, H) in layer(l).signals() order, and the
