@@ -45,7 +45,7 @@ head -c "${CORPUS_BYTES:-1000000}" "$source_text" | iconv -f UTF-8 -t UTF-8 -c >
 corpus=$work/corpus.txt
 head -c 200000 "$corpus" | iconv -f UTF-8 -t UTF-8 -c > "$work/inspect.txt"
 
-source "$here/lib.sh"  # busy
+source "$here/lib.sh"  # busy, median_min_max
 load=$(busy)
 echo "compare: $rounds rounds on $(nproc) CPUs, ${load}% busy before the start" \
      "$([ "$load" -gt 10 ] && echo "(NOT idle: figures will be off)")" >&2
@@ -149,11 +149,7 @@ gru_flops=$(flops_per_unit 3)
 elman_flops=$(flops_per_unit 1)
 
 stats() {  # stats NAME: "median min max" over the rounds, or "- - -"
-  awk -v k="$1" '$1 == k { v[++n] = $2 } END {
-    if (n == 0) { print "- - -"; exit }
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-    m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    printf "%s %s %s\n", m, v[1], v[n] }' "$work/figures"
+  median_min_max "$work/figures" "$1"
 }
 ratio_stats() {  # ratio_stats A B [SCALE_A SCALE_B]: median min max of A_r*SA / (B_r*SB), round by round
   awk -v a="$1" -v b="$2" -v sa="${3:-1}" -v sb="${4:-1}" '

@@ -262,7 +262,7 @@ TEST_CASE("a bf16 training step stays close to the f32 one; evaluation and f32 s
 
 TEST_CASE("a large output layer steps on a bf16 copy when the cells step rounded",
           "[model][prepared]") {
-  // 256 x 4,200: past the 2^20 multiply-adds per row where the copy pays.
+  // 256 x 4,200: past the 2^18 multiply-adds per row where the copy pays.
   auto big = tiny_model({"gru"}, 0.0f, 256, 4200);
   const std::vector<std::int32_t> ids{17, 4000};
   auto step_logits = [&]() {

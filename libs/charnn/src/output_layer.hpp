@@ -35,7 +35,8 @@ class OutputLayer {
 
   // Sampling: a bf16 copy of w (H, V) in oneDNN's fastest layout for step() with a few rows,
   // made when `bf16` asks for it, the CPU runs bf16 natively and the layer is large enough for
-  // the bytes it streams per step to matter (thousands of units). Returns whether it was made.
+  // the bytes it streams per step to matter (over 2^18 weights: 512 units of 512). Returns
+  // whether it was made.
   // release_step() drops it; the copy goes stale if w changes.
   bool prepare_step(const float* w, bool bf16);
   void release_step();

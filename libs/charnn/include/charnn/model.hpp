@@ -130,7 +130,7 @@ class Model {
   std::string prepare_inference(StepPrecision precision);
   void release_inference();  // back to the plain path; frees the copies
   // Whether prepare_inference also gave the output layer a bf16 copy: it does for a rounded
-  // precision (bf16, int8) where the layer is large (thousands of units) and the CPU runs bf16.
+  // precision (bf16, int8) where the layer is large (over 2^18 weights) and the CPU runs bf16.
   bool output_step_bf16() const;
 
   // Inspection's pass over N streams: ids (T, N) time-major, state carried (N = state.N), no
