@@ -387,10 +387,10 @@ const TrainOption kOptions[] = {
      .key = "precision",
      .group = G::stopping,
      .value_name = "auto|f32|bf16",
-     .help = "arithmetic of the recurrent layers' training passes: bf16 (bfloat16 matrix products "
-             "with float32 accumulation, weights and states; ~1.7x faster), f32, or auto (bf16 "
-             "where the CPU has AVX512_BF16). Validation, sampling and checkpoints are float32 "
-             "either way",
+     .help = "arithmetic of the training passes' matrix products (the recurrent layers' and the "
+             "output layer's): bf16 (bfloat16 products with float32 accumulation, weights, states "
+             "and softmax; ~1.7x faster), f32, or auto (bf16 where the CPU has AVX512_BF16). "
+             "Validation and checkpoints are float32 either way",
      .resumable = true,
      .get = [](const TrainConfig& c) { return to_string(c.precision); },
      .set =

@@ -53,8 +53,9 @@ struct TrainConfig {
   // A running average of the weights (weight_average.hpp) with this decay per step; validation
   // scores it beside the trained weights and the checkpoints keep the better; 0 = off.
   double ema = 0.999;
-  // Arithmetic of the cell layers' training passes: automatic = bf16 mixed precision where the
-  // CPU runs bfloat16 natively (about 1.7x faster here, same loss per iteration), else f32.
+  // Arithmetic of the training passes' products (the cell layers', and the output layer's when a
+  // cell layer took bf16): automatic = bf16 mixed precision where the CPU runs bfloat16 natively
+  // (about 1.7x faster here, same loss per iteration), else f32.
   StepPrecision precision = StepPrecision::automatic;
 
   // Stop conditions; the first reached ends the run. 0 = not set. time_limit left at
