@@ -329,43 +329,40 @@ TEST_CASE(
   charnn::TraceStats stats;
   std::int64_t restarts = 0, retracted = 0;
   auto resetting = summing_model(true);
-  {
-    INFO("resets every 20 units: the probe agrees after one pass, so two are held back");
-    auto reset_ids = ids;
-    for (std::size_t u = 0; u < reset_ids.size(); u += 20) reset_ids[u] = 0;
+  // The text with a reset (id 0) every 20 units but in [from, to).
+  auto resets_but = [&](std::size_t from, std::size_t to) {
+    auto out = ids;
+    for (std::size_t u = 0; u < out.size(); u += 20)
+      if (u < from || u >= to) out[u] = 0;
+    return out;
+  };
+  // One pass with a 50-unit warm-up, nothing mended, `reruns` units held back and run again.
+  auto one_clean_pass = [&](const std::vector<std::int32_t>& text, std::int64_t reruns) {
     const Gathered got =
-        gather_any_order(*resetting, reset_ids, side_by_side(4, 50, 64), &stats, &restarts);
+        gather_any_order(*resetting, text, side_by_side(4, 50, 64), &stats, &restarts);
     INFO(charnn::describe(stats));
     CHECK(restarts == 0);
     CHECK(stats.one_pass);
     CHECK(stats.mended == 0);
-    CHECK(stats.rerun_units == 3 * 512);
-    expect_same(got, gather(*resetting, reset_ids, one_stream()), 3, 4, 1e-5);
+    CHECK(stats.rerun_units == reruns);
+    expect_same(got, gather(*resetting, text, one_stream()), 3, 4, 1e-5);
+  };
+  {
+    INFO("resets every 20 units: the probe agrees after one pass, so two are held back");
+    one_clean_pass(resets_but(0, 0), 3 * 512);
   }
   {
     INFO(
         "no reset for 2,000 units from the third region's start: its probe agrees only after "
-        "them, past an eighth of the region, but the other two agreed at once, so it probes on");
-    auto late_ids = ids;
-    for (std::size_t u = 0; u < late_ids.size(); u += 20)
-      if (u < 20000 || u >= 22000) late_ids[u] = 0;
-    const Gathered got =
-        gather_any_order(*resetting, late_ids, side_by_side(4, 50, 64), &stats, &restarts);
-    INFO(charnn::describe(stats));
-    CHECK(restarts == 0);
-    CHECK(stats.one_pass);
-    CHECK(stats.mended == 0);
-    // Two regions hold back 512 units; the third agreed at 2,048 and holds the cap, 2,304.
-    CHECK(stats.rerun_units == 2 * 512 + 2304);
-    expect_same(got, gather(*resetting, late_ids, one_stream()), 3, 4, 1e-5);
+        "them, past an eighth of the region, but the other two agreed at once, so it probes on; "
+        "the other two hold back 512 units, the third agreed at 2,048 and holds the cap, 2,304");
+    one_clean_pass(resets_but(20000, 22000), 2 * 512 + 2304);
   }
   {
     INFO(
         "no warm-up, and no reset for 700 units from the second region's start: the probe is "
         "the pass itself and agrees at once, but the true start differs until unit 10700");
-    auto gap_ids = ids;
-    for (std::size_t u = 0; u < gap_ids.size(); u += 20)
-      if (u < 9990 || u >= 10700) gap_ids[u] = 0;
+    const auto gap_ids = resets_but(9990, 10700);
     const Gathered got = gather_any_order(*resetting, gap_ids, side_by_side(4, 0, 64), &stats,
                                           &restarts, &retracted);
     INFO(charnn::describe(stats));
