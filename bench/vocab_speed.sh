@@ -59,8 +59,7 @@ measure() {
       --eval-every 1000000 --split 1,0,0 --progress plain --out "$run" > /dev/null
     figure "$name.train_$precision" "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
       { v = $c["units_per_second"] } END { printf "%.0f", v }' "$run/metrics.csv")"
-    [ -n "$(grep -o 'vocabulary [0-9,]*' "$work/err" | head -1)" ] &&
-      grep -o 'vocabulary [0-9,]*' "$work/err" | head -1 | tr -dc 0-9 > "$work/$name.vocab"
+    grep -o 'vocabulary [0-9,]*' "$work/err" | head -1 | tr -dc 0-9 > "$work/$name.vocab"
   done
   run=$work/$name-bf16
   local t units start

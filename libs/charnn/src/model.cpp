@@ -1,10 +1,11 @@
 // The model: cell layers from plugins, dropout, and the output layer (output_layer.hpp: linear
 // + softmax cross-entropy). Layout of the flat parameter buffer: layer 0's cell tensors, layer
-// 1's, ..., then out.w (H, V) and out.b (V). All per-shape objects (oneDNN matmuls, scratch
+// 1's, ..., then out.w (H, V) and out.b (V). The one-step path for sampling is model_step.cpp.
+// All per-shape objects (oneDNN matmuls, scratch
 // buffers) are made on the first call with a shape and reused, so a training step allocates
 // nothing after warm-up.
 #include "charnn/model.hpp"
-#include "output_layer.hpp"
+#include "model_impl.hpp"
 #include "util.hpp"
 
 #include <charnn/error.hpp>
@@ -17,6 +18,8 @@
 
 namespace charnn {
 
+using detail::check_ids;
+
 namespace {
 
 using detail::splitmix64;
@@ -27,37 +30,6 @@ inline float unit_float(std::uint64_t bits) {
 }
 
 }  // namespace
-
-// Buffers for one (T, N) shape of a sequence pass (training or evaluation).
-struct detail::SequenceBuffers {
-  std::int64_t T = 0, N = 0;
-  std::vector<float> x0;                     // (T, N, V) one-hot input of layer 0, or empty
-  const std::int32_t* x0_index = nullptr;    // (T, N) the same as ids, when layer 0 takes them
-  std::vector<std::vector<float>> dst;       // [l] (T, N, H) what layer l wrote
-  std::vector<std::vector<float>> dropped;   // [l] (T, N, H) dropout(dst[l]): input of l+1 / out
-  std::vector<std::vector<float>> mask;      // [l] (T, N, H) 0 or 1/(1-p), training only
-  std::vector<std::vector<float>> state_in;  // [l] (S_l, N, H) the state the segment began with
-  std::vector<float> logits;                 // (T*N, V), then d(loss)/d(logits) in place
-  std::vector<float> ddst, dsrc;             // (T, N, H) gradient w.r.t. a layer's dst / src
-};
-
-struct Model::Impl {
-  detail::OutputLayer out;
-  detail::SequenceBuffers train, eval, advance, score;  // score: trace() without signals
-  // step(): (N, H) per layer.
-  std::int64_t step_N = 0;
-  std::vector<std::vector<float>> step_dst;  // [l] (N, H)
-  // trace(): the buffers of one (T, N).
-  std::int64_t trace_T = 0, trace_N = 0;
-  std::vector<float> trace_x0;                    // (T, N, V)
-  std::vector<std::vector<float>> trace_dst;      // [l] (T, N, H)
-  std::vector<std::vector<float>> trace_signals;  // [l] (K_l, T, N, H)
-  std::vector<std::vector<float>> trace_state;    // [l] (S_l, N, H) state_out before copy-back
-  std::vector<float> trace_logits;                // (T, N, V)
-  TraceOutput trace_out;
-
-  Impl(std::int64_t H, std::int64_t V) : out(H, V) {}
-};
 
 namespace {
 
@@ -219,13 +191,6 @@ void dropout_forward(const float* in, float* out, float* mask, std::int64_t T, s
   }
 }
 
-void check_ids(std::span<const std::int32_t> ids, std::int64_t V, const char* what) {
-  for (auto id : ids)
-    if (id < 0 || id >= V)
-      throw error(std::string(what) + ": unit id " + std::to_string(id) +
-                  " is outside the vocabulary (size " + std::to_string(V) + ")");
-}
-
 // inputs and targets of a sequence pass: (T, N) ids each, inside the vocabulary.
 void check_segment(std::span<const std::int32_t> inputs, std::span<const std::int32_t> targets,
                    std::int64_t T, std::int64_t N, std::int64_t V, const char* what) {
@@ -257,6 +222,13 @@ void layer_forward(Cell& cell, const float* params, detail::SequenceBuffers& s, 
 }
 
 }  // namespace
+
+void detail::check_ids(std::span<const std::int32_t> ids, std::int64_t V, const char* what) {
+  for (auto id : ids)
+    if (id < 0 || id >= V)
+      throw error(std::string(what) + ": unit id " + std::to_string(id) +
+                  " is outside the vocabulary (size " + std::to_string(V) + ")");
+}
 
 double Model::train_step(std::span<const std::int32_t> inputs,
                          std::span<const std::int32_t> targets, std::int64_t T, State& state,
@@ -356,93 +328,6 @@ std::string Model::set_train_precision(StepPrecision precision) {
   return "bf16 (" + std::to_string(bf16) + " of " + std::to_string(L) + " layers; others f32)";
 }
 
-std::string Model::prepare_inference(StepPrecision precision) {
-  if (precision == StepPrecision::automatic)
-    throw error(
-        "internal: Model::prepare_inference needs a precision (prepare_step_path chooses one)");
-  release_inference();
-  prepared_.assign(layers_.size(), StepPrecision::automatic);
-  // The wanted precision first, then the next wider one a plugin offers (int8 -> bf16 -> f32).
-  std::vector<std::pair<StepPrecision, charnn_precision>> order;
-  if (precision == StepPrecision::int8)
-    order.push_back({StepPrecision::int8, CHARNN_PRECISION_INT8});
-  if (precision != StepPrecision::f32)
-    order.push_back({StepPrecision::bf16, CHARNN_PRECISION_BF16});
-  order.push_back({StepPrecision::f32, CHARNN_PRECISION_F32});
-  try {
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
-      const float* p = params_.data() + layer_offset_[l];
-      for (const auto& [ours, theirs] : order)
-        if (layers_[l].prepare_step(p, theirs)) {
-          prepared_[l] = ours;
-          break;
-        }
-    }
-  } catch (...) {
-    release_inference();
-    throw;
-  }
-  // The output layer follows a rounded step where it is large (thousands of units).
-  impl_->out.prepare_step(params_.data() + out_w_offset_, precision != StepPrecision::f32);
-  // Summary: the precision every layer got, or the mix.
-  std::size_t plain = 0;
-  std::vector<std::string> kinds;
-  for (auto p : prepared_) {
-    if (p == StepPrecision::automatic) {
-      ++plain;
-      continue;
-    }
-    if (std::find(kinds.begin(), kinds.end(), to_string(p)) == kinds.end())
-      kinds.push_back(to_string(p));
-  }
-  const std::size_t L = layers_.size();
-  if (plain == L) return "plain f32 (no layer's plugin has a prepared path)";
-  std::string s;
-  for (const auto& k : kinds) s += (s.empty() ? "" : "/") + k;
-  if (kinds.size() > 1) s += " mixed";
-  if (plain > 0)
-    s += " (" + std::to_string(L - plain) + " of " + std::to_string(L) + " layers; others plain)";
-  return s;
-}
-
-bool Model::output_step_bf16() const {
-  return impl_->out.step_prepared();
-}
-
-void Model::release_inference() {
-  impl_->out.release_step();
-  if (prepared_.empty()) return;
-  for (std::size_t l = 0; l < layers_.size(); ++l)
-    if (prepared_[l] != StepPrecision::automatic) layers_[l].release_step();
-  prepared_.clear();
-}
-
-void Model::step(std::span<const std::int32_t> ids, State& state, float* logits) {
-  check_state(state, "step");
-  const std::int64_t N = state.N, H = config_.hidden, V = config_.vocab_size;
-  if (static_cast<std::int64_t>(ids.size()) != N)
-    throw error("step: expected " + std::to_string(N) + " ids, one per stream");
-  check_ids(ids, V, "step");
-  Impl& im = *impl_;
-  if (im.step_N != N) {
-    im.step_N = N;
-    im.step_dst.assign(layers_.size(), std::vector<float>(static_cast<std::size_t>(N * H)));
-  }
-  const float* src = nullptr;
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    charnn_step_args a{};
-    a.N = N;
-    a.params = params_.data() + layer_offset_[l];
-    a.src = src;  // layer 0: NULL, the one-hot input is given by index
-    a.src_index = l == 0 ? ids.data() : nullptr;
-    a.state = state.layers[l].data();
-    a.dst = im.step_dst[l].data();
-    layers_[l].step(a);
-    src = im.step_dst[l].data();
-  }
-  impl_->out.step(src, params_.data() + out_w_offset_, params_.data() + out_b_offset_, logits, N);
-}
-
 void Model::advance(std::span<const std::int32_t> ids, std::int64_t T, State& state) {
   check_state(state, "advance");
   if (T < 1 || static_cast<std::int64_t>(ids.size()) != T * state.N)
@@ -465,7 +350,8 @@ const Model::TraceOutput& Model::trace(std::span<const std::int32_t> ids, std::i
     const float* y = forward_layers(s, ids, state, T, false, 0);
     im.out.forward(y, params_.data() + out_w_offset_, params_.data() + out_b_offset_,
                    s.logits.data(), T * N);
-    out.signals.assign(layers_.size(), {});
+    out.signals.resize(layers_.size());
+    for (auto& layer : out.signals) layer.clear();  // keeps capacity: no allocation per pass
     out.logits = std::span<const float>(s.logits.data(), static_cast<std::size_t>(T * N * V));
     return out;
   }

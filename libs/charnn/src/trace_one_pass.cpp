@@ -136,14 +136,14 @@ bool trace_one_pass(Model& model, std::span<const std::int32_t> ids,
     advance_streams(model, ids, probe_from, Tp, probe, scratch);
     stats.warmup_units += Tp * static_cast<std::int64_t>(probing.size());
     const std::int64_t twice = 2 * (t0 + Tp);
+    const std::int64_t agreed = regions - static_cast<std::int64_t>(probing.size());
+    const std::int64_t give_up = 2 * agreed >= regions ? 4 * cap : cap;  // twice this far in
     std::vector<std::int64_t> still, rows;
     for (std::size_t i = 0; i < probing.size(); ++i) {
       const std::int64_t j = probing[i];
       if (same_stream(probe, static_cast<std::int64_t>(i), st, j, H, tol)) {
         hold[static_cast<std::size_t>(j)] = std::min(cap, twice);
-      } else if (twice >= (2 * (regions - static_cast<std::int64_t>(probing.size())) >= regions
-                               ? 4 * cap
-                               : cap)) {
+      } else if (twice >= give_up) {
         // A model that remembers this far (trained LSTMs on War and Peace and GRUs on Thai did)
         // would mend most regions: two passes cost less, and stopping here wastes little.
         stats.restarted_at = j * R;
