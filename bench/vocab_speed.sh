@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# How charnn's speed scales with the vocabulary: training (f32 and bf16), eval and one-stream
-# sampling of a 2x512 GRU at about 80 units (War and Peace, or charnn's fortunes corpus where
+# How charnn's speed scales with the vocabulary: training (f32 and bf16), eval, inspect and
+# one-stream sampling of a 2x512 GRU at about 80 units (War and Peace, or charnn's fortunes corpus where
 # ../shared is absent) and at 1,000 and 5,000 units (the Chinese fortunes of bench/suite.sh, cut
 # with --max-vocab). Each job runs ROUNDS times, alternating; the table gives the median, min and
 # max. Run it on an idle machine. See bench/README.md.
@@ -12,7 +12,7 @@
 # Training: units/s over the last 10 of 30 iterations (metrics.csv), T = N = 50. eval: the
 # corpus (1 MB of War and Peace; all 2 MB of Chinese, whose first MB has 1,389 units) scored whole, units scored over the whole process's wall time, with the model
 # the bf16 run trained (30 iterations: it forgets fast, so eval takes its one pass; a model that
-# remembers further back is slower, docs/inspect.md). Sampling: 100,000 units, less the start-up
+# remembers further back is slower, docs/inspect.md); inspect the same, on the same text. Sampling: 100,000 units, less the start-up
 # (the time of --length 1), so the figure is the steady rate.
 set -euo pipefail
 
@@ -66,6 +66,8 @@ measure() {
   t=$(seconds "$charnn" eval -m "$run" --unknown map "$text")
   units=$(sed -n 's/^\([0-9]*\) units scored.*/\1/p' "$work/out" | head -1)
   figure "$name.eval" "$(awk -v n="$units" -v t="$t" 'BEGIN { printf "%.0f", n / t }')"
+  t=$(seconds "$charnn" inspect -m "$run" --unknown map --text "$text")
+  figure "$name.inspect" "$(awk -v n="$units" -v t="$t" 'BEGIN { printf "%.0f", n / t }')"
   start=$(seconds "$charnn" sample -m "$run" --length 1 --random-seed 7)
   t=$(seconds "$charnn" sample -m "$run" --length 100000 --random-seed 7)
   figure "$name.sample" "$(awk -v s="$start" -v t="$t" 'BEGIN { printf "%.0f", 100000 / (t - s) }')"
@@ -91,15 +93,15 @@ table=$(
        "($(grep -o -m1 'avx512_bf16' /proc/cpuinfo || echo 'no AVX-512 BF16')), ${load}% busy before" \
        "the start. Command: \`bench/vocab_speed.sh $rounds\` at $(git -C "$root" rev-parse --short HEAD)." \
        "2x512 GRU; units/s, median (min–max) of $rounds round(s). Training: T = N = 50, the last 10" \
-       "of 30 iterations. eval: the training text (1 MB of $(basename "$small"), all of zh), whole" \
-       "process. Sampling: one stream, start-up excluded."
+       "of 30 iterations. eval and inspect: the training text (1 MB of $(basename "$small"), all of" \
+       "zh), whole process. Sampling: one stream, start-up excluded."
   echo
-  echo "| corpus | units | train f32 | train bf16 | eval | sample | sampling step |"
-  echo "| --- | --- | --- | --- | --- | --- | --- |"
+  echo "| corpus | units | train f32 | train bf16 | eval | inspect | sample | sampling step |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
   for name in small v1000 v5000; do
     label=$([ "$name" = small ] && basename "$small" .txt || echo "zh --max-vocab ${name#v}")
     echo "| $label | $(cat "$work/$name.vocab") | $(cell "$name.train_f32") | $(cell "$name.train_bf16")" \
-         "| $(cell "$name.eval") | $(cell "$name.sample") | $(cat "$work/$name.step") |"
+         "| $(cell "$name.eval") | $(cell "$name.inspect") | $(cell "$name.sample") | $(cat "$work/$name.step") |"
   done
 )
 echo

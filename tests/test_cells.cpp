@@ -398,7 +398,7 @@ TEST_CASE("every cell plugin's trace agrees with forward", "[cell][trace]") {
   std::vector<float> tdst(T * N * H), tstate(S * N * H);
   std::vector<float> signals(K * T * N * H, -7.0f);  // (K, T, N, H)
   cell.trace({T, N, params.data(), src.data(), state_in.data(), tdst.data(), tstate.data(),
-              signals.data()});
+              signals.data(), nullptr});
   expect_close("trace dst", tdst, dst, 2e-6, 1e-5);
   expect_close("trace state_out", tstate, state_out, 2e-6, 1e-5);
   const auto& names = cell.signals();
@@ -423,8 +423,8 @@ TEST_CASE("lstm trace records c and the gates i, f, o, g as the reference comput
   const auto src = rng.uniform(T * N * I, 1.0f);              // (T, N, I)
   const auto state_in = rng.uniform(2 * N * H, 0.8f);         // (2, N, H)
   std::vector<float> dst(T * N * H), signals(6 * T * N * H);  // (T, N, H), (6, T, N, H)
-  cell.trace(
-      {T, N, params.data(), src.data(), state_in.data(), dst.data(), nullptr, signals.data()});
+  cell.trace({T, N, params.data(), src.data(), state_in.data(), dst.data(), nullptr, signals.data(),
+              nullptr});
   const auto f = charnn::test::ref_forward(rs, params.data(), src.data(), state_in.data());
   const std::int64_t TNH = T * N * H;
   // Reference layout: c (T+1, N, H) with c[0] the initial state; act (T, N, 4, H) as i, f, g, o.
@@ -457,8 +457,8 @@ TEST_CASE("gru trace records the gates r, z, n as the reference computes them",
   const auto src = rng.uniform(T * N * I, 1.0f);              // (T, N, I)
   const auto state_in = rng.uniform(N * H, 0.8f);             // (1, N, H)
   std::vector<float> dst(T * N * H), signals(4 * T * N * H);  // (T, N, H), (4, T, N, H)
-  cell.trace(
-      {T, N, params.data(), src.data(), state_in.data(), dst.data(), nullptr, signals.data()});
+  cell.trace({T, N, params.data(), src.data(), state_in.data(), dst.data(), nullptr, signals.data(),
+              nullptr});
   const auto f = charnn::test::ref_forward(rs, params.data(), src.data(), state_in.data());
   const std::int64_t TNH = T * N * H;
   std::vector<double> gate[3];  // the reference's act (T, N, 3, H) as r, z, n
@@ -859,4 +859,38 @@ TEST_CASE("a one-hot input given by index trains exactly as the dense one-hot in
   REQUIRE(indexed.set_index_input(false));
   CHECK_NOTHROW(indexed.forward({T, N, params.data(), src.data(), nullptr, dst.data(), nullptr, 1,
                                  nullptr}));
+}
+
+TEST_CASE("a trace by index equals the trace of the dense one-hot input", "[cell][index][trace]") {
+  const std::string name = GENERATE(from_range(all_cell_names()));
+  CAPTURE(name);
+  const std::int64_t T = 6, N = 3, I = 7, H = 4;
+  charnn::Cell dense = registry().create_cell(name, I, H);
+  charnn::Cell indexed = registry().create_cell(name, I, H);
+  if (!indexed.set_trace_index_input(true)) {
+    CHECK_FALSE(indexed.trace_index_input());  // the host keeps tracing it on a dense src
+    SUCCEED(name << " traces a dense src only");
+    return;
+  }
+  const auto params = noisy_params(dense, 6);
+  charnn::test::Rng rng(6);
+  std::vector<std::int32_t> ids(T * N);
+  for (auto& id : ids) id = static_cast<std::int32_t>(rng.next() % I);
+  std::vector<float> src(T * N * I, 0.0f);
+  for (std::int64_t r = 0; r < T * N; ++r) src[r * I + ids[r]] = 1.0f;
+  const auto state = rng.uniform(dense.states().size() * N * H, 0.5f);
+  const std::size_t K = dense.signals().size();
+  std::vector<float> dst_d(T * N * H), dst_i(T * N * H), out_d(state.size()), out_i(state.size());
+  std::vector<float> sig_d(K * T * N * H), sig_i(K * T * N * H, -7.0f);
+  dense.trace({T, N, params.data(), src.data(), state.data(), dst_d.data(), out_d.data(),
+               sig_d.data(), nullptr});
+  const charnn_trace_args a{
+      T,         N, params.data(), nullptr, state.data(), dst_i.data(), out_i.data(), sig_i.data(),
+      ids.data()};
+  indexed.trace(a);
+  CHECK(dst_i == dst_d);  // a gather picks exactly the floats the product adds up
+  CHECK(out_i == out_d);
+  CHECK(sig_i == sig_d);
+  ids[4] = static_cast<std::int32_t>(I);  // an id outside the input width is refused
+  CHECK_THROWS_AS(indexed.trace(a), charnn::error);
 }

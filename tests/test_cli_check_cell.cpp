@@ -23,7 +23,7 @@ TEST_CASE("check-cell passes a built-in cell and prints a row per check", "[cli]
   CHECK_THAT(out, Catch::Contains("check-cell: gru 1.0.0"));
   for (const char* row : {"gradient: parameters", "gradient: input", "gradient: initial state",
                           "state carried across segments", "step equals forward",
-                          "trace equals forward", "learns a tiny text"})
+                          "trace equals forward", "one-hot trace by index", "learns a tiny text"})
     CHECK_THAT(out, Catch::Contains(row));
   CHECK_THAT(out, Catch::Contains("checks passed"));
   CHECK_THAT(out, !Catch::Contains("FAIL"));

@@ -325,6 +325,42 @@ TEST_CASE("a cell's dropout start (ABI 1.4) is read, checked, and absent from ol
   CHECK(builtin.get("lstm")->api().dropout_exposure == 0);
 }
 
+TEST_CASE("trace by index (ABI 1.5) is absent from older tables and offered by gru and lstm",
+          "[plugin][loader][cell]") {
+  const auto reg = discover_test_dir();
+  const charnn_cell_api& good = reg.get("test_linear")->api();
+  REQUIRE(good.set_trace_index_input != nullptr);  // plugin.hpp fills it (answering "unsupported")
+  struct {
+    charnn_cell_api api;
+  } table{good};
+  charnn_cell_api out{};
+  // A 1.4 table ends before the function: NULL, whatever lies there in memory.
+  table.api.struct_size = offsetof(charnn_cell_api, set_trace_index_input);
+  table.api.abi_minor = 4;
+  REQUIRE(charnn::detail::adopt_api_table(&table.api, out).empty());
+  CHECK(out.set_trace_index_input == nullptr);
+  CHECK(out.dropout_exposure == good.dropout_exposure);
+
+  charnn::Cell linear = reg.create_cell("test_linear", 5, 3);
+  CHECK_FALSE(linear.set_trace_index_input(true));  // the default: dense rows
+  CHECK_FALSE(linear.trace_index_input());
+  CHECK(linear.set_trace_index_input(false));
+  const auto builtin = charnn::PluginRegistry::discover();
+  for (const char* name : {"gru", "lstm"}) {
+    charnn::Cell cell = builtin.create_cell(name, 5, 3);
+    CHECK(cell.set_trace_index_input(true));
+    CHECK(cell.trace_index_input());
+    // Switched on, trace refuses a call without src_index before it reaches the plugin.
+    std::vector<float> params(static_cast<std::size_t>(cell.param_count())), dst(3), sig(18);
+    std::vector<float> src(5, 0.0f);
+    charnn_trace_args a{1,          1,       params.data(), src.data(), nullptr,
+                        dst.data(), nullptr, sig.data(),    nullptr};
+    CHECK_THROWS_WITH(cell.trace(a), Contains("src_index"));
+  }
+  charnn::Cell elman = builtin.create_cell("elman", 5, 3);
+  CHECK_FALSE(elman.set_trace_index_input(true));  // its traced sequence reads src only
+}
+
 TEST_CASE("an ABI 1.0 plugin loads and steps without a prepared path", "[plugin][loader][cell]") {
   const auto plugin = charnn::Plugin::load(kTestDir / "abi10" / "charnn-cell-test_abi10.so");
   CHECK(plugin->api().prepare_step == nullptr);
@@ -413,8 +449,8 @@ TEST_CASE("the test cell runs its closed form through every Cell entry point",
   const std::vector<float> params = {1.0f, -1.0f, 0.5f, 0.25f};
   const std::vector<float> src = {3.0f, 1.0f, 0.0f, 2.0f};  // (T=2, N=1, I=2)
   std::vector<float> dst(2), signals(4);                    // (T, N, H), (K=2, T, N, H)
-  charnn_trace_args ta{2,       1,          params.data(), src.data(),
-                       nullptr, dst.data(), nullptr,       signals.data()};
+  charnn_trace_args ta{2,          1,       params.data(),  src.data(), nullptr,
+                       dst.data(), nullptr, signals.data(), nullptr};
   cell.trace(ta);
   const float h0 = 3 - 1 + 0.25f, h1 = -2 + 0.5f * h0 + 0.25f;
   CHECK(dst == std::vector<float>{h0, h1});

@@ -66,6 +66,12 @@ void RnnCell::set_index_input(bool enable) {
   index_input_ = enable;
 }
 
+void RnnCell::set_trace_index_input(bool enable) {
+  if (enable && !trace_sequence_by_index())
+    throw Error(CHARNN_ERR_UNSUPPORTED, "this cell's traced sequence reads a dense src only");
+  trace_index_input_ = enable;
+}
+
 void RnnCell::step(const charnn_step_args& a) {
   if (a.N < 1 || !a.params || !a.state || !a.dst || (!a.src && !a.src_index))
     throw Error(CHARNN_ERR_ARGUMENT,
@@ -89,8 +95,9 @@ void RnnCell::prepare_step(const float* params, charnn_precision precision) {
   prepared_.prepare(params, precision);
 }
 
-void RnnCell::trace(const charnn_trace_args& a) {
-  check_seq(a.T, a.N, a.params, a.src, false, nullptr, a.dst, "trace");
+void RnnCell::trace(const charnn_trace_args& args) {
+  const charnn_trace_args a = known_fields(args, trace_index_input_);
+  check_seq(a.T, a.N, a.params, a.src, trace_index_input_, a.src_index, a.dst, "trace");
   if (!a.signals) throw Error(CHARNN_ERR_ARGUMENT, "trace: signals is required");
   backend_guard("trace", [&] {
     if (sequence_trace(a)) return;
@@ -103,7 +110,8 @@ void RnnCell::trace(const charnn_trace_args& a) {
     else
       std::fill(st.begin(), st.end(), 0.0f);
     for (std::int64_t t = 0; t < a.T; ++t) {
-      float* gates = plain_.run(a.N, a.params, a.src + t * a.N * I_, nullptr, state);
+      float* gates = a.src_index ? plain_.run(a.N, a.params, nullptr, a.src_index + t * a.N, state)
+                                 : plain_.run(a.N, a.params, a.src + t * a.N * I_, nullptr, state);
       // Signal k of step t starts at signals + (k*T + t)*N*H.
       pointwise(gates, state, a.dst + t * NH, a.N, a.signals + t * NH, a.T * NH);
     }

@@ -41,6 +41,9 @@ class RnnCell : public charnn::plugin::Cell {
   // Offered when the derived cell's sequences can gather (index_sequences); then forward and
   // backward check src_index instead of src.
   void set_index_input(bool enable) final;
+  // Offered when the derived cell's trace can gather (trace_sequence_by_index); then trace
+  // checks src_index instead of src.
+  void set_trace_index_input(bool enable) final;
   void step(const charnn_step_args& a) override;
   void prepare_step(const float* params, charnn_precision precision) override;
   void trace(const charnn_trace_args& a) override;
@@ -56,6 +59,9 @@ class RnnCell : public charnn::plugin::Cell {
   virtual bool sequence_trace(const charnn_trace_args&) { return false; }
   // Whether the sequence passes read src_index from now on; false = the cell cannot.
   virtual bool index_sequences(bool enable) { return !enable; }
+  // Whether trace may be given src_index: sequence_trace reads it (from inference_args) when it
+  // is set. A cell without a sequence_trace may say true: the one-step loop gathers.
+  virtual bool trace_sequence_by_index() const { return false; }
   // Fills the bias part (G, H) of the parameter buffer.
   virtual void bias_init(float* b) const = 0;
   // One step's pointwise part, for N streams: gates (N, G, H) pre-activations (may be
@@ -73,7 +79,7 @@ class RnnCell : public charnn::plugin::Cell {
                  bool by_index, const std::int32_t* src_index, const float* dst,
                  const char* what) const;
 
-  bool index_input_ = false;
+  bool index_input_ = false, trace_index_input_ = false;
 
   StepGates plain_;
   PreparedStep prepared_;

@@ -10,8 +10,8 @@
 
 namespace charnn_cells {
 
-// The args as a cell reads them. src_index (ABI 1.2) is read only once the host has switched it
-// on: a host that predates it passes a struct that ends before the field.
+// The args as a cell reads them. src_index (ABI 1.2; in trace, 1.5) is read only once the host
+// has switched it on: a host that predates it passes a struct that ends before the field.
 template <class Args>
 Args known_fields(const Args& a, bool index_input) {
   if (index_input) return a;
@@ -20,14 +20,15 @@ Args known_fields(const Args& a, bool index_input) {
   return c;
 }
 
-// The inference forward a traced sequence runs: the trace's T, N, params, dense src and states,
-// no training.
+// The inference forward a traced sequence runs: the trace's T, N, params, input (src, or
+// src_index from known_fields) and states, no training.
 inline charnn_forward_args inference_args(const charnn_trace_args& a) {
   charnn_forward_args f{};
   f.T = a.T;
   f.N = a.N;
   f.params = a.params;
   f.src = a.src;
+  f.src_index = a.src_index;
   f.state_in = a.state_in;
   f.dst = a.dst;
   f.state_out = a.state_out;

@@ -104,8 +104,10 @@ class GruCell final : public charnn::plugin::Cell {
     backend_guard("prepare_step", [&] { prepared_.prepare(params, precision); });
   }
 
-  void trace(const charnn_trace_args& a) override {
-    check_sequence_args(I_, a.T, a.N, a.params, a.src, false, nullptr, a.dst, "trace");
+  void trace(const charnn_trace_args& args) override {
+    const charnn_trace_args a = known_fields(args, trace_index_input_);
+    check_sequence_args(I_, a.T, a.N, a.params, a.src, trace_index_input_, a.src_index, a.dst,
+                        "trace");
     if (!a.signals) throw Error(CHARNN_ERR_ARGUMENT, "trace: signals is required");
     backend_guard("trace", [&] { inference_.forward(inference_args(a), a.signals); });
   }
@@ -118,10 +120,11 @@ class GruCell final : public charnn::plugin::Cell {
   }
 
   void set_index_input(bool enable) override { index_input_ = enable; }
+  void set_trace_index_input(bool enable) override { trace_index_input_ = enable; }
 
  private:
   const std::int64_t I_, H_;
-  bool index_input_ = false;
+  bool index_input_ = false, trace_index_input_ = false;
   GruSequence trainer_;
   GruSequence inference_;  // always f32, forward only
   GruPreparedStep prepared_;

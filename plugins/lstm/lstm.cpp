@@ -42,6 +42,7 @@ class LstmCell final : public RnnCell {
   }
   void train_bf16(bool bf16) override { trainer_.set_bf16(bf16); }
   bool index_sequences(bool) override { return true; }  // both read a.src_index when it is set
+  bool trace_sequence_by_index() const override { return true; }  // inference_ reads it too
 
   void bias_init(float* b) const override {
     // b (4, H): zero except the forget gate, which starts at 1 so that early in training the

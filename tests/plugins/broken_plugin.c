@@ -83,7 +83,8 @@ static struct {
             NULL /* set_train_precision: optional (ABI 1.1) */,
             NULL /* set_index_input: optional (ABI 1.2) */,
             0.0 /* max_learning_rate: no limit (ABI 1.3) */,
-            0.0 /* dropout_exposure: the host's default (ABI 1.4) */},
+            0.0 /* dropout_exposure: the host's default (ABI 1.4) */,
+            NULL /* set_trace_index_input: optional (ABI 1.5) */},
            {0, 0, 0, 0}};
 
 #if defined(BROKEN_CRASH_ON_LOAD)

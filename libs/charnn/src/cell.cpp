@@ -135,6 +135,7 @@ Cell::Cell(Cell&& other) noexcept
       input_size_(other.input_size_),
       hidden_size_(other.hidden_size_),
       index_input_(other.index_input_),
+      trace_index_input_(other.trace_index_input_),
       params_(std::move(other.params_)),
       param_count_(std::exchange(other.param_count_, 0)),
       states_(std::move(other.states_)),
@@ -148,6 +149,7 @@ Cell& Cell::operator=(Cell&& other) noexcept {
     input_size_ = other.input_size_;
     hidden_size_ = other.hidden_size_;
     index_input_ = other.index_input_;
+    trace_index_input_ = other.trace_index_input_;
     params_ = std::move(other.params_);
     param_count_ = std::exchange(other.param_count_, 0);
     states_ = std::move(other.states_);
@@ -179,18 +181,19 @@ void Cell::init_params(std::span<float> params, std::uint64_t seed) const {
 }
 
 void Cell::forward(const charnn_forward_args& args) {
-  if (args.T < 1 || args.N < 1 || !args.params || !has_input(args.src, args.src_index) ||
-      !args.dst)
-    throw error(describe(*plugin_) + ": forward needs T, N >= 1 and params, " + input_name() +
-                ", dst buffers");
+  if (args.T < 1 || args.N < 1 || !args.params ||
+      !has_input(args.src, args.src_index, index_input_) || !args.dst)
+    throw error(describe(*plugin_) + ": forward needs T, N >= 1 and params, " +
+                input_name(index_input_) + ", dst buffers");
   check(plugin_->api().forward(handle_, &args), "forward");
 }
 
 void Cell::backward(const charnn_backward_args& args) {
-  if (args.T < 1 || args.N < 1 || !args.params || !has_input(args.src, args.src_index) ||
-      !args.dst || !args.diff_dst || !args.diff_params || (index_input_ && args.diff_src))
-    throw error(describe(*plugin_) + ": backward needs T, N >= 1 and params, " + input_name() +
-                ", dst, diff_dst, diff_params buffers" +
+  if (args.T < 1 || args.N < 1 || !args.params ||
+      !has_input(args.src, args.src_index, index_input_) || !args.dst || !args.diff_dst ||
+      !args.diff_params || (index_input_ && args.diff_src))
+    throw error(describe(*plugin_) + ": backward needs T, N >= 1 and params, " +
+                input_name(index_input_) + ", dst, diff_dst, diff_params buffers" +
                 (index_input_ ? " (and no diff_src: the input is an index)" : ""));
   check(plugin_->api().backward(handle_, &args), "backward");
 }
@@ -230,13 +233,26 @@ bool Cell::set_index_input(bool enable) {
   return true;
 }
 
-// The input forward and backward read: src, or src_index once set_index_input switched it on.
-bool Cell::has_input(const float* src, const std::int32_t* src_index) const {
-  return index_input_ ? src_index != nullptr : src != nullptr;
+bool Cell::set_trace_index_input(bool enable) {
+  auto fn = plugin_->api().set_trace_index_input;  // NULL before ABI 1.5 (zero-filled)
+  if (!fn) {
+    trace_index_input_ = false;
+    return !enable;
+  }
+  const charnn_status status = fn(handle_, enable ? 1 : 0);
+  if (status == CHARNN_ERR_UNSUPPORTED) return !enable;
+  check(status, "set_trace_index_input");
+  trace_index_input_ = enable;
+  return true;
 }
 
-std::string Cell::input_name() const {
-  return index_input_ ? "src_index" : "src";
+// The input a pass reads: src, or src_index once the pass was switched to it.
+bool Cell::has_input(const float* src, const std::int32_t* src_index, bool by_index) {
+  return by_index ? src_index != nullptr : src != nullptr;
+}
+
+std::string Cell::input_name(bool by_index) {
+  return by_index ? "src_index" : "src";
 }
 
 bool Cell::set_train_precision(charnn_precision precision) {
@@ -253,10 +269,11 @@ void Cell::release_step() {
 }
 
 void Cell::trace(const charnn_trace_args& args) {
-  if (args.T < 1 || args.N < 1 || !args.params || !args.src || !args.dst ||
+  if (args.T < 1 || args.N < 1 || !args.params ||
+      !has_input(args.src, args.src_index, trace_index_input_) || !args.dst ||
       (!args.signals && !signals_.empty()))
-    throw error(describe(*plugin_) +
-                ": trace needs T, N >= 1 and params, src, dst, signals buffers");
+    throw error(describe(*plugin_) + ": trace needs T, N >= 1 and params, " +
+                input_name(trace_index_input_) + ", dst, signals buffers");
   check(plugin_->api().trace(handle_, &args), "trace");
 }
 

@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace charnn {
@@ -276,6 +277,32 @@ CellCheck index_input(const PluginRegistry& plugins, std::string_view name,
                                              compare("diff_params", igrad, dgrad, 1e-6, 1e-5)));
 }
 
+// A trace with the input given by index (where offered) equals one on dense one-hot rows.
+CellCheck trace_index_input(const PluginRegistry& plugins, std::string_view name,
+                            const CellCheckOptions& o) {
+  const char* what = "one-hot trace by index";
+  Cell dense = plugins.create_cell(name, o.input, o.hidden);
+  Cell by_index = plugins.create_cell(name, o.input, o.hidden);
+  if (!by_index.set_trace_index_input(true))
+    return {what, kNaN, kNaN, true, "not offered: the host passes dense rows"};
+  const Inputs in(dense, o.T, o.N, o.seed + 9);
+  Data d(o.seed + 10);
+  const auto [index, onehot] = one_hot(d, o.T * o.N, in.I);
+  const auto K = static_cast<std::int64_t>(dense.signals().size());
+  auto trace = [&](Cell& cell, const float* src, const std::int32_t* idx) {
+    Floats dst(static_cast<std::size_t>(o.T * o.N * in.H)), out(in.state_in.size());
+    Floats signals(static_cast<std::size_t>(K) * dst.size(), -7.0f);
+    cell.trace({o.T, o.N, in.params.data(), src, in.state_in.data(), dst.data(), out.data(),
+                signals.data(), idx});
+    return std::tuple{dst, out, signals};
+  };
+  const auto [ddst, dout, dsig] = trace(dense, onehot.data(), nullptr);
+  const auto [idst, iout, isig] = trace(by_index, nullptr, index.data());
+  return row(what, worse(worse(compare("dst", idst, ddst, 2e-6, 1e-5),
+                               compare("state_out", iout, dout, 2e-6, 1e-5)),
+                         compare("signals", isig, dsig, 2e-6, 1e-5)));
+}
+
 CellCheck trace_matches(Cell& cell, const CellCheckOptions& o) {
   const Inputs in(cell, o.T, o.N, o.seed + 8);
   const auto [dst, out] = run_forward(cell, in, in.src.data(), in.state_in.data(), o.T);
@@ -283,7 +310,7 @@ CellCheck trace_matches(Cell& cell, const CellCheckOptions& o) {
   const std::size_t TNH = dst.size();
   Floats tdst(TNH), tout(out.size()), signals(static_cast<std::size_t>(K) * TNH, -7.0f);
   cell.trace({o.T, o.N, in.params.data(), in.src.data(), in.state_in.data(), tdst.data(),
-              tout.data(), signals.data()});
+              tout.data(), signals.data(), nullptr});
   Comparison c = worse(compare("trace dst", tdst, dst, 2e-6, 1e-5),
                        compare("trace state_out", tout, out, 2e-6, 1e-5));
   for (std::int64_t k = 0; k < K; ++k) {
@@ -433,6 +460,7 @@ std::vector<CellCheck> check_cell(const PluginRegistry& plugins, std::string_vie
   on_layer("step equals forward", step_matches);
   run("one-hot input by index", [&] { rows.push_back(index_input(plugins, name, o)); });
   on_layer("trace equals forward", trace_matches);
+  run("one-hot trace by index", [&] { rows.push_back(trace_index_input(plugins, name, o)); });
   on_layer("backward adds into diff_params", accumulates);
   run("thread counts", [&] { rows.push_back(threads(plugins, name, o)); });
   if (o.learning) run("learns a tiny text", [&] { rows.push_back(learns(plugins, name, o)); });

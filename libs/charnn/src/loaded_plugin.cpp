@@ -63,13 +63,14 @@ constexpr ApiFunction kApiFunctions[] = {
     CHARNN_API_FN(signal_name, true),
     CHARNN_API_FN(trace, true),
     CHARNN_API_FN(last_error, true),
-    CHARNN_API_FN(prepare_step, false),         // ABI 1.1
-    CHARNN_API_FN(set_train_precision, false),  // ABI 1.1
-    CHARNN_API_FN(set_index_input, false),      // ABI 1.2
+    CHARNN_API_FN(prepare_step, false),           // ABI 1.1
+    CHARNN_API_FN(set_train_precision, false),    // ABI 1.1
+    CHARNN_API_FN(set_index_input, false),        // ABI 1.2
+    CHARNN_API_FN(set_trace_index_input, false),  // ABI 1.5, after the data fields
 };
 #undef CHARNN_API_FN
 
-// The data fields after the functions (ABI 1.3 on): each a double, 0 when the table ends
+// The data fields after the 1.2 functions (ABI 1.3 and 1.4): each a double, 0 when the table ends
 // before it, and otherwise finite and >= 0.
 struct ApiData {
   const char* name;
@@ -98,12 +99,15 @@ constexpr std::size_t required_api_size() {
 static_assert(required_api_size() == offsetof(charnn_cell_api, prepare_step),
               "ABI 1.x: the 1.0 functions are required, later ones optional; update "
               "kApiFunctions when appending fields");
-// After the functions, the data fields (kApiData): adopt_api_table checks each.
+// After the 1.2 functions, the data fields (kApiData), which adopt_api_table checks, then the
+// functions appended since.
 static_assert(offsetof(charnn_cell_api, set_index_input) + sizeof(void*) ==
                       offsetof(charnn_cell_api, max_learning_rate) &&
                   offsetof(charnn_cell_api, max_learning_rate) + sizeof(double) ==
                       offsetof(charnn_cell_api, dropout_exposure) &&
                   offsetof(charnn_cell_api, dropout_exposure) + sizeof(double) ==
+                      offsetof(charnn_cell_api, set_trace_index_input) &&
+                  offsetof(charnn_cell_api, set_trace_index_input) + sizeof(void*) ==
                       sizeof(charnn_cell_api),
               "every field of charnn_cell_api must be listed in kApiFunctions or checked as "
               "data in adopt_api_table");

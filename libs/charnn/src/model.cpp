@@ -67,7 +67,10 @@ Model::Model(ModelConfig config, const PluginRegistry& plugins) : config_(std::m
   std::int64_t offset = 0;
   for (std::size_t l = 0; l < config_.cells.size(); ++l) {
     layers_.push_back(plugins.create_cell(config_.cells[l], l == 0 ? V : H, H));
-    if (l == 0) layers_.back().set_index_input(true);  // false: the plugin reads dense one-hot
+    if (l == 0) {  // a plugin without these reads dense one-hot rows
+      layers_.back().set_index_input(true);
+      layers_.back().set_trace_index_input(true);
+    }
     const Cell& cell = layers_.back();
     layer_offset_.push_back(offset);
     std::int64_t o = offset;
@@ -359,7 +362,8 @@ const Model::TraceOutput& Model::trace(std::span<const std::int32_t> ids, std::i
     im.trace_T = T;
     im.trace_N = N;
     const auto tn = static_cast<std::size_t>(T * N);
-    im.trace_x0.assign(tn * static_cast<std::size_t>(V), 0.0f);
+    if (!layers_.front().trace_index_input())
+      im.trace_x0.assign(tn * static_cast<std::size_t>(V), 0.0f);
     im.trace_dst.assign(layers_.size(), std::vector<float>(tn * static_cast<std::size_t>(H)));
     im.trace_signals.clear();
     im.trace_state.clear();
@@ -370,15 +374,16 @@ const Model::TraceOutput& Model::trace(std::span<const std::int32_t> ids, std::i
     im.trace_logits.assign(tn * static_cast<std::size_t>(V), 0.0f);
   }
   out.signals.resize(layers_.size());
-  // The trace ABI takes a dense input (the index input is for forward and backward).
-  fill_one_hot(ids, V, im.trace_x0.data());
-  const float* src = im.trace_x0.data();
+  const bool by_index = layers_.front().trace_index_input();
+  if (!by_index) fill_one_hot(ids, V, im.trace_x0.data());
+  const float* src = by_index ? nullptr : im.trace_x0.data();
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     charnn_trace_args a{};
     a.T = T;
     a.N = N;
     a.params = params_.data() + layer_offset_[l];
     a.src = src;
+    if (l == 0 && by_index) a.src_index = ids.data();
     a.state_in = state.layers[l].data();
     a.dst = im.trace_dst[l].data();
     a.state_out = im.trace_state[l].data();

@@ -32,7 +32,7 @@ struct Model::Impl {
   std::vector<std::vector<float>> step_dst;  // [l] (N, H)
   // trace(): the buffers of one (T, N).
   std::int64_t trace_T = 0, trace_N = 0;
-  std::vector<float> trace_x0;                    // (T, N, V)
+  std::vector<float> trace_x0;                    // (T, N, V); empty when traced by index
   std::vector<std::vector<float>> trace_dst;      // [l] (T, N, H)
   std::vector<std::vector<float>> trace_signals;  // [l] (K_l, T, N, H)
   std::vector<std::vector<float>> trace_state;    // [l] (S_l, N, H) state_out before copy-back

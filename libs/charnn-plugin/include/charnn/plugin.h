@@ -49,7 +49,9 @@
  * set_index_input and the src_index fields of charnn_forward_args and charnn_backward_args (a
  * one-hot input given by index: layer 0 over a large vocabulary); 1.3 appends the optional data
  * field max_learning_rate (the highest peak rate the cell trains stably at; 0 = no limit); 1.4
- * appends the optional data field dropout_exposure (how soon the cell needs dropout).
+ * appends the optional data field dropout_exposure (how soon the cell needs dropout); 1.5 appends
+ * the optional set_trace_index_input and the src_index field of charnn_trace_args (trace, as
+ * forward, over a one-hot input given by index).
  */
 #ifndef CHARNN_PLUGIN_H
 #define CHARNN_PLUGIN_H
@@ -62,7 +64,7 @@ extern "C" {
 #endif
 
 #define CHARNN_PLUGIN_ABI_MAJOR 1
-#define CHARNN_PLUGIN_ABI_MINOR 4
+#define CHARNN_PLUGIN_ABI_MINOR 5
 #define CHARNN_PLUGIN_ENTRY_NAME "charnn_plugin_entry"
 #define CHARNN_MAX_DIMS 4
 
@@ -156,6 +158,9 @@ typedef struct charnn_trace_args {
   float* dst;            /* (T, N, H) */
   float* state_out;      /* (S, N, H); may be NULL */
   float* signals;        /* (K, T, N, H), K = num_signals, in signal_name order */
+  /* ABI 1.5, read only after set_trace_index_input(cell, 1): (T, N), the column of the single 1
+   * in each row of a one-hot src, which is then NULL. */
+  const int32_t* src_index;
 } charnn_trace_args;
 
 typedef struct charnn_cell_api {
@@ -217,7 +222,8 @@ typedef struct charnn_cell_api {
    * src_index (see the args) instead of src, so X . W_x is a gather of W_x's rows and X^T . dA a
    * scatter-add into them, instead of products with a (T*N, I) matrix of zeros and ones. The host
    * uses it for layer 0, whose input is one-hot over the vocabulary. enable == 0 switches back.
-   * step and trace are not affected (step has its own src_index). */
+   * step and trace are not affected (step has its own src_index; trace has set_trace_index_input).
+   */
   charnn_status (*set_index_input)(charnn_cell* cell, int32_t enable);
 
   /* ---- ABI 1.3: optional; 0 (or absent) means no limit. ---- */
@@ -236,6 +242,15 @@ typedef struct charnn_cell_api {
    * The host's default, 128, was measured on the LSTM. A finite number >= 0. The built-in GRU
    * declares 8: trained at its lower rate it overfits much sooner (docs/training.md). */
   double dropout_exposure;
+
+  /* ---- ABI 1.5: optional; NULL (or absent) means trace reads src only. ---- */
+
+  /* enable != 0: from the next call on, trace on this instance takes its input as src_index (see
+   * charnn_trace_args) instead of src, as set_index_input does for forward and backward. The host
+   * asks it of layer 0 for `charnn inspect` and `dump`: over a vocabulary of thousands, the dense
+   * one-hot src is a (T*N, V) matrix of zeros whose product dominates the trace. enable == 0
+   * switches back. */
+  charnn_status (*set_trace_index_input)(charnn_cell* cell, int32_t enable);
 } charnn_cell_api;
 
 typedef const charnn_cell_api* (*charnn_plugin_entry_fn)(void);

@@ -69,6 +69,11 @@ class Cell {
   virtual void set_index_input(bool enable) {
     if (enable) throw Error(CHARNN_ERR_UNSUPPORTED, "this cell reads a dense src only");
   }
+  // Optional (ABI 1.5), see set_trace_index_input in plugin.h: once enabled, trace reads
+  // args.src_index instead of args.src. The default traces a dense src only.
+  virtual void set_trace_index_input(bool enable) {
+    if (enable) throw Error(CHARNN_ERR_UNSUPPORTED, "this cell traces a dense src only");
+  }
   // Optional (ABI 1.3), see max_learning_rate in plugin.h: a derived class that trains stably
   // only below some peak rate declares `static constexpr double kMaxLearningRate = ...;`.
   // Optional (ABI 1.4), see dropout_exposure in plugin.h: a derived class that needs dropout
@@ -234,6 +239,9 @@ struct Adapter {
   static charnn_status set_index_input(charnn_cell* cell, int32_t enable) noexcept {
     return guarded(cell, [&] { cell->impl->set_index_input(enable != 0); });
   }
+  static charnn_status set_trace_index_input(charnn_cell* cell, int32_t enable) noexcept {
+    return guarded(cell, [&] { cell->impl->set_trace_index_input(enable != 0); });
+  }
   static const char* last_error(const charnn_cell* cell) noexcept {
     return cell ? cell->last_error.c_str() : "";
   }
@@ -265,6 +273,7 @@ struct Adapter {
     api.set_index_input = &set_index_input;
     api.max_learning_rate = DeclaredMaxLearningRate<C>::value;
     api.dropout_exposure = DeclaredDropoutExposure<C>::value;
+    api.set_trace_index_input = &set_trace_index_input;
     return api;
   }
 };

@@ -68,17 +68,21 @@ class Cell {
   // offer it (the cell keeps reading src); other failures throw.
   bool set_index_input(bool enable);
   bool index_input() const { return index_input_; }
+  // The same for trace (plugin ABI 1.5, set_trace_index_input in plugin.h): trace then reads
+  // args.src_index, not args.src.
+  bool set_trace_index_input(bool enable);
+  bool trace_index_input() const { return trace_index_input_; }
 
  private:
   void check(charnn_status status, const char* what) const;
-  bool has_input(const float* src, const std::int32_t* src_index) const;
-  std::string input_name() const;
+  static bool has_input(const float* src, const std::int32_t* src_index, bool by_index);
+  static std::string input_name(bool by_index);
   decltype(charnn_cell_api::prepare_step) plugin_api_prepare_step() const;
 
   std::shared_ptr<const Plugin> plugin_;
   charnn_cell* handle_ = nullptr;
   std::int64_t input_size_ = 0, hidden_size_ = 0;
-  bool index_input_ = false;
+  bool index_input_ = false, trace_index_input_ = false;
   std::vector<TensorShape> params_;
   std::int64_t param_count_ = 0;
   std::vector<std::string> states_, signals_;
