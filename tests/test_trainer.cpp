@@ -298,16 +298,19 @@ TEST_CASE("--rollback returns to the best model with half the rate, and a resume
       }
     return -1.0;
   };
-  // (The row of iteration 60 shows the rate its step used, before a rollback at its validation.
-  // metrics.csv rounds rates to 3 digits.)
-  const double halvings = std::log2(lr_at(dir / "plain", 60) / lr_at(dir / "whole", 60));
+  // The run may end before 60 on the best model, when rollbacks stop finding better ones.
+  const std::int64_t end = a.iterations;
+  REQUIRE((end == 60 || a.stop_reason == "rollbacks"));
+  // (The row of the last iteration shows the rate its step used, before a rollback at its
+  // validation. metrics.csv rounds rates to 3 digits.)
+  const double halvings = std::log2(lr_at(dir / "plain", end) / lr_at(dir / "whole", end));
   CHECK(halvings == Approx(std::round(halvings)).margin(0.01));
   CHECK(halvings >= 1);
   CHECK(halvings <= static_cast<double>(rollbacks));
 
   // Interrupted after the first rollback and resumed: the same losses, exactly.
   std::int64_t first_rollback = 0;
-  for (std::int64_t it = 5; it <= 60 && first_rollback == 0; it += 5) {
+  for (std::int64_t it = 5; it <= end && first_rollback == 0; it += 5) {
     c.out = dir / ("probe-" + std::to_string(it));
     c.max_iters = it;
     train(c, builtin_plugins());
@@ -331,12 +334,60 @@ TEST_CASE("--rollback returns to the best model with half the rate, and a resume
   TrainHooks second;
   second.on_step = [&](std::int64_t it, double loss) { parts[it] = loss; };
   const TrainResult b = train(again, builtin_plugins(), second);
-  REQUIRE(parts.size() == 60);
-  for (std::int64_t it = 1; it <= 60; ++it) {
+  REQUIRE(parts.size() == static_cast<std::size_t>(end));
+  for (std::int64_t it = 1; it <= end; ++it) {
     INFO("iteration " << it);
     REQUIRE(parts[it] == whole[it]);
   }
   CHECK(b.valid_loss == a.valid_loss);
+  CHECK(b.stop_reason == a.stop_reason);
+}
+
+TEST_CASE("--rollback ends a run on the best model once its rollbacks stop finding better ones",
+          "[trainer]") {
+  ScratchDir dir("rollback-end");
+  // Random letters again: validation soon stops improving for good.
+  std::string text;
+  std::uint32_t x = 11;
+  for (int i = 0; i < 4000; ++i) {
+    x = x * 1664525u + 1013904223u;
+    text += static_cast<char>('a' + (x >> 24) % 12);
+    if (i % 60 == 59) text += '\n';
+  }
+  write_file(dir / "corpus.txt", text);
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.split = {0.7, 0.3, 0};
+  c.hidden = 32;
+  c.schedule.lr = 3e-2;
+  c.schedule.kind = LrScheduleKind::constant;
+  c.max_iters = 400;
+  c.eval_every = 5;
+  c.rollback = 1;
+  c.progress = TrainConfig::ProgressMode::plain;
+  std::ostringstream log;
+  TrainHooks hooks;
+  hooks.log = &log;
+  const TrainResult r = train(c, builtin_plugins(), hooks);
+  INFO(log.str());
+  REQUIRE(r.stop_reason == "rollbacks");
+  CHECK(r.iterations < 400);
+  CHECK_THAT(log.str(), Catch::Contains("rollbacks that found no better model: the run ends on "
+                                        "the best model") &&
+                            Catch::Contains("ended on it (--rollback)"));
+  // It ends on best.ckpt's model: the same weights and moments, and the same validation figure
+  // (the last row, scored after going back).
+  const CheckpointData best = read_checkpoint(dir / "run" / "best.ckpt");
+  const CheckpointData last = read_checkpoint(dir / "run" / "last.ckpt");
+  CHECK(last.params == best.params);
+  CHECK(last.optimizer == best.optimizer);
+  CHECK(r.valid_loss == r.best_valid_loss);
+  // Two rollbacks found nothing; the third point ended the run (a loss spike may add more).
+  CHECK(last.get_int("state.rollbacks") - best.get_int("state.rollbacks") >=
+        charnn::kFruitlessRollbacks + 1);
+  // Resumed, a finished run stays finished.
+  const TrainResult again = train(resume_of(dir / "run"), builtin_plugins());
+  CHECK(again.iterations == r.iterations);
+  CHECK(again.stop_reason == "rollbacks");
 }
 
 TEST_CASE("a NaN loss stops training, names the iteration and keeps best.ckpt", "[trainer]") {

@@ -65,7 +65,10 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
          ", " + workers + "\n  stop:" + stops +
          (c.rollback > 0
               ? "; back to the best model at half the rate after " + std::to_string(c.rollback) +
-                    " validation(s) without improvement or after a loss spike"
+                    " validation(s) without improvement or after a loss spike, ending on it "
+                    "after " +
+                    std::to_string(kFruitlessRollbacks) +
+                    " such rollbacks and an epoch without a better one"
               : std::string()) +
          (c.plan.empty() || f.resuming ? std::string() : "\n  plan: " + c.plan);
 }

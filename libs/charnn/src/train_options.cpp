@@ -21,6 +21,8 @@ namespace {
 using G = TrainOptionGroup;
 using K = TrainValueKind;
 
+static_assert(kFruitlessRollbacks == 2, "--rollback's help below says two");
+
 const TrainOption kOptions[] = {
     // Model
     {.flag = "cell",
@@ -304,9 +306,10 @@ const TrainOption kOptions[] = {
      .value_name = "N",
      .help = "after N validations in a row worse than the best, go back to the best model "
              "(weights and optimiser state) and halve the learning rate for the rest of the run, "
-             "so the budget is not spent overfitting; and when the loss on the first training "
-             "batch (scored every 50 iterations) rises 0.25 nats above its lowest, do the same "
-             "(0 = neither)",
+             "so the budget is not spent overfitting; after two such rollbacks that found no "
+             "better model, and an epoch without one, end the run on it; and when the loss on "
+             "the first training batch (scored every 50 iterations) rises 0.25 nats above its "
+             "lowest, go back too (0 = none of these)",
      .resumable = true,
      CHARNN_INTEGER(rollback),
      .missing = "0",  // runs from before rollbacks

@@ -276,6 +276,7 @@ void Trainer::restore_from_checkpoint() {
   state_ = TrainState::load(d);
   if (extending_) {  // patience counts afresh; a second --more keeps where the schedule ended
     state_.evals_since_best = 0;
+    state_.ended_on_best = 0;
     if (state_.extended_from == 0) state_.extended_from = state_.elapsed;
   }
   optimizer_->set_steps(state_.optimizer_steps);

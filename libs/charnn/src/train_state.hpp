@@ -42,6 +42,10 @@ struct TrainState {
   // steps were skipped. Optional keys: NaN (a new level) and 0.
   double grad_log_level = std::numeric_limits<double>::quiet_NaN();
   std::int64_t bursts = 0;
+  // --rollback: 1 once the run went back to its best model for good, its rollbacks having found
+  // no better one (rollbacks_exhausted in trainer_impl.hpp); the run then ends (optional key: 0;
+  // --more clears it).
+  std::int64_t ended_on_best = 0;
 
   // Calls f(key, field) for every field, in one fixed order.
   template <class State, class F>
@@ -66,12 +70,13 @@ struct TrainState {
     f("state.spikes", s.spikes);
     f("state.grad_log_level", s.grad_log_level);
     f("state.bursts", s.bursts);
+    f("state.ended_on_best", s.ended_on_best);
   }
   // Keys a checkpoint written before them may lack; they keep their defaults.
   static bool optional_key(const std::string& key) {
     return key == "state.lr_scale" || key == "state.rollbacks" || key == "state.average_chosen" ||
            key == "state.extended_from" || key == "state.spike_lowest" || key == "state.spikes" ||
-           key == "state.grad_log_level" || key == "state.bursts";
+           key == "state.grad_log_level" || key == "state.bursts" || key == "state.ended_on_best";
   }
 
   void save(CheckpointData& d) const;

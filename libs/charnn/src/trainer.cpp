@@ -204,24 +204,41 @@ void Trainer::validate_and_save(bool last) {
   } else {
     ++state_.evals_since_best;
   }
-  // Before last.ckpt is written: a run resumed from it continues after the rollback.
-  // Not at the end of a run: the final figure is then the model's the run ends with.
-  const bool roll = !last && !better && config_.rollback > 0 && state_.best_iteration > 0 &&
-                    state_.evals_since_best % config_.rollback == 0;
-  if (roll) roll_back();
-  metrics_row(last_lr_, window_.mean_loss(), window_.mean_norm(), v, scored, trained_valid_);
-  if (better) save_checkpoint(run_dir_ / "best.ckpt");
-  save_checkpoint(run_dir_ / "last.ckpt");
-  if (snapshot_due()) keep_snapshot(v);
-  write_curves();
-  progress_->message(
+  // Said before a rollback or a second scoring changes which weights are chosen.
+  const std::string said =
       "iter " + thousands(state_.iteration) + " (" + format_duration(elapsed()) + "): validation " +
       validation_text(v) + (better ? " (best)" : "") +
       (!average_ ? std::string()
        : state_.average_chosen
            ? " (weight average; trained weights " + fixed(trained_valid_, 4) + ")"
-           : " (trained weights; weight average " + fixed(averaged_valid_, 4) + ")"));
-  if (roll)
+           : " (trained weights; weight average " + fixed(averaged_valid_, 4) + ")");
+  // Before last.ckpt is written: a run resumed from it continues after the rollback.
+  // Not at the end of a run: the final figure is then the model's the run ends with.
+  const bool roll = !last && !better && config_.rollback > 0 && state_.best_iteration > 0 &&
+                    state_.evals_since_best % config_.rollback == 0;
+  const bool ending = roll && rollbacks_exhausted(config_, state_, batches_->segments_per_epoch());
+  if (ending) state_.ended_on_best = 1;  // stop_reached ends the run
+  metrics_row(last_lr_, window_.mean_loss(), window_.mean_norm(), v, scored, trained_valid_);
+  if (roll) roll_back();
+  double back = kNaN;  // with `ending`: the model the run ends with, scored as the rows before
+  if (ending) {
+    back = validate_now(false, &scored);
+    state_.last_valid = back;
+    metrics_row(last_lr_, window_.mean_loss(), window_.mean_norm(), back, scored, trained_valid_);
+  }
+  if (better) save_checkpoint(run_dir_ / "best.ckpt");
+  save_checkpoint(run_dir_ / "last.ckpt");
+  if (snapshot_due()) keep_snapshot(v);
+  write_curves();
+  progress_->message(said);
+  if (ending)
+    progress_->message("  " + std::to_string(state_.evals_since_best) +
+                       " validations without improvement, " + std::to_string(kFruitlessRollbacks) +
+                       " rollbacks that found no better model: the run ends on the best model "
+                       "(iteration " +
+                       std::to_string(state_.best_iteration) + "), validation " +
+                       validation_text(back) + " (" + option_name("rollback") + ")");
+  else if (roll)
     progress_->message("  " + std::to_string(config_.rollback) +
                        " validation(s) without "
                        "improvement: back to the best model (iteration " +
@@ -421,7 +438,10 @@ TrainResult Trainer::finish(const std::string& reason) {
       : reason == "max_iters" ? "reached " + option_name("max_iters")
       : reason == "epochs"    ? "reached " + option_name("epochs")
       : reason == "time"      ? std::string("time budget used")
-                              : "validation stopped improving (" + option_name("patience") + ")";
+      : reason == "rollbacks"
+          ? "going back to the best model stopped finding better ones; ended on it (" +
+                option_name("rollback") + ")"
+          : "validation stopped improving (" + option_name("patience") + ")";
   const std::string valid = can_validate() ? "validation " + validation_text(state_.last_valid) +
                                                  (eval_is_slice() ? " (whole split)" : "") + "; " +
                                                  describe_best()

@@ -31,7 +31,9 @@ struct TrainHooks {
 
 struct TrainResult {
   std::filesystem::path run_dir;
-  std::string stop_reason;  // "time", "max_iters", "epochs", "early_stopping", "interrupted"
+  // "time", "max_iters", "epochs", "early_stopping", "rollbacks" (ended on the best model after
+  // --rollback's rollbacks found no better one), "interrupted"
+  std::string stop_reason;
   int signal = 0;           // SIGINT / SIGTERM when interrupted by a signal
   std::int64_t iterations = 0;
   double epochs = 0;            // fractional epochs done
