@@ -334,6 +334,22 @@ TEST_CASE("values a command cannot honour are usage errors naming the option (ex
   }
 }
 
+TEST_CASE("every command's --help fits 90 columns, so no terminal breaks a word", "[cli]") {
+  for (const char* command : {"cells", "check-cell", "vocab", "train", "sample", "eval", "dump",
+                              "inspect", "runs", "completion"}) {
+    CAPTURE(command);
+    std::string out;
+    REQUIRE(run_command(exe() + " " + command + " --help", out) == 0);
+    std::istringstream lines(out);
+    std::size_t longest = 0;
+    std::string line, widest;
+    while (std::getline(lines, line))
+      if (line.size() > longest) longest = line.size(), widest = line;
+    CAPTURE(widest);
+    CHECK(longest <= 90);
+  }
+}
+
 TEST_CASE("charnn help COMMAND, a seed from standard input and positional dump text", "[cli]") {
   const Scratch s("cli-conventions", 5);
   std::string help, direct;

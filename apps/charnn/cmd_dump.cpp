@@ -41,12 +41,14 @@ int run_dump(const std::vector<std::string>& args) {
       "Runs a trained model over a text (as one stream, state carried from the start) and writes,\n"
       "for every unit of the text, the signals each layer traces, one value per neuron: h, for an\n"
       "LSTM also the cell c and the gates i, f, o, g, for a GRU the gates r, z, n. Formats: npy\n"
-      "(default; DIR/layer<L>_<signal>.npy, float32 [units of text x neurons]), csv (DIR/layer<L>_<signal>.csv) or jsonl (DIR/trace.jsonl, one object\n"
-      "per unit). DIR/units.json lists the units (JSON-escaped) and their byte offsets in the\n"
-      "cleaned text, so row i of every array is unit i. Streams: the text's trace is never\n"
-      "held in memory whole. Files appear only once complete.\n"
-      "In Python:  h = numpy.load('DIR/layer0_h.npy'); "
-      "units = json.load(open('DIR/units.json'))['units']",
+      "(default; DIR/layer<L>_<signal>.npy, float32 [units of text x neurons]), csv\n"
+      "(DIR/layer<L>_<signal>.csv) or jsonl (DIR/trace.jsonl, one object per unit).\n"
+      "DIR/units.json lists the units (JSON-escaped) and their byte offsets in the cleaned text,\n"
+      "so row i of every array is unit i. Streams: the text's trace is never held in memory\n"
+      "whole. Files appear only once complete.\n"
+      "In Python:\n"
+      "  h = numpy.load('DIR/layer0_h.npy')\n"
+      "  units = json.load(open('DIR/units.json'))['units']",
       "charnn dump --model runs/latest --text corpus.txt --out trace --layer 1 --signal c"};
 
   std::vector<std::string> layer_args, signal_args;
