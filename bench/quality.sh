@@ -62,25 +62,23 @@ load=$(busy)
 echo "quality: ${names[*]} at $minutes minutes each; CPUs ${load}% busy before the start" \
      "$([ "$load" -gt 10 ] && echo "(NOT idle: figures will be off)")" >&2
 
-# best_slice final_slice final_whole units/s, from a charnn run directory's metrics.csv. The
-# periodic validations score the slice (the first row's valid_units); a run that validated on a
-# slice ends with a row of the whole split, which scores more units. (A run that ends on its best
-# model, --rollback, has two slice rows at its last iteration: the second is the model it ends
-# with.)
+# best_slice final_slice final_whole units/s, from a charnn run directory's metrics.csv. A run
+# that validated on a slice ends with a row of the whole split, the last one; its log says so
+# ("validation on the whole split"). Its scored units may equal the slice's (the layout rounds
+# both down to whole segments), so the log decides, not the row. A run that ends on its best
+# model (--rollback) has two slice rows at its last iteration: the second is the model it ends
+# with.
 charnn_figures() {
-  awk -F, '
+  local whole=0
+  grep -q 'validation on the whole split' "$1.log" 2>/dev/null && whole=1
+  awk -F, -v whole_row="$whole" '
     NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-    $col["valid_loss"] != "" {
-      if (slice == "") slice = $col["valid_units"]
-      if ($col["valid_units"] == slice) {
-        final = $col["valid_loss"]
-        if (best == "" || final + 0 < best + 0) best = final
-      } else whole = $col["valid_loss"]
-    }
+    $col["valid_loss"] != "" { n++; v[n] = $col["valid_loss"] }
     { units = $col["units"]; seconds = $col["seconds"] }
     END {
-      if (whole == "") whole = final
-      printf "%.4f %.4f %.4f %.0f\n", best, final, whole, (seconds > 0 ? units / seconds : 0)
+      last = whole_row && n > 1 ? n - 1 : n
+      for (k = 1; k <= last; k++) if (best == "" || v[k] + 0 < best + 0) best = v[k]
+      printf "%.4f %.4f %.4f %.0f\n", best, v[last], v[n], (seconds > 0 ? units / seconds : 0)
     }
   ' "$1/metrics.csv"
 }
