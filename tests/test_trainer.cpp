@@ -243,19 +243,28 @@ TEST_CASE("--ema: validation scores the weights and their average, and the check
   CHECK(off.params == last.live);  // the same training: the average never steers it
 }
 
-TEST_CASE("--rollback returns to the best model with half the rate, and a resumed run does too",
-          "[trainer]") {
-  ScratchDir dir("rollback");
-  // Random letters: nothing learnt from the training part carries to the validation part, so
-  // validation soon stops improving and the run rolls back.
+namespace {
+
+// 4,000 letters of 12, drawn at random, in lines of 60: a text nothing can be learnt from.
+std::string random_letters(std::uint32_t seed) {
   std::string text;
-  std::uint32_t x = 7;
+  std::uint32_t x = seed;
   for (int i = 0; i < 4000; ++i) {
     x = x * 1664525u + 1013904223u;
     text += static_cast<char>('a' + (x >> 24) % 12);
     if (i % 60 == 59) text += '\n';
   }
-  write_file(dir / "corpus.txt", text);
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("--rollback returns to the best model with half the rate, and a resumed run does too",
+          "[trainer]") {
+  ScratchDir dir("rollback");
+  // Random letters: nothing learnt from the training part carries to the validation part, so
+  // validation soon stops improving and the run rolls back.
+  write_file(dir / "corpus.txt", random_letters(7));
   TrainConfig c = tiny_config(dir / "corpus.txt", dir / "whole");
   c.split = {0.7, 0.3, 0};
   c.hidden = 32;
@@ -346,15 +355,7 @@ TEST_CASE("--rollback returns to the best model with half the rate, and a resume
 TEST_CASE("--rollback ends a run on the best model once its rollbacks stop finding better ones",
           "[trainer]") {
   ScratchDir dir("rollback-end");
-  // Random letters again: validation soon stops improving for good.
-  std::string text;
-  std::uint32_t x = 11;
-  for (int i = 0; i < 4000; ++i) {
-    x = x * 1664525u + 1013904223u;
-    text += static_cast<char>('a' + (x >> 24) % 12);
-    if (i % 60 == 59) text += '\n';
-  }
-  write_file(dir / "corpus.txt", text);
+  write_file(dir / "corpus.txt", random_letters(11));  // validation soon stops improving
   TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
   c.split = {0.7, 0.3, 0};
   c.hidden = 32;

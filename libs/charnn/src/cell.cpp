@@ -221,28 +221,28 @@ bool Cell::prepare_step(const float* params, charnn_precision precision) {
 }
 
 bool Cell::set_index_input(bool enable) {
-  auto fn = plugin_->api().set_index_input;  // NULL before ABI 1.2 (zero-filled)
-  if (!fn) {
-    index_input_ = false;
-    return !enable;
-  }
-  const charnn_status status = fn(handle_, enable ? 1 : 0);
-  if (status == CHARNN_ERR_UNSUPPORTED) return !enable;
-  check(status, "set_index_input");
-  index_input_ = enable;
-  return true;
+  // NULL before ABI 1.2 (zero-filled)
+  return switch_input(plugin_->api().set_index_input, enable, index_input_, "set_index_input");
 }
 
 bool Cell::set_trace_index_input(bool enable) {
-  auto fn = plugin_->api().set_trace_index_input;  // NULL before ABI 1.5 (zero-filled)
+  // NULL before ABI 1.5 (zero-filled)
+  return switch_input(plugin_->api().set_trace_index_input, enable, trace_index_input_,
+                      "set_trace_index_input");
+}
+
+// An optional call that switches passes to the input by index: false when the plugin lacks it
+// or refuses (the flag then says dense rows), other failures throw.
+bool Cell::switch_input(charnn_status (*fn)(charnn_cell*, std::int32_t), bool enable, bool& flag,
+                        const char* what) {
   if (!fn) {
-    trace_index_input_ = false;
+    flag = false;
     return !enable;
   }
   const charnn_status status = fn(handle_, enable ? 1 : 0);
   if (status == CHARNN_ERR_UNSUPPORTED) return !enable;
-  check(status, "set_trace_index_input");
-  trace_index_input_ = enable;
+  check(status, what);
+  flag = enable;
   return true;
 }
 

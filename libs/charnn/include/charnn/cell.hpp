@@ -75,6 +75,8 @@ class Cell {
 
  private:
   void check(charnn_status status, const char* what) const;
+  bool switch_input(charnn_status (*fn)(charnn_cell*, std::int32_t), bool enable, bool& flag,
+                    const char* what);
   static bool has_input(const float* src, const std::int32_t* src_index, bool by_index);
   static std::string input_name(bool by_index);
   decltype(charnn_cell_api::prepare_step) plugin_api_prepare_step() const;
