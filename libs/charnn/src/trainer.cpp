@@ -1,7 +1,8 @@
 // The training loop: next batch, forward, backward, clip, update, then log, validate and
-// checkpoint; stop on a budget, early stopping, a signal or divergence. The run directory and
-// metrics.csv (run_dir.hpp), the resumable state (train_state.hpp), the banner
-// (train_banner.hpp) and the option table (train_config.hpp) live in their own units.
+// checkpoint; stop on a budget, early stopping, a signal or divergence. Validation, rollbacks
+// and snapshots (trainer_validation.cpp), the run directory and metrics.csv (run_dir.hpp), the
+// resumable state (train_state.hpp), the banner (train_banner.hpp) and the option table
+// (train_config.hpp) live in their own units.
 #include "charnn/trainer.hpp"
 
 #include "train_banner.hpp"
@@ -13,13 +14,8 @@
 #include <charnn/loss_curves.hpp>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <iostream>
-#include <limits>
-#include <memory>
 
 namespace charnn {
 
@@ -142,175 +138,6 @@ bool Trainer::stop_requested() const {
   if (faults_.interrupt_after > 0 && state_.iteration == faults_.interrupt_after) return true;
   if (ranks_.size() > 1) return agreed_signal_ != 0;
   return hooks_.watch_signals && pending_stop_signal() != 0;
-}
-
-// The periodic validation scores the trained weights and, with --ema, their average too, and
-// chooses the better as the run's model; the whole split at the end scores only that model.
-double Trainer::validate_now(bool full, std::int64_t* scored) {
-  std::span<const std::int32_t> ids = split_.valid;
-  if (!full && eval_is_slice()) ids = ids.first(static_cast<std::size_t>(config_.eval_units));
-  last_eval_iteration_ = state_.iteration;
-  // With several ranks, each scores its share of the streams (one rank: evaluate_loss).
-  const EvalLayout at =
-      eval_layout(static_cast<std::int64_t>(ids.size()), config_.batch, config_.seq_len);
-  const StreamShare mine = stream_share(at.N, ranks_.rank(), ranks_.size());
-  if (scored) *scored = at.units();
-  const auto score = [&] {
-    std::array<double, 1> total{evaluate_streams(*model_, ids, at, mine.first, mine.count)};
-    ranks_.sum(total);
-    return at.units() > 0 ? total[0] / static_cast<double>(at.units()) : kNaN;
-  };
-  if (!average_) return score();
-  if (full) {
-    if (state_.average_chosen) swap_in_average();
-    const double v = score();
-    if (state_.average_chosen) swap_in_average();
-    return v;
-  }
-  trained_valid_ = score();
-  swap_in_average();
-  averaged_valid_ = score();
-  swap_in_average();
-  state_.average_chosen = averaged_valid_ < trained_valid_ ? 1 : 0;
-  return state_.average_chosen ? averaged_valid_ : trained_valid_;
-}
-
-// Exchanges the model's weights with the average: called in pairs, around a validation.
-void Trainer::swap_in_average() {
-  const auto params = model_->params();
-  const auto average = average_->values();
-  std::swap_ranges(params.begin(), params.end(), average.begin());
-}
-
-// The periodic validation, on the first --eval-units units of the split: it alone decides
-// best.ckpt and early stopping, so that models are always compared on the same text.
-void Trainer::validate_and_save(bool last) {
-  check_same_weights();
-  if (!can_validate()) {
-    last_eval_iteration_ = state_.iteration;
-    save_checkpoint(run_dir_ / "last.ckpt");
-    if (snapshot_due()) keep_snapshot(kNaN);
-    write_curves();
-    return;
-  }
-  std::int64_t scored = 0;
-  const double v = validate_now(false, &scored);
-  state_.last_valid = v;
-  const bool better = std::isfinite(v) && v < state_.best_valid;
-  if (better) {
-    state_.best_valid = v;
-    state_.best_iteration = state_.iteration;
-    state_.evals_since_best = 0;
-  } else {
-    ++state_.evals_since_best;
-  }
-  // Said before a rollback or a second scoring changes which weights are chosen.
-  const std::string said =
-      "iter " + thousands(state_.iteration) + " (" + format_duration(elapsed()) + "): validation " +
-      validation_text(v) + (better ? " (best)" : "") +
-      (!average_ ? std::string()
-       : state_.average_chosen
-           ? " (weight average; trained weights " + fixed(trained_valid_, 4) + ")"
-           : " (trained weights; weight average " + fixed(averaged_valid_, 4) + ")");
-  // Before last.ckpt is written: a run resumed from it continues after the rollback.
-  // Not at the end of a run: the final figure is then the model's the run ends with.
-  const bool roll = !last && !better && config_.rollback > 0 && state_.best_iteration > 0 &&
-                    state_.evals_since_best % config_.rollback == 0;
-  const bool ending = roll && rollbacks_exhausted(config_, state_, batches_->segments_per_epoch());
-  if (ending) state_.ended_on_best = 1;  // stop_reached ends the run
-  metrics_row(last_lr_, window_.mean_loss(), window_.mean_norm(), v, scored, trained_valid_);
-  if (roll) roll_back();
-  double back = kNaN;  // with `ending`: the model the run ends with, scored as the rows before
-  if (ending) {
-    back = validate_now(false, &scored);
-    state_.last_valid = back;
-    metrics_row(last_lr_, window_.mean_loss(), window_.mean_norm(), back, scored, trained_valid_);
-  }
-  if (better) save_checkpoint(run_dir_ / "best.ckpt");
-  save_checkpoint(run_dir_ / "last.ckpt");
-  if (snapshot_due()) keep_snapshot(v);
-  write_curves();
-  progress_->message(said);
-  if (ending)
-    progress_->message("  " + std::to_string(state_.evals_since_best) +
-                       " validations without improvement, " + std::to_string(kFruitlessRollbacks) +
-                       " rollbacks that found no better model: the run ends on the best model "
-                       "(iteration " +
-                       std::to_string(state_.best_iteration) + "), validation " +
-                       validation_text(back) + " (" + option_name("rollback") + ")");
-  else if (roll)
-    progress_->message("  " + std::to_string(config_.rollback) +
-                       " validation(s) without "
-                       "improvement: back to the best model (iteration " +
-                       std::to_string(state_.best_iteration) + "), learning rate x" +
-                       short_num(state_.lr_scale) + " from now on (" + option_name("rollback") +
-                       ")");
-}
-
-// The weights and optimiser moments of best.ckpt, read back from the file so that a resumed run
-// does the same; the iteration, clock and data position go on (the next batches are new ones).
-// The root reads the file and sends what it read to the other ranks.
-void Trainer::roll_back() {
-  if (ranks_.root()) read_best();
-  share_weights();
-  state_.lr_scale *= 0.5;
-  ++state_.rollbacks;
-  // The spike guard judges from where the run now is: the best model may score its batch well
-  // above the lowest a later model reached, and would otherwise be sent back again at once.
-  if (config_.rollback > 0) state_.spike_lowest = fixed_batch_loss();
-}
-
-void Trainer::read_best() {
-  const CheckpointData best = read_checkpoint(run_dir_ / "best.ckpt");
-  const auto params = model_->params();
-  // With --ema (fixed for a run) best.ckpt holds the trained weights and the average as well.
-  const std::size_t average_size = average_ ? params.size() : 0;
-  if (best.params.size() != params.size() || best.optimizer.size() != optimizer_->state().size() ||
-      best.live.size() != average_size || best.average.size() != average_size)
-    throw error((run_dir_ / "best.ckpt").string() + " does not hold this run's model",
-                "resume with " + option_name("rollback") + " 0, or start a new run");
-  const std::vector<float>& trained = average_ ? best.live : best.params;
-  std::copy(trained.begin(), trained.end(), params.begin());
-  std::copy(best.optimizer.begin(), best.optimizer.end(), optimizer_->state().begin());
-  optimizer_->set_steps(best.get_int("state.optimizer_steps"));
-  if (average_) {
-    std::copy(best.average.begin(), best.average.end(), average_->values().begin());
-    state_.average_chosen = TrainState::load(best).average_chosen;
-  }
-}
-
-bool Trainer::snapshot_due() const {
-  return config_.keep_every > 0 && state_.iteration % config_.keep_every == 0;
-}
-
-// The checkpoint just written, kept under char-rnn's kind of name. A hard link costs nothing:
-// last.ckpt is replaced by a rename, so the link keeps this iteration's file.
-void Trainer::keep_snapshot(double valid) {
-  if (!ranks_.root()) return;
-  const std::string name = "iter-" + std::to_string(state_.iteration) +
-                           (std::isfinite(valid) ? "-val-" + fixed(valid, 3) : std::string()) +
-                           ".ckpt";
-  const auto target = run_dir_ / name;
-  std::error_code ec;
-  std::filesystem::remove(target, ec);
-  std::filesystem::create_hard_link(run_dir_ / "last.ckpt", target, ec);
-  if (ec)  // a file system without hard links
-    std::filesystem::copy_file(run_dir_ / "last.ckpt", target,
-                               std::filesystem::copy_options::overwrite_existing);
-  progress_->message("  kept " + target.string());
-}
-
-// At the end, the whole split as well, for the figure to report; the whole split is harder
-// or easier than its first part, so this one is not compared with the best.
-void Trainer::validate_whole_split() {
-  std::int64_t scored = 0;
-  const double v = validate_now(true, &scored);
-  state_.last_valid = v;
-  metrics_row(last_lr_, kNaN, kNaN, v, scored);
-  save_checkpoint(run_dir_ / "last.ckpt");
-  progress_->message("iter " + thousands(state_.iteration) + " (" + format_duration(elapsed()) +
-                     "): validation on the whole split (" + thousands(scored) + " units) " +
-                     validation_text(v));
 }
 
 void Trainer::write_curves() const {
