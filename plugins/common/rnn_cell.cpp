@@ -110,8 +110,7 @@ void RnnCell::trace(const charnn_trace_args& args) {
     else
       std::fill(st.begin(), st.end(), 0.0f);
     for (std::int64_t t = 0; t < a.T; ++t) {
-      float* gates = a.src_index ? plain_.run(a.N, a.params, nullptr, a.src_index + t * a.N, state)
-                                 : plain_.run(a.N, a.params, a.src + t * a.N * I_, nullptr, state);
+      float* gates = plain_.run(a.N, a.params, a.src + t * a.N * I_, nullptr, state);
       // Signal k of step t starts at signals + (k*T + t)*N*H.
       pointwise(gates, state, a.dst + t * NH, a.N, a.signals + t * NH, a.T * NH);
     }

@@ -59,8 +59,8 @@ class RnnCell : public charnn::plugin::Cell {
   virtual bool sequence_trace(const charnn_trace_args&) { return false; }
   // Whether the sequence passes read src_index from now on; false = the cell cannot.
   virtual bool index_sequences(bool enable) { return !enable; }
-  // Whether trace may be given src_index: sequence_trace reads it (from inference_args) when it
-  // is set. A cell without a sequence_trace may say true: the one-step loop gathers.
+  // Whether trace may be given src_index: the derived cell's sequence_trace reads it (from
+  // inference_args) when it is set. The one-step loop of a cell without one reads src only.
   virtual bool trace_sequence_by_index() const { return false; }
   // Fills the bias part (G, H) of the parameter buffer.
   virtual void bias_init(float* b) const = 0;

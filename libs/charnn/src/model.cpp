@@ -1,9 +1,8 @@
 // The model: cell layers from plugins, dropout, and the output layer (output_layer.hpp: linear
 // + softmax cross-entropy). Layout of the flat parameter buffer: layer 0's cell tensors, layer
 // 1's, ..., then out.w (H, V) and out.b (V). The one-step path for sampling is model_step.cpp.
-// All per-shape objects (oneDNN matmuls, scratch
-// buffers) are made on the first call with a shape and reused, so a training step allocates
-// nothing after warm-up.
+// All per-shape objects (oneDNN matmuls, scratch buffers) are made on the first call with a
+// shape and reused, so a training step allocates nothing after warm-up.
 #include "charnn/model.hpp"
 #include "model_impl.hpp"
 #include "util.hpp"
