@@ -266,6 +266,21 @@ std::vector<float> noisy_params(const charnn::Cell& cell, std::uint64_t seed) {
   return p;
 }
 
+// rows ids in [0, I) from rng.
+std::vector<std::int32_t> random_columns(charnn::test::Rng& rng, std::int64_t rows,
+                                         std::int64_t I) {
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(rows));
+  for (auto& id : ids) id = static_cast<std::int32_t>(rng.next() % I);
+  return ids;
+}
+
+// The dense one-hot rows (rows, I) with their 1 at ids.
+std::vector<float> one_hot_rows(const std::vector<std::int32_t>& ids, std::int64_t I) {
+  std::vector<float> src(ids.size() * static_cast<std::size_t>(I), 0.0f);
+  for (std::size_t r = 0; r < ids.size(); ++r) src[r * static_cast<std::size_t>(I) + ids[r]] = 1;
+  return src;
+}
+
 }  // namespace
 
 TEST_CASE("every cell plugin's step matches forward over T steps, dense and one-hot",
@@ -814,11 +829,9 @@ TEST_CASE("a one-hot input given by index trains exactly as the dense one-hot in
   CHECK(indexed.index_input());
   const auto params = noisy_params(dense, 5);
   charnn::test::Rng rng(5);
-  std::vector<std::int32_t> ids(T * N);
-  for (auto& id : ids) id = static_cast<std::int32_t>(rng.next() % I);
+  std::vector<std::int32_t> ids = random_columns(rng, T * N, I);
   ids[0] = ids[1] = 2;  // a repeated id: its gradient rows add up
-  std::vector<float> src(T * N * I, 0.0f);
-  for (std::int64_t r = 0; r < T * N; ++r) src[r * I + ids[r]] = 1.0f;
+  const std::vector<float> src = one_hot_rows(ids, I);
   const auto state = rng.uniform(dense.states().size() * N * H, 0.5f);
   const auto diff_dst = rng.uniform(T * N * H, 1.0f);
 
@@ -874,10 +887,8 @@ TEST_CASE("a trace by index equals the trace of the dense one-hot input", "[cell
   }
   const auto params = noisy_params(dense, 6);
   charnn::test::Rng rng(6);
-  std::vector<std::int32_t> ids(T * N);
-  for (auto& id : ids) id = static_cast<std::int32_t>(rng.next() % I);
-  std::vector<float> src(T * N * I, 0.0f);
-  for (std::int64_t r = 0; r < T * N; ++r) src[r * I + ids[r]] = 1.0f;
+  std::vector<std::int32_t> ids = random_columns(rng, T * N, I);
+  const std::vector<float> src = one_hot_rows(ids, I);
   const auto state = rng.uniform(dense.states().size() * N * H, 0.5f);
   const std::size_t K = dense.signals().size();
   std::vector<float> dst_d(T * N * H), dst_i(T * N * H), out_d(state.size()), out_i(state.size());

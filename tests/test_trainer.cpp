@@ -257,6 +257,24 @@ std::string random_letters(std::uint32_t seed) {
   return text;
 }
 
+// A run on random letters (written to dir/corpus.txt) that validates every 5 iterations at a
+// constant rate and rolls back after each validation without improvement. A constant rate: a
+// shorter run is then a prefix of the longer one (cosine follows max_iters).
+TrainConfig rollback_config(const std::filesystem::path& dir, std::uint32_t seed,
+                            const std::filesystem::path& out, std::int64_t max_iters) {
+  write_file(dir / "corpus.txt", random_letters(seed));
+  TrainConfig c = tiny_config(dir / "corpus.txt", out);
+  c.split = {0.7, 0.3, 0};
+  c.hidden = 32;
+  c.schedule.lr = 3e-2;
+  c.schedule.kind = LrScheduleKind::constant;
+  c.max_iters = max_iters;
+  c.eval_every = 5;
+  c.rollback = 1;
+  c.progress = TrainConfig::ProgressMode::plain;  // the rollback's messages
+  return c;
+}
+
 }  // namespace
 
 TEST_CASE("--rollback returns to the best model with half the rate, and a resumed run does too",
@@ -264,17 +282,7 @@ TEST_CASE("--rollback returns to the best model with half the rate, and a resume
   ScratchDir dir("rollback");
   // Random letters: nothing learnt from the training part carries to the validation part, so
   // validation soon stops improving and the run rolls back.
-  write_file(dir / "corpus.txt", random_letters(7));
-  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "whole");
-  c.split = {0.7, 0.3, 0};
-  c.hidden = 32;
-  c.schedule.lr = 3e-2;
-  // A constant rate: a shorter run is then a prefix of the longer one (cosine follows max_iters).
-  c.schedule.kind = LrScheduleKind::constant;
-  c.max_iters = 60;
-  c.eval_every = 5;
-  c.rollback = 1;
-  c.progress = TrainConfig::ProgressMode::plain;  // the rollback's message
+  TrainConfig c = rollback_config(dir.path(), 7, dir / "whole", 60);
   std::map<std::int64_t, double> whole, parts;
   std::ostringstream log;
   TrainHooks record;
@@ -355,16 +363,7 @@ TEST_CASE("--rollback returns to the best model with half the rate, and a resume
 TEST_CASE("--rollback ends a run on the best model once its rollbacks stop finding better ones",
           "[trainer]") {
   ScratchDir dir("rollback-end");
-  write_file(dir / "corpus.txt", random_letters(11));  // validation soon stops improving
-  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
-  c.split = {0.7, 0.3, 0};
-  c.hidden = 32;
-  c.schedule.lr = 3e-2;
-  c.schedule.kind = LrScheduleKind::constant;
-  c.max_iters = 400;
-  c.eval_every = 5;
-  c.rollback = 1;
-  c.progress = TrainConfig::ProgressMode::plain;
+  const TrainConfig c = rollback_config(dir.path(), 11, dir / "run", 400);
   std::ostringstream log;
   TrainHooks hooks;
   hooks.log = &log;
