@@ -63,17 +63,18 @@ echo "quality: ${names[*]} at $minutes minutes each; CPUs ${load}% busy before t
      "$([ "$load" -gt 10 ] && echo "(NOT idle: figures will be off)")" >&2
 
 # best_slice final_slice final_whole units/s, from a charnn run directory's metrics.csv. A run
-# that validated on a slice ends with a row of the whole split, the last one; its log says so
-# ("validation on the whole split"). Its scored units may equal the slice's (the layout rounds
-# both down to whole segments), so the log decides, not the row. A run that ends on its best
-# model (--rollback) has two slice rows at its last iteration: the second is the model it ends
-# with.
+# that validated on a slice ends with a row of the whole split, the last one, marked "end" in the
+# validation column. Before that column its log said so ("validation on the whole split"): its
+# scored units may equal the slice's (the layout rounds both down to whole segments). A run that
+# ends on its best model (--rollback) has two slice rows at its last iteration: the second is the
+# model it ends with.
 charnn_figures() {
   local whole=0
   grep -q 'validation on the whole split' "$1.log" 2>/dev/null && whole=1
   awk -F, -v whole_row="$whole" '
     NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
     $col["valid_loss"] != "" { n++; v[n] = $col["valid_loss"] }
+    "validation" in col && $col["validation"] == "end" { whole_row = 1 }
     { units = $col["units"]; seconds = $col["seconds"] }
     END {
       last = whole_row && n > 1 ? n - 1 : n

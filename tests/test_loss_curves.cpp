@@ -3,10 +3,12 @@
 // validation and the whole split. Training writing curves.svg is checked in test_trainer.cpp.
 #include <charnn/loss_curves.hpp>
 #include <charnn/metrics_file.hpp>
+#include <charnn/run_list.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <regex>
 #include <string>
 #include <vector>
@@ -46,7 +48,8 @@ std::vector<charnn::MetricsRow> rows() {
                            .lr = 2e-3,
                            .train_loss = nan,
                            .valid_loss = 1.31,
-                           .valid_units = 300000};
+                           .valid_units = 300000,
+                           .end_of_run = true};
   r.push_back(whole);
   return r;
 }
@@ -114,4 +117,50 @@ TEST_CASE("metrics.csv reads back by column name, empty cells as NaN", "[curves]
   CHECK(m.rows[2].units == 204800);
   CHECK(m.problem == "metrics.csv has a damaged row");
   CHECK(charnn::read_metrics_file(dir / "none.csv").problem == "no metrics.csv");
+}
+
+TEST_CASE("metrics.csv says which validation is the whole split at the end, also where its units "
+          "equal the slice's; older files are told apart by units",
+          "[curves]") {
+  charnn::test::ScratchDir dir("metrics-validation");
+  const std::string header =
+      "iteration,epoch,seconds,units,lr,train_loss,grad_norm,valid_loss,valid_bits,"
+      "units_per_second,valid_units,trained_valid_loss";
+  // A small split rounds the whole of it to the slice's units (zh: 100,133 and 100,000 units
+  // both score 98,304), and the end figure is the lowest: it must not pass for the best.
+  charnn::test::write_file(dir / "new.csv", header + ",validation\n"
+                                                     "50,0.1,2.5,102400,0.01,3.2,1.1,,,40000,,,\n"
+                                                     "100,0.2,5,204800,0.02,2.9,0.9,2.8,4,41000,98304,,periodic\n"
+                                                     "100,0.2,6,204800,0.02,,,2.7,3.9,41000,98304,,end\n");
+  const charnn::MetricsFile m = charnn::read_metrics_file(dir / "new.csv");
+  REQUIRE(m.rows.size() == 3);
+  CHECK(m.problem.empty());
+  CHECK_FALSE(m.rows[0].end_of_run);
+  CHECK_FALSE(m.rows[1].end_of_run);
+  CHECK(m.rows[2].end_of_run);
+  const std::string svg = charnn::loss_curves_svg(m.rows);
+  CHECK_THAT(svg, Catch::Contains("best 2.8000") && Catch::Contains("whole validation split 2.7000"));
+  // charnn runs: the best is the periodic one.
+  std::filesystem::create_directories(dir / "runs" / "r1");
+  std::filesystem::copy_file(dir / "new.csv", dir / "runs" / "r1" / "metrics.csv");
+  charnn::test::write_file(dir / "runs" / "r1" / "config.json", R"({"eval_units": 100000})");
+  const auto runs = charnn::list_runs(dir / "runs");
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].best_valid == 2.8);
+  CHECK(runs[0].best_iteration == 100);
+
+  // Before the column, and a resumed run's older rows under the new header.
+  charnn::test::write_file(dir / "old.csv", header + "\n"
+                                                     "100,0.2,5,204800,0.02,2.9,0.9,2.8,4,41000,20000,\n"
+                                                     "100,0.2,6,204800,0.02,,,2.7,3.9,41000,300000,\n");
+  charnn::test::write_file(dir / "resumed.csv", header + ",validation\n"
+                                                         "100,0.2,5,204800,0.02,2.9,0.9,2.8,4,41000,20000,\n"
+                                                         "100,0.2,6,204800,0.02,,,2.7,3.9,41000,300000,\n"
+                                                         "200,0.4,9,409600,0.02,2.5,0.9,2.6,3.7,41000,20000,,periodic\n");
+  for (const char* file : {"old.csv", "resumed.csv"}) {
+    const charnn::MetricsFile old = charnn::read_metrics_file(dir / file);
+    REQUIRE(old.rows.size() >= 2);
+    CHECK_FALSE(old.rows[0].end_of_run);
+    CHECK(old.rows[1].end_of_run);
+  }
 }

@@ -78,18 +78,19 @@ TEST_CASE("best.ckpt is chosen on the validation slice; the end adds the whole s
     long long iteration;
     double valid;
     long long units;
+    std::string validation;
   };
   std::vector<Row> rows;
   std::istringstream csv(read_file(dir / "run" / "metrics.csv"));
   std::string line;
   std::getline(csv, line);
-  CHECK(line.ends_with(",valid_units,trained_valid_loss"));
+  CHECK(line.ends_with(",valid_units,trained_valid_loss,validation"));
   while (std::getline(csv, line)) {
     std::vector<std::string> cols;
     std::stringstream cells(line);
     for (std::string cell; std::getline(cells, cell, ',');) cols.push_back(cell);
-    if (cols.size() >= 11 && !cols[7].empty())
-      rows.push_back({std::stoll(cols[0]), std::stod(cols[7]), std::stoll(cols[10])});
+    if (cols.size() >= 13 && !cols[7].empty())
+      rows.push_back({std::stoll(cols[0]), std::stod(cols[7]), std::stoll(cols[10]), cols[12]});
   }
   REQUIRE(rows.size() == 4);
   CHECK(rows[0].iteration == 10);
@@ -97,7 +98,9 @@ TEST_CASE("best.ckpt is chosen on the validation slice; the end adds the whole s
   CHECK(rows[2].iteration == 25);
   CHECK(rows[3].iteration == 25);
   for (int k = 0; k < 3; ++k) CHECK(rows[k].units <= 100);
+  for (int k = 0; k < 3; ++k) CHECK(rows[k].validation == "periodic");
   CHECK(rows[3].units > 800);
+  CHECK(rows[3].validation == "end");
   CHECK(r.valid_loss == Approx(rows[3].valid).margin(1e-5));
   const Row best = *std::min_element(rows.begin(), rows.begin() + 3,
                                      [](const Row& a, const Row& b) { return a.valid < b.valid; });
@@ -201,14 +204,15 @@ TEST_CASE("--ema: validation scores the weights and their average, and the check
   std::istringstream csv(read_file(dir / "run" / "metrics.csv"));
   std::string line;
   std::getline(csv, line);
-  CHECK(line.ends_with(",trained_valid_loss"));
+  CHECK(line.ends_with(",trained_valid_loss,validation"));
   int rows = 0, averaged = 0;
   while (std::getline(csv, line)) {
     std::vector<std::string> cols;
     std::stringstream cells(line);
     for (std::string cell; std::getline(cells, cell, ',');) cols.push_back(cell);
-    if (cols.size() < 12 || cols[7].empty()) continue;
+    if (cols.size() < 13 || cols[7].empty() || cols[12] == "end") continue;
     ++rows;
+    REQUIRE_FALSE(cols[11].empty());
     const double valid = std::stod(cols[7]), trained = std::stod(cols[11]);
     CHECK(valid <= trained);
     if (valid < trained) ++averaged;

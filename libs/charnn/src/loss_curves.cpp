@@ -54,10 +54,8 @@ struct Series {
 };
 
 // One panel's points, x from each row by x_of: training loss and rate on the rows that trained,
-// the periodic validations (the best marked), and the whole split (a validation that scored more
-// than `slice` units) apart.
-Series series_of(const std::vector<MetricsRow>& rows, std::int64_t slice,
-                 double (*x_of)(const MetricsRow&)) {
+// the periodic validations (the best marked), and the whole split at the end of the run apart.
+Series series_of(const std::vector<MetricsRow>& rows, double (*x_of)(const MetricsRow&)) {
   Series s;
   for (const MetricsRow& r : rows) {
     const double x = x_of(r);
@@ -70,7 +68,7 @@ Series series_of(const std::vector<MetricsRow>& rows, std::int64_t slice,
       }
     }
     if (!std::isfinite(r.valid_loss)) continue;
-    if (r.valid_units > slice) {
+    if (r.end_of_run) {
       s.whole_x = x, s.whole_y = r.valid_loss;
       continue;
     }
@@ -135,15 +133,6 @@ void panel(std::ostream& out, int x0, const Series& s, double ylo, double yhi, d
         << num("%.1f", ay(s.whole_y) - 4) << "\" width=\"8\" height=\"8\" fill=\"#2e8b57\"/>";
 }
 
-// The periodic slice of a run: the fewest units any of its validations scored.
-std::int64_t slice_units(const std::vector<MetricsRow>& rows) {
-  std::int64_t slice = 0;
-  for (const MetricsRow& r : rows)
-    if (std::isfinite(r.valid_loss) && r.valid_units > 0 && (slice == 0 || r.valid_units < slice))
-      slice = r.valid_units;
-  return slice;
-}
-
 // Distinct for the first ten runs; then the colours repeat with a dashed line.
 const char* const kRunColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
                                    "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
@@ -188,16 +177,14 @@ void compare_panel(std::ostream& out, int x0, const std::vector<Series>& runs, d
 }  // namespace
 
 std::string loss_curves_svg(const std::vector<MetricsRow>& rows, bool standalone) {
-  const std::int64_t slice = slice_units(rows);
   const int width = 2 * kPanelW, height = kPanelH;
   std::ostringstream out;
   out << "<svg" << (standalone ? " xmlns=\"http://www.w3.org/2000/svg\"" : "") << " width=\""
       << width << "\" height=\"" << height << "\" viewBox=\"0 0 " << width << ' ' << height
       << "\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\" aria-label=\"loss curves\">";
-  const Series by_time =
-      series_of(rows, slice, [](const MetricsRow& r) { return r.seconds / 60.0; });
-  const Series by_units = series_of(
-      rows, slice, [](const MetricsRow& r) { return static_cast<double>(r.units) / 1e6; });
+  const Series by_time = series_of(rows, [](const MetricsRow& r) { return r.seconds / 60.0; });
+  const Series by_units =
+      series_of(rows, [](const MetricsRow& r) { return static_cast<double>(r.units) / 1e6; });
   const double best = by_time.best_y;
   double lr_hi = 0;
   for (const double lr : by_time.lr_y) lr_hi = std::max(lr_hi, lr);
@@ -233,11 +220,9 @@ std::string compare_curves_svg(const std::vector<RunCurves>& runs, bool standalo
   std::vector<double> ys;  // each run's validations after its first tenth, for the scale
   double ylo = INFINITY;
   for (const RunCurves& run : runs) {
-    const std::int64_t slice = slice_units(run.rows);
-    by_time.push_back(
-        series_of(run.rows, slice, [](const MetricsRow& r) { return r.seconds / 60.0; }));
-    by_units.push_back(series_of(
-        run.rows, slice, [](const MetricsRow& r) { return static_cast<double>(r.units) / 1e6; }));
+    by_time.push_back(series_of(run.rows, [](const MetricsRow& r) { return r.seconds / 60.0; }));
+    by_units.push_back(
+        series_of(run.rows, [](const MetricsRow& r) { return static_cast<double>(r.units) / 1e6; }));
     const auto& v = by_time.back().valid_y;
     for (std::size_t i = v.size() / 10; i < v.size(); ++i) ys.push_back(v[i]);
     for (const double y : v) ylo = std::min(ylo, y);

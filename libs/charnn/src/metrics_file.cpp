@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <sstream>
+#include <vector>
 
 namespace charnn {
 
@@ -29,6 +30,7 @@ MetricsFile read_metrics_file(const std::filesystem::path& file) {
       return m;
     }
   constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::size_t> unlabelled;  // validation rows without a `validation` cell
   while (std::getline(in, line)) {
     std::vector<std::string> cells;
     std::stringstream row(line);
@@ -58,11 +60,20 @@ MetricsFile read_metrics_file(const std::filesystem::path& file) {
       r.units_per_second = real("units_per_second");
       r.valid_units = integer("valid_units");
       r.trained_valid_loss = real("trained_valid_loss");
+      const std::string validation = text("validation");
+      r.end_of_run = validation == "end";
+      if (!std::isnan(r.valid_loss) && validation.empty()) unlabelled.push_back(m.rows.size());
       m.rows.push_back(r);
     } catch (const std::exception&) {
       m.problem = "metrics.csv has a damaged row";
     }
   }
+  // Rows from before the column (a resumed run keeps them under the new header).
+  std::int64_t slice = 0;
+  for (const MetricsRow& r : m.rows)
+    if (!std::isnan(r.valid_loss) && r.valid_units > 0 && (slice == 0 || r.valid_units < slice))
+      slice = r.valid_units;
+  for (const std::size_t i : unlabelled) m.rows[i].end_of_run = m.rows[i].valid_units > slice;
   return m;
 }
 

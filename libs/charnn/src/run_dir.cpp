@@ -30,7 +30,7 @@ namespace {
 
 const char* const kMetricsHeader =
     "iteration,epoch,seconds,units,lr,train_loss,grad_norm,valid_loss,valid_bits,units_per_"
-    "second,valid_units,trained_valid_loss";
+    "second,valid_units,trained_valid_loss,validation";
 
 std::string timestamp() {
   const std::time_t now = std::time(nullptr);
@@ -213,7 +213,8 @@ void MetricsLog::write(const MetricsRow& r) {
        << opt(std::isnan(r.valid_loss) ? r.valid_loss : r.valid_loss / kLn2, 5) << ","
        << fixed(r.units_per_second, 0) << ","
        << (r.valid_units > 0 ? std::to_string(r.valid_units) : std::string()) << ","
-       << opt(r.trained_valid_loss, 5) << "\n";
+       << opt(r.trained_valid_loss, 5) << ","
+       << (std::isnan(r.valid_loss) ? "" : r.end_of_run ? "end" : "periodic") << "\n";
   out_.flush();
   rows_.push_back(r);
 }

@@ -18,9 +18,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // metrics.csv: iterations, epochs, seconds of the last row; the best periodic validation. The
-// whole-split figure a run adds at its end (more units than the periodic slice) is not compared
-// with the others, as in training.
-void read_metrics(const fs::path& file, std::int64_t eval_units, RunSummary& r) {
+// whole-split figure a run adds at its end is not compared with the others, as in training.
+void read_metrics(const fs::path& file, RunSummary& r) {
   const MetricsFile m = read_metrics_file(file);
   if (!m.problem.empty()) r.problem = m.problem;
   for (const MetricsRow& row : m.rows) {
@@ -28,8 +27,7 @@ void read_metrics(const fs::path& file, std::int64_t eval_units, RunSummary& r) 
     r.epochs = row.epoch;
     r.seconds = row.seconds;
     if (std::isnan(row.valid_loss)) continue;
-    const bool slice_row = eval_units <= 0 || row.valid_units == 0 || row.valid_units <= eval_units;
-    if (slice_row && (std::isnan(r.best_valid) || row.valid_loss < r.best_valid)) {
+    if (!row.end_of_run && (std::isnan(r.best_valid) || row.valid_loss < r.best_valid)) {
       r.best_valid = row.valid_loss;
       r.best_iteration = row.iteration;
     }
@@ -53,7 +51,6 @@ RunSummary summarise(const fs::path& dir, const fs::path& latest) {
     }
   }
   r.writer_pid = detail::run_writer(dir);
-  std::int64_t eval_units = 0;
   try {
     std::ifstream in(dir / "config.json");
     if (!in) {
@@ -65,13 +62,11 @@ RunSummary summarise(const fs::path& dir, const fs::path& latest) {
       const Json hidden = c.value("hidden", Json());
       r.model = cells + " x " + (hidden.is_number() ? std::to_string(hidden.get<std::int64_t>())
                                                     : hidden.dump());
-      const Json eu = c.value("eval_units", Json());
-      if (eu.is_number_integer()) eval_units = eu.get<std::int64_t>();
     }
   } catch (const std::exception&) {
     r.problem = "config.json is damaged";
   }
-  read_metrics(dir / "metrics.csv", eval_units, r);
+  read_metrics(dir / "metrics.csv", r);
   return r;
 }
 

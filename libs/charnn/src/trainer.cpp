@@ -174,7 +174,7 @@ CheckpointData Trainer::checkpoint(std::vector<float> state) const {
 }
 
 void Trainer::metrics_row(double lr, double train_loss, double norm, double valid,
-                          std::int64_t valid_units, double trained_valid) {
+                          std::int64_t valid_units, double trained_valid, bool end_of_run) {
   if (!metrics_) return;  // a rank other than the root
   const MetricsRow row{.iteration = state_.iteration,
                        .epoch = batches_->epoch_fraction(state_.position),
@@ -186,7 +186,8 @@ void Trainer::metrics_row(double lr, double train_loss, double norm, double vali
                        .valid_loss = valid,
                        .units_per_second = window_.rate,
                        .valid_units = valid_units,
-                       .trained_valid_loss = trained_valid};
+                       .trained_valid_loss = trained_valid,
+                       .end_of_run = end_of_run};
   metrics_->write(row);
   if (!progress_->json()) return;
   // The same fields as metrics.csv, NaN as null; a validation row also says whether it is the
@@ -203,8 +204,10 @@ void Trainer::metrics_row(double lr, double train_loss, double norm, double vali
          {"units_per_second", row.units_per_second},
          {"valid_units", row.valid_units},
          {"trained_valid_loss", row.trained_valid_loss}};
-  if (!std::isnan(valid))
-    j["best"] = state_.best_iteration == state_.iteration && valid == state_.best_valid;
+  if (!std::isnan(valid)) {
+    j["validation"] = end_of_run ? "end" : "periodic";
+    j["best"] = !end_of_run && state_.best_iteration == state_.iteration && valid == state_.best_valid;
+  }
   progress_->record(json_text(j));
 }
 

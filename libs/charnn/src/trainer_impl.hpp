@@ -166,7 +166,8 @@ class Trainer {
   void save_checkpoint(const std::filesystem::path& file);  // collective: every rank calls it
   void done_record(const std::string& reason, int signal);
   void metrics_row(double lr, double train_loss, double norm, double valid,
-                   std::int64_t valid_units = 0, double trained_valid = kNaN);
+                   std::int64_t valid_units = 0, double trained_valid = kNaN,
+                   bool end_of_run = false);
   TrainResult interrupt();
   TrainResult finish(const std::string& reason);
   TrainResult result() const;

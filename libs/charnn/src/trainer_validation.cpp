@@ -178,7 +178,7 @@ void Trainer::validate_whole_split() {
   std::int64_t scored = 0;
   const double v = validate_now(true, &scored);
   state_.last_valid = v;
-  metrics_row(last_lr_, kNaN, kNaN, v, scored);
+  metrics_row(last_lr_, kNaN, kNaN, v, scored, kNaN, true);
   save_checkpoint(run_dir_ / "last.ckpt");
   progress_->message("iter " + thousands(state_.iteration) + " (" + format_duration(elapsed()) +
                      "): validation on the whole split (" + thousands(scored) + " units) " +

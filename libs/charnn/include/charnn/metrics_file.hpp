@@ -27,6 +27,10 @@ struct MetricsRow {
   double units_per_second = 0;
   std::int64_t valid_units = 0;  // how many units the validation scored; 0 = none
   double trained_valid_loss = std::numeric_limits<double>::quiet_NaN();
+  // The whole split, scored once at the end of a run whose periodic validations score a slice
+  // (--eval-units): the figure to report, not compared with the periodic ones, which alone pick
+  // best.ckpt. Column `validation`: "periodic" or "end".
+  bool end_of_run = false;
 };
 
 struct MetricsFile {
@@ -35,7 +39,9 @@ struct MetricsFile {
 };
 
 // A missing file, a missing column or a damaged row is reported in `problem`, not thrown: the
-// callers show what there is.
+// callers show what there is. Rows from before the `validation` column are end_of_run where they
+// scored more units than the fewest any validation scored (which misses an end row whose split
+// rounds to the slice's units).
 MetricsFile read_metrics_file(const std::filesystem::path& file);
 
 }  // namespace charnn
