@@ -17,6 +17,7 @@
 #include <fstream>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 namespace charnn {
 
@@ -374,7 +375,15 @@ CheckpointData read_checkpoint(const fs::path& file) {
                 "pass a .ckpt file, or use --model RUN_DIR where a command accepts a run");
   std::ifstream in(file, std::ios::binary);
   if (!in) throw error(file.string() + ": cannot open: " + sys_error());
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // In blocks, not through istreambuf_iterator's one character at a time: that took longer than
+  // hashing the payload.
+  std::string bytes;
+  std::error_code size_ec;
+  const std::uintmax_t size = fs::file_size(file, size_ec);
+  if (!size_ec) bytes.reserve(size);
+  std::vector<char> block(1 << 20);
+  while (in.read(block.data(), static_cast<std::streamsize>(block.size())) || in.gcount() > 0)
+    bytes.append(block.data(), static_cast<std::size_t>(in.gcount()));
   if (in.bad()) throw error(file.string() + ": read error: " + sys_error());
 
   return parse_checkpoint(bytes, file);
