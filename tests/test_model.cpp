@@ -23,12 +23,14 @@ using charnn::test::random_ids;
 namespace {
 
 std::unique_ptr<Model> tiny_model(std::vector<std::string> cells, float dropout, std::int64_t H = 5,
-                                  std::int32_t V = 7) {
+                                  std::int32_t V = 7,
+                                  charnn::DropoutMask mask = charnn::DropoutMask::step) {
   ModelConfig c;
   c.cells = std::move(cells);
   c.hidden = H;
   c.vocab_size = V;
   c.dropout = dropout;
+  c.dropout_mask = mask;
   auto m = std::make_unique<Model>(c, builtin_plugins());
   m->init_params(42);
   // Larger weights than the init make every nonlinearity work away from its linear region.
@@ -44,8 +46,10 @@ TEST_CASE("model gradients match finite differences", "[model]") {
       GENERATE(std::vector<std::string>{"lstm", "lstm"}, std::vector<std::string>{"elman", "lstm"},
                std::vector<std::string>{"gru", "gru"});
   const float dropout = GENERATE(0.0f, 0.3f);
-  CAPTURE(cells, dropout);
-  auto model = tiny_model(cells, dropout);
+  const auto mask = GENERATE(charnn::DropoutMask::step, charnn::DropoutMask::segment);
+  if (dropout == 0 && mask == charnn::DropoutMask::segment) return;  // nothing to mask
+  CAPTURE(cells, dropout, charnn::to_string(mask));
+  auto model = tiny_model(cells, dropout, 5, 7, mask);
   const std::int64_t T = 4, N = 3;
   const auto inputs = random_ids(T * N, 7, 1), targets = random_ids(T * N, 7, 2);
   // A non-zero carried state, as in the middle of an epoch.
@@ -164,6 +168,36 @@ TEST_CASE("dropout masks are a pure function of the seed", "[model]") {
   // Evaluation never drops: two evaluations agree with each other whatever the training seed.
   Model::State s1 = model->zero_state(2), s2 = model->zero_state(2);
   CHECK(model->evaluate(in, out, 5, s1) == model->evaluate(in, out, 5, s2));
+}
+
+TEST_CASE("a segment's dropout mask silences the same units at every step of a stream",
+          "[model]") {
+  // The last layer's dropped output reaches only out.w: a unit silenced at every step of the
+  // one stream leaves its row of out.w's gradient all zero; silenced at some steps, it does not.
+  const std::int64_t H = 8, T = 24;
+  const std::int32_t V = 9;
+  const auto in = random_ids(T, V, 11), out = random_ids(T, V, 12);
+  const auto zero_rows = [&](charnn::DropoutMask mask) {
+    auto model = tiny_model({"gru"}, 0.5f, H, V, mask);
+    int rows = 0;
+    for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+      Model::State s = model->zero_state(1);
+      model->train_step(in, out, T, s, seed);
+      const auto view = model->view("out.w");
+      const auto g = model->grads().subspan(static_cast<std::size_t>(view.offset),
+                                            static_cast<std::size_t>(view.size));
+      for (std::int64_t h = 0; h < H; ++h)
+        rows += std::all_of(g.begin() + h * V, g.begin() + (h + 1) * V,
+                            [](float x) { return x == 0.0f; });
+    }
+    return rows;
+  };
+  // Half of 4 x 8 rows in expectation; a step mask silences a unit at all 24 steps with
+  // probability 2^-24.
+  CHECK(zero_rows(charnn::DropoutMask::segment) >= 8);
+  CHECK(zero_rows(charnn::DropoutMask::step) == 0);
+  CHECK(charnn::parse_dropout_mask("segment") == charnn::DropoutMask::segment);
+  CHECK_THROWS_WITH(charnn::parse_dropout_mask("time"), Catch::Contains("dropout mask 'time'"));
 }
 
 TEST_CASE("the flat parameter buffer is covered by named views", "[model]") {

@@ -30,11 +30,13 @@ TEST_CASE("an interrupted and resumed run gives the same losses as an uninterrup
           "[trainer]") {
   // 27 iterations per epoch, so interrupting at 27 resumes exactly at an epoch boundary.
   const std::int64_t stop_at = GENERATE(17, 27);
-  CAPTURE(stop_at);
+  const DropoutMask mask = GENERATE(DropoutMask::step, DropoutMask::segment);
+  CAPTURE(stop_at, to_string(mask));
   ScratchDir dir("resume");
   write_file(dir / "corpus.txt", repeating_corpus(1300) + "Some different text at the end!\n");
   TrainConfig c = tiny_config(dir / "corpus.txt", dir / "whole");
   c.dropout = 0.1f;  // dropout masks must follow the iteration, not the session
+  c.dropout_mask = mask;
   c.max_iters = 40;
   c.eval_every = 10;
   c.patience = 0;
@@ -55,6 +57,9 @@ TEST_CASE("an interrupted and resumed run gives the same losses as an uninterrup
   CHECK(b1.iterations == stop_at);
 
   TrainConfig again = resume_of(dir / "parts");
+  const CheckpointData kept = read_checkpoint(dir / "parts" / "last.ckpt");
+  CHECK(kept.get_string("config.dropout_mask") == to_string(mask));  // as the model's
+  CHECK(kept.model.dropout_mask == mask);
   TrainHooks second;
   second.on_step = [&](std::int64_t it, double loss) { parts[it] = loss; };
   const TrainResult b2 = train(again, builtin_plugins(), second);

@@ -4,6 +4,7 @@
 // All per-shape objects (oneDNN matmuls, scratch buffers) are made on the first call with a
 // shape and reused, so a training step allocates nothing after warm-up.
 #include "charnn/model.hpp"
+#include "enum_names.hpp"
 #include "model_impl.hpp"
 #include "util.hpp"
 
@@ -41,7 +42,18 @@ void check_config(const ModelConfig& c) {
     throw error("dropout must be in [0, 1) (got " + std::to_string(c.dropout) + ")");
 }
 
+constexpr detail::EnumNames<DropoutMask, 2> kDropoutMasks{
+    {{DropoutMask::step, "step"}, {DropoutMask::segment, "segment"}}};
+
 }  // namespace
+
+DropoutMask parse_dropout_mask(std::string_view name) {
+  return detail::parse_name(kDropoutMasks, name, "dropout mask");
+}
+
+std::string to_string(DropoutMask m) {
+  return detail::name_of(kDropoutMasks, m);
+}
 
 std::int64_t Model::param_count(const ModelConfig& config, const PluginRegistry& plugins) {
   check_config(config);
@@ -173,14 +185,17 @@ void fill_one_hot(std::span<const std::int32_t> ids, std::int64_t V, float* out)
 
 // Inverted dropout over (T, N, H): out = in * mask, mask = 0 with probability p, else 1/(1-p).
 // The mask is a pure function of (seed, the element's index in the whole batch's (T, total, H)),
-// so the same seed always drops the same units, however the batch's streams are shared out.
+// so the same seed always drops the same units, however the batch's streams are shared out. A
+// segment mask draws as if every step were the first.
 void dropout_forward(const float* in, float* out, float* mask, std::int64_t T, std::int64_t N,
-                     std::int64_t H, float p, std::uint64_t seed, Model::Streams streams) {
+                     std::int64_t H, float p, DropoutMask kind, std::uint64_t seed,
+                     Model::Streams streams) {
   const float keep = 1.0f / (1.0f - p);
   const std::int64_t total = streams.total > 0 ? streams.total : N;
+  const std::int64_t per_step = kind == DropoutMask::step ? 1 : 0;
 #pragma omp parallel for schedule(static)
   for (std::int64_t row = 0; row < T * N; ++row) {
-    const std::int64_t t = row / N, n = row % N;
+    const std::int64_t t = row / N * per_step, n = row % N;
     const std::uint64_t at = static_cast<std::uint64_t>((t * total + streams.first + n) * H);
     const std::int64_t i0 = row * H;
 #pragma omp simd
@@ -265,6 +280,7 @@ const float* Model::forward_layers(detail::SequenceBuffers& s, std::span<const s
     src = s.dst[l].data();
     if (drop) {
       dropout_forward(s.dst[l].data(), s.dropped[l].data(), s.mask[l].data(), T, N, H, p,
+                      config_.dropout_mask,
                       splitmix64(dropout_seed ^ (0x9e3779b97f4a7c15ull * (l + 1))), streams);
       src = s.dropped[l].data();
     }

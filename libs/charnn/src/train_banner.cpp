@@ -54,7 +54,10 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
          to_string(c.text.units) + "), vocabulary " + std::to_string(f.vocab_size) + "; train " +
          thousands(f.train_units) + ", validation " + thousands(f.valid_units) +
          "\n  model: " + join(c.cells, ",") + " x " + std::to_string(c.hidden) + ", " +
-         thousands(f.parameters) + " parameters, dropout " + short_num(c.dropout) + "\n  batch " +
+         thousands(f.parameters) + " parameters, dropout " + short_num(c.dropout) +
+         (c.dropout > 0 && c.dropout_mask == DropoutMask::segment ? " (one mask per segment)"
+                                                                  : "") +
+         "\n  batch " +
          std::to_string(c.batch) + " streams x " + std::to_string(c.seq_len) + " steps (" +
          thousands(f.iterations_per_epoch) + " iterations per epoch), " +
          to_string(c.optimizer.kind) + " lr " + short_num(c.schedule.lr) + " (" +

@@ -39,6 +39,7 @@ void Trainer::check_learning_rate(TrainPlan& plan) {
   mc.hidden = config_.hidden;
   mc.vocab_size = vocab_.size();
   mc.dropout = config_.dropout;
+  mc.dropout_mask = config_.dropout_mask;
   Model model(mc, plugins_);
   model.set_train_precision(config_.precision);
   const Batches batches(split_.train, N, T, config_.seed);

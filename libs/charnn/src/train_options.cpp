@@ -95,6 +95,15 @@ const TrainOption kOptions[] = {
          },
      CHARNN_ACCEPT_IF((c.dropout >= 0 && c.dropout < 1) || c.dropout == kAutoDropout,
                       " must be in [0, 1), or auto")},
+    {.flag = "dropout-mask",
+     .key = "dropout_mask",
+     .group = G::model,
+     .value_name = "step|segment",
+     .help = "which units dropout silences: new ones at every step, or the same ones through each "
+             "stream's whole segment (variational dropout)",
+     .get = [](const TrainConfig& c) { return to_string(c.dropout_mask); },
+     .set = [](TrainConfig& c, const std::string& s) { c.dropout_mask = parse_dropout_mask(s); },
+     .missing = "step"},  // checkpoints from before the choice drew a mask per step
 
     // Optimisation
     {.flag = "seq-len,T",

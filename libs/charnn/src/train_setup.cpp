@@ -248,6 +248,7 @@ void Trainer::build_model() {
     mc.hidden = config_.hidden;
     mc.vocab_size = vocab_.size();
     mc.dropout = config_.dropout;
+    mc.dropout_mask = config_.dropout_mask;
     model_ = std::make_unique<Model>(mc, plugins_);
     model_->init_params(config_.seed);
   }

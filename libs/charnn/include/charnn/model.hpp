@@ -31,11 +31,19 @@ struct BatchStreams {
   std::int64_t total = 0;  // streams in the batch; 0 = all of them are these N
 };
 
+// Which units dropout silences: new ones at every step, or the same ones through a stream's
+// whole segment (variational or "locked" dropout, Gal and Ghahramani 2016): a unit is then gone
+// for all T steps, so the layer above cannot recover it from the steps around.
+enum class DropoutMask : std::int32_t { step, segment };
+DropoutMask parse_dropout_mask(std::string_view name);  // "step" | "segment"
+std::string to_string(DropoutMask m);
+
 struct ModelConfig {
   std::vector<std::string> cells;  // cell plugin name per layer, e.g. {"lstm","lstm"}
   std::int64_t hidden = 512;       // H of every layer
   std::int32_t vocab_size = 0;     // V: one-hot input width of layer 0 and softmax width
   float dropout = 0.0f;            // training only: between layers and before the output layer
+  DropoutMask dropout_mask = DropoutMask::step;
 };
 
 // A named slice of the flat parameter (or gradient) buffer.

@@ -47,6 +47,7 @@ struct TrainConfig {
   std::vector<std::string> cells = {"gru", "gru"};  // one cell name per layer
   std::int64_t hidden = kAuto;   // auto: the widest of 512, 384, ... the budget can train
   float dropout = kAutoDropout;  // auto: from the planned passes over the training text
+  DropoutMask dropout_mask = DropoutMask::step;
 
   std::int64_t seq_len = 64;  // T: steps per segment (truncated BPTT length)
   std::int64_t batch = 32;    // N: parallel streams
