@@ -1,8 +1,10 @@
 // The checkpoint reader, then the model a checkpoint describes: any bytes give a checkpoint or
 // one charnn::error, never a crash, a wild read or an allocation the file does not justify.
-// Odd first byte: the rest is framed as a payload with a correct size and checksum, so the
-// mutations reach the sections behind the checksum.
+// Odd first byte: the rest is framed as a format-1 payload (sections without checksums) with a
+// correct size and checksum, so the mutations reach what the sections hold; format 2 checks each
+// section, and its framing is reached through the raw mode.
 #include <charnn/checkpoint.hpp>
+#include <charnn/checksum.hpp>
 #include <charnn/error.hpp>
 #include <charnn/model.hpp>
 #include <charnn/plugin_registry.hpp>

@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -22,11 +21,6 @@ namespace {
 void write(const fs::path& file, const std::string& bytes) {
   fs::create_directories(file.parent_path());
   std::ofstream(file, std::ios::binary) << bytes;
-}
-
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 }  // namespace
@@ -61,13 +55,11 @@ int main(int argc, char** argv) {
     d.state.assign(6, 0.25f);
     d.set("state.iteration", std::int64_t{7});
     const std::string name = cells.size() == 1 ? "lstm" : "mixed";
-    charnn::write_checkpoint(dir / "checkpoint" / (name + ".ckpt.tmp"), d);
-    const std::string file = slurp(dir / "checkpoint" / (name + ".ckpt.tmp"));
-    fs::remove(dir / "checkpoint" / (name + ".ckpt.tmp"));
-    write(dir / "checkpoint" / (name + "-raw"), std::string(1, '\0') + file);
-    // Framed mode: the payload only (between the 24-byte preamble and the 8-byte checksum).
+    write(dir / "checkpoint" / (name + "-raw"), std::string(1, '\0') + charnn::checkpoint_bytes(d));
+    // Framed mode: a format-1 payload (between the 24-byte preamble and the 8-byte checksum).
+    const std::string old = charnn::checkpoint_bytes(d, 1);
     write(dir / "checkpoint" / (name + "-payload"),
-          std::string(1, '\1') + file.substr(24, file.size() - 32));
+          std::string(1, '\1') + old.substr(24, old.size() - 32));
   }
   std::ostringstream vocab;
   d.vocab.save(vocab);

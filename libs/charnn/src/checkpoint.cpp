@@ -1,20 +1,19 @@
-// Checkpoint files: writing (atomic, checksummed) and reading (every defect is one clear error).
-// Format in checkpoint.hpp; the model built from one, and finding the checkpoint a command should
-// use, in checkpoint_model.cpp.
+// Checkpoint files: what their sections hold, written atomically and read back with every defect
+// one clear error. The container (framing and checksums) is checkpoint_format.cpp's; the model
+// built from a checkpoint, and finding the checkpoint a command should use, checkpoint_model.cpp's.
 #include "charnn/checkpoint.hpp"
+#include "checkpoint_format.hpp"
 #include "util.hpp"
 
 #include <charnn/atomic_file.hpp>
 #include <charnn/error.hpp>
 #include <charnn/plugin_registry.hpp>
 
-
 #include <cerrno>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -24,41 +23,6 @@ namespace charnn {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr char kMagic[8] = {'C', 'H', 'A', 'R', 'N', 'N', 'C', 'K'};
-constexpr std::size_t kPreamble = 8 + 4 + 4 + 8;  // magic, version, reserved, payload size
-constexpr std::size_t kTrailer = 8;               // checksum
-
-void put_u32(std::string& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-std::uint32_t get_u32(const char* p) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i)
-    v |= static_cast<std::uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-  return v;
-}
-std::uint64_t get_u64(const char* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i)
-    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-  return v;
-}
-
-void put_section(std::string& out, const char (&tag)[5], const void* data, std::size_t size) {
-  out.append(tag, 4);
-  put_u64(out, size);
-  out.append(static_cast<const char*>(data), size);
-}
-
-void put_floats(std::string& out, const char (&tag)[5], const std::vector<float>& v) {
-  static_assert(sizeof(float) == 4);
-  // Floats are stored little-endian, which is the host order on every platform charnn targets.
-  put_section(out, tag, v.data(), v.size() * sizeof(float));
-}
 
 std::string escape(const std::string& v) {
   std::string out;
@@ -97,29 +61,11 @@ std::string join(const std::vector<std::string>& parts, char sep) {
   return out;
 }
 
-[[noreturn]] void bad(const fs::path& file, const std::string& what, std::string hint = {}) {
-  if (hint.empty())
-    hint =
-        "the file is damaged or not a charnn checkpoint; use another checkpoint of the run "
-        "(best.ckpt / last.ckpt) or retrain";
-  throw error(file.string() + ": " + what, hint);
-}
-
-std::string sys_error() {
-  return std::strerror(errno);
+[[noreturn]] void bad(const fs::path& file, const std::string& what) {
+  detail::bad_checkpoint(file, what);
 }
 
 }  // namespace
-
-std::uint64_t fnv1a64(const void* data, std::size_t size, std::uint64_t seed) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  std::uint64_t h = seed;
-  for (std::size_t i = 0; i < size; ++i) {
-    h ^= p[i];
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
 
 void CheckpointData::set(const std::string& key, std::int64_t value) {
   header[key] = std::to_string(value);
@@ -162,7 +108,7 @@ void store_model(const Model& model, CheckpointData& data) {
   data.params.assign(model.params().begin(), model.params().end());
 }
 
-std::string checkpoint_bytes(const CheckpointData& data) {
+std::string checkpoint_bytes(const CheckpointData& data, std::uint32_t format) {
   // The model and plugin entries are derived from the typed fields so they can never disagree.
   std::map<std::string, std::string> header = data.header;
   header["model.cells"] = join(data.model.cells, ',');
@@ -186,28 +132,20 @@ std::string checkpoint_bytes(const CheckpointData& data) {
   data.vocab.save(vocab_bytes);
   const std::string vocab = vocab_bytes.str();
 
-  // One buffer, framed in place: a checkpoint is tens of MB, and a copy would double that.
-  std::string out(kMagic, 8);
-  put_u32(out, kCheckpointFormatVersion);
-  put_u32(out, 0);
-  put_u64(out, 0);  // the payload's size, set below
-  out.reserve(kPreamble + head.size() + vocab.size() +
-              4 * (data.params.size() + data.optimizer.size() + data.state.size() +
-                   data.live.size() + data.average.size()) +
-              100 + kTrailer);
-  put_section(out, "HEAD", head.data(), head.size());
-  put_section(out, "VOCB", vocab.data(), vocab.size());
-  put_floats(out, "PARM", data.params);
-  if (!data.optimizer.empty()) put_floats(out, "OPTM", data.optimizer);
-  if (!data.state.empty()) put_floats(out, "STAT", data.state);
-  if (!data.live.empty()) put_floats(out, "LIVE", data.live);
-  if (!data.average.empty()) put_floats(out, "AVRG", data.average);
-  const std::size_t payload = out.size() - kPreamble;
-  std::string size;
-  put_u64(size, payload);
-  out.replace(16, 8, size);
-  put_u64(out, fnv1a64(out.data() + kPreamble, payload));
-  return out;
+  static_assert(sizeof(float) == 4);
+  // Floats are stored little-endian, which is the host order on every platform charnn targets.
+  const auto floats = [](const std::vector<float>& v) { return 4 * v.size(); };
+  detail::CheckpointWriter out(format, head.size() + vocab.size() + floats(data.params) +
+                                           floats(data.optimizer) + floats(data.state) +
+                                           floats(data.live) + floats(data.average));
+  out.section("HEAD", head.data(), head.size());
+  out.section("VOCB", vocab.data(), vocab.size());
+  out.section("PARM", data.params.data(), floats(data.params));
+  if (!data.optimizer.empty()) out.section("OPTM", data.optimizer.data(), floats(data.optimizer));
+  if (!data.state.empty()) out.section("STAT", data.state.data(), floats(data.state));
+  if (!data.live.empty()) out.section("LIVE", data.live.data(), floats(data.live));
+  if (!data.average.empty()) out.section("AVRG", data.average.data(), floats(data.average));
+  return std::move(out).finish();
 }
 
 void write_checkpoint(const fs::path& file, const CheckpointData& data) {
@@ -226,41 +164,6 @@ void write_checkpoint(const fs::path& file, const CheckpointData& data) {
 
 namespace {
 
-// Checks the envelope (magic, version, size, checksum) of a whole checkpoint file's bytes and
-// returns its payload: the sections.
-std::string_view checked_payload(const fs::path& file, const std::string& bytes) {
-  if (bytes.size() < 8 || std::memcmp(bytes.data(), kMagic, 8) != 0) {
-    if (bytes.size() < 8 && std::memcmp(bytes.data(), kMagic, bytes.size()) == 0)
-      bad(file, "truncated: " + std::to_string(bytes.size()) + " bytes, not even a header");
-    bad(file, "not a charnn checkpoint (it does not start with the magic 'CHARNNCK')",
-        "pass a checkpoint written by 'charnn train' (best.ckpt or last.ckpt in a run directory)");
-  }
-  if (bytes.size() < kPreamble)
-    bad(file, "truncated: " + std::to_string(bytes.size()) + " bytes, shorter than the header");
-  const std::uint32_t version = get_u32(bytes.data() + 8);
-  if (version > kCheckpointFormatVersion)
-    bad(file,
-        "written by a newer charnn (checkpoint format " + std::to_string(version) +
-            "; this build reads up to " + std::to_string(kCheckpointFormatVersion) + ")",
-        "use a newer charnn to read it");
-  if (version == 0) bad(file, "corrupt: format version 0");
-  // Compared with what the file holds, never added to: a damaged size near 2^64 would wrap.
-  const std::uint64_t payload_size = get_u64(bytes.data() + 16);
-  const std::uint64_t after_preamble = bytes.size() - kPreamble;
-  if (after_preamble < kTrailer || payload_size > after_preamble - kTrailer)
-    bad(file, "truncated: " + std::to_string(bytes.size()) +
-                  " bytes where the header promises a payload of " + std::to_string(payload_size) +
-                  " (an interrupted copy?)");
-  if (payload_size < after_preamble - kTrailer)
-    bad(file, "corrupt: " + std::to_string(after_preamble - kTrailer - payload_size) +
-                  " unexpected bytes after the end of the checkpoint");
-  const char* payload = bytes.data() + kPreamble;
-  const std::uint64_t stored = get_u64(payload + payload_size);
-  const std::uint64_t actual = fnv1a64(payload, payload_size);
-  if (stored != actual) bad(file, "corrupt: checksum mismatch (the contents were altered)");
-  return std::string_view(payload, payload_size);
-}
-
 // HEAD: "key=value" lines, values escaped.
 void read_head(const fs::path& file, std::string_view text, CheckpointData& data) {
   std::size_t start = 0;
@@ -276,51 +179,50 @@ void read_head(const fs::path& file, std::string_view text, CheckpointData& data
   }
 }
 
-// The sections of a checked payload into data: HEAD, VOCB and PARM are required, OPTM, STAT,
-// LIVE and AVRG optional, and unknown tags (a newer minor revision) skipped.
-void read_sections(const fs::path& file, std::string_view sections, CheckpointData& data) {
-  const char* payload = sections.data();
-  const std::uint64_t payload_size = sections.size();
+// The sections `parts` asks for into data: HEAD, VOCB and PARM are required; OPTM, STAT, LIVE
+// and AVRG optional (read for CheckpointParts::all only); unknown tags (a newer minor revision)
+// skipped. Each section's bytes are checked before anything is made of them.
+void read_sections(detail::CheckpointReader& reader, const fs::path& file, CheckpointParts parts,
+                   CheckpointData& data) {
   bool have_head = false, have_vocab = false, have_params = false;
-  std::uint64_t pos = 0;
-  auto floats = [&](const char* p, std::uint64_t len, const char* tag) {
-    if (len % 4)
-      bad(file, std::string("corrupt: section ") + tag + " is not a whole number of floats");
-    std::vector<float> v(len / 4);
-    if (len) std::memcpy(v.data(), p, len);  // an empty section has no data() to copy to
+  const auto bytes = [&](const detail::CheckpointReader::Section& s) {
+    std::string b(static_cast<std::size_t>(s.length), '\0');
+    reader.read(s, b.data());
+    return b;
+  };
+  // Straight into the vector: a training checkpoint's sections are read without a copy.
+  const auto floats = [&](const detail::CheckpointReader::Section& s) {
+    if (s.length % 4)
+      bad(file, "corrupt: section " + s.tag + " is not a whole number of floats");
+    std::vector<float> v(static_cast<std::size_t>(s.length / 4));
+    reader.read(s, v.data());
     return v;
   };
-  while (pos < payload_size) {
-    if (payload_size - pos < 12) bad(file, "corrupt: a section header is cut short");
-    const std::string tag(payload + pos, 4);
-    const std::uint64_t len = get_u64(payload + pos + 4);
-    pos += 12;
-    if (len > payload_size - pos) bad(file, "corrupt: section " + tag + " runs past the end");
-    const char* p = payload + pos;
-    if (tag == "HEAD") {
-      read_head(file, std::string_view(p, len), data);
+  const bool all = parts == CheckpointParts::all;
+  for (const auto& s : reader.sections()) {
+    if (s.tag == "HEAD") {
+      read_head(file, bytes(s), data);
       have_head = true;
-    } else if (tag == "VOCB") {
-      std::istringstream vin(std::string(p, len));
+    } else if (s.tag == "VOCB") {
+      std::istringstream vin(bytes(s));
       try {
         data.vocab = Vocab::load(vin);
       } catch (const error& e) {
         bad(file, std::string("corrupt vocabulary: ") + e.what());
       }
       have_vocab = true;
-    } else if (tag == "PARM") {
-      data.params = floats(p, len, "PARM");
+    } else if (s.tag == "PARM") {
+      data.params = floats(s);
       have_params = true;
-    } else if (tag == "OPTM") {
-      data.optimizer = floats(p, len, "OPTM");
-    } else if (tag == "STAT") {
-      data.state = floats(p, len, "STAT");
-    } else if (tag == "LIVE") {
-      data.live = floats(p, len, "LIVE");
-    } else if (tag == "AVRG") {
-      data.average = floats(p, len, "AVRG");
-    }  // unknown sections: written by a newer minor revision; skipped
-    pos += len;
+    } else if (all && s.tag == "OPTM") {
+      data.optimizer = floats(s);
+    } else if (all && s.tag == "STAT") {
+      data.state = floats(s);
+    } else if (all && s.tag == "LIVE") {
+      data.live = floats(s);
+    } else if (all && s.tag == "AVRG") {
+      data.average = floats(s);
+    }
   }
   if (!have_head || !have_vocab || !have_params)
     bad(file, std::string("incomplete: missing the ") +
@@ -377,34 +279,31 @@ void read_model_config(const fs::path& file, CheckpointData& data) {
 
 }  // namespace
 
-CheckpointData read_checkpoint(const fs::path& file) {
+namespace {
+
+CheckpointData read_from(std::unique_ptr<detail::CheckpointSource> source, const fs::path& file,
+                         CheckpointParts parts) {
+  CheckpointData data;
+  data.file = file;
+  detail::CheckpointReader reader(std::move(source), file);
+  read_sections(reader, file, parts, data);
+  read_model_config(file, data);
+  return data;
+}
+
+}  // namespace
+
+CheckpointData read_checkpoint(const fs::path& file, CheckpointParts parts) {
   std::error_code ec;
   if (!fs::exists(file, ec)) throw error(file.string() + ": no such checkpoint file");
   if (fs::is_directory(file, ec))
     throw error(file.string() + ": is a directory, not a checkpoint file",
                 "pass a .ckpt file, or use --model RUN_DIR where a command accepts a run");
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw error(file.string() + ": cannot open: " + sys_error());
-  // In blocks, not through istreambuf_iterator's one character at a time: that cost a 252 MB
-  // checkpoint 0.35 s or more of sample's start-up.
-  std::string bytes;
-  std::error_code size_ec;
-  const std::uintmax_t size = fs::file_size(file, size_ec);
-  if (!size_ec) bytes.reserve(size);
-  std::vector<char> block(1 << 20);
-  while (in.read(block.data(), static_cast<std::streamsize>(block.size())) || in.gcount() > 0)
-    bytes.append(block.data(), static_cast<std::size_t>(in.gcount()));
-  if (in.bad()) throw error(file.string() + ": read error: " + sys_error());
-
-  return parse_checkpoint(bytes, file);
+  return read_from(detail::file_source(file), file, parts);
 }
 
 CheckpointData parse_checkpoint(const std::string& bytes, const fs::path& file) {
-  CheckpointData data;
-  data.file = file;
-  read_sections(file, checked_payload(file, bytes), data);
-  read_model_config(file, data);
-  return data;
+  return read_from(detail::memory_source(bytes), file, CheckpointParts::all);
 }
 
 }  // namespace charnn

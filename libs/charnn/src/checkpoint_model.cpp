@@ -60,7 +60,7 @@ std::unique_ptr<Model> model_from_checkpoint(const CheckpointData& data,
 }
 
 LoadedModel load_model(const fs::path& checkpoint, const PluginRegistry& plugins) {
-  CheckpointData data = read_checkpoint(checkpoint);
+  CheckpointData data = read_checkpoint(checkpoint, CheckpointParts::model);
   LoadedModel out;
   out.file = checkpoint;
   out.model = model_from_checkpoint(data, plugins);

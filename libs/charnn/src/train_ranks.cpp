@@ -6,6 +6,7 @@
 
 #include "train_banner.hpp"
 
+#include <charnn/checksum.hpp>
 #include <charnn/error.hpp>
 
 #include <array>
@@ -126,7 +127,7 @@ void Trainer::share_weights() {
 void Trainer::check_same_weights() {
   if (ranks_.size() == 1) return;
   const auto params = std::as_const(*model_).params();
-  const std::uint64_t mine = fnv1a64(params.data(), params.size_bytes());
+  const std::uint64_t mine = checksum64(params.data(), params.size_bytes());
   std::uint64_t root = mine;
   ranks_.broadcast(&root, sizeof root);
   std::array<double, 1> differ{mine == root ? 0.0 : 1.0};

@@ -5,6 +5,7 @@
 #include "cpu_load.hpp"
 #include "train_banner.hpp"
 
+#include <charnn/checksum.hpp>
 #include <charnn/error.hpp>
 #include <charnn/memory_estimate.hpp>
 #include <charnn/plugin_registry.hpp>

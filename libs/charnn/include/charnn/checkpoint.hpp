@@ -5,8 +5,9 @@
 //
 // File layout (little-endian):
 //   magic "CHARNNCK" (8) | u32 format version | u32 reserved (0) | u64 payload bytes |
-//   payload | u64 FNV-1a-64 of the payload
-// The payload is a sequence of sections, each: 4-byte tag | u64 length | bytes.
+//   payload | u64 trailer
+// The payload is a sequence of sections, each: 4-byte tag | u64 length | bytes, and in format 2
+// a u64 checksum64 (checksum.hpp) of the tag, the length and the bytes.
 //   HEAD  key=value lines (UTF-8): the full training config, model config, plugins, progress
 //   VOCB  Vocab::save
 //   PARM  f32[P]     the model's flat parameter buffer
@@ -14,6 +15,10 @@
 //   STAT  f32[...]   carried recurrent state, layer by layer, each (S_l, N, H)
 //   LIVE  f32[P]     with --ema: the weights training continues from (PARM may be their average)
 //   AVRG  f32[P]     with --ema: the running average of the weights (weight_average.hpp)
+// The trailer: format 1, FNV-1a-64 of the whole payload; format 2, checksum64 of the 24-byte
+// preamble followed by each section's tag, length and checksum (the section table). Format 2
+// lets a reader that needs only the model check and read HEAD, VOCB and PARM and skip the rest
+// unread: a fifth of a training checkpoint with --ema. Both formats are read.
 // Unknown sections are skipped, so a same-major reader tolerates additions.
 #pragma once
 
@@ -31,7 +36,8 @@ namespace charnn {
 
 class PluginRegistry;
 
-inline constexpr std::uint32_t kCheckpointFormatVersion = 1;
+// The format written, and the newest one read.
+inline constexpr std::uint32_t kCheckpointFormatVersion = 2;
 
 enum class CheckpointChoice { best, last };
 
@@ -47,8 +53,8 @@ struct LoadedModel {
   Vocab vocab;                 // includes the TextOptions the corpus was cleaned with
   std::unique_ptr<Model> model;
 };
-// Throws charnn::error naming the file on truncated/corrupt/foreign/future-version files and
-// naming a missing cell plugin.
+// Reads only the model's sections (CheckpointParts::model). Throws charnn::error naming the file
+// on truncated/corrupt/foreign/future-version files and naming a missing cell plugin.
 LoadedModel load_model(const std::filesystem::path& checkpoint, const PluginRegistry& plugins);
 
 // The name and version of the cell plugin behind one layer.
@@ -89,12 +95,19 @@ struct CheckpointData {
 void write_checkpoint(const std::filesystem::path& file, const CheckpointData& data);
 // The bytes write_checkpoint writes (what parse_checkpoint reads): for a checkpoint that travels
 // without a file, such as the root rank's start sent to the other ranks (ranks.hpp).
-std::string checkpoint_bytes(const CheckpointData& data);
+// `format` 1 gives a file that charnn from before format 2 (2026-12-05) reads.
+std::string checkpoint_bytes(const CheckpointData& data,
+                             std::uint32_t format = kCheckpointFormatVersion);
 
-// Reads and verifies a whole checkpoint (magic, version, sizes, checksum, sections). Every
-// problem is one charnn::error naming the file and what is wrong.
-CheckpointData read_checkpoint(const std::filesystem::path& file);
-// The same on a file's bytes already in memory; `file` names it in errors.
+// What a reader needs: the model alone (HEAD, VOCB and PARM: sampling, eval, inspection), or
+// everything a resume needs as well. The sections left out stay empty and, in format 2, unread.
+enum class CheckpointParts { model, all };
+
+// Reads and verifies a checkpoint (magic, version, sizes, checksums, sections). Every problem is
+// one charnn::error naming the file and what is wrong.
+CheckpointData read_checkpoint(const std::filesystem::path& file,
+                               CheckpointParts parts = CheckpointParts::all);
+// The whole of a checkpoint's bytes already in memory; `file` names it in errors.
 CheckpointData parse_checkpoint(const std::string& bytes, const std::filesystem::path& file);
 
 // Builds the model a checkpoint describes (checks every cell plugin is available and that the
@@ -104,10 +117,6 @@ std::unique_ptr<Model> model_from_checkpoint(const CheckpointData& data,
 
 // Fills data.model, data.plugins and data.params from a model.
 void store_model(const Model& model, CheckpointData& data);
-
-// FNV-1a 64-bit hash, continuing from `seed` (the FNV offset basis by default).
-std::uint64_t fnv1a64(const void* data, std::size_t size,
-                      std::uint64_t seed = 0xcbf29ce484222325ull);
 
 // Points `link` (e.g. runs/latest) at `target` atomically: a temporary symlink renamed over it.
 void point_symlink(const std::filesystem::path& link, const std::filesystem::path& target);
