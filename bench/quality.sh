@@ -13,8 +13,8 @@
 #   final  the model at the end of the budget, on the same slice and on the whole split.
 #
 # The peer's figures do not depend on charnn, so they are kept in QUALITY_DIR and reused while
-# the machine has not rebooted (its speed changes between days and machines); PEER=fresh runs
-# them again, PEER=skip leaves them out.
+# the machine has not rebooted (its speed changes between days and machines) and train_peer.py
+# is unchanged; PEER=fresh runs them again, PEER=skip leaves them out.
 #
 # Environment:
 #   CHARNN=build/bin/charnn    the binary under test
@@ -56,6 +56,7 @@ if [ $# -gt 0 ]; then
 fi
 
 boot=$(cat /proc/sys/kernel/random/boot_id)
+peer_version=$(sha256sum "$here/train_peer.py" | cut -c1-16)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 source "$here/lib.sh"  # busy
 load=$(busy)
@@ -104,20 +105,22 @@ for name in "${names[@]}"; do
   if [ "$peer_mode" != skip ]; then
     log=$dir/peer-$name-${minutes}m.log
     if [ "$peer_mode" = fresh ] || ! grep -qx "# boot $boot" "$log" 2>/dev/null ||
-       ! grep -q '^# result' "$log"; then
+       ! grep -qx "# peer $peer_version" "$log" || ! grep -q '^# result' "$log"; then
       echo "quality: PyTorch peer on $name: $log" >&2
       { echo "# boot $boot"
+        echo "# peer $peer_version"
         LD_LIBRARY_PATH=$blas "$python" "$here/train_peer.py" "$corpus" --minutes "$minutes" \
           --dropout 0.2 --split 0.9,0.1,0 --eval-minutes 2 --eval-units $eval_units
       } > "$log.tmp" 2>&1 || { echo "quality: the peer failed on $name; see $log.tmp" >&2; exit 1; }
       mv "$log.tmp" "$log"
     else
-      echo "quality: PyTorch peer on $name: reusing $log (same boot)" >&2
+      echo "quality: PyTorch peer on $name: reusing $log (same boot, same train_peer.py)" >&2
     fi
     read -r p_best p_final p_whole p_ups < <(peer_figures "$log")
   fi
   delta=$(awk -v a="$c_best" -v b="$p_best" 'BEGIN { if (b == "-") print "-"; else printf "%+.3f", a - b }')
-  rows+=("| $name | $c_best | $c_final | $c_whole | $c_ups | $p_best | $p_final | $p_whole | $p_ups | $delta |")
+  delta_whole=$(awk -v a="$c_whole" -v b="$p_whole" 'BEGIN { if (b == "-") print "-"; else printf "%+.3f", a - b }')
+  rows+=("| $name | $c_best | $c_final | $c_whole | $c_ups | $p_best | $p_final | $p_whole | $p_ups | $delta | $delta_whole |")
   printf '%s\n' "${rows[-1]}" >&2
 done
 
@@ -127,10 +130,10 @@ table=$(
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
        "CPUs ${load}% busy before the start. Command: \`bench/quality.sh $minutes ${names[*]}\`${extra:+ with CHARNN_ARGS=\"$extra\"}."
   echo "Nats per unit; best and final on the validation slice (first $eval_units units), whole = the whole"
-  echo "validation split at the end; Δ = charnn best − peer best."
+  echo "validation split at the end; Δ = charnn best − peer best, Δ whole = charnn whole − peer whole."
   echo
-  echo "| corpus | charnn best | final | whole | units/s | peer best | final | whole | units/s | Δ best |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  echo "| corpus | charnn best | final | whole | units/s | peer best | final | whole | units/s | Δ best | Δ whole |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   printf '%s\n' "${rows[@]}"
 )
 echo

@@ -83,14 +83,12 @@ def streams(ids, n):
 
 
 @torch.no_grad()
-def evaluate(model, data, T, limit=0):
-    """Mean nats per unit over the streams in data, or over about the first `limit` units."""
+def evaluate(model, data, T):
+    """Mean nats per unit over the streams in data."""
     model.eval()
     total, count, state = 0.0, 0, None
     L = data.shape[0] - 1
     for s in range(0, L - T + 1, T):
-        if limit and count >= limit:
-            break
         x, y = data[s:s + T], data[s + 1:s + T + 1]
         logits, state = model(x, state)
         total += nn.functional.cross_entropy(logits.reshape(-1, model.vocab), y.reshape(-1),
@@ -122,8 +120,9 @@ def main():
                     help="validate about this often (training minutes; the time validation "
                          "takes is not charged to the budget)")
     ap.add_argument("--eval-units", type=int, default=0,
-                    help="periodic validation scores only about this many units of the split "
-                         "(0 = all); the last validation always scores the whole split")
+                    help="periodic validation scores only the first this many units of the "
+                         "split, contiguous, as charnn's --eval-units (0 = all); the last "
+                         "validation always scores the whole split")
     ap.add_argument("--eval-every", type=int, default=0,
                     help="validate every K iterations instead (for comparing learning per "
                          "iteration on a busy machine)")
@@ -155,6 +154,11 @@ def main():
     T, N = args.seq_len, args.batch
     train = streams(train_ids, N)
     valid = streams(valid_ids, N)
+    # The periodic validations score the first --eval-units units of the split, as charnn's do:
+    # streams cut from that prefix. (Until 2026-12-05 they scored the first units of each stream
+    # over the whole split, a sample spread over all of it: other text than charnn's slice.)
+    sliced = 0 < args.eval_units < len(valid_ids)
+    valid_slice = streams(valid_ids[:args.eval_units], N) if sliced else valid
     model = CharLSTM(len(chars), args.hidden, args.layers, args.dropout)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     L = train.shape[0] - 1
@@ -173,13 +177,13 @@ def main():
         due = (it > 0 and it % args.eval_every == 0) if args.eval_every else elapsed >= next_eval
         if due or done:
             t_eval = time.time()
-            v = evaluate(model, valid, T, args.eval_units)
+            v = evaluate(model, valid_slice, T)
             best = min(best, v)
             print(f"{elapsed / 60:.2f},{it},{ema if ema is not None else float('nan'):.4f},{v:.4f}",
                   flush=True)
             if done:
                 final_slice = v
-                final = evaluate(model, valid, T) if args.eval_units else v
+                final = evaluate(model, valid, T) if sliced else v
             paused += time.time() - t_eval
             if not args.eval_every:
                 next_eval += args.eval_minutes * 60
