@@ -42,6 +42,15 @@ CheckpointData sample_data(const Vocab& vocab, Model& model) {
   return d;
 }
 
+// With --ema's sections as well: the trained weights, and an average one weight apart.
+CheckpointData sample_data_with_average(const Vocab& vocab, Model& model) {
+  CheckpointData d = sample_data(vocab, model);
+  d.live = d.params;
+  d.average = d.params;
+  d.average[0] += 1.0f;
+  return d;
+}
+
 std::unique_ptr<Model> small_model(const Vocab& vocab, std::vector<std::string> cells = {"lstm"}) {
   ModelConfig c;
   c.cells = std::move(cells);
@@ -144,10 +153,7 @@ TEST_CASE("a format-1 checkpoint (charnn before 2026-12-05) reads as it was writ
   ScratchDir dir("ckpt-format1");
   const Vocab vocab = small_vocab();
   auto model = small_model(vocab, {"gru"});
-  CheckpointData d = sample_data(vocab, *model);
-  d.live = d.params;
-  d.average = d.params;
-  d.average[1] = 0.5f;
+  const CheckpointData d = sample_data_with_average(vocab, *model);
   const std::string old = checkpoint_bytes(d, 1);
   CHECK(old[8] == 1);
   CHECK(checkpoint_bytes(d).size() == old.size() + 7 * 8);  // format 2: a checksum per section
@@ -175,9 +181,7 @@ TEST_CASE("a model reader reads only HEAD, VOCB and PARM", "[checkpoint]") {
   ScratchDir dir("ckpt-parts");
   const Vocab vocab = small_vocab();
   auto model = small_model(vocab);
-  CheckpointData d = sample_data(vocab, *model);
-  d.live = d.params;
-  d.average = d.params;
+  const CheckpointData d = sample_data_with_average(vocab, *model);
   write_checkpoint(dir / "a.ckpt", d);
   const CheckpointData m = read_checkpoint(dir / "a.ckpt", CheckpointParts::model);
   CHECK(m.params == d.params);
@@ -405,10 +409,7 @@ TEST_CASE("the weight average's sections must hold one float per parameter", "[c
   ScratchDir dir("ckpt-average");
   const Vocab vocab = small_vocab();
   auto model = small_model(vocab);
-  CheckpointData d = sample_data(vocab, *model);
-  d.live = d.params;
-  d.average = d.params;
-  d.average[0] += 1.0f;
+  CheckpointData d = sample_data_with_average(vocab, *model);
   write_checkpoint(dir / "both.ckpt", d);
   const CheckpointData r = read_checkpoint(dir / "both.ckpt");
   CHECK(r.live == d.live);
