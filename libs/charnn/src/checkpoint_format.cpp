@@ -3,10 +3,10 @@
 #include <charnn/checkpoint.hpp>
 #include <charnn/checksum.hpp>
 #include <charnn/error.hpp>
+#include <charnn/text.hpp>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -46,21 +46,6 @@ std::string section_header(std::string_view tag, std::uint64_t length) {
   std::string h(tag);
   put_u64(h, length);
   return h;
-}
-
-// A tag as an error message may show it: a damaged file's "tag" is any 4 bytes.
-std::string printable(std::string_view tag) {
-  std::string out;
-  for (const char c : tag) {
-    if (c >= 0x20 && c < 0x7f) {
-      out.push_back(c);
-    } else {
-      char hex[5];
-      std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned char>(c));
-      out += hex;
-    }
-  }
-  return out;
 }
 
 // A section's entry in the format-2 table: its header and its checksum.
@@ -242,7 +227,7 @@ void CheckpointReader::walk(std::uint64_t pos, std::uint64_t end) {
     s.length = get_u64(header + 4);
     pos += kSectionHeader;
     if (end - pos < sum_size || s.length > end - pos - sum_size)
-      bad_checkpoint(file_, "corrupt: section " + printable(s.tag) + " at byte " +
+      bad_checkpoint(file_, "corrupt: section " + escape_unit(s.tag) + " at byte " +
                                 std::to_string(pos - kSectionHeader) + " runs past the end");
     s.offset = pos;
     pos += s.length;
@@ -263,9 +248,8 @@ void CheckpointReader::read(const Section& s, void* out) {
   const std::uint64_t sum = checksum64(out, static_cast<std::size_t>(s.length),
                                        checksum64(header.data(), header.size()));
   if (sum != s.checksum)
-    bad_checkpoint(file_,
-                   "corrupt: checksum mismatch in section " + printable(s.tag) +
-                       " (the contents were altered)");
+    bad_checkpoint(file_, "corrupt: checksum mismatch in section " + escape_unit(s.tag) +
+                              " (the contents were altered)");
 }
 
 }  // namespace charnn::detail
