@@ -51,7 +51,6 @@ class CheckpointReader {
     std::uint64_t checksum = 0;  // format 2: checksum64 of its tag, length and bytes
   };
   CheckpointReader(std::unique_ptr<CheckpointSource> source, std::filesystem::path file);
-  std::uint32_t format() const { return format_; }
   const std::vector<Section>& sections() const { return sections_; }
   // Reads the section's `length` bytes into out, checked against its checksum.
   void read(const Section& section, void* out);
