@@ -1,6 +1,7 @@
 // --rollback through the library (charnn::train): going back to the best model at half the rate
-// (and a resumed run doing the same), and ending a run on it when rollbacks stop finding better
-// ones. The spike guard's part is test_spike_guard.cpp.
+// (and a resumed run doing the same), ending a run on it when rollbacks stop finding better ones,
+// and ending on it when the run stops on weights that validated worse. The spike guard's part is
+// test_spike_guard.cpp.
 #include <charnn/checkpoint.hpp>
 #include <charnn/detail/train_faults.hpp>
 #include <charnn/trainer.hpp>
@@ -166,4 +167,51 @@ TEST_CASE("--rollback ends a run on the best model once its rollbacks stop findi
   const TrainResult again = train(resume_of(dir / "run"), builtin_plugins());
   CHECK(again.iterations == r.iterations);
   CHECK(again.stop_reason == "rollbacks");
+}
+
+TEST_CASE("--rollback ends a run that stops on worse weights on its best model", "[trainer]") {
+  ScratchDir dir("rollback-stop");
+  // 62: the run's own last validation; 60: a periodic one at the stop. No rollback before the
+  // end (the third validation without improvement would be the first), so the last weights are
+  // the ones the run trained.
+  for (const std::int64_t iterations : {62, 60}) {
+    DYNAMIC_SECTION("stopping at " << iterations) {
+      TrainConfig c =
+          rollback_config(dir.path(), 7, dir / ("on-" + std::to_string(iterations)), iterations);
+      c.rollback = 1000;
+      std::ostringstream log;
+      TrainHooks hooks;
+      hooks.log = &log;
+      const TrainResult r = train(c, builtin_plugins(), hooks);
+      INFO(log.str());
+      REQUIRE(r.iterations == iterations);
+      const CheckpointData best = read_checkpoint(c.out / "best.ckpt");
+      const CheckpointData last = read_checkpoint(c.out / "last.ckpt");
+      REQUIRE(best.get_int("state.best_iteration") < iterations);
+      CHECK_THAT(log.str(), Catch::Contains("the run ends on the best model (iteration " +
+                                            std::to_string(best.get_int("state.best_iteration"))));
+      CHECK(last.params == best.params);
+      CHECK(last.optimizer == best.optimizer);
+      CHECK(r.valid_loss == r.best_valid_loss);  // the whole split is the slice here
+      CHECK(last.get_int("state.rollbacks") == best.get_int("state.rollbacks") + 1);
+      CHECK(last.get_double("state.lr_scale") == 0.5 * best.get_double("state.lr_scale"));
+
+      // Without --rollback the run ends on the weights it trained last.
+      c.rollback = 0;
+      c.out = dir / ("off-" + std::to_string(iterations));
+      const TrainResult off = train(c, builtin_plugins());
+      CHECK(off.valid_loss > off.best_valid_loss);
+      CHECK(read_checkpoint(c.out / "last.ckpt").params !=
+            read_checkpoint(c.out / "best.ckpt").params);
+
+      // Resumed, the finished run stays where it ended: no second going back.
+      const TrainResult again =
+          train(resume_of(dir / ("on-" + std::to_string(iterations))), builtin_plugins());
+      CHECK(again.iterations == r.iterations);
+      const CheckpointData after =
+          read_checkpoint(dir / ("on-" + std::to_string(iterations)) / "last.ckpt");
+      CHECK(after.params == last.params);
+      CHECK(after.get_int("state.rollbacks") == last.get_int("state.rollbacks"));
+    }
+  }
 }

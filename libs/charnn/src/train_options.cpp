@@ -316,8 +316,9 @@ const TrainOption kOptions[] = {
      .help = "after N validations in a row worse than the best, go back to the best model "
              "(weights and optimiser state) and halve the learning rate for the rest of the run, "
              "so the budget is not spent overfitting; after two such rollbacks that found no "
-             "better model, and an epoch without one, end the run on it; and when the loss on "
-             "the first training batch (scored every 50 iterations) rises 0.25 nats above its "
+             "better model, and an epoch without one, end the run on it; a run that stops on "
+             "weights that validated worse than the best ends on the best too; and when the loss "
+             "on the first training batch (scored every 50 iterations) rises 0.25 nats above its "
              "lowest, go back too (0 = none of these)",
      .resumable = true,
      CHARNN_INTEGER(rollback),

@@ -46,6 +46,10 @@ struct TrainState {
   // no better one (rollbacks_exhausted in trainer_impl.hpp); the run then ends (optional key: 0;
   // --more clears it).
   std::int64_t ended_on_best = 0;
+  // 1 while the weights are best.ckpt's: validated as the best at this iteration, or gone back to
+  // it since the last step. A run with --rollback that stops on other weights ends on the best
+  // (Trainer::end_on_best). Optional key: 1, so that a run from before it finishes as it did.
+  std::int64_t at_best = 1;
 
   // Calls f(key, field) for every field, in one fixed order.
   template <class State, class F>
@@ -71,12 +75,14 @@ struct TrainState {
     f("state.grad_log_level", s.grad_log_level);
     f("state.bursts", s.bursts);
     f("state.ended_on_best", s.ended_on_best);
+    f("state.at_best", s.at_best);
   }
   // Keys a checkpoint written before them may lack; they keep their defaults.
   static bool optional_key(const std::string& key) {
     return key == "state.lr_scale" || key == "state.rollbacks" || key == "state.average_chosen" ||
            key == "state.extended_from" || key == "state.spike_lowest" || key == "state.spikes" ||
-           key == "state.grad_log_level" || key == "state.bursts" || key == "state.ended_on_best";
+           key == "state.grad_log_level" || key == "state.bursts" || key == "state.ended_on_best" ||
+           key == "state.at_best";
   }
 
   void save(CheckpointData& d) const;

@@ -108,6 +108,7 @@ void Trainer::guard_divergence(double loss, double norm, double lr) {
 void Trainer::advance(double loss, double norm) {
   const std::int64_t units = config_.seq_len * config_.batch;
   ++state_.iteration;
+  state_.at_best = 0;
   state_.units_seen += units;
   state_.position = batches_->next(state_.position);
   state_.train_ema = std::isnan(state_.train_ema) ? loss : 0.95 * state_.train_ema + 0.05 * loss;
@@ -250,6 +251,8 @@ TrainResult Trainer::finish(const std::string& reason) {
     validate_and_save(true);
   else  // saved before the stop: again, with the time of the stop, so that the run reads finished
     save_checkpoint(run_dir_ / "last.ckpt");
+  if (config_.rollback > 0 && !state_.at_best && state_.best_iteration > 0 && can_validate())
+    end_on_best();
   if (can_validate() && eval_is_slice()) {
     validate_whole_split();
     write_curves();

@@ -159,6 +159,7 @@ class Trainer {
   bool snapshot_due() const;
   void roll_back();
   void read_best();  // the root's part of roll_back
+  void end_on_best();
   void keep_snapshot(double valid);
   void validate_whole_split();
   void write_curves() const;  // the loss curves page, from the root

@@ -73,6 +73,7 @@ void Trainer::validate_and_save(bool last) {
     state_.best_valid = v;
     state_.best_iteration = state_.iteration;
     state_.evals_since_best = 0;
+    state_.at_best = 1;
   } else {
     ++state_.evals_since_best;
   }
@@ -127,6 +128,7 @@ void Trainer::roll_back() {
   share_weights();
   state_.lr_scale *= 0.5;
   ++state_.rollbacks;
+  state_.at_best = 1;
   // The spike guard judges from where the run now is: the best model may score its batch well
   // above the lowest a later model reached, and would otherwise be sent back again at once.
   if (config_.rollback > 0) state_.spike_lowest = fixed_batch_loss();
@@ -149,6 +151,24 @@ void Trainer::read_best() {
     std::copy(best.average.begin(), best.average.end(), average_->values().begin());
     state_.average_chosen = TrainState::load(best).average_chosen;
   }
+}
+
+// A run with --rollback that stops on weights that validated worse than its best ends on the
+// best, as Keras's restore_best_weights does: best.ckpt is the model `sample` takes by default,
+// and the whole split at the end then scores that model, not one the run moved past. The rate is
+// halved as at any rollback, so that --more goes on from there as a rollback would.
+void Trainer::end_on_best() {
+  const double last = state_.last_valid;
+  roll_back();
+  std::int64_t scored = 0;
+  state_.last_valid = validate_now(false, &scored);
+  metrics_row(last_lr_, kNaN, kNaN, state_.last_valid, scored, trained_valid_);
+  save_checkpoint(run_dir_ / "last.ckpt");
+  write_curves();
+  progress_->message("  the last model validated " + validation_text(last) +
+                     ": the run ends on the best model (iteration " +
+                     thousands(state_.best_iteration) + "), validation " +
+                     validation_text(state_.last_valid) + " (" + option_name("rollback") + ")");
 }
 
 bool Trainer::snapshot_due() const {
