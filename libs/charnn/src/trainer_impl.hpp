@@ -160,6 +160,7 @@ class Trainer {
   void roll_back();
   void read_best();  // the root's part of roll_back
   void end_on_best();
+  double score_gone_back();
   void keep_snapshot(double valid);
   void validate_whole_split();
   void write_curves() const;  // the loss curves page, from the root

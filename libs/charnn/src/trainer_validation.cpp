@@ -86,19 +86,14 @@ void Trainer::validate_and_save(bool last) {
            ? " (weight average; trained weights " + fixed(trained_valid_, 4) + ")"
            : " (trained weights; weight average " + fixed(averaged_valid_, 4) + ")");
   // Before last.ckpt is written: a run resumed from it continues after the rollback.
-  // Not at the end of a run: the final figure is then the model's the run ends with.
+  // Not at the end of a run: there finish() goes back only if these weights are not the best.
   const bool roll = !last && !better && config_.rollback > 0 && state_.best_iteration > 0 &&
                     state_.evals_since_best % config_.rollback == 0;
   const bool ending = roll && rollbacks_exhausted(config_, state_, batches_->segments_per_epoch());
   if (ending) state_.ended_on_best = 1;  // stop_reached ends the run
   metrics_row(last_lr_, window_.mean_loss(), window_.mean_norm(), v, scored, trained_valid_);
   if (roll) roll_back();
-  double back = kNaN;  // with `ending`: the model the run ends with, scored as the rows before
-  if (ending) {
-    back = validate_now(false, &scored);
-    state_.last_valid = back;
-    metrics_row(last_lr_, window_.mean_loss(), window_.mean_norm(), back, scored, trained_valid_);
-  }
+  const double back = ending ? score_gone_back() : kNaN;
   if (better) save_checkpoint(run_dir_ / "best.ckpt");
   save_checkpoint(run_dir_ / "last.ckpt");
   if (snapshot_due()) keep_snapshot(v);
@@ -153,6 +148,16 @@ void Trainer::read_best() {
   }
 }
 
+// The model a run ends on after going back, scored on the slice as the rows before it (a second
+// row at the same iteration), so that the run's last periodic figure is the model it ends with.
+double Trainer::score_gone_back() {
+  std::int64_t scored = 0;
+  state_.last_valid = validate_now(false, &scored);
+  metrics_row(last_lr_, window_.mean_loss(), window_.mean_norm(), state_.last_valid, scored,
+              trained_valid_);
+  return state_.last_valid;
+}
+
 // A run with --rollback that stops on weights that validated worse than its best ends on the
 // best, as Keras's restore_best_weights does: best.ckpt is the model `sample` takes by default,
 // and the whole split at the end then scores that model, not one the run moved past. The rate is
@@ -160,9 +165,7 @@ void Trainer::read_best() {
 void Trainer::end_on_best() {
   const double last = state_.last_valid;
   roll_back();
-  std::int64_t scored = 0;
-  state_.last_valid = validate_now(false, &scored);
-  metrics_row(last_lr_, kNaN, kNaN, state_.last_valid, scored, trained_valid_);
+  score_gone_back();
   save_checkpoint(run_dir_ / "last.ckpt");
   write_curves();
   progress_->message("  the last model validated " + validation_text(last) +
