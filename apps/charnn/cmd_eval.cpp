@@ -76,7 +76,8 @@ int run_eval(const std::vector<std::string>& args) {
     std::cout << json_text(j) << "\n";
     return 0;
   }
-  if (score.trace.streams > 1) std::cerr << "charnn eval: traced " << describe(score.trace) << "\n";
+  if (score.trace.streams > 1 || score.trace.restarted_at >= 0)
+    std::cerr << "charnn eval: traced " << describe(score.trace) << "\n";
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "%lld units scored (every unit after the first of %lld%s): %.4f nats/unit, "

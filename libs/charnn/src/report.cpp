@@ -398,7 +398,8 @@ void write_terminal_report(std::ostream& out, const InspectReport& rep) {
       << rep.unit_kind << " units analysed\n"
       << "loss:  " << fmt("%.4f", rep.mean_loss)
       << " nats = " << fmt("%.4f", rep.mean_loss / std::log(2.0)) << " bits per unit\n";
-  if (rep.trace.streams > 1) out << "trace: " << describe(rep.trace) << "\n";
+  if (rep.trace.streams > 1 || rep.trace.restarted_at >= 0)
+    out << "trace: " << describe(rep.trace) << "\n";
   if (!rep.probes.empty())  // --no-builtin with selections alone has none
     out << "\n"
         << pad("probe", 16) << pad("kind", 11) << pad("#", 3, true) << pad("layer", 7, true) << "  "

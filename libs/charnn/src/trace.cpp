@@ -176,7 +176,14 @@ class Block {
 }  // namespace
 
 std::string describe(const TraceStats& s) {
-  if (s.streams <= 1) return "one stream";
+  if (s.streams <= 1 && s.restarted_at < 0) return "one stream";
+  if (s.streams <= 1)
+    return "one stream: a one-pass trace gave way at unit " + std::to_string(s.restarted_at) +
+           ", where " + std::to_string(s.probe_regions - s.probes_agreed) + " of " +
+           std::to_string(s.probe_regions) + " regions still remembered their warm-up's start " +
+           std::to_string(s.probed_units) +
+           " units in: a model that remembers that far traces faster as one stream than in two "
+           "passes";
   const double extra = 100.0 * static_cast<double>(s.warmup_units + s.rerun_units) /
                        static_cast<double>(std::max<std::int64_t>(1, s.units));
   char added[32];
@@ -197,12 +204,16 @@ std::string describe(const TraceStats& s) {
                      std::to_string(s.seams) + " seams, " + std::to_string(s.reruns) +
                      " run again; warm-ups and re-runs added " + added + " to the work";
   if (s.one_stream_from >= 0)
-    text += "; their start states found one after the other from unit " +
-            std::to_string(s.one_stream_from) + ": the model remembers further back than a " +
-            std::to_string(s.warmup) + "-unit warm-up and a stretch of text";
+    text += "; one stream from unit " + std::to_string(s.one_stream_from) +
+            ": the model remembers further back than a " + std::to_string(s.warmup) +
+            "-unit warm-up and a stretch of text";
   if (s.restarted_at >= 0)
     text += "; a one-pass trace gave way to this at unit " + std::to_string(s.restarted_at) +
             ", whose start the model remembered too far back for one pass";
+  if (s.probe_regions > 0)
+    text += " (" + std::to_string(s.probes_agreed) + " of " + std::to_string(s.probe_regions) +
+            " regions had forgotten their warm-up's start " + std::to_string(s.probed_units) +
+            " units in)";
   return text;
 }
 
@@ -228,8 +239,9 @@ TraceStats trace_text(Model& model, std::span<const std::int32_t> ids,
   Block block(model, ids, options.signals);
   Model::State state = model.zero_state(1);  // where the next block or stretch starts
 
-  if (S == 1) {  // one stream: no seams, and no store beyond a pass
-    for (std::int64_t b0 = 0; b0 < total;) {
+  // The text from b0 on as one stream: no seams, and no store beyond a pass.
+  auto one_stream = [&](std::int64_t b0) {
+    for (; b0 < total;) {
       const std::int64_t len = std::min({seg, kPassRows, total - b0});
       block.reset({b0}, {len}, state);
       block.run({0});
@@ -238,17 +250,24 @@ TraceStats trace_text(Model& model, std::span<const std::int32_t> ids,
       b0 += len;
     }
     stats.units = total;
-    stats.streams = 1;
+    stats.streams = std::max<std::int64_t>(stats.streams, 1);
+  };
+  if (S == 1) {
+    one_stream(0);
     return stats;
   }
 
   // Stretches of up to S x kCheckpointsPerStream segments. A first pass finds the state at each
   // segment's start (trace_states.hpp); the second traces the segments S at a time from those
-  // states and checks each seam once more against where the segment before it ended.
+  // states and checks each seam once more against where the segment before it ended. Once the
+  // model outremembers a first-pass stream, the rest of the text runs as one stream.
   detail::StateFinder finder(model, ids);
-  bool side_by_side = true;  // the first pass; false once the model outremembers a stream
   Model::State one = model.zero_state(1);
   for (std::int64_t b0 = 0; b0 < total;) {
+    if (stats.one_stream_from >= 0) {
+      one_stream(b0);
+      break;
+    }
     const std::int64_t rest = total - b0;
     const std::int64_t len = std::min(seg, (rest + S - 1) / S);
     // The rest of a long text goes into the last stretch, not into a short one after it: a
@@ -257,14 +276,11 @@ TraceStats trace_text(Model& model, std::span<const std::int32_t> ids,
     // at the end of the book; with 64 it always did.
     std::int64_t count = (rest + len - 1) / len;
     if (count > 2 * S * kCheckpointsPerStream) count = S * kCheckpointsPerStream;
-    if (!finder.find(b0, len, count, side_by_side ? S : 1, options.warmup, options.tolerance, state,
-                     stats) &&
-        side_by_side) {
-      side_by_side = false;
-      stats.one_stream_from = b0;
-    }
-    for (std::int64_t k0 = 0; k0 < count; k0 += S) {
-      const std::int64_t n = std::min(S, count - k0);
+    const std::int64_t right =
+        finder.find(b0, len, count, S, options.warmup, options.tolerance, state, stats);
+    if (finder.outremembered()) stats.one_stream_from = std::min(b0 + right * len, total);
+    for (std::int64_t k0 = 0; k0 < right; k0 += S) {
+      const std::int64_t n = std::min(S, right - k0);
       std::vector<std::int64_t> begin, lens;
       for (std::int64_t k = 0; k < n; ++k) {
         begin.push_back(b0 + (k0 + k) * len);
@@ -289,8 +305,8 @@ TraceStats trace_text(Model& model, std::span<const std::int32_t> ids,
       block.deliver(n, options.chunk, sink);
       stats.streams = std::max(stats.streams, n);
     }
-    finder.copy_to(count, state, 0);
-    b0 += count * len;
+    finder.copy_to(right, state, 0);
+    b0 += right * len;
     stats.units = std::min(b0, total);
   }
   return stats;
@@ -307,10 +323,19 @@ TraceStats trace_text_any_order(Model& model, std::span<const std::int32_t> ids,
   stats.warmup = options.warmup;
   if (detail::trace_one_pass(model, ids, sink, options, stats)) return stats;
   restart();
-  TraceStats again = trace_text(model, ids, sink, options);
+  // Where most regions' probes still disagreed an eighth of a region in, the model carries its
+  // start far in most places: two passes would find the states one stream after the other, at
+  // more cost than one stream (bench/RESULTS.md, "inspect of models that remember far back").
+  TraceOptions next = options;
+  if (2 * stats.probes_agreed < stats.probe_regions) next.streams = 1;
+  TraceStats again = trace_text(model, ids, sink, next);
   again.restarted_at = stats.restarted_at;
-  // The abandoned pass was work too.
-  again.rerun_units += total + stats.rerun_units;
+  again.probes_agreed = stats.probes_agreed;
+  again.probe_regions = stats.probe_regions;
+  again.probed_units = stats.probed_units;
+  // The abandoned pass was work too: up to where the probes gave way, or the whole text.
+  again.rerun_units +=
+      (stats.probe_regions > 0 ? stats.probed_units * options.streams : total) + stats.rerun_units;
   again.warmup_units += stats.warmup_units;
   return again;
 }

@@ -147,6 +147,9 @@ bool trace_one_pass(Model& model, std::span<const std::int32_t> ids,
         // A model that remembers this far (trained LSTMs on War and Peace and GRUs on Thai did)
         // would mend most regions: two passes cost less, and stopping here wastes little.
         stats.restarted_at = j * R;
+        stats.probes_agreed = agreed;
+        stats.probe_regions = regions;
+        stats.probed_units = t0 + Tp;
         return false;
       } else {
         still.push_back(j);

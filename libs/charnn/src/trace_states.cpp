@@ -35,10 +35,11 @@ bool same_stream(const Model::State& a, std::int64_t i, const Model::State& b, s
   return true;
 }
 
-bool StateFinder::find(std::int64_t begin, std::int64_t spacing, std::int64_t count,
-                       std::int64_t streams, std::int64_t warmup, float tolerance,
-                       const Model::State& first, TraceStats& stats) {
+std::int64_t StateFinder::find(std::int64_t begin, std::int64_t spacing, std::int64_t count,
+                               std::int64_t streams, std::int64_t warmup, float tolerance,
+                               const Model::State& first, TraceStats& stats) {
   const std::int64_t H = model_.hidden();
+  outremembered_ = false;
   begin_ = begin;
   spacing_ = spacing;
   count_ = count;
@@ -67,24 +68,24 @@ bool StateFinder::find(std::int64_t begin, std::int64_t spacing, std::int64_t co
   run(all, false, tolerance, first_pass_units);
   stats.seams += n - 1;
 
-  // Rounds over the seams that disagree, until none does; one stream at a time once a stream
-  // has run its whole length without agreeing (each round then fixes the first for good).
-  bool agreed = true;
+  // Rounds over the seams that disagree, until none does. The streams before the first seam
+  // that disagrees are right (each starts where a right one ended), so once a stream has run its
+  // whole length without agreeing, the states are right up to that seam, where the right state
+  // is the end of the stream before it.
   for (;;) {
     std::vector<std::int64_t> redo;
     for (std::int64_t j = 1; j < n; ++j)
       if (!same_stream(table_[static_cast<std::size_t>(j * per_stream_)], 0,
                        end_[static_cast<std::size_t>(j - 1)], 0, H, tolerance))
         redo.push_back(j);
-    if (redo.empty()) break;
-    if (!agreed) redo.erase(redo.begin() + 1, redo.end());
     for (std::int64_t j : redo)
       copy_stream(end_[static_cast<std::size_t>(j - 1)], 0,
                   table_[static_cast<std::size_t>(j * per_stream_)], 0, H);
+    if (redo.empty()) return count_;
+    if (outremembered_) return redo.front() * per_stream_;
     stats.reruns += static_cast<std::int64_t>(redo.size());
-    if (!run(redo, true, tolerance, stats.rerun_units)) agreed = false;
+    if (!run(redo, true, tolerance, stats.rerun_units)) outremembered_ = true;
   }
-  return agreed;
 }
 
 bool StateFinder::run(const std::vector<std::int64_t>& which, bool check, float tolerance,

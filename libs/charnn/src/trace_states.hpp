@@ -8,8 +8,10 @@
 // differ, until its states agree with the ones it found before: from there on they were right.
 // Rounds repeat until every seam agrees, so each state is within the tolerance of the true one
 // whatever the model remembers. A stream that runs its whole length without agreeing means a
-// model that remembers further back than a stream is long: the rest of the stretch then runs
-// one stream after the other, and trace_text runs later stretches as one stream.
+// model that remembers further back than a stream is long: finding the rest of the states one
+// stream after the other would cost as much as tracing the rest as one stream, which then needs
+// no second pass, so the finder stops at the first seam still apart and trace_text traces the
+// text from there as one stream.
 #pragma once
 
 #include <charnn/model.hpp>
@@ -59,9 +61,13 @@ class StateFinder {
   // The states at begin + k * spacing for k = 0 .. count (the last one where the stretch ends,
   // which may lie past the text: then it is not meaningful), from `first`, the true state at
   // begin. `streams` side by side (1 = one stream); the stats count seams, re-runs and
-  // warm-ups. Returns false when a stream ran its whole length without agreeing.
-  bool find(std::int64_t begin, std::int64_t spacing, std::int64_t count, std::int64_t streams,
-            std::int64_t warmup, float tolerance, const Model::State& first, TraceStats& stats);
+  // warm-ups. Returns how far they are right: the states at k = 0 .. the returned value, which
+  // is count unless a stream ran its whole length without agreeing (outremembered()).
+  std::int64_t find(std::int64_t begin, std::int64_t spacing, std::int64_t count,
+                    std::int64_t streams, std::int64_t warmup, float tolerance,
+                    const Model::State& first, TraceStats& stats);
+  // Whether the last find() met a stream that ran its whole length without agreeing.
+  bool outremembered() const { return outremembered_; }
 
   // The state at checkpoint k, into stream j of `to`.
   void copy_to(std::int64_t k, Model::State& to, std::int64_t j) const;
@@ -80,6 +86,7 @@ class StateFinder {
   Model& model_;
   std::span<const std::int32_t> ids_;
   std::int64_t begin_ = 0, spacing_ = 0, count_ = 0, per_stream_ = 0;
+  bool outremembered_ = false;
   // table_[k]: the state at checkpoint k; end_[j]: where stream j ended (checkpoint
   // (j + 1) * per_stream_, as stream j found it).
   std::vector<Model::State> table_, end_;

@@ -10,7 +10,8 @@
 //     every segment's start. A stream whose start differs from where the one before it ended
 //     (by more than `tolerance`, relative to max(1, |value|)) runs again from there until its
 //     states agree with what it found before. A model that remembers further back than a
-//     whole stream has the rest of the text's states found one stream after the other;
+//     whole stream has the rest of the text traced as one stream, which costs less than
+//     finding its states one stream after the other and then tracing them;
 //   - the trace: the segments, `streams` at a time, from those states, every signal kept; each
 //     seam is checked again and a segment that disagrees is traced again from the true state.
 // So each segment starts within the tolerance of its true state, whatever the model remembers.
@@ -65,13 +66,16 @@ struct TraceStats {
   std::int64_t reruns = 0;        // streams or segments run again from the true state
   std::int64_t warmup_units = 0;  // units run for warm-ups
   std::int64_t rerun_units = 0;   // units run again
-  std::int64_t one_stream_from = -1;  // where the first pass began to run one stream at a time
+  std::int64_t one_stream_from = -1;  // where the trace went on as one stream (outremembered)
   std::int64_t warmup = 0;        // the options' warm-up, for describe()
   bool one_pass = false;          // trace_text_any_order's one pass delivered the trace
   std::int64_t mended = 0;        // one pass: regions whose start reached past their hold
   // Where a region began whose start the model remembered too far back for one pass (which then
-  // gave way to two passes from the start); -1 when none did.
+  // gave way to two passes, or to one stream, from the start); -1 when none did.
   std::int64_t restarted_at = -1;
+  // When a one pass's probes gave way: how many of its regions had forgotten their warm-up's
+  // start by then, out of how many, and how many units into the regions that was.
+  std::int64_t probes_agreed = 0, probe_regions = 0, probed_units = 0;
 };
 
 // For logs and reports: "one stream", or "32 segments side by side; 97 seams, 2 run again;
