@@ -254,7 +254,7 @@ TEST_CASE("a seam whose warm-up falls short runs again from the true state", "[t
   expect_same(got, want, 3, 4, 1e-5);
 }
 
-TEST_CASE("a model that never forgets has its start states found one stream at a time",
+TEST_CASE("a model that never forgets is traced as one stream from the first seam still apart",
           "[trace]") {
   auto model = summing_model(false);  // the sum of the whole past: no warm-up finds it
   const auto ids = random_ids(3000, 4, 9);

@@ -145,7 +145,8 @@ bool trace_one_pass(Model& model, std::span<const std::int32_t> ids,
         hold[static_cast<std::size_t>(j)] = std::min(cap, twice);
       } else if (twice >= give_up) {
         // A model that remembers this far (trained LSTMs on War and Peace and GRUs on Thai did)
-        // would mend most regions: two passes cost less, and stopping here wastes little.
+        // would mend most regions: the caller traces it another way (trace.cpp: as one stream
+        // where most probes are still apart), and stopping here wastes little.
         stats.restarted_at = j * R;
         stats.probes_agreed = agreed;
         stats.probe_regions = regions;

@@ -7,8 +7,8 @@
 // region's state alone from the zero state; once the probe agrees with the pass (within
 // `tolerance`, relative to max(1, |value|)), the region holds back twice that many units, in
 // whole passes, and delivers the rest. A probe that still disagrees an eighth of a region in
-// means a model that remembers far back: the pass stops there and the caller starts over in two
-// passes.
+// means a model that remembers far back: the pass stops there and the caller starts over, as one
+// stream where most probes were still apart, in two passes otherwise.
 //
 // After the pass, each region runs its held-back units again from where the region before it
 // ended (its true start) and delivers them; its state at the end of the hold must agree with the

@@ -93,7 +93,8 @@ TraceStats trace_text(Model& model, std::span<const std::int32_t> ids,
 // with `retract` take back values given before. When the model remembers a region's start too
 // far (an eighth of a region for its probe, or half a region once most probes have agreed; a
 // quarter to mend it), `restart` is called: the sink forgets everything it was given, and the
-// whole text comes again, in order, from trace_text.
+// whole text comes again, in order, from trace_text: as one stream where most regions' probes
+// were still apart (two passes would cost more), in two passes otherwise.
 TraceStats trace_text_any_order(Model& model, std::span<const std::int32_t> ids,
                                 const std::function<void(const TraceChunk&)>& sink,
                                 const std::function<void()>& restart,
