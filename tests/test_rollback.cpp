@@ -204,12 +204,25 @@ TEST_CASE("--rollback ends a run that stops on worse weights on its best model",
       CHECK(read_checkpoint(c.out / "last.ckpt").params !=
             read_checkpoint(c.out / "best.ckpt").params);
 
-      // Resumed, the finished run stays where it ended: no second going back.
-      const TrainResult again =
-          train(resume_of(dir / ("on-" + std::to_string(iterations))), builtin_plugins());
+      // Resumed, the finished run stays where it ended: no second going back, and no second
+      // validation in metrics.csv; it reports the same end.
+      const auto run = dir / ("on-" + std::to_string(iterations));
+      CHECK(last.get_int("state.finished") == 1);
+      const std::string metrics = read_file(run / "metrics.csv");
+      std::ostringstream again_log;
+      TrainHooks again_hooks;
+      again_hooks.log = &again_log;
+      TrainConfig resumed = resume_of(run);
+      resumed.progress = TrainConfig::ProgressMode::plain;
+      const TrainResult again = train(resumed, builtin_plugins(), again_hooks);
       CHECK(again.iterations == r.iterations);
-      const CheckpointData after =
-          read_checkpoint(dir / ("on-" + std::to_string(iterations)) / "last.ckpt");
+      CHECK(again.valid_loss == r.valid_loss);
+      CHECK(again.best_valid_loss == r.best_valid_loss);
+      CHECK(read_file(run / "metrics.csv") == metrics);
+      CHECK_THAT(again_log.str(), Catch::Contains("done: ") &&
+                                      !Catch::Contains("validation on the whole split") &&
+                                      !Catch::Contains("the run ends on the best model"));
+      const CheckpointData after = read_checkpoint(run / "last.ckpt");
       CHECK(after.params == last.params);
       CHECK(after.get_int("state.rollbacks") == last.get_int("state.rollbacks"));
     }

@@ -50,6 +50,9 @@ struct TrainState {
   // it since the last step. A run with --rollback that stops on other weights ends on the best
   // (Trainer::end_on_best). Optional key: 1, so that a run from before it finishes as it did.
   std::int64_t at_best = 1;
+  // 1 once the run ended (Trainer::finish wrote its last checkpoint) and has not trained since: a
+  // resumed finished run then reports its end again without validating again (optional key: 0).
+  std::int64_t finished = 0;
 
   // Calls f(key, field) for every field, in one fixed order.
   template <class State, class F>
@@ -76,13 +79,14 @@ struct TrainState {
     f("state.bursts", s.bursts);
     f("state.ended_on_best", s.ended_on_best);
     f("state.at_best", s.at_best);
+    f("state.finished", s.finished);
   }
   // Keys a checkpoint written before them may lack; they keep their defaults.
   static bool optional_key(const std::string& key) {
     return key == "state.lr_scale" || key == "state.rollbacks" || key == "state.average_chosen" ||
            key == "state.extended_from" || key == "state.spike_lowest" || key == "state.spikes" ||
            key == "state.grad_log_level" || key == "state.bursts" || key == "state.ended_on_best" ||
-           key == "state.at_best";
+           key == "state.at_best" || key == "state.finished";
   }
 
   void save(CheckpointData& d) const;

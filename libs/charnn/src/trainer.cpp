@@ -109,6 +109,7 @@ void Trainer::advance(double loss, double norm) {
   const std::int64_t units = config_.seq_len * config_.batch;
   ++state_.iteration;
   state_.at_best = 0;
+  state_.finished = 0;
   state_.units_seen += units;
   state_.position = batches_->next(state_.position);
   state_.train_ema = std::isnan(state_.train_ema) ? loss : 0.95 * state_.train_ema + 0.05 * loss;
@@ -247,15 +248,21 @@ TrainResult Trainer::interrupt() {
 }
 
 TrainResult Trainer::finish(const std::string& reason) {
-  if (last_eval_iteration_ != state_.iteration)
-    validate_and_save(true);
-  else  // saved before the stop: again, with the time of the stop, so that the run reads finished
-    save_checkpoint(run_dir_ / "last.ckpt");
-  if (config_.rollback > 0 && !state_.at_best && state_.best_iteration > 0 && can_validate())
-    end_on_best();
-  if (can_validate() && eval_is_slice()) {
-    validate_whole_split();
-    write_curves();
+  // A finished run resumed as it was: its validations are in metrics.csv and last.ckpt already.
+  if (!state_.finished) {
+    if (last_eval_iteration_ != state_.iteration)
+      validate_and_save(true);
+    else  // saved before the stop: again, with the time of the stop, so the run reads finished
+      save_checkpoint(run_dir_ / "last.ckpt");
+    if (config_.rollback > 0 && !state_.at_best && state_.best_iteration > 0 && can_validate())
+      end_on_best();
+    state_.finished = 1;  // in the checkpoint written next, the run's last
+    if (can_validate() && eval_is_slice()) {
+      validate_whole_split();
+      write_curves();
+    } else {
+      save_checkpoint(run_dir_ / "last.ckpt");
+    }
   }
   progress_->finish();
   // The plan turns --max-exposure into --max-iters (train_plan.hpp); say which one stopped it.
