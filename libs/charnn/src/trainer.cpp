@@ -249,20 +249,19 @@ TrainResult Trainer::interrupt() {
 
 TrainResult Trainer::finish(const std::string& reason) {
   // A finished run resumed as it was: its validations are in metrics.csv and last.ckpt already.
+  // Otherwise one last save, with the time of the stop, so that the run reads finished.
   if (!state_.finished) {
-    if (last_eval_iteration_ != state_.iteration)
-      validate_and_save(true);
-    else  // saved before the stop: again, with the time of the stop, so the run reads finished
-      save_checkpoint(run_dir_ / "last.ckpt");
-    if (config_.rollback > 0 && !state_.at_best && state_.best_iteration > 0 && can_validate())
-      end_on_best();
+    if (last_eval_iteration_ != state_.iteration) validate_and_save(true);
+    const bool back =
+        config_.rollback > 0 && !state_.at_best && state_.best_iteration > 0 && can_validate();
+    if (back) end_on_best();
+    const bool whole = can_validate() && eval_is_slice();
     state_.finished = 1;  // in the checkpoint written next, the run's last
-    if (can_validate() && eval_is_slice()) {
+    if (whole)
       validate_whole_split();
-      write_curves();
-    } else {
+    else
       save_checkpoint(run_dir_ / "last.ckpt");
-    }
+    if (whole || back) write_curves();
   }
   progress_->finish();
   // The plan turns --max-exposure into --max-iters (train_plan.hpp); say which one stopped it.

@@ -161,13 +161,12 @@ double Trainer::score_gone_back() {
 // A run with --rollback that stops on weights that validated worse than its best ends on the
 // best, as Keras's restore_best_weights does: best.ckpt is the model `sample` takes by default,
 // and the whole split at the end then scores that model, not one the run moved past. The rate is
-// halved as at any rollback, so that --more goes on from there as a rollback would.
+// halved as at any rollback, so that --more goes on from there as a rollback would. finish()
+// saves the run's last checkpoint after it.
 void Trainer::end_on_best() {
   const double last = state_.last_valid;
   roll_back();
   score_gone_back();
-  save_checkpoint(run_dir_ / "last.ckpt");
-  write_curves();
   progress_->message("  the last model validated " + validation_text(last) +
                      ": the run ends on the best model (iteration " +
                      thousands(state_.best_iteration) + "), validation " +
