@@ -70,8 +70,8 @@ TEST_CASE("the loss curves draw every row, ring the best validation and mark the
   CHECK(count(svg, "<polyline") == 6);
   CHECK(count(svg, "r=\"2.5\"") == 2 * 4);  // four periodic validations per panel
   CHECK(count(svg, "r=\"6\"") == 2);        // the best, ringed in each panel
-  CHECK_THAT(svg,
-             Catch::Contains("best 1.2000") && Catch::Contains("whole validation split 1.3100"));
+  CHECK_THAT(svg, Catch::Contains("best 1.2000") &&
+                      Catch::Contains("end of run 1.3100 (300,000 validation units)"));
   CHECK_THAT(svg, Catch::Contains(">minutes<") && Catch::Contains(">units seen (millions)<"));
   // Inline in a page: no namespace URL, nothing fetched.
   const std::string inline_svg = charnn::loss_curves_svg(rows(), false);
@@ -139,7 +139,8 @@ TEST_CASE("metrics.csv says which validation is the whole split at the end, also
   CHECK_FALSE(m.rows[1].end_of_run);
   CHECK(m.rows[2].end_of_run);
   const std::string svg = charnn::loss_curves_svg(m.rows);
-  CHECK_THAT(svg, Catch::Contains("best 2.8000") && Catch::Contains("whole validation split 2.7000"));
+  CHECK_THAT(svg, Catch::Contains("best 2.8000") &&
+                      Catch::Contains("end of run 2.7000 (98,304 validation units)"));
   // charnn runs: the best is the periodic one.
   std::filesystem::create_directories(dir / "runs" / "r1");
   std::filesystem::copy_file(dir / "new.csv", dir / "runs" / "r1" / "metrics.csv");

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <sstream>
 
@@ -105,10 +106,13 @@ TEST_CASE("best.ckpt is chosen on the validation slice; the end adds the whole s
   const Row best = *std::min_element(rows.begin(), rows.begin() + 3,
                                      [](const Row& a, const Row& b) { return a.valid < b.valid; });
   CHECK(r.best_valid_loss == Approx(best.valid).margin(1e-5));
-  // curves.svg, rewritten at each validation, ends with the whole split marked apart.
+  // curves.svg, rewritten at each validation, ends with the whole split's figure marked apart.
   const std::string curves = read_file(dir / "run" / "curves.svg");
   CHECK_THAT(curves, Catch::StartsWith("<svg") && Catch::EndsWith("</svg>"));
-  CHECK_THAT(curves, Catch::Contains("whole validation split"));
+  char end[64];
+  std::snprintf(end, sizeof end, "end of run %.4f (%lld validation units)", rows[3].valid,
+                rows[3].units);  // under 1,000 units: no separator
+  CHECK_THAT(curves, Catch::Contains(end));
 
   // best.ckpt holds the model that scored the best slice figure.
   LoadedModel m = load_model(dir / "run" / "best.ckpt", builtin_plugins());
@@ -116,6 +120,60 @@ TEST_CASE("best.ckpt is chosen on the validation slice; the end adds the whole s
   const Split split = split_corpus(ids, c.split);
   CHECK(evaluate_loss(*m.model, split.valid.first(100), c.batch, c.seq_len) ==
         Approx(r.best_valid_loss).epsilon(1e-12));
+}
+
+TEST_CASE("--time counts the end; a split too long for its share is sampled, spread over it",
+          "[trainer]") {
+  ScratchDir dir("end-share");
+  write_file(dir / "corpus.txt", repeating_corpus(6000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.split = {0.8, 0.15, 0.05};  // 900 validation units, of which the periodic passes score 100
+  c.eval_units = 100;
+  c.eval_every = 5;
+  c.max_iters = 0;
+  c.max_exposure = 0;
+  c.rollback = 0;
+  c.ema = 0;
+  c.time_limit = 2;
+  c.progress = TrainConfig::ProgressMode::plain;  // the end's messages, into the log
+  // At 0.01 s a unit the whole split would take 9 s, past 5% of --time (0.1 s): the end scores
+  // its least, the slice's 100 units, spread over the split. The last slice and the end then
+  // take 2 s by that speed, capped at half the budget: training stops 1 s early.
+  const FaultyRun r = run_with_faults(c, {.eval_seconds_per_unit = 0.01});
+  INFO(r.log);
+  CHECK(r.result.stop_reason == "time");
+  CHECK(r.result.seconds >= 1.0);
+  CHECK(r.result.seconds < 1.9);  // the real end takes milliseconds
+  CHECK_THAT(r.log, Catch::Contains("units spread over the split (the whole split, 900 units, "
+                                    "would have taken 9s) "));
+  CHECK_THAT(r.log, Catch::Contains("units spread over the split); best validation"));
+
+  const std::string metrics = read_file(dir / "run" / "metrics.csv");
+  const std::string last = metrics.substr(metrics.rfind('\n', metrics.size() - 2) + 1);
+  CHECK_THAT(last, Catch::EndsWith(",end\n"));
+  const CheckpointData d = read_checkpoint(dir / "run" / "last.ckpt");
+  const std::int64_t scored = d.get_int("state.end_units");
+  CHECK(scored > 0);
+  CHECK(scored <= 100);
+
+  // The figure is the mean over streams each scored alone from the zero state, evenly spaced
+  // over the split: not its first 100 units.
+  LoadedModel m = load_model(dir / "run" / "last.ckpt", builtin_plugins());
+  const auto ids = m.vocab.encode(read_text({dir / "corpus.txt"}, m.vocab.text_options()));
+  const Split split = split_corpus(ids, c.split);
+  const auto n = static_cast<std::int64_t>(split.valid.size());
+  const std::int64_t streams = c.batch, per = scored / streams, stride = (n - 1) / streams;
+  REQUIRE(per * streams == scored);
+  double nats = 0;
+  for (std::int64_t k = 0; k < streams; ++k) {
+    std::int64_t units = 0;
+    nats +=
+        evaluate_loss(*m.model, split.valid.subspan(k * stride, per + 1), 1, c.seq_len, &units) *
+        static_cast<double>(units);
+    CHECK(units == per);
+  }
+  CHECK(d.get_double("state.last_valid") ==
+        Approx(nats / static_cast<double>(scored)).epsilon(1e-9));
 }
 
 TEST_CASE("--keep-every keeps the model of every K-th iteration under its validation loss",

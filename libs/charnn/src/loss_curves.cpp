@@ -3,6 +3,8 @@
 // the part a reader compares is not squeezed flat.
 #include "charnn/loss_curves.hpp"
 
+#include "train_banner.hpp"  // thousands
+
 #include <charnn/atomic_file.hpp>
 #include <charnn/html_escape.hpp>
 
@@ -51,10 +53,12 @@ struct Axis {
 struct Series {
   std::vector<double> x, train_y, valid_x, valid_y, lr_x, lr_y;
   double whole_x = NAN, whole_y = NAN, best_x = NAN, best_y = NAN;
+  std::int64_t whole_units = 0;  // the end's: the whole split, or a sample of it
 };
 
 // One panel's points, x from each row by x_of: training loss and rate on the rows that trained,
-// the periodic validations (the best marked), and the whole split at the end of the run apart.
+// the periodic validations (the best marked), and the end's (the whole split, or a sample of it
+// where that would take too long) apart.
 Series series_of(const std::vector<MetricsRow>& rows, double (*x_of)(const MetricsRow&)) {
   Series s;
   for (const MetricsRow& r : rows) {
@@ -69,7 +73,7 @@ Series series_of(const std::vector<MetricsRow>& rows, double (*x_of)(const Metri
     }
     if (!std::isfinite(r.valid_loss)) continue;
     if (r.end_of_run) {
-      s.whole_x = x, s.whole_y = r.valid_loss;
+      s.whole_x = x, s.whole_y = r.valid_loss, s.whole_units = r.valid_units;
       continue;
     }
     s.valid_x.push_back(x);
@@ -206,8 +210,8 @@ std::string loss_curves_svg(const std::vector<MetricsRow>& rows, bool standalone
       << "  <tspan fill=\"#c0392b\">\u25CF validation (nats per unit)</tspan>  ";
   if (std::isfinite(best)) out << "\u25CB best " << num("%.4f", best) << "  ";
   if (std::isfinite(by_time.whole_y))
-    out << "<tspan fill=\"#2e8b57\">\u25A0 whole validation split " << num("%.4f", by_time.whole_y)
-        << "</tspan>  ";
+    out << "<tspan fill=\"#2e8b57\">\u25A0 end of run " << num("%.4f", by_time.whole_y) << " ("
+        << detail::thousands(by_time.whole_units) << " validation units)</tspan>  ";
   out << "<tspan fill=\"#999\">- - learning rate (right scale)</tspan></text>";
   panel(out, 0, by_time, ylo - pad, yhi + pad, lr_hi, "minutes", "%g");
   panel(out, kPanelW, by_units, ylo - pad, yhi + pad, lr_hi, "units seen (millions)", "%g");

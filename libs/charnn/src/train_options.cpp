@@ -258,8 +258,8 @@ const TrainOption kOptions[] = {
      .key = "time_limit",
      .group = G::stopping,
      .value_name = "DURATION",
-     .help = "wall-clock training budget (90s, 15m, 1.5h; 0 = none). Applies by default only when "
-             "neither --epochs nor --max-iters is given",
+     .help = "wall-clock budget of the whole run, its last validations included (90s, 15m, 1.5h; "
+             "0 = none). Applies by default only when neither --epochs nor --max-iters is given",
      .resumable = true,
      CHARNN_REAL(time_limit),
      .set_from_cli = [](TrainConfig& c, const std::string& s) { c.time_limit = parse_duration(s); },

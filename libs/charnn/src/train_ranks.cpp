@@ -90,8 +90,8 @@ void Trainer::join_root(const std::string& start) {
 }
 
 // Each rank's mean loss and gradient over its share, weighted by the share's streams and summed:
-// the batch's. The same call agrees on the root's clock and on a stop signal any rank received,
-// so that every rank takes the same decisions from here on.
+// the batch's. The same call agrees on the root's clock, on its validation speed (end_seconds)
+// and on a stop signal any rank received, so that every rank takes the same decisions from here.
 double Trainer::combine_ranks(double loss) {
   const double weight = static_cast<double>(share_.count) / static_cast<double>(share_.total);
   const auto grads = model_->grads();
@@ -100,10 +100,12 @@ double Trainer::combine_ranks(double loss) {
   for (std::size_t i = 0; i < grads.size(); ++i) grads[i] *= w;
   ranks_.sum(grads);
   const int sig = hooks_.watch_signals ? pending_stop_signal() : 0;
-  std::array<double, 4> agreed{loss * weight, ranks_.root() ? session_seconds() : 0.0,
-                               sig == SIGINT ? 1.0 : 0.0, sig == SIGTERM ? 1.0 : 0.0};
+  std::array<double, 5> agreed{loss * weight, ranks_.root() ? session_seconds() : 0.0,
+                               sig == SIGINT ? 1.0 : 0.0, sig == SIGTERM ? 1.0 : 0.0,
+                               ranks_.root() ? measured_spu_ : 0.0};
   ranks_.sum(agreed);
   root_seconds_ = agreed[1];
+  eval_spu_ = agreed[4];
   agreed_signal_ = agreed[3] > 0 ? SIGTERM : agreed[2] > 0 ? SIGINT : 0;
   return agreed[0];
 }

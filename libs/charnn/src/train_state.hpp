@@ -53,6 +53,9 @@ struct TrainState {
   // 1 once the run ended (Trainer::finish wrote its last checkpoint) and has not trained since: a
   // resumed finished run then reports its end again without validating again (optional key: 0).
   std::int64_t finished = 0;
+  // The units the end of the run scored when a sample of the split, spread over it, stood in for
+  // the whole (Trainer::end_units); 0 for the whole split. Optional key: 0.
+  std::int64_t end_units = 0;
 
   // Calls f(key, field) for every field, in one fixed order.
   template <class State, class F>
@@ -80,13 +83,14 @@ struct TrainState {
     f("state.ended_on_best", s.ended_on_best);
     f("state.at_best", s.at_best);
     f("state.finished", s.finished);
+    f("state.end_units", s.end_units);
   }
   // Keys a checkpoint written before them may lack; they keep their defaults.
   static bool optional_key(const std::string& key) {
     return key == "state.lr_scale" || key == "state.rollbacks" || key == "state.average_chosen" ||
            key == "state.extended_from" || key == "state.spike_lowest" || key == "state.spikes" ||
            key == "state.grad_log_level" || key == "state.bursts" || key == "state.ended_on_best" ||
-           key == "state.at_best" || key == "state.finished";
+           key == "state.at_best" || key == "state.finished" || key == "state.end_units";
   }
 
   void save(CheckpointData& d) const;

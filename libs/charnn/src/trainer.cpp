@@ -70,7 +70,7 @@ TrainResult Trainer::run() {
 }
 
 std::string Trainer::stop_reason() const {
-  return stop_reached(config_, state_, elapsed());
+  return stop_reached(config_, state_, elapsed() + end_seconds());
 }
 
 void Trainer::next_batch() {
@@ -258,7 +258,7 @@ TrainResult Trainer::finish(const std::string& reason) {
     const bool whole = can_validate() && eval_is_slice();
     state_.finished = 1;  // in the checkpoint written next, the run's last
     if (whole)
-      validate_whole_split();
+      validate_at_end();
     else
       save_checkpoint(run_dir_ / "last.ckpt");
     if (whole || back) write_curves();
@@ -281,10 +281,11 @@ TrainResult Trainer::finish(const std::string& reason) {
           ? "going back to the best model stopped finding better ones; ended on it (" +
                 option_name("rollback") + ")"
           : "validation stopped improving (" + option_name("patience") + ")";
-  const std::string valid = can_validate() ? "validation " + validation_text(state_.last_valid) +
-                                                 (eval_is_slice() ? " (whole split)" : "") + "; " +
-                                                 describe_best()
-                                           : std::string("no validation split");
+  const std::string valid =
+      can_validate() ? "validation " + validation_text(state_.last_valid) +
+                           (eval_is_slice() ? " (" + end_label(state_.end_units) + ")" : "") +
+                           "; " + describe_best()
+                     : std::string("no validation split");
   progress_->message("done: " + why + " after " + thousands(state_.iteration) + " iterations (" +
                      fixed(batches_->epoch_fraction(state_.position), 2) + " epochs, " +
                      format_duration(elapsed()) + "); " + valid + "\n  run: " + run_dir_.string() +
@@ -327,7 +328,9 @@ double Trainer::progress_fraction() const {
   if (config_.epochs > 0)
     f = std::max(f,
                  batches_->epoch_fraction(state_.position) / static_cast<double>(config_.epochs));
-  if (config_.time_limit > 0) f = std::max(f, elapsed() / config_.time_limit);
+  // The schedule anneals by the time training stops, before the end's validations (which take
+  // at most half the budget).
+  if (config_.time_limit > 0) f = std::max(f, elapsed() / (config_.time_limit - end_seconds()));
   return std::min(f, 1.0);
 }
 

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <ostream>
@@ -39,15 +40,22 @@ inline std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t iteration) {
 
 // How evaluate_loss lays a text out: N streams of L units each, scored in `segments` segments
 // of T steps with the state carried. All zero when the text is too short to score.
+// N streams of L units, stream k from unit k x stride: contiguous (stride = L), or spread over
+// a longer text (spread_layout).
 struct EvalLayout {
-  std::int64_t N = 0, T = 0, L = 0, segments = 0;
+  std::int64_t N = 0, T = 0, L = 0, segments = 0, stride = 0;
   std::int64_t units() const { return segments * T * N; }  // units scored
 };
 EvalLayout eval_layout(std::int64_t units, std::int64_t N, std::int64_t T);
+// About `units` of a text of n, as N streams spread evenly over all of it: a sample of a split
+// too long to score whole in the time there is. The contiguous layout when units >= n - 1.
+EvalLayout spread_layout(std::int64_t n, std::int64_t units, std::int64_t N, std::int64_t T);
 // The summed nats of streams [first, first + count) of the layout: one rank's share of a
-// validation (ranks.hpp), or with (0, N) the whole of it.
+// validation (ranks.hpp), or with (0, N) the whole of it. `done` (optional) is told the units
+// this rank has scored after each batch of T steps, for a progress line.
 double evaluate_streams(Model& model, std::span<const std::int32_t> ids, const EvalLayout& at,
-                        std::int64_t first, std::int64_t count);
+                        std::int64_t first, std::int64_t count,
+                        const std::function<void(std::int64_t)>& done = {});
 
 // The corpus fingerprint as the checkpoint stores it.
 inline std::string hex64(std::uint64_t v) {
@@ -103,6 +111,12 @@ inline std::string stop_reached(const TrainConfig& c, const TrainState& s, doubl
 // lost. The training loss itself is no guide: its 50-iteration windows rose up to 0.63 above
 // their lowest in a healthy run on Chinese fortunes, from harder text alone.
 inline constexpr std::int64_t kSpikeEvery = 50;
+
+// The most of --time the end's validation may take. 100 MB of C headers for 10 minutes: the
+// whole split (5.0M units) took 2m07s past the budget (12m10s in all); at 5% the end scored
+// 1.1M units spread over the split and the run took 10m03s. The suite's corpora (up to 0.43M
+// validation units) still score the whole split from a 2-minute budget on.
+inline constexpr double kEndShare = 0.05;
 inline constexpr double kSpikeMargin = 0.25;
 
 class Trainer {
@@ -153,7 +167,8 @@ class Trainer {
   bool skip_burst(double norm);
   void report_bursts();
   // Validation, checkpoints and the end.
-  double validate_now(bool full, std::int64_t* scored);
+  // The periodic validation (end_units 0), or the end's on that many units (end_units()).
+  double validate_now(std::int64_t end_units, std::int64_t* scored);
   void swap_in_average();
   void validate_and_save(bool last = false);
   bool snapshot_due() const;
@@ -162,7 +177,13 @@ class Trainer {
   void end_on_best();
   double score_gone_back();
   void keep_snapshot(double valid);
-  void validate_whole_split();
+  void validate_at_end();
+  // The end of a run that validates on a slice scores the whole split, or, where that would take
+  // more than kEndShare of --time, as much of it as fits, spread over it. --time counts the end:
+  // training stops end_seconds() early (the last periodic validation and this one).
+  std::int64_t end_units() const;
+  double end_seconds() const;
+  std::string end_label(std::int64_t units) const;  // "whole split", "... spread over the split"
   void write_curves() const;  // the loss curves page, from the root
   CheckpointData checkpoint(std::vector<float> state) const;
   void save_checkpoint(const std::filesystem::path& file);  // collective: every rank calls it
@@ -235,6 +256,9 @@ class Trainer {
   Window window_;
   std::vector<std::int32_t> fixed_inputs_, fixed_targets_;  // the spike guard's batch, (T, n)
   double check_seconds_ = 0;  // the learning-rate check's, counted against --time
+  // Seconds per unit of one validation scoring: this process's last, and the one decisions use
+  // (the root's, agreed at each step, so that every rank stops at the same step).
+  double measured_spu_ = 0, eval_spu_ = 0;
   double last_lr_ = 0;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::int64_t session_start_iteration_ = 0;

@@ -1,6 +1,6 @@
 // The trainer's validations: scoring the slice (trained weights and their average), keeping
 // best.ckpt, going back to it (--rollback) or ending the run on it, --keep-every snapshots, and
-// the whole split at the end. The loop that calls them is trainer.cpp.
+// the whole split (or a sample of it) at the end. The loop that calls them is trainer.cpp.
 #include "train_banner.hpp"
 #include "trainer_impl.hpp"
 #include "util.hpp"
@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -18,22 +19,42 @@ namespace charnn::detail {
 
 // The periodic validation scores the trained weights and, with --ema, their average too, and
 // chooses the better as the run's model; the whole split at the end scores only that model.
-double Trainer::validate_now(bool full, std::int64_t* scored) {
-  std::span<const std::int32_t> ids = split_.valid;
-  if (!full && eval_is_slice()) ids = ids.first(static_cast<std::size_t>(config_.eval_units));
+double Trainer::validate_now(std::int64_t end_units, std::int64_t* scored) {
+  const std::span<const std::int32_t> ids = split_.valid;
+  const auto n = static_cast<std::int64_t>(ids.size());
+  const bool end = end_units > 0;
+  const EvalLayout at =
+      end ? spread_layout(n, end_units, config_.batch, config_.seq_len)
+          : eval_layout(eval_is_slice() ? config_.eval_units : n, config_.batch, config_.seq_len);
   last_eval_iteration_ = state_.iteration;
   // With several ranks, each scores its share of the streams (one rank: evaluate_loss).
-  const EvalLayout at =
-      eval_layout(static_cast<std::int64_t>(ids.size()), config_.batch, config_.seq_len);
   const StreamShare mine = stream_share(at.N, ranks_.rank(), ranks_.size());
   if (scored) *scored = at.units();
+  // The end's validation can take minutes (up to kEndShare of --time): it shows how far it is.
+  const std::int64_t share_units = at.units() / std::max<std::int64_t>(at.N, 1) * mine.count;
+  const auto shown = [&](std::int64_t done) {
+    progress_->update("iter " + thousands(state_.iteration) + ": validating on " +
+                      end_label(end_units) + ", " +
+                      std::to_string(100 * done / std::max<std::int64_t>(share_units, 1)) + "%");
+  };
   const auto score = [&] {
-    std::array<double, 1> total{evaluate_streams(*model_, ids, at, mine.first, mine.count)};
+    const auto t0 = std::chrono::steady_clock::now();
+    std::array<double, 1> total{
+        evaluate_streams(*model_, ids, at, mine.first, mine.count,
+                         end ? shown : std::function<void(std::int64_t)>{})};
     ranks_.sum(total);
+    if (at.units() > 0) {
+      measured_spu_ =
+          faults_.eval_seconds_per_unit > 0
+              ? faults_.eval_seconds_per_unit
+              : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                    static_cast<double>(at.units());
+      if (ranks_.size() == 1) eval_spu_ = measured_spu_;
+    }
     return at.units() > 0 ? total[0] / static_cast<double>(at.units()) : kNaN;
   };
   if (!average_) return score();
-  if (full) {
+  if (end) {
     if (state_.average_chosen) swap_in_average();
     const double v = score();
     if (state_.average_chosen) swap_in_average();
@@ -66,7 +87,7 @@ void Trainer::validate_and_save(bool last) {
     return;
   }
   std::int64_t scored = 0;
-  const double v = validate_now(false, &scored);
+  const double v = validate_now(0, &scored);
   state_.last_valid = v;
   const bool better = std::isfinite(v) && v < state_.best_valid;
   if (better) {
@@ -152,7 +173,7 @@ void Trainer::read_best() {
 // row at the same iteration), so that the run's last periodic figure is the model it ends with.
 double Trainer::score_gone_back() {
   std::int64_t scored = 0;
-  state_.last_valid = validate_now(false, &scored);
+  state_.last_valid = validate_now(0, &scored);
   metrics_row(last_lr_, window_.mean_loss(), window_.mean_norm(), state_.last_valid, scored,
               trained_valid_);
   return state_.last_valid;
@@ -194,17 +215,48 @@ void Trainer::keep_snapshot(double valid) {
   progress_->message("  kept " + target.string());
 }
 
-// At the end, the whole split as well, for the figure to report; the whole split is harder
-// or easier than its first part, so this one is not compared with the best.
-void Trainer::validate_whole_split() {
+// At the end, the whole split as well (or a sample spread over it: end_units), for the figure
+// to report; the whole split is harder or easier than its first part, so this one is not
+// compared with the best.
+void Trainer::validate_at_end() {
+  const auto n = static_cast<std::int64_t>(split_.valid.size());
+  const std::int64_t units = end_units();
+  const double whole_seconds = eval_spu_ * static_cast<double>(n);
   std::int64_t scored = 0;
-  const double v = validate_now(true, &scored);
+  const double v = validate_now(units, &scored);
   state_.last_valid = v;
+  state_.end_units = units < n ? scored : 0;
   metrics_row(last_lr_, kNaN, kNaN, v, scored, kNaN, true);
   save_checkpoint(run_dir_ / "last.ckpt");
+  const std::string which = state_.end_units > 0 ? " (the whole split, " + thousands(n) +
+                                                       " units, would have taken " +
+                                                       format_duration(whole_seconds) + ")"
+                                                 : " (" + thousands(scored) + " units)";
   progress_->message("iter " + thousands(state_.iteration) + " (" + format_duration(elapsed()) +
-                     "): validation on the whole split (" + thousands(scored) + " units) " +
+                     "): validation on " + end_label(state_.end_units) + which + " " +
                      validation_text(v));
+}
+
+std::int64_t Trainer::end_units() const {
+  const auto n = static_cast<std::int64_t>(split_.valid.size());
+  if (config_.time_limit <= 0 || !(eval_spu_ > 0)) return n;
+  const double fit = kEndShare * config_.time_limit / eval_spu_;
+  const std::int64_t least = std::min(n, std::max<std::int64_t>(config_.eval_units, 0));
+  return fit >= static_cast<double>(n) ? n : std::max(least, static_cast<std::int64_t>(fit));
+}
+
+double Trainer::end_seconds() const {
+  if (config_.time_limit <= 0 || !can_validate()) return 0;
+  const auto n = static_cast<double>(split_.valid.size());
+  const double last = (average_ ? 2 : 1) * (eval_is_slice() ? config_.eval_units : n);
+  const double end = eval_is_slice() ? static_cast<double>(end_units()) : 0;
+  return std::min(eval_spu_ * (last + end), 0.5 * config_.time_limit);
+}
+
+std::string Trainer::end_label(std::int64_t units) const {
+  if (units <= 0 || units >= static_cast<std::int64_t>(split_.valid.size()))
+    return "the whole split";
+  return thousands(units) + " units spread over the split";
 }
 
 }  // namespace charnn::detail

@@ -20,6 +20,9 @@ struct TrainFaults {
   std::int64_t spike_at = 0;
   // Multiplies the gradients of this iteration (1-based) by 10,000, before clipping. 0 = never.
   std::int64_t burst_at = 0;
+  // Pretends every validation scores this many seconds per unit (end_seconds, end_units). 0 =
+  // the measured speed.
+  double eval_seconds_per_unit = 0;
 };
 
 TrainResult train_with_faults(const TrainConfig& config, const PluginRegistry& plugins,
