@@ -1,6 +1,7 @@
 // --rollback through the library (charnn::train): going back to the best model at half the rate
-// (and a resumed run doing the same), ending a run on it when rollbacks stop finding better ones,
-// and ending on it when the run stops on weights that validated worse. The spike guard's part is
+// (and a resumed run doing the same) once a pass over the training text is done, ending a run on
+// it when rollbacks stop finding better ones, and ending on it when the run stops on weights that
+// validated worse. The spike guard's part is
 // test_spike_guard.cpp.
 #include <charnn/checkpoint.hpp>
 #include <charnn/detail/train_faults.hpp>
@@ -43,7 +44,7 @@ TrainConfig rollback_config(const std::filesystem::path& dir, std::uint32_t seed
                             const std::filesystem::path& out, std::int64_t max_iters) {
   write_file(dir / "corpus.txt", random_letters(seed));
   TrainConfig c = tiny_config(dir / "corpus.txt", out);
-  c.split = {0.7, 0.3, 0};
+  c.split = {0.3, 0.7, 0};  // a pass every 26 iterations: no rollback comes before the first
   c.hidden = 32;
   c.schedule.lr = 3e-2;
   c.schedule.kind = LrScheduleKind::constant;
@@ -137,6 +138,31 @@ TEST_CASE("--rollback returns to the best model with half the rate, and a resume
   }
   CHECK(b.valid_loss == a.valid_loss);
   CHECK(b.stop_reason == a.stop_reason);
+}
+
+TEST_CASE("--rollback waits for the first pass over the training text", "[trainer]") {
+  ScratchDir dir("rollback-first-pass");
+  // 90% of the random letters train: a pass every 76 iterations. Validation stops improving
+  // long before, but every batch so far was new text; past the pass the run goes back.
+  TrainConfig c = rollback_config(dir.path(), 7, dir / "within", 70);
+  c.split = {0.9, 0.1, 0};
+  std::ostringstream log;
+  TrainHooks hooks;
+  hooks.log = &log;
+  const TrainResult within = train(c, builtin_plugins(), hooks);
+  INFO(log.str());
+  const CheckpointData last = read_checkpoint(c.out / "last.ckpt");
+  REQUIRE(within.iterations == 70);
+  CHECK(within.best_valid_loss < within.valid_loss);  // it did get worse
+  CHECK(last.get_int("state.rollbacks") == 0);
+  CHECK(last.params != read_checkpoint(c.out / "best.ckpt").params);  // the end stays too
+  CHECK_THAT(log.str(), !Catch::Contains("without improvement: back to the best model") &&
+                            !Catch::Contains("the run ends on the best model"));
+
+  c.out = dir / "past";
+  c.max_iters = 200;
+  train(c, builtin_plugins());
+  CHECK(read_checkpoint(c.out / "last.ckpt").get_int("state.rollbacks") >= 1);
 }
 
 TEST_CASE("--rollback ends a run on the best model once its rollbacks stop finding better ones",

@@ -57,9 +57,8 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
          thousands(f.parameters) + " parameters, dropout " + short_num(c.dropout) +
          (c.dropout > 0 && c.dropout_mask == DropoutMask::segment ? " (one mask per segment)"
                                                                   : "") +
-         "\n  batch " +
-         std::to_string(c.batch) + " streams x " + std::to_string(c.seq_len) + " steps (" +
-         thousands(f.iterations_per_epoch) + " iterations per epoch), " +
+         "\n  batch " + std::to_string(c.batch) + " streams x " + std::to_string(c.seq_len) +
+         " steps (" + thousands(f.iterations_per_epoch) + " iterations per epoch), " +
          to_string(c.optimizer.kind) + " lr " + short_num(c.schedule.lr) + " (" +
          to_string(c.schedule.kind) + "), clip " + short_num(c.clip) +
          (c.skip_bursts > 0 ? ", bursts above " + short_num(c.skip_bursts) + "x skipped"
@@ -68,8 +67,8 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
          ", " + workers + "\n  stop:" + stops +
          (c.rollback > 0
               ? "; back to the best model at half the rate after " + std::to_string(c.rollback) +
-                    " validation(s) without improvement or after a loss spike, ending on it "
-                    "after " +
+                    " validation(s) without improvement (after the first pass) or a loss "
+                    "spike, ending on it after " +
                     std::to_string(kFruitlessRollbacks) +
                     " such rollbacks and an epoch without a better one"
               : std::string()) +

@@ -109,7 +109,7 @@ void Trainer::validate_and_save(bool last) {
   // Before last.ckpt is written: a run resumed from it continues after the rollback.
   // Not at the end of a run: there finish() goes back only if these weights are not the best.
   const bool roll = !last && !better && config_.rollback > 0 && state_.best_iteration > 0 &&
-                    state_.evals_since_best % config_.rollback == 0;
+                    past_first_pass() && state_.evals_since_best % config_.rollback == 0;
   const bool ending = roll && rollbacks_exhausted(config_, state_, batches_->segments_per_epoch());
   if (ending) state_.ended_on_best = 1;  // stop_reached ends the run
   metrics_row(last_lr_, window_.mean_loss(), window_.mean_norm(), v, scored, trained_valid_);
