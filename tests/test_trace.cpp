@@ -459,9 +459,18 @@ TEST_CASE("score_text scores every unit after the first as one stream, whatever 
   const double want = sum / static_cast<double>(ids.size() - 1);
   for (std::int64_t streams : {1, 4, 32}) {
     CAPTURE(streams);
-    const auto s = charnn::score_text(*model, ids, side_by_side(streams, 300, 128));
+    std::int64_t last_done = 0, last_total = 0, calls = 0;
+    const auto s = charnn::score_text(*model, ids, side_by_side(streams, 300, 128),
+                                      [&](std::int64_t done, std::int64_t total) {
+                                        last_done = done, last_total = total;
+                                        ++calls;
+                                      });
     CHECK(s.scored == 1499);
     CHECK_THAT(s.nats, Catch::Matchers::WithinRel(want, 1e-5));
+    // Progress (charnn eval's line) ends on the whole text.
+    CHECK(calls > 1);
+    CHECK(last_total == 1500);
+    CHECK(last_done == 1500);
   }
   CHECK(std::isnan(charnn::score_text(*model, std::vector<std::int32_t>{3}).nats));
 }

@@ -57,7 +57,7 @@ int run_eval(const std::vector<std::string>& args) {
     throw error("the text has " + std::to_string(text.ids.size()) +
                     " unit(s) the model knows; scoring needs at least 2",
                 "give a longer text");
-  const TextScore score = score_text(*loaded.model, text.ids, options);
+  const TextScore score = score_text(*loaded.model, text.ids, options, trace_progress("eval"));
   const double bits = score.nats / std::log(2.0);
   const double ppl = std::exp(score.nats);
   const std::int64_t skipped = unknown == UnknownUnits::skip ? text.unknown_count : 0;

@@ -352,8 +352,8 @@ double unit_nats(const float* z, std::int32_t V, std::int32_t id) {
   return std::log(static_cast<double>(sum)) + zmax - z[id];
 }
 
-TextScore score_text(Model& model, std::span<const std::int32_t> ids,
-                     const TraceOptions& options) {
+TextScore score_text(Model& model, std::span<const std::int32_t> ids, const TraceOptions& options,
+                     const std::function<void(std::int64_t, std::int64_t)>& progress) {
   TextScore score;
   const auto n = static_cast<std::int64_t>(ids.size());
   if (n < 2) {
@@ -362,6 +362,7 @@ TextScore score_text(Model& model, std::span<const std::int32_t> ids,
   }
   const std::int32_t V = model.vocab_size();
   double sum = 0;
+  std::int64_t delivered = 0;  // units, for progress
   std::vector<double> row_nats;
   // Row t of a chunk predicts unit begin + t + 1; the last unit predicts nothing.
   TraceOptions logits_only = options;
@@ -380,8 +381,10 @@ TextScore score_text(Model& model, std::span<const std::int32_t> ids,
         double chunk_sum = 0;
         for (double r : row_nats) chunk_sum += r;
         sum += c.retract ? -chunk_sum : chunk_sum;
+        delivered += c.retract ? -c.T : c.T;
+        if (progress) progress(delivered, n);
       },
-      [&] { sum = 0; }, logits_only);
+      [&] { sum = 0, delivered = 0; }, logits_only);
   score.scored = n - 1;
   score.nats = sum / static_cast<double>(n - 1);
   return score;

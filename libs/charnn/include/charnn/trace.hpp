@@ -110,7 +110,10 @@ struct TextScore {
   std::int64_t scored = 0;  // units predicted: units - 1
   TraceStats trace;
 };
-TextScore score_text(Model& model, std::span<const std::int32_t> ids,
-                     const TraceOptions& options = {});
+// `progress` (optional) is told the units scored so far and the text's: a one pass that gives
+// way starts again from 0.
+TextScore score_text(
+    Model& model, std::span<const std::int32_t> ids, const TraceOptions& options = {},
+    const std::function<void(std::int64_t done, std::int64_t total)>& progress = {});
 
 }  // namespace charnn
