@@ -38,10 +38,9 @@ inline std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t iteration) {
   return splitmix64(seed * 0x2545f4914f6cdd1dull + static_cast<std::uint64_t>(iteration));
 }
 
-// How evaluate_loss lays a text out: N streams of L units each, scored in `segments` segments
-// of T steps with the state carried. All zero when the text is too short to score.
-// N streams of L units, stream k from unit k x stride: contiguous (stride = L), or spread over
-// a longer text (spread_layout).
+// How evaluate_loss lays a text out: N streams of L units each, stream k from unit k x stride
+// (contiguous: stride = L; spread over a longer text: spread_layout), scored in `segments`
+// segments of T steps with the state carried. All zero when the text is too short to score.
 struct EvalLayout {
   std::int64_t N = 0, T = 0, L = 0, segments = 0, stride = 0;
   std::int64_t units() const { return segments * T * N; }  // units scored
@@ -111,13 +110,13 @@ inline std::string stop_reached(const TrainConfig& c, const TrainState& s, doubl
 // lost. The training loss itself is no guide: its 50-iteration windows rose up to 0.63 above
 // their lowest in a healthy run on Chinese fortunes, from harder text alone.
 inline constexpr std::int64_t kSpikeEvery = 50;
+inline constexpr double kSpikeMargin = 0.25;
 
 // The most of --time the end's validation may take. 100 MB of C headers for 10 minutes: the
 // whole split (5.0M units) took 2m07s past the budget (12m10s in all); at 5% the end scored
 // 1.1M units spread over the split and the run took 10m03s. The suite's corpora (up to 0.43M
-// validation units) still score the whole split from a 2-minute budget on.
+// validation units, ~11 s there) still score the whole split from a 4-minute budget on.
 inline constexpr double kEndShare = 0.05;
-inline constexpr double kSpikeMargin = 0.25;
 
 class Trainer {
  public:
@@ -183,7 +182,7 @@ class Trainer {
   // training stops end_seconds() early (the last periodic validation and this one).
   std::int64_t end_units() const;
   double end_seconds() const;
-  std::string end_label(std::int64_t units) const;  // "whole split", "... spread over the split"
+  std::string end_label(std::int64_t units) const;  // "the whole split", "N units spread over ..."
   void write_curves() const;  // the loss curves page, from the root
   CheckpointData checkpoint(std::vector<float> state) const;
   void save_checkpoint(const std::filesystem::path& file);  // collective: every rank calls it
