@@ -78,10 +78,10 @@ int main(int argc, char** argv) {
   const double on_rate[] = {0.2, 0.18, 0.01};
   for (int p = 0; p < 6; ++p) {
     const bool binary = p % 2 == 0;
-    charnn::Probe probe{"p" + std::to_string(p),
-                        "",
-                        binary ? charnn::ProbeKind::binary : charnn::ProbeKind::continuous,
-                        {}};
+    std::string name = "p";  // not "p" + to_string: GCC 12 warns of a false -Wrestrict there
+    name += std::to_string(p);
+    charnn::Probe probe{
+        name, "", binary ? charnn::ProbeKind::binary : charnn::ProbeKind::continuous, {}};
     probe.values.resize(static_cast<std::size_t>(a.units));
     std::uint64_t s = 0x9e3779b97f4a7c15ull * static_cast<std::uint64_t>(p + 1);
     for (auto& v : probe.values) {
