@@ -5,6 +5,7 @@
 #include <charnn/progress.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <memory>
@@ -72,10 +73,20 @@ TraceOptions trace_options(const TraceFlags& f) {
 }
 
 std::function<void(std::int64_t, std::int64_t)> trace_progress(const std::string& command) {
-  if (!Progress::is_terminal(std::cerr)) return {};
-  auto line = std::make_shared<Progress>(std::cerr, Progress::Mode::live, 0.0, 0.2);
+  const bool live = Progress::is_terminal(std::cerr);
+  auto line = std::make_shared<Progress>(std::cerr, live ? Progress::Mode::live : Progress::Mode::plain,
+                                         kPlainProgressSeconds, 0.2);
   const std::string what = "charnn " + command;
-  return [line, what](std::int64_t done, std::int64_t total) {
+  // In a log: nothing for a trace shorter than the interval (the command's own lines say enough),
+  // then a line every interval, and the last one.
+  const auto start = std::chrono::steady_clock::now();
+  auto shown = std::make_shared<bool>(live);
+  return [line, what, start, shown](std::int64_t done, std::int64_t total) {
+    if (!*shown) {
+      const std::chrono::duration<double> since = std::chrono::steady_clock::now() - start;
+      if (since.count() < kPlainProgressSeconds) return;
+      *shown = true;
+    }
     const auto percent = 100 * done / std::max<std::int64_t>(1, total);
     char buf[64];
     std::snprintf(buf, sizeof buf, ": %3d%% (%lld/%lld units)", static_cast<int>(percent),

@@ -35,7 +35,9 @@ void add_trace_run_options(po::options_description& options, TraceFlags& flags);
 TraceOptions trace_options(const TraceFlags& flags);
 
 // "charnn <command>: 41% (1200000/3000000 units)" as a live line on a terminal, at most every
-// 200 ms; an empty function (no output) when stderr is not a terminal.
+// 200 ms; when stderr is not a terminal, plain lines every kPlainProgressSeconds (as training's
+// log has) once a trace has run that long, so a short one adds nothing to a log.
+inline constexpr double kPlainProgressSeconds = 30;
 std::function<void(std::int64_t done, std::int64_t total)> trace_progress(
     const std::string& command);
 
