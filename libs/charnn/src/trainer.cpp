@@ -252,8 +252,7 @@ TrainResult Trainer::finish(const std::string& reason) {
   // Otherwise one last save, with the time of the stop, so that the run reads finished.
   if (!state_.finished) {
     if (last_eval_iteration_ != state_.iteration) validate_and_save(true);
-    const bool back = config_.rollback > 0 && !state_.at_best && state_.best_iteration > 0 &&
-                      can_validate() && past_first_pass();
+    const bool back = !state_.at_best && may_go_back();
     if (back) end_on_best();
     const bool whole = can_validate() && eval_is_slice();
     state_.finished = 1;  // in the checkpoint written next, the run's last

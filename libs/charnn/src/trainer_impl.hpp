@@ -218,6 +218,11 @@ class Trainer {
   bool past_first_pass() const {
     return state_.units_seen >= static_cast<std::int64_t>(split_.train.size());
   }
+  // Whether --rollback may send the run back to its best model now (at a validation without
+  // improvement, or at the end of a run that stopped on other weights).
+  bool may_go_back() const {
+    return config_.rollback > 0 && state_.best_iteration > 0 && can_validate() && past_first_pass();
+  }
   bool eval_is_slice() const {
     return config_.eval_units > 0 &&
            static_cast<std::int64_t>(split_.valid.size()) > config_.eval_units;

@@ -31,7 +31,7 @@ double Trainer::validate_now(std::int64_t end_units, std::int64_t* scored) {
   const StreamShare mine = stream_share(at.N, ranks_.rank(), ranks_.size());
   if (scored) *scored = at.units();
   // The end's validation can take minutes (up to kEndShare of --time): it shows how far it is.
-  const std::int64_t share_units = at.units() / std::max<std::int64_t>(at.N, 1) * mine.count;
+  const std::int64_t share_units = at.segments * at.T * mine.count;
   const auto shown = [&](std::int64_t done) {
     progress_->update("iter " + thousands(state_.iteration) + ": validating on " +
                       end_label(end_units) + ", " +
@@ -108,8 +108,8 @@ void Trainer::validate_and_save(bool last) {
            : " (trained weights; weight average " + fixed(averaged_valid_, 4) + ")");
   // Before last.ckpt is written: a run resumed from it continues after the rollback.
   // Not at the end of a run: there finish() goes back only if these weights are not the best.
-  const bool roll = !last && !better && config_.rollback > 0 && state_.best_iteration > 0 &&
-                    past_first_pass() && state_.evals_since_best % config_.rollback == 0;
+  const bool roll =
+      !last && !better && may_go_back() && state_.evals_since_best % config_.rollback == 0;
   const bool ending = roll && rollbacks_exhausted(config_, state_, batches_->segments_per_epoch());
   if (ending) state_.ended_on_best = 1;  // stop_reached ends the run
   metrics_row(last_lr_, window_.mean_loss(), window_.mean_norm(), v, scored, trained_valid_);
