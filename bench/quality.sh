@@ -8,8 +8,9 @@
 # Run it on an idle machine: it runs one job at a time, but anything else running makes both
 # sides slower by different amounts. It prints a table of best and final validation nats per
 # unit and appends it to bench/RESULTS.md:
-#   best   the lowest periodic validation (the first 100,000 units of the validation split, the
-#          figure that picks charnn's best.ckpt; the peer validates the same units every 2 min);
+#   best   the lowest periodic validation (100,000 units of the validation split in 32 streams
+#          spread over it, the figure that picks charnn's best.ckpt; the peer validates the same
+#          units every 2 min);
 #   final  the model at the end of the budget, on the same slice and on the whole split.
 #
 # The peer's figures do not depend on charnn, so they are kept in QUALITY_DIR and reused while
@@ -129,7 +130,7 @@ table=$(
   echo
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
        "CPUs ${load}% busy before the start. Command: \`bench/quality.sh $minutes ${names[*]}\`${extra:+ with CHARNN_ARGS=\"$extra\"}."
-  echo "Nats per unit; best and final on the validation slice (first $eval_units units), whole = the whole"
+  echo "Nats per unit; best and final on the validation slice ($eval_units units spread over the split), whole = the whole"
   echo "validation split at the end; Δ = charnn best − peer best, Δ whole = charnn whole − peer whole."
   echo
   echo "| corpus | charnn best | final | whole | units/s | peer best | final | whole | units/s | Δ best | Δ whole |"

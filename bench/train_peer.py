@@ -82,6 +82,22 @@ def streams(ids, n):
     return torch.stack(cols, dim=1)
 
 
+def spread_streams(ids, units, n, T):
+    """About `units` units as charnn's periodic validation lays them out (spread_layout in
+    evaluate_loss.cpp): an (L + 1, n') tensor of n' <= n streams, stream k from unit
+    k x (len(ids) - 1) // n', so that the sample stands for the whole split, and the T' <= T
+    to score it with (L is a multiple of T')."""
+    m = min(len(ids), units + 1)
+    n = max(1, min(n, (m - 1) // max(T, 1)))
+    length = (m - 1) // n
+    T = min(T, length)
+    length -= length % T
+    stride = (len(ids) - 1) // n
+    data = torch.tensor(ids, dtype=torch.long)
+    cols = [data[k * stride: k * stride + length + 1] for k in range(n)]
+    return torch.stack(cols, dim=1), T
+
+
 @torch.no_grad()
 def evaluate(model, data, T):
     """Mean nats per unit over the streams in data."""
@@ -120,9 +136,14 @@ def main():
                     help="validate about this often (training minutes; the time validation "
                          "takes is not charged to the budget)")
     ap.add_argument("--eval-units", type=int, default=0,
-                    help="periodic validation scores only the first this many units of the "
-                         "split, contiguous, as charnn's --eval-units (0 = all); the last "
-                         "validation always scores the whole split")
+                    help="periodic validation scores only this many units of the split, laid "
+                         "out as charnn's --eval-units (streams spread evenly over the split; "
+                         "0 = all); the last validation always scores the whole split")
+    ap.add_argument("--eval-streams", type=int, default=32,
+                    help="streams of that periodic validation: charnn's --batch, so that both "
+                         "score the same units")
+    ap.add_argument("--eval-seq-len", type=int, default=64,
+                    help="steps per segment of that periodic validation: charnn's --seq-len")
     ap.add_argument("--eval-every", type=int, default=0,
                     help="validate every K iterations instead (for comparing learning per "
                          "iteration on a busy machine)")
@@ -154,11 +175,13 @@ def main():
     T, N = args.seq_len, args.batch
     train = streams(train_ids, N)
     valid = streams(valid_ids, N)
-    # The periodic validations score the first --eval-units units of the split, as charnn's do:
-    # streams cut from that prefix. (Until 2026-12-05 they scored the first units of each stream
-    # over the whole split, a sample spread over all of it: other text than charnn's slice.)
+    # The periodic validations score the units charnn's do: --eval-units of the split in
+    # streams spread evenly over it, cut as charnn cuts them. (On 2026-12-05 and 06 both scored
+    # the split's first --eval-units units; before that the two samples were different text.)
     sliced = 0 < args.eval_units < len(valid_ids)
-    valid_slice = streams(valid_ids[:args.eval_units], N) if sliced else valid
+    valid_slice, slice_T = (
+        spread_streams(valid_ids, args.eval_units, args.eval_streams, args.eval_seq_len)
+        if sliced else (valid, T))
     model = CharLSTM(len(chars), args.hidden, args.layers, args.dropout)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     L = train.shape[0] - 1
@@ -177,7 +200,7 @@ def main():
         due = (it > 0 and it % args.eval_every == 0) if args.eval_every else elapsed >= next_eval
         if due or done:
             t_eval = time.time()
-            v = evaluate(model, valid_slice, T)
+            v = evaluate(model, valid_slice, slice_T)
             best = min(best, v)
             print(f"{elapsed / 60:.2f},{it},{ema if ema is not None else float('nan'):.4f},{v:.4f}",
                   flush=True)

@@ -340,8 +340,9 @@ const TrainOption kOptions[] = {
      .key = "eval_units",
      .group = G::stopping,
      .value_name = "N|auto",
-     .help = "periodic validation uses at most this many units of the validation split (0 = all) "
-             "and alone picks best.ckpt; at the end the whole split is scored as well. auto: "
+     .help = "periodic validation scores at most this many units of the validation split, "
+             "streams spread evenly over it (0 = all), and alone picks best.ckpt; at the end "
+             "the whole split is scored as well. auto: "
              "20,000-100,000, so that validation costs about 5% of the training time",
      .resumable = true,
      CHARNN_AUTO_INTEGER(eval_units),

@@ -16,7 +16,7 @@ std::string Trainer::describe_best() const {
   if (!std::isfinite(state_.best_valid)) return "no validation yet";
   return "best validation " + fixed(state_.best_valid, 4) + " nats/unit (" +
          fixed(state_.best_valid / kLn2, 4) + " bits" +
-         (eval_is_slice() ? ", first " + thousands(config_.eval_units) + " units of the split"
+         (eval_is_slice() ? ", " + thousands(config_.eval_units) + " units spread over the split"
                           : std::string()) +
          ") at iteration " + std::to_string(state_.best_iteration);
 }

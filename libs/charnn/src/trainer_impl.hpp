@@ -227,6 +227,10 @@ class Trainer {
     return config_.eval_units > 0 &&
            static_cast<std::int64_t>(split_.valid.size()) > config_.eval_units;
   }
+  // The units the periodic validation lays out over the split: --eval-units, or all of it.
+  std::int64_t periodic_units() const {
+    return eval_is_slice() ? config_.eval_units : static_cast<std::int64_t>(split_.valid.size());
+  }
 
   Ranks& ranks_ = Ranks::world();
   StreamShare share_;                       // this rank's streams of the batch

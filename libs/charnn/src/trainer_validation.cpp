@@ -24,8 +24,7 @@ double Trainer::validate_now(std::int64_t end_units, std::int64_t* scored) {
   const auto n = static_cast<std::int64_t>(ids.size());
   const bool end = end_units > 0;
   const EvalLayout at =
-      end ? spread_layout(n, end_units, config_.batch, config_.seq_len)
-          : eval_layout(eval_is_slice() ? config_.eval_units : n, config_.batch, config_.seq_len);
+      spread_layout(n, end ? end_units : periodic_units(), config_.batch, config_.seq_len);
   last_eval_iteration_ = state_.iteration;
   // With several ranks, each scores its share of the streams (one rank: evaluate_loss).
   const StreamShare mine = stream_share(at.N, ranks_.rank(), ranks_.size());
@@ -75,8 +74,9 @@ void Trainer::swap_in_average() {
   std::swap_ranges(params.begin(), params.end(), average.begin());
 }
 
-// The periodic validation, on the first --eval-units units of the split: it alone decides
-// best.ckpt and early stopping, so that models are always compared on the same text.
+// The periodic validation, on --eval-units units spread over the split (spread_layout): it
+// alone decides best.ckpt and early stopping, so that models are always compared on the same
+// text, and a text that stands for the whole split.
 void Trainer::validate_and_save(bool last) {
   check_same_weights();
   if (!can_validate()) {
@@ -215,15 +215,17 @@ void Trainer::keep_snapshot(double valid) {
   progress_->message("  kept " + target.string());
 }
 
-// At the end, the whole split as well (or a sample spread over it: end_units), for the figure
-// to report; the whole split is harder or easier than its first part, so this one is not
-// compared with the best.
+// At the end, the whole split as well (or a larger sample spread over it: end_units), for the
+// figure to report; it is not compared with the best, which the slice alone decides. Where the
+// sample the time allows is the slice itself, the last periodic figure is that model's score.
 void Trainer::validate_at_end() {
   const auto n = static_cast<std::int64_t>(split_.valid.size());
   const std::int64_t units = end_units();
   const double whole_seconds = eval_spu_ * static_cast<double>(n);
   std::int64_t scored = 0;
-  const double v = validate_now(units, &scored);
+  const bool slice = units <= periodic_units();
+  if (slice) scored = spread_layout(n, units, config_.batch, config_.seq_len).units();
+  const double v = slice ? state_.last_valid : validate_now(units, &scored);
   state_.last_valid = v;
   state_.end_units = units < n ? scored : 0;
   metrics_row(last_lr_, kNaN, kNaN, v, scored, kNaN, true);
@@ -247,9 +249,8 @@ std::int64_t Trainer::end_units() const {
 
 double Trainer::end_seconds() const {
   if (config_.time_limit <= 0 || !can_validate()) return 0;
-  const auto n = static_cast<double>(split_.valid.size());
-  const double last = (average_ ? 2 : 1) * (eval_is_slice() ? config_.eval_units : n);
-  const double end = eval_is_slice() ? static_cast<double>(end_units()) : 0;
+  const double last = (average_ ? 2 : 1) * static_cast<double>(periodic_units());
+  const double end = end_units() > periodic_units() ? static_cast<double>(end_units()) : 0;
   return std::min(eval_spu_ * (last + end), 0.5 * config_.time_limit);
 }
 
