@@ -22,6 +22,7 @@ using charnn::test::builtin_plugins;
 using charnn::test::FaultyRun;
 using charnn::test::read_file;
 using charnn::test::repeating_corpus;
+using charnn::test::resume_of;
 using charnn::test::run_with_faults;
 using charnn::test::ScratchDir;
 using charnn::test::tiny_config;
@@ -187,4 +188,49 @@ TEST_CASE("an end with time for more than the slice scores a larger sample sprea
   const std::string metrics = read_file(dir / "run" / "metrics.csv");
   const std::string last = metrics.substr(metrics.rfind('\n', metrics.size() - 2) + 1);
   CHECK_THAT(last, Catch::Contains(",384,") && Catch::EndsWith(",end\n"));
+}
+
+TEST_CASE("a run saved before the spread slice scores its best model again on it when resumed",
+          "[trainer]") {
+  ScratchDir dir("old-slice");
+  write_file(dir / "corpus.txt", repeating_corpus(6000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.split = {0.8, 0.15, 0.05};
+  c.eval_units = 100;
+  c.eval_every = 10;
+  c.max_iters = 30;
+  c.rollback = 0;
+  detail::TrainFaults interrupt;
+  interrupt.interrupt_after = 25;  // validations at 10 and 20
+  REQUIRE(detail::train_with_faults(c, builtin_plugins(), {}, interrupt).stop_reason ==
+          "interrupted");
+  CHECK(read_checkpoint(dir / "run" / "last.ckpt").get_int("state.slice_spread") == 1);
+
+  // As a run of before 36abc32 left it: no key, and a best figure of the split's first units
+  // (here one far lower than any model scores, which nothing after it would beat).
+  CheckpointData d = read_checkpoint(dir / "run" / "last.ckpt");
+  const std::int64_t best_iteration = d.get_int("state.best_iteration");
+  d.header.erase("state.slice_spread");
+  d.set("state.best_valid", "0.001");
+  write_checkpoint(dir / "run" / "last.ckpt", d);
+  LoadedModel best = load_model(dir / "run" / "best.ckpt", builtin_plugins());
+  const auto ids = best.vocab.encode(read_text({dir / "corpus.txt"}, best.vocab.text_options()));
+  const Split split = split_corpus(ids, c.split);
+  std::int64_t units = 0;
+  const double again = spread_loss(*best.model, split.valid, 100, c.batch, c.seq_len, &units);
+
+  TrainConfig resume = resume_of(dir / "run");
+  resume.progress = TrainConfig::ProgressMode::plain;
+  const FaultyRun r = run_with_faults(resume, {});
+  INFO(r.log);
+  CHECK(r.result.stop_reason == "max_iters");
+  CHECK_THAT(r.log, Catch::Contains("this run validated on the first 100 units"));
+  char said[64];
+  std::snprintf(said, sizeof said, "its best model (iteration %lld) scores %.4f",
+                static_cast<long long>(best_iteration), again);
+  CHECK_THAT(r.log, Catch::Contains(said));
+  const CheckpointData after = read_checkpoint(dir / "run" / "last.ckpt");
+  CHECK(after.get_int("state.slice_spread") == 1);
+  CHECK(after.get_double("state.best_valid") <= again + 1e-12);
+  CHECK(after.get_double("state.best_valid") > 0.001);
 }

@@ -319,6 +319,7 @@ void Trainer::start() {
   start_ = std::chrono::steady_clock::now();
   if (!resuming_) state_.elapsed = check_seconds_;
   share_start();
+  rescore_old_best();
   start_spike_guard();
   window_ = Window{};
   session_start_iteration_ = state_.iteration;

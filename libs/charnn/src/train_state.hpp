@@ -56,6 +56,10 @@ struct TrainState {
   // The units the end of the run scored when a sample of the split, spread over it, stood in for
   // the whole (Trainer::end_units); 0 for the whole split. Optional key: 0.
   std::int64_t end_units = 0;
+  // 1 once the run's periodic validations score units spread over the split (every run since
+  // 36abc32, Trainer::rescore_old_best); 0 (the optional key's default) for one saved before,
+  // whose best figure is of the split's first units.
+  std::int64_t slice_spread = 0;
 
   // Calls f(key, field) for every field, in one fixed order.
   template <class State, class F>
@@ -84,13 +88,15 @@ struct TrainState {
     f("state.at_best", s.at_best);
     f("state.finished", s.finished);
     f("state.end_units", s.end_units);
+    f("state.slice_spread", s.slice_spread);
   }
   // Keys a checkpoint written before them may lack; they keep their defaults.
   static bool optional_key(const std::string& key) {
     return key == "state.lr_scale" || key == "state.rollbacks" || key == "state.average_chosen" ||
            key == "state.extended_from" || key == "state.spike_lowest" || key == "state.spikes" ||
            key == "state.grad_log_level" || key == "state.bursts" || key == "state.ended_on_best" ||
-           key == "state.at_best" || key == "state.finished" || key == "state.end_units";
+           key == "state.at_best" || key == "state.finished" || key == "state.end_units" ||
+           key == "state.slice_spread";
   }
 
   void save(CheckpointData& d) const;

@@ -12,45 +12,50 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace charnn::detail {
 
+// The summed nats of this rank's share of a layout's streams, summed over the ranks, per unit;
+// `shown` (optional) is told this rank's units as they are scored. Measures the speed of
+// validation for --time's end (end_seconds).
+double Trainer::score_layout(const EvalLayout& at, const std::function<void(std::int64_t)>& shown) {
+  const StreamShare mine = stream_share(at.N, ranks_.rank(), ranks_.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  std::array<double, 1> total{
+      evaluate_streams(*model_, split_.valid, at, mine.first, mine.count, shown)};
+  ranks_.sum(total);
+  if (at.units() == 0) return kNaN;
+  measured_spu_ =
+      faults_.eval_seconds_per_unit > 0
+          ? faults_.eval_seconds_per_unit
+          : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                static_cast<double>(at.units());
+  if (ranks_.size() == 1) eval_spu_ = measured_spu_;
+  return total[0] / static_cast<double>(at.units());
+}
+
 // The periodic validation scores the trained weights and, with --ema, their average too, and
 // chooses the better as the run's model; the whole split at the end scores only that model.
 double Trainer::validate_now(std::int64_t end_units, std::int64_t* scored) {
-  const std::span<const std::int32_t> ids = split_.valid;
-  const auto n = static_cast<std::int64_t>(ids.size());
+  const auto n = static_cast<std::int64_t>(split_.valid.size());
   const bool end = end_units > 0;
   const EvalLayout at =
       spread_layout(n, end ? end_units : periodic_units(), config_.batch, config_.seq_len);
   last_eval_iteration_ = state_.iteration;
-  // With several ranks, each scores its share of the streams (one rank: evaluate_loss).
-  const StreamShare mine = stream_share(at.N, ranks_.rank(), ranks_.size());
   if (scored) *scored = at.units();
   // The end's validation can take minutes (up to kEndShare of --time): it shows how far it is.
-  const std::int64_t share_units = at.segments * at.T * mine.count;
+  const std::int64_t share_units =
+      at.segments * at.T * stream_share(at.N, ranks_.rank(), ranks_.size()).count;
   const auto shown = [&](std::int64_t done) {
     progress_->update("iter " + thousands(state_.iteration) + ": validating on " +
                       end_label(end_units) + ", " +
                       std::to_string(100 * done / std::max<std::int64_t>(share_units, 1)) + "%");
   };
   const auto score = [&] {
-    const auto t0 = std::chrono::steady_clock::now();
-    std::array<double, 1> total{
-        evaluate_streams(*model_, ids, at, mine.first, mine.count,
-                         end ? shown : std::function<void(std::int64_t)>{})};
-    ranks_.sum(total);
-    if (at.units() > 0) {
-      measured_spu_ =
-          faults_.eval_seconds_per_unit > 0
-              ? faults_.eval_seconds_per_unit
-              : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
-                    static_cast<double>(at.units());
-      if (ranks_.size() == 1) eval_spu_ = measured_spu_;
-    }
-    return at.units() > 0 ? total[0] / static_cast<double>(at.units()) : kNaN;
+    return score_layout(at, end ? shown : std::function<void(std::int64_t)>{});
   };
   if (!average_) return score();
   if (end) {
@@ -65,6 +70,38 @@ double Trainer::validate_now(std::int64_t end_units, std::int64_t* scored) {
   swap_in_average();
   state_.average_chosen = averaged_valid_ < trained_valid_ ? 1 : 0;
   return state_.average_chosen ? averaged_valid_ : trained_valid_;
+}
+
+// A run saved before the slice was spread over the split (36abc32; no state.slice_spread)
+// compared its models on the split's first units. Its best model is scored again on the slice
+// the run now uses, so that the validations to come are compared with a figure of the same text
+// and best.ckpt is not replaced, or gone back to, on the strength of the other text. Collective.
+void Trainer::rescore_old_best() {
+  std::int64_t rescore = resuming_ && state_.slice_spread == 0 && eval_is_slice() &&
+                         std::isfinite(state_.best_valid) && !(state_.finished && !extending_);
+  ranks_.broadcast(&rescore, sizeof rescore);  // the root's resume decides
+  state_.slice_spread = 1;
+  if (!rescore) return;
+  const auto params = model_->params();
+  std::vector<float> best(params.size());
+  if (ranks_.root()) {
+    const CheckpointData d = read_checkpoint(run_dir_ / "best.ckpt");
+    if (d.params.size() != params.size())
+      throw error((run_dir_ / "best.ckpt").string() + " does not hold this run's model",
+                  "start a new run");
+    best = d.params;  // the weights the run chose: trained or, with --ema, maybe their average
+  }
+  ranks_.broadcast(best.data(), best.size() * sizeof(float));
+  std::swap_ranges(params.begin(), params.end(), best.begin());
+  const auto n = static_cast<std::int64_t>(split_.valid.size());
+  const double v = score_layout(spread_layout(n, periodic_units(), config_.batch, config_.seq_len));
+  std::swap_ranges(params.begin(), params.end(), best.begin());
+  progress_->message("  this run validated on the first " + thousands(config_.eval_units) +
+                     " units of the split until now; its best model (iteration " +
+                     thousands(state_.best_iteration) + ") scores " + fixed(v, 4) + " on " +
+                     end_label(config_.eval_units) + ", where the run goes on (it scored " +
+                     fixed(state_.best_valid, 4) + " on the first units)");
+  state_.best_valid = v;
 }
 
 // Exchanges the model's weights with the average: called in pairs, around a validation.
