@@ -51,13 +51,33 @@ static double spread_loss(Model& model, std::span<const std::int32_t> ids, std::
   return nats / static_cast<double>(*scored);
 }
 
+// A run on 6,000 units of repeating text, whose 900 validation units the periodic passes score
+// 100 at a time.
+static TrainConfig slice_config(const ScratchDir& dir) {
+  write_file(dir / "corpus.txt", repeating_corpus(6000));
+  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  c.split = {0.8, 0.15, 0.05};
+  c.eval_units = 100;
+  return c;
+}
+
+// One of the run's checkpoints and the validation split of its corpus, cut as the run cut it.
+struct Checkpointed {
+  LoadedModel loaded;
+  std::vector<std::int32_t> ids;
+  std::span<const std::int32_t> valid;  // into ids
+};
+static Checkpointed checkpointed(const TrainConfig& c, const std::string& name) {
+  Checkpointed k{load_model(c.out / name, builtin_plugins()), {}, {}};
+  k.ids = k.loaded.vocab.encode(read_text(c.corpus, k.loaded.vocab.text_options()));
+  k.valid = split_corpus(k.ids, c.split).valid;
+  return k;
+}
+
 TEST_CASE("best.ckpt is chosen on the validation slice; the end adds the whole split",
           "[trainer]") {
   ScratchDir dir("slice");
-  write_file(dir / "corpus.txt", repeating_corpus(6000));
-  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
-  c.split = {0.8, 0.15, 0.05};  // 900 validation units, of which the periodic passes score 100
-  c.eval_units = 100;
+  TrainConfig c = slice_config(dir);
   c.max_iters = 25;  // slices at 10, 20 and 25, then the whole split at 25
   const TrainResult r = train(c, builtin_plugins());
 
@@ -102,24 +122,19 @@ TEST_CASE("best.ckpt is chosen on the validation slice; the end adds the whole s
 
   // best.ckpt holds the model that scored the best slice figure: 100 units in streams spread
   // over the split, so that the slice stands for all of it (its first 100 would not).
-  LoadedModel m = load_model(dir / "run" / "best.ckpt", builtin_plugins());
-  const auto ids = m.vocab.encode(read_text({dir / "corpus.txt"}, m.vocab.text_options()));
-  const Split split = split_corpus(ids, c.split);
+  const Checkpointed k = checkpointed(c, "best.ckpt");
   std::int64_t scored = 0;
-  CHECK(spread_loss(*m.model, split.valid, 100, c.batch, c.seq_len, &scored) ==
+  CHECK(spread_loss(*k.loaded.model, k.valid, 100, c.batch, c.seq_len, &scored) ==
         Approx(r.best_valid_loss).epsilon(1e-9));
   CHECK(scored == rows[0].units);
-  CHECK(evaluate_loss(*m.model, split.valid.first(100), c.batch, c.seq_len) !=
+  CHECK(evaluate_loss(*k.loaded.model, k.valid.first(100), c.batch, c.seq_len) !=
         Approx(r.best_valid_loss).epsilon(1e-6));
 }
 
 TEST_CASE("--time counts the end; a split too long for its share is sampled, spread over it",
           "[trainer]") {
   ScratchDir dir("end-share");
-  write_file(dir / "corpus.txt", repeating_corpus(6000));
-  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
-  c.split = {0.8, 0.15, 0.05};  // 900 validation units, of which the periodic passes score 100
-  c.eval_units = 100;
+  TrainConfig c = slice_config(dir);
   c.eval_every = 5;
   c.max_iters = 0;
   c.max_exposure = 0;
@@ -149,22 +164,18 @@ TEST_CASE("--time counts the end; a split too long for its share is sampled, spr
 
   // The figure is the mean over streams each scored alone from the zero state, evenly spaced
   // over the split: not its first 100 units.
-  LoadedModel m = load_model(dir / "run" / "last.ckpt", builtin_plugins());
-  const auto ids = m.vocab.encode(read_text({dir / "corpus.txt"}, m.vocab.text_options()));
-  const Split split = split_corpus(ids, c.split);
+  const Checkpointed k = checkpointed(c, "last.ckpt");
   std::int64_t units = 0;
-  CHECK(d.get_double("state.last_valid") ==
-        Approx(spread_loss(*m.model, split.valid, 100, c.batch, c.seq_len, &units)).epsilon(1e-9));
+  CHECK(
+      d.get_double("state.last_valid") ==
+      Approx(spread_loss(*k.loaded.model, k.valid, 100, c.batch, c.seq_len, &units)).epsilon(1e-9));
   CHECK(units == scored);
 }
 
 TEST_CASE("an end with time for more than the slice scores a larger sample spread over the split",
           "[trainer]") {
   ScratchDir dir("end-sample");
-  write_file(dir / "corpus.txt", repeating_corpus(6000));
-  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
-  c.split = {0.8, 0.15, 0.05};  // 900 validation units; the periodic passes score 100
-  c.eval_units = 100;
+  TrainConfig c = slice_config(dir);
   c.eval_every = 5;
   c.max_iters = 0;
   c.max_exposure = 0;
@@ -177,11 +188,9 @@ TEST_CASE("an end with time for more than the slice scores a larger sample sprea
   INFO(r.log);
   CHECK(r.result.stop_reason == "time");
   const CheckpointData d = read_checkpoint(dir / "run" / "last.ckpt");
-  LoadedModel m = load_model(dir / "run" / "last.ckpt", builtin_plugins());
-  const auto ids = m.vocab.encode(read_text({dir / "corpus.txt"}, m.vocab.text_options()));
-  const Split split = split_corpus(ids, c.split);
+  const Checkpointed k = checkpointed(c, "last.ckpt");
   std::int64_t units = 0;
-  const double end = spread_loss(*m.model, split.valid, 400, c.batch, c.seq_len, &units);
+  const double end = spread_loss(*k.loaded.model, k.valid, 400, c.batch, c.seq_len, &units);
   CHECK(units == 384);  // 4 streams of 8 segments of 12 steps
   CHECK(d.get_int("state.end_units") == units);
   CHECK(d.get_double("state.last_valid") == Approx(end).epsilon(1e-9));
@@ -193,10 +202,7 @@ TEST_CASE("an end with time for more than the slice scores a larger sample sprea
 TEST_CASE("a run saved before the spread slice scores its best model again on it when resumed",
           "[trainer]") {
   ScratchDir dir("old-slice");
-  write_file(dir / "corpus.txt", repeating_corpus(6000));
-  TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
-  c.split = {0.8, 0.15, 0.05};
-  c.eval_units = 100;
+  TrainConfig c = slice_config(dir);
   c.eval_every = 10;
   c.max_iters = 30;
   c.rollback = 0;
@@ -213,11 +219,9 @@ TEST_CASE("a run saved before the spread slice scores its best model again on it
   d.header.erase("state.slice_spread");
   d.set("state.best_valid", "0.001");
   write_checkpoint(dir / "run" / "last.ckpt", d);
-  LoadedModel best = load_model(dir / "run" / "best.ckpt", builtin_plugins());
-  const auto ids = best.vocab.encode(read_text({dir / "corpus.txt"}, best.vocab.text_options()));
-  const Split split = split_corpus(ids, c.split);
+  const Checkpointed best = checkpointed(c, "best.ckpt");
   std::int64_t units = 0;
-  const double again = spread_loss(*best.model, split.valid, 100, c.batch, c.seq_len, &units);
+  const double again = spread_loss(*best.loaded.model, best.valid, 100, c.batch, c.seq_len, &units);
 
   TrainConfig resume = resume_of(dir / "run");
   resume.progress = TrainConfig::ProgressMode::plain;

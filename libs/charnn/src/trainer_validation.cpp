@@ -18,7 +18,7 @@
 
 namespace charnn::detail {
 
-// The summed nats of this rank's share of a layout's streams, summed over the ranks, per unit;
+// Nats per unit over a layout's streams: each rank scores its share, and the sums are added.
 // `shown` (optional) is told this rank's units as they are scored. Measures the speed of
 // validation for --time's end (end_seconds).
 double Trainer::score_layout(const EvalLayout& at, const std::function<void(std::int64_t)>& shown) {
