@@ -139,7 +139,8 @@ table=$(
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
        "CPUs ${load}% busy before the start. Command: \`bench/quality.sh $minutes ${names[*]}\`${extra:+ with CHARNN_ARGS=\"$extra\"}."
   echo "Nats per unit; best and final on the validation slice ($eval_units units spread over the split), whole = the whole"
-  echo "validation split at the end; Δ = charnn best − peer best, Δ whole = charnn whole − peer whole."
+  echo "validation split at the end (for big, the sample of it that fits in 5% of the budget);"
+  echo "Δ = charnn best − peer best, Δ whole = charnn whole − peer whole."
   echo
   echo "| corpus | charnn best | final | whole | units/s | peer best | final | whole | units/s | Δ best | Δ whole |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
