@@ -133,13 +133,17 @@ for name in "${names[@]}"; do
   printf '%s\n' "${rows[-1]}" >&2
 done
 
+big_note=""
+if [[ " ${names[*]} " == *" big "* ]]; then
+  big_note=" (for big, the sample of it that fits in 5% of the budget)"
+fi
 table=$(
   echo "### Quality at $minutes minutes: charnn $label ($commit) against the PyTorch peer ($(date -u '+%Y-%m-%d %H:%M UTC'))"
   echo
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
        "CPUs ${load}% busy before the start. Command: \`bench/quality.sh $minutes ${names[*]}\`${extra:+ with CHARNN_ARGS=\"$extra\"}."
   echo "Nats per unit; best and final on the validation slice ($eval_units units spread over the split), whole = the whole"
-  echo "validation split at the end (for big, the sample of it that fits in 5% of the budget);"
+  echo "validation split at the end${big_note};"
   echo "Δ = charnn best − peer best, Δ whole = charnn whole − peer whole."
   echo
   echo "| corpus | charnn best | final | whole | units/s | peer best | final | whole | units/s | Δ best | Δ whole |"
