@@ -61,6 +61,19 @@ static TrainConfig slice_config(const ScratchDir& dir) {
   return c;
 }
 
+// That run limited by --time alone, validating every 5 iterations, its messages in the log.
+static TrainConfig timed_config(const ScratchDir& dir, double seconds) {
+  TrainConfig c = slice_config(dir);
+  c.eval_every = 5;
+  c.max_iters = 0;
+  c.max_exposure = 0;
+  c.rollback = 0;
+  c.ema = 0;
+  c.time_limit = seconds;
+  c.progress = TrainConfig::ProgressMode::plain;
+  return c;
+}
+
 // One of the run's checkpoints and the validation split of its corpus, cut as the run cut it.
 struct Checkpointed {
   LoadedModel loaded;
@@ -134,14 +147,7 @@ TEST_CASE("best.ckpt is chosen on the validation slice; the end adds the whole s
 TEST_CASE("--time counts the end; a split too long for its share is sampled, spread over it",
           "[trainer]") {
   ScratchDir dir("end-share");
-  TrainConfig c = slice_config(dir);
-  c.eval_every = 5;
-  c.max_iters = 0;
-  c.max_exposure = 0;
-  c.rollback = 0;
-  c.ema = 0;
-  c.time_limit = 2;
-  c.progress = TrainConfig::ProgressMode::plain;  // the end's messages, into the log
+  const TrainConfig c = timed_config(dir, 2);
   // At 0.01 s a unit the whole split would take 9 s, past 5% of --time (0.1 s): the end scores
   // its least, the slice's 100 units, which the last periodic validation has scored already.
   // That one takes 1 s by this speed: training stops 1 s early.
@@ -175,14 +181,7 @@ TEST_CASE("--time counts the end; a split too long for its share is sampled, spr
 TEST_CASE("an end with time for more than the slice scores a larger sample spread over the split",
           "[trainer]") {
   ScratchDir dir("end-sample");
-  TrainConfig c = slice_config(dir);
-  c.eval_every = 5;
-  c.max_iters = 0;
-  c.max_exposure = 0;
-  c.rollback = 0;
-  c.ema = 0;
-  c.time_limit = 1;
-  c.progress = TrainConfig::ProgressMode::plain;
+  const TrainConfig c = timed_config(dir, 1);
   // 5% of --time at 1.25e-4 s a unit: 400 units, more than the slice, less than the split.
   const FaultyRun r = run_with_faults(c, {.eval_seconds_per_unit = 1.25e-4});
   INFO(r.log);
