@@ -168,7 +168,8 @@ class Trainer {
   // Validation, checkpoints and the end.
   // The periodic validation (end_units 0), or the end's on that many units (end_units()).
   double validate_now(std::int64_t end_units, std::int64_t* scored);
-  double score_layout(const EvalLayout& at, const std::function<void(std::int64_t)>& shown = {});
+  EvalLayout valid_layout(std::int64_t units) const;
+  double score_layout(const EvalLayout& at, const std::function<void(int)>& percent = {});
   void rescore_old_best();
   void swap_in_average();
   void validate_and_save(bool last = false);

@@ -18,14 +18,24 @@
 
 namespace charnn::detail {
 
+// `units` of the validation split as the trainer scores them: streams spread evenly over it
+// (the whole split, contiguous, when units covers it).
+EvalLayout Trainer::valid_layout(std::int64_t units) const {
+  return spread_layout(static_cast<std::int64_t>(split_.valid.size()), units, config_.batch,
+                       config_.seq_len);
+}
+
 // Nats per unit over a layout's streams: each rank scores its share, and the sums are added.
-// `shown` (optional) is told this rank's units as they are scored. Measures the speed of
-// validation for --time's end (end_seconds).
-double Trainer::score_layout(const EvalLayout& at, const std::function<void(std::int64_t)>& shown) {
+// `percent` (optional) is told how much of this rank's share is scored, after each batch.
+// Measures the speed of validation for --time's end (end_seconds).
+double Trainer::score_layout(const EvalLayout& at, const std::function<void(int)>& percent) {
   const StreamShare mine = stream_share(at.N, ranks_.rank(), ranks_.size());
+  const std::int64_t share = std::max<std::int64_t>(at.segments * at.T * mine.count, 1);
   const auto t0 = std::chrono::steady_clock::now();
-  std::array<double, 1> total{
-      evaluate_streams(*model_, split_.valid, at, mine.first, mine.count, shown)};
+  std::array<double, 1> total{evaluate_streams(
+      *model_, split_.valid, at, mine.first, mine.count,
+      percent ? [&](std::int64_t done) { percent(static_cast<int>(100 * done / share)); }
+              : std::function<void(std::int64_t)>{})};
   ranks_.sum(total);
   if (at.units() == 0) return kNaN;
   measured_spu_ =
@@ -40,23 +50,16 @@ double Trainer::score_layout(const EvalLayout& at, const std::function<void(std:
 // The periodic validation scores the trained weights and, with --ema, their average too, and
 // chooses the better as the run's model; the whole split at the end scores only that model.
 double Trainer::validate_now(std::int64_t end_units, std::int64_t* scored) {
-  const auto n = static_cast<std::int64_t>(split_.valid.size());
   const bool end = end_units > 0;
-  const EvalLayout at =
-      spread_layout(n, end ? end_units : periodic_units(), config_.batch, config_.seq_len);
+  const EvalLayout at = valid_layout(end ? end_units : periodic_units());
   last_eval_iteration_ = state_.iteration;
   if (scored) *scored = at.units();
   // The end's validation can take minutes (up to kEndShare of --time): it shows how far it is.
-  const std::int64_t share_units =
-      at.segments * at.T * stream_share(at.N, ranks_.rank(), ranks_.size()).count;
-  const auto shown = [&](std::int64_t done) {
+  const auto shown = [&](int percent) {
     progress_->update("iter " + thousands(state_.iteration) + ": validating on " +
-                      end_label(end_units) + ", " +
-                      std::to_string(100 * done / std::max<std::int64_t>(share_units, 1)) + "%");
+                      end_label(end_units) + ", " + std::to_string(percent) + "%");
   };
-  const auto score = [&] {
-    return score_layout(at, end ? shown : std::function<void(std::int64_t)>{});
-  };
+  const auto score = [&] { return score_layout(at, end ? shown : std::function<void(int)>{}); };
   if (!average_) return score();
   if (end) {
     if (state_.average_chosen) swap_in_average();
@@ -93,8 +96,7 @@ void Trainer::rescore_old_best() {
   }
   ranks_.broadcast(best.data(), best.size() * sizeof(float));
   std::swap_ranges(params.begin(), params.end(), best.begin());
-  const auto n = static_cast<std::int64_t>(split_.valid.size());
-  const double v = score_layout(spread_layout(n, periodic_units(), config_.batch, config_.seq_len));
+  const double v = score_layout(valid_layout(periodic_units()));
   std::swap_ranges(params.begin(), params.end(), best.begin());
   progress_->message("  this run validated on the first " + thousands(config_.eval_units) +
                      " units of the split until now; its best model (iteration " +
@@ -261,7 +263,7 @@ void Trainer::validate_at_end() {
   const double whole_seconds = eval_spu_ * static_cast<double>(n);
   std::int64_t scored = 0;
   const bool slice = units <= periodic_units();
-  if (slice) scored = spread_layout(n, units, config_.batch, config_.seq_len).units();
+  if (slice) scored = valid_layout(units).units();
   const double v = slice ? state_.last_valid : validate_now(units, &scored);
   state_.last_valid = v;
   state_.end_units = units < n ? scored : 0;
