@@ -390,5 +390,6 @@ TEST_CASE("the plan says what it measured and chose", "[plan]") {
   CHECK_THAT(p.why, Catch::Contains("10m00s at"));
   CHECK_THAT(p.why, Catch::Contains("units/s measured"));
   CHECK_THAT(p.why, Catch::Contains("validation every"));
+  CHECK_THAT(p.why, Catch::Contains("units spread over the split"));
   CHECK(p.why.find('\n') == std::string::npos);  // one checkpoint header line
 }

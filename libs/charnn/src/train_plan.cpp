@@ -231,8 +231,9 @@ TrainPlan plan_training(const PlanInput& given,
     std::string v = "validation";
     if (in.choose_eval_every) v += " every " + thousands(plan.eval_every) + " iterations";
     if (in.choose_eval_units)
-      v += plan.eval_units == 0 ? " on the whole split"
-                                : " on " + thousands(plan.eval_units) + " units";
+      v += plan.eval_units == 0
+               ? " on the whole split"
+               : " on " + thousands(plan.eval_units) + " units spread over the split";
     reasons.push_back(v);
   }
 
