@@ -68,9 +68,10 @@ load=$(busy)
 echo "quality: ${names[*]} at $minutes minutes each; CPUs ${load}% busy before the start" \
      "$([ "$load" -gt 10 ] && echo "(NOT idle: figures will be off)")" >&2
 
-# best_slice final_slice final_whole units/s, from a charnn run directory's metrics.csv. A run
-# that validated on a slice ends with a row of the whole split, the last one, marked "end" in the
-# validation column. Before that column its log said so ("validation on the whole split"): its
+# best_slice final_slice final_whole units/s slice, from a charnn run directory's metrics.csv
+# and config.json (the slice as UNITSxSTREAMS: --batch streams, as the slice of --eval-units
+# units always has here). A run that validated on a slice ends with a row of the whole split, the last one,
+# marked "end" in the validation column. Before that column its log said so ("validation on the whole split"): its
 # scored units may equal the slice's (the layout rounds both down to whole segments). A run that
 # ends on its best model (--rollback) has two slice rows at its last iteration: the second is the
 # model it ends with.
@@ -80,21 +81,28 @@ charnn_figures() {
   awk -F, -v whole_row="$whole" '
     NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
     $col["valid_loss"] != "" { n++; v[n] = $col["valid_loss"] }
+    "validation" in col && $col["validation"] == "periodic" { slice = $col["valid_units"] }
     "validation" in col && $col["validation"] == "end" { whole_row = 1 }
     { units = $col["units"]; seconds = $col["seconds"] }
     END {
       last = whole_row && n > 1 ? n - 1 : n
       for (k = 1; k <= last; k++) if (best == "" || v[k] + 0 < best + 0) best = v[k]
-      printf "%.4f %.4f %.4f %.0f\n", best, v[last], v[n], (seconds > 0 ? units / seconds : 0)
+      printf "%.4f %.4f %.4f %.0f %s\n", best, v[last], v[n], (seconds > 0 ? units / seconds : 0),
+             (slice == "" || batch == "" ? "-" : slice "x" batch)
     }
-  ' "$1/metrics.csv"
+  ' batch="$(sed -n 's/^ *"batch": *\([0-9]*\).*/\1/p' "$1/config.json" 2>/dev/null)" "$1/metrics.csv"
 }
 
+# The same five from a peer log, the slice as UNITSxSTREAMS ("-" in logs from before the peer
+# printed it).
 peer_figures() {
-  sed -n 's/^# result best_slice=\([^ ]*\) final_slice=\([^ ]*\) final_whole=\([^ ]*\) units_per_s=\([^ ]*\).*/\1 \2 \3 \4/p' "$1"
+  local slice
+  slice=$(sed -n 's/^# result.* slice_units=\([0-9]*\) slice_streams=\([0-9]*\).*/\1x\2/p' "$1")
+  sed -n 's/^# result best_slice=\([^ ]*\) final_slice=\([^ ]*\) final_whole=\([^ ]*\) units_per_s=\([^ ]*\).*/\1 \2 \3 \4/p' "$1" |
+    { read -r a b c d && echo "$a $b $c $d ${slice:--}"; }
 }
 
-rows=()
+rows=() notes=()
 for name in "${names[@]}"; do
   corpus=${path[$name]}
   run=$dir/charnn-$label-$name-${minutes}m
@@ -106,9 +114,9 @@ for name in "${names[@]}"; do
   "$charnn" train "$corpus" --split 0.9,0.1,0 --time "${minutes}m" --eval-units $eval_units \
       --out "$run" --progress plain "${own[@]}" $extra 2> "$run.log" || {
     echo "quality: charnn failed on $name; see $run.log" >&2; tail -3 "$run.log" >&2; exit 1; }
-  read -r c_best c_final c_whole c_ups < <(charnn_figures "$run")
+  read -r c_best c_final c_whole c_ups c_slice < <(charnn_figures "$run")
 
-  p_best=- p_final=- p_whole=- p_ups=-
+  p_best=- p_final=- p_whole=- p_ups=- p_slice=-
   if [ "$name" = big ] && [ "$peer_mode" != skip ]; then
     echo "quality: no PyTorch peer on big: train_peer.py cuts 100M units into Python lists" >&2
   elif [ "$peer_mode" != skip ]; then
@@ -125,7 +133,14 @@ for name in "${names[@]}"; do
     else
       echo "quality: PyTorch peer on $name: reusing $log (same boot, same train_peer.py)" >&2
     fi
-    read -r p_best p_final p_whole p_ups < <(peer_figures "$log")
+    read -r p_best p_final p_whole p_ups p_slice < <(peer_figures "$log")
+  fi
+  # Both sides lay the slice out by one formula (spread_layout in evaluate_loss.cpp,
+  # spread_streams in train_peer.py); a different count means the best columns score other text.
+  if [ "$p_slice" != - ] && [ "$c_slice" != - ] && [ "$p_slice" != "$c_slice" ]; then
+    echo "quality: WARNING: on $name the peer's slice is $p_slice (units x streams) and" \
+         "charnn's $c_slice: the best columns compare different text" >&2
+    notes+=("$name: the peer validated on $p_slice units x streams, charnn on $c_slice; Δ best compares different text.")
   fi
   delta=$(awk -v a="$c_best" -v b="$p_best" 'BEGIN { if (b == "-") print "-"; else printf "%+.3f", a - b }')
   delta_whole=$(awk -v a="$c_whole" -v b="$p_whole" 'BEGIN { if (b == "-") print "-"; else printf "%+.3f", a - b }')
@@ -149,6 +164,7 @@ table=$(
   echo "| corpus | charnn best | final | whole | units/s | peer best | final | whole | units/s | Δ best | Δ whole |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   printf '%s\n' "${rows[@]}"
+  [ ${#notes[@]} -eq 0 ] || { echo; printf -- '- %s\n' "${notes[@]}"; }
 )
 echo
 echo "$table"

@@ -5,8 +5,9 @@ contiguous split, N contiguous streams with the state carried across segments), 
 budget.
 
 Prints one line per validation: training minutes since the start, iteration, smoothed training
-loss and validation loss (nats per unit; the first --eval-units of the validation split, or all
-of it), then the throughput and a `# result` line with the best and final figures.
+loss and validation loss (nats per unit; --eval-units of the validation split in streams spread
+over it, or all of it, laid out as charnn's validation), then the throughput and a `# result`
+line with the best and final figures and the units and streams of the slice.
 
   /usr/bin/python3 bench/train_peer.py /work/shared/corpora/warpeace.txt --minutes 15
 
@@ -140,10 +141,10 @@ def main():
                          "out as charnn's --eval-units (streams spread evenly over the split; "
                          "0 = all); the last validation always scores the whole split")
     ap.add_argument("--eval-streams", type=int, default=32,
-                    help="streams of that periodic validation: charnn's --batch, so that both "
-                         "score the same units")
+                    help="streams of every validation: charnn's --batch, so that both score "
+                         "the same units")
     ap.add_argument("--eval-seq-len", type=int, default=64,
-                    help="steps per segment of that periodic validation: charnn's --seq-len")
+                    help="steps per segment of every validation: charnn's --seq-len")
     ap.add_argument("--eval-every", type=int, default=0,
                     help="validate every K iterations instead (for comparing learning per "
                          "iteration on a busy machine)")
@@ -174,14 +175,17 @@ def main():
 
     T, N = args.seq_len, args.batch
     train = streams(train_ids, N)
-    valid = streams(valid_ids, N)
-    # The periodic validations score the units charnn's do: --eval-units of the split in
-    # streams spread evenly over it, cut as charnn cuts them. (On 2026-12-05 and 06 both scored
-    # the split's first --eval-units units; before that the two samples were different text.)
+    # The validations score the units charnn's do: the whole split in --eval-streams streams of
+    # --eval-seq-len steps, and the periodic ones --eval-units of it in streams spread evenly
+    # over it, cut as charnn cuts them. (On 2026-12-05 and 06 both sliced the split's first
+    # --eval-units units; before that the two samples were different text. Until 2026-12-06 the
+    # whole split was cut in --batch streams of --seq-len steps.)
+    valid, valid_T = spread_streams(valid_ids, len(valid_ids), args.eval_streams,
+                                    args.eval_seq_len)
     sliced = 0 < args.eval_units < len(valid_ids)
     valid_slice, slice_T = (
         spread_streams(valid_ids, args.eval_units, args.eval_streams, args.eval_seq_len)
-        if sliced else (valid, T))
+        if sliced else (valid, valid_T))
     model = CharLSTM(len(chars), args.hidden, args.layers, args.dropout)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     L = train.shape[0] - 1
@@ -206,7 +210,7 @@ def main():
                   flush=True)
             if done:
                 final_slice = v
-                final = evaluate(model, valid, T) if sliced else v
+                final = evaluate(model, valid, valid_T) if sliced else v
             paused += time.time() - t_eval
             if not args.eval_every:
                 next_eval += args.eval_minutes * 60
@@ -233,7 +237,9 @@ def main():
           f"{units / total:.0f} units/s")
     # One line for bench/quality.sh: the periodic figures (slice) and the whole split at the end.
     print(f"# result best_slice={best:.4f} final_slice={final_slice:.4f} final_whole={final:.4f} "
-          f"units_per_s={units / total:.0f} valid_units={(valid.shape[0] - 1) * valid.shape[1]}")
+          f"units_per_s={units / total:.0f} valid_units={(valid.shape[0] - 1) * valid.shape[1]} "
+          f"slice_units={(valid_slice.shape[0] - 1) * valid_slice.shape[1]} "
+          f"slice_streams={valid_slice.shape[1]}")
 
 
 if __name__ == "__main__":
