@@ -69,9 +69,9 @@ echo "quality: ${names[*]} at $minutes minutes each; CPUs ${load}% busy before t
      "$([ "$load" -gt 10 ] && echo "(NOT idle: figures will be off)")" >&2
 
 # best_slice final_slice final_whole units/s slice, from a charnn run directory's metrics.csv
-# and config.json (the slice as UNITSxSTREAMS: --batch streams, as the slice of --eval-units
-# units always has here). A run that validated on a slice ends with a row of the whole split, the last one,
-# marked "end" in the validation column. Before that column its log said so ("validation on the whole split"): its
+# and config.json (the slice as UNITSxSTREAMS; of 100,000 units it has --batch streams). A run
+# that validated on a slice ends with a row of the whole split, the last one, marked "end" in the
+# validation column. Before that column its log said so ("validation on the whole split"): its
 # scored units may equal the slice's (the layout rounds both down to whole segments). A run that
 # ends on its best model (--rollback) has two slice rows at its last iteration: the second is the
 # model it ends with.
@@ -136,7 +136,8 @@ for name in "${names[@]}"; do
     read -r p_best p_final p_whole p_ups p_slice < <(peer_figures "$log")
   fi
   # Both sides lay the slice out by one formula (spread_layout in evaluate_loss.cpp,
-  # spread_streams in train_peer.py); a different count means the best columns score other text.
+  # spread_streams in train_peer.py); another units x streams means the best columns score
+  # other text.
   if [ "$p_slice" != - ] && [ "$c_slice" != - ] && [ "$p_slice" != "$c_slice" ]; then
     echo "quality: WARNING: on $name the peer's slice is $p_slice (units x streams) and" \
          "charnn's $c_slice: the best columns compare different text" >&2
