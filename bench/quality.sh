@@ -93,13 +93,14 @@ charnn_figures() {
   ' batch="$(sed -n 's/^ *"batch": *\([0-9]*\).*/\1/p' "$1/config.json" 2>/dev/null)" "$1/metrics.csv"
 }
 
-# The same five from a peer log, the slice as UNITSxSTREAMS ("-" in logs from before the peer
-# printed it).
+# The same five from a peer log's `# result` line, the slice as UNITSxSTREAMS ("-" in logs from
+# before the peer printed it).
 peer_figures() {
-  local slice
-  slice=$(sed -n 's/^# result.* slice_units=\([0-9]*\) slice_streams=\([0-9]*\).*/\1x\2/p' "$1")
-  sed -n 's/^# result best_slice=\([^ ]*\) final_slice=\([^ ]*\) final_whole=\([^ ]*\) units_per_s=\([^ ]*\).*/\1 \2 \3 \4/p' "$1" |
-    { read -r a b c d && echo "$a $b $c $d ${slice:--}"; }
+  awk '/^# result / {
+    for (i = 3; i <= NF; i++) { split($i, kv, "="); r[kv[1]] = kv[2] }
+    print r["best_slice"], r["final_slice"], r["final_whole"], r["units_per_s"],
+          ("slice_units" in r ? r["slice_units"] "x" r["slice_streams"] : "-")
+  }' "$1"
 }
 
 rows=() notes=()
