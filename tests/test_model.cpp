@@ -24,13 +24,15 @@ namespace {
 
 std::unique_ptr<Model> tiny_model(std::vector<std::string> cells, float dropout, std::int64_t H = 5,
                                   std::int32_t V = 7,
-                                  charnn::DropoutMask mask = charnn::DropoutMask::step) {
+                                  charnn::DropoutMask mask = charnn::DropoutMask::step,
+                                  float weight_drop = 0.0f) {
   ModelConfig c;
   c.cells = std::move(cells);
   c.hidden = H;
   c.vocab_size = V;
   c.dropout = dropout;
   c.dropout_mask = mask;
+  c.weight_drop = weight_drop;
   auto m = std::make_unique<Model>(c, builtin_plugins());
   m->init_params(42);
   // Larger weights than the init make every nonlinearity work away from its linear region.
@@ -47,9 +49,11 @@ TEST_CASE("model gradients match finite differences", "[model]") {
                std::vector<std::string>{"gru", "gru"});
   const float dropout = GENERATE(0.0f, 0.3f);
   const auto mask = GENERATE(charnn::DropoutMask::step, charnn::DropoutMask::segment);
+  const float weight_drop = GENERATE(0.0f, 0.4f);
   if (dropout == 0 && mask == charnn::DropoutMask::segment) return;  // nothing to mask
-  CAPTURE(cells, dropout, charnn::to_string(mask));
-  auto model = tiny_model(cells, dropout, 5, 7, mask);
+  if (weight_drop > 0 && mask == charnn::DropoutMask::segment) return;  // enough with step
+  CAPTURE(cells, dropout, charnn::to_string(mask), weight_drop);
+  auto model = tiny_model(cells, dropout, 5, 7, mask, weight_drop);
   const std::int64_t T = 4, N = 3;
   const auto inputs = random_ids(T * N, 7, 1), targets = random_ids(T * N, 7, 2);
   // A non-zero carried state, as in the middle of an epoch.
@@ -168,6 +172,37 @@ TEST_CASE("dropout masks are a pure function of the seed", "[model]") {
   // Evaluation never drops: two evaluations agree with each other whatever the training seed.
   Model::State s1 = model->zero_state(2), s2 = model->zero_state(2);
   CHECK(model->evaluate(in, out, 5, s1) == model->evaluate(in, out, 5, s2));
+}
+
+TEST_CASE("weight drop masks the recurrent weights of training steps alone", "[model]") {
+  const std::int64_t H = 8, T = 6, N = 2;
+  const std::int32_t V = 9;
+  const auto in = random_ids(T * N, V, 21), out = random_ids(T * N, V, 22);
+  auto dropped = tiny_model({"gru", "lstm"}, 0.0f, H, V, charnn::DropoutMask::step, 0.5f);
+  auto plain = tiny_model({"gru", "lstm"}, 0.0f, H, V);
+  REQUIRE(std::equal(dropped->params().begin(), dropped->params().end(), plain->params().begin()));
+  Model::State s = dropped->zero_state(N);
+  const double loss = dropped->train_step(in, out, T, s, 5);
+  // A dropped weight takes no part in the step, so its gradient is exactly zero; about half are.
+  for (const auto& view : dropped->views()) {
+    CAPTURE(view.name);
+    const auto g = dropped->grads().subspan(static_cast<std::size_t>(view.offset),
+                                            static_cast<std::size_t>(view.size));
+    const auto zeros = std::count(g.begin(), g.end(), 0.0f);
+    if (view.name.ends_with(".w_h")) {
+      CHECK(zeros > view.size / 4);
+      CHECK(zeros < view.size * 3 / 4);
+    } else if (view.name == "layer1.lstm.w_x" || view.name == "out.w") {
+      CHECK(zeros == 0);  // layer 0's w_x is left out: its unused inputs' rows are zero
+    }
+  }
+  Model::State p = plain->zero_state(N);
+  CHECK(loss != plain->train_step(in, out, T, p, 5));
+  // Evaluation uses every weight: the two models score the same.
+  Model::State e1 = dropped->zero_state(N), e2 = plain->zero_state(N);
+  CHECK(dropped->evaluate(in, out, T, e1) == plain->evaluate(in, out, T, e2));
+  CHECK_THROWS_WITH(tiny_model({"gru"}, 0.0f, H, V, charnn::DropoutMask::step, 1.0f),
+                    Catch::Contains("weight drop must be in [0, 1)"));
 }
 
 TEST_CASE("a segment's dropout mask silences the same units at every step of a stream",

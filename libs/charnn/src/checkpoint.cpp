@@ -120,6 +120,11 @@ std::string checkpoint_bytes(const CheckpointData& data, std::uint32_t format) {
     header["model.dropout"] = buf;
   }
   header["model.dropout_mask"] = to_string(data.model.dropout_mask);
+  {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%a", static_cast<double>(data.model.weight_drop));
+    header["model.weight_drop"] = buf;
+  }
   header["model.params"] = std::to_string(data.params.size());
   for (std::size_t l = 0; l < data.plugins.size(); ++l) {
     header["plugin." + std::to_string(l) + ".name"] = data.plugins[l].name;
@@ -250,6 +255,9 @@ void read_model_config(const fs::path& file, CheckpointData& data) {
       bad(file, "corrupt: unknown model.dropout_mask '" + mask + "'");
     }
   }
+  // Checkpoints from before --weight-drop had none.
+  if (data.has("model.weight_drop"))
+    data.model.weight_drop = static_cast<float>(data.get_double("model.weight_drop"));
   // Sizes are checked against the PARM section before anything is allocated from them: the
   // output layer alone holds hidden x vocab_size + vocab_size of those floats.
   const auto P = static_cast<std::int64_t>(data.params.size());

@@ -40,6 +40,8 @@ void check_config(const ModelConfig& c) {
   if (c.vocab_size < 1) throw error("a model needs a vocabulary of at least 1 unit");
   if (!(c.dropout >= 0.0f && c.dropout < 1.0f))
     throw error("dropout must be in [0, 1) (got " + std::to_string(c.dropout) + ")");
+  if (!(c.weight_drop >= 0.0f && c.weight_drop < 1.0f))
+    throw error("weight drop must be in [0, 1) (got " + std::to_string(c.weight_drop) + ")");
 }
 
 constexpr detail::EnumNames<DropoutMask, 2> kDropoutMasks{
@@ -84,12 +86,18 @@ Model::Model(ModelConfig config, const PluginRegistry& plugins) : config_(std::m
     }
     const Cell& cell = layers_.back();
     layer_offset_.push_back(offset);
+    recurrent_.emplace_back(0, 0);
     std::int64_t o = offset;
     for (const auto& p : cell.params()) {
       views_.push_back(
           {"layer" + std::to_string(l) + "." + cell.type() + "." + p.name, o, p.numel(), p.dims});
+      if (p.name == "w_h") recurrent_.back() = {o - offset, p.numel()};
       o += p.numel();
     }
+    if (config_.weight_drop > 0 && recurrent_.back().second == 0)
+      throw error("weight drop needs each layer's recurrent weights, but cell '" + cell.type() +
+                      "' declares no tensor named w_h",
+                  "train it without --weight-drop, or name its recurrent weights w_h");
     if (o - offset != cell.param_count())
       throw error("cell '" + cell.type() + "' declares tensors of " + std::to_string(o - offset) +
                   " floats but a parameter buffer of " + std::to_string(cell.param_count()));
@@ -208,6 +216,24 @@ void dropout_forward(const float* in, float* out, float* mask, std::int64_t T, s
   }
 }
 
+// DropConnect: out = the layer's n params with the n_h weights at `at` (its w_h) masked, mask[i]
+// = 0 with probability p, else 1/(1-p), a pure function of (seed, i) like dropout's. The mask is
+// kept for the backward pass, whose w_h gradient it scales.
+void drop_weights(const float* params, std::int64_t n, std::int64_t at, std::int64_t n_h, float p,
+                  std::uint64_t seed, std::vector<float>& out, std::vector<float>& mask) {
+  out.assign(params, params + n);  // the same size every step: no allocation after the first
+  mask.resize(static_cast<std::size_t>(n_h));
+  const float keep = 1.0f / (1.0f - p);
+  float* w = out.data() + at;
+  float* m = mask.data();
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < n_h; ++i) {
+    const float k = unit_float(splitmix64(seed + static_cast<std::uint64_t>(i))) < p ? 0.0f : keep;
+    m[i] = k;
+    w[i] *= k;
+  }
+}
+
 // inputs and targets of a sequence pass: (T, N) ids each, inside the vocabulary.
 void check_segment(std::span<const std::int32_t> inputs, std::span<const std::int32_t> targets,
                    std::int64_t T, std::int64_t N, std::int64_t V, const char* what) {
@@ -270,13 +296,26 @@ const float* Model::forward_layers(detail::SequenceBuffers& s, std::span<const s
   const float p = config_.dropout;
   const bool drop = training && p > 0.0f;
   prepare(s, layers_, T, N, H, V, training, drop, logits);
+  const bool drop_weights_now = training && config_.weight_drop > 0.0f;
+  if (drop_weights_now) {
+    s.dropped_params.resize(layers_.size());
+    s.weight_mask.resize(layers_.size());
+  }
   const bool by_index = layers_.front().index_input();
   s.x0_index = by_index ? inputs.data() : nullptr;
   if (!by_index) fill_one_hot(inputs, V, s.x0.data());
   const float* src = by_index ? nullptr : s.x0.data();
   for (std::size_t l = 0; l < layers_.size(); ++l) {
-    layer_forward(layers_[l], params_.data() + layer_offset_[l], s, l, src,
-                  l == 0 ? s.x0_index : nullptr, state.layers[l], T, N, training);
+    const float* params = params_.data() + layer_offset_[l];
+    if (drop_weights_now) {
+      drop_weights(params, layers_[l].param_count(), recurrent_[l].first, recurrent_[l].second,
+                   config_.weight_drop,
+                   splitmix64(dropout_seed ^ (0xd1b54a32d192ed03ull * (l + 1))),
+                   s.dropped_params[l], s.weight_mask[l]);
+      params = s.dropped_params[l].data();
+    }
+    layer_forward(layers_[l], params, s, l, src, l == 0 ? s.x0_index : nullptr, state.layers[l], T,
+                  N, training);
     src = s.dst[l].data();
     if (drop) {
       dropout_forward(s.dst[l].data(), s.dropped[l].data(), s.mask[l].data(), T, N, H, p,
@@ -289,7 +328,7 @@ const float* Model::forward_layers(detail::SequenceBuffers& s, std::span<const s
 }
 
 void Model::backward_layers(detail::SequenceBuffers& s, std::int64_t T, std::int64_t N) {
-  const bool drop = !s.mask.empty();
+  const bool drop = !s.mask.empty(), dropped_weights = !s.dropped_params.empty();
   const std::int64_t tnh = T * N * config_.hidden;
   // ddst holds d loss / d dst[l] (after undoing dropout).
   for (std::size_t li = layers_.size(); li-- > 0;) {
@@ -302,7 +341,7 @@ void Model::backward_layers(detail::SequenceBuffers& s, std::int64_t T, std::int
     charnn_backward_args a{};
     a.T = T;
     a.N = N;
-    a.params = params_.data() + layer_offset_[li];
+    a.params = dropped_weights ? s.dropped_params[li].data() : params_.data() + layer_offset_[li];
     a.src = li == 0 ? (s.x0_index ? nullptr : s.x0.data())
                     : (drop ? s.dropped[li - 1].data() : s.dst[li - 1].data());
     a.src_index = li == 0 ? s.x0_index : nullptr;
@@ -314,6 +353,13 @@ void Model::backward_layers(detail::SequenceBuffers& s, std::int64_t T, std::int
     a.diff_params = grads_.data() + layer_offset_[li];
     a.diff_state_in = nullptr;
     layers_[li].backward(a);
+    if (dropped_weights) {  // d loss / d w_h = d loss / d (masked w_h) x mask
+      float* g = grads_.data() + layer_offset_[li] + recurrent_[li].first;
+      const float* m = s.weight_mask[li].data();
+      const std::int64_t n = recurrent_[li].second;
+#pragma omp parallel for simd schedule(static)
+      for (std::int64_t i = 0; i < n; ++i) g[i] *= m[i];
+    }
     if (li > 0) std::swap(s.ddst, s.dsrc);
   }
 }

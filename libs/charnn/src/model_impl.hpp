@@ -22,6 +22,8 @@ struct detail::SequenceBuffers {
   std::vector<std::vector<float>> state_in;  // [l] (S_l, N, H) the state the segment began with
   std::vector<float> logits;                 // (T*N, V), then d(loss)/d(logits) in place
   std::vector<float> ddst, dsrc;             // (T, N, H) gradient w.r.t. a layer's dst / src
+  // weight_drop: [l] the layer's parameters with w_h masked, and the mask (0 or 1/(1-p)) of w_h.
+  std::vector<std::vector<float>> dropped_params, weight_mask;
 };
 
 struct Model::Impl {

@@ -57,6 +57,8 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
          thousands(f.parameters) + " parameters, dropout " + short_num(c.dropout) +
          (c.dropout > 0 && c.dropout_mask == DropoutMask::segment ? " (one mask per segment)"
                                                                   : "") +
+         (c.weight_drop > 0 ? ", recurrent weights dropped " + short_num(c.weight_drop)
+                            : std::string()) +
          "\n  batch " + std::to_string(c.batch) + " streams x " + std::to_string(c.seq_len) +
          " steps (" + thousands(f.iterations_per_epoch) + " iterations per epoch), " +
          to_string(c.optimizer.kind) + " lr " + short_num(c.schedule.lr) + " (" +

@@ -40,6 +40,7 @@ void Trainer::check_learning_rate(TrainPlan& plan) {
   mc.vocab_size = vocab_.size();
   mc.dropout = config_.dropout;
   mc.dropout_mask = config_.dropout_mask;
+  mc.weight_drop = static_cast<float>(config_.weight_drop);
   Model model(mc, plugins_);
   model.set_train_precision(config_.precision);
   const Batches batches(split_.train, N, T, config_.seed);

@@ -107,6 +107,16 @@ const TrainOption kOptions[] = {
      .get = [](const TrainConfig& c) { return to_string(c.dropout_mask); },
      .set = [](TrainConfig& c, const std::string& s) { c.dropout_mask = parse_dropout_mask(s); },
      .missing = "step"},  // checkpoints from before the choice drew a mask per step
+    {.flag = "weight-drop",
+     .key = "weight_drop",
+     .group = G::model,
+     .kind = K::real,
+     .value_name = "P",
+     .help = "DropConnect on the recurrent weights (each cell's w_h): each weight zeroed with "
+             "probability P, one mask per step, in [0, 1) (0 = off)",
+     CHARNN_REAL(weight_drop),
+     .missing = "0",  // runs from before the option
+     CHARNN_ACCEPT_IF(c.weight_drop >= 0 && c.weight_drop < 1, " must be in [0, 1) (0 = off)")},
 
     // Optimisation
     {.flag = "seq-len,T",

@@ -250,6 +250,7 @@ void Trainer::build_model() {
     mc.vocab_size = vocab_.size();
     mc.dropout = config_.dropout;
     mc.dropout_mask = config_.dropout_mask;
+    mc.weight_drop = static_cast<float>(config_.weight_drop);
     model_ = std::make_unique<Model>(mc, plugins_);
     model_->init_params(config_.seed);
   }

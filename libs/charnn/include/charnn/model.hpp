@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace charnn {
@@ -44,6 +45,11 @@ struct ModelConfig {
   std::int32_t vocab_size = 0;     // V: one-hot input width of layer 0 and softmax width
   float dropout = 0.0f;            // training only: between layers and before the output layer
   DropoutMask dropout_mask = DropoutMask::step;
+  // Training only: DropConnect on every layer's recurrent weights (the tensor named "w_h"), each
+  // weight zeroed with this probability and the rest scaled by 1/(1-p), one mask per training
+  // step shared by all streams and steps (Wan et al. 2013; Merity et al. 2017's weight-dropped
+  // LSTM). Other tensors are untouched; a cell without a "w_h" refuses it.
+  float weight_drop = 0.0f;
 };
 
 // A named slice of the flat parameter (or gradient) buffer.
@@ -97,8 +103,8 @@ class Model {
   // Training on one segment of N streams x T steps (truncated BPTT).
   //   inputs, targets: (T, N) time-major ids; targets[t][n] is the unit after inputs[t][n].
   //   state: in = the state carried from the previous segment, out = the state after it.
-  //   dropout_seed: the dropout masks are a pure function of it, so a resumed run draws the same
-  //   masks (the trainer derives it from the run seed and the iteration).
+  //   dropout_seed: the dropout masks (and weight_drop's) are a pure function of it, so a resumed
+  //   run draws the same masks (the trainer derives it from the run seed and the iteration).
   //   streams: where these N streams sit in the whole batch when ranks share it (ranks.hpp): the
   //   masks follow each stream's place in the batch, so K ranks draw the masks one process would.
   //   The default ({0, 0}) is the whole batch.
@@ -177,6 +183,8 @@ class Model {
   std::vector<float> grads_;                // (P) parallel to params_
   std::vector<ParamView> views_;
   std::vector<StepPrecision> prepared_;  // per layer, after prepare_inference (automatic: plain)
+  // Per layer: where its "w_h" lies in the layer's slice (offset, floats); {0, 0} when it has none.
+  std::vector<std::pair<std::int64_t, std::int64_t>> recurrent_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -48,6 +48,7 @@ struct TrainConfig {
   std::int64_t hidden = kAuto;   // auto: the widest of 512, 384, ... the budget can train
   float dropout = kAutoDropout;  // auto: from the planned passes over the training text
   DropoutMask dropout_mask = DropoutMask::step;
+  double weight_drop = 0;  // DropConnect on the recurrent weights (ModelConfig::weight_drop)
 
   std::int64_t seq_len = 64;  // T: steps per segment (truncated BPTT length)
   std::int64_t batch = 32;    // N: parallel streams
