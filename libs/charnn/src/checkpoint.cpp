@@ -65,6 +65,13 @@ std::string join(const std::vector<std::string>& parts, char sep) {
   detail::bad_checkpoint(file, what);
 }
 
+// A double as hexadecimal floating point: it reads back as exactly the same value.
+std::string exact_real(double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%a", value);
+  return buf;
+}
+
 }  // namespace
 
 void CheckpointData::set(const std::string& key, std::int64_t value) {
@@ -72,9 +79,7 @@ void CheckpointData::set(const std::string& key, std::int64_t value) {
 }
 
 void CheckpointData::set(const std::string& key, double value) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%a", value);
-  header[key] = buf;
+  header[key] = exact_real(value);
 }
 
 std::string CheckpointData::get_string(const std::string& key) const {
@@ -114,17 +119,9 @@ std::string checkpoint_bytes(const CheckpointData& data, std::uint32_t format) {
   header["model.cells"] = join(data.model.cells, ',');
   header["model.hidden"] = std::to_string(data.model.hidden);
   header["model.vocab_size"] = std::to_string(data.model.vocab_size);
-  {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%a", static_cast<double>(data.model.dropout));
-    header["model.dropout"] = buf;
-  }
+  header["model.dropout"] = exact_real(data.model.dropout);
   header["model.dropout_mask"] = to_string(data.model.dropout_mask);
-  {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%a", static_cast<double>(data.model.weight_drop));
-    header["model.weight_drop"] = buf;
-  }
+  header["model.weight_drop"] = exact_real(data.model.weight_drop);
   header["model.params"] = std::to_string(data.params.size());
   for (std::size_t l = 0; l < data.plugins.size(); ++l) {
     header["plugin." + std::to_string(l) + ".name"] = data.plugins[l].name;
