@@ -86,18 +86,23 @@ Model::Model(ModelConfig config, const PluginRegistry& plugins) : config_(std::m
     }
     const Cell& cell = layers_.back();
     layer_offset_.push_back(offset);
-    recurrent_.emplace_back(0, 0);
+    const std::string prefix = "layer" + std::to_string(l) + "." + cell.type() + ".";
+    const std::size_t first_view = views_.size();
     std::int64_t o = offset;
     for (const auto& p : cell.params()) {
-      views_.push_back(
-          {"layer" + std::to_string(l) + "." + cell.type() + "." + p.name, o, p.numel(), p.dims});
-      if (p.name == "w_h") recurrent_.back() = {o - offset, p.numel()};
+      views_.push_back({prefix + p.name, o, p.numel(), p.dims});
       o += p.numel();
     }
-    if (config_.weight_drop > 0 && recurrent_.back().second == 0)
-      throw error("weight drop needs each layer's recurrent weights, but cell '" + cell.type() +
-                      "' declares no tensor named w_h",
-                  "train it without --weight-drop, or name its recurrent weights w_h");
+    if (config_.weight_drop > 0) {
+      const auto w_h =
+          std::find_if(views_.begin() + static_cast<std::ptrdiff_t>(first_view), views_.end(),
+                       [&](const ParamView& v) { return v.name == prefix + "w_h"; });
+      if (w_h == views_.end())
+        throw error("weight drop needs each layer's recurrent weights, but cell '" + cell.type() +
+                        "' declares no tensor named w_h",
+                    "train it without --weight-drop, or name its recurrent weights w_h");
+      recurrent_view_.push_back(static_cast<std::size_t>(w_h - views_.begin()));
+    }
     if (o - offset != cell.param_count())
       throw error("cell '" + cell.type() + "' declares tensors of " + std::to_string(o - offset) +
                   " floats but a parameter buffer of " + std::to_string(cell.param_count()));
@@ -224,6 +229,12 @@ void dropout_forward(const float* in, float* out, float* mask, std::int64_t T, s
   }
 }
 
+// d[i] *= mask[i]: a loss gradient taken back through an inverted-dropout mask.
+void scale_by_mask(float* d, const float* mask, std::int64_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) d[i] *= mask[i];
+}
+
 // DropConnect: out = the layer's n params with the n_h weights at `at` (its w_h) masked, mask[i]
 // = 0 with probability p, else 1/(1-p), a pure function of (seed, i) like dropout's. The mask is
 // kept for the backward pass, whose w_h gradient it scales.
@@ -315,7 +326,8 @@ const float* Model::forward_layers(detail::SequenceBuffers& s, std::span<const s
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const float* params = params_.data() + layer_offset_[l];
     if (drop_weights_now) {
-      drop_weights(params, layers_[l].param_count(), recurrent_[l].first, recurrent_[l].second,
+      const ParamView& w_h = views_[recurrent_view_[l]];
+      drop_weights(params, layers_[l].param_count(), w_h.offset - layer_offset_[l], w_h.size,
                    config_.weight_drop,
                    splitmix64(dropout_seed ^ (0xd1b54a32d192ed03ull * (l + 1))),
                    s.dropped_params[l], s.weight_mask[l]);
@@ -339,12 +351,7 @@ void Model::backward_layers(detail::SequenceBuffers& s, std::int64_t T, std::int
   const std::int64_t tnh = T * N * config_.hidden;
   // ddst holds d loss / d dst[l] (after undoing dropout).
   for (std::size_t li = layers_.size(); li-- > 0;) {
-    if (drop) {
-      const float* m = s.mask[li].data();
-      float* d = s.ddst.data();
-#pragma omp parallel for simd schedule(static)
-      for (std::int64_t i = 0; i < tnh; ++i) d[i] *= m[i];
-    }
+    if (drop) scale_by_mask(s.ddst.data(), s.mask[li].data(), tnh);
     charnn_backward_args a{};
     a.T = T;
     a.N = N;
@@ -361,11 +368,8 @@ void Model::backward_layers(detail::SequenceBuffers& s, std::int64_t T, std::int
     a.diff_state_in = nullptr;
     layers_[li].backward(a);
     if (dropped_weights) {  // d loss / d w_h = d loss / d (masked w_h) x mask
-      float* g = grads_.data() + layer_offset_[li] + recurrent_[li].first;
-      const float* m = s.weight_mask[li].data();
-      const std::int64_t n = recurrent_[li].second;
-#pragma omp parallel for simd schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) g[i] *= m[i];
+      const ParamView& w_h = views_[recurrent_view_[li]];
+      scale_by_mask(grads_.data() + w_h.offset, s.weight_mask[li].data(), w_h.size);
     }
     if (li > 0) std::swap(s.ddst, s.dsrc);
   }

@@ -16,7 +16,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 namespace charnn {
@@ -183,8 +182,7 @@ class Model {
   std::vector<float> grads_;                // (P) parallel to params_
   std::vector<ParamView> views_;
   std::vector<StepPrecision> prepared_;  // per layer, after prepare_inference (automatic: plain)
-  // Per layer: where its "w_h" lies in the layer's slice (offset, floats); {0, 0} when it has none.
-  std::vector<std::pair<std::int64_t, std::int64_t>> recurrent_;
+  std::vector<std::size_t> recurrent_view_;  // with weight_drop: per layer, its w_h in views_
   std::unique_ptr<Impl> impl_;
 };
 
