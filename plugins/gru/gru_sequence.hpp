@@ -41,7 +41,8 @@ struct GruPlan : SequenceProducts {
   std::vector<float> hf;              // (T+1, N, H): h_{-1} .. h_{T-1} in f32
   std::vector<std::byte> hb;          // bf16 plans: hf in bf16
   std::vector<std::byte> daxs, dahs;  // operand type: dAx, dAh (T, N, 3H)
-  std::vector<float> dh, dbx, dbh;    // (N, H), (3H), (3H)
+  std::vector<float> dh;              // (N, H)
+  std::vector<float> dbx, dbhn;       // per thread: (3H) of db_x, (H) of db_h's n gate
 };
 
 class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
@@ -61,24 +62,30 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
       std::memcpy(dh, a.diff_state_out, NH * sizeof(float));
     else
       std::fill(p.dh.begin(), p.dh.end(), 0.0f);
-    std::fill(p.dbx.begin(), p.dbx.end(), 0.0f);
-    std::fill(p.dbh.begin(), p.dbh.end(), 0.0f);
     const float* gates = p.gx.data();
+    // Split by streams: each thread reads and writes whole rows, long runs the prefetcher follows
+    // (split by units, every row came in short pieces and this pass took twice the time), and
+    // sums the bias gradients of its rows in its own slice of dbx and dbhn, added up in thread
+    // order at the end.
     const int threads = omp_get_max_threads();
-    const std::int64_t chunk = (H + threads - 1) / threads;
+    p.dbx.assign(threads * G, 0.0f);
+    p.dbhn.assign(threads * H, 0.0f);
     for (std::int64_t t = T - 1; t >= 0; --t) {
       // The gradients of the pre-activations go straight into dAx and dAh in the products'
-      // type (bf16 rounded as they are written: no f32 buffer and conversion pass per step);
-      // the bias gradients sum them in f32. Split by units, not streams, so that each thread
-      // owns its slice of the bias gradients.
+      // type (bf16 rounded as they are written: no f32 buffer and conversion pass per step).
 #pragma omp parallel for schedule(static)
       for (int k = 0; k < threads; ++k) {
-        const std::int64_t j0 = k * chunk, j1 = std::min(H, j0 + chunk);
-        for (std::int64_t n = 0; n < N && j0 < j1; ++n) {
-          const RowBack r{gates + (t * N + n) * G, p.rn.data() + t * NH + n * H,
-                          p.hf.data() + t * NH + n * H, a.diff_dst + t * NH + n * H, dh + n * H,
-                          p.dbx.data(), p.dbh.data(), H, j0, j1};
-          const std::int64_t at = (t * N + n) * G + j0;
+        const std::int64_t n0 = N * k / threads, n1 = N * (k + 1) / threads;
+        for (std::int64_t n = n0; n < n1; ++n) {
+          const RowBack r{gates + (t * N + n) * G,
+                          p.rn.data() + t * NH + n * H,
+                          p.hf.data() + t * NH + n * H,
+                          a.diff_dst + t * NH + n * H,
+                          dh + n * H,
+                          p.dbx.data() + k * G,
+                          p.dbhn.data() + k * H,
+                          H};
+          const std::int64_t at = (t * N + n) * G;
           if (bf16_)
             backward_units_bf16(r, reinterpret_cast<std::uint16_t*>(p.daxs.data()) + at,
                                 reinterpret_cast<std::uint16_t*>(p.dahs.data()) + at);
@@ -99,11 +106,15 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
                        {h_op(p, 0), x_op(p, a.src), a.src_index, p.dahs.data(), p.daxs.data(),
                         a.diff_params, a.diff_src},
                        I_, G, T * N, bf16_);
+    // db_h equals db_x in the r and z gates (dAh = dAx there).
     float* dbx = a.diff_params + bias_offset();
     float* dbh = dbx + G;
-    for (std::int64_t k = 0; k < G; ++k) {
-      dbx[k] += p.dbx[k];
-      dbh[k] += p.dbh[k];
+    for (int k = 0; k < threads; ++k) {
+      for (std::int64_t g = 0; g < G; ++g) {
+        dbx[g] += p.dbx[k * G + g];
+        if (g < 2 * H) dbh[g] += p.dbx[k * G + g];
+      }
+      for (std::int64_t j = 0; j < H; ++j) dbh[2 * H + j] += p.dbhn[k * H + j];
     }
   }
 
@@ -184,8 +195,6 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
       p.daxs.resize(M * G * esize());
       p.dahs.resize(M * G * esize());
       p.dh.resize(N * H);
-      p.dbx.resize(G);
-      p.dbh.resize(G);
     }
   }
 
@@ -211,14 +220,14 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
     }
   }
 
-  // One stream's step back, units [j0, j1): gates (3, H) and rn (H) as forward left them,
-  // h_prev (H), dh_out the loss gradient of this step's h from above, dh (in: from later steps;
-  // out: dh * z, the direct part of dh_{t-1}), dbx and dbh (3, H) accumulated; the rows dAx and
-  // dAh (3, H) are the caller's, in the products' type, offset by j0.
+  // One stream's step back: gates (3, H) and rn (H) as forward left them, h_prev (H), dh_out
+  // the loss gradient of this step's h from above, dh (in: from later steps; out: dh * z, the
+  // direct part of dh_{t-1}), dbx (3, H) and dbhn (H) accumulated; the rows dAx and dAh (3, H)
+  // are the caller's, in the products' type.
   struct RowBack {
     const float *gates, *rn, *h_prev, *dh_out;
-    float *dh, *dbx, *dbh;
-    std::int64_t H, j0, j1;
+    float *dh, *dbx, *dbhn;
+    std::int64_t H;
   };
   CHARNN_CELL_CLONES static void backward_units_f32(const RowBack& r, float* dax, float* dah) {
     backward_row(r, dax, dah);
@@ -230,13 +239,10 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
   // Inlined into each clone above, so that it is vectorised for that clone's ISA.
   template <class Out>
   [[gnu::always_inline]] static inline void backward_row(const RowBack& r, Out* dax, Out* dah) {
-    const std::int64_t H = r.H, j0 = r.j0;
-    const float* g = r.gates + j0;
-    float* bx = r.dbx + j0;
-    float* bh = r.dbh + j0;
-    backward_units(g, g + H, g + 2 * H, r.rn + j0, r.h_prev + j0, r.dh_out + j0, r.dh + j0, dax,
-                   dax + H, dax + 2 * H, dah, dah + H, dah + 2 * H, bx, bx + H, bx + 2 * H, bh,
-                   bh + H, bh + 2 * H, r.j1 - j0);
+    const std::int64_t H = r.H;
+    const float* g = r.gates;
+    backward_units(g, g + H, g + 2 * H, r.rn, r.h_prev, r.dh_out, r.dh, dax, dax + H, dax + 2 * H,
+                   dah, dah + H, dah + 2 * H, r.dbx, r.dbx + H, r.dbx + 2 * H, r.dbhn, H);
   }
   static float stored(float v, float) { return v; }
   static std::uint16_t stored(float v, std::uint16_t) { return to_bf16(v); }
@@ -246,8 +252,7 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
       const float* __restrict rn, const float* __restrict h_prev, const float* __restrict dh_out,
       float* __restrict dh, Out* __restrict dxr, Out* __restrict dxz, Out* __restrict dxn,
       Out* __restrict dhr, Out* __restrict dhz, Out* __restrict dhn, float* __restrict bxr,
-      float* __restrict bxz, float* __restrict bxn, float* __restrict bhr, float* __restrict bhz,
-      float* __restrict bhn, std::int64_t n) {
+      float* __restrict bxz, float* __restrict bxn, float* __restrict bhn, std::int64_t n) {
     for (std::int64_t j = 0; j < n; ++j) {
       const float r = gr[j], z = gz[j], nn = gn[j];
       const float dht = dh_out[j] + dh[j];
@@ -264,8 +269,6 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
       bxr[j] += vr;
       bxz[j] += vz;
       bxn[j] += vn;
-      bhr[j] += vr;
-      bhz[j] += vz;
       bhn[j] += vhn;
       dh[j] = dht * z;
     }

@@ -42,7 +42,8 @@ struct LstmPlan : SequenceProducts {
   std::vector<float> cs;               // (T+1, N, H): c_{-1} .. c_{T-1}
   std::vector<std::byte> hs, das;      // operand type: h_{-1}.. (T+1, N, H), dA (T, N, 4H)
   std::vector<float> da_f;             // (N, 4H): one step's dA in f32 (bf16 plans)
-  std::vector<float> dh, dc, db;       // (N, H), (N, H), (4H)
+  std::vector<float> dh, dc;           // (N, H), (N, H)
+  std::vector<float> db;               // per thread: (4H)
 };
 
 class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
@@ -64,22 +65,23 @@ class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
       std::fill(p.dh.begin(), p.dh.end(), 0.0f);
       std::fill(p.dc.begin(), p.dc.end(), 0.0f);
     }
-    std::fill(p.db.begin(), p.db.end(), 0.0f);
     const float* gates = p.gx.data();
     const float* cs = p.cs.data();
+    // Split by streams: each thread reads and writes whole rows, long runs the prefetcher
+    // follows, and sums the bias gradient of its rows in its own slice of db, added up in
+    // thread order at the end.
     const int threads = omp_get_max_threads();
-    const std::int64_t chunk = (H + threads - 1) / threads;
+    p.db.assign(threads * G, 0.0f);
     for (std::int64_t t = T - 1; t >= 0; --t) {
       // The f32 gradient of the pre-activations: straight into dA in f32, via da_f in bf16.
       float* da = bf16_ ? p.da_f.data() : reinterpret_cast<float*>(da_op(p, t));
-      // Split by units, not streams, so that each thread owns its slice of db.
 #pragma omp parallel for schedule(static)
       for (int k = 0; k < threads; ++k) {
-        const std::int64_t j0 = k * chunk, j1 = std::min(H, j0 + chunk);
-        for (std::int64_t n = 0; n < N && j0 < j1; ++n)
+        const std::int64_t n0 = N * k / threads, n1 = N * (k + 1) / threads;
+        for (std::int64_t n = n0; n < n1; ++n)
           backward_row(gates + (t * N + n) * G, cs + t * NH + n * H, cs + (t + 1) * NH + n * H,
-                       a.diff_dst + t * NH + n * H, dh + n * H, dc + n * H, da + n * G, p.db.data(),
-                       H, j0, j1);
+                       a.diff_dst + t * NH + n * H, dh + n * H, dc + n * H, da + n * G,
+                       p.db.data() + k * G, H);
       }
       if (bf16_) convert_bf16(da, reinterpret_cast<std::uint16_t*>(da_op(p, t)), N * G);
       // dh_{t-1} = dA_t . W_h^T; for t = 0 only the host may want it (diff_state_in).
@@ -97,7 +99,8 @@ class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
                         a.diff_params, a.diff_src},
                        I_, G, T * N, bf16_);
     float* db = a.diff_params + bias_offset();
-    for (std::int64_t k = 0; k < G; ++k) db[k] += p.db[k];
+    for (int k = 0; k < threads; ++k)
+      for (std::int64_t g = 0; g < G; ++g) db[g] += p.db[k * G + g];
   }
 
  private:
@@ -185,7 +188,6 @@ class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
       if (bf16_) p.da_f.resize(N * G);
       p.dh.resize(N * H);
       p.dc.resize(N * H);
-      p.db.resize(G);
     }
   }
 
@@ -213,18 +215,13 @@ class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
     }
   }
 
-  // One stream's step back, units [j0, j1): gates (4, H) as forward left them, dh_out the
-  // loss gradient of this step's h from above; dh (in: from later steps), dc (in/out), da
-  // (4, H) out, db (4, H) accumulated.
-  static void backward_row(const float* gates, const float* c_prev, const float* c,
-                           const float* dh_out, const float* dh, float* dc, float* da, float* db,
-                           std::int64_t H, std::int64_t j0, std::int64_t j1) {
-    const std::int64_t n = j1 - j0;
-    const float* g = gates + j0;
-    float* d = da + j0;
-    float* b = db + j0;
-    backward_units(g, g + H, g + 2 * H, g + 3 * H, c_prev + j0, c + j0, dh_out + j0, dh + j0,
-                   dc + j0, d, d + H, d + 2 * H, d + 3 * H, b, b + H, b + 2 * H, b + 3 * H, n);
+  // One stream's step back: gates (4, H) as forward left them, dh_out the loss gradient of
+  // this step's h from above; dh (in: from later steps), dc (in/out), da (4, H) out, db (4, H)
+  // accumulated.
+  static void backward_row(const float* g, const float* c_prev, const float* c, const float* dh_out,
+                           const float* dh, float* dc, float* da, float* db, std::int64_t H) {
+    backward_units(g, g + H, g + 2 * H, g + 3 * H, c_prev, c, dh_out, dh, dc, da, da + H,
+                   da + 2 * H, da + 3 * H, db, db + H, db + 2 * H, db + 3 * H, H);
   }
   CHARNN_CELL_CLONES static void backward_units(
       const float* __restrict gi, const float* __restrict gf, const float* __restrict gg,
