@@ -29,6 +29,7 @@
 #include "fast_math.hpp"
 #include "gru_unit.hpp"
 #include "matmul_sequence.hpp"
+#include "thread_rows.hpp"
 #include "vector_loops.hpp"
 
 namespace charnn_cells {
@@ -63,10 +64,7 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
     else
       std::fill(p.dh.begin(), p.dh.end(), 0.0f);
     const float* gates = p.gx.data();
-    // Split by streams: each thread reads and writes whole rows, long runs the prefetcher follows
-    // (split by units, every row came in short pieces and this pass took twice the time), and
-    // sums the bias gradients of its rows in its own slice of dbx and dbhn, added up in thread
-    // order at the end.
+    // Whole rows per thread, each summing its bias gradients in a slice of dbx and dbhn.
     const int threads = omp_get_max_threads();
     p.dbx.assign(threads * G, 0.0f);
     p.dbhn.assign(threads * H, 0.0f);
@@ -75,8 +73,8 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
       // type (bf16 rounded as they are written: no f32 buffer and conversion pass per step).
 #pragma omp parallel for schedule(static)
       for (int k = 0; k < threads; ++k) {
-        const std::int64_t n0 = N * k / threads, n1 = N * (k + 1) / threads;
-        for (std::int64_t n = n0; n < n1; ++n) {
+        const RowRange rows = rows_of_thread(N, k, threads);
+        for (std::int64_t n = rows.begin; n < rows.end; ++n) {
           const RowBack r{gates + (t * N + n) * G,
                           p.rn.data() + t * NH + n * H,
                           p.hf.data() + t * NH + n * H,
@@ -109,13 +107,9 @@ class GruSequence : public MatmulSequence<GruSequence, GruPlan> {
     // db_h equals db_x in the r and z gates (dAh = dAx there).
     float* dbx = a.diff_params + bias_offset();
     float* dbh = dbx + G;
-    for (int k = 0; k < threads; ++k) {
-      for (std::int64_t g = 0; g < G; ++g) {
-        dbx[g] += p.dbx[k * G + g];
-        if (g < 2 * H) dbh[g] += p.dbx[k * G + g];
-      }
-      for (std::int64_t j = 0; j < H; ++j) dbh[2 * H + j] += p.dbhn[k * H + j];
-    }
+    add_thread_sums(p.dbx, threads, G, G, dbx);
+    add_thread_sums(p.dbx, threads, G, 2 * H, dbh);
+    add_thread_sums(p.dbhn, threads, H, H, dbh + 2 * H);
   }
 
  private:

@@ -31,6 +31,7 @@
 
 #include "lstm_unit.hpp"
 #include "matmul_sequence.hpp"
+#include "thread_rows.hpp"
 #include "vector_loops.hpp"
 
 namespace charnn_cells {
@@ -67,9 +68,7 @@ class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
     }
     const float* gates = p.gx.data();
     const float* cs = p.cs.data();
-    // Split by streams: each thread reads and writes whole rows, long runs the prefetcher
-    // follows, and sums the bias gradient of its rows in its own slice of db, added up in
-    // thread order at the end.
+    // Whole rows per thread, each summing its bias gradient in a slice of db.
     const int threads = omp_get_max_threads();
     p.db.assign(threads * G, 0.0f);
     for (std::int64_t t = T - 1; t >= 0; --t) {
@@ -77,8 +76,8 @@ class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
       float* da = bf16_ ? p.da_f.data() : reinterpret_cast<float*>(da_op(p, t));
 #pragma omp parallel for schedule(static)
       for (int k = 0; k < threads; ++k) {
-        const std::int64_t n0 = N * k / threads, n1 = N * (k + 1) / threads;
-        for (std::int64_t n = n0; n < n1; ++n)
+        const RowRange rows = rows_of_thread(N, k, threads);
+        for (std::int64_t n = rows.begin; n < rows.end; ++n)
           backward_row(gates + (t * N + n) * G, cs + t * NH + n * H, cs + (t + 1) * NH + n * H,
                        a.diff_dst + t * NH + n * H, dh + n * H, dc + n * H, da + n * G,
                        p.db.data() + k * G, H);
@@ -99,8 +98,7 @@ class LstmSequence : public MatmulSequence<LstmSequence, LstmPlan> {
                         a.diff_params, a.diff_src},
                        I_, G, T * N, bf16_);
     float* db = a.diff_params + bias_offset();
-    for (int k = 0; k < threads; ++k)
-      for (std::int64_t g = 0; g < G; ++g) db[g] += p.db[k * G + g];
+    add_thread_sums(p.db, threads, G, G, db);
   }
 
  private:
