@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 namespace charnn {
 
@@ -87,21 +88,19 @@ Model::Model(ModelConfig config, const PluginRegistry& plugins) : config_(std::m
     const Cell& cell = layers_.back();
     layer_offset_.push_back(offset);
     const std::string prefix = "layer" + std::to_string(l) + "." + cell.type() + ".";
-    const std::size_t first_view = views_.size();
+    std::optional<std::size_t> w_h;  // its index in views_
     std::int64_t o = offset;
     for (const auto& p : cell.params()) {
+      if (p.name == "w_h") w_h = views_.size();
       views_.push_back({prefix + p.name, o, p.numel(), p.dims});
       o += p.numel();
     }
     if (config_.weight_drop > 0) {
-      const auto w_h =
-          std::find_if(views_.begin() + static_cast<std::ptrdiff_t>(first_view), views_.end(),
-                       [&](const ParamView& v) { return v.name == prefix + "w_h"; });
-      if (w_h == views_.end())
+      if (!w_h)
         throw error("weight drop needs each layer's recurrent weights, but cell '" + cell.type() +
                         "' declares no tensor named w_h",
                     "train it without --weight-drop, or name its recurrent weights w_h");
-      recurrent_view_.push_back(static_cast<std::size_t>(w_h - views_.begin()));
+      recurrent_view_.push_back(*w_h);
     }
     if (o - offset != cell.param_count())
       throw error("cell '" + cell.type() + "' declares tensors of " + std::to_string(o - offset) +
