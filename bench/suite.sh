@@ -15,6 +15,7 @@
 # | kjv      | the King James Bible (archaic English, verse nos) | Debian bible-kjv (bible-kjv-text)|
 # | genesis  | its first book alone: a small corpus (205 kB)     | Debian bible-kjv (bible-kjv-text)|
 # | licenses | software licences: small, legal English (237 kB)  | Debian base-files (common-licenses)|
+# | perldiag | Perl's diagnostics manual (300 kB: prose and code) | Debian perl (perl-modules-5.NN) |
 # | cheaders | C headers of the GNU C library                    | Debian libc6-dev                |
 # | ru       | Russian quotations (Cyrillic)                     | Debian fortunes-ru              |
 # | zh       | Chinese quotations and Tang/Song poems (~5k units)| Debian fortunes-zh              |
@@ -27,8 +28,9 @@
 # runs on one machine only.
 # The ../shared corpora are referenced by path, never copied. Where ../shared is absent the two
 # are left out of the list. Held out of every tuning decision (docs/training.md): kjv, genesis
-# and ru; licenses, added after genesis had been used to measure --weight-drop, is the small
-# corpus still unseen by any decision.
+# and ru; licenses was added after genesis had been used to measure --weight-drop, and perldiag
+# after both had been used to measure it (session 29): the small corpus still unseen by any
+# decision.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -88,6 +90,10 @@ licenses_corpus() {
   # Whole files in byte order of their names; the symlinks (GPL -> GPL-3, ...) would repeat them.
   find /usr/share/common-licenses -maxdepth 1 -type f -print0 | LC_ALL=C sort -z | xargs -0 cat
 }
+perldiag_corpus() {
+  # The perl package's version of it (perl-modules-5.NN): one file, whole.
+  cat "$(find /usr/share/perl -name perldiag.pod | LC_ALL=C sort | head -1)"
+}
 zh_corpus() { clean_fortunes "$fortunes/chinese" "$fortunes/tang300" "$fortunes/song100"; }
 big_corpus() {
   # The first 100,000,000 bytes of every header in byte order of its path. Some are Latin-1:
@@ -102,13 +108,14 @@ if [ $list_only -eq 0 ]; then
   make_corpus kjv bible-kjv -- kjv_corpus
   make_corpus genesis bible-kjv -- genesis_corpus
   make_corpus licenses base-files -- licenses_corpus
+  make_corpus perldiag perl -- perldiag_corpus
   make_corpus cheaders libc6-dev -- cheaders_corpus
   make_corpus ru fortunes-ru -- ru_corpus
   make_corpus zh fortunes-zh -- zh_corpus
   if [ $big -eq 1 ]; then make_corpus big -- big_corpus; fi
 fi
 
-for name in warpeace thai fortunes kjv genesis licenses cheaders ru zh big; do
+for name in warpeace thai fortunes kjv genesis licenses perldiag cheaders ru zh big; do
   case $name in
     warpeace|thai) path=$shared/corpora/$name.txt ;;
     *) path=$dir/$name.txt ;;
