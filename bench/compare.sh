@@ -45,7 +45,7 @@ head -c "${CORPUS_BYTES:-1000000}" "$source_text" | iconv -f UTF-8 -t UTF-8 -c >
 corpus=$work/corpus.txt
 head -c 200000 "$corpus" | iconv -f UTF-8 -t UTF-8 -c > "$work/inspect.txt"
 
-source "$here/lib.sh"  # busy, median_min_max
+source "$here/lib.sh"  # busy, median_min_max, machine
 load=$(busy)
 echo "compare: $rounds rounds on $(nproc) CPUs, ${load}% busy before the start" \
      "$([ "$load" -gt 10 ] && echo "(NOT idle: figures will be off)")" >&2
@@ -176,8 +176,7 @@ ratio_row() {  # ratio_row LABEL A B [SA SB]
 table=$(
   echo "### bench/compare.sh: charnn against PyTorch ($(date -u '+%Y-%m-%d %H:%M UTC'))"
   echo
-  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs" \
-       "($(grep -o -m1 'avx512_bf16' /proc/cpuinfo || echo 'no AVX-512 BF16')), ${load}% busy" \
+  echo "Machine: $(machine), ${load}% busy" \
        "before the start. Command: \`bench/compare.sh $rounds\` at $(git -C "$root" rev-parse --short HEAD)," \
        "on the first $(wc -c < "$corpus") bytes of $(basename "$source_text") ($vocab units)." \
        "Training: 2 layers x 512, T = N = 50, full steps (forward, backward, clip, Adam), units/s over" \

@@ -18,3 +18,14 @@ median_min_max() {
     m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
     printf "%s %s %s\n", m, v[1], v[n] }' "$1"
 }
+
+# "MODEL, N CPUs (FEATURES)" for a results heading: the CPU features that decide which oneDNN
+# kernels charnn runs (bf16 and int8 on AVX-512 or on AMX tiles), so that figures from different
+# machines are not read as one.
+machine() {
+  local features
+  features=$(grep -m1 '^flags' /proc/cpuinfo | grep -o -w -E 'avx512_vnni|avx512_bf16|amx_bf16|amx_int8' |
+             paste -sd, | sed 's/,/, /g')
+  echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs" \
+       "(${features:-no AVX-512 VNNI or BF16})"
+}

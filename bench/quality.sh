@@ -63,7 +63,7 @@ fi
 boot=$(cat /proc/sys/kernel/random/boot_id)
 peer_version=$(sha256sum "$here/train_peer.py" | cut -c1-16)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-source "$here/lib.sh"  # busy
+source "$here/lib.sh"  # busy, machine
 load=$(busy)
 echo "quality: ${names[*]} at $minutes minutes each; CPUs ${load}% busy before the start" \
      "$([ "$load" -gt 10 ] && echo "(NOT idle: figures will be off)")" >&2
@@ -157,7 +157,7 @@ fi
 table=$(
   echo "### Quality at $minutes minutes: charnn $label ($commit) against the PyTorch peer ($(date -u '+%Y-%m-%d %H:%M UTC'))"
   echo
-  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
+  echo "Machine: $(machine)," \
        "CPUs ${load}% busy before the start. Command: \`bench/quality.sh $minutes ${names[*]}\`${extra:+ with CHARNN_ARGS=\"$extra\"}."
   echo "Nats per unit; best and final on the validation slice ($eval_units units spread over the split), whole = the whole"
   echo "validation split at the end${big_note};"

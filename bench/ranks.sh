@@ -37,7 +37,7 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 mpirun=(mpirun -np 2 --bind-to none --oversubscribe)
 
-source "$here/lib.sh"  # busy
+source "$here/lib.sh"  # busy, machine
 load=$(busy)
 echo "ranks: $iterations iterations on $corpus; CPUs ${load}% busy before the start" \
      "$([ "$load" -gt 10 ] && echo "(NOT idle: figures will be off)")" >&2
@@ -74,7 +74,7 @@ commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 table=$(
   echo "### Ranks against threads on one machine ($commit, $(date -u '+%Y-%m-%d %H:%M UTC'))"
   echo
-  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
+  echo "Machine: $(machine)," \
        "CPUs ${load}% busy before the start. Command: \`bench/ranks.sh $iterations\`;" \
        "2x512 GRU, global batch 32 x 64, $(basename "$corpus")."
   echo

@@ -24,7 +24,7 @@ charnn=$(cd "$root" && realpath -m "${BUILD:-build}")/bin/charnn
 [ -x "$charnn" ] || { echo "vocab_speed: $charnn not found; build first (scripts/build.sh)" >&2; exit 1; }
 "$root/scripts/install-deps.sh" time
 record=${RECORD:-1}
-source "$here/lib.sh"  # busy, median_min_max
+source "$here/lib.sh"  # busy, median_min_max, machine
 
 "$here/suite.sh" > /dev/null
 corpus_of() { "$here/suite.sh" --list | awk -v n="$1" '$1 == n { print $2 }'; }
@@ -89,8 +89,7 @@ cell() {  # cell NAME: "median (min-max)"
 table=$(
   echo "### bench/vocab_speed.sh: speed against the vocabulary ($(date -u '+%Y-%m-%d %H:%M UTC'))"
   echo
-  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs" \
-       "($(grep -o -m1 'avx512_bf16' /proc/cpuinfo || echo 'no AVX-512 BF16')), ${load}% busy before" \
+  echo "Machine: $(machine), ${load}% busy before" \
        "the start. Command: \`bench/vocab_speed.sh $rounds\` at $(git -C "$root" rev-parse --short HEAD)." \
        "2x512 GRU; units/s, median (min–max) of $rounds round(s). Training: T = N = 50, the last 10" \
        "of 30 iterations. eval and inspect: the training text (1 MB of $(basename "$small"), all of" \
