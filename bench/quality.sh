@@ -157,8 +157,8 @@ fi
 table=$(
   echo "### Quality at $minutes minutes: charnn $label ($commit) against the PyTorch peer ($(date -u '+%Y-%m-%d %H:%M UTC'))"
   echo
-  echo "Machine: $(machine)," \
-       "CPUs ${load}% busy before the start. Command: \`bench/quality.sh $minutes ${names[*]}\`${extra:+ with CHARNN_ARGS=\"$extra\"}."
+  echo "Machine: $(machine), ${load}% busy" \
+       "before the start. Command: \`bench/quality.sh $minutes ${names[*]}\`${extra:+ with CHARNN_ARGS=\"$extra\"}."
   echo "Nats per unit; best and final on the validation slice ($eval_units units spread over the split), whole = the whole"
   echo "validation split at the end${big_note};"
   echo "Δ = charnn best − peer best, Δ whole = charnn whole − peer whole."

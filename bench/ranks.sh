@@ -74,8 +74,8 @@ commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 table=$(
   echo "### Ranks against threads on one machine ($commit, $(date -u '+%Y-%m-%d %H:%M UTC'))"
   echo
-  echo "Machine: $(machine)," \
-       "CPUs ${load}% busy before the start. Command: \`bench/ranks.sh $iterations\`;" \
+  echo "Machine: $(machine), ${load}% busy" \
+       "before the start. Command: \`bench/ranks.sh $iterations\`;" \
        "2x512 GRU, global batch 32 x 64, $(basename "$corpus")."
   echo
   echo "| set-up | units/s | against 1 x 2 |"
