@@ -92,7 +92,10 @@ licenses_corpus() {
 }
 perldiag_corpus() {
   # The perl package's version of it (perl-modules-5.NN): one file, whole.
-  cat "$(find /usr/share/perl -name perldiag.pod | LC_ALL=C sort | head -1)"
+  local pod
+  pod=$(find /usr/share/perl -name perldiag.pod 2>/dev/null | LC_ALL=C sort | head -1)
+  [ -n "$pod" ] || { echo "suite: no perldiag.pod under /usr/share/perl (Debian's perl-modules)" >&2; return 1; }
+  cat "$pod"
 }
 zh_corpus() { clean_fortunes "$fortunes/chinese" "$fortunes/tang300" "$fortunes/song100"; }
 big_corpus() {
