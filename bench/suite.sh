@@ -18,6 +18,7 @@
 # | perldiag | Perl's diagnostics manual (300 kB: prose and code) | Debian perl (perl-modules-5.NN) |
 # | cheaders | C headers of the GNU C library                    | Debian libc6-dev                |
 # | ru       | Russian quotations (Cyrillic)                     | Debian fortunes-ru              |
+# | witze    | German jokes: small, another language (230 kB)    | Debian fortunes-de (witze)      |
 # | zh       | Chinese quotations and Tang/Song poems (~5k units)| Debian fortunes-zh              |
 # | big      | 100 MB of C and C++ headers (opt-in: --big)       | every -dev package installed    |
 #
@@ -29,8 +30,8 @@
 # The ../shared corpora are referenced by path, never copied. Where ../shared is absent the two
 # are left out of the list. Held out of every tuning decision (docs/training.md): kjv, genesis
 # and ru; licenses was added after genesis had been used to measure --weight-drop, and perldiag
-# after both had been used to measure it (session 29): the small corpus still unseen by any
-# decision.
+# after both had been used to measure it (session 29); witze was added in session 30 to check
+# the small-corpus rule that perldiag had first shown.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -97,6 +98,7 @@ perldiag_corpus() {
   [ -n "$pod" ] || { echo "suite: no perldiag.pod under /usr/share/perl (Debian's perl-modules)" >&2; return 1; }
   cat "$pod"
 }
+witze_corpus() { clean_fortunes "$fortunes/de/witze.u8"; }
 zh_corpus() { clean_fortunes "$fortunes/chinese" "$fortunes/tang300" "$fortunes/song100"; }
 big_corpus() {
   # The first 100,000,000 bytes of every header in byte order of its path. Some are Latin-1:
@@ -114,11 +116,12 @@ if [ $list_only -eq 0 ]; then
   make_corpus perldiag perl -- perldiag_corpus
   make_corpus cheaders libc6-dev -- cheaders_corpus
   make_corpus ru fortunes-ru -- ru_corpus
+  make_corpus witze fortunes-de -- witze_corpus
   make_corpus zh fortunes-zh -- zh_corpus
   if [ $big -eq 1 ]; then make_corpus big -- big_corpus; fi
 fi
 
-for name in warpeace thai fortunes kjv genesis licenses perldiag cheaders ru zh big; do
+for name in warpeace thai fortunes kjv genesis licenses perldiag cheaders ru witze zh big; do
   case $name in
     warpeace|thai) path=$shared/corpora/$name.txt ;;
     *) path=$dir/$name.txt ;;
