@@ -5,6 +5,7 @@
 
 #include <charnn/train_plan.hpp>
 
+#include <cmath>
 #include <map>
 #include <vector>
 
@@ -225,10 +226,12 @@ TEST_CASE("--hidden auto takes the widest model the budget trains on enough text
 
 TEST_CASE("--max-exposure ends a run before its budget when it would learn the text by heart",
           "[plan]") {
-  CHECK(planned_max_exposure(8) == 256);  // the GRU's declared dropout start
-  CHECK(planned_max_exposure() == 4096);  // kDropoutExposure, the LSTM's
-  CHECK(planned_dropout(planned_max_exposure(8) / 2, 8) == Approx(kMaxDropout));
-  CHECK(planned_dropout(planned_max_exposure(8) / 4, 8) < kMaxDropout);
+  CHECK(planned_max_exposure(8, false) == 256);                  // the GRU's declared dropout start
+  CHECK(planned_max_exposure(8) == 1024);                        // where weight drop takes part
+  CHECK(planned_max_exposure(kDropoutExposure, false) == 4096);  // the LSTM's
+  CHECK(planned_max_exposure() == 16384);
+  CHECK(planned_dropout(planned_max_exposure(8, false) / 2, 8) == Approx(kMaxDropout));
+  CHECK(planned_dropout(planned_max_exposure(8, false) / 4, 8) < kMaxDropout);
 
   // Thai for 30 minutes: 326,991 training units, a 2x512 GRU over 707 units (3.8M parameters)
   // at 35.5k units/s, which would see the text 195 times (exposure 2,278).
@@ -247,7 +250,7 @@ TEST_CASE("--max-exposure ends a run before its budget when it would learn the t
   CHECK(p.max_iters == 0);  // no limit given
   CHECK(p.exposure == Approx(2278).epsilon(0.01));
 
-  in.max_exposure = planned_max_exposure(8);
+  in.max_exposure = planned_max_exposure(8, false);
   asked.clear();
   p = plan_training(in, thai);
   // The width is judged on the budget: the limit leaves 512 under 2 units per parameter, but a
@@ -274,7 +277,8 @@ TEST_CASE("--max-exposure ends a run before its budget when it would learn the t
     CHECK(q.max_iters == p.max_iters);
     CHECK(q.why == p.why);
     chosen.dropout_exposure = 0;  // no cell declares one: kDropoutExposure's 4,096, never reached
-    CHECK(plan_training(chosen, thai).max_exposure == planned_max_exposure());
+    CHECK(plan_training(chosen, thai).max_exposure ==
+          planned_max_exposure(kDropoutExposure, false));
     CHECK(plan_training(chosen, thai).max_iters == 0);
     chosen.dropout_exposure = 8;
     chosen.epochs = 200;  // a length the user chose: no limit
@@ -294,6 +298,91 @@ TEST_CASE("--max-exposure ends a run before its budget when it would learn the t
     p = plan_training(in, thai);
     CHECK(p.planned_units == Approx(units));
     CHECK_THAT(p.why, Catch::Contains("stop at exposure 256 (7.2M of the 65.4M units; "));
+  }
+}
+
+TEST_CASE(
+    "--weight-drop auto: 0.15 past 32 times the dropout start, with less dropout and a "
+    "later limit",
+    "[plan]") {
+  CHECK(planned_weight_drop(256, 8) == 0);
+  CHECK(planned_weight_drop(257, 8) == Approx(kWeightDrop));
+  CHECK(planned_weight_drop(4096) == 0);  // the LSTM's start, 128
+  CHECK(planned_weight_drop(4097) == Approx(kWeightDrop));
+  CHECK(planned_dropout(256, 8, true) == Approx(0.5f));  // not yet past it
+  CHECK(planned_dropout(257, 8, true) == Approx(0.4f));
+  CHECK(planned_dropout(257, 8) == Approx(0.5f));  // without weight drop
+  CHECK(planned_dropout(200, 8, true) == Approx(0.5f));
+
+  // Thai as above: a 2x512 GRU that 30 minutes would take to exposure 2,278.
+  const std::int64_t U = 326'991, P = 3'812'000;
+  const auto thai = [&](std::int64_t H) {
+    WidthCost c = lstm_cost(H, 1e11);
+    if (H == 512) c = {.parameters = P, .train_units_per_second = 35500};
+    return c;
+  };
+  PlanInput in = auto_everything(U, 1800);
+  in.dropout_exposure = 8;
+  in.dropout_exposure_cell = "gru";
+  in.choose_max_exposure = true;
+  in.choose_weight_drop = true;
+  TrainPlan p = plan_training(in, thai);
+  CHECK(p.max_exposure == 1024);
+  CHECK(p.exposure == Approx(1024));
+  CHECK(p.max_iters ==
+        static_cast<std::int64_t>(std::ceil(1024.0 * U * static_cast<double>(U) / P / (32 * 64))));
+  CHECK(p.weight_drop == Approx(kWeightDrop));
+  CHECK(p.dropout == Approx(0.4f));
+  CHECK_THAT(p.why, Catch::Contains("dropout 0.4 ("));
+  CHECK_THAT(p.why, Catch::Contains(", weight drop 0.15 (exposure over 256: it takes 0.1 of the "
+                                    "dropout), "));
+  CHECK_THAT(p.why, Catch::Contains("stop at exposure 1024 ("));
+
+  SECTION("a budget between the two limits runs to its end, with weight drop") {
+    in.time_limit = 360;  // exposure 456
+    p = plan_training(in, thai);
+    CHECK(p.max_iters == 0);
+    CHECK(p.exposure == Approx(456).epsilon(0.01));
+    CHECK(p.weight_drop == Approx(kWeightDrop));
+    CHECK(p.dropout == Approx(0.4f));
+  }
+  SECTION("a budget under 32 times the start: no weight drop, dropout 0.5") {
+    in.time_limit = 180;  // exposure 228
+    p = plan_training(in, thai);
+    CHECK(p.weight_drop == 0);
+    CHECK(p.dropout == Approx(0.5f));
+    CHECK_THAT(p.why, !Catch::Contains("weight drop"));
+  }
+  SECTION("cells without w_h cannot drop weights: dropout 0.5 alone, stopped at 256") {
+    in.cells_drop_weights = false;
+    p = plan_training(in, thai);
+    CHECK(p.weight_drop == 0);
+    CHECK(p.max_exposure == 256);
+    CHECK(p.dropout == Approx(0.5f));
+  }
+  SECTION("--weight-drop 0 given: as without it") {
+    in.choose_weight_drop = false;
+    p = plan_training(in, thai);
+    CHECK(p.weight_drop == 0);
+    CHECK(p.max_exposure == 256);
+    CHECK(p.dropout == Approx(0.5f));
+  }
+  SECTION("a given weight drop raises the limit and takes its share of --dropout auto") {
+    in.choose_weight_drop = false;
+    in.weight_drop = 0.3;
+    p = plan_training(in, thai);
+    CHECK(p.weight_drop == Approx(0.3));
+    CHECK(p.max_exposure == 1024);
+    CHECK(p.dropout == Approx(0.4f));
+    CHECK_THAT(p.why, !Catch::Contains("weight drop"));  // the user's, not the plan's
+  }
+  SECTION("a given dropout is kept, and the reason does not claim a share of it") {
+    in.choose_dropout = false;
+    in.dropout = 0.2f;
+    p = plan_training(in, thai);
+    CHECK(p.dropout == 0.2f);
+    CHECK(p.weight_drop == Approx(kWeightDrop));
+    CHECK_THAT(p.why, Catch::Contains("weight drop 0.15 (exposure over 256)"));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <charnn/plugin_registry.hpp>
 #include <charnn/train_plan.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -59,11 +60,19 @@ bool print_plugin(std::ostream& out, const std::shared_ptr<const Plugin>& plugin
     out << "\n";
     if (const double lr = plugin->api().max_learning_rate; lr > 0)
       out << "    max lr   " << lr << " (its author's limit: train --lr auto plans no higher)\n";
-    if (const double start = plugin->api().dropout_exposure; start > 0)
+    if (const double start = plugin->api().dropout_exposure; start > 0) {
+      const auto& params = cell.params();
+      // Weight drop needs the recurrent weights named w_h; without it the limit is lower.
+      const bool w_h =
+          std::any_of(params.begin(), params.end(), [](const auto& p) { return p.name == "w_h"; });
       out << "    dropout  from exposure " << start
           << " (its author's start: train --dropout auto begins there, and --max-exposure auto "
              "ends a run at "
-          << charnn::planned_max_exposure(start) << ")\n";
+          << charnn::planned_max_exposure(start, w_h);
+      if (w_h)
+        out << ", or " << charnn::planned_max_exposure(start, false) << " with --weight-drop 0";
+      out << ")\n";
+    }
     return true;
   } catch (const charnn::error& e) {
     out << "  cannot create a layer of this size: " << e.what() << "\n";

@@ -110,13 +110,19 @@ const TrainOption kOptions[] = {
     {.flag = "weight-drop",
      .key = "weight_drop",
      .group = G::model,
-     .kind = K::real,
-     .value_name = "P",
+     .value_name = "P|auto",
      .help = "DropConnect on the recurrent weights (each cell's w_h): each weight zeroed with "
-             "probability P, one mask per step, in [0, 1) (0 = off)",
-     CHARNN_REAL(weight_drop),
+             "probability P, one mask per step, in [0, 1) (0 = off); auto: 0.15 once the run can "
+             "memorise 32 times more than where the cells start dropout (so --dropout auto gives "
+             "0.1 to it, and --max-exposure auto lets the run go 4 times further), else 0",
+     .get = [](const TrainConfig& c) { return auto_real_text(c.weight_drop, kAutoWeightDrop); },
+     .set =
+         [](TrainConfig& c, const std::string& s) {
+           c.weight_drop = parse_auto_real(s, kAutoWeightDrop);
+         },
      .missing = "0",  // runs from before the option
-     CHARNN_ACCEPT_IF(c.weight_drop >= 0 && c.weight_drop < 1, " must be in [0, 1) (0 = off)")},
+     CHARNN_ACCEPT_IF((c.weight_drop >= 0 && c.weight_drop < 1) || c.weight_drop == kAutoWeightDrop,
+                      " must be in [0, 1) (0 = off), or auto")},
 
     // Optimisation
     {.flag = "seq-len,T",
@@ -300,9 +306,10 @@ const TrainOption kOptions[] = {
      .help = "stop once the run has seen its text this much for its size: passes x parameters "
              "per unit of text, the exposure of the banner's plan line. Beyond a point a model "
              "learns the text by heart and validation rises, whatever its dropout; auto: five "
-             "doublings past the exposure where the cells start dropout (charnn cells shows it), "
-             "one past where dropout reaches its most, when only --time limits the run, so that "
-             "a small corpus ends before the budget; none with --epochs or --max-iters; 0 = none",
+             "doublings past the exposure where the cells start dropout (charnn cells shows it) "
+             "when the recurrent weights are dropped (--weight-drop), five when they are not, "
+             "when only --time limits the run, so that a small corpus ends before the budget; "
+             "none with --epochs or --max-iters; 0 = none",
      .get = [](const TrainConfig& c) { return auto_real_text(c.max_exposure, kAutoMaxExposure); },
      .set =
          [](TrainConfig& c, const std::string& s) {

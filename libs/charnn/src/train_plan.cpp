@@ -80,14 +80,19 @@ double two_digits(double v) {
 
 }  // namespace
 
-float planned_dropout(double exposure, double start) {
+float planned_dropout(double exposure, double start, bool weight_drop) {
   if (!(exposure >= start)) return 0.0f;
-  const double d = std::min(kMaxDropout, 0.1 * (std::log2(exposure / start) + 1));
+  double d = std::min(kMaxDropout, 0.1 * (std::log2(exposure / start) + 1));
+  if (weight_drop && planned_weight_drop(exposure, start) > 0) d = kMaxDropout - 0.1;
   return static_cast<float>(std::round(d * 20) / 20);  // steps of 0.05
 }
 
-double planned_max_exposure(double start) {
-  return start * std::exp2(kStopDoublings);
+double planned_weight_drop(double exposure, double start) {
+  return exposure > start * std::exp2(kWeightDropDoublings) ? kWeightDrop : 0;
+}
+
+double planned_max_exposure(double start, bool weight_drop) {
+  return start * std::exp2(weight_drop ? kStopDoublings : kStopDoublings - 2);
 }
 
 std::int64_t planned_warmup(std::int64_t vocab_size) {
@@ -113,9 +118,11 @@ TrainPlan plan_training(const PlanInput& given,
   TrainPlan plan;
   std::vector<std::string> reasons;
   PlanInput in = given;
+  // Whether the run may drop its recurrent weights: the limit is higher where it does.
+  const bool drops_weights = in.choose_weight_drop ? in.cells_drop_weights : in.weight_drop > 0;
   if (in.choose_max_exposure)  // explicit lengths are the user's to choose
     in.max_exposure = in.time_limit > 0 && in.max_iters == 0 && in.epochs == 0
-                          ? planned_max_exposure(dropout_start(in))
+                          ? planned_max_exposure(dropout_start(in), drops_weights)
                           : 0;
   plan.max_exposure = in.max_exposure;
 
@@ -173,11 +180,14 @@ TrainPlan plan_training(const PlanInput& given,
 
   plan.exposure = memorisation(plan.planned_passes, static_cast<double>(chosen.parameters),
                                static_cast<double>(in.train_units));
+  const double start = dropout_start(in);
+  plan.weight_drop = in.weight_drop;
+  if (in.choose_weight_drop)
+    plan.weight_drop = in.cells_drop_weights ? planned_weight_drop(plan.exposure, start) : 0;
   plan.dropout = in.dropout;
   if (in.choose_dropout) {
     const bool declared = in.dropout_exposure > 0;
-    const double start = dropout_start(in);
-    plan.dropout = planned_dropout(plan.exposure, start);
+    plan.dropout = planned_dropout(plan.exposure, start, plan.weight_drop > 0);
     const double per_unit = static_cast<double>(chosen.parameters) /
                             static_cast<double>(std::max<std::int64_t>(1, in.train_units));
     // "... = 14.5; the gru cell starts dropout at 8)" or "... = 8.4, under 128)"
@@ -193,6 +203,11 @@ TrainPlan plan_training(const PlanInput& given,
                                                      " passes x " + detail::fixed(per_unit, 2) +
                                                      " parameters per unit = " + exposure + ")"));
   }
+  // Said only where it drops: most runs never come near, and config.json records the 0.
+  if (in.choose_weight_drop && plan.weight_drop > 0)
+    reasons.push_back("weight drop " + detail::short_num(plan.weight_drop) + " (exposure over " +
+                      detail::fixed(start * std::exp2(kWeightDropDoublings), 0) +
+                      (in.choose_dropout ? ": it takes 0.1 of the dropout)" : ")"));
 
   plan.lr = in.lr;
   if (in.choose_lr) {

@@ -186,6 +186,7 @@ void Trainer::plan_settings() {
                .choose_hidden = config_.hidden == kAuto,
                .choose_dropout = config_.dropout == kAutoDropout,
                .choose_lr = config_.schedule.lr == kAutoLr,
+               .choose_weight_drop = config_.weight_drop == kAutoWeightDrop,
                .choose_eval_every = config_.eval_every == kAuto,
                .choose_eval_units = config_.eval_units == kAuto,
                // On resume the first plan's max_iters holds the limit.
@@ -193,6 +194,7 @@ void Trainer::plan_settings() {
                .models_scored = config_.ema > 0 ? 2 : 1,
                .hidden = config_.hidden == kAuto ? plan_widths().front() : config_.hidden,
                .dropout = config_.dropout,
+               .weight_drop = config_.weight_drop,
                .lr = config_.schedule.lr};
   // The warm-up needs no measurement: the vocabulary decides it (planned_warmup).
   std::string warmup_why;
@@ -208,14 +210,19 @@ void Trainer::plan_settings() {
       in.max_lr = limit;
       in.max_lr_cell = cell;
     }
+    const Cell sample = plugins_.create_cell(cell, 1, 1);  // its tensors' names, not their sizes
+    const auto& params = sample.params();
+    if (std::none_of(params.begin(), params.end(), [](const auto& p) { return p.name == "w_h"; }))
+      in.cells_drop_weights = false;
     const double start = plugins_.get(cell)->api().dropout_exposure;
     if (start > 0 && (in.dropout_exposure == 0 || start < in.dropout_exposure)) {
       in.dropout_exposure = start;
       in.dropout_exposure_cell = cell;
     }
   }
-  if (!(in.choose_hidden || in.choose_dropout || in.choose_lr || in.choose_eval_every ||
-        in.choose_eval_units || in.choose_max_exposure || in.max_exposure > 0))
+  if (!(in.choose_hidden || in.choose_dropout || in.choose_weight_drop || in.choose_lr ||
+        in.choose_eval_every || in.choose_eval_units || in.choose_max_exposure ||
+        in.max_exposure > 0))
     return;
   if (resuming_) {  // only --lr and --eval-* may be auto on resume: plan what is left
     const TrainState done = TrainState::load(resume_data_);
@@ -227,6 +234,7 @@ void Trainer::plan_settings() {
       plan_training(in, [&](std::int64_t hidden) { return measure_width(hidden, timed); });
   if (in.choose_hidden) config_.hidden = plan.hidden;
   if (in.choose_dropout) config_.dropout = plan.dropout;
+  if (in.choose_weight_drop) config_.weight_drop = plan.weight_drop;
   if (in.choose_lr) config_.schedule.lr = plan.lr;
   if (in.choose_eval_every) config_.eval_every = plan.eval_every;
   if (in.choose_eval_units) config_.eval_units = plan.eval_units;

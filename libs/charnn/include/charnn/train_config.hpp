@@ -26,6 +26,7 @@ inline constexpr float kAutoDropout = -1.0f;
 inline constexpr double kAutoLr = -1;
 inline constexpr double kDefaultTime = -1;  // --time not given (see time_limit)
 inline constexpr double kAutoMaxExposure = -1;
+inline constexpr double kAutoWeightDrop = -1;
 
 // --rollback: where a run that has gone back to its best model this many times without finding
 // a better one would go back once more, it ends on the best model instead: rollbacks at ever
@@ -48,7 +49,9 @@ struct TrainConfig {
   std::int64_t hidden = kAuto;   // auto: the widest of 512, 384, ... the budget can train
   float dropout = kAutoDropout;  // auto: from the planned passes over the training text
   DropoutMask dropout_mask = DropoutMask::step;
-  double weight_drop = 0;  // DropConnect on the recurrent weights (ModelConfig::weight_drop)
+  // DropConnect on the recurrent weights (ModelConfig::weight_drop); auto: from the planned
+  // exposure, as dropout.
+  double weight_drop = kAutoWeightDrop;
 
   std::int64_t seq_len = 64;  // T: steps per segment (truncated BPTT length)
   std::int64_t batch = 32;    // N: parallel streams

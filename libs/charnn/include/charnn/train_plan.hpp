@@ -1,7 +1,7 @@
-// The training plan: the settings a user left on `auto` (--hidden, --dropout, --lr,
-// --eval-every, --eval-units, --max-exposure), chosen from the corpus size, the budget and how
-// fast this machine trains. A pure function of its inputs; the trainer measures the speeds (a few
-// timed steps) and passes them in. docs/training.md gives the measurements behind each rule.
+// The training plan: the settings a user left on `auto` (--hidden, --dropout, --weight-drop,
+// --lr, --eval-every, --eval-units, --max-exposure), chosen from the corpus size, the budget and
+// how fast this machine trains. A pure function of its inputs; the trainer measures the speeds (a
+// few timed steps) and passes them in. docs/training.md gives the measurements behind each rule.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +30,7 @@ struct PlanInput {
   // A stop condition too: the run ends at this exposure (memorisation below); 0 = none.
   double max_exposure = 0;
   // What to choose. A width that is not chosen is `hidden`, and the plan only costs it.
-  bool choose_hidden = false, choose_dropout = false, choose_lr = false;
+  bool choose_hidden = false, choose_dropout = false, choose_lr = false, choose_weight_drop = false;
   bool choose_eval_every = false, choose_eval_units = false;
   // max_exposure: planned_max_exposure of the dropout start when only time_limit stops the run,
   // else none.
@@ -40,6 +40,10 @@ struct PlanInput {
   std::int64_t models_scored = 1;
   std::int64_t hidden = 512;  // the given width, or the largest candidate
   float dropout = 0;          // the given dropout
+  double weight_drop = 0;     // the given weight drop
+  // Whether every cell names its recurrent weights (w_h), which weight drop needs: without it
+  // --weight-drop auto is 0.
+  bool cells_drop_weights = true;
   double lr = 0;              // the given peak learning rate
   // The lowest peak rate the model's cell plugins declare as their limit (0 = none), and whose.
   double max_lr = 0;
@@ -64,6 +68,7 @@ inline constexpr double kUnitsPerParameter = 2.0;
 struct TrainPlan {
   std::int64_t hidden = 0;
   float dropout = 0;
+  double weight_drop = 0;
   double lr = 0;
   std::int64_t eval_every = 0;
   std::int64_t eval_units = 0;
@@ -123,23 +128,39 @@ std::int64_t planned_warmup(std::int64_t vocab_size);
 inline constexpr double kDropoutExposure = 128;
 inline constexpr double kMaxDropout = 0.5;
 
+// Past kWeightDropDoublings doublings of the dropout start (256 for the GRU, whose start is 8),
+// --weight-drop auto drops the recurrent weights with kWeightDrop, and --dropout auto gives
+// 0.1 of its share to it (kMaxDropout - 0.1). Dropout alone there only slows the memorising: a
+// run at 0.5 that went on past 256 ended worse, so the limit stopped it at 256, a sixth to a
+// third into a 10-minute budget on the small corpora. With both, the same corpora kept improving
+// to 1,024 (a 2x512 GRU, 10 minutes, one-stream validation, session 29): Genesis -0.012,
+// perldiag -0.032, Thai -0.010, the licences +0.004 against dropout 0.5 stopped at 256
+// (docs/training.md).
+inline constexpr double kWeightDropDoublings = 5;
+inline constexpr double kWeightDrop = 0.15;
+
 // The dropout for that exposure: 0 below `start`, then 0.1, 0.2, 0.3, 0.4 and 0.5 at 1, 2, 4, 8
-// and 16 times it. A cell plugin may declare its own start (charnn_cell_api.dropout_exposure):
+// and 16 times it; 0.4 past kWeightDropDoublings when the recurrent weights are dropped too
+// (`weight_drop`). A cell plugin may declare its own start (charnn_cell_api.dropout_exposure):
 // the GRU, trained at a tenth of the LSTM's rate, declares 8.
-float planned_dropout(double exposure, double start = kDropoutExposure);
+float planned_dropout(double exposure, double start = kDropoutExposure, bool weight_drop = false);
+
+// The weight drop for that exposure: kWeightDrop past kWeightDropDoublings doublings of `start`,
+// else 0.
+double planned_weight_drop(double exposure, double start = kDropoutExposure);
 
 // --max-exposure auto, for a run that only a time budget stops: kStopDoublings doublings past
-// the dropout start, one beyond the exposure at which dropout reaches kMaxDropout. From there
-// on the model learns the text by heart faster than dropout holds it back, and more of the
-// budget only makes the final model worse: 256 for the GRU (start 8), 4,096 for the LSTM (128).
-// Thai (327k training units) with a 2x512 GRU at dropout 0.5 and a 30-minute budget, best /
-// final validation: the whole budget (exposure 2,278) 2.8127 / 2.8843; stopped at 700 2.7395 /
-// 2.7705 in 12 minutes, at 350 2.7489 / 2.7564 in 6, at 200 2.7465 / 2.7491 in 4
-// (docs/training.md). The LSTM's 30 minutes on Thai (exposure 1,177, dropout 0.4) were best at
-// 26 minutes. Large corpora never reach it: War and Peace for 2 hours is about 90, and at the
-// default 15 minutes a 2x512 GRU stops early on text of under about 650k units.
-inline constexpr double kStopDoublings = 5;
-double planned_max_exposure(double start = kDropoutExposure);
+// the dropout start when the recurrent weights can be dropped (1,024 for the GRU, whose start is
+// 8), else kStopDoublings - 2 (256), one beyond the exposure at which dropout reaches
+// kMaxDropout. From there on the model learns the text by heart faster than the regularisers
+// hold it back, and more of the budget only makes the final model worse. Thai (327k training
+// units) with a 2x512 GRU at dropout 0.5 alone and a 30-minute budget, best / final validation:
+// the whole budget (exposure 2,278) 2.8127 / 2.8843; stopped at 700 2.7395 / 2.7705 in 12
+// minutes, at 350 2.7489 / 2.7564 in 6, at 200 2.7465 / 2.7491 in 4 (docs/training.md). With
+// weight drop (above) the small corpora were still improving at 1,024. Large corpora never
+// reach it: War and Peace for 2 hours is about 90.
+inline constexpr double kStopDoublings = 7;
+double planned_max_exposure(double start = kDropoutExposure, bool weight_drop = true);
 
 // `cost(hidden)` is asked only for the widths the plan considers, widest first.
 TrainPlan plan_training(const PlanInput& input,
