@@ -15,6 +15,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <regex>
 #include <string>
 #include <thread>
 
@@ -122,6 +123,14 @@ TEST_CASE("charnn eval scores text in nats and bits per unit", "[trainer][cli]")
                         (dir / "run").string() + " " + (dir / "held.txt").string(),
                     out) == 2);
   CHECK_THAT(out, Catch::Contains("--streams must be at least 1"));
+}
+
+TEST_CASE("charnn --version names the release and the commit it was built from", "[cli]") {
+  std::string out;
+  REQUIRE(run_command(quote(CHARNN_EXE) + " --version", out) == 0);
+  // "unknown" where the sources are not a git checkout (a release tarball).
+  CHECK(std::regex_match(
+      out, std::regex(R"(charnn \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}(-dirty)?|unknown)\)\n)")));
 }
 
 TEST_CASE("charnn train --help lists every flag of the option table with its default",

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "charnn_commit.h"  // generated at each build: CHARNN_COMMIT
 #include "command.hpp"
 #include "stdout_sink.hpp"
 
@@ -132,7 +133,7 @@ int main(int argc, char** argv) {
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "--version") {
-    std::cout << "charnn " << CHARNN_VERSION << "\n";
+    std::cout << "charnn " << CHARNN_VERSION << " (commit " << CHARNN_COMMIT << ")\n";
     return 0;
   }
   const std::string name = args[0];
