@@ -89,7 +89,8 @@ struct TrainConfig {
   // 0 = off.
   std::int64_t rollback = 2;
 
-  // Validate every K iterations (and always at the end); auto: about 12 times in the run.
+  // Validate every K iterations (and always at the end); auto: about 12 times in the run (36 when
+  // the exposure limit ends it).
   std::int64_t eval_every = kAuto;
   // Bound on the validation slice for periodic checks; 0 = all; auto: 20,000-100,000 units, so
   // that validation costs about 5% of the training time.
