@@ -354,19 +354,19 @@ TEST_CASE(
     CHECK(p.dropout == Approx(0.5f));
     CHECK_THAT(p.why, !Catch::Contains("weight drop"));
   }
-  SECTION("cells without w_h cannot drop weights: dropout 0.5 alone, stopped at 256") {
+  // The plan before weight drop: dropout 0.5 alone, stopped at 256.
+  const auto dropout_alone = [](const TrainPlan& q) {
+    CHECK(q.weight_drop == 0);
+    CHECK(q.max_exposure == 256);
+    CHECK(q.dropout == Approx(0.5f));
+  };
+  SECTION("cells without w_h cannot drop weights: the plan before it") {
     in.cells_drop_weights = false;
-    p = plan_training(in, thai);
-    CHECK(p.weight_drop == 0);
-    CHECK(p.max_exposure == 256);
-    CHECK(p.dropout == Approx(0.5f));
+    dropout_alone(plan_training(in, thai));
   }
-  SECTION("--weight-drop 0 given: as without it") {
+  SECTION("--weight-drop 0 given: the plan before it") {
     in.choose_weight_drop = false;
-    p = plan_training(in, thai);
-    CHECK(p.weight_drop == 0);
-    CHECK(p.max_exposure == 256);
-    CHECK(p.dropout == Approx(0.5f));
+    dropout_alone(plan_training(in, thai));
   }
   SECTION("a given weight drop raises the limit and takes its share of --dropout auto") {
     in.choose_weight_drop = false;

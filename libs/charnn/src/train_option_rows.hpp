@@ -18,6 +18,10 @@
 #define CHARNN_AUTO_INTEGER(field)                                    \
   .get = [](const TrainConfig& c) { return auto_int_text(c.field); }, \
   .set = [](TrainConfig& c, const std::string& s) { c.field = parse_auto_int(s); }
+// A real field that may be left to the plan: "auto" (stored as `sentinel`) or a number.
+#define CHARNN_AUTO_REAL(field, sentinel)                                        \
+  .get = [](const TrainConfig& c) { return auto_real_text(c.field, sentinel); }, \
+  .set = [](TrainConfig& c, const std::string& s) { c.field = parse_auto_real(s, sentinel); }
 // A check that names the option: `cond` must hold, else "<name><message>".
 #define CHARNN_ACCEPT_IF(cond, message)                                              \
   .check = [](const TrainConfig& c, const std::string& name) -> TrainOptionProblem { \

@@ -115,11 +115,7 @@ const TrainOption kOptions[] = {
              "probability P, one mask per step, in [0, 1) (0 = off); auto: 0.15 once the run can "
              "memorise 32 times more than where the cells start dropout (so --dropout auto gives "
              "0.1 to it, and --max-exposure auto lets the run go 4 times further), else 0",
-     .get = [](const TrainConfig& c) { return auto_real_text(c.weight_drop, kAutoWeightDrop); },
-     .set =
-         [](TrainConfig& c, const std::string& s) {
-           c.weight_drop = parse_auto_real(s, kAutoWeightDrop);
-         },
+     CHARNN_AUTO_REAL(weight_drop, kAutoWeightDrop),
      .missing = "0",  // runs from before the option
      CHARNN_ACCEPT_IF((c.weight_drop >= 0 && c.weight_drop < 1) || c.weight_drop == kAutoWeightDrop,
                       " must be in [0, 1) (0 = off), or auto")},
@@ -156,9 +152,7 @@ const TrainOption kOptions[] = {
              "many epochs near its peak), halved while a short trial run from the initial "
              "weights diverges",
      .resumable = true,  // to recover from a divergence
-     .get = [](const TrainConfig& c) { return auto_real_text(c.schedule.lr, kAutoLr); },
-     .set = [](TrainConfig& c,
-               const std::string& s) { c.schedule.lr = parse_auto_real(s, kAutoLr); },
+     CHARNN_AUTO_REAL(schedule.lr, kAutoLr),
      CHARNN_ACCEPT_IF((c.schedule.lr > 0 && std::isfinite(c.schedule.lr)) ||
                           c.schedule.lr == kAutoLr,
                       " must be a positive number, or auto")},
@@ -310,11 +304,7 @@ const TrainOption kOptions[] = {
              "when the recurrent weights are dropped (--weight-drop), five when they are not, "
              "when only --time limits the run, so that a small corpus ends before the budget; "
              "none with --epochs or --max-iters; 0 = none",
-     .get = [](const TrainConfig& c) { return auto_real_text(c.max_exposure, kAutoMaxExposure); },
-     .set =
-         [](TrainConfig& c, const std::string& s) {
-           c.max_exposure = parse_auto_real(s, kAutoMaxExposure);
-         },
+     CHARNN_AUTO_REAL(max_exposure, kAutoMaxExposure),
      .missing = "0",  // runs from before the limit
      CHARNN_ACCEPT_IF((c.max_exposure >= 0 && std::isfinite(c.max_exposure)) ||
                           c.max_exposure == kAutoMaxExposure,
