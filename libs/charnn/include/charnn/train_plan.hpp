@@ -132,10 +132,10 @@ inline constexpr double kMaxDropout = 0.5;
 // --weight-drop auto drops the recurrent weights with kWeightDrop, and --dropout auto gives
 // 0.1 of its share to it (kMaxDropout - 0.1). Dropout alone there only slows the memorising: a
 // run at 0.5 that went on past 256 ended worse, so the limit stopped it at 256, a sixth to a
-// third into a 10-minute budget on the small corpora. With both, the same corpora kept improving
-// to 1,024 (a 2x512 GRU, 10 minutes, one-stream validation, session 29): Genesis -0.012,
-// perldiag -0.032, Thai -0.010, the licences +0.004 against dropout 0.5 stopped at 256
-// (docs/training.md).
+// third into a 10-minute budget on the small corpora. With both and the limit at 1,024 they
+// ended lower (a 2x512 GRU, 10 minutes, two seeds each, session 30): Genesis -0.011, perldiag
+// -0.022, German jokes -0.015, Thai -0.002, the licences +0.0045; mean -0.009, lower in 7 of 10
+// (docs/training.md). Most found their best near where 256 stood; perldiag used the longer run.
 inline constexpr double kWeightDropDoublings = 5;
 inline constexpr double kWeightDrop = 0.15;
 
@@ -157,8 +157,8 @@ double planned_weight_drop(double exposure, double start = kDropoutExposure);
 // units) with a 2x512 GRU at dropout 0.5 alone and a 30-minute budget, best / final validation:
 // the whole budget (exposure 2,278) 2.8127 / 2.8843; stopped at 700 2.7395 / 2.7705 in 12
 // minutes, at 350 2.7489 / 2.7564 in 6, at 200 2.7465 / 2.7491 in 4 (docs/training.md). With
-// weight drop (above) the small corpora were still improving at 1,024. Large corpora never
-// reach it: War and Peace for 2 hours is about 90.
+// weight drop (above) perldiag improved past 256 and the others lost nothing by going on to
+// 1,024. Large corpora never reach it: War and Peace for 2 hours is about 90.
 inline constexpr double kStopDoublings = 7;
 double planned_max_exposure(double start = kDropoutExposure, bool weight_drop = true);
 
