@@ -42,6 +42,20 @@ PlanInput gru_on_warpeace(PlanInput in) {
   return in;
 }
 
+// Thai for 30 minutes: 326,991 training units, a 2x512 GRU over 707 units (3.8M parameters)
+// at 35.5k units/s, which would see the text 195 times (exposure 2,278).
+constexpr std::int64_t kThaiUnits = 326'991, kThaiParameters = 3'812'000;
+WidthCost thai_cost(std::int64_t H) {
+  if (H == 512) return {.parameters = kThaiParameters, .train_units_per_second = 35500};
+  return lstm_cost(H, 1e11);
+}
+PlanInput thai_gru_30_minutes() {
+  PlanInput in = auto_everything(kThaiUnits, 1800);
+  in.dropout_exposure = 8;
+  in.dropout_exposure_cell = "gru";
+  return in;
+}
+
 }  // namespace
 
 TEST_CASE("planned dropout: none below kDropoutExposure, 0.1 per doubling, at most 0.5", "[plan]") {
@@ -233,19 +247,13 @@ TEST_CASE("--max-exposure ends a run before its budget when it would learn the t
   CHECK(planned_dropout(planned_max_exposure(8, false) / 2, 8) == Approx(kMaxDropout));
   CHECK(planned_dropout(planned_max_exposure(8, false) / 4, 8) < kMaxDropout);
 
-  // Thai for 30 minutes: 326,991 training units, a 2x512 GRU over 707 units (3.8M parameters)
-  // at 35.5k units/s, which would see the text 195 times (exposure 2,278).
-  const std::int64_t U = 326'991, P = 3'812'000;
+  const std::int64_t U = kThaiUnits, P = kThaiParameters;
   std::vector<std::int64_t> asked;
   const auto thai = [&](std::int64_t H) {
     asked.push_back(H);
-    WidthCost c = lstm_cost(H, 1e11);
-    if (H == 512) c = {.parameters = P, .train_units_per_second = 35500};
-    return c;
+    return thai_cost(H);
   };
-  PlanInput in = auto_everything(U, 1800);
-  in.dropout_exposure = 8;
-  in.dropout_exposure_cell = "gru";
+  PlanInput in = thai_gru_30_minutes();
   TrainPlan p = plan_training(in, thai);
   CHECK(p.max_iters == 0);  // no limit given
   CHECK(p.exposure == Approx(2278).epsilon(0.01));
@@ -316,15 +324,9 @@ TEST_CASE(
   CHECK(planned_dropout(200, 8, true) == Approx(0.5f));
 
   // Thai as above: a 2x512 GRU that 30 minutes would take to exposure 2,278.
-  const std::int64_t U = 326'991, P = 3'812'000;
-  const auto thai = [&](std::int64_t H) {
-    WidthCost c = lstm_cost(H, 1e11);
-    if (H == 512) c = {.parameters = P, .train_units_per_second = 35500};
-    return c;
-  };
-  PlanInput in = auto_everything(U, 1800);
-  in.dropout_exposure = 8;
-  in.dropout_exposure_cell = "gru";
+  const std::int64_t U = kThaiUnits, P = kThaiParameters;
+  const auto thai = thai_cost;
+  PlanInput in = thai_gru_30_minutes();
   in.choose_max_exposure = true;
   in.choose_weight_drop = true;
   TrainPlan p = plan_training(in, thai);

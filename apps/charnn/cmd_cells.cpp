@@ -3,10 +3,10 @@
 // adds where the loader looked and every library it skipped, with the reason.
 #include <charnn/cell.hpp>
 #include <charnn/error.hpp>
+#include <charnn/model.hpp>
 #include <charnn/plugin_registry.hpp>
 #include <charnn/train_plan.hpp>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -61,10 +61,8 @@ bool print_plugin(std::ostream& out, const std::shared_ptr<const Plugin>& plugin
     if (const double lr = plugin->api().max_learning_rate; lr > 0)
       out << "    max lr   " << lr << " (its author's limit: train --lr auto plans no higher)\n";
     if (const double start = plugin->api().dropout_exposure; start > 0) {
-      const auto& params = cell.params();
-      // Weight drop needs the recurrent weights named w_h; without it the limit is lower.
-      const bool w_h =
-          std::any_of(params.begin(), params.end(), [](const auto& p) { return p.name == "w_h"; });
+      // Weight drop needs the recurrent weights named; without it the limit is lower.
+      const bool w_h = charnn::names_recurrent_weights(cell);
       out << "    dropout  from exposure " << start
           << " (its author's start: train --dropout auto begins there, and --max-exposure auto "
              "ends a run at "

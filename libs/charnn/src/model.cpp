@@ -58,6 +58,11 @@ std::string to_string(DropoutMask m) {
   return detail::name_of(kDropoutMasks, m);
 }
 
+bool names_recurrent_weights(const Cell& cell) {
+  return std::any_of(cell.params().begin(), cell.params().end(),
+                     [](const TensorShape& p) { return p.name == kRecurrentWeights; });
+}
+
 std::int64_t Model::param_count(const ModelConfig& config, const PluginRegistry& plugins) {
   check_config(config);
   const std::int64_t H = config.hidden, V = config.vocab_size;
@@ -91,7 +96,7 @@ Model::Model(ModelConfig config, const PluginRegistry& plugins) : config_(std::m
     std::optional<std::size_t> w_h;  // its index in views_
     std::int64_t o = offset;
     for (const auto& p : cell.params()) {
-      if (p.name == "w_h") w_h = views_.size();
+      if (p.name == kRecurrentWeights) w_h = views_.size();
       views_.push_back({prefix + p.name, o, p.numel(), p.dims});
       o += p.numel();
     }

@@ -210,10 +210,8 @@ void Trainer::plan_settings() {
       in.max_lr = limit;
       in.max_lr_cell = cell;
     }
-    const Cell sample = plugins_.create_cell(cell, 1, 1);  // its tensors' names, not their sizes
-    const auto& params = sample.params();
-    if (std::none_of(params.begin(), params.end(), [](const auto& p) { return p.name == "w_h"; }))
-      in.cells_drop_weights = false;
+    // Its tensors' names, not their sizes: a layer of 1.
+    if (!names_recurrent_weights(plugins_.create_cell(cell, 1, 1))) in.cells_drop_weights = false;
     const double start = plugins_.get(cell)->api().dropout_exposure;
     if (start > 0 && (in.dropout_exposure == 0 || start < in.dropout_exposure)) {
       in.dropout_exposure = start;

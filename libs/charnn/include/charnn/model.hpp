@@ -51,6 +51,11 @@ struct ModelConfig {
   float weight_drop = 0.0f;
 };
 
+// The tensor weight drop masks in each cell, and whether `cell` names one: a model whose cells
+// do not all name it cannot be trained with weight drop (the plan then chooses none).
+inline constexpr std::string_view kRecurrentWeights = "w_h";
+bool names_recurrent_weights(const Cell& cell);
+
 // A named slice of the flat parameter (or gradient) buffer.
 struct ParamView {
   std::string name;                // "layer0.lstm.w_x", ..., "out.w", "out.b"
