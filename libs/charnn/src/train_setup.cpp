@@ -110,7 +110,9 @@ void Trainer::extend(const TrainConfig& given) {
   const TrainState done = TrainState::load(resume_data_);
   const bool has_stop =
       config_.time_limit > 0 || config_.max_iters > 0 || config_.epochs > 0 || config_.patience > 0;
-  if (has_stop && stop_reached(config_, done, done.elapsed).empty())
+  // The run records that it finished: a time stop comes a little before the limit (it leaves room
+  // for the last validation), so the saved elapsed time alone can read unfinished.
+  if (has_stop && !done.finished && stop_reached(config_, done, done.elapsed).empty())
     throw error(resume_data_.file.string() + " is from a run that has not finished (" +
                     format_duration(done.elapsed) + " trained" +
                     (config_.time_limit > 0 ? " of " + format_duration(config_.time_limit)
