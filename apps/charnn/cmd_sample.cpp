@@ -10,6 +10,7 @@
 #include <charnn/plugin_registry.hpp>
 #include <charnn/sample_session.hpp>
 #include <charnn/sampler.hpp>
+#include <charnn/step_precision.hpp>
 #include <charnn/text.hpp>
 #include <charnn/threads.hpp>
 #include <charnn/vocab.hpp>
@@ -394,6 +395,9 @@ int run_sample(const std::vector<std::string>& args) {
 
   // A closed pipe must surface as a failed write (handled quietly), not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // Before the model makes its first oneDNN kernel: the cap is process-wide and set once.
+  const std::int64_t rows = vm.count("beam") ? f.beam : vm.count("interactive") ? 1 : f.count;
+  const bool avx512 = avoid_amx_for_few_rows(rows);
   LoadedModel loaded = open_model(f.model, vm);
   const Vocab& vocab = loaded.vocab;
 
@@ -418,10 +422,14 @@ int run_sample(const std::vector<std::string>& args) {
   const std::string step_path = prepare_step_path(*loaded.model, step_precision);
   opts.precision = std::nullopt;
   std::cerr << "charnn sample: checkpoint " << (ec ? loaded.file : used).string() << ", "
-            << (vm.count("beam") ? "beam " + std::to_string(f.beam)
-                                 : policy.describe() + ", random seed " +
-                                       std::to_string(f.random_seed))
-            << ", step weights " << step_path << "\n";
+            << (vm.count("beam")
+                    ? "beam " + std::to_string(f.beam)
+                    : policy.describe() + ", random seed " + std::to_string(f.random_seed))
+            << ", step weights " << step_path
+            << (avx512 ? " (AVX-512 kernels: AMX's are slower for " + std::to_string(rows) +
+                             (rows == 1 ? " row)" : " rows)")
+                       : std::string())
+            << "\n";
 
   if (vm.count("interactive"))
     return run_turns(*loaded.model, vocab, seed, opts, unknown_policy, print_seed);

@@ -8,9 +8,14 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <vector>
 
@@ -77,6 +82,18 @@ std::string format_nats(double x) {
   return buf;
 }
 
+// From CPUID itself: asking oneDNN would fix its ISA before the cap could be set.
+bool cpu_has_amx() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  constexpr unsigned kAmxBf16 = 1u << 22, kAmxTile = 1u << 24, kAmxInt8 = 1u << 25;
+  return (d & (kAmxBf16 | kAmxTile | kAmxInt8)) != 0;
+#else
+  return false;
+#endif
+}
+
 }  // namespace
 
 StepPrecision default_step_precision() {
@@ -84,6 +101,15 @@ StepPrecision default_step_precision() {
   const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
   const auto need = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
   return (isa & need) == need ? StepPrecision::bf16 : StepPrecision::f32;
+}
+
+bool avoid_amx_for_few_rows(std::int64_t rows) {
+  if (rows > kFewRows || std::getenv("ONEDNN_MAX_CPU_ISA") || std::getenv("DNNL_MAX_CPU_ISA"))
+    return false;
+  if (!cpu_has_amx()) return false;
+  // Fails (and changes nothing) once oneDNN has read its ISA: any kernel, or even a query of
+  // get_effective_cpu_isa, fixes it for the process.
+  return dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx512_core_bf16) == dnnl::status::success;
 }
 
 namespace {

@@ -24,6 +24,15 @@ inline constexpr std::int64_t int8_probe_units = 256;
 // (prepare_step_path, Model::set_train_precision) asks the plugins, which know their own CPU needs.
 StepPrecision default_step_precision();
 
+// On a CPU with AMX, oneDNN 2.6 runs even a one-row int8 or bf16 product on its AMX kernels,
+// which for one or two rows are slower there than its AVX-512 ones; it offers no per-primitive
+// choice, only a process-wide cap on the ISA. This sets that cap to AVX512_CORE_BF16 when `rows`
+// (the streams a step carries) is at most kFewRows, the CPU has AMX, and the user has not set
+// ONEDNN_MAX_CPU_ISA or DNNL_MAX_CPU_ISA. Call it before the first oneDNN kernel is made; it
+// does nothing after. The text sampled is the same either way. Returns whether it capped.
+inline constexpr std::int64_t kFewRows = 2;
+bool avoid_amx_for_few_rows(std::int64_t rows);
+
 // Prepares model's one-step path for sampling and returns a summary for logs, e.g. "bf16" or
 // "int8 (0.0012 nats/unit from f32 on a 256-unit probe)". f32, bf16 and int8 are passed to
 // Model::prepare_inference as they are. automatic asks the plugins for int8 (each falls back to
