@@ -341,6 +341,8 @@ TEST_CASE(
                                     "dropout), "));
   CHECK_THAT(p.why, Catch::Contains("stop at exposure 1024 ("));
 
+  const auto iterations = [](const TrainPlan& q) { return q.planned_units / (32 * 64); };
+  CHECK(p.eval_every == static_cast<std::int64_t>(std::ceil(iterations(p) / 36)));
   SECTION("a budget between the two limits runs to its end, with weight drop") {
     in.time_limit = 360;  // exposure 456
     p = plan_training(in, thai);
@@ -348,6 +350,8 @@ TEST_CASE(
     CHECK(p.exposure == Approx(456).epsilon(0.01));
     CHECK(p.weight_drop == Approx(kWeightDrop));
     CHECK(p.dropout == Approx(0.4f));
+    // Past 32 times the start it learns the text by heart too: its best comes early.
+    CHECK(p.eval_every == static_cast<std::int64_t>(std::ceil(iterations(p) / 36)));
   }
   SECTION("a budget under 32 times the start: no weight drop, dropout 0.5") {
     in.time_limit = 180;  // exposure 228
@@ -355,6 +359,7 @@ TEST_CASE(
     CHECK(p.weight_drop == 0);
     CHECK(p.dropout == Approx(0.5f));
     CHECK_THAT(p.why, !Catch::Contains("weight drop"));
+    CHECK(p.eval_every == static_cast<std::int64_t>(std::ceil(iterations(p) / 12)));
   }
   // The plan before weight drop: dropout 0.5 alone, stopped at 256.
   const auto dropout_alone = [](const TrainPlan& q) {

@@ -14,12 +14,13 @@ namespace {
 // About this many periodic validations per run: enough to pick a good best.ckpt and to see the
 // curve, few enough to cost little.
 constexpr double kValidations = 12;
-// A run the exposure limit ends validates this many times as often: such runs on the small
-// corpora found their best a sixth to a third of the way in, at the second or third of 12
-// validations, and every 200 iterations (about 36 in the run) found a lower best on all five
-// with one seed; as this rule, 2 of the 3 it applied to with another (docs/training.md). Their
-// split is small, so it costs little.
-constexpr double kLimitedValidations = 3;
+// A run that learns its text by heart (the exposure limit ends it, or its exposure passes 32
+// times the dropout start, where weight drop begins) validates this many times as often: such
+// runs on the small corpora found their best a sixth to a third of the way in, at the second or
+// third of 12 validations, and every 200 iterations (about 36 in the run) found a lower best on
+// all five with one seed; as this rule, 2 of the 3 it applied to with another (docs/training.md).
+// Their split is small, so it costs little.
+constexpr double kMemorisingValidations = 3;
 // All periodic validations together cost about this fraction of the training time.
 constexpr double kValidationShare = 0.05;
 constexpr std::int64_t kMinEvalUnits = 20000, kMaxEvalUnits = 100000;
@@ -232,13 +233,13 @@ TrainPlan plan_training(const PlanInput& given,
   }
 
   if (in.choose_eval_every) {
-    plan.eval_every =
-        iterations > 0
-            ? std::max<std::int64_t>(
-                  10, static_cast<std::int64_t>(std::ceil(
-                          iterations / (plan.max_iters > 0 ? kValidations * kLimitedValidations
-                                                           : kValidations))))
-            : 500;
+    const bool memorising =
+        plan.max_iters > 0 || plan.exposure > start * std::exp2(kWeightDropDoublings);
+    const double validations = memorising ? kValidations * kMemorisingValidations : kValidations;
+    plan.eval_every = iterations > 0
+                          ? std::max<std::int64_t>(
+                                10, static_cast<std::int64_t>(std::ceil(iterations / validations)))
+                          : 500;
   }
   if (in.choose_eval_units) {
     const double speedup = chosen.train_units_per_second > 0 && chosen.eval_units_per_second > 0
