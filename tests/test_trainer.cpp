@@ -374,6 +374,39 @@ TEST_CASE("--max-exposure stops a timed run at that exposure and says so", "[tra
   CHECK(read_checkpoint(dir2 / "run" / "last.ckpt").get_string("config.max_exposure") == "0");
 }
 
+TEST_CASE("the learning-rate check's seconds count against --time, not in the schedule",
+          "[trainer]") {
+  // A run its iterations end, with a time budget far beyond them: its rates follow the
+  // iterations, whether or not a check spent half the budget first (it did not: the clock put the
+  // cosine ahead, so the rate followed the wall clock and two runs of one setting parted).
+  ScratchDir dir("check-seconds");
+  write_file(dir / "corpus.txt", repeating_corpus(3000));
+  const auto rates = [&](const char* name, double check_seconds) {
+    TrainConfig c = tiny_config(dir / "corpus.txt", dir / name);
+    c.time_limit = 600;
+    c.log_every = 1;
+    charnn::detail::TrainFaults faults;
+    faults.check_seconds = check_seconds;
+    const TrainResult r = charnn::detail::train_with_faults(c, builtin_plugins(), {}, faults);
+    CHECK(r.stop_reason == "max_iters");
+    std::vector<std::string> lr;
+    std::istringstream rows(read_file(dir / name / "metrics.csv"));
+    std::string row;
+    std::getline(rows, row);  // header
+    while (std::getline(rows, row)) {
+      std::string rest = row;
+      for (int k = 0; k < 4; ++k) rest = rest.substr(rest.find(',') + 1);
+      lr.push_back(rest.substr(0, rest.find(',')));  // the fifth column
+    }
+    CHECK(read_checkpoint(dir / name / "last.ckpt").get_double("state.check_seconds") ==
+          check_seconds);
+    return lr;
+  };
+  const std::vector<std::string> plain = rates("plain", 0), checked = rates("checked", 300);
+  CHECK(plain.size() >= 30);
+  CHECK(plain == checked);
+}
+
 TEST_CASE("the memory estimate is the right size for a real run and grows with the model",
           "[trainer]") {
   // The default 2 x 512 LSTM over Thai's 707 units, 32 x 64 batches, peaked at 230 MB of RSS

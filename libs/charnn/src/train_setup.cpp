@@ -326,7 +326,7 @@ void Trainer::start() {
   }
   governor_ = std::make_unique<ThreadGovernor>(config_.threads <= 0 && ranks_.size() == 1);
   start_ = std::chrono::steady_clock::now();
-  if (!resuming_) state_.elapsed = check_seconds_;
+  if (!resuming_) state_.elapsed = state_.check_seconds = check_seconds_ + faults_.check_seconds;
   share_start();
   rescore_old_best();
   start_spike_guard();

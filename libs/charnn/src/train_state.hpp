@@ -60,6 +60,9 @@ struct TrainState {
   // 36abc32, Trainer::rescore_old_best); 0 (the optional key's default) for one saved before,
   // whose best figure is of the split's first units.
   std::int64_t slice_spread = 0;
+  // The learning-rate check's seconds before the first step: part of `elapsed` (they count against
+  // --time), not of the schedule's clock (schedule_progress in trainer_impl.hpp). Optional key: 0.
+  double check_seconds = 0;
 
   // Calls f(key, field) for every field, in one fixed order.
   template <class State, class F>
@@ -89,6 +92,7 @@ struct TrainState {
     f("state.finished", s.finished);
     f("state.end_units", s.end_units);
     f("state.slice_spread", s.slice_spread);
+    f("state.check_seconds", s.check_seconds);
   }
   // Keys a checkpoint written before them may lack; they keep their defaults.
   static bool optional_key(const std::string& key) {
@@ -96,7 +100,7 @@ struct TrainState {
            key == "state.extended_from" || key == "state.spike_lowest" || key == "state.spikes" ||
            key == "state.grad_log_level" || key == "state.bursts" || key == "state.ended_on_best" ||
            key == "state.at_best" || key == "state.finished" || key == "state.end_units" ||
-           key == "state.slice_spread";
+           key == "state.slice_spread" || key == "state.check_seconds";
   }
 
   void save(CheckpointData& d) const;

@@ -320,17 +320,8 @@ double Trainer::scheduled_lr() const {
 }
 
 double Trainer::progress_fraction() const {
-  if (state_.extended_from > 0) return 1;  // --more: the schedule has ended
-  double f = 0;
-  if (config_.max_iters > 0)
-    f = std::max(f, static_cast<double>(state_.iteration) / static_cast<double>(config_.max_iters));
-  if (config_.epochs > 0)
-    f = std::max(f,
-                 batches_->epoch_fraction(state_.position) / static_cast<double>(config_.epochs));
-  // The schedule anneals by the time training stops, before the end's validations (which take
-  // at most half the budget).
-  if (config_.time_limit > 0) f = std::max(f, elapsed() / (config_.time_limit - end_seconds()));
-  return std::min(f, 1.0);
+  return schedule_progress(config_, state_, batches_->epoch_fraction(state_.position), elapsed(),
+                           end_seconds());
 }
 
 }  // namespace detail

@@ -100,6 +100,27 @@ inline std::string stop_reached(const TrainConfig& c, const TrainState& s, doubl
   return {};
 }
 
+// How far through its schedule the run is, in [0, 1]: the furthest of its iterations, epochs and
+// time against their limits. The time counts from the first step: the learning-rate check's
+// seconds (s.check_seconds) count against --time, but counted here they put the clock ahead of
+// the iterations early in a run the plan ends by iterations (8 s of a 10-minute Genesis run, whose
+// exposure limit ends it at 5m13s), so its rate followed the wall clock and two runs of one
+// setting parted from the first steps (bench/RESULTS.md, 2026-12-07). `end` is the time kept for
+// the end's validations.
+inline double schedule_progress(const TrainConfig& c, const TrainState& s, double epoch_fraction,
+                                double elapsed, double end) {
+  if (s.extended_from > 0) return 1;  // --more: the schedule has ended
+  double f = 0;
+  if (c.max_iters > 0)
+    f = std::max(f, static_cast<double>(s.iteration) / static_cast<double>(c.max_iters));
+  if (c.epochs > 0) f = std::max(f, epoch_fraction / static_cast<double>(c.epochs));
+  if (c.time_limit > 0) {
+    const double span = c.time_limit - s.check_seconds - end;
+    f = std::max(f, span > 0 ? (elapsed - s.check_seconds) / span : 1.0);
+  }
+  return std::min(f, 1.0);
+}
+
 // The spike guard (spike_guard.cpp), on while --rollback is: every kSpikeEvery iterations the
 // model scores the first training batch, as the learning-rate check does. A score more than
 // kSpikeMargin nats above the lowest so far means steps knocked the run off course, and the

@@ -23,6 +23,9 @@ struct TrainFaults {
   // Pretends every validation scores this many seconds per unit (end_seconds, end_units). 0 =
   // the measured speed.
   double eval_seconds_per_unit = 0;
+  // Pretends the learning-rate check took this many seconds more before the first step (counted
+  // against --time). 0 = as measured.
+  double check_seconds = 0;
 };
 
 TrainResult train_with_faults(const TrainConfig& config, const PluginRegistry& plugins,
