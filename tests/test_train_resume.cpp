@@ -4,6 +4,7 @@
 #include <charnn/checkpoint.hpp>
 #include <charnn/detail/train_faults.hpp>
 #include <charnn/error.hpp>
+#include <charnn/metrics_file.hpp>
 #include <charnn/train_plan.hpp>
 #include <charnn/trainer.hpp>
 
@@ -222,19 +223,14 @@ TEST_CASE("--more trains a finished run longer at the rate its schedule ended on
   const TrainResult r2 = train(more, builtin_plugins());
   CHECK(r2.iterations > r.iterations);
   CHECK(read_checkpoint(dir / "run" / "last.ckpt").get_double("state.extended_from") == from);
-  std::istringstream rows(read_file(dir / "run" / "metrics.csv"));
-  std::string row;
-  std::getline(rows, row);  // header
+  const MetricsFile m = read_metrics_file(dir / "run" / "metrics.csv");
+  REQUIRE(m.problem.empty());
   std::int64_t past = 0;
-  while (std::getline(rows, row)) {
-    const std::int64_t it = std::stoll(row.substr(0, row.find(',')));
-    std::string rest = row;
-    for (int k = 0; k < 4; ++k) rest = rest.substr(rest.find(',') + 1);
-    const double lr = std::stod(rest.substr(0, rest.find(',')));  // the fifth column
-    if (it <= 20) continue;
+  for (const auto& row : m.rows) {
+    if (row.iteration <= 20) continue;
     ++past;
-    INFO("iteration " << it);
-    CHECK(lr == Approx(floor).epsilon(1e-3));
+    INFO("iteration " << row.iteration);
+    CHECK(row.lr == Approx(floor).epsilon(1e-3));
   }
   CHECK(past >= r2.iterations - 20);
 }

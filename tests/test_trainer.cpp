@@ -7,6 +7,7 @@
 #include <charnn/detail/train_faults.hpp>
 #include <charnn/error.hpp>
 #include <charnn/memory_estimate.hpp>
+#include <charnn/metrics_file.hpp>
 #include <charnn/model.hpp>
 #include <charnn/train_plan.hpp>
 #include <charnn/trainer.hpp>
@@ -389,20 +390,15 @@ TEST_CASE("the learning-rate check's seconds count against --time, not in the sc
     faults.check_seconds = check_seconds;
     const TrainResult r = charnn::detail::train_with_faults(c, builtin_plugins(), {}, faults);
     CHECK(r.stop_reason == "max_iters");
-    std::vector<std::string> lr;
-    std::istringstream rows(read_file(dir / name / "metrics.csv"));
-    std::string row;
-    std::getline(rows, row);  // header
-    while (std::getline(rows, row)) {
-      std::string rest = row;
-      for (int k = 0; k < 4; ++k) rest = rest.substr(rest.find(',') + 1);
-      lr.push_back(rest.substr(0, rest.find(',')));  // the fifth column
-    }
+    const MetricsFile m = read_metrics_file(dir / name / "metrics.csv");
+    REQUIRE(m.problem.empty());
+    std::vector<double> lr;
+    for (const auto& row : m.rows) lr.push_back(row.lr);
     CHECK(read_checkpoint(dir / name / "last.ckpt").get_double("state.check_seconds") ==
           check_seconds);
     return lr;
   };
-  const std::vector<std::string> plain = rates("plain", 0), checked = rates("checked", 300);
+  const std::vector<double> plain = rates("plain", 0), checked = rates("checked", 300);
   CHECK(plain.size() >= 30);
   CHECK(plain == checked);
 }

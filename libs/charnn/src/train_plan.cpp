@@ -94,8 +94,17 @@ float planned_dropout(double exposure, double start, bool weight_drop) {
   return static_cast<float>(std::round(d * 20) / 20);  // steps of 0.05
 }
 
+namespace {
+
+// Past this exposure a run learns its text by heart: weight drop begins and validation thickens.
+double memorising_exposure(double start) {
+  return start * std::exp2(kWeightDropDoublings);
+}
+
+}  // namespace
+
 double planned_weight_drop(double exposure, double start) {
-  return exposure > start * std::exp2(kWeightDropDoublings) ? kWeightDrop : 0;
+  return exposure > memorising_exposure(start) ? kWeightDrop : 0;
 }
 
 double planned_max_exposure(double start, bool weight_drop) {
@@ -213,7 +222,7 @@ TrainPlan plan_training(const PlanInput& given,
   // Said only where it drops: most runs never come near, and config.json records the 0.
   if (in.choose_weight_drop && plan.weight_drop > 0)
     reasons.push_back("weight drop " + detail::short_num(plan.weight_drop) + " (exposure over " +
-                      detail::fixed(start * std::exp2(kWeightDropDoublings), 0) +
+                      detail::fixed(memorising_exposure(start), 0) +
                       (in.choose_dropout ? ": it takes 0.1 of the dropout)" : ")"));
 
   plan.lr = in.lr;
@@ -233,8 +242,7 @@ TrainPlan plan_training(const PlanInput& given,
   }
 
   if (in.choose_eval_every) {
-    const bool memorising =
-        plan.max_iters > 0 || plan.exposure > start * std::exp2(kWeightDropDoublings);
+    const bool memorising = plan.max_iters > 0 || plan.exposure > memorising_exposure(start);
     const double validations = memorising ? kValidations * kMemorisingValidations : kValidations;
     plan.eval_every = iterations > 0
                           ? std::max<std::int64_t>(
