@@ -339,7 +339,8 @@ const TrainOption kOptions[] = {
      .group = G::stopping,
      .value_name = "ITERS|auto",
      .help = "validate and checkpoint every K iterations (and at the end); auto: about 12 times "
-             "in the planned run, 36 in a run the exposure limit ends (--max-exposure)",
+             "in the planned run, 36 in one that learns its text by heart (the exposure limit "
+             "ends it, or it passes 32 times the cells' dropout start, where weight drop begins)",
      .resumable = true,
      CHARNN_AUTO_INTEGER(eval_every),
      CHARNN_ACCEPT_IF(c.eval_every >= 1 || c.eval_every == kAuto, " must be at least 1, or auto")},

@@ -90,7 +90,7 @@ struct TrainConfig {
   std::int64_t rollback = 2;
 
   // Validate every K iterations (and always at the end); auto: about 12 times in the run (36 when
-  // the exposure limit ends it).
+  // it learns its text by heart: the exposure limit ends it, or it passes 32x the dropout start).
   std::int64_t eval_every = kAuto;
   // Bound on the validation slice for periodic checks; 0 = all; auto: 20,000-100,000 units, so
   // that validation costs about 5% of the training time.
