@@ -88,10 +88,11 @@ void Trainer::check_learning_rate(TrainPlan& plan) {
     config_.schedule.lr /= 2;
   }
   progress_->clear();
-  check_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  state_.check_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   plan.lr = config_.schedule.lr;
   plan.why +=
-      "; lr check (" + std::to_string(steps) + " steps, " + format_duration(check_seconds_) +
+      "; lr check (" + std::to_string(steps) + " steps, " + format_duration(state_.check_seconds) +
       "): " + (risen.empty() ? short_num(plan.lr) + " held" : risen + ", so " + short_num(plan.lr));
 }
 

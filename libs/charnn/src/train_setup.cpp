@@ -110,8 +110,9 @@ void Trainer::extend(const TrainConfig& given) {
   const TrainState done = TrainState::load(resume_data_);
   const bool has_stop =
       config_.time_limit > 0 || config_.max_iters > 0 || config_.epochs > 0 || config_.patience > 0;
-  // The run records that it finished: a time stop comes a little before the limit (it leaves room
-  // for the last validation), so the saved elapsed time alone can read unfinished.
+  // The run's own record decides: a time stop comes a little before the limit (it leaves room for
+  // the last validation), so the saved time alone can read unfinished. stop_reached serves
+  // checkpoints written before state.finished.
   if (has_stop && !done.finished && stop_reached(config_, done, done.elapsed).empty())
     throw error(resume_data_.file.string() + " is from a run that has not finished (" +
                     format_duration(done.elapsed) + " trained" +
@@ -326,7 +327,10 @@ void Trainer::start() {
   }
   governor_ = std::make_unique<ThreadGovernor>(config_.threads <= 0 && ranks_.size() == 1);
   start_ = std::chrono::steady_clock::now();
-  if (!resuming_) state_.elapsed = state_.check_seconds = check_seconds_ + faults_.check_seconds;
+  if (!resuming_) {  // the learning-rate check's seconds count against --time
+    state_.check_seconds += faults_.check_seconds;
+    state_.elapsed = state_.check_seconds;
+  }
   share_start();
   rescore_old_best();
   start_spike_guard();

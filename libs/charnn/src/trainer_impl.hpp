@@ -296,7 +296,6 @@ class Trainer {
   std::unique_ptr<ThreadGovernor> governor_;  // follows the free CPUs when --threads is automatic
   Window window_;
   std::vector<std::int32_t> fixed_inputs_, fixed_targets_;  // the spike guard's batch, (T, n)
-  double check_seconds_ = 0;  // the learning-rate check's, counted against --time
   // Seconds per unit of one validation scoring: this process's last, and the one decisions use
   // (the root's, agreed at each step, so that every rank stops at the same step).
   double measured_spu_ = 0, eval_spu_ = 0;
