@@ -273,6 +273,27 @@ TEST_CASE("a model that never forgets is traced as one stream from the first sea
   expect_same(got, want, 3, 4, 1e-5);
 }
 
+TEST_CASE("re-runs that mostly disagree an eighth of the way in give way to one stream",
+          "[trace]") {
+  auto model = summing_model(false);
+  const auto ids = random_ids(48000, 4, 9);
+  const Gathered want = gather(*model, ids, one_stream());
+
+  // 1 MB holds 2,978 units of the 4 streams' trace (4 logits and 6 signals of 3 a unit), so the
+  // first pass runs 4 streams of 5 segments: the re-runs of its 3 seams, none of which can
+  // agree, stop after one segment, not five, and the text runs as one stream from the first.
+  TraceOptions o = side_by_side(4, 50, 4096);
+  o.memory_mb = 1;
+  const std::int64_t segment = 2978;
+  charnn::TraceStats stats;
+  const Gathered got = gather(*model, ids, o, &stats);
+  CHECK(stats.seams == 3);
+  CHECK(stats.reruns == 3);
+  CHECK(stats.rerun_units == 3 * segment);
+  CHECK(stats.one_stream_from == 5 * segment);
+  expect_same(got, want, 3, 4, 1e-5);
+}
+
 TEST_CASE("one pass in any order traces what one stream over the whole text traces", "[trace]") {
   const auto cells =
       GENERATE(std::vector<std::string>{"lstm", "lstm"}, std::vector<std::string>{"elman", "lstm"},
