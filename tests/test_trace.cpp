@@ -294,6 +294,43 @@ TEST_CASE("re-runs that mostly disagree an eighth of the way in give way to one 
   expect_same(got, want, 3, 4, 1e-5);
 }
 
+TEST_CASE("probes tell a model that never forgets before the first pass runs its streams",
+          "[trace]") {
+  auto model = summing_model(false);
+  // 4 streams of 8 segments of 2,978 units (as above): the probes run one segment, 3 from the
+  // zero state beside the first pass's first segment, find all 3 pairs apart, and the text runs
+  // as one stream from the end of that segment of stream 0 (from the true state).
+  const std::int64_t segment = 2978;
+  const auto ids = random_ids(32 * segment, 4, 9);
+  const Gathered want = gather(*model, ids, one_stream());
+  TraceOptions o = side_by_side(4, 50, 4096);
+  o.memory_mb = 1;
+  charnn::TraceStats stats;
+  const Gathered got = gather(*model, ids, o, &stats);
+  CHECK(stats.seams == 3);
+  CHECK(stats.reruns == 0);
+  CHECK(stats.rerun_units == 0);
+  CHECK(stats.warmup_units == 3 * 50 + 3 * segment);
+  CHECK(stats.one_stream_from == segment);
+  expect_same(got, want, 3, 4, 1e-5);
+}
+
+TEST_CASE("where the probes agree, the first pass goes on from them", "[trace]") {
+  auto model = summing_model(true);   // unit 0, a quarter of the text, resets the sum
+  const std::int64_t segment = 2978;  // 4 streams of 8 segments, as above
+  const auto ids = random_ids(32 * segment, 4, 9);
+  const Gathered want = gather(*model, ids, one_stream());
+  TraceOptions o = side_by_side(4, 50, 4096);
+  o.memory_mb = 1;
+  charnn::TraceStats stats;
+  const Gathered got = gather(*model, ids, o, &stats);
+  CHECK(stats.seams == 3);
+  CHECK(stats.warmup_units == 3 * 50 + 3 * segment);
+  CHECK(stats.one_stream_from == -1);
+  CHECK(stats.streams == 4);
+  expect_same(got, want, 3, 4, 1e-5);
+}
+
 TEST_CASE("one pass in any order traces what one stream over the whole text traces", "[trace]") {
   const auto cells =
       GENERATE(std::vector<std::string>{"lstm", "lstm"}, std::vector<std::string>{"elman", "lstm"},

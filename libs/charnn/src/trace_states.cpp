@@ -65,8 +65,32 @@ std::int64_t StateFinder::find(std::int64_t begin, std::int64_t spacing, std::in
   std::vector<std::int64_t> all(static_cast<std::size_t>(n));
   std::iota(all.begin(), all.end(), std::int64_t{0});
   std::int64_t first_pass_units = 0;  // the pass itself, not extra work
-  run(all, false, tolerance, first_pass_units);
   stats.seams += n - 1;
+  // Probes: an eighth of the way in, the streams from their warm-ups against the same streams
+  // from the zero state. Where most pairs are still apart, no seam's re-run would agree in most
+  // places either (run()), and the pass gives way before it has run at all.
+  const std::int64_t probed = W > 0 ? per_stream_ / 8 : 0;
+  if (probed > 0) {
+    run(all, false, tolerance, first_pass_units, 0, 0, probed);
+    std::vector<std::int64_t> from;
+    for (std::int64_t j = 1; j < n; ++j) from.push_back(begin + j * per_stream_ * spacing);
+    Model::State probes = model_.zero_state(n - 1);
+    advance(from, probed * spacing, probes);
+    stats.warmup_units += probed * spacing * (n - 1);
+    std::int64_t apart = 0;
+    for (std::int64_t j = 1; j < n; ++j)
+      if (!same_stream(probes, j - 1, table_[static_cast<std::size_t>(j * per_stream_ + probed)], 0,
+                       H, tolerance))
+        ++apart;
+    stats.probe_regions = n - 1;
+    stats.probes_agreed = n - 1 - apart;
+    stats.probed_units = probed * spacing;
+    if (2 * apart > n - 1) {
+      outremembered_ = true;
+      return probed;  // stream 0 ran from the true state
+    }
+  }
+  run(all, false, tolerance, first_pass_units, 0, probed);
 
   // Rounds over the seams that disagree, until none does. The streams before the first seam
   // that disagrees are right (each starts where a right one ended), so once a stream has run its
@@ -93,7 +117,8 @@ std::int64_t StateFinder::find(std::int64_t begin, std::int64_t spacing, std::in
 }
 
 bool StateFinder::run(const std::vector<std::int64_t>& which, bool check, float tolerance,
-                      std::int64_t& units, std::int64_t seams) {
+                      std::int64_t& units, std::int64_t seams, std::int64_t first,
+                      std::int64_t stop) {
   const std::int64_t H = model_.hidden();
   const auto m = static_cast<std::int64_t>(which.size());
   gave_way_ = false;
@@ -104,12 +129,15 @@ bool StateFinder::run(const std::vector<std::int64_t>& which, bool check, float 
   std::vector<char> done(static_cast<std::size_t>(m), 0);
   for (std::int64_t i = 0; i < m; ++i) {
     const std::int64_t j = which[static_cast<std::size_t>(i)];
-    copy_stream(table_[static_cast<std::size_t>(j * per_stream_)], 0, st, i, H);
     length[static_cast<std::size_t>(i)] = std::min(per_stream_, count_ - j * per_stream_);
+    // A stream shorter than `first` intervals ended in the call before.
+    done[static_cast<std::size_t>(i)] = first >= length[static_cast<std::size_t>(i)];
+    if (!done[static_cast<std::size_t>(i)])
+      copy_stream(table_[static_cast<std::size_t>(j * per_stream_ + first)], 0, st, i, H);
   }
   bool agreed = true;
   std::vector<std::int64_t> from(static_cast<std::size_t>(m));
-  for (std::int64_t c = 0; c < per_stream_; ++c) {
+  for (std::int64_t c = first; c < std::min(per_stream_, stop); ++c) {
     for (std::int64_t i = 0; i < m; ++i)
       from[static_cast<std::size_t>(i)] =
           begin_ + (which[static_cast<std::size_t>(i)] * per_stream_ + c) * spacing_;

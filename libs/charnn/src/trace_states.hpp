@@ -14,13 +14,16 @@
 // text from there as one stream. The first round of re-runs tells that sooner: where most of
 // the seams are still apart an eighth of a stream in, the model carries its state far in most
 // places (as the one pass's probes judge, trace_one_pass.hpp), and the finder gives way there,
-// at the first of them, rather than running them to their ends.
+// at the first of them, rather than running them to their ends. Where a stream is 8 intervals
+// long or more, probes tell it before the first pass has run further than that eighth: each
+// stream from its warm-up against the same stream from the zero state.
 #pragma once
 
 #include <charnn/model.hpp>
 #include <charnn/trace.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -81,9 +84,11 @@ class StateFinder {
   // stored (it was right from there on). Returns whether every stream agreed before its end
   // (always true without `check`), and adds the units run to `units`. With `seams` > 0 (the
   // first round: all of them), it gives way (false, gave_way_) an eighth of the way in when
-  // more than half of that many are still apart.
+  // more than half of that many are still apart. Runs intervals [first, stop) only (the first
+  // pass in two parts, around its probes; a stream starts from its state at `first`).
   bool run(const std::vector<std::int64_t>& which, bool check, float tolerance, std::int64_t& units,
-           std::int64_t seams = 0);
+           std::int64_t seams = 0, std::int64_t first = 0,
+           std::int64_t stop = std::numeric_limits<std::int64_t>::max());
   void advance(const std::vector<std::int64_t>& from, std::int64_t length, Model::State& st) {
     advance_streams(model_, ids_, from, length, st, pass_ids_);
   }

@@ -73,8 +73,9 @@ struct TraceStats {
   // Where a region began whose start the model remembered too far back for one pass (which then
   // gave way to two passes, or to one stream, from the start); -1 when none did.
   std::int64_t restarted_at = -1;
-  // When a one pass's probes gave way: how many of its regions had forgotten their warm-up's
-  // start by then, out of how many, and how many units into the regions that was.
+  // When a one pass's probes gave way, or the two passes' probes ran (trace_states.hpp): how
+  // many of its regions (streams) had forgotten their warm-up's start by then, out of how many,
+  // and how many units into the regions that was.
   std::int64_t probes_agreed = 0, probe_regions = 0, probed_units = 0;
 };
 
