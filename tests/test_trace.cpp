@@ -331,6 +331,25 @@ TEST_CASE("where the probes agree, the first pass goes on from them", "[trace]")
   expect_same(got, want, 3, 4, 1e-5);
 }
 
+TEST_CASE("the probes leave out a last stream that ends within its eighth", "[trace]") {
+  auto model = summing_model(true);
+  // 32 streams: 1 MB holds 372 units of their trace, and 993 segments of 372 units make 31
+  // streams of 32 and a last one of 1, which ends before the probes' 4 segments do.
+  const std::int64_t segment = 372;
+  const auto ids = random_ids(993 * segment, 4, 9);
+  const Gathered want = gather(*model, ids, one_stream());
+  TraceOptions o = side_by_side(32, 50, 4096);
+  o.memory_mb = 1;
+  charnn::TraceStats stats;
+  const Gathered got = gather(*model, ids, o, &stats);
+  CHECK(stats.seams == 31);
+  CHECK(stats.probe_regions == 30);
+  CHECK(stats.probes_agreed == 30);
+  CHECK(stats.probed_units == 4 * segment);
+  CHECK(stats.one_stream_from == -1);
+  expect_same(got, want, 3, 4, 1e-5);
+}
+
 TEST_CASE("one pass in any order traces what one stream over the whole text traces", "[trace]") {
   const auto cells =
       GENERATE(std::vector<std::string>{"lstm", "lstm"}, std::vector<std::string>{"elman", "lstm"},

@@ -77,15 +77,18 @@ std::int64_t StateFinder::find(std::int64_t begin, std::int64_t spacing, std::in
     Model::State probes = model_.zero_state(n - 1);
     advance(from, probed * spacing, probes);
     stats.warmup_units += probed * spacing * (n - 1);
-    std::int64_t apart = 0;
-    for (std::int64_t j = 1; j < n; ++j)
+    std::int64_t apart = 0, compared = 0;
+    for (std::int64_t j = 1; j < n; ++j) {
+      if (count - j * per_stream_ <= probed) continue;  // a last stream that ended in its eighth
+      ++compared;
       if (!same_stream(probes, j - 1, table_[static_cast<std::size_t>(j * per_stream_ + probed)], 0,
                        H, tolerance))
         ++apart;
-    stats.probe_regions = n - 1;
-    stats.probes_agreed = n - 1 - apart;
+    }
+    stats.probe_regions = compared;
+    stats.probes_agreed = compared - apart;
     stats.probed_units = probed * spacing;
-    if (2 * apart > n - 1) {
+    if (2 * apart > compared) {
       outremembered_ = true;
       return probed;  // stream 0 ran from the true state
     }
