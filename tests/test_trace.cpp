@@ -273,81 +273,70 @@ TEST_CASE("a model that never forgets is traced as one stream from the first sea
   expect_same(got, want, 3, 4, 1e-5);
 }
 
-TEST_CASE("re-runs that mostly disagree an eighth of the way in give way to one stream",
-          "[trace]") {
-  auto model = summing_model(false);
-  const auto ids = random_ids(48000, 4, 9);
-  const Gathered want = gather(*model, ids, one_stream());
+namespace {
 
-  // 1 MB holds 2,978 units of the 4 streams' trace (4 logits and 6 signals of 3 a unit), so the
-  // first pass runs 4 streams of 5 segments: the re-runs of its 3 seams, none of which can
-  // agree, stop after one segment, not five, and the text runs as one stream from the first.
-  TraceOptions o = side_by_side(4, 50, 4096);
+// The summing model traced in `streams` side by side with a 50-unit warm-up and 1 MB for a
+// block's trace, checked against one stream; its stats. 1 MB holds 2,978 units of 4 streams'
+// trace (4 logits and 6 signals of 3 a unit) and 372 of 32 streams'.
+charnn::TraceStats trace_summing(bool resets, std::int64_t units, std::int64_t streams) {
+  auto model = summing_model(resets);
+  const auto ids = random_ids(units, 4, 9);
+  const Gathered want = gather(*model, ids, one_stream());
+  TraceOptions o = side_by_side(streams, 50, 4096);
   o.memory_mb = 1;
-  const std::int64_t segment = 2978;
   charnn::TraceStats stats;
   const Gathered got = gather(*model, ids, o, &stats);
+  expect_same(got, want, 3, 4, 1e-5);
+  return stats;
+}
+
+}  // namespace
+
+TEST_CASE("re-runs that mostly disagree an eighth of the way in give way to one stream",
+          "[trace]") {
+  // 4 streams of 5 segments of 2,978 units: the re-runs of its 3 seams, none of which can agree,
+  // stop after one segment, not five, and the text runs as one stream from the first seam.
+  const std::int64_t segment = 2978;
+  const auto stats = trace_summing(false, 48000, 4);
   CHECK(stats.seams == 3);
   CHECK(stats.reruns == 3);
   CHECK(stats.rerun_units == 3 * segment);
   CHECK(stats.one_stream_from == 5 * segment);
-  expect_same(got, want, 3, 4, 1e-5);
 }
 
 TEST_CASE("probes tell a model that never forgets before the first pass runs its streams",
           "[trace]") {
-  auto model = summing_model(false);
-  // 4 streams of 8 segments of 2,978 units (as above): the probes run one segment, 3 from the
-  // zero state beside the first pass's first segment, find all 3 pairs apart, and the text runs
-  // as one stream from the end of that segment of stream 0 (from the true state).
+  // 4 streams of 8 segments: the probes run one segment, 3 from the zero state beside the first
+  // pass's first segment, find all 3 pairs apart, and the text runs as one stream from the end
+  // of that segment of stream 0 (from the true state).
   const std::int64_t segment = 2978;
-  const auto ids = random_ids(32 * segment, 4, 9);
-  const Gathered want = gather(*model, ids, one_stream());
-  TraceOptions o = side_by_side(4, 50, 4096);
-  o.memory_mb = 1;
-  charnn::TraceStats stats;
-  const Gathered got = gather(*model, ids, o, &stats);
+  const auto stats = trace_summing(false, 32 * segment, 4);
   CHECK(stats.seams == 3);
   CHECK(stats.reruns == 0);
   CHECK(stats.rerun_units == 0);
   CHECK(stats.warmup_units == 3 * 50 + 3 * segment);
   CHECK(stats.one_stream_from == segment);
-  expect_same(got, want, 3, 4, 1e-5);
 }
 
 TEST_CASE("where the probes agree, the first pass goes on from them", "[trace]") {
-  auto model = summing_model(true);   // unit 0, a quarter of the text, resets the sum
   const std::int64_t segment = 2978;  // 4 streams of 8 segments, as above
-  const auto ids = random_ids(32 * segment, 4, 9);
-  const Gathered want = gather(*model, ids, one_stream());
-  TraceOptions o = side_by_side(4, 50, 4096);
-  o.memory_mb = 1;
-  charnn::TraceStats stats;
-  const Gathered got = gather(*model, ids, o, &stats);
+  const auto stats = trace_summing(true, 32 * segment, 4);  // unit 0 resets the sum
   CHECK(stats.seams == 3);
   CHECK(stats.warmup_units == 3 * 50 + 3 * segment);
   CHECK(stats.one_stream_from == -1);
   CHECK(stats.streams == 4);
-  expect_same(got, want, 3, 4, 1e-5);
 }
 
 TEST_CASE("the probes leave out a last stream that ends within its eighth", "[trace]") {
-  auto model = summing_model(true);
-  // 32 streams: 1 MB holds 372 units of their trace, and 993 segments of 372 units make 31
-  // streams of 32 and a last one of 1, which ends before the probes' 4 segments do.
+  // 32 streams: 993 segments of 372 units make 31 streams of 32 and a last one of 1, which ends
+  // before the probes' 4 segments do.
   const std::int64_t segment = 372;
-  const auto ids = random_ids(993 * segment, 4, 9);
-  const Gathered want = gather(*model, ids, one_stream());
-  TraceOptions o = side_by_side(32, 50, 4096);
-  o.memory_mb = 1;
-  charnn::TraceStats stats;
-  const Gathered got = gather(*model, ids, o, &stats);
+  const auto stats = trace_summing(true, 993 * segment, 32);
   CHECK(stats.seams == 31);
   CHECK(stats.probe_regions == 30);
   CHECK(stats.probes_agreed == 30);
   CHECK(stats.probed_units == 4 * segment);
   CHECK(stats.one_stream_from == -1);
-  expect_same(got, want, 3, 4, 1e-5);
 }
 
 TEST_CASE("one pass in any order traces what one stream over the whole text traces", "[trace]") {
