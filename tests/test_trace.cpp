@@ -292,16 +292,16 @@ charnn::TraceStats trace_summing(bool resets, std::int64_t units, std::int64_t s
 
 }  // namespace
 
-TEST_CASE("re-runs that mostly disagree an eighth of the way in give way to one stream",
-          "[trace]") {
-  // 4 streams of 5 segments of 2,978 units: the re-runs of its 3 seams, none of which can agree,
-  // stop after one segment, not five, and the text runs as one stream from the first seam.
+TEST_CASE("probes judge a stream shorter than 8 segments one segment in", "[trace]") {
+  // 4 streams of 5 segments of 2,978 units: the probes run one segment, find all 3 pairs apart,
+  // and no seam runs again (before the probes, the 3 re-runs ran all 5 segments each).
   const std::int64_t segment = 2978;
   const auto stats = trace_summing(false, 48000, 4);
   CHECK(stats.seams == 3);
-  CHECK(stats.reruns == 3);
-  CHECK(stats.rerun_units == 3 * segment);
-  CHECK(stats.one_stream_from == 5 * segment);
+  CHECK(stats.reruns == 0);
+  CHECK(stats.rerun_units == 0);
+  CHECK(stats.probed_units == segment);
+  CHECK(stats.one_stream_from == segment);
 }
 
 TEST_CASE("probes tell a model that never forgets before the first pass runs its streams",

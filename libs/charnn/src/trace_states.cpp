@@ -66,12 +66,14 @@ std::int64_t StateFinder::find(std::int64_t begin, std::int64_t spacing, std::in
   std::iota(all.begin(), all.end(), std::int64_t{0});
   std::int64_t first_pass_units = 0;  // the pass itself, not extra work
   stats.seams += n - 1;
-  // Probes: an eighth of the way in, the streams from their warm-ups against the same streams
-  // from the zero state. Where most pairs are still apart, no seam's re-run would agree in most
-  // places either (run()), and the pass gives way before it has run at all.
-  const std::int64_t probed = W > 0 ? per_stream_ / 8 : 0;
+  // Probes: an eighth of the way in (one interval at least, if a stream has more), the streams
+  // from their warm-ups against the same streams from the zero state. Where most pairs are still
+  // apart, no seam's re-run would agree in most places either, and the pass gives way before it
+  // has run further.
+  const std::int64_t probed =
+      W > 0 && per_stream_ > 1 ? std::max<std::int64_t>(1, per_stream_ / 8) : 0;
   if (probed > 0) {
-    run(all, false, tolerance, first_pass_units, 0, 0, probed);
+    run(all, false, tolerance, first_pass_units, 0, probed);
     std::vector<std::int64_t> from;
     for (std::int64_t j = 1; j < n; ++j) from.push_back(begin + j * per_stream_ * spacing);
     Model::State probes = model_.zero_state(n - 1);
@@ -93,14 +95,13 @@ std::int64_t StateFinder::find(std::int64_t begin, std::int64_t spacing, std::in
       return probed;  // stream 0 ran from the true state
     }
   }
-  run(all, false, tolerance, first_pass_units, 0, probed);
+  run(all, false, tolerance, first_pass_units, probed);
 
   // Rounds over the seams that disagree, until none does. The streams before the first seam
   // that disagrees are right (each starts where a right one ended), so once a stream has run its
   // whole length without agreeing, the states are right up to that seam, where the right state
-  // is the end of the stream before it. The first round may give way an eighth of the way in
-  // (run()): then the states are right up to its first stream's start.
-  for (bool first_round = true;; first_round = false) {
+  // is the end of the stream before it.
+  for (;;) {
     std::vector<std::int64_t> redo;
     for (std::int64_t j = 1; j < n; ++j)
       if (!same_stream(table_[static_cast<std::size_t>(j * per_stream_)], 0,
@@ -112,21 +113,14 @@ std::int64_t StateFinder::find(std::int64_t begin, std::int64_t spacing, std::in
     if (redo.empty()) return count_;
     if (outremembered_) return redo.front() * per_stream_;
     stats.reruns += static_cast<std::int64_t>(redo.size());
-    if (!run(redo, true, tolerance, stats.rerun_units, first_round ? n - 1 : 0)) {
-      outremembered_ = true;
-      if (gave_way_) return redo.front() * per_stream_;
-    }
+    if (!run(redo, true, tolerance, stats.rerun_units)) outremembered_ = true;
   }
 }
 
 bool StateFinder::run(const std::vector<std::int64_t>& which, bool check, float tolerance,
-                      std::int64_t& units, std::int64_t seams, std::int64_t first,
-                      std::int64_t stop) {
+                      std::int64_t& units, std::int64_t first, std::int64_t stop) {
   const std::int64_t H = model_.hidden();
   const auto m = static_cast<std::int64_t>(which.size());
-  gave_way_ = false;
-  const std::int64_t judge_at = seams > 0 ? std::max<std::int64_t>(1, per_stream_ / 8) : 0;
-  std::int64_t agreeing = 0;
   Model::State st = model_.zero_state(m);
   std::vector<std::int64_t> length(static_cast<std::size_t>(m));  // intervals of each stream
   std::vector<char> done(static_cast<std::size_t>(m), 0);
@@ -158,7 +152,6 @@ bool StateFinder::run(const std::vector<std::int64_t>& which, bool check, float 
           last ? end_[static_cast<std::size_t>(j)] : table_[static_cast<std::size_t>(k)];
       if (check && same_stream(st, i, slot, 0, H, tolerance)) {
         d = 1;
-        ++agreeing;
         continue;
       }
       copy_stream(st, i, slot, 0, H);
@@ -170,10 +163,6 @@ bool StateFinder::run(const std::vector<std::int64_t>& which, bool check, float 
       all_done = all_done && d;
     }
     if (all_done) break;
-    if (c + 1 == judge_at && 2 * (m - agreeing) > seams) {
-      gave_way_ = true;
-      return false;
-    }
   }
   return agreed;
 }

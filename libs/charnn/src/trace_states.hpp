@@ -11,12 +11,11 @@
 // model that remembers further back than a stream is long: finding the rest of the states one
 // stream after the other would cost as much as tracing the rest as one stream, which then needs
 // no second pass, so the finder stops at the first seam still apart and trace_text traces the
-// text from there as one stream. The first round of re-runs tells that sooner: where most of
-// the seams are still apart an eighth of a stream in, the model carries its state far in most
-// places (as the one pass's probes judge, trace_one_pass.hpp), and the finder gives way there,
-// at the first of them, rather than running them to their ends. Where a stream is 8 intervals
-// long or more, probes tell it before the first pass has run further than that eighth: each
-// stream from its warm-up against the same stream from the zero state.
+// text from there as one stream. Probes tell that sooner: an eighth of the way into the first
+// pass (one interval at least), each stream from its warm-up against the same stream from the
+// zero state; where most pairs are still apart, the model carries its state far in most places
+// (as the one pass's probes judge, trace_one_pass.hpp), and the finder gives way there, before
+// the pass and any seam's re-run have run their streams to the end.
 #pragma once
 
 #include <charnn/model.hpp>
@@ -82,13 +81,11 @@ class StateFinder {
   // Runs the given streams side by side from their first checkpoint, storing the states at
   // their checkpoints. With `check`, a stream stops storing once a state agrees with the one
   // stored (it was right from there on). Returns whether every stream agreed before its end
-  // (always true without `check`), and adds the units run to `units`. With `seams` > 0 (the
-  // first round: all of them), it gives way (false, gave_way_) an eighth of the way in when
-  // more than half of that many are still apart. Runs intervals [first, stop) only (the first
-  // pass in two parts, around its probes; a stream starts from its state at `first`).
+  // (always true without `check`), and adds the units run to `units`. Runs intervals
+  // [first, stop) only (the first pass in two parts, around its probes; a stream starts from its
+  // state at `first`).
   bool run(const std::vector<std::int64_t>& which, bool check, float tolerance, std::int64_t& units,
-           std::int64_t seams = 0, std::int64_t first = 0,
-           std::int64_t stop = std::numeric_limits<std::int64_t>::max());
+           std::int64_t first = 0, std::int64_t stop = std::numeric_limits<std::int64_t>::max());
   void advance(const std::vector<std::int64_t>& from, std::int64_t length, Model::State& st) {
     advance_streams(model_, ids_, from, length, st, pass_ids_);
   }
@@ -97,7 +94,6 @@ class StateFinder {
   std::span<const std::int32_t> ids_;
   std::int64_t begin_ = 0, spacing_ = 0, count_ = 0, per_stream_ = 0;
   bool outremembered_ = false;
-  bool gave_way_ = false;  // the last run() stopped its streams short
   // table_[k]: the state at checkpoint k; end_[j]: where stream j ended (checkpoint
   // (j + 1) * per_stream_, as stream j found it).
   std::vector<Model::State> table_, end_;
