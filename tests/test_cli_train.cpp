@@ -142,7 +142,7 @@ TEST_CASE("charnn train --help lists every flag of the option table with its def
     const std::string flag = o.flag;
     CHECK_THAT(out, Catch::Contains("--" + flag.substr(0, flag.find(','))));
   }
-  CHECK_THAT(out, Catch::Contains("--weight-decay-mode l2|decoupled (=l2)") &&
+  CHECK_THAT(out, Catch::Contains("--weight-decay-mode decoupled|l2 (=decoupled)") &&
                       Catch::Contains("--time DURATION (=15m)") &&
                       Catch::Contains("--cell CELL[,CELL...] (=gru)") &&
                       Catch::Contains("--split TRAIN,VALID,TEST (=0.9,0.05,0.05)") &&

@@ -231,13 +231,15 @@ const TrainOption kOptions[] = {
      .key = "weight_decay",
      .kind = K::real,
      .value_name = "L",
-     .help = "L2 penalty added to the gradient",
+     .help = "weight decay (0 = off): with --weight-decay-mode decoupled every weight shrinks "
+             "by the learning rate x L each step, apart from the optimiser's update",
      CHARNN_REAL(optimizer.weight_decay)},
     {.flag = "weight-decay-mode",
      .key = "weight_decay_mode",
-     .value_name = "l2|decoupled",
-     .help = "l2 (--weight-decay is added to the gradient) or decoupled (AdamW: weights shrink "
-             "by lr x --weight-decay each step, apart from the optimiser's update)",
+     .value_name = "decoupled|l2",
+     .help = "decoupled (AdamW: weights shrink by lr x --weight-decay each step, apart from "
+             "the optimiser's update) or l2 (--weight-decay x the weight is added to the "
+             "gradient, which Adam then rescales)",
      .get = [](const TrainConfig& c) { return to_string(c.optimizer.weight_decay_mode); },
      .set =
          [](TrainConfig& c, const std::string& s) {
