@@ -312,27 +312,29 @@ TEST_CASE("--weight-decay-mode is kept in config.json and the checkpoint, and fi
   ScratchDir dir("wd-mode");
   write_file(dir / "corpus.txt", repeating_corpus(2000));
   TrainConfig c = tiny_config(dir / "corpus.txt", dir / "run");
+  CHECK(c.optimizer.weight_decay_mode == WeightDecayMode::decoupled);  // the default: AdamW
   c.max_iters = 3;
   c.optimizer.weight_decay = 0.1;
-  c.optimizer.weight_decay_mode = WeightDecayMode::decoupled;
+  c.optimizer.weight_decay_mode = WeightDecayMode::l2;
+  c.progress = TrainConfig::ProgressMode::plain;  // the banner, into the log
   CHECK(config_from_keys(config_to_keys(c), "x").optimizer.weight_decay_mode ==
-        WeightDecayMode::decoupled);
-  train(c, builtin_plugins());
+        WeightDecayMode::l2);
+  const FaultyRun first = run_with_faults(c, {});
+  CHECK_THAT(first.log, Catch::Contains("lr 0.01 (cosine), weight decay 0.1 (l2), clip 5"));
   CHECK_THAT(read_file(dir / "run" / "config.json"),
-             Catch::Contains("\"weight_decay_mode\": \"decoupled\""));
+             Catch::Contains("\"weight_decay_mode\": \"l2\""));
   const CheckpointData d = read_checkpoint(dir / "run" / "last.ckpt");
-  CHECK(d.get_string("config.weight_decay_mode") == "decoupled");
+  CHECK(d.get_string("config.weight_decay_mode") == "l2");
 
   TrainConfig again = resume_of(dir / "run");
-  again.optimizer.weight_decay_mode = WeightDecayMode::l2;
+  again.optimizer.weight_decay_mode = WeightDecayMode::decoupled;
   again.resume_overrides = {"weight_decay_mode"};
   CHECK_THROWS_WITH(train(again, builtin_plugins()),
                     Catch::Contains("--weight-decay-mode cannot change"));
   again.resume_overrides = {"max_iters"};
   again.max_iters = 5;
   CHECK(train(again, builtin_plugins()).iterations == 5);
-  CHECK(read_checkpoint(dir / "run" / "last.ckpt").get_string("config.weight_decay_mode") ==
-        "decoupled");
+  CHECK(read_checkpoint(dir / "run" / "last.ckpt").get_string("config.weight_decay_mode") == "l2");
 }
 
 TEST_CASE("--max-exposure stops a timed run at that exposure and says so", "[trainer][config]") {

@@ -44,11 +44,13 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
   if (stops.empty()) stops = " none (Ctrl-C stops and checkpoints)";
   const std::string threads = std::to_string(f.threads) + (f.threads == 1 ? " thread" : " threads");
   const std::string workers =
-      f.ranks > 1 ? std::to_string(f.ranks) + " ranks x " + threads + ", global batch " +
-                        std::to_string(c.batch) + " (" + std::to_string(c.batch / f.ranks) +
-                        (c.batch % f.ranks ? "-" + std::to_string(c.batch / f.ranks + 1) : "") +
-                        " streams per rank)"
-                  : "threads " + std::to_string(f.threads);
+      f.ranks > 1
+          ? std::to_string(f.ranks) + " ranks x " + threads + ", global batch " +
+                std::to_string(c.batch) + " (" + std::to_string(c.batch / f.ranks) +
+                (c.batch % f.ranks ? std::string("-").append(std::to_string(c.batch / f.ranks + 1))
+                                   : "") +
+                " streams per rank)"
+          : "threads " + std::to_string(f.threads);
   return std::string(f.resuming ? "resuming " : "training ") + f.run_dir + " at iteration " +
          std::to_string(f.iteration) + "\n  corpus: " + thousands(f.corpus_units) + " units (" +
          to_string(c.text.units) + "), vocabulary " + std::to_string(f.vocab_size) + "; train " +
@@ -62,7 +64,11 @@ std::string training_banner(const TrainConfig& c, const BannerFacts& f) {
          "\n  batch " + std::to_string(c.batch) + " streams x " + std::to_string(c.seq_len) +
          " steps (" + thousands(f.iterations_per_epoch) + " iterations per epoch), " +
          to_string(c.optimizer.kind) + " lr " + short_num(c.schedule.lr) + " (" +
-         to_string(c.schedule.kind) + "), clip " + short_num(c.clip) +
+         to_string(c.schedule.kind) + ")" +
+         (c.optimizer.weight_decay > 0 ? ", weight decay " + short_num(c.optimizer.weight_decay) +
+                                             " (" + to_string(c.optimizer.weight_decay_mode) + ")"
+                                       : std::string()) +
+         ", clip " + short_num(c.clip) +
          (c.skip_bursts > 0 ? ", bursts above " + short_num(c.skip_bursts) + "x skipped"
                             : std::string()) +
          (c.ema > 0 ? ", weight average " + short_num(c.ema) : std::string()) + ", " + f.precision +
