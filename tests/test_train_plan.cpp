@@ -89,6 +89,29 @@ TEST_CASE("a cell's declared dropout start moves where --dropout auto begins", "
   CHECK_THAT(p.why, Catch::Contains("; the gru cell starts dropout at 8)"));
 }
 
+TEST_CASE("the decoupled weight decay takes 0.1 of --dropout auto, once with weight drop",
+          "[plan]") {
+  CHECK(planned_dropout(8.3, 8, false, true) == 0.0f);            // War and Peace, 10 minutes
+  CHECK(planned_dropout(16.2, 8, false, true) == Approx(0.1f));   // the C headers: 0.2 without
+  CHECK(planned_dropout(22.6, 8, false, true) == Approx(0.15f));  // ru: 0.25 without
+  CHECK(planned_dropout(200, 8, false, true) == Approx(0.4f));
+  CHECK(planned_dropout(257, 8, true, true) == Approx(0.4f));  // as with weight drop alone
+  CHECK(planned_dropout(7.9, 8, false, true) == 0.0f);
+
+  const auto cost = [](std::int64_t H) { return lstm_cost(H, 1e11); };
+  PlanInput in = auto_everything(1'000'000, 600);
+  in.dropout_exposure = 8;
+  in.dropout_exposure_cell = "gru";
+  const TrainPlan without = plan_training(in, cost);
+  in.decays_weights = true;
+  const TrainPlan with = plan_training(in, cost);
+  REQUIRE(with.exposure > 16);
+  REQUIRE(with.weight_drop == 0);
+  CHECK(with.dropout == Approx(without.dropout - 0.1f));
+  CHECK_THAT(with.why, Catch::Contains("starts dropout at 8; the weight decay takes 0.1)"));
+  CHECK_THAT(without.why, !Catch::Contains("weight decay"));
+}
+
 TEST_CASE("--warmup auto: 100 up to 164 units, 100 more per doubling of the vocabulary beyond",
           "[plan]") {
   CHECK(planned_warmup(1) == 100);

@@ -87,7 +87,8 @@ const TrainOption kOptions[] = {
      .value_name = "P|auto",
      .help = "dropout between layers and before the output layer, in [0, 1); auto: from how "
              "much the run can memorise (planned passes over the text x parameters per unit of "
-             "text), 0 for little, at most 0.5",
+             "text), 0 for little, at most 0.5; 0.1 less where the weights decay (decoupled) "
+             "or the recurrent weights are dropped",
      .get =
          [](const TrainConfig& c) {
            return c.dropout == kAutoDropout ? std::string("auto") : float_text(c.dropout);

@@ -87,10 +87,11 @@ double two_digits(double v) {
 
 }  // namespace
 
-float planned_dropout(double exposure, double start, bool weight_drop) {
+float planned_dropout(double exposure, double start, bool weight_drop, bool weight_decay) {
   if (!(exposure >= start)) return 0.0f;
   double d = std::min(kMaxDropout, 0.1 * (std::log2(exposure / start) + 1));
-  if (weight_drop && planned_weight_drop(exposure, start) > 0) d = kMaxDropout - 0.1;
+  if ((weight_drop && planned_weight_drop(exposure, start) > 0) || weight_decay)
+    d = std::max(0.0, d - 0.1);
   return static_cast<float>(std::round(d * 20) / 20);  // steps of 0.05
 }
 
@@ -203,7 +204,7 @@ TrainPlan plan_training(const PlanInput& given,
   plan.dropout = in.dropout;
   if (in.choose_dropout) {
     const bool declared = in.dropout_exposure > 0;
-    plan.dropout = planned_dropout(plan.exposure, start, plan.weight_drop > 0);
+    plan.dropout = planned_dropout(plan.exposure, start, plan.weight_drop > 0, in.decays_weights);
     const double per_unit = static_cast<double>(chosen.parameters) /
                             static_cast<double>(std::max<std::int64_t>(1, in.train_units));
     // "... = 14.5; the gru cell starts dropout at 8)" or "... = 8.4, under 128)"
@@ -211,8 +212,12 @@ TrainPlan plan_training(const PlanInput& given,
     if (declared)
       exposure += "; the " + in.dropout_exposure_cell + " cell starts dropout at " +
                   detail::fixed(start, 0);
-    else if (plan.dropout == 0)
+    else if (plan.exposure < start)
       exposure += ", under " + detail::fixed(start, 0);
+    // Where weight drop takes the 0.1, its own reason says so.
+    const bool drop_takes = plan.weight_drop > 0 && planned_weight_drop(plan.exposure, start) > 0;
+    if (in.decays_weights && plan.exposure >= start && !drop_takes)
+      exposure += "; the weight decay takes 0.1";
     reasons.push_back("dropout " + detail::short_num(plan.dropout) +
                       (plan.planned_units <= 0 ? std::string(" (no planned length)")
                                                : " (" + detail::fixed(plan.planned_passes, 1) +

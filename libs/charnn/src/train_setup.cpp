@@ -198,6 +198,8 @@ void Trainer::plan_settings() {
                .hidden = config_.hidden == kAuto ? plan_widths().front() : config_.hidden,
                .dropout = config_.dropout,
                .weight_drop = config_.weight_drop,
+               .decays_weights = config_.optimizer.weight_decay > 0 &&
+                                 config_.optimizer.weight_decay_mode == WeightDecayMode::decoupled,
                .lr = config_.schedule.lr};
   // The warm-up needs no measurement: the vocabulary decides it (planned_warmup).
   std::string warmup_why;
