@@ -29,3 +29,14 @@ machine() {
   echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs" \
        "(${features:-no AVX-512 VNNI or BF16})"
 }
+
+# binary_commit CHARNN: the commit the binary was built from, as its --version says ("3255274",
+# "3255274-dirty" for a tree with uncommitted changes), so that a heading names what ran, not
+# where the checkout stands (CHARNN is often an installed copy of an earlier commit); the
+# checkout's HEAD when the binary does not say.
+binary_commit() {
+  local v
+  v=$("$1" --version 2>/dev/null | sed -n 's/.*(commit \([0-9a-f]\{7\}\)[0-9a-f]*\(-dirty\)\{0,1\}).*/\1\2/p')
+  [ -n "$v" ] || v=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  echo "$v"
+}

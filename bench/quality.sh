@@ -62,8 +62,8 @@ fi
 
 boot=$(cat /proc/sys/kernel/random/boot_id)
 peer_version=$(sha256sum "$here/train_peer.py" | cut -c1-16)
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-source "$here/lib.sh"  # busy, machine
+source "$here/lib.sh"  # busy, machine, binary_commit
+commit=$(binary_commit "$charnn")
 load=$(busy)
 echo "quality: ${names[*]} at $minutes minutes each; CPUs ${load}% busy before the start" \
      "$([ "$load" -gt 10 ] && echo "(NOT idle: figures will be off)")" >&2

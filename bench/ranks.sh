@@ -37,7 +37,8 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 mpirun=(mpirun -np 2 --bind-to none --oversubscribe)
 
-source "$here/lib.sh"  # busy, machine
+source "$here/lib.sh"  # busy, machine, binary_commit
+commit=$(binary_commit "$charnn")
 load=$(busy)
 echo "ranks: $iterations iterations on $corpus; CPUs ${load}% busy before the start" \
      "$([ "$load" -gt 10 ] && echo "(NOT idle: figures will be off)")" >&2
@@ -70,7 +71,6 @@ ranks=$(rate "$work/ranks")
 grep -m1 "ranks x" "$work/ranks.log" | sed 's/^ */ranks: /' >&2
 echo "ranks: 2 ranks x 1 thread: $ranks units/s" >&2
 
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 table=$(
   echo "### Ranks against threads on one machine ($commit, $(date -u '+%Y-%m-%d %H:%M UTC'))"
   echo
