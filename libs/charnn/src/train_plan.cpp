@@ -87,10 +87,19 @@ double two_digits(double v) {
 
 }  // namespace
 
+namespace {
+
+// Whether weight drop takes 0.1 of --dropout auto: it is on, and past where the plan starts it.
+bool weight_drop_takes_share(double exposure, double start, bool weight_drop) {
+  return weight_drop && planned_weight_drop(exposure, start) > 0;
+}
+
+}  // namespace
+
 float planned_dropout(double exposure, double start, bool weight_drop, bool weight_decay) {
   if (!(exposure >= start)) return 0.0f;
   double d = std::min(kMaxDropout, 0.1 * (std::log2(exposure / start) + 1));
-  if ((weight_drop && planned_weight_drop(exposure, start) > 0) || weight_decay)
+  if (weight_drop_takes_share(exposure, start, weight_drop) || weight_decay)
     d = std::max(0.0, d - 0.1);
   return static_cast<float>(std::round(d * 20) / 20);  // steps of 0.05
 }
@@ -215,8 +224,8 @@ TrainPlan plan_training(const PlanInput& given,
     else if (plan.exposure < start)
       exposure += ", under " + detail::fixed(start, 0);
     // Where weight drop takes the 0.1, its own reason says so.
-    const bool drop_takes = plan.weight_drop > 0 && planned_weight_drop(plan.exposure, start) > 0;
-    if (in.decays_weights && plan.exposure >= start && !drop_takes)
+    if (in.decays_weights && plan.exposure >= start &&
+        !weight_drop_takes_share(plan.exposure, start, plan.weight_drop > 0))
       exposure += "; the weight decay takes 0.1";
     reasons.push_back("dropout " + detail::short_num(plan.dropout) +
                       (plan.planned_units <= 0 ? std::string(" (no planned length)")
