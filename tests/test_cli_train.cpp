@@ -15,6 +15,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <regex>
 #include <string>
 #include <thread>
@@ -180,6 +181,25 @@ TEST_CASE("charnn train checks --cell against --layers and keeps --resume to wha
   CHECK(run_command(exe + "--resume " + run + " --max-iters 3 --progress quiet --threads 1", out) ==
         0);
   CHECK(read_checkpoint(dir / "run" / "last.ckpt").get_int("state.iteration") == 3);
+}
+
+TEST_CASE("charnn train says so when an explicit --precision bf16 cannot be taken",
+          "[trainer][cli]") {
+  ScratchDir dir("cli-train-bf16");
+  write_file(dir / "corpus.txt", repeating_corpus(2000));
+  // The test plugin does not implement set_train_precision: it trains in f32 on any CPU, as the
+  // real cells do without AVX512_BF16.
+  const std::string plugin =
+      (std::filesystem::path(CHARNN_TEST_PLUGIN_DIR) / "charnn-cell-test_linear.so").string();
+  std::string out;
+  REQUIRE(run_command(std::string(CHARNN_EXE) + " train " + (dir / "corpus.txt").string() +
+                          " --plugin " + plugin +
+                          " --cell test_linear --hidden 8 --batch 2 --seq-len 8 --max-iters 1 "
+                          "--precision bf16 --progress plain --threads 1 --out " +
+                          (dir / "run").string(),
+                      out) == 0);
+  CHECK_THAT(out, Catch::Contains("--precision bf16: no cell layer took it"));
+  CHECK_THAT(out, Catch::Contains("training in f32"));
 }
 
 TEST_CASE("charnn train refuses numbers it cannot keep", "[trainer][cli]") {

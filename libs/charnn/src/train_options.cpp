@@ -417,8 +417,9 @@ const TrainOption kOptions[] = {
      .value_name = "auto|f32|bf16",
      .help = "arithmetic of the training passes' matrix products (the recurrent layers' and the "
              "output layer's): bf16 (bfloat16 products with float32 accumulation, weights, states "
-             "and softmax; ~1.7x faster), f32, or auto (bf16 where the CPU has AVX512_BF16). "
-             "Validation and checkpoints are float32 either way",
+             "and softmax; ~1.7x faster), f32, or auto (bf16 where the CPU has AVX512_BF16; a "
+             "given bf16 the CPU cannot run trains in f32 and says so). Validation and "
+             "checkpoints are float32 either way",
      .resumable = true,
      .get = [](const TrainConfig& c) { return to_string(c.precision); },
      .set =

@@ -378,6 +378,14 @@ void Trainer::open_run() {
                     .threads = get_threads(),
                     .ranks = ranks_.size()};
   progress_->message(training_banner(config_, facts));
+  // An explicit bf16 the cells could not take is said, not only shown as "f32" in the banner.
+  if (config_.precision == StepPrecision::bf16 && precision_ != "bf16")
+    progress_->message("  " + option_name("precision") + " bf16: " +
+                       (precision_ == "f32" ? std::string("no cell layer took it")
+                                            : "only part of the model took it") +
+                       " (bfloat16 products need AVX512_BF16, or a plugin that offers them); "
+                       "training in " +
+                       precision_);
   if (state_.extended_from > 0)
     progress_->message("  past its schedule since " + format_duration(state_.extended_from) + " (" +
                        option_name("more") + "): the rate stays at " + short_num(scheduled_lr()) +
