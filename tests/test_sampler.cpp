@@ -532,6 +532,9 @@ TEST_CASE("automatic sampling precision keeps int8 only when its probe stays wit
   if (model->prepare_inference(charnn::StepPrecision::int8) != "int8") {
     // No fast int8 here: automatic is what it always was.
     CHECK(charnn::prepare_step_path(*model) == charnn::to_string(charnn::default_step_precision()));
+    // Asked for by name, the summary says that int8 was not taken.
+    CHECK_THAT(charnn::prepare_step_path(*model, charnn::StepPrecision::int8),
+               Catch::Contains("(int8 was asked for") && Catch::Contains("AVX512 VNNI"));
     WARN("no fast int8 on this CPU: the automatic int8 probe is not tested");
     return;
   }

@@ -270,7 +270,8 @@ struct SampleFlags {
 void add_sample_options(po::options_description& options, SampleFlags& f) {
   options.add_options()("seed,s", po::value(&f.seed_text)->value_name("TEXT"),
                         "text to continue (may be empty; default: empty)")(
-      "seed-file", po::value(&f.seed_file)->value_name("FILE"), "read the seed text from FILE (- = standard input)")(
+      "seed-file", po::value(&f.seed_file)->value_name("FILE"),
+      "read the seed text from FILE (- = standard input)")(
       "random-seed", po::value(&f.random_seed)->value_name("N"),
       "seed of the random draws (default: a fresh one, reported on stderr)")(
       "length,n", po::value(&f.length)->default_value(f.length)->value_name("UNITS"),
@@ -294,7 +295,8 @@ void add_sample_options(po::options_description& options, SampleFlags& f) {
       "hypotheses at each step, under --no-repeat (deterministic; the greedy line under the same "
       "rule is always a candidate, so the result is never less likely than it); stderr reports "
       "its bits per unit under the model")(
-      "length-penalty", po::value(&f.length_penalty)->default_value(f.length_penalty)->value_name("A"),
+      "length-penalty",
+      po::value(&f.length_penalty)->default_value(f.length_penalty)->value_name("A"),
       "with --beam and --stop: hypotheses of different lengths compete by log p / units^A "
       "(0 = total likelihood, which favours short texts; 1 = likelihood per unit)")(
       "no-repeat", po::value(&f.no_repeat)->default_value(f.no_repeat)->value_name("N"),
@@ -304,8 +306,8 @@ void add_sample_options(po::options_description& options, SampleFlags& f) {
       "interactive,i",
       "after the seed (if any), read lines from standard input: each line is fed to the model, "
       "which continues it for --length units or until --stop; the state carries over, so each "
-      "turn continues everything so far. \\n in a line is a line break; Ctrl-D ends")("no-seed",
-                                         "write only the continuation, not the seed before it")(
+      "turn continues everything so far. \\n in a line is a line break; Ctrl-D ends")(
+      "no-seed", "write only the continuation, not the seed before it")(
       "json",
       "write JSON instead of text: every sample with each unit's probability under the model "
       "(p) and under the sampling policy (q)")(
@@ -317,7 +319,8 @@ void add_sample_options(po::options_description& options, SampleFlags& f) {
       "bf16, a few times its error); auto is int8 where the CPU has fast int8 (AVX512 VNNI) and "
       "a 256-unit probe at start-up shows the model's predictions move by at most 0.01 nats per "
       "unit (stderr says what it measured), else bf16 where the CPU has "
-      "AVX512_BF16, else f32. Each gives the same text for a --random-seed whatever --threads is");
+      "AVX512_BF16, else f32; a bf16 or int8 given where the CPU lacks it steps in what it has, "
+      "and stderr says so. Each gives the same text for a --random-seed whatever --threads is");
   add_model_options(
       options, f.model,
       "threads for the model; 0 = choose between 1 and every core while sampling, by timing "

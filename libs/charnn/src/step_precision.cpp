@@ -115,7 +115,18 @@ bool avoid_amx_for_few_rows(std::int64_t rows) {
 namespace {
 
 std::string choose_step_path(Model& model, StepPrecision precision, double int8_limit) {
-  if (precision != StepPrecision::automatic) return model.prepare_inference(precision);
+  if (precision != StepPrecision::automatic) {
+    const std::string got = model.prepare_inference(precision);
+    // A precision given explicitly that a plugin refused is said, not only named by what
+    // replaced it ("f32", or "bf16 (1 of 2 layers; others f32)").
+    const std::string asked = to_string(precision);
+    if (got == asked) return got;
+    std::string needs;
+    if (precision == StepPrecision::bf16) needs = "; it needs AVX512_BF16";
+    if (precision == StepPrecision::int8) needs = "; it needs AVX512 VNNI";
+    return got + " (" + asked + " was asked for: not every layer's plugin offers it on this CPU" +
+           needs + ")";
+  }
   // The plugins refuse int8 without fast int8 (AVX512 VNNI) and bf16 without native bfloat16, so
   // asking for int8 gives what this CPU does best; anything short of int8 in every layer is the
   // answer as it stands.

@@ -35,11 +35,13 @@ bool avoid_amx_for_few_rows(std::int64_t rows);
 
 // Prepares model's one-step path for sampling and returns a summary for logs, e.g. "bf16" or
 // "int8 (0.0012 nats/unit from f32 on a 256-unit probe)". f32, bf16 and int8 are passed to
-// Model::prepare_inference as they are. automatic asks the plugins for int8 (each falls back to
-// bf16, then f32, where it lacks it); when every layer got int8, the plain float32 path writes a
-// probe text and int8 is kept only if it reads that text within int8_limit of float32 (~0.1 s for
-// a 2x512 LSTM), else the model gets bf16 (or what the plugins offer below it). The probe leaves
-// no trace: the same model and arguments always give the same choice. A summary ends in
+// Model::prepare_inference as they are; where a layer did not take one, the summary names what
+// was asked for, e.g. "f32 (bf16 was asked for: ...; it needs AVX512_BF16)". automatic asks the
+// plugins for int8 (each falls back to bf16, then f32, where it lacks it); when every layer got
+// int8, the plain float32 path writes a probe text and int8 is kept only if it reads that text
+// within int8_limit of float32 (~0.1 s for a 2x512 LSTM), else the model gets bf16 (or what the
+// plugins offer below it). The probe leaves no trace: the same model and arguments always give the
+// same choice. A summary ends in
 // "; output layer bf16" where the output layer got its bf16 copy (Model::output_step_bf16), which
 // the int8 probe then includes.
 std::string prepare_step_path(Model& model, StepPrecision precision = StepPrecision::automatic,
