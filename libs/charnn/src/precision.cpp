@@ -20,4 +20,15 @@ std::string to_string(StepPrecision p) {
   return detail::name_of(kNames, p);
 }
 
+std::string_view native_isa(StepPrecision p) {
+  switch (p) {
+    case StepPrecision::bf16:
+      return "AVX512_BF16";
+    case StepPrecision::int8:
+      return "AVX512 VNNI";
+    default:
+      return {};
+  }
+}
+
 }  // namespace charnn

@@ -121,11 +121,9 @@ std::string choose_step_path(Model& model, StepPrecision precision, double int8_
     // replaced it ("f32", or "bf16 (1 of 2 layers; others f32)").
     const std::string asked = to_string(precision);
     if (got == asked) return got;
-    std::string needs;
-    if (precision == StepPrecision::bf16) needs = "; it needs AVX512_BF16";
-    if (precision == StepPrecision::int8) needs = "; it needs AVX512 VNNI";
+    const std::string_view isa = native_isa(precision);
     return got + " (" + asked + " was asked for: not every layer's plugin offers it on this CPU" +
-           needs + ")";
+           (isa.empty() ? std::string() : "; it needs " + std::string(isa)) + ")";
   }
   // The plugins refuse int8 without fast int8 (AVX512 VNNI) and bf16 without native bfloat16, so
   // asking for int8 gives what this CPU does best; anything short of int8 in every layer is the

@@ -85,10 +85,6 @@ double two_digits(double v) {
   return e >= 0 ? std::round(v / scale) * scale : std::round(v * scale) / scale;
 }
 
-}  // namespace
-
-namespace {
-
 // Whether weight drop takes 0.1 of --dropout auto: it is on, and past where the plan starts it.
 bool weight_drop_takes_share(double exposure, double start, bool weight_drop) {
   return weight_drop && planned_weight_drop(exposure, start) > 0;

@@ -383,9 +383,8 @@ void Trainer::open_run() {
     progress_->message("  " + option_name("precision") + " bf16: " +
                        (precision_ == "f32" ? std::string("no cell layer took it")
                                             : "only part of the model took it") +
-                       " (bfloat16 products need AVX512_BF16, or a plugin that offers them); "
-                       "training in " +
-                       precision_);
+                       " (bfloat16 products need " + std::string(native_isa(StepPrecision::bf16)) +
+                       ", or a plugin that offers them); training in " + precision_);
   if (state_.extended_from > 0)
     progress_->message("  past its schedule since " + format_duration(state_.extended_from) + " (" +
                        option_name("more") + "): the rate stays at " + short_num(scheduled_lr()) +

@@ -22,5 +22,8 @@ enum class StepPrecision : std::uint8_t {
 };
 StepPrecision parse_step_precision(std::string_view name);  // "auto" | "f32" | "bf16" | "int8"
 std::string to_string(StepPrecision p);                     // "auto" | "f32" | "bf16" | "int8"
+// The CPU feature the built-in cells need to run p natively, for messages where a plugin refused
+// it: "AVX512_BF16" (bf16), "AVX512 VNNI" (int8), empty for f32 and automatic.
+std::string_view native_isa(StepPrecision p);
 
 }  // namespace charnn

@@ -41,9 +41,8 @@ bool avoid_amx_for_few_rows(std::int64_t rows);
 // int8, the plain float32 path writes a probe text and int8 is kept only if it reads that text
 // within int8_limit of float32 (~0.1 s for a 2x512 LSTM), else the model gets bf16 (or what the
 // plugins offer below it). The probe leaves no trace: the same model and arguments always give the
-// same choice. A summary ends in
-// "; output layer bf16" where the output layer got its bf16 copy (Model::output_step_bf16), which
-// the int8 probe then includes.
+// same choice. A summary ends in "; output layer bf16" where the output layer got its bf16 copy
+// (Model::output_step_bf16), which the int8 probe then includes.
 std::string prepare_step_path(Model& model, StepPrecision precision = StepPrecision::automatic,
                               double int8_limit = int8_probe_limit);
 
